@@ -1,0 +1,221 @@
+"""The `bedside` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from bedside import __version__
+from bedside.config import load_settings
+from bedside.engine import Bedside
+from bedside.errors import BedsideError, InvalidInput
+from bedside.ingest import FORMATS
+from bedside.knowledge import IngestReport
+from bedside.model import EvidenceType
+
+F = TypeVar("F", bound=Callable[..., Any])
+err = Console(stderr=True)
+out = Console()
+
+
+class BarProgress:
+    """A rich progress bar over the bytes of the files being ingested."""
+
+    def __init__(self, label: str = "Ingesting") -> None:
+        self._label = label
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[docs]} documents"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+            disable=not err.is_terminal,
+        )
+        self._task: TaskID | None = None
+
+    def start(self, total_bytes: int, files: int) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task(f"{self._label} {files} file(s)", total=total_bytes or None, docs=0)
+
+    def advance(self, done_bytes: int, report: IngestReport) -> None:
+        if self._task is not None:
+            docs = report.added + report.updated + report.unchanged
+            self._bar.update(self._task, completed=done_bytes, docs=docs)
+
+    def finish(self, report: IngestReport) -> None:
+        if self._task is not None:
+            self._bar.update(self._task, completed=self._bar.tasks[0].total or 0)
+        self._bar.stop()
+
+
+def handle_errors(func: F) -> F:
+    """Print a BedsideError as one line and exit non-zero instead of a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InvalidInput as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            sys.exit(2)
+        except BedsideError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(ctx: click.Context) -> Bedside:
+    obj = ctx.ensure_object(dict)
+    if "bedside" not in obj:
+        settings = load_settings(data_dir=obj.get("data_dir"))
+        obj["bedside"] = Bedside(settings=settings)
+        ctx.call_on_close(obj["bedside"].close)
+    bedside: Bedside = obj["bedside"]
+    return bedside
+
+
+def _load_starter(b: Bedside) -> None:
+    if b.settings.starter_kb and not b.starter_status()["current"]:
+        report = b.ensure_starter_kb(progress=BarProgress("Loading starter knowledge base:"))
+        if report is not None and not report.ok:
+            for where, message in report.failed:
+                err.print(f"[yellow]starter knowledge base:[/yellow] {where}: {message}", highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bedside")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory (BEDSIDE_DATA_DIR).")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None) -> None:
+    """bedside: cited clinical answers from a knowledge base you control."""
+    ctx.ensure_object(dict)["data_dir"] = data_dir
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Reader to use instead of detecting by file type.")
+@click.option("--type", "etype", help="Evidence type for every document read (e.g. guideline).")
+@click.pass_context
+@handle_errors
+def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: str | None) -> None:
+    """Read files, folders or globs (Markdown, MEDLINE/JATS XML, PDF, HTML, JSON Lines) into the knowledge base."""
+    if etype:
+        try:
+            EvidenceType.parse(etype)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+    b = _open(ctx)
+    report = b.ingest(paths, format=fmt, evidence_type=etype, progress=BarProgress())
+    for where, message in report.failed:
+        err.print(f"[red]failed:[/red] {where}: {message}", highlight=False, soft_wrap=True)
+    docs, passages = b.store.counts()
+    out.print(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.failed)} failed; {report.passages} passages written "
+        f"(knowledge base: {docs} documents, {passages} passages)",
+        highlight=False,
+    )
+    if report.failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("document_ids", nargs=-1, required=True)
+@click.pass_context
+@handle_errors
+def remove(ctx: click.Context, document_ids: tuple[str, ...]) -> None:
+    """Remove documents (and their passages) by id."""
+    b = _open(ctx)
+    for doc_id in document_ids:
+        b.remove(doc_id)
+        out.print(f"removed {doc_id}", highlight=False)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handle_errors
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Counts of documents and passages, by evidence type and by source."""
+    b = _open(ctx)
+    _load_starter(b)
+    data = b.stats()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    out.print(f"[bold]{data['documents']}[/bold] documents, [bold]{data['passages']}[/bold] passages")
+    for title, key, label in (("By evidence type", "by_type", _type_label), ("By source", "by_source", str)):
+        table = Table(title=title, title_justify="left")
+        table.add_column(title.split()[-1].capitalize())
+        table.add_column("Documents", justify="right")
+        for name, count in data[key].items():
+            table.add_row(label(name), str(count))
+        out.print(table)
+
+
+def _type_label(value: str) -> str:
+    return EvidenceType(value).label
+
+
+@main.group()
+def kb() -> None:
+    """The starter knowledge base shipped with bedside."""
+
+
+@kb.command("status")
+@click.pass_context
+@handle_errors
+def kb_status(ctx: click.Context) -> None:
+    """Show whether the starter knowledge base is enabled, loaded and current."""
+    b = _open(ctx)
+    s = b.starter_status()
+    state = "loaded" if s["loaded"] else "not loaded"
+    current = "current" if s["current"] else "out of date" if s["loaded"] else "-"
+    out.print(
+        f"starter knowledge base: {'enabled' if s['enabled'] else 'disabled'}, {state} "
+        f"({s['documents']} of {s['shipped']} digests, {current})"
+    )
+
+
+@kb.command("load")
+@click.pass_context
+@handle_errors
+def kb_load(ctx: click.Context) -> None:
+    """Load or refresh the starter knowledge base now."""
+    b = _open(ctx)
+    _load_starter(b)
+    out.print(f"starter knowledge base: {b.starter_status()['documents']} digests loaded")
+
+
+@kb.command("unload")
+@click.pass_context
+@handle_errors
+def kb_unload(ctx: click.Context) -> None:
+    """Remove the starter digests from this data directory (set BEDSIDE_STARTER_KB=false to keep them out)."""
+    b = _open(ctx)
+    out.print(f"removed {b.unload_starter_kb()} starter digests")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

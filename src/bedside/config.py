@@ -1,0 +1,84 @@
+"""Settings: environment variables with the BEDSIDE_ prefix, then an optional bedside.toml, then defaults.
+
+Built once by the CLI or the web app and passed down; never read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from bedside.errors import InvalidInput
+
+Audience = Literal["clinician", "student", "patient"]
+
+
+def default_data_dir() -> Path:
+    """Where data lives when nothing says otherwise: $XDG_DATA_HOME/bedside."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "bedside"
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("BEDSIDE_CONFIG", "bedside.toml"))
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure."""
+
+    model_config = SettingsConfigDict(env_prefix="BEDSIDE_", extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""  # empty: sqlite in data_dir
+    starter_kb: bool = True
+    index_backend: Literal["embedded"] = "embedded"
+    embedder: str = "minilm"  # "minilm" or "none"
+    default_audience: Audience = "clinician"
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = Field(default=60.0, gt=0)
+    secret_key: str = ""
+    environment: Literal["development", "production"] = "development"
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The article database; SQLite inside the data directory by default."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'bedside.db'}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation problems into one clear message per field."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidInput(f"invalid settings ({problems})") from exc

@@ -1,0 +1,123 @@
+"""`Bedside`: the one object that users, the CLI, the web app and benchmarks drive."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from bedside import starter_kb
+from bedside.config import Settings, load_settings
+from bedside.errors import NotFound
+from bedside.knowledge import IngestProgress, IngestReport, KnowledgeBase
+from bedside.model import EvidenceType
+from bedside.store import KnowledgeStore
+
+_STARTER_KEY = "starter_kb"
+
+
+class Bedside:
+    """A knowledge base in one data directory, with search and (later) answers over it."""
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        starter_kb: bool | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
+        if settings is None:
+            settings = load_settings(data_dir=data_dir, starter_kb=starter_kb)
+        else:
+            overrides: dict[str, Any] = {}
+            if data_dir is not None:
+                overrides["data_dir"] = Path(data_dir)
+            if starter_kb is not None:
+                overrides["starter_kb"] = starter_kb
+            settings = settings.model_copy(update=overrides)
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = KnowledgeStore(self.data_dir / "knowledge.sqlite")
+        self.kb = KnowledgeBase(self.store)
+        self._starter_checked = False
+
+    def close(self) -> None:
+        """Release files and connections."""
+        self.store.close()
+
+    def __enter__(self) -> Bedside:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- knowledge base ------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        format: str | None = None,  # noqa: A002 - the public keyword
+        evidence_type: str | None = None,
+        progress: IngestProgress | None = None,
+    ) -> IngestReport:
+        """Read files, folders and globs into the knowledge base."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        etype = EvidenceType.parse(evidence_type) if evidence_type else None
+        return self.kb.ingest(paths, fmt=format, evidence_type=etype, progress=progress)
+
+    def remove(self, document_id: str) -> None:
+        """Remove one document by id."""
+        self.kb.remove(document_id)
+
+    def stats(self) -> dict[str, Any]:
+        """{"documents", "passages", "by_type", "by_source"}."""
+        self.ensure_starter_kb()
+        return self.kb.stats()
+
+    # -- starter knowledge base ----------------------------------------------------------------
+
+    def starter_status(self) -> dict[str, Any]:
+        """What of the starter knowledge base is loaded, and whether it matches this version of bedside."""
+        state = json.loads(self.store.get_meta(_STARTER_KEY) or "{}")
+        shipped = starter_kb.digest_files()
+        return {
+            "enabled": self.settings.starter_kb,
+            "loaded": bool(state.get("ids")),
+            "documents": len(state.get("ids", [])),
+            "shipped": len(shipped),
+            "current": state.get("fingerprint") == starter_kb.fingerprint(),
+        }
+
+    def ensure_starter_kb(self, progress: IngestProgress | None = None) -> IngestReport | None:
+        """Load (or refresh) the shipped digests when enabled and not already current; else do nothing."""
+        if self._starter_checked or not self.settings.starter_kb:
+            return None
+        self._starter_checked = True
+        fingerprint = starter_kb.fingerprint()
+        state = json.loads(self.store.get_meta(_STARTER_KEY) or "{}")
+        if state.get("fingerprint") == fingerprint:
+            return None
+        report = self.kb.ingest([starter_kb.DIGESTS], progress=progress)
+        ids = sorted(self.store.document_ids(origin_prefix=str(starter_kb.DIGESTS)))
+        for stale in set(state.get("ids", [])) - set(ids):
+            self.kb.remove(stale)
+        if report.ok:
+            self.store.set_meta(_STARTER_KEY, json.dumps({"fingerprint": fingerprint, "ids": ids}))
+        return report
+
+    def unload_starter_kb(self) -> int:
+        """Remove the starter digests from this data directory; returns how many were removed."""
+        state = json.loads(self.store.get_meta(_STARTER_KEY) or "{}")
+        ids = state.get("ids", [])
+        for doc_id in ids:
+            try:
+                self.kb.remove(doc_id)
+            except NotFound:  # already gone
+                continue
+        self.store.set_meta(_STARTER_KEY, "{}")
+        return len(ids)

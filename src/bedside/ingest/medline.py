@@ -1,0 +1,133 @@
+"""PubMed/MEDLINE XML (PubmedArticleSet from efetch or the annual baseline), streamed in constant memory."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from lxml import etree
+
+from bedside.errors import IngestError
+from bedside.ingest.builder import TextBuilder, clean_text
+from bedside.ingest.evidence import from_publication_types
+from bedside.ingest.readers import RecordError
+from bedside.model import Document, DocumentId
+
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+
+
+def read_medline(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
+    """Yield a Document for every PubmedArticle; elements are freed as soon as they are read."""
+    context = etree.iterparse(
+        stream, events=("end",), tag=("PubmedArticle", "MedlineCitation"), resolve_entities=False,
+        no_network=True, huge_tree=True, recover=False,
+    )  # fmt: skip
+    seen = 0
+    try:
+        for _, elem in context:
+            if elem.tag == "MedlineCitation" and elem.getparent() is not None and elem.getparent().tag == "PubmedArticle":
+                continue  # read with its PubmedArticle
+            seen += 1
+            try:
+                yield parse_article(elem, origin)
+            except IngestError as exc:
+                yield RecordError(exc)
+            finally:
+                elem.clear(keep_tail=False)
+                parent = elem.getparent()
+                if parent is not None:
+                    while elem.getprevious() is not None:
+                        del parent[0]
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno else None
+        raise IngestError(origin, f"malformed XML: {exc.msg}", line=line) from exc
+    if seen == 0:
+        raise IngestError(origin, "no PubmedArticle elements found")
+
+
+def _text(elem: etree._Element | None) -> str:
+    return clean_text("".join(elem.itertext())) if elem is not None else ""
+
+
+def parse_article(article: etree._Element, origin: str = "") -> Document:
+    """Turn one PubmedArticle (or bare MedlineCitation) element into a Document."""
+    citation = article if article.tag == "MedlineCitation" else article.find("MedlineCitation")
+    if citation is None:
+        raise IngestError(origin, "PubmedArticle without MedlineCitation", element="PubmedArticle")
+    pmid = (citation.findtext("PMID") or "").strip()
+    where = f"{origin} PMID {pmid}" if pmid else origin
+    if not pmid:
+        line = article.sourceline
+        raise IngestError(origin, "article without a PMID", line=line, element="MedlineCitation")
+    art = citation.find("Article")
+    if art is None:
+        raise IngestError(where, "no Article element", element="Article")
+    title = _text(art.find("ArticleTitle")) or _text(art.find("VernacularTitle"))
+
+    builder = TextBuilder()
+    for abstract_text in art.iterfind("Abstract/AbstractText"):
+        label = abstract_text.get("Label") or ""
+        body = _text(abstract_text)
+        if label:
+            builder.heading(label.title() if label.isupper() else label, 1)
+        builder.paragraph(body)
+    if builder.empty:
+        for other in citation.iterfind("OtherAbstract/AbstractText"):
+            builder.paragraph(_text(other))
+    if builder.empty:
+        if not title:
+            raise IngestError(where, "article has neither title nor abstract", element="Article")
+        builder.paragraph(title)
+    text, blocks = builder.build()
+
+    journal = _text(art.find("Journal/Title")) or _text(art.find("Journal/ISOAbbreviation"))
+    year = _year(art)
+    authors = []
+    for author in art.iterfind("AuthorList/Author"):
+        collective = author.findtext("CollectiveName")
+        if collective:
+            authors.append(clean_text(collective))
+            continue
+        last = author.findtext("LastName") or ""
+        initials = author.findtext("Initials") or author.findtext("ForeName") or ""
+        if last:
+            authors.append(f"{last} {initials}".strip())
+    doi = ""
+    for loc in art.iterfind("ELocationID"):
+        if loc.get("EIdType") == "doi" and loc.text:
+            doi = loc.text.strip()
+    if not doi:
+        for aid in article.iterfind("PubmedData/ArticleIdList/ArticleId"):
+            if aid.get("IdType") == "doi" and aid.text:
+                doi = aid.text.strip()
+    pub_types = [_text(p) for p in art.iterfind("PublicationTypeList/PublicationType")]
+    mesh = [_text(d) for d in citation.iterfind("MeshHeadingList/MeshHeading/DescriptorName")]
+    keywords = [_text(k) for k in citation.iterfind("KeywordList/Keyword")]
+    return Document(
+        id=DocumentId(pmid),
+        title=title,
+        text=text,
+        evidence_type=from_publication_types(pub_types, mesh),
+        source=journal,
+        year=year,
+        authors=tuple(authors),
+        url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
+        doi=doi,
+        pmid=pmid,
+        format="medline",
+        origin=where,
+        topics=tuple(dict.fromkeys(mesh + keywords)),
+        blocks=blocks,
+        extra=(("publication_types", "; ".join(pub_types)),) if pub_types else (),
+    )
+
+
+def _year(art: etree._Element) -> int | None:
+    for path in ("Journal/JournalIssue/PubDate/Year", "ArticleDate/Year"):
+        value = art.findtext(path)
+        if value and value.strip().isdigit():
+            return int(value.strip())
+    medline_date = art.findtext("Journal/JournalIssue/PubDate/MedlineDate") or ""
+    m = _YEAR.search(medline_date)
+    return int(m.group(1)) if m else None

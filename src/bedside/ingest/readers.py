@@ -1,0 +1,105 @@
+"""Choose a reader by file type (or by name) and run it."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from bedside.errors import IngestError
+from bedside.model import Document
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """One bad record inside a multi-record file; the rest of the file is still read."""
+
+    error: IngestError
+
+
+Reader = Callable[[BinaryIO, str], Iterator["Document | RecordError"]]
+
+
+def _load(name: str) -> Reader:
+    if name == "markdown":
+        from bedside.ingest.markdown import read_markdown as reader
+    elif name == "jsonl":
+        from bedside.ingest.jsonl import read_jsonl as reader
+    elif name == "medline":
+        from bedside.ingest.medline import read_medline as reader
+    elif name == "jats":
+        from bedside.ingest.jats import read_jats as reader
+    elif name == "html":
+        from bedside.ingest.html import read_html as reader
+    elif name == "pdf":
+        from bedside.ingest.pdf import read_pdf as reader
+    else:
+        raise KeyError(name)
+    return reader
+
+
+FORMATS = ("markdown", "jsonl", "medline", "jats", "html", "pdf")
+
+_SUFFIXES = {
+    ".md": "markdown", ".markdown": "markdown", ".txt": "markdown", ".text": "markdown",
+    ".jsonl": "jsonl", ".ndjson": "jsonl",
+    ".html": "html", ".htm": "html", ".xhtml": "html",
+    ".pdf": "pdf",
+    ".nxml": "jats",
+}  # fmt: skip
+
+
+def detect_format(path: Path, head: bytes) -> str:
+    """Name the reader for a file from its suffix and, for XML, its root element."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    suffix = Path(name).suffix
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    if suffix == ".xml" or head.lstrip().startswith(b"<?xml") or b"<!DOCTYPE" in head[:500]:
+        sniff = head[:4096]
+        if b"<PubmedArticleSet" in sniff or b"<MedlineCitationSet" in sniff or b"<PubmedArticle" in sniff:
+            return "medline"
+        if b"<article" in sniff or b"<pmc-articleset" in sniff or b"JATS" in sniff:
+            return "jats"
+        if b"<html" in sniff.lower():
+            return "html"
+        raise IngestError(str(path), "XML file is neither PubMed/MEDLINE nor JATS (unknown root element)")
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    raise IngestError(str(path), f"unknown file type {suffix or '(no suffix)'}; pass --format to choose a reader")
+
+
+def read_path(
+    path: Path, fmt: str | None = None, position: Callable[[int], None] | None = None
+) -> Iterator[Document | RecordError]:
+    """Yield the documents in one file; raise IngestError when the whole file is unreadable.
+
+    `position`, when given, is called after each record with the number of bytes of the file read so far.
+    """
+    origin = str(path)
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise IngestError(origin, f"cannot open: {exc.strerror or exc}") from exc
+    stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if path.name.lower().endswith(".gz") else raw  # type: ignore[assignment]
+    with raw, stream:
+        try:
+            head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
+        except (OSError, EOFError) as exc:
+            raise IngestError(origin, f"cannot read: {exc}") from exc
+        if not head.strip():
+            raise IngestError(origin, "file is empty")
+        name = fmt or detect_format(path, head)
+        if name not in FORMATS:
+            raise IngestError(origin, f"unknown format {name!r} (choose from {', '.join(FORMATS)})")
+        try:
+            for item in _load(name)(stream, origin):
+                yield item
+                if position is not None:
+                    position(raw.tell())
+        except (OSError, EOFError) as exc:  # truncated gzip, I/O error mid-file
+            raise IngestError(origin, f"cannot read: {exc}") from exc

@@ -1,0 +1,348 @@
+"""The knowledge store: documents and passages in one SQLite database (WAL) inside the data directory.
+
+Every write is one transaction, so a crash leaves either the old or the new version of a document,
+never half of one. A change log (`changes`) records which documents were written or removed, in order;
+search indexes replay it from their own watermark, which keeps them consistent after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bedside.errors import NotFound
+from bedside.model import Block, Document, DocumentId, EvidenceType, Passage, PassageId
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    evidence_type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    year INTEGER,
+    authors TEXT NOT NULL,
+    url TEXT NOT NULL,
+    doi TEXT NOT NULL,
+    pmid TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    guideline TEXT NOT NULL,
+    format TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    reviewed INTEGER,
+    topics TEXT NOT NULL,
+    blocks TEXT NOT NULL,
+    extra TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    text TEXT NOT NULL,
+    passage_count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    section TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    page INTEGER,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id, ordinal);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    document_id TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('upsert', 'remove'))
+);
+"""
+
+_DOC_COLUMNS = (
+    "id, title, evidence_type, source, year, authors, url, doi, pmid, issuer, guideline, format, origin, "
+    "reviewed, topics, blocks, extra, content_hash, text, passage_count"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """A document as stored, with its content hash and passage count."""
+
+    document: Document
+    content_hash: str
+    passage_count: int
+
+
+class KnowledgeStore:
+    """Documents and passages in SQLite; safe to open from several processes (WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} was written by a newer bedside (schema {row[0]})")
+
+    def transaction(self) -> _Transaction:
+        """A context manager that commits on success and rolls back on any error."""
+        return _Transaction(self._db)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hashes of the given documents that exist."""
+        found: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for doc_id, digest in self._db.execute(
+                f"SELECT id, content_hash FROM documents WHERE id IN ({marks})", part
+            ):
+                found[doc_id] = digest
+        return found
+
+    def write(self, items: Iterable[tuple[Document, Sequence[Passage]]]) -> None:
+        """Insert or replace documents with their passages, all in one transaction."""
+        with self.transaction():
+            for doc, passages in items:
+                self._db.execute("DELETE FROM passages WHERE document_id = ?", (doc.id,))
+                self._db.execute(
+                    f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}) VALUES ({','.join('?' * 20)})",
+                    _document_row(doc, len(passages)),
+                )
+                self._db.executemany(
+                    'INSERT INTO passages (id, document_id, ordinal, section, start, "end", page, text) '
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    [(p.id, p.document_id, p.ordinal, p.section, p.start, p.end, p.page, p.text) for p in passages],
+                )
+                self._db.execute("INSERT INTO changes (document_id, op) VALUES (?, 'upsert')", (doc.id,))
+
+    def remove(self, doc_id: str) -> None:
+        """Delete a document and its passages; NotFound if it does not exist."""
+        with self.transaction():
+            cur = self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+            if cur.rowcount == 0:
+                raise NotFound(f"no document with id {doc_id!r}")
+            self._db.execute("DELETE FROM passages WHERE document_id = ?", (doc_id,))
+            self._db.execute("INSERT INTO changes (document_id, op) VALUES (?, 'remove')", (doc_id,))
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a small setting in the database."""
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        """Read a small setting, or None."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def document(self, doc_id: str) -> Document:
+        """The document with this id; NotFound otherwise."""
+        row = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no document with id {doc_id!r}")
+        return _document_from_row(row)
+
+    def documents(self, ids: Iterable[str]) -> dict[str, Document]:
+        """The documents among these ids that exist."""
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, Document] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            rows = self._db.execute(
+                f"SELECT {_DOC_COLUMNS} FROM documents WHERE id IN ({','.join('?' * len(part))})", part
+            )
+            for row in rows:
+                found[row[0]] = _document_from_row(row)
+        return found
+
+    def document_ids(self, *, origin_prefix: str | None = None) -> list[str]:
+        """All document ids, optionally only those read from files under a path prefix."""
+        if origin_prefix is None:
+            return [r[0] for r in self._db.execute("SELECT id FROM documents ORDER BY id")]
+        rows = self._db.execute(
+            "SELECT id FROM documents WHERE substr(origin, 1, ?) = ? ORDER BY id", (len(origin_prefix), origin_prefix)
+        )
+        return [r[0] for r in rows]
+
+    def passages_of(self, doc_id: str) -> list[Passage]:
+        """A document's passages in reading order."""
+        rows = self._db.execute(
+            'SELECT id, document_id, text, start, "end", section, page, ordinal FROM passages '
+            "WHERE document_id = ? ORDER BY ordinal",
+            (doc_id,),
+        )
+        return [_passage_from_row(r) for r in rows]
+
+    def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
+        """The passages among these ids that exist."""
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, Passage] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            rows = self._db.execute(
+                'SELECT id, document_id, text, start, "end", section, page, ordinal FROM passages '
+                f"WHERE id IN ({','.join('?' * len(part))})",
+                part,
+            )
+            for r in rows:
+                found[r[0]] = _passage_from_row(r)
+        return found
+
+    def iter_passages(self, after_seq: int = 0, batch: int = 2000) -> Iterator[tuple[int, Passage]]:
+        """Every passage with its sequence number, in insertion order."""
+        while True:
+            rows = self._db.execute(
+                'SELECT seq, id, document_id, text, start, "end", section, page, ordinal FROM passages '
+                "WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, batch),
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield r[0], _passage_from_row(r[1:])
+            after_seq = rows[-1][0]
+
+    def changes_after(self, seq: int) -> list[tuple[int, str, str]]:
+        """(seq, document id, op) of every change after `seq`, oldest first."""
+        return self._db.execute(
+            "SELECT seq, document_id, op FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+        ).fetchall()
+
+    def last_change(self) -> int:
+        """The sequence number of the newest change, 0 when there is none."""
+        row = self._db.execute("SELECT max(seq) FROM changes").fetchone()
+        return int(row[0] or 0)
+
+    def prune_changes(self, upto: int) -> None:
+        """Forget changes every index has applied."""
+        with self.transaction():
+            self._db.execute("DELETE FROM changes WHERE seq <= ?", (upto,))
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, passages)."""
+        docs = self._db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        passages = self._db.execute("SELECT count(*) FROM passages").fetchone()[0]
+        return int(docs), int(passages)
+
+    def stats(self) -> dict[str, object]:
+        """Counts overall, by evidence type and by source."""
+        docs, passages = self.counts()
+        by_type = {
+            t: n
+            for t, n in self._db.execute(
+                "SELECT evidence_type, count(*) FROM documents GROUP BY evidence_type ORDER BY count(*) DESC"
+            )
+        }
+        by_source = {
+            (s or "(unknown)"): n
+            for s, n in self._db.execute(
+                "SELECT source, count(*) FROM documents GROUP BY source ORDER BY count(*) DESC, source LIMIT 20"
+            )
+        }
+        return {"documents": docs, "passages": passages, "by_type": by_type, "by_source": by_source}
+
+    def check_integrity(self) -> list[str]:
+        """Problems found: SQLite's own check, orphan passages, documents whose passage count is off."""
+        problems = [r[0] for r in self._db.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        orphans = self._db.execute(
+            "SELECT count(*) FROM passages WHERE document_id NOT IN (SELECT id FROM documents)"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} passages without a document")
+        mismatched = self._db.execute(
+            "SELECT d.id FROM documents d LEFT JOIN passages p ON p.document_id = d.id "
+            "GROUP BY d.id HAVING count(p.id) != d.passage_count LIMIT 5"
+        ).fetchall()
+        problems.extend(f"document {r[0]} has a wrong number of passages" for r in mismatched)
+        return problems
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._outer = not self._db.in_transaction
+        if self._outer:
+            self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self._outer:
+            return
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        else:
+            self._db.execute("ROLLBACK")
+
+
+def _document_row(doc: Document, passage_count: int) -> tuple[object, ...]:
+    return (
+        doc.id, doc.title, doc.evidence_type.value, doc.source, doc.year, json.dumps(list(doc.authors)),
+        doc.url, doc.doi, doc.pmid, doc.issuer, doc.guideline, doc.format, doc.origin,
+        None if doc.reviewed is None else int(doc.reviewed), json.dumps(list(doc.topics)),
+        json.dumps([[b.heading, b.start, b.end, b.page] for b in doc.blocks]), json.dumps(list(doc.extra)),
+        doc.content_hash, doc.text, passage_count,
+    )  # fmt: skip
+
+
+def _document_from_row(row: Sequence[object]) -> Document:
+    (doc_id, title, etype, source, year, authors, url, doi, pmid, issuer, guideline, fmt, origin, reviewed,
+     topics, blocks, extra, _hash, text, _count) = row  # fmt: skip
+    return Document(
+        id=DocumentId(str(doc_id)),
+        title=str(title),
+        text=str(text),
+        evidence_type=EvidenceType(str(etype)),
+        source=str(source),
+        year=int(year) if year is not None else None,  # type: ignore[call-overload]
+        authors=tuple(json.loads(str(authors))),
+        url=str(url),
+        doi=str(doi),
+        pmid=str(pmid),
+        issuer=str(issuer),
+        guideline=str(guideline),
+        format=str(fmt),
+        origin=str(origin),
+        reviewed=None if reviewed is None else bool(reviewed),
+        topics=tuple(json.loads(str(topics))),
+        blocks=tuple(Block(h, s, e, p) for h, s, e, p in json.loads(str(blocks))),
+        extra=tuple((k, v) for k, v in json.loads(str(extra))),
+    )
+
+
+def _passage_from_row(r: Sequence[object]) -> Passage:
+    return Passage(
+        id=PassageId(str(r[0])),
+        document_id=DocumentId(str(r[1])),
+        text=str(r[2]),
+        start=int(r[3]),  # type: ignore[call-overload]
+        end=int(r[4]),  # type: ignore[call-overload]
+        section=str(r[5]),
+        page=None if r[6] is None else int(r[6]),  # type: ignore[call-overload]
+        ordinal=int(r[7]),  # type: ignore[call-overload]
+    )
