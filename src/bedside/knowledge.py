@@ -105,7 +105,7 @@ class KnowledgeBase:
         batch: list[Document] = []
         for path, size in zip(files, sizes, strict=True):
             try:
-                for item in read_path(path, fmt, position=lambda pos: _tick(progress, done + pos, report)):
+                for item in read_path(path, fmt, position=lambda pos, base=done: _tick(progress, base + pos, report)):
                     if isinstance(item, RecordError):
                         report.failed.append((_where(item.error), item.error.reason))
                         continue

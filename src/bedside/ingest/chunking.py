@@ -58,8 +58,23 @@ def chunk(doc: Document, *, target: int = TARGET_WORDS, minimum: int = MIN_WORDS
                 flush()
         current.append(piece)
         words += piece[2]
+    if passages and words < minimum and _words(passages[-1]) + words <= MAX_WORDS:
+        # A short tail joins the passage before it instead of standing alone.
+        prev = passages.pop()
+        current.insert(0, (prev.start, prev.end, _words(prev), _block_of(blocks, prev)))
     flush()
     return passages
+
+
+def _words(p: Passage) -> int:
+    return len(p.text.split())
+
+
+def _block_of(blocks: tuple[Block, ...], p: Passage) -> Block:
+    for block in blocks:
+        if block.start <= p.start < block.end:
+            return block
+    return blocks[0]
 
 
 def _windows(text: str, a: int, b: int, size: int) -> list[tuple[int, int, int]]:

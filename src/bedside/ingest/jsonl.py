@@ -41,11 +41,15 @@ def parse_record(record: Any, origin: str) -> Document:
     if doc_id is None or str(doc_id).strip() == "":
         raise IngestError(origin, "missing field 'id'")
     body = record.get("text")
-    if not isinstance(body, str) or not body.strip():
-        raise IngestError(origin, "field 'text' is missing or empty")
     title = record.get("title") or ""
     if not isinstance(title, str):
         raise IngestError(origin, "field 'title' must be a string")
+    if body is not None and not isinstance(body, str):
+        raise IngestError(origin, "field 'text' must be a string")
+    if not (body or "").strip():
+        if not title.strip():
+            raise IngestError(origin, "record has neither 'text' nor 'title'")
+        body = title  # a title-only record (like a MEDLINE citation without abstract) is still a document
     year = record.get("year")
     if year not in (None, ""):
         try:

@@ -12,7 +12,7 @@ import yaml
 from bedside.errors import IngestError
 from bedside.ingest.builder import TextBuilder
 from bedside.ingest.readers import RecordError
-from bedside.model import Document, DocumentId, EvidenceType
+from bedside.model import Block, Document, DocumentId, EvidenceType
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^(=+|-+)\s*$")
@@ -44,7 +44,7 @@ def read_markdown(stream: BinaryIO, origin: str) -> Iterator[Document | RecordEr
 
 def parse_markdown(text: str, origin: str) -> Document:
     """Parse Markdown with optional front matter into a Document."""
-    meta, body, body_line = _front_matter(text, origin)
+    meta, body = _front_matter(text, origin)
     builder = TextBuilder()
     title_from_body = _render_body(body, builder)
     doc_text, blocks = builder.build()
@@ -53,12 +53,12 @@ def parse_markdown(text: str, origin: str) -> Document:
     return _document(meta, doc_text, blocks, origin, title_from_body)
 
 
-def _front_matter(text: str, origin: str) -> tuple[dict[str, Any], str, int]:
+def _front_matter(text: str, origin: str) -> tuple[dict[str, Any], str]:
     if not text.startswith("---"):
-        return {}, text, 1
+        return {}, text
     lines = text.split("\n")
     if lines[0].strip() != "---":
-        return {}, text, 1
+        return {}, text
     for i in range(1, len(lines)):
         if lines[i].strip() in ("---", "..."):
             try:
@@ -70,7 +70,7 @@ def _front_matter(text: str, origin: str) -> tuple[dict[str, Any], str, int]:
                 raise IngestError(origin, f"invalid YAML front matter: {problem}", line=line) from exc
             if not isinstance(meta, dict):
                 raise IngestError(origin, "front matter must be a mapping of keys to values", line=2)
-            return meta, "\n".join(lines[i + 1 :]), i + 2
+            return meta, "\n".join(lines[i + 1 :])
     raise IngestError(origin, "front matter opened with '---' is never closed", line=1)
 
 
@@ -137,7 +137,7 @@ def _render_body(body: str, builder: TextBuilder) -> str:
     return title
 
 
-def _document(meta: dict[str, Any], text: str, blocks: tuple, origin: str, body_title: str) -> Document:
+def _document(meta: dict[str, Any], text: str, blocks: tuple[Block, ...], origin: str, body_title: str) -> Document:
     def field_error(key: str, message: str) -> IngestError:
         return IngestError(origin, f"front matter field '{key}': {message}")
 
@@ -205,7 +205,5 @@ def _document(meta: dict[str, Any], text: str, blocks: tuple, origin: str, body_
 
 
 def _stem_id(origin: str) -> str:
-    stem = Path(origin).name
-    for suffix in (".gz", ".md", ".markdown", ".txt", ".text"):
-        stem = stem.removesuffix(suffix)
+    stem = Path(Path(origin).name.removesuffix(".gz")).stem
     return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "document"

@@ -26,7 +26,11 @@ def read_medline(stream: BinaryIO, origin: str) -> Iterator[Document | RecordErr
     seen = 0
     try:
         for _, elem in context:
-            if elem.tag == "MedlineCitation" and elem.getparent() is not None and elem.getparent().tag == "PubmedArticle":
+            if (
+                elem.tag == "MedlineCitation"
+                and elem.getparent() is not None
+                and elem.getparent().tag == "PubmedArticle"
+            ):
                 continue  # read with its PubmedArticle
             seen += 1
             try:
@@ -47,7 +51,7 @@ def read_medline(stream: BinaryIO, origin: str) -> Iterator[Document | RecordErr
 
 
 def _text(elem: etree._Element | None) -> str:
-    return clean_text("".join(elem.itertext())) if elem is not None else ""
+    return clean_text("".join(str(t) for t in elem.itertext())) if elem is not None else ""
 
 
 def parse_article(article: etree._Element, origin: str = "") -> Document:
@@ -58,7 +62,7 @@ def parse_article(article: etree._Element, origin: str = "") -> Document:
     pmid = (citation.findtext("PMID") or "").strip()
     where = f"{origin} PMID {pmid}" if pmid else origin
     if not pmid:
-        line = article.sourceline
+        line = article.sourceline if isinstance(article.sourceline, int) else None
         raise IngestError(origin, "article without a PMID", line=line, element="MedlineCitation")
     art = citation.find("Article")
     if art is None:

@@ -1,0 +1,79 @@
+import pytest
+
+from bedside.errors import NotFound
+from bedside.ingest import chunk
+from bedside.ingest.builder import TextBuilder
+from bedside.model import Document, DocumentId, EvidenceType
+from bedside.store import KnowledgeStore
+
+
+def _doc(doc_id: str, body: str, **kw) -> Document:
+    b = TextBuilder()
+    b.heading("Section")
+    b.paragraph(body)
+    text, blocks = b.build()
+    return Document(id=DocumentId(doc_id), title=f"Title {doc_id}", text=text, blocks=blocks, **kw)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = KnowledgeStore(tmp_path / "kb.sqlite")
+    yield s
+    s.close()
+
+
+def test_round_trip_keeps_every_field(store):
+    doc = _doc(
+        "pmid-1", "Ferritin below 30 ug/L indicates iron deficiency.", evidence_type=EvidenceType.GUIDELINE,
+        source="Gut", year=2021, authors=("Snook J",), doi="10.1/x", issuer="BSG", reviewed=False,
+        topics=("IDA",), extra=(("k", "v"),),
+    )  # fmt: skip
+    store.write([(doc, chunk(doc))])
+    back = store.document("pmid-1")
+    assert back == doc
+    assert back.content_hash == doc.content_hash
+    [p] = store.passages_of("pmid-1")
+    assert back.text[p.start : p.end] == p.text
+    assert store.passages([p.id])[p.id] == p
+
+
+def test_rewrite_replaces_passages_and_logs_changes(store):
+    a = _doc("a", "First version of the text.")
+    store.write([(a, chunk(a))])
+    a2 = _doc("a", "Second version, longer. It has two sentences.")
+    store.write([(a2, chunk(a2))])
+    assert [p.text for p in store.passages_of("a")] == ["Second version, longer. It has two sentences."]
+    assert [(op, d) for _, d, op in store.changes_after(0)] == [("upsert", "a"), ("upsert", "a")]
+    store.remove("a")
+    assert store.counts() == (0, 0)
+    assert store.changes_after(0)[-1][1:] == ("a", "remove")
+    with pytest.raises(NotFound):
+        store.remove("a")
+    with pytest.raises(NotFound):
+        store.document("a")
+
+
+def test_failed_transaction_leaves_nothing_behind(store):
+    good = _doc("good", "Kept text.")
+    store.write([(good, chunk(good))])
+    bad = _doc("bad", "Never stored.")
+    passages = chunk(bad) + chunk(good)  # a passage id that already exists: the insert fails
+    with pytest.raises(Exception, match="UNIQUE"):
+        store.write([(bad, passages)])
+    assert store.counts() == (1, 1)
+    assert store.check_integrity() == []
+    assert store.last_change() == 1
+
+
+def test_stats_by_type_and_source(store):
+    docs = [
+        _doc(f"d{i}", "Text.", evidence_type=t, source=s)
+        for i, (t, s) in enumerate(
+            [(EvidenceType.GUIDELINE, "NICE"), (EvidenceType.GUIDELINE, "NICE"), (EvidenceType.RESEARCH, "")]
+        )
+    ]
+    store.write([(d, chunk(d)) for d in docs])
+    stats = store.stats()
+    assert stats["documents"] == 3 and stats["passages"] == 3
+    assert stats["by_type"] == {"guideline": 2, "research": 1}
+    assert stats["by_source"] == {"NICE": 2, "(unknown)": 1}

@@ -1,0 +1,45 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bedside.cli import main
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("BEDSIDE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BEDSIDE_STARTER_KB", "false")
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_ingest_stats_remove(run, fixtures):
+    result = run("ingest", str(fixtures / "medline" / "pubmed_efetch.xml"))
+    assert result.exit_code == 0, result.output
+    assert "4 added, 0 updated, 0 unchanged, 0 failed" in result.output
+    result = run("stats", "--json")
+    data = json.loads(result.output)
+    assert data["documents"] == 4 and data["by_type"]["guideline"] == 1
+    assert run("remove", "90000003").exit_code == 0
+    assert json.loads(run("stats", "--json").output)["documents"] == 3
+    result = run("remove", "90000003")
+    assert result.exit_code == 1 and "no document with id '90000003'" in result.output
+
+
+def test_failures_exit_non_zero_and_name_the_file(run, fixtures):
+    result = run("ingest", str(fixtures / "medline" / "truncated.xml"), str(fixtures / "markdown" / "digest.md"))
+    assert result.exit_code == 1
+    assert "1 added" in result.output
+    assert "truncated.xml:" in result.output and "malformed XML" in result.output
+
+
+def test_bad_option_values_are_refused(run, fixtures):
+    result = run("ingest", "--type", "blog", str(fixtures / "markdown" / "digest.md"))
+    assert result.exit_code == 2 and "unknown evidence type 'blog'" in result.output
+    result = run("ingest", "--format", "docx", str(fixtures / "markdown" / "digest.md"))
+    assert result.exit_code == 2

@@ -1,0 +1,86 @@
+import json
+import shutil
+
+import pytest
+
+from bedside import Bedside
+
+
+@pytest.fixture
+def bedside(tmp_path):
+    b = Bedside(data_dir=tmp_path / "data", starter_kb=False)
+    yield b
+    b.close()
+
+
+def _write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
+def test_ingest_is_idempotent_and_updates_in_place(bedside, tmp_path, fixtures):
+    corpus = tmp_path / "c.jsonl"
+    records = [{"id": f"r{i}", "title": f"T{i}", "text": f"Iron deficiency note number {i}."} for i in range(5)]
+    _write_jsonl(corpus, records)
+    first = bedside.ingest([corpus])
+    assert (first.added, first.updated, first.unchanged, first.failed) == (5, 0, 0, [])
+    again = bedside.ingest([corpus])
+    assert (again.added, again.updated, again.unchanged, again.passages) == (0, 0, 5, 0)
+    changes = bedside.store.last_change()
+    records[2]["text"] = "Iron deficiency note, revised."
+    _write_jsonl(corpus, records)
+    third = bedside.ingest([corpus])
+    assert (third.added, third.updated, third.unchanged) == (0, 1, 4)
+    assert bedside.store.last_change() == changes + 1
+    assert [p.text for p in bedside.store.passages_of("r2")] == ["Iron deficiency note, revised."]
+    assert bedside.stats()["documents"] == 5
+
+
+def test_one_bad_file_does_not_stop_the_batch(bedside, tmp_path, fixtures):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(fixtures / "markdown" / "digest.md", folder / "digest.md")
+    shutil.copy(fixtures / "markdown" / "bad_yaml.md", folder / "bad_yaml.md")
+    shutil.copy(fixtures / "medline" / "truncated.xml", folder / "truncated.xml")
+    shutil.copy(fixtures / "medline" / "pubmed_efetch.xml", folder / "pubmed.xml")
+    (folder / ".hidden.md").write_text("ignored", encoding="utf-8")
+    report = bedside.ingest([folder, tmp_path / "missing.pdf"])
+    assert report.added == 5  # the digest and four MEDLINE articles
+    failed = dict(report.failed)
+    assert failed[str(tmp_path / "missing.pdf")] == "no such file or directory"
+    assert any(k.startswith(str(folder / "bad_yaml.md")) for k in failed)
+    assert any(k.startswith(str(folder / "truncated.xml")) and "malformed XML" in v for k, v in failed.items())
+    assert bedside.store.check_integrity() == []
+
+
+def test_globs_and_duplicate_ids(bedside, tmp_path):
+    for name in ("a", "b"):
+        _write_jsonl(tmp_path / f"{name}.jsonl", [{"id": "same", "text": f"Text from {name}."}])
+    report = bedside.ingest([str(tmp_path / "*.jsonl")])
+    assert report.added == 1
+    [(where, message)] = report.failed
+    assert where.endswith("b.jsonl:1") and "duplicate document id 'same'" in message
+
+
+def test_remove_and_stats(bedside, fixtures):
+    bedside.ingest([fixtures / "medline" / "pubmed_efetch.xml"])
+    stats = bedside.stats()
+    assert stats["documents"] == 4
+    assert stats["by_type"] == {
+        "randomized-trial": 1, "systematic-review": 1, "guideline": 1, "observational-study": 1,
+    }  # fmt: skip
+    bedside.remove("90000001")
+    assert bedside.stats()["documents"] == 3
+    assert bedside.store.passages_of("90000001") == []
+
+
+def test_format_override(bedside, tmp_path):
+    odd = tmp_path / "notes.data"
+    odd.write_text("---\ntitle: Odd suffix\n---\n\nStill Markdown.\n", encoding="utf-8")
+    assert bedside.ingest([odd]).failed[0][1].startswith("unknown file type .data")
+    report = bedside.ingest([odd], format="markdown")
+    assert report.added == 1 and bedside.store.document("notes").title == "Odd suffix"
+
+
+def test_evidence_type_override(bedside, fixtures):
+    bedside.ingest([fixtures / "jsonl" / "corpus.jsonl"], evidence_type="guideline")
+    assert set(bedside.stats()["by_type"]) == {"guideline"}
