@@ -8,7 +8,12 @@ import unicodedata
 from bedside.model import Block
 
 # Characters that render as nothing: kept out of stored text so hidden content cannot ride along.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+_INVISIBLE = dict.fromkeys(
+    map(
+        ord,
+        "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+    )
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -59,6 +64,10 @@ class TextBuilder:
             self._open = (" > ".join(h for _, h in self._path), self._length, page)
         self._write(text + "\n\n")
         self._has_body = True
+
+    def new_page(self) -> None:
+        """End the current block at a page break; the next paragraph reopens it with its own page number."""
+        self._close()
 
     def build(self) -> tuple[str, tuple[Block, ...]]:
         """Return the text (without trailing whitespace) and its blocks."""

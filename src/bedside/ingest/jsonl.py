@@ -69,7 +69,7 @@ def parse_record(record: Any, origin: str) -> Document:
     section = record.get("section")
     if isinstance(section, str) and section.strip():
         builder.heading(section)
-    for para in body.split("\n\n"):
+    for para in str(body).split("\n\n"):
         builder.paragraph(para)
     text, blocks = builder.build()
     pmid = str(record.get("pmid") or "")
