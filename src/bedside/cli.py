@@ -28,7 +28,7 @@ from bedside.engine import Bedside
 from bedside.errors import BedsideError, InvalidInput
 from bedside.ingest import FORMATS
 from bedside.knowledge import IngestReport
-from bedside.model import EvidenceType
+from bedside.model import EvidenceType, SearchHit
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
@@ -90,9 +90,34 @@ def _open(ctx: click.Context) -> Bedside:
     if "bedside" not in obj:
         settings = load_settings(data_dir=obj.get("data_dir"))
         obj["bedside"] = Bedside(settings=settings)
+        obj["bedside"].set_sync_progress(SyncBar())
         ctx.call_on_close(obj["bedside"].close)
+        for notice in obj["bedside"].notices:
+            err.print(f"[yellow]notice:[/yellow] {notice}", highlight=False)
     bedside: Bedside = obj["bedside"]
     return bedside
+
+
+class SyncBar:
+    """A progress bar for index building (embedding passages), shown only for long syncs."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = Progress(
+                TextColumn("[bold]Indexing"), BarColumn(), TextColumn("{task.completed}/{task.total} documents"),
+                TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=not err.is_terminal,
+            )  # fmt: skip
+            self._bar.start()
+            self._task = self._bar.add_task("index", total=total)
+        assert self._task is not None
+        self._bar.update(self._task, completed=done, total=total)
+        if done >= total:
+            self._bar.stop()
+            self._bar = None
 
 
 def _load_starter(b: Bedside) -> None:
@@ -138,6 +163,54 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: s
     )
     if report.failed:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000), help="Number of hits.")
+@click.option("--type", "etypes", multiple=True, help="Only this evidence type (repeatable), e.g. guideline.")
+@click.option("--year-min", type=int, help="Only sources from this year on.")
+@click.option("--year-max", type=int, help="Only sources up to this year.")
+@click.option("--source", "sources", multiple=True, help="Only this journal or publisher (repeatable).")
+@click.option("--document", "documents", multiple=True, help="Only this document id (repeatable).")
+@click.option("--no-priors", is_flag=True, help="Rank by relevance alone, without evidence-type and recency priors.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handle_errors
+def search(
+    ctx: click.Context, query: str, limit: int, etypes: tuple[str, ...], year_min: int | None, year_max: int | None,
+    sources: tuple[str, ...], documents: tuple[str, ...], no_priors: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Search the knowledge base's passages (hybrid lexical + dense ranking)."""
+    b = _open(ctx)
+    _load_starter(b)
+    hits = b.search(
+        query, limit, evidence_type=list(etypes) or None, year_min=year_min, year_max=year_max,
+        source=list(sources) or None, document_id=list(documents) or None, priors=not no_priors,
+    )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps([_hit_json(h) for h in hits], indent=2, ensure_ascii=False))
+        return
+    if not hits:
+        out.print("No passages found.")
+        return
+    for rank, h in enumerate(hits, start=1):
+        meta = " · ".join(x for x in (h.evidence_type.label, h.source, str(h.year or "")) if x)
+        out.print(f"[bold]{rank}. {h.title}[/bold]  [dim]({meta}; {h.document_id}; score {h.score:.3f})[/dim]")
+        if h.section:
+            out.print(f"   [italic]{h.section}[/italic]", highlight=False)
+        text = h.text if len(h.text) <= 400 else h.text[:400].rsplit(" ", 1)[0] + " …"
+        out.print("   " + text.replace("\n\n", " "), highlight=False, markup=False)
+        if h.url:
+            out.print(f"   [dim]{h.url}[/dim]", highlight=False)
+
+
+def _hit_json(h: SearchHit) -> dict[str, Any]:
+    return {
+        "document_id": h.document_id, "passage_id": h.passage_id, "score": h.score, "title": h.title,
+        "section": h.section, "type": h.evidence_type.label, "source": h.source, "year": h.year, "url": h.url,
+        "start": h.start, "end": h.end, "text": h.text,
+    }  # fmt: skip
 
 
 @main.command()

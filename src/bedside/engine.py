@@ -10,9 +10,14 @@ from typing import Any
 
 from bedside import starter_kb
 from bedside.config import Settings, load_settings
-from bedside.errors import NotFound
+from bedside.errors import BackendUnavailable, InvalidInput, NotFound
+from bedside.index.embedder import Embedder, load_embedder
+from bedside.index.hybrid import FusionConfig, HybridSearcher
+from bedside.index.lexical import LexicalIndex
+from bedside.index.protocol import Filters, SyncProgress
+from bedside.index.vectors import VectorIndex
 from bedside.knowledge import IngestProgress, IngestReport, KnowledgeBase
-from bedside.model import EvidenceType
+from bedside.model import EvidenceType, SearchHit
 from bedside.store import KnowledgeStore
 
 _STARTER_KEY = "starter_kb"
@@ -41,11 +46,36 @@ class Bedside:
         self.data_dir = Path(settings.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = KnowledgeStore(self.data_dir / "knowledge.sqlite")
-        self.kb = KnowledgeBase(self.store)
+        self.lexical = LexicalIndex(self.data_dir / "lexical")
+        self.notices: list[str] = []
+        self.dense = self._open_dense()
+        indexes = [self.lexical] + ([self.dense] if self.dense is not None else [])
+        self.kb = KnowledgeBase(self.store, indexes)
+        self.searcher = HybridSearcher(self.store, self.lexical, self.dense)
         self._starter_checked = False
+        self.kb.sync_indexes()  # finish whatever a crash interrupted
+
+    def _open_dense(self) -> VectorIndex | None:
+        try:
+            embedder: Embedder | None = load_embedder(self.settings.embedder)
+        except BackendUnavailable as exc:
+            self.notices.append(f"dense retrieval unavailable ({exc}); using lexical search only")
+            return None
+        if embedder is None:
+            return None
+        from bedside import starter_kb
+
+        return VectorIndex(self.data_dir / "vectors", embedder, seed=starter_kb.shipped_vectors(embedder.name))
+
+    def set_sync_progress(self, progress: SyncProgress | None) -> None:
+        """Report index building (embedding) progress, e.g. to a progress bar."""
+        self.kb.sync_progress = progress
 
     def close(self) -> None:
         """Release files and connections."""
+        if self.dense is not None:
+            self.dense.close()
+        self.lexical.close()
         self.store.close()
 
     def __enter__(self) -> Bedside:
@@ -69,6 +99,35 @@ class Bedside:
             paths = [paths]
         etype = EvidenceType.parse(evidence_type) if evidence_type else None
         return self.kb.ingest(paths, fmt=format, evidence_type=etype, progress=progress)
+
+    def search(
+        self,
+        query: str,
+        limit: int = 10,
+        *,
+        evidence_type: str | list[str] | None = None,
+        year_min: int | None = None,
+        year_max: int | None = None,
+        source: str | list[str] | None = None,
+        document_id: str | list[str] | None = None,
+        priors: bool = True,
+    ) -> list[SearchHit]:
+        """Hybrid search over passages, best first; filters restrict by type, years, source or document."""
+        if not query or not query.strip():
+            raise InvalidInput("query is empty")
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1")
+        self.ensure_starter_kb()
+        try:
+            types = frozenset(EvidenceType.parse(t) for t in _as_list(evidence_type))
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        filters = Filters(
+            evidence_types=types, year_min=year_min, year_max=year_max,
+            sources=frozenset(_as_list(source)), document_ids=frozenset(_as_list(document_id)),
+        )  # fmt: skip
+        config = FusionConfig(priors=priors, depth=max(100, limit))
+        return self.searcher.search(query, limit, filters, config)
 
     def remove(self, document_id: str) -> None:
         """Remove one document by id."""
@@ -121,3 +180,9 @@ class Bedside:
                 continue
         self.store.set_meta(_STARTER_KEY, "{}")
         return len(ids)
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)

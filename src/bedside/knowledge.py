@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bedside.errors import IngestError
+from bedside.index.protocol import SyncProgress, SyncReport
 from bedside.ingest import FORMATS, RecordError, chunk, read_path
 from bedside.model import Document, EvidenceType, Passage
 from bedside.store import KnowledgeStore
@@ -46,7 +47,10 @@ class IngestProgress(Protocol):
 class IndexSync(Protocol):
     """A search index that follows the store's change log."""
 
-    def sync(self, store: KnowledgeStore) -> None: ...
+    name: str
+
+    def sync(self, source: KnowledgeStore, progress: SyncProgress | None = None) -> SyncReport: ...
+    def watermark(self) -> int: ...
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -83,6 +87,7 @@ class KnowledgeBase:
     def __init__(self, store: KnowledgeStore, indexes: Sequence[IndexSync] = ()) -> None:
         self.store = store
         self.indexes = list(indexes)
+        self.sync_progress: SyncProgress | None = None
 
     def ingest(
         self,
@@ -104,8 +109,12 @@ class KnowledgeBase:
         done = 0
         batch: list[Document] = []
         for path, size in zip(files, sizes, strict=True):
+
+            def position(pos: int, base: int = done) -> None:
+                _tick(progress, base + pos, report)
+
             try:
-                for item in read_path(path, fmt, position=lambda pos, base=done: _tick(progress, base + pos, report)):
+                for item in read_path(path, fmt, position=position):
                     if isinstance(item, RecordError):
                         report.failed.append((_where(item.error), item.error.reason))
                         continue
@@ -154,9 +163,11 @@ class KnowledgeBase:
         self.sync_indexes()
 
     def sync_indexes(self) -> None:
-        """Bring every index up to the store's latest change."""
+        """Bring every index up to the store's latest change, then forget changes all of them applied."""
         for index in self.indexes:
-            index.sync(self.store)
+            index.sync(self.store, self.sync_progress)
+        if self.indexes:
+            self.store.prune_changes(min(index.watermark() for index in self.indexes))
 
     def stats(self) -> dict[str, object]:
         """Counts by evidence type and source."""

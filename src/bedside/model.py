@@ -174,3 +174,17 @@ class SearchHit:
     end: int
     url: str = ""
     scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """What a search index needs to know about a passage to index and filter it."""
+
+    seq: int
+    passage_id: PassageId
+    document_id: DocumentId
+    text: str
+    context: str  # title, section heading, topics: words that describe the passage
+    evidence_type: EvidenceType
+    year: int | None
+    source: str

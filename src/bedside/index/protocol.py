@@ -1,0 +1,88 @@
+"""The contract every search index implements, and the filters it understands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bedside.model import EvidenceType, IndexRow
+
+__all__ = ["Candidate", "ChangeSource", "Filters", "IndexRow", "SearchIndex", "SyncProgress", "SyncReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrict a search; every given condition must hold."""
+
+    evidence_types: frozenset[EvidenceType] = frozenset()
+    year_min: int | None = None
+    year_max: int | None = None
+    sources: frozenset[str] = frozenset()
+    document_ids: frozenset[str] = frozenset()
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is filtered."""
+        return not (self.evidence_types or self.sources or self.document_ids) and (
+            self.year_min is None and self.year_max is None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A passage found by one retriever: its sequence number in the store and the retriever's score."""
+
+    seq: int
+    score: float
+
+
+@dataclass
+class SyncReport:
+    """What one sync applied."""
+
+    documents: int = 0
+    added: int = 0
+    removed_documents: int = 0
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+SyncProgress = Callable[[int, int], None]  # (done, total) passages
+
+
+class ChangeSource(Protocol):
+    """Where an index reads changes from: the knowledge store."""
+
+    def changes_after(self, seq: int) -> list[tuple[int, str, str]]: ...
+    def index_rows(self, document_ids: list[str] | None) -> list[IndexRow]: ...
+    def last_change(self) -> int: ...
+
+
+class SearchIndex(Protocol):
+    """A passage index that follows the store's change log and answers ranked queries with filters."""
+
+    name: str
+
+    def sync(self, source: ChangeSource, progress: SyncProgress | None = None) -> SyncReport:
+        """Apply every change after this index's watermark; idempotent and crash-safe."""
+        ...
+
+    def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
+        """Best candidates first."""
+        ...
+
+    def count(self) -> int:
+        """Passages in the index."""
+        ...
+
+    def watermark(self) -> int:
+        """The last store change this index has applied."""
+        ...
+
+    def stats(self) -> dict[str, object]:
+        """Size and shape, for `bedside stats` and benchmarks."""
+        ...
+
+    def close(self) -> None:
+        """Release files."""
+        ...

@@ -1,0 +1,269 @@
+"""Dense passage vectors: durable in SQLite, searched from a memory-mapped NumPy snapshot.
+
+SQLite (`<dir>/vectors.sqlite`) is the source of truth: a sync writes a chunk's vectors and the watermark in one
+transaction, so a crash never leaves vectors and watermark disagreeing. Searching uses a snapshot of the matrix
+(`snapshot-<watermark>.npy` plus metadata) rebuilt after changes. Up to EXACT_LIMIT vectors the scan is exact;
+beyond, an inverted-file index (k-means lists, probing the closest lists) keeps queries fast.
+Vectors are looked up by passage-text hash first, so unchanged passages of an updated document, and passages
+whose vectors ship with the starter knowledge base, are never embedded twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from bedside.index.embedder import Embedder
+from bedside.index.ivf import IvfIndex
+from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
+from bedside.model import EvidenceType, IndexRow
+
+EXACT_LIMIT = 200_000
+_CHUNK_DOCUMENTS = 2_000
+_ETYPES = list(EvidenceType)
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS vectors (seq INTEGER PRIMARY KEY, document_id TEXT NOT NULL, text_hash TEXT NOT NULL,"
+    " etype INTEGER NOT NULL, year INTEGER NOT NULL, source TEXT NOT NULL, vec BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS vectors_document ON vectors(document_id)",
+)
+
+
+def text_hash(text: str) -> str:
+    """The key under which a passage's vector is cached."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+class _Snapshot:
+    """The searchable matrix and per-row metadata at one watermark."""
+
+    def __init__(self, vecs: np.ndarray, meta: Mapping[str, np.ndarray]) -> None:
+        self.vecs = vecs
+        self.seqs = meta["seqs"]
+        self.etypes = meta["etypes"]
+        self.years = meta["years"]
+        self.sources = meta["sources"]
+        self.ivf = IvfIndex(meta["centroids"], meta["offsets"], int(meta["nprobe"])) if "centroids" in meta else None
+
+
+class VectorIndex:
+    """The embedded dense index in `<data_dir>/vectors`."""
+
+    name = "dense"
+
+    def __init__(self, path: Path, embedder: Embedder, seed: Mapping[str, np.ndarray] | None = None) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.embedder = embedder
+        self.seed = seed or {}
+        self._db = sqlite3.connect(path / "vectors.sqlite", timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        for statement in _SCHEMA:
+            self._db.execute(statement)
+        model = self._meta("model")
+        if model is None:
+            self._set_meta("model", embedder.name)
+        elif model != embedder.name:
+            self._reset(embedder.name)  # vectors of another model are meaningless here
+        self._snapshot: _Snapshot | None = None
+        self._snapshot_mark = -1
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def _reset(self, model: str) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("DELETE FROM vectors")
+        self._set_meta("model", model)
+        self._set_meta("watermark", "0")
+        self._db.execute("COMMIT")
+
+    def watermark(self) -> int:
+        """The last store change whose vectors are committed."""
+        return int(self._meta("watermark") or 0)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def sync(self, source: ChangeSource, progress: SyncProgress | None = None) -> SyncReport:
+        """Embed and store the passages of every document changed since the watermark."""
+        report = SyncReport()
+        changes = source.changes_after(self.watermark())
+        if not changes:
+            return report
+        total = len(changes)
+        embedded = 0
+        for start in range(0, total, _CHUNK_DOCUMENTS):
+            part = changes[start : start + _CHUNK_DOCUMENTS]
+            doc_ids = list(dict.fromkeys(d for _, d, _ in part))
+            rows = source.index_rows(doc_ids)
+            vecs, fresh = self._vectors_for(rows, doc_ids)
+            embedded += fresh
+            self._write(doc_ids, rows, vecs, part[-1][0])
+            report.documents += len(doc_ids)
+            report.added += len(rows)
+            if progress:
+                progress(start + len(part), total)
+        report.extras["embedded"] = embedded
+        return report
+
+    def _vectors_for(self, rows: list[IndexRow], doc_ids: list[str]) -> tuple[np.ndarray, int]:
+        known: dict[str, np.ndarray] = {}
+        for i in range(0, len(doc_ids), 500):
+            part = doc_ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for h, blob in self._db.execute(f"SELECT text_hash, vec FROM vectors WHERE document_id IN ({marks})", part):
+                known[h] = np.frombuffer(blob, dtype=np.float32)
+        hashes = [text_hash(r.text) for r in rows]
+        missing = [i for i, h in enumerate(hashes) if h not in known and h not in self.seed]
+        out = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
+        if missing:
+            out[missing] = self.embedder.embed([rows[i].text for i in missing])
+        for i, h in enumerate(hashes):
+            if h in known:
+                out[i] = known[h]
+            elif h in self.seed:
+                out[i] = self.seed[h]
+        return out, len(missing)
+
+    def _write(self, doc_ids: list[str], rows: list[IndexRow], vecs: np.ndarray, mark: int) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for i in range(0, len(doc_ids), 500):
+                part = doc_ids[i : i + 500]
+                self._db.execute(f"DELETE FROM vectors WHERE document_id IN ({','.join('?' * len(part))})", part)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?,?,?,?,?,?,?)",
+                [
+                    (r.seq, r.document_id, text_hash(r.text), _ETYPES.index(r.evidence_type), r.year or 0,
+                     r.source.lower(), vecs[i].tobytes())
+                    for i, r in enumerate(rows)
+                ],
+            )  # fmt: skip
+            self._set_meta("watermark", str(mark))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def snapshot(self) -> _Snapshot:
+        """The current matrix, loaded from the snapshot file or rebuilt from SQLite."""
+        mark = self.watermark()
+        if self._snapshot is not None and self._snapshot_mark == mark:
+            return self._snapshot
+        meta_file = self.path / f"snapshot-{mark}.npz"
+        matrix_file = self.path / f"snapshot-{mark}.npy"
+        if not (meta_file.exists() and matrix_file.exists()):
+            self._build_snapshot(meta_file, matrix_file)
+        with np.load(meta_file, allow_pickle=False) as meta:
+            snap = _Snapshot(np.load(matrix_file, mmap_mode="r"), {k: meta[k] for k in meta.files})
+        self._snapshot, self._snapshot_mark = snap, mark
+        return snap
+
+    def _build_snapshot(self, meta_file: Path, matrix_file: Path) -> None:
+        """Write the matrix (in IVF list order when large) and its metadata, then drop older snapshots."""
+        rows = self._db.execute("SELECT seq, etype, year, source, vec FROM vectors ORDER BY seq").fetchall()
+        vecs = np.empty((len(rows), self.embedder.dim), dtype=np.float32)
+        for i, r in enumerate(rows):
+            vecs[i] = np.frombuffer(r[4], dtype=np.float32)
+        meta: dict[str, np.ndarray] = {
+            "seqs": np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+            "etypes": np.fromiter((r[1] for r in rows), dtype=np.int8, count=len(rows)),
+            "years": np.fromiter((r[2] for r in rows), dtype=np.int16, count=len(rows)),
+            "sources": np.array([str(r[3]) for r in rows], dtype=str),
+        }
+        del rows
+        if len(vecs) > EXACT_LIMIT:
+            ivf, order = IvfIndex.build(vecs)
+            vecs = vecs[order]
+            meta = {k: v[order] for k, v in meta.items()}
+            meta |= {"centroids": ivf.centroids, "offsets": ivf.offsets, "nprobe": np.array(ivf.nprobe)}
+        for old in self.path.glob("snapshot-*"):
+            old.unlink(missing_ok=True)
+        tmp = matrix_file.with_suffix(".tmp.npy")
+        np.save(tmp, vecs)
+        tmp.replace(matrix_file)
+        tmp_meta = meta_file.with_suffix(".tmp.npz")
+        np.savez(tmp_meta, **meta)  # type: ignore[arg-type]
+        tmp_meta.replace(meta_file)
+
+    def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
+        """Cosine similarity to the embedded query, best first."""
+        snap = self.snapshot()
+        if len(snap.seqs) == 0:
+            return []
+        q = self.embedder.embed_query(query)
+        return self.search_vector(q, limit, filters)
+
+    def search_vector(
+        self, q: np.ndarray, limit: int = 100, filters: Filters | None = None, seqs: np.ndarray | None = None
+    ) -> list[Candidate]:
+        """Search with an already embedded query; `seqs` restricts the search to those passages."""
+        snap = self.snapshot()
+        mask = _mask(snap, filters)
+        if seqs is not None:
+            mask = seq_mask(snap, seqs) if mask is None else mask & seq_mask(snap, seqs)
+        if mask is not None:
+            rows = np.flatnonzero(mask)
+            if len(rows) == 0:
+                return []
+            scores = snap.vecs[rows] @ q
+            top = _top(scores, limit)
+            return [Candidate(int(snap.seqs[rows[i]]), float(scores[i])) for i in top]
+        if snap.ivf is not None:
+            idx, scores = snap.ivf.search(snap.vecs, q, limit)
+            return [Candidate(int(snap.seqs[i]), float(s)) for i, s in zip(idx, scores, strict=True)]
+        scores = snap.vecs @ q
+        return [Candidate(int(snap.seqs[i]), float(scores[i])) for i in _top(scores, limit)]
+
+    def count(self) -> int:
+        """Vectors stored."""
+        return int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+
+    def stats(self) -> dict[str, object]:
+        """Vectors, model, bytes on disk and search mode."""
+        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        n = self.count()
+        return {"vectors": n, "model": self.embedder.name, "bytes": size, "mode": "ivf" if n > EXACT_LIMIT else "exact"}
+
+
+def _top(scores: np.ndarray, limit: int) -> np.ndarray:
+    if len(scores) <= limit:
+        return np.argsort(-scores)
+    part = np.argpartition(-scores, limit)[:limit]
+    return part[np.argsort(-scores[part])]
+
+
+def _mask(snap: _Snapshot, filters: Filters | None) -> np.ndarray | None:
+    if filters is None or filters.empty:
+        return None
+    mask = np.ones(len(snap.seqs), dtype=bool)
+    if filters.evidence_types:
+        mask &= np.isin(snap.etypes, [_ETYPES.index(t) for t in filters.evidence_types])
+    if filters.year_min is not None:
+        mask &= snap.years >= filters.year_min
+    if filters.year_max is not None:
+        mask &= (snap.years <= filters.year_max) & (snap.years > 0)
+    if filters.sources:
+        mask &= np.isin(snap.sources, [s.lower() for s in filters.sources])
+    return mask
+
+
+def seq_mask(snap: _Snapshot, seqs: np.ndarray) -> np.ndarray:
+    """Rows whose passage is among `seqs` (document filters arrive as the documents' passage seqs)."""
+    return np.isin(snap.seqs, seqs)
