@@ -34,17 +34,47 @@ BATCH = 32
 PASSAGE_WORDS = 180
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
-_SUBJECTS = ["Adults with community-acquired pneumonia", "Children under five", "Patients on warfarin",
-             "Women in the third trimester", "People with stage 3 chronic kidney disease", "Older adults with delirium",
-             "Patients with suspected sepsis", "Adolescents with type 1 diabetes", "Smokers over 40"]
-_VERBS = ["should receive", "were randomised to", "showed no benefit from", "may need a reduced dose of",
-          "had fewer admissions with", "should be reassessed after starting", "tolerated"]
-_OBJECTS = ["amoxicillin 500 mg three times daily", "IV ceftriaxone 2 g once daily", "enoxaparin 1.5 mg/kg",
-            "oral prednisolone 40 mg for 5 days", "metformin titrated to 2 g/day", "vitamin D 800 IU daily",
-            "salbutamol via spacer", "a 48-hour fluid balance chart", "paracetamol 15 mg/kg every 6 hours"]
-_TAILS = ["unless creatinine clearance is below 30 mL/min.", "(95% CI 0.61–0.88; p = 0.002).",
-          "according to the 2023 guideline.", "if symptoms persist beyond 72 hours.", "in a cohort of 1,204 patients.",
-          "with a number needed to treat of 14.", "while monitoring potassium and QTc.", "— see section 4.2."]
+_SUBJECTS = [
+    "Adults with community-acquired pneumonia",
+    "Children under five",
+    "Patients on warfarin",
+    "Women in the third trimester",
+    "People with stage 3 chronic kidney disease",
+    "Older adults with delirium",
+    "Patients with suspected sepsis",
+    "Adolescents with type 1 diabetes",
+    "Smokers over 40",
+]
+_VERBS = [
+    "should receive",
+    "were randomised to",
+    "showed no benefit from",
+    "may need a reduced dose of",
+    "had fewer admissions with",
+    "should be reassessed after starting",
+    "tolerated",
+]
+_OBJECTS = [
+    "amoxicillin 500 mg three times daily",
+    "IV ceftriaxone 2 g once daily",
+    "enoxaparin 1.5 mg/kg",
+    "oral prednisolone 40 mg for 5 days",
+    "metformin titrated to 2 g/day",
+    "vitamin D 800 IU daily",
+    "salbutamol via spacer",
+    "a 48-hour fluid balance chart",
+    "paracetamol 15 mg/kg every 6 hours",
+]
+_TAILS = [
+    "unless creatinine clearance is below 30 mL/min.",
+    "(95% CI 0.61–0.88; p = 0.002).",
+    "according to the 2023 guideline.",
+    "if symptoms persist beyond 72 hours.",
+    "in a cohort of 1,204 patients.",
+    "with a number needed to treat of 14.",
+    "while monitoring potassium and QTc.",
+    "— see section 4.2.",
+]
 
 
 def _synthetic_sentences(rng: random.Random, n: int) -> list[str]:
@@ -184,6 +214,7 @@ def main() -> None:
     from rich.progress import Progress
     from rich.table import Table
 
+    load_before = os.getloadavg()[0]
     results: dict[str, dict[str, Any]] = {}
     vectors: dict[str, np.ndarray] = {}
     ticks = 2 + -(-args.passages // (4 * BATCH))
@@ -207,6 +238,8 @@ def main() -> None:
     for label, key, fmt in rows:
         table.add_row(label, fmt.format(ours[key]), fmt.format(theirs[key]), f"{ours[key] / theirs[key]:.2f}x")
     table.add_row("cosine agreement min / mean", f"{cos.min():.6f} / {cos.mean():.6f}", "", "")
+    load_after = os.getloadavg()[0]
+    table.caption = f"1-min load average before/after: {load_before:.1f} / {load_after:.1f} (other work skews timings)"
     Console(width=120).print(table)
 
 

@@ -61,5 +61,8 @@ def test_sigkill_mid_ingest_then_resume(tmp_path):
         counts.append(_check(data))
     assert counts[-1] < total or counts[0] < total, "ingestion finished before any kill; make the corpus larger"
     proc = _ingest(data, tmp_path / "corpus")
-    assert proc.wait(timeout=300) == 0
+    try:
+        assert proc.wait(timeout=300) == 0
+    finally:
+        proc.kill()
     assert _check(data) == total

@@ -23,12 +23,13 @@ from rich.progress import (
 from rich.table import Table
 
 from bedside import __version__
+from bedside.answer.render import print_answer, to_markdown
 from bedside.config import load_settings
 from bedside.engine import Bedside
 from bedside.errors import BedsideError, InvalidInput
 from bedside.ingest import FORMATS
 from bedside.knowledge import IngestReport
-from bedside.model import EvidenceType, SearchHit
+from bedside.model import Answer, EvidenceType, SearchHit
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
@@ -205,6 +206,74 @@ def search(
             out.print(f"   [dim]{h.url}[/dim]", highlight=False)
 
 
+@main.command()
+@click.argument("question")
+@click.option(
+    "--audience",
+    type=click.Choice(["clinician", "student", "patient"]),
+    default=None,
+    help="Who the answer is for (default: BEDSIDE_DEFAULT_AUDIENCE or clinician).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the structured answer as JSON.")
+@click.option("--markdown", is_flag=True, help="Print plain Markdown.")
+@click.option("--conversation", help="Continue a conversation (an id printed with an earlier answer).")
+@click.option("--llm", is_flag=True, help="Compose with the configured LLM endpoint, verified against the sources.")
+@click.pass_context
+@handle_errors
+def ask(
+    ctx: click.Context, question: str, audience: str | None, as_json: bool, markdown: bool,
+    conversation: str | None, llm: bool,
+) -> None:  # fmt: skip
+    """Answer a clinical question with cited statements from the knowledge base."""
+    b = _open(ctx)
+    _load_starter(b)
+    answer = _ask(b, question, audience or b.settings.default_audience, conversation, llm, stream=not as_json)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    elif markdown:
+        click.echo(to_markdown(answer), nl=False)
+    else:
+        print_answer(answer, out)
+
+
+def _ask(b: Bedside, question: str, audience: str, conversation: str | None, llm: bool, stream: bool) -> Answer:
+    if not (llm and stream and err.is_terminal):
+        return b.ask(question, audience=audience, conversation=conversation, llm=llm)
+    err.print("[dim]drafting with the LLM (unverified as it streams)…[/dim]")
+    answer = b.ask(
+        question, audience=audience, conversation=conversation, llm=True,
+        on_statement=lambda text: err.print(f"[dim]  · {text}[/dim]", highlight=False, markup=False),
+    )  # fmt: skip
+    err.print("[dim]verified answer:[/dim]")
+    return answer
+
+
+@main.command()
+@click.option("--audience", type=click.Choice(["clinician", "student", "patient"]), default=None)
+@click.option("--llm", is_flag=True, help="Compose with the configured LLM endpoint.")
+@click.pass_context
+@handle_errors
+def chat(ctx: click.Context, audience: str | None, llm: bool) -> None:
+    """Ask questions and follow-ups interactively (an empty line or Ctrl-D ends)."""
+    b = _open(ctx)
+    _load_starter(b)
+    conversation: str | None = None
+    while True:
+        try:
+            question = click.prompt("\nquestion", default="", show_default=False, prompt_suffix="> ")
+        except (EOFError, click.Abort):
+            break
+        if not question.strip():
+            break
+        try:
+            answer = _ask(b, question, audience or b.settings.default_audience, conversation, llm, stream=True)
+        except InvalidInput as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            continue
+        conversation = answer.conversation
+        print_answer(answer, out)
+
+
 def _hit_json(h: SearchHit) -> dict[str, Any]:
     return {
         "document_id": h.document_id, "passage_id": h.passage_id, "score": h.score, "title": h.title,
@@ -277,7 +346,9 @@ def kb_status(ctx: click.Context) -> None:
 def kb_load(ctx: click.Context) -> None:
     """Load or refresh the starter knowledge base now."""
     b = _open(ctx)
-    _load_starter(b)
+    report = b.load_starter_kb(progress=BarProgress("Loading starter knowledge base:"))
+    for where, message in report.failed if report else []:
+        err.print(f"[yellow]starter knowledge base:[/yellow] {where}: {message}", highlight=False)
     out.print(f"starter knowledge base: {b.starter_status()['documents']} digests loaded")
 
 
@@ -285,7 +356,7 @@ def kb_load(ctx: click.Context) -> None:
 @click.pass_context
 @handle_errors
 def kb_unload(ctx: click.Context) -> None:
-    """Remove the starter digests from this data directory (set BEDSIDE_STARTER_KB=false to keep them out)."""
+    """Remove the starter digests from this data directory; they stay out until `bedside kb load`."""
     b = _open(ctx)
     out.print(f"removed {b.unload_starter_kb()} starter digests")
 

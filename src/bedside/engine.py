@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bedside import starter_kb
 from bedside.config import Settings, load_settings
@@ -17,8 +19,12 @@ from bedside.index.lexical import LexicalIndex
 from bedside.index.protocol import Filters, SyncProgress
 from bedside.index.vectors import VectorIndex
 from bedside.knowledge import IngestProgress, IngestReport, KnowledgeBase
-from bedside.model import EvidenceType, SearchHit
+from bedside.model import Answer, EvidenceType, SearchHit
 from bedside.store import KnowledgeStore
+from bedside.store.conversations import ConversationStore
+
+if TYPE_CHECKING:
+    from bedside.answer.service import Composer
 
 _STARTER_KEY = "starter_kb"
 
@@ -53,6 +59,7 @@ class Bedside:
         self.kb = KnowledgeBase(self.store, indexes)
         self.searcher = HybridSearcher(self.store, self.lexical, self.dense)
         self._starter_checked = False
+        self.conversations = ConversationStore(self.data_dir / "conversations.sqlite")
         self.kb.sync_indexes()  # finish whatever a crash interrupted
 
     def _open_dense(self) -> VectorIndex | None:
@@ -76,6 +83,7 @@ class Bedside:
         if self.dense is not None:
             self.dense.close()
         self.lexical.close()
+        self.conversations.close()
         self.store.close()
 
     def __enter__(self) -> Bedside:
@@ -129,6 +137,54 @@ class Bedside:
         config = FusionConfig(priors=priors, depth=max(100, limit))
         return self.searcher.search(query, limit, filters, config)
 
+    def ask(
+        self,
+        question: str,
+        audience: str = "clinician",
+        conversation: str | None = None,
+        evidence: list[dict[str, Any]] | None = None,
+        *,
+        llm: bool = False,
+        on_statement: Callable[[str], None] | None = None,
+        today: date | None = None,
+    ) -> Answer:
+        """Answer a clinical question with cited statements; see interfaces.md for the JSON form.
+
+        `evidence` composes from exactly those passages, without retrieval. `llm` uses the configured
+        OpenAI-compatible endpoint (falling back to the extractive composer, with a notice, when it fails).
+        """
+        from bedside.answer.service import AskContext, answer_question
+
+        previous: list[str] = []
+        if conversation:
+            previous = self.conversations.questions(conversation)
+        if evidence is None:
+            self.ensure_starter_kb()
+        stamp = (today or date.today()).isoformat()
+        ctx = AskContext(
+            search=lambda q, n: self.searcher.search(q, n, None, FusionConfig(depth=100)),
+            documents=self.store.documents,
+            today=stamp,
+            previous_questions=tuple(previous),
+            llm=self._llm_composer() if llm else None,
+            on_statement=on_statement,
+        )
+        answer = answer_question(question, audience, ctx, evidence)
+        if conversation is None:
+            conversation = self.conversations.new(stamp)
+        answer = replace(answer, conversation=conversation)
+        self.conversations.add(conversation, answer.question, answer.to_dict(), stamp)
+        return answer
+
+    def _llm_composer(self) -> Composer:
+        from bedside.answer.llm import LlmComposer, OpenAICompatibleClient
+
+        s = self.settings
+        if not s.llm_base_url or not s.llm_model:
+            raise InvalidInput("no LLM endpoint configured: set BEDSIDE_LLM_BASE_URL and BEDSIDE_LLM_MODEL")
+        client = OpenAICompatibleClient(s.llm_base_url, s.llm_model, s.llm_api_key, timeout=s.llm_timeout)
+        return LlmComposer(client, s.llm_model, embedder=self.dense.embedder if self.dense else None)
+
     def remove(self, document_id: str) -> None:
         """Remove one document by id."""
         self.kb.remove(document_id)
@@ -145,7 +201,7 @@ class Bedside:
         state = json.loads(self.store.get_meta(_STARTER_KEY) or "{}")
         shipped = starter_kb.digest_files()
         return {
-            "enabled": self.settings.starter_kb,
+            "enabled": self.settings.starter_kb and not state.get("unloaded"),
             "loaded": bool(state.get("ids")),
             "documents": len(state.get("ids", [])),
             "shipped": len(shipped),
@@ -159,7 +215,7 @@ class Bedside:
         self._starter_checked = True
         fingerprint = starter_kb.fingerprint()
         state = json.loads(self.store.get_meta(_STARTER_KEY) or "{}")
-        if state.get("fingerprint") == fingerprint:
+        if state.get("fingerprint") == fingerprint or state.get("unloaded"):
             return None
         report = self.kb.ingest([starter_kb.DIGESTS], progress=progress)
         ids = sorted(self.store.document_ids(origin_prefix=str(starter_kb.DIGESTS)))
@@ -178,8 +234,14 @@ class Bedside:
                 self.kb.remove(doc_id)
             except NotFound:  # already gone
                 continue
-        self.store.set_meta(_STARTER_KEY, "{}")
+        self.store.set_meta(_STARTER_KEY, json.dumps({"unloaded": True}))
         return len(ids)
+
+    def load_starter_kb(self, progress: IngestProgress | None = None) -> IngestReport | None:
+        """Load the starter digests again after `unload_starter_kb` (or refresh them)."""
+        self.store.set_meta(_STARTER_KEY, "{}")
+        self._starter_checked = False
+        return self.ensure_starter_kb(progress)
 
 
 def _as_list(value: str | list[str] | None) -> list[str]:

@@ -9,7 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NewType
+from typing import Any, NewType
 
 DocumentId = NewType("DocumentId", str)
 PassageId = NewType("PassageId", str)
@@ -188,3 +188,139 @@ class IndexRow:
     evidence_type: EvidenceType
     year: int | None
     source: str
+    title: str = ""
+    section: str = ""
+
+    @property
+    def embedding_text(self) -> str:
+        """What a dense model reads: the passage with its document title and section heading."""
+        head = ". ".join(x for x in (self.title, self.section.rsplit(" > ", 1)[-1]) if x)
+        return f"{head}. {self.text}" if head else self.text
+
+
+# -- answers ---------------------------------------------------------------------------------------
+
+
+class QuestionType(StrEnum):
+    """What kind of answer a question asks for; chooses the answer's sections."""
+
+    YES_NO = "yes-no"
+    TREATMENT = "treatment"
+    DOSING = "dosing"
+    DIAGNOSIS = "diagnosis"
+    MONITORING = "monitoring"
+    PROGNOSIS = "prognosis"
+    CAUSE = "cause"
+    COMPARISON = "comparison"
+    DEFINITION = "definition"
+    GENERAL = "general"
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a statement comes from: a passage and the character span inside its document's text."""
+
+    passage_id: PassageId
+    document_id: DocumentId
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One sentence of an answer with the references that support it.
+
+    Invariant: never empty `citations`; `provenance[i]` is the exact source span behind the statement.
+    """
+
+    text: str
+    citations: tuple[int, ...]
+    provenance: tuple[Provenance, ...]
+    kind: str = ""  # e.g. "warning", "dose", "threshold": why it was placed where it is
+
+    def to_dict(self) -> dict[str, Any]:
+        """The statement's JSON form."""
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "provenance": [
+                {"passage_id": p.passage_id, "document_id": p.document_id, "start": p.start, "end": p.end}
+                for p in self.provenance
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSection:
+    """A titled group of statements."""
+
+    heading: str
+    statements: tuple[Statement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A numbered entry of the reference list."""
+
+    number: int
+    document_id: DocumentId
+    type: EvidenceType
+    title: str
+    source: str
+    year: int | None
+    url: str
+    reviewed: bool | None = None  # digests: checked by the advisory board
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reference's JSON form."""
+        return {
+            "number": self.number, "type": self.type.label, "title": self.title, "source": self.source,
+            "year": self.year, "url": self.url, "document_id": self.document_id,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A composed, cited answer. `to_dict()` (in bedside.answer.render) gives the public JSON form."""
+
+    question: str
+    title: str
+    audience: str
+    bottom_line: tuple[Statement, ...]
+    sections: tuple[AnswerSection, ...]
+    references: tuple[Reference, ...]
+    insufficient_evidence: bool
+    question_type: QuestionType = QuestionType.GENERAL
+    conversation: str = ""
+    slug: str = ""
+    status: str = "submitted"
+    updated: str = ""
+    disclaimer: str = ""
+    composer: str = "extractive"
+    dropped_statements: int = 0
+    kb_snapshot: str = ""
+    searched: tuple[str, ...] = ()  # the queries run, shown when evidence is insufficient
+    notices: tuple[str, ...] = ()
+
+    def statements(self) -> tuple[Statement, ...]:
+        """Every statement in reading order, bottom line first."""
+        return self.bottom_line + tuple(s for sec in self.sections for s in sec.statements)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer JSON documented in interfaces.md."""
+        return {
+            "question": self.question, "title": self.title, "audience": self.audience, "status": self.status,
+            "updated": self.updated, "conversation": self.conversation, "slug": self.slug,
+            "insufficient_evidence": self.insufficient_evidence,
+            "bottom_line": [s.to_dict() for s in self.bottom_line],
+            "sections": [
+                {"heading": sec.heading, "statements": [s.to_dict() for s in sec.statements]} for sec in self.sections
+            ],
+            "references": [r.to_dict() for r in self.references],
+            "disclaimer": self.disclaimer,
+            "meta": {
+                "composer": self.composer, "dropped_statements": self.dropped_statements,
+                "kb_snapshot": self.kb_snapshot, "question_type": self.question_type.value,
+                "searched": list(self.searched), "notices": list(self.notices),
+            },
+        }  # fmt: skip

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import json
 import math
 import mmap
+import os
 import re
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,7 +40,8 @@ EMBEDDERS = ("minilm", "hashing", "none")
 
 
 class Embedder(Protocol):
-    """Maps texts to unit-length float32 vectors whose dot product is their cosine similarity."""
+    """Maps texts to unit-length float32 vectors whose dot product is their cosine similarity. A text with nothing
+    to embed (HashingEmbedder: no word characters) may map to the zero vector."""
 
     name: str
     dim: int
@@ -52,8 +56,8 @@ class Embedder(Protocol):
 
 
 def _check_texts(texts: Sequence[str], batch_size: int) -> None:
-    # A bare string is a Sequence[str] too, and would silently embed one character per row.
     if isinstance(texts, str):
+        # A str is a Sequence[str] too, and would silently embed one character per row.
         raise InvalidInput("embed() takes a sequence of texts, not a single string; use embed_query()")
     if batch_size < 1:
         raise InvalidInput(f"batch_size must be at least 1, got {batch_size}")
@@ -91,7 +95,7 @@ class HashingEmbedder:
 
     def _fill(self, row: F32, text: str) -> None:
         words = _WORD.findall(text.lower())
-        features = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        features = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
         for feature in features:
             # blake2b rather than hash(): Python's str hash is salted per process, so vectors would not persist.
             h = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
@@ -104,22 +108,20 @@ class HashingEmbedder:
 # --- MiniLM: weights ---------------------------------------------------------------------------------------------
 
 
+# (weight, bias) of a linear layer, weight in PyTorch's (out, in) layout; or (gain, bias) of a LayerNorm.
+Affine = tuple[F32, F32]
+
+
 @dataclass(frozen=True, slots=True)
 class _Layer:
-    """One BERT encoder layer. Linear weights keep PyTorch's (out, in) layout and are used as `x @ w.T`."""
+    """One BERT encoder layer."""
 
-    qkv_w: F32  # query, key and value stacked into one (3H, H) matrix; query rows pre-scaled by 1/sqrt(head_dim)
-    qkv_b: F32
-    attn_out_w: F32
-    attn_out_b: F32
-    ln1_g: F32
-    ln1_b: F32
-    ffn_in_w: F32
-    ffn_in_b: F32
-    ffn_out_w: F32
-    ffn_out_b: F32
-    ln2_g: F32
-    ln2_b: F32
+    qkv: Affine  # query, key and value stacked into one (3H, H) projection; query pre-scaled by 1/sqrt(head_dim)
+    attn_out: Affine
+    ln1: Affine
+    ffn_in: Affine
+    ffn_out: Affine
+    ln2: Affine
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +129,7 @@ class _Model:
     word: F32
     position: F32
     token_type0: F32
-    ln_g: F32
-    ln_b: F32
+    ln: Affine
     layers: tuple[_Layer, ...]
     heads: int
     eps: float
@@ -154,38 +155,33 @@ def _read_safetensors(path: Path) -> dict[str, F32]:
 
 
 def _build_model(tensors: dict[str, F32], config: dict[str, Any]) -> _Model:
+    """Assemble the model from safetensors names (HF BertModel layout); raises KeyError if a tensor is missing."""
     heads = int(config["num_attention_heads"])
     scale = np.float32(1.0 / math.sqrt(int(config["hidden_size"]) // heads))
 
-    def t(name: str) -> F32:
-        return tensors[name]
+    def pair(prefix: str) -> Affine:
+        return tensors[f"{prefix}.weight"], tensors[f"{prefix}.bias"]
 
     layers = []
     for i in range(int(config["num_hidden_layers"])):
         p = f"encoder.layer.{i}."
-        s = p + "attention.self."
+        (qw, qb), (kw, kb), (vw, vb) = (pair(p + f"attention.self.{n}") for n in ("query", "key", "value"))
+        qkv = (np.concatenate([qw * scale, kw, vw]), np.concatenate([qb * scale, kb, vb]))
         layers.append(
             _Layer(
-                qkv_w=np.concatenate([t(s + "query.weight") * scale, t(s + "key.weight"), t(s + "value.weight")]),
-                qkv_b=np.concatenate([t(s + "query.bias") * scale, t(s + "key.bias"), t(s + "value.bias")]),
-                attn_out_w=t(p + "attention.output.dense.weight"),
-                attn_out_b=t(p + "attention.output.dense.bias"),
-                ln1_g=t(p + "attention.output.LayerNorm.weight"),
-                ln1_b=t(p + "attention.output.LayerNorm.bias"),
-                ffn_in_w=t(p + "intermediate.dense.weight"),
-                ffn_in_b=t(p + "intermediate.dense.bias"),
-                ffn_out_w=t(p + "output.dense.weight"),
-                ffn_out_b=t(p + "output.dense.bias"),
-                ln2_g=t(p + "output.LayerNorm.weight"),
-                ln2_b=t(p + "output.LayerNorm.bias"),
+                qkv=qkv,
+                attn_out=pair(p + "attention.output.dense"),
+                ln1=pair(p + "attention.output.LayerNorm"),
+                ffn_in=pair(p + "intermediate.dense"),
+                ffn_out=pair(p + "output.dense"),
+                ln2=pair(p + "output.LayerNorm"),
             )
         )
     return _Model(
-        word=t("embeddings.word_embeddings.weight"),
-        position=t("embeddings.position_embeddings.weight"),
-        token_type0=t("embeddings.token_type_embeddings.weight")[0],
-        ln_g=t("embeddings.LayerNorm.weight"),
-        ln_b=t("embeddings.LayerNorm.bias"),
+        word=tensors["embeddings.word_embeddings.weight"],
+        position=tensors["embeddings.position_embeddings.weight"],
+        token_type0=tensors["embeddings.token_type_embeddings.weight"][0],
+        ln=pair("embeddings.LayerNorm"),
         layers=tuple(layers),
         heads=heads,
         eps=float(config["layer_norm_eps"]),
@@ -203,7 +199,10 @@ _ERF_Q = (-1.42647390514189e-02, -7.37332916720468e-03, -1.68282697438203e-03, -
 _GELU_P = tuple(np.float32(0.5 * c / (math.sqrt(2.0) * 2.0**k)) for k, c in enumerate(_ERF_P))  # 0.5 from GELU too
 _GELU_Q = tuple(np.float32(c / 2.0**k) for k, c in enumerate(_ERF_Q))
 _GELU_CLIP = np.float32(4.0 * math.sqrt(2.0))
-_GELU_CHUNK = 16384  # elements per pass: three scratch buffers of this size stay in L2 cache
+_GELU_CHUNK = 65536  # elements per pass: big enough to amortise call overhead, small enough for L2 cache
+_SCORES_BUDGET = 2_000_000  # floats of attention scores per group of sequences (8 MB)
+_BLAS_SERIAL = 65536 * 4  # OpenBLAS runs a gemm single-threaded when m*n*k <= this (its default)
+_FFN_ROWS = 1024  # token rows per feed-forward block: a 6 MB intermediate, still a large, efficient matmul
 
 
 def _horner(t: F32, coeffs: tuple[np.float32, ...], out: F32) -> F32:
@@ -233,60 +232,99 @@ def _gelu_(x: F32) -> None:
         c *= pc
 
 
-def _layer_norm(x: F32, g: F32, b: F32, eps: float) -> F32:
-    mean = x.mean(axis=-1, keepdims=True)
-    x = x - mean
-    var = np.mean(np.square(x), axis=-1, keepdims=True)
-    x *= 1.0 / np.sqrt(var + np.float32(eps))
-    x *= g
-    x += b
+def _linear(x: F32, affine: Affine) -> F32:
+    out = x @ affine[0].T  # a transposed view: BLAS reads it as is, no copy
+    out += affine[1]
+    return out
+
+
+def _layer_norm_(x: F32, ln: Affine, eps: float) -> F32:
+    """In place over the last axis of a 2-D array; returns x."""
+    x -= x.mean(axis=1, keepdims=True)
+    var = np.einsum("ij,ij->i", x, x) / np.float32(x.shape[1])  # einsum: no squared temporary
+    x *= (np.float32(1.0) / np.sqrt(var + np.float32(eps)))[:, None]
+    x *= ln[0]
+    x += ln[1]
     return x
 
 
-def _attention(qkv: F32, key_bias: F32, heads: int) -> F32:
-    """Multi-head self-attention over (B, L, 3H) fused projections; key_bias is (B, L), 0 or a large negative.
-    Returns (B*L, H). Sequences go in groups sized so the (group, heads, L, L) score tensor stays ~8 MB."""
-    b, length, three_h = qkv.shape
-    h = three_h // 3
-    d = h // heads
-    split = qkv.reshape(b, length, 3, heads, d).transpose(2, 0, 3, 1, 4)  # (3, B, heads, L, d), a view
-    out = np.empty((b, length, heads, d), dtype=np.float32)
-    group = max(1, 2_000_000 // (heads * length * length))
-    for s in range(0, b, group):
-        q, k, v = split[0, s : s + group], split[1, s : s + group], split[2, s : s + group]
-        scores = q @ k.transpose(0, 1, 3, 2)  # 1/sqrt(d) is already folded into the query weights
-        scores += key_bias[s : s + group, None, None, :]
-        scores -= scores.max(axis=-1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores *= 1.0 / scores.sum(axis=-1, keepdims=True)
-        out[s : s + group] = (scores @ v).transpose(0, 2, 1, 3)
-    return out.reshape(b * length, h)
+def _attend_(qkv: F32, key_bias: F32, context: F32) -> None:
+    """Scaled dot-product attention for a group of sequences: qkv (n, 3, heads, L, d) views and key_bias (n, L);
+    writes (n, heads, L, d) into context. Query rows go in slices small enough (m*n*k <= _BLAS_SERIAL) that
+    OpenBLAS runs each of these many tiny products on the calling thread: woken for them, its thread pool costs
+    more than it saves (2-3x slower attention on 2 cores). Parallelism comes from running groups concurrently."""
+    q, k, v = qkv[:, 0], qkv[:, 1], qkv[:, 2]
+    length, d = q.shape[2], q.shape[3]
+    rows = max(1, _BLAS_SERIAL // (length * d))
+    scores = np.empty((*q.shape[:3], length), dtype=np.float32)
+    k_t = k.transpose(0, 1, 3, 2)
+    for i in range(0, length, rows):
+        np.matmul(q[:, :, i : i + rows], k_t, out=scores[:, :, i : i + rows])  # 1/sqrt(d) folded into query
+    scores += key_bias[:, None, None, :]
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores *= np.float32(1.0) / scores.sum(axis=-1, keepdims=True)
+    for i in range(0, length, rows):
+        np.matmul(scores[:, :, i : i + rows], v, out=context[:, :, i : i + rows])
 
 
-def _forward(model: _Model, ids: I64, mask: F32) -> F32:
+def _attention_block(model: _Model, layer: _Layer, hidden: F32, key_bias: F32, pool: Executor | None) -> F32:
+    """Self-attention with output projection and residual, before LayerNorm: (B, L, H) -> (B*L, H).
+
+    The projections run on the whole batch (large, BLAS-threaded matmuls); attention itself runs a few sequences
+    at a time, sized so each group's (group, heads, L, L) scores stay ~8 MB, spread over `pool` when given."""
+    b, length, h = hidden.shape
+    flat = hidden.reshape(b * length, h)
+    qkv = _linear(flat, layer.qkv)
+    split = qkv.reshape(b, length, 3, model.heads, h // model.heads).transpose(0, 2, 3, 1, 4)  # (B, 3, heads, L, d)
+    context = np.empty((b, length, model.heads, h // model.heads), dtype=np.float32)
+    per_head = context.transpose(0, 2, 1, 3)  # a (B, heads, L, d) view, so heads land interleaved per token
+    group = max(1, _SCORES_BUDGET // (model.heads * length * length))
+    starts = range(0, b, group)
+    jobs = [(split[s : s + group], key_bias[s : s + group], per_head[s : s + group]) for s in starts]
+    if pool is None or len(jobs) == 1:
+        for job in jobs:
+            _attend_(*job)
+    else:
+        for future in [pool.submit(_attend_, *job) for job in jobs]:
+            future.result()
+    out = _linear(context.reshape(b * length, h), layer.attn_out)
+    out += flat
+    return out
+
+
+def _feed_forward_(layer: _Layer, hidden: F32) -> None:
+    """In place on (N, H): hidden += W2 gelu(W1 hidden + b1) + b2, over row blocks so the 4x-wide intermediate
+    activation stays small (it would otherwise be the largest array of the pass)."""
+    for s in range(0, hidden.shape[0], _FFN_ROWS):
+        x = hidden[s : s + _FFN_ROWS]
+        inner = _linear(x, layer.ffn_in)
+        _gelu_(inner)
+        x += _linear(inner, layer.ffn_out)
+
+
+def _forward(model: _Model, ids: I64, mask: F32, pool: Executor | None = None) -> F32:
     """BERT encoder plus masked mean pooling: (B, L) token ids and 0/1 mask -> (B, H) unnormalised embeddings."""
     b, length = ids.shape
-    x = model.word[ids] + model.position[:length] + model.token_type0
-    hidden = _layer_norm(x.reshape(b * length, -1), model.ln_g, model.ln_b, model.eps)
+    x = model.word[ids]  # a fresh array: the in-place steps below never write to the mapped weights
+    x += model.position[:length]
+    x += model.token_type0
+    hidden = _layer_norm_(x.reshape(b * length, -1), model.ln, model.eps)
     # Large but finite, so a fully padded row (never produced here) could not turn into NaN.
     key_bias = (np.float32(1.0) - mask) * np.float32(-1e9)
     for layer in model.layers:
-        qkv = hidden @ layer.qkv_w.T + layer.qkv_b
-        attended = _attention(qkv.reshape(b, length, -1), key_bias, model.heads)
-        attended = attended @ layer.attn_out_w.T + layer.attn_out_b
-        hidden = _layer_norm(attended + hidden, layer.ln1_g, layer.ln1_b, model.eps)
-        inner = hidden @ layer.ffn_in_w.T + layer.ffn_in_b
-        _gelu_(inner)
-        out = inner @ layer.ffn_out_w.T + layer.ffn_out_b
-        hidden = _layer_norm(out + hidden, layer.ln2_g, layer.ln2_b, model.eps)
+        hidden = _attention_block(model, layer, hidden.reshape(b, length, -1), key_bias, pool)
+        _layer_norm_(hidden, layer.ln1, model.eps)
+        _feed_forward_(layer, hidden)
+        _layer_norm_(hidden, layer.ln2, model.eps)
     summed = np.einsum("bld,bl->bd", hidden.reshape(b, length, -1), mask)
     pooled: F32 = summed / np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
     return pooled
 
 
-def _normalise(x: F32) -> F32:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, np.float32(1e-12))).astype(np.float32, copy=False)
+def _normalise_(x: F32) -> F32:
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.float32(1e-12))
+    return x
 
 
 # --- MiniLM: public class ----------------------------------------------------------------------------------------
@@ -298,11 +336,6 @@ def _package_model_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise BackendUnavailable(_INSTALL_HINT)
     return Path(next(iter(spec.submodule_search_locations))) / "model"
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
 
 
 class MiniLmEmbedder:
@@ -321,7 +354,7 @@ class MiniLmEmbedder:
         if not (self.model_dir / "model.safetensors").is_file():
             raise BackendUnavailable(f"no model.safetensors under {self.model_dir}; {_INSTALL_HINT}")
         self._lock = threading.Lock()
-        self._loaded: tuple[_Model, Tokenizer] | None = None
+        self._loaded: tuple[_Model, Tokenizer, Executor | None] | None = None
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> F32:
         """See `Embedder.embed`. Texts are tokenised together, then run longest first in batches of similar
@@ -330,39 +363,52 @@ class MiniLmEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        model, tokenizer = self._load()
+        model, tokenizer, pool = self._load()
         seqs = [enc.ids for enc in tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             ids, mask = _pad([seqs[i] for i in rows])
-            out[rows] = _forward(model, ids, mask)
-        return _normalise(out)
+            out[rows] = _forward(model, ids, mask, pool)
+        return _normalise_(out)
 
     def embed_query(self, text: str) -> F32:
         """See `Embedder.embed_query`."""
-        return self.embed([text])[0]
+        row: F32 = self.embed([text])[0]
+        return row
 
-    def _load(self) -> tuple[_Model, Tokenizer]:
+    def _load(self) -> tuple[_Model, Tokenizer, Executor | None]:
         with self._lock:
             if self._loaded is None:
                 self._loaded = self._read()
             return self._loaded
 
-    def _read(self) -> tuple[_Model, Tokenizer]:
+    def _read(self) -> tuple[_Model, Tokenizer, Executor | None]:
         try:
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise BackendUnavailable(f"the tokenizers package is missing; {_INSTALL_HINT}") from exc
-        config = _read_json(self.model_dir / "config.json")
-        pooling = _read_json(self.model_dir / "1_Pooling" / "config.json")
-        max_len = int(_read_json(self.model_dir / "sentence_bert_config.json")["max_seq_length"])
+        try:
+            model, tokenizer = self._read_files(Tokenizer)
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged or partial install
+            raise BackendUnavailable(f"cannot load the model under {self.model_dir}: {exc!r}; {_INSTALL_HINT}") from exc
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        # Threads for attention only (see _attend_); the large matmuls use OpenBLAS's own threads.
+        pool = ThreadPoolExecutor(min(cpus, 8), thread_name_prefix="bedside-attention") if cpus > 1 else None
+        return model, tokenizer, pool
+
+    def _read_files(self, tokenizer_class: type[Tokenizer]) -> tuple[_Model, Tokenizer]:
+        config, pooling, sbert = (
+            json.loads((self.model_dir / name).read_text(encoding="utf-8"))
+            for name in ("config.json", "1_Pooling/config.json", "sentence_bert_config.json")
+        )
+        max_len = int(sbert["max_seq_length"])
         if config.get("hidden_act") != "gelu" or not pooling.get("pooling_mode_mean_tokens"):
             raise BackendUnavailable(f"{self.model_dir} is not a mean-pooled GELU BERT model")
         if int(config["hidden_size"]) != self.dim:
             raise BackendUnavailable(f"{self.model_dir} has hidden size {config['hidden_size']}, expected {self.dim}")
         model = _build_model(_read_safetensors(self.model_dir / "model.safetensors"), config)
-        tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        tokenizer = tokenizer_class.from_file(str(self.model_dir / "tokenizer.json"))
         # tokenizer.json ships with truncation at 128 and fixed padding to 128; sentence-transformers overrides
         # both (256 from sentence_bert_config.json, padding to the batch's longest), and so do we. We pad ourselves.
         tokenizer.enable_truncation(max_length=min(max_len, int(config["max_position_embeddings"])))
@@ -381,9 +427,8 @@ def _pad(seqs: Sequence[Sequence[int]]) -> tuple[I64, F32]:
 
 
 def load_embedder(name: str) -> Embedder | None:
-    """"minilm" -> MiniLmEmbedder, "hashing" -> HashingEmbedder, "none" -> None (dense retrieval off).
-
-    Raises InvalidInput for any other name, BackendUnavailable if "minilm" is asked for but not installed."""
+    """The embedder a setting names: minilm -> MiniLmEmbedder, hashing -> HashingEmbedder, none -> None (no
+    dense retrieval). Raises InvalidInput for any other name, BackendUnavailable for minilm when not installed."""
     key = name.strip().lower()
     if key == "minilm":
         return MiniLmEmbedder()

@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from bedside.index.analysis import analyze
 from bedside.index.lexical import LexicalIndex
 from bedside.index.protocol import Candidate, Filters
 from bedside.index.vectors import VectorIndex
@@ -35,6 +36,7 @@ class FusionConfig:
     dense_weight: float = 0.5
     rrf_k: int = 60
     depth: int = 100
+    title_weight: float = 0.1  # how much of a document's title the query covers (document focus)
     type_prior: float = 0.08  # bonus for the strongest evidence type, scaled down for weaker ones
     recency_prior: float = 0.03  # bonus for the newest sources, scaled over RECENCY_SPAN years
     priors: bool = True
@@ -71,6 +73,12 @@ def prior(evidence_type: EvidenceType, year: int | None, config: FusionConfig, n
     if year:
         bonus += config.recency_prior * max(0.0, 1.0 - (newest - year) / RECENCY_SPAN)
     return bonus
+
+
+def title_focus(query_terms: set[str], title: str) -> float:
+    """Share of a document's title terms that the query mentions: a document about something else scores low."""
+    terms = set(analyze(title))
+    return len(terms & query_terms) / len(terms) if terms else 0.0
 
 
 class HybridSearcher:
@@ -114,16 +122,18 @@ class HybridSearcher:
         passages = self.store.passages_by_seq(list(fused))
         docs = self.store.documents([p.document_id for p in passages.values()])
         newest = max((d.year or 0 for d in docs.values()), default=0)
+        query_terms = set(analyze(query))
         scored = []
         for seq, score in fused.items():
             p = passages.get(seq)
             if p is None or p.document_id not in docs:
                 continue  # removed since the index was synced
             d = docs[p.document_id]
+            score += config.title_weight * title_focus(query_terms, d.title)
             total = score + (prior(d.evidence_type, d.year, config, newest) if config.priors else 0.0)
             scored.append((total, score, p, d))
         scored.sort(key=lambda t: (-t[0], t[2].id))
-        return [_hit(p, d, total, base) for total, base, p, d in scored[:limit]]
+        return [_hit(p, d, float(total), float(base)) for total, base, p, d in scored[:limit]]
 
 
 def _hit(p: Passage, d: Document, total: float, base: float) -> SearchHit:

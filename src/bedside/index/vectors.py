@@ -127,11 +127,11 @@ class VectorIndex:
             marks = ",".join("?" * len(part))
             for h, blob in self._db.execute(f"SELECT text_hash, vec FROM vectors WHERE document_id IN ({marks})", part):
                 known[h] = np.frombuffer(blob, dtype=np.float32)
-        hashes = [text_hash(r.text) for r in rows]
+        hashes = [text_hash(r.embedding_text) for r in rows]
         missing = [i for i, h in enumerate(hashes) if h not in known and h not in self.seed]
         out = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
         if missing:
-            out[missing] = self.embedder.embed([rows[i].text for i in missing])
+            out[missing] = self.embedder.embed([rows[i].embedding_text for i in missing])
         for i, h in enumerate(hashes):
             if h in known:
                 out[i] = known[h]
@@ -148,7 +148,7 @@ class VectorIndex:
             self._db.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?,?,?,?,?,?,?)",
                 [
-                    (r.seq, r.document_id, text_hash(r.text), _ETYPES.index(r.evidence_type), r.year or 0,
+                    (r.seq, r.document_id, text_hash(r.embedding_text), _ETYPES.index(r.evidence_type), r.year or 0,
                      r.source.lower(), vecs[i].tobytes())
                     for i, r in enumerate(rows)
                 ],

@@ -393,6 +393,8 @@ def _index_row(r: Sequence[object]) -> IndexRow:
         evidence_type=EvidenceType(str(etype)),
         year=None if year is None else int(year),  # type: ignore[call-overload]
         source=str(source),
+        title=str(title),
+        section=str(section),
     )
 
 

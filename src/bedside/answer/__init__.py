@@ -1,0 +1,1 @@
+"""Question analysis, evidence selection, composition (extractive or LLM), verification and rendering."""

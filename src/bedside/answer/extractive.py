@@ -1,0 +1,262 @@
+"""The extractive composer: an answer made only of the sources' own sentences, each with its exact span.
+
+Sentences are scored for relevance to the question (concept coverage, query-term overlap, the passage's
+retrieval rank), for specificity (doses, thresholds, percentages) and for the strength of their source
+(guidelines first, newer first, other things equal); each goes into the one section it fits best; near-duplicates
+from different sources become one bullet citing both. A statement never joins words from two sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bedside.answer.evidence import EvidencePassage, renumber
+from bedside.answer.question import QueryPlan, concepts_of
+from bedside.answer.sentences import Candidate, candidates
+from bedside.model import Answer, AnswerSection, EvidenceType, QuestionType, Statement
+
+# Section headings per question type, in display order, and the sentence categories each one takes.
+_LAYOUTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "treatment": (
+        ("Critical warnings", ("warning",)),
+        ("Assessment before treatment", ("diagnosis",)),
+        ("Treatment", ("treatment", "key")),
+        ("When to escalate", ("escalation",)),
+        ("Monitoring", ("monitoring",)),
+        ("Special populations", ("population",)),
+        ("Pitfalls", ("pitfall",)),
+    ),
+    "diagnosis": (
+        ("Tests and thresholds", ("diagnosis",)),
+        ("Interpretation", ("key", "treatment", "monitoring")),
+        ("Pitfalls", ("pitfall",)),
+        ("Critical warnings", ("warning",)),
+        ("Special populations", ("population",)),
+        ("When to refer", ("escalation",)),
+    ),
+    "yes-no": (
+        ("Why", ("key", "diagnosis")),
+        ("Clinical implications", ("treatment", "monitoring", "escalation")),
+        ("Critical warnings", ("warning",)),
+        ("Special populations", ("population",)),
+        ("Pitfalls", ("pitfall",)),
+    ),
+    "monitoring": (
+        ("Monitoring", ("monitoring",)),
+        ("Targets and thresholds", ("diagnosis",)),
+        ("Treatment context", ("treatment", "key")),
+        ("Critical warnings", ("warning",)),
+        ("Special populations", ("population",)),
+    ),
+    "general": (
+        ("Key points", ("key",)),
+        ("Diagnosis", ("diagnosis",)),
+        ("Treatment", ("treatment",)),
+        ("Monitoring", ("monitoring",)),
+        ("Critical warnings", ("warning",)),
+        ("Special populations", ("population",)),
+        ("Pitfalls", ("pitfall", "escalation")),
+    ),
+}
+_LAYOUT_OF = {
+    QuestionType.TREATMENT: "treatment", QuestionType.DOSING: "treatment", QuestionType.DIAGNOSIS: "diagnosis",
+    QuestionType.YES_NO: "yes-no", QuestionType.MONITORING: "monitoring",
+}  # fmt: skip
+_BOTTOM_LINE_CATEGORIES = {
+    "treatment": ("treatment",), "diagnosis": ("diagnosis",), "monitoring": ("monitoring",),
+    "yes-no": ("key", "treatment", "diagnosis"), "general": ("key", "treatment", "diagnosis"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractiveOptions:
+    """Limits that keep answers short and readable."""
+
+    bullets_per_section: int = 5
+    max_statements: int = 22
+    relative_floor: float = 0.45  # a sentence must score at least this share of the best sentence
+    min_coverage: float = 0.5  # share of the question's concepts the evidence must mention at all
+    duplicate_jaccard: float = 0.6
+
+
+def score(c: Candidate, plan: QueryPlan, layout: str) -> float:
+    """Relevance and usefulness of one sentence for this question."""
+    concepts = set(plan.concepts)
+    coverage = len(concepts & c.terms) / len(concepts) if concepts else 0.0
+    parts = [set(concepts_of(q)) for q in plan.subqueries]
+    if parts:  # each coordinated condition may be answered on its own
+        coverage = 0.6 * coverage + 0.4 * max(len(p & c.terms) / len(p) if p else 0.0 for p in parts)
+    retrieval = 1.0 / (1.0 + 0.25 * c.rank)
+    strength = (len(EvidenceType) - 1 - c.passage.evidence_type.rank) / (len(EvidenceType) - 1)
+    fit = 1.0 if c.category in _BOTTOM_LINE_CATEGORIES[layout] else 0.0
+    value = 0.5 * coverage + 0.2 * retrieval + 0.12 * fit + 0.1 * strength + (0.1 if c.quantitative else 0.0)
+    if c.population and not plan.qualifiers:
+        value -= 0.05  # about another population than the one asked about
+    if plan.qualifiers and c.population:
+        value += 0.1
+    if c.category == "warning" and layout == "treatment":
+        value += 0.1  # safety first: prohibitions and orderings earn their place near the top
+    return value
+
+
+def category_of(c: Candidate, plan: QueryPlan) -> str:
+    """The sentence's category, except that sentences about a population not asked about go to that section."""
+    if c.population and not plan.qualifiers and c.category != "warning":
+        return "population"
+    return c.category
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _statement(group: list[Candidate], kind: str) -> Statement:
+    return Statement(
+        text=group[0].text,
+        citations=(),  # numbered later, in reading order
+        provenance=tuple(c.passage.provenance(c.a, c.b) for c in group),
+        kind=kind,
+    )
+
+
+def _pick(ranked: list[tuple[float, Candidate]], options: ExtractiveOptions) -> list[list[Candidate]]:
+    """Keep good sentences, merging near-duplicates from different documents into one group."""
+    groups: list[list[Candidate]] = []
+    if not ranked:
+        return groups
+    floor = ranked[0][0] * options.relative_floor
+    for value, c in ranked:
+        if value < floor:
+            break
+        for group in groups:
+            if _jaccard(group[0].terms, c.terms) >= options.duplicate_jaccard:
+                if all(g.passage.document_id != c.passage.document_id for g in group):
+                    group.append(c)  # another source says the same: cite both
+                break
+        else:
+            groups.append([c])
+    return groups
+
+
+def _bottom_line(groups: list[list[Candidate]], plan: QueryPlan, layout: str) -> list[list[Candidate]]:
+    """One or two sentences that answer most directly, together covering as many concepts as possible."""
+    wanted = _BOTTOM_LINE_CATEGORIES[layout]
+    pool = [g for g in groups if category_of(g[0], plan) in wanted]
+    pool = pool or [g for g in groups if category_of(g[0], plan) not in ("warning", "population")]
+    if not pool:
+        return []
+    chosen = [pool[0]]
+    missing = set(plan.concepts) - pool[0][0].terms
+    for g in pool[1:6]:
+        if missing & g[0].terms and g[0].passage.document_id != chosen[0][0].passage.document_id:
+            chosen.append(g)
+            break
+    return chosen
+
+
+def _fill_sections(
+    groups: list[list[Candidate]], plan: QueryPlan, layout: str, options: ExtractiveOptions
+) -> list[tuple[str, list[Statement]]]:
+    """Place each group, best first, in the one section its category belongs to, within the limits."""
+    heading_of = {cat: heading for heading, cats in _LAYOUTS[layout] for cat in cats}
+    filled: dict[str, list[Statement]] = {heading: [] for heading, _ in _LAYOUTS[layout]}
+    total = 0
+    for g in groups:
+        category = category_of(g[0], plan)
+        heading = heading_of.get(category)
+        if heading is None or len(filled[heading]) >= options.bullets_per_section:
+            continue
+        filled[heading].append(_statement(g, category))
+        total += 1
+        if total >= options.max_statements:
+            break
+    return [(heading, stmts) for heading, stmts in filled.items() if stmts]
+
+
+def covered(plan: QueryPlan, passages: list[EvidencePassage], options: ExtractiveOptions) -> bool:
+    """Whether the evidence mentions enough of the question's concepts to be worth answering from."""
+    concepts = set(plan.concepts)
+    if not passages or not concepts:
+        return bool(passages)
+    seen: set[str] = set()
+    for p in passages[:5]:
+        seen |= set(concepts_of(f"{p.title} {p.text}"))
+    return len(concepts & seen) / len(concepts) >= options.min_coverage
+
+
+def compose(plan: QueryPlan, passages: list[EvidencePassage], options: ExtractiveOptions | None = None) -> Answer:
+    """Compose an answer from the passages' own sentences; never returns an uncited statement."""
+    options = options or ExtractiveOptions()
+    layout = _LAYOUT_OF.get(plan.type, "general")
+    if not covered(plan, passages, options):
+        return insufficient(plan, passages)
+    cands = candidates(passages)
+    ranked = sorted(((score(c, plan, layout), c) for c in cands), key=lambda t: -t[0])
+    groups = _pick(ranked, options)
+    concepts = set(plan.concepts)
+    if not groups or (concepts and not any(concepts & g[0].terms for g in groups[:3])):
+        return insufficient(plan, passages)
+    bottom = _bottom_line(groups, plan, layout)
+    sections = _fill_sections([g for g in groups if g not in bottom], plan, layout, options)
+    by_id: dict[str, EvidencePassage] = {p.passage_id: p for p in passages}
+    bottom_line, numbered, references = renumber([_statement(g, "bottom-line") for g in bottom], sections, by_id)
+    return Answer(
+        question=plan.question, title=title_for(plan), audience="clinician", bottom_line=bottom_line,
+        sections=tuple(AnswerSection(h, s) for h, s in numbered), references=references,
+        insufficient_evidence=False, question_type=plan.type, searched=(plan.search_query,),
+    )  # fmt: skip
+
+
+def insufficient(plan: QueryPlan, passages: list[EvidencePassage]) -> Answer:
+    """The answer when the knowledge base holds too little: what was searched and the closest material, nothing else."""
+    from bedside.answer.evidence import ReferenceList
+
+    refs = ReferenceList()
+    for p in passages[:3]:
+        refs.cite(p)
+    return Answer(
+        question=plan.question, title=title_for(plan), audience="clinician", bottom_line=(), sections=(),
+        references=refs.references(), insufficient_evidence=True, question_type=plan.type,
+        searched=(plan.search_query,),
+    )  # fmt: skip
+
+
+_SMALL_WORDS = frozenset("a an and as at but by for in nor of on or the to vs with without".split())
+_LEADS = ("what is the", "what are the", "what is", "what are", "describe the", "tell me about the", "tell me about")
+_NOUNS = {
+    "treatment": "Treatment", "management": "Management", "first-line treatment": "First-Line Treatment",
+    "dose": "Dosing", "dosing": "Dosing", "dosage": "Dosing", "diagnosis": "Diagnosis", "monitoring": "Monitoring",
+    "prognosis": "Prognosis", "cause": "Causes", "causes": "Causes",
+}  # fmt: skip
+
+
+def title_for(plan: QueryPlan) -> str:
+    """The question restated as a heading ("Treatment of Concurrent Iron and Vitamin B12 Deficiency")."""
+    text = plan.question.strip().rstrip("?.! ")
+    low = text.lower()
+    for lead in _LEADS:
+        if not low.startswith(lead + " "):
+            continue
+        rest, rest_low = text[len(lead) + 1 :], low[len(lead) + 1 :]
+        for noun, label in sorted(_NOUNS.items(), key=lambda kv: -len(kv[0])):
+            for joiner in (" for ", " of ", " in "):
+                if rest_low.startswith(noun + joiner):
+                    text = f"{label} of {rest[len(noun) + len(joiner) :]}"
+                    break
+            else:
+                continue
+            break
+        break
+    return _title_case(text)
+
+
+def _title_case(text: str) -> str:
+    out = []
+    for i, w in enumerate(text.split()):
+        if any(c.isupper() for c in w[1:]) or any(c.isdigit() for c in w) or w.isupper():
+            out.append(w)  # B12, IDA, HbA1c: keep as written
+        elif i > 0 and w.lower() in _SMALL_WORDS:
+            out.append(w.lower())
+        else:
+            out.append(w[:1].upper() + w[1:])
+    return " ".join(out)

@@ -1,0 +1,115 @@
+"""The public forms of an answer: the JSON of interfaces.md and Markdown."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bedside.model import Answer, Statement
+
+__all__ = ["DISCLAIMER", "PATIENT_DISCLAIMER", "reference_line", "review_line", "to_markdown"]
+
+DISCLAIMER = "For healthcare professionals. Not a substitute for clinical judgement; verify against primary sources."
+PATIENT_DISCLAIMER = (
+    "General information, not medical advice. Talk to your doctor, nurse or pharmacist about your own care."
+)
+STATUS_LABELS = {
+    "submitted": "Submitted",
+    "under_review": "Under Review",
+    "changes_requested": "Changes requested",
+    "approved": "Approved",
+    "rejected": "Rejected",
+}
+
+
+def _cite(s: Statement) -> str:
+    return s.text + " " + "".join(f"[{n}]" for n in s.citations)
+
+
+def reference_line(r: Any) -> str:
+    """ "Guideline — Title. Source, Year. link"."""
+    parts = [f"{r.type.label} — {r.title.rstrip('.')}."]
+    tail = ", ".join(x for x in (r.source, str(r.year) if r.year else "") if x)
+    if tail:
+        parts.append(tail + ".")
+    if r.url:
+        parts.append(r.url)
+    return " ".join(parts)
+
+
+def review_line(answer: Answer) -> str:
+    """The review status line with the pending banner until approval."""
+    label = STATUS_LABELS.get(answer.status, answer.status)
+    pending = "" if answer.status == "approved" else " — pending human review"
+    return f"Review status: {label}{pending}. Last updated {answer.updated}."
+
+
+def _escape(text: str) -> str:
+    """Source text is data: neutralise Markdown and HTML so it renders as written."""
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", text)
+
+
+def to_markdown(answer: Answer) -> str:
+    """The article as Markdown (answer-format.md), source text escaped."""
+    lines = [f"# {_escape(answer.title)}", ""]
+    if answer.insufficient_evidence:
+        lines += [
+            "**The knowledge base holds too little evidence to answer this question.**",
+            "",
+            "Searched for: " + "; ".join(_escape(q) for q in answer.searched),
+            "",
+        ]
+        if answer.references:
+            lines.append("Closest material found:")
+    elif answer.bottom_line:
+        lines += ["**" + " ".join(_escape(s.text) + " " + _nums(s) for s in answer.bottom_line).strip() + "**", ""]
+    for sec in answer.sections:
+        lines += [f"## {_escape(sec.heading)}"]
+        lines += [f"- {_escape(s.text)} {_nums(s)}".rstrip() for s in sec.statements]
+        lines.append("")
+    if answer.references:
+        if not answer.insufficient_evidence:
+            lines.append("## References")
+        lines += [f"{r.number}. {_escape(reference_line(r))}" for r in answer.references]
+        lines.append("")
+    lines += [f"*{answer.disclaimer}*", f"*{review_line(answer)}*"]
+    return "\n".join(lines) + "\n"
+
+
+def _nums(s: Statement) -> str:
+    return "".join(f"\\[{n}\\]" for n in s.citations)
+
+
+def print_answer(answer: Answer, console: Any) -> None:
+    """Print the answer to a rich console: bold bottom line, sections, numbered citations, references."""
+    from rich.markup import escape
+    from rich.rule import Rule
+
+    console.print(Rule(escape(answer.title), style="bold"))
+    if answer.insufficient_evidence:
+        console.print("[bold]The knowledge base holds too little evidence to answer this question.[/bold]")
+        console.print("Searched for: " + escape("; ".join(answer.searched)), highlight=False)
+        if answer.references:
+            console.print("Closest material found:")
+    elif answer.bottom_line:
+        text = " ".join(f"{escape(s.text)} {_marks(s)}" for s in answer.bottom_line)
+        console.print(f"[bold]{text}[/bold]", highlight=False)
+    for sec in answer.sections:
+        console.print(f"\n[bold underline]{escape(sec.heading)}[/bold underline]")
+        for s in sec.statements:
+            console.print(f"  • {escape(s.text)} [cyan]{_marks(s)}[/cyan]", highlight=False)
+    if answer.references:
+        if not answer.insufficient_evidence:
+            console.print("\n[bold underline]References[/bold underline]")
+        for r in answer.references:
+            console.print(f"  {r.number}. {escape(reference_line(r))}", highlight=False)
+    for notice in answer.notices:
+        console.print(f"\n[yellow]notice:[/yellow] {escape(notice)}", highlight=False)
+    console.print(f"\n[italic]{escape(answer.disclaimer)}[/italic]", highlight=False)
+    style = "green" if answer.status == "approved" else "yellow"
+    console.print(f"[{style}]{escape(review_line(answer))}[/{style}]", highlight=False)
+    console.print(f"[dim]conversation: {answer.conversation}[/dim]", highlight=False)
+
+
+def _marks(s: Statement) -> str:
+    return "".join(f"[{n}]" for n in s.citations).replace("[", "\\[")

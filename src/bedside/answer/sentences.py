@@ -1,0 +1,133 @@
+"""Candidate evidence sentences: each source sentence with its span, heading, category and features."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bedside.answer.evidence import EvidencePassage
+from bedside.index.analysis import analyze
+from bedside.sentences import split_spans
+
+_BULLET = re.compile(r"^(?:[-*•▪◦‣]|\d{1,2}[.)])\s+")
+_CONNECTIVE = re.compile(
+    r"^(?:however|moreover|furthermore|in addition|additionally|also|therefore|thus|overall|finally),\s+", re.I
+)
+_META = re.compile(
+    r"^this (digest|document|summary|page|article|review|guideline)\b.*\b(summari[sz]es|covers|describes)\b", re.I
+)
+QUANTITY = re.compile(
+    r"\b\d+(?:[.,]\d+)?(?:\s*(?:–|-|to)\s*\d+(?:[.,]\d+)?)?\s*"
+    r"(?:mg|mcg|µg|μg|ug|g|kg|mmol|µmol|nmol|pmol|mol|ml|mL|l|L|units?|IU|%|mmHg|hours?|h|days?|weeks?|months?|years?|"
+    r"minutes?|min|times|doses?|tablets?|g/L|g/dL|ng/mL|µg/L|ug/L|pmol/L|nmol/L|mmol/L|mL/min)\b"
+)
+
+# Category cues, checked in order: the first that fires decides.
+CATEGORY_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("warning", re.compile(r"\b(do not|don't|never|avoid|contraindicated|must not|should not|not be (used|given)|"
+                           r"is not recommended|are not recommended|caution|unsafe|dangerous|fatal|"
+                           r"life-threatening)\b", re.I)),
+    ("pitfall", re.compile(r"\b(falsely|misleading|mask(s|ed)?|pitfall|may be normal|can be normal|unreliable|"
+                           r"interfere|overestimat|underestimat)\w*", re.I)),
+    ("escalation", re.compile(r"\b(refer|referral|specialist|escalat|admit|admission|if .{0,40}(fails|not tolerated|"
+                              r"ineffective|no response|inadequate))", re.I)),
+    ("monitoring", re.compile(r"\b(monitor\w*|recheck|re-check|follow-up|follow up|review(ed)? (at|after|every)|"
+                              r"every \d+|after \d+ (weeks?|months?)|repeat(ed)? (test|measure))", re.I)),
+    ("diagnosis", re.compile(r"\b(diagnos\w*|test(s|ing)?|threshold|cut-?off|below \d|above \d|confirm\w*|screen\w*|"
+                             r"investigat\w*|indicates?|defined as|serolog\w*|biopsy|measure\w*)\b", re.I)),
+    ("treatment", re.compile(r"\b(treat\w*|give|given|offer\w*|start\w*|prescrib\w*|replace\w*|replacement|therapy|"
+                             r"supplement\w*|administer\w*|regimen|first-line|recommend\w*|intramuscular\w*|"
+                             r"intravenous\w*|oral\w*|daily|injection)\b", re.I)),
+)  # fmt: skip
+
+_HEADING_CATEGORY = (
+    ("warning", re.compile(r"warning|contraindicat|safety|red flag|caution", re.I)),
+    (
+        "population",
+        re.compile(r"special population|pregnan|child|paediatric|pediatric|older|elderly|renal|hepatic", re.I),
+    ),
+    ("pitfall", re.compile(r"pitfall", re.I)),
+    ("monitoring", re.compile(r"monitor|follow", re.I)),
+    ("escalation", re.compile(r"referr|escalat", re.I)),
+    ("diagnosis", re.compile(r"diagnos|investigat|definition|threshold|assessment|test", re.I)),
+    ("treatment", re.compile(r"treat|management|dosing|dose|regimen|therap|prevent", re.I)),
+)
+POPULATION = re.compile(
+    r"\b(pregnan\w*|antenatal|trimester|postpartum|breast-?feeding|lactat\w*|child\w*|paediatric|pediatric|"
+    r"infant\w*|older adults|elderly|aged 65|renal impairment|dialysis|hepatic impairment)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One source sentence that might become a statement."""
+
+    passage: EvidencePassage
+    rank: int  # the passage's rank in retrieval
+    a: int  # span inside passage.text
+    b: int
+    text: str  # as shown: bullet markers and a leading connective removed
+    heading: str
+    terms: frozenset[str]
+    category: str
+    quantitative: bool
+    population: bool
+
+
+def _is_heading(text: str) -> bool:
+    return len(text.split()) <= 10 and not text.rstrip().endswith((".", "!", "?", ":", ";"))
+
+
+def _tidy(text: str) -> tuple[str, int]:
+    """Drop a bullet marker and a leading connective; return the shown text and how many characters were cut."""
+    cut = 0
+    m = _BULLET.match(text)
+    if m:
+        cut = m.end()
+    rest = text[cut:]
+    m = _CONNECTIVE.match(rest)
+    if m:
+        rest = rest[m.end() :]
+        rest = rest[:1].upper() + rest[1:]
+        cut += m.end()
+    return rest, cut
+
+
+def categorise(text: str, heading: str) -> str:
+    """The answer section a sentence fits best, from its words first and its source heading second."""
+    for name, pattern in CATEGORY_CUES[:1]:
+        if pattern.search(text):
+            return name
+    for name, pattern in _HEADING_CATEGORY:
+        if pattern.search(heading) and (name != "population" or POPULATION.search(text)):
+            return name
+    for name, pattern in CATEGORY_CUES[1:]:
+        if pattern.search(text):
+            return name
+    return "key"
+
+
+def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
+    """Every usable sentence of the passages, in retrieval order."""
+    out: list[Candidate] = []
+    for rank, p in enumerate(passages):
+        heading = p.section.rsplit(" > ", 1)[-1]
+        for a, b in split_spans(p.text):
+            raw = p.text[a:b]
+            if _is_heading(raw):
+                heading = _BULLET.sub("", raw)
+                continue
+            text, cut = _tidy(raw)
+            if len(text.split()) < 5 or _META.match(text):
+                continue
+            category = categorise(text, heading)
+            population = bool(POPULATION.search(text)) or category == "population"
+            out.append(
+                Candidate(
+                    passage=p, rank=rank, a=a + cut, b=b, text=text, heading=heading,
+                    terms=frozenset(analyze(text)), category=category,
+                    quantitative=bool(QUANTITY.search(text)), population=population,
+                )
+            )  # fmt: skip
+    return out

@@ -1,0 +1,182 @@
+"""Answering a question end to end: plan, retrieve, compose (LLM with extractive fallback), render."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from bedside.answer import extractive
+
+try:
+    from bedside.answer.audience import AUDIENCES, render_for
+except ImportError:  # pragma: no cover
+    AUDIENCES = ("clinician", "student", "patient")
+    render_for = None  # type: ignore[assignment]
+from bedside.answer.evidence import EvidencePassage
+from bedside.answer.question import QueryPlan, plan
+from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
+from bedside.errors import InvalidInput, UpstreamError
+from bedside.model import Answer, Document, DocumentId, EvidenceType, PassageId, SearchHit
+
+MAX_QUESTION_CHARS = 2000
+EVIDENCE_PASSAGES = 12
+
+
+class Composer(Protocol):
+    """An LLM composer (see bedside.answer.llm.LlmComposer)."""
+
+    def compose(
+        self, question: str, passages: list[EvidencePassage], audience: str = "clinician",
+        on_statement: Callable[[str], None] | None = None,
+    ) -> Answer: ...  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class AskContext:
+    """Everything `answer_question` needs from the outside world, passed in so the core stays pure."""
+
+    search: Callable[[str, int], list[SearchHit]]
+    documents: Callable[[Sequence[str]], dict[str, Document]]
+    today: str
+    previous_questions: tuple[str, ...] = ()
+    llm: Composer | None = None
+    on_statement: Callable[[str], None] | None = None
+
+
+def validate(question: str, audience: str) -> str:
+    """The question, normalised; InvalidInput for an empty or over-long one or an unknown audience."""
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidInput("question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidInput(f"question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS})")
+    if audience not in AUDIENCES:
+        raise InvalidInput(f"unknown audience {audience!r} (choose from {', '.join(AUDIENCES)})")
+    return " ".join(question.split())
+
+
+def evidence_from_hits(hits: list[SearchHit], docs: dict[str, Document]) -> list[EvidencePassage]:
+    """Evidence passages, citing the guideline itself (not the digest file) for starter digests."""
+    out = []
+    for h in hits:
+        d = docs.get(h.document_id)
+        if d is None:
+            continue
+        out.append(
+            EvidencePassage(
+                passage_id=h.passage_id, document_id=h.document_id, text=h.text, start=h.start,
+                title=d.guideline or d.title, section=h.section, evidence_type=d.evidence_type, year=d.year,
+                source=reference_source(d), url=d.link, reviewed=d.reviewed, score=h.score,
+            )
+        )  # fmt: skip
+    return out
+
+
+def reference_source(d: Document) -> str:
+    """Publisher or journal as a reference shows it: the issuer and the journal when both are known."""
+    if d.issuer and d.source and d.source != d.issuer:
+        return f"{d.issuer}; {d.source}"
+    return d.issuer or d.source
+
+
+def evidence_from_items(items: list[dict[str, Any]]) -> list[EvidencePassage]:
+    """Caller-supplied passages ({"id", "text", "title"?, "type"?, "year"?, "source"?, "url"?})."""
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not str(item.get("text") or "").strip() or item.get("id") in (None, ""):
+            raise InvalidInput(f"evidence[{i}] needs a non-empty 'id' and 'text'")
+        try:
+            etype = EvidenceType.parse(str(item["type"])) if item.get("type") else EvidenceType.RESEARCH
+        except ValueError as exc:
+            raise InvalidInput(f"evidence[{i}].type: {exc}") from None
+        doc_id = str(item["id"])
+        out.append(
+            EvidencePassage(
+                passage_id=PassageId(f"{doc_id}#0"), document_id=DocumentId(doc_id), text=str(item["text"]),
+                start=0, title=str(item.get("title") or ""), evidence_type=etype,
+                year=int(item["year"]) if str(item.get("year") or "").isdigit() else None,
+                source=str(item.get("source") or ""), url=str(item.get("url") or ""), score=float(len(items) - i),
+            )
+        )  # fmt: skip
+    return out
+
+
+def retrieve(qplan: QueryPlan, search: Callable[[str, int], list[SearchHit]]) -> list[SearchHit]:
+    """The question's best passages; each coordinated condition gets its own share, at most 4 per document."""
+    runs = [search(qplan.search_query, EVIDENCE_PASSAGES)]
+    runs += [search(q, EVIDENCE_PASSAGES // 2) for q in qplan.subqueries]
+    merged: list[SearchHit] = []
+    seen: set[str] = set()
+    per_doc: dict[str, int] = {}
+    for rank in range(EVIDENCE_PASSAGES):
+        for run in runs:  # interleave so every run is represented near the top
+            if rank < len(run) and run[rank].passage_id not in seen:
+                hit = run[rank]
+                if per_doc.get(hit.document_id, 0) < 4:
+                    seen.add(hit.passage_id)
+                    per_doc[hit.document_id] = per_doc.get(hit.document_id, 0) + 1
+                    merged.append(hit)
+    return merged[: EVIDENCE_PASSAGES + 4 * len(qplan.subqueries)]
+
+
+def slug_for(question: str) -> str:
+    """A readable, stable slug from the normalised question."""
+    words = re.findall(r"[a-z0-9]+", normalise_question(question))
+    base = "-".join(words)[:80].rstrip("-") or "question"
+    digest = hashlib.sha256(normalise_question(question).encode()).hexdigest()[:6]
+    return f"{base}-{digest}"
+
+
+def normalise_question(question: str) -> str:
+    """Case, spacing and trailing punctuation folded, so the same question asked twice matches."""
+    return " ".join(re.sub(r"[^\w\s/+.-]", " ", question.lower()).split()).rstrip(".")
+
+
+def snapshot_of(passages: list[EvidencePassage], docs: dict[str, Document]) -> str:
+    """A short hash of the evidence documents and their content hashes."""
+    h = hashlib.sha256()
+    for doc_id in sorted({p.document_id for p in passages}):
+        d = docs.get(doc_id)
+        h.update(f"{doc_id}:{d.content_hash if d else ''};".encode())
+    return h.hexdigest()[:16]
+
+
+def answer_question(
+    question: str, audience: str, ctx: AskContext, evidence: list[dict[str, Any]] | None = None
+) -> Answer:
+    """Compose the answer to one question (the conversation's earlier questions resolve follow-ups)."""
+    question = validate(question, audience)
+    qplan = plan(question, list(ctx.previous_questions))
+    docs: dict[str, Document] = {}
+    if evidence is not None:
+        passages = evidence_from_items(evidence)
+    else:
+        hits = retrieve(qplan, ctx.search)
+        docs = ctx.documents([h.document_id for h in hits])
+        passages = evidence_from_hits(hits, docs)
+    answer, notices = _compose(qplan, passages, ctx, audience)
+    answer = render_for(answer, audience)
+    return replace(
+        answer,
+        question=question,
+        slug=slug_for(question),
+        updated=ctx.today,
+        disclaimer=PATIENT_DISCLAIMER if audience == "patient" else DISCLAIMER,
+        kb_snapshot=snapshot_of(passages, docs),
+        notices=tuple(notices),
+    )
+
+
+def _compose(
+    qplan: QueryPlan, passages: list[EvidencePassage], ctx: AskContext, audience: str
+) -> tuple[Answer, list[str]]:
+    notices: list[str] = []
+    if ctx.llm is not None and passages and extractive.covered(qplan, passages, extractive.ExtractiveOptions()):
+        try:
+            drafted = ctx.llm.compose(qplan.question, passages, audience, ctx.on_statement)
+            return replace(drafted, question_type=qplan.type, searched=(qplan.search_query,)), notices
+        except UpstreamError as exc:
+            notices.append(f"LLM unavailable, answered extractively instead: {exc}")
+    return extractive.compose(qplan, passages), notices

@@ -1,0 +1,365 @@
+"""Checking a generated statement against the passages it cites: numbers first, then lexical and dense support.
+
+A statement passes only if every quantity in it appears in a cited passage (doses, ranges, thresholds,
+percentages, durations, plain numbers) and enough of its content is found in one cited sentence and its
+neighbours, or is close to one cited sentence in embedding space while sharing a floor of its words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+from bedside.answer.evidence import EvidencePassage
+from bedside.index.analysis import analyze
+from bedside.index.embedder import F32, Embedder
+from bedside.sentences import split_spans
+from bedside.vocabulary import load_vocabulary
+
+# --- quantities ---------------------------------------------------------------------------------------------------
+
+_UNIT_NAMES: dict[str, tuple[str, ...]] = {
+    "kg": ("kg", "kilograms?"), "g": ("g", "gm", "grams?"), "mg": ("mg", "milligrams?"),
+    "ug": ("ug", "mcg", "µg", "μg", "micrograms?"), "ng": ("ng", "nanograms?"), "pg": ("pg",),
+    "l": ("l", "litres?", "liters?"), "dl": ("dl",), "ml": ("ml", "millilitres?", "milliliters?", "cc"), "fl": ("fl",),
+    "mmol": ("mmol",), "umol": ("umol", "µmol", "μmol"), "nmol": ("nmol",), "pmol": ("pmol",), "mol": ("mol",),
+    "meq": ("meq",), "miu": ("miu", "mu"), "units": ("iu", "international units?", "units?", "u"),
+    "%": ("%", "percent", "per cent"), "mmhg": ("mmhg", "mm hg"), "bpm": ("bpm",), "°c": ("°c", "degrees? c"),
+    "kcal": ("kcal",), "gy": ("gy",), "mgy": ("mgy",), "msv": ("msv",), "kpa": ("kpa",), "cm": ("cm",),
+    "mm": ("mm",), "m2": ("m2", "m²"), "times": ("times",), "minutes": ("min", "mins", "minutes?"),
+    "hours": ("h", "hr", "hrs", "hours?"), "days": ("d", "days?"), "weeks": ("wk", "wks", "weeks?"),
+    "months": ("mo", "months?"), "years": ("yr", "yrs", "years?"),
+}  # fmt: skip
+# Regex-ish aliases ("grams?") give both spellings: singular and plural.
+_UNIT_OF = {
+    f: u for u, aliases in _UNIT_NAMES.items() for a in aliases for f in (a.replace("s?", ""), a.replace("s?", "s"))
+}
+_TIME = frozenset({"minutes", "hours", "days", "weeks", "months", "years"})
+# Scale to one base unit per dimension so "1 mg" and "1000 µg" compare equal.
+_SCALE = {"kg": ("ug", Decimal(10**9)), "g": ("ug", Decimal(10**6)), "mg": ("ug", Decimal(1000)),
+          "ng": ("ug", Decimal("0.001")), "l": ("ml", Decimal(1000)), "dl": ("ml", Decimal(100))}  # fmt: skip
+
+_UNIT_ALT = "|".join(sorted((a for al in _UNIT_NAMES.values() for a in al), key=len, reverse=True))
+_UNIT = rf"(?:{_UNIT_ALT})(?![A-Za-z0-9])"
+_NUM = r"(?<![\w.,])(?<![A-Za-z]-)(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+_CMP = (r"(?P<cmp><=|>=|=<|=>|≤|≥|<|>|less than|fewer than|lower than|below|under|greater than|more than|higher than|"
+        r"above|over|exceeding|at least|at most|up to|no more than|not more than|no less than)")  # fmt: skip
+_QUANTITY = re.compile(
+    rf"(?:{_CMP}\s*)?(?P<between>between\s+)?(?P<a>{_NUM})(?:\s*(?P<ua>{_UNIT})(?=\s*(?:–|—|‑|-|to|and)\s*\.?\d))?"
+    rf"(?:(?:\s*(?:–|—|‑|-|to)\s*|(?(between)\s+and\s+|(?!)))(?P<b>{_NUM}))?"
+    rf"(?:(?:\s*|[-‑])(?P<unit>{_UNIT}(?:(?:\s*/\s*|\s+per\s+)(?:{_NUM}\s*)?{_UNIT})*))?"
+    r"(?P<post>\s+or\s+(?:less|lower|fewer|below|under|more|greater|higher|above|over))?",
+    re.IGNORECASE,
+)
+_CITATION_MARK = re.compile(r"\[\d+(?:\s*[,–-]\s*\d+)*\]")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}  # fmt: skip
+_NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})(?=[\s-]+{_UNIT})", re.IGNORECASE)
+_IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Za-z][A-Za-z0-9]*[-‐]\d[A-Za-z0-9]*|[A-Za-z]+\d[A-Za-z0-9]*)(?![\w-])")
+_LIST_GAP = re.compile(r"\s*(?:,|,?\s*or|,?\s*and)\s*", re.IGNORECASE)
+_CMP_NORMAL = {
+    "<=": "<=", "=<": "<=", "≤": "<=", "at most": "<=", "up to": "<=", "no more than": "<=", "not more than": "<=",
+    ">=": ">=", "=>": ">=", "≥": ">=", "at least": ">=", "no less than": ">=",
+}  # fmt: skip
+_LESS = ("<", "less", "fewer", "lower", "below", "under")
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """One number or range with its canonical unit ("" for none) and comparator ("", "<", "<=", ">", ">=")."""
+
+    values: tuple[Decimal, ...]
+    unit: str
+    comparator: str = ""
+
+    @property
+    def label(self) -> str:
+        """Normalised text: "1000 ug", "2-3 months", "<15 ug/l", "25%"."""
+        number = "-".join(format(v.normalize(), "f") for v in self.values)
+        space = "" if self.unit in ("", "%") else " "
+        return f"{self.comparator}{number}{space}{self.unit}"
+
+    def key(self) -> tuple[str, tuple[Decimal, ...]]:
+        """Unit and values for comparison: mass and volume scaled to one base unit, a trailing per-time dropped
+        (so "1 mg daily" and "1 mg/day" agree)."""
+        parts = self.unit.split("/")
+        while len(parts) > 1 and parts[-1] in _TIME:
+            parts.pop()
+        base, scale = _SCALE.get(parts[0], (parts[0], Decimal(1)))
+        return "/".join([base, *parts[1:]]), tuple((v * scale).normalize() for v in self.values)
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:  # unreachable for regex matches; kept so a bad edit cannot crash verification
+        return Decimal(0)
+
+
+_DENOMINATOR = re.compile(r"([\d.,]*)\s*(.*)")
+
+
+def _canonical_unit(text: str) -> str:
+    parts = re.split(r"\s*/\s*|\s+per\s+", text.strip().lower())
+    out = []
+    for part in parts:
+        number, name = _DENOMINATOR.match(part).groups()  # type: ignore[union-attr]  # always matches
+        name = re.sub(r"\s+", " ", name)
+        out.append(number + _UNIT_OF.get(name, name))
+    return "/".join(out)
+
+
+def _comparator(m: re.Match[str]) -> str:
+    word = (m.group("cmp") or "").lower()
+    post = (m.group("post") or "").split()
+    if post:  # "15 µg/L or less"
+        return "<=" if post[-1] in _LESS else ">="
+    if not word:
+        return ""
+    return _CMP_NORMAL.get(word, "<" if word.startswith(_LESS) else ">")
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Every number in text, with unit and comparator; citation marks like "[2]" are skipped. A number in a list
+    that ends with a unit takes that unit ("250, 500 or 1000 mg")."""
+    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], _CITATION_MARK.sub(" ", text))
+    found: list[tuple[re.Match[str], Quantity]] = []
+    for m in _QUANTITY.finditer(text):
+        values = tuple(_decimal(g) for g in (m.group("a"), m.group("b")) if g)
+        unit = _canonical_unit(m.group("unit") or m.group("ua") or "")
+        found.append((m, Quantity(values, unit, _comparator(m))))
+    for i in range(len(found) - 2, -1, -1):
+        (m, q), (nxt, q2) = found[i], found[i + 1]
+        if not q.unit and q2.unit and _LIST_GAP.fullmatch(text, m.end(), nxt.start()):
+            found[i] = (m, Quantity(q.values, q2.unit, q.comparator))
+    return [q for _, q in found]
+
+
+def numbers_with_units(text: str) -> set[str]:
+    """Normalised quantities of text ("1,000 mcg" -> "1000 ug", "2 to 3 months" -> "2-3 months"), equal quantities
+    written differently giving equal strings."""
+    return {q.label for q in quantities(text)}
+
+
+def _direction(comparator: str) -> str:
+    return comparator[:1]
+
+
+def _matches(s: Quantity, p: Quantity) -> bool:
+    """True when passage quantity p states statement quantity s: same values (a single value may be a range's end),
+    same unit when s has one, and no opposite comparator."""
+    if s.comparator and p.comparator and _direction(s.comparator) != _direction(p.comparator):
+        return False
+    if s.unit:
+        (su, sv), (pu, pv) = s.key(), p.key()
+        if su != pu:
+            return False
+    else:
+        sv, pv = tuple(v.normalize() for v in s.values), tuple(v.normalize() for v in p.values)
+    return sv == pv or (len(sv) == 1 and sv[0] in pv)
+
+
+def _stated(s: Quantity, found: list[Quantity]) -> bool:
+    if any(_matches(s, p) for p in found):
+        return True
+    # A range is also stated when both its ends are ("2 months ... 3 months").
+    return len(s.values) == 2 and all(_stated(Quantity((v,), s.unit), found) for v in s.values)
+
+
+# --- support --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyThresholds:
+    """When a statement counts as supported. Calibrated on PubMedQA dev pairs with MiniLM:
+    `.venv/bin/python bench/calibrate_verify.py` (see that script for the table and the test-split figures)."""
+
+    lexical: float = 0.7  # share of content terms found in one cited sentence and its neighbours
+    cosine: float = 0.7  # MiniLM cosine of statement vs one cited sentence ...
+    lexical_floor: float = 0.4  # ... accepted only with at least this lexical share
+    number_context: float = 0.2  # a number counts where its sentence window holds this share of the terms
+
+    def accepts(self, lexical: float, cosine: float | None) -> bool:
+        """The support rule: lexical alone, or cosine (when an embedder gave one) with a lexical floor."""
+        return lexical >= self.lexical or (
+            cosine is not None and cosine >= self.cosine and lexical >= self.lexical_floor
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome for one statement. `spans` holds (index into cited, start, end) of the best sentence in each
+    cited passage that supports it (at least lexical_floor), best passage first; empty when not ok."""
+
+    ok: bool
+    reason: str
+    spans: tuple[tuple[int, int, int], ...] = ()
+    lexical: float = 0.0
+    cosine: float | None = None
+
+
+@dataclass(slots=True)
+class _Analysed:
+    spans: list[tuple[int, int]]
+    sentences: list[frozenset[str]]  # terms of each sentence
+    windows: list[frozenset[str]]  # terms of each sentence with its neighbours
+    sentence_quantities: list[list[Quantity]]
+    anywhere: list[Quantity]  # title and year: stated for every sentence
+    identifiers: frozenset[str]
+    terms: frozenset[str]
+    vectors: F32 | None = None
+
+
+@dataclass(slots=True)
+class VerifyCache:
+    """Per-passage analysis (sentences, terms, quantities, embeddings) reused across statements."""
+
+    entries: dict[tuple[str, str], _Analysed] = field(default_factory=dict)
+
+    def get(self, passage: EvidencePassage, embedder: Embedder | None) -> _Analysed:
+        key = (passage.passage_id, passage.text)
+        found = self.entries.get(key)
+        if found is None:
+            found = self.entries[key] = _analyse(passage)
+        if embedder is not None and found.vectors is None:
+            found.vectors = embedder.embed([passage.text[a:b] for a, b in found.spans]) if found.spans else None
+        return found
+
+
+def _analyse(passage: EvidencePassage) -> _Analysed:
+    spans = split_spans(passage.text)
+    terms = [_expand(frozenset(analyze(passage.text[a:b]))) for a, b in spans]
+    windows = [frozenset().union(*terms[max(0, i - 1) : i + 2]) for i in range(len(terms))]
+    anywhere = quantities(passage.title)
+    if passage.year:
+        anywhere.append(Quantity((Decimal(passage.year),), ""))
+    names = frozenset(identifiers(passage.text) | identifiers(passage.title))
+    return _Analysed(spans, terms, windows, [quantities(passage.text[a:b]) for a, b in spans], anywhere, names,
+                     frozenset().union(*windows))  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _alternatives() -> dict[str, tuple[frozenset[str], ...]]:
+    """Single analysed term -> analysed forms of its abbreviation expansions and synonyms ("b12" -> {cobalamin})."""
+    vocab = load_vocabulary()
+    table: dict[str, set[frozenset[str]]] = {}
+    groups = [(abbr, *exp) for abbr, exp in vocab.abbreviations.items()] + list(vocab.synonym_groups)
+    for group in groups:
+        forms = [frozenset(analyze(t)) for t in group]
+        for form in forms:
+            if len(form) == 1:
+                table.setdefault(next(iter(form)), set()).update(f for f in forms if f and f != form)
+    return {k: tuple(v) for k, v in table.items()}
+
+
+def _expand(terms: frozenset[str]) -> frozenset[str]:
+    """Terms plus the words of each single-term synonym or abbreviation's expansions, so "B12" in a passage
+    supports "vitamin B12" in a statement."""
+    alt = _alternatives()
+    extra = [form for t in terms for form in alt.get(t, ())]
+    return terms.union(*extra) if extra else terms
+
+
+def content_terms(text: str) -> frozenset[str]:
+    """Analysed terms of text that carry meaning beyond its numbers (numbers are checked separately)."""
+    return frozenset(t for t in analyze(_CITATION_MARK.sub(" ", text)) if not re.fullmatch(r"[\d.,]+", t))
+
+
+def _found(term: str, window: frozenset[str]) -> bool:
+    return term in window or any(form <= window for form in _alternatives().get(term, ()))
+
+
+def _lexical(terms: frozenset[str], window: frozenset[str]) -> float:
+    return sum(_found(t, window) for t in terms) / len(terms) if terms else 0.0
+
+
+def identifiers(text: str) -> set[str]:
+    """Names that carry a number ("IL-6", "COVID-19", "HbA1c", "B12"), lower-cased without hyphens."""
+    return {m.group(0).replace("-", "").replace("‐", "").lower() for m in _IDENTIFIER.finditer(text)}
+
+
+def _unknown_identifier(text: str, analysed: list[_Analysed]) -> str:
+    """The first number-bearing name of text that no cited passage mentions (directly or by a synonym), or ""."""
+    for name in sorted(identifiers(text)):
+        if any(name in a.identifiers for a in analysed):
+            continue
+        forms = analyze(name)
+        if not (len(forms) == 1 and any(_found(forms[0], a.terms) for a in analysed)):
+            return name
+    return ""
+
+
+def _missing_number(text: str, terms: frozenset[str], analysed: list[_Analysed], context: float) -> str:
+    """The first quantity of text that no cited passage states in context, or "". In context: in a sentence whose
+    window holds at least `context` of the statement's terms, so a number that the passage gives for something
+    else does not count (a wrong dose often equals another number of the same passage)."""
+    found = [q for a in analysed for q in a.anywhere]
+    for a in analysed:
+        for qs, window in zip(a.sentence_quantities, a.windows, strict=True):
+            if qs and _lexical(terms, window) >= context:
+                found.extend(qs)
+    return next((q.label for q in quantities(text) if not _stated(q, found)), "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Best:
+    """The best sentence of one cited passage: its scores, passage index, span and neighbourhood terms."""
+
+    lexical: float
+    cosine: float | None
+    passage: int
+    start: int
+    end: int
+    window: frozenset[str]
+
+
+def _best_sentences(terms: frozenset[str], analysed: list[_Analysed], query: F32 | None) -> list[_Best]:
+    best = []
+    for i, a in enumerate(analysed):
+        lex = [_lexical(terms, w) for w in a.windows]
+        cos = [float(v) for v in a.vectors @ query] if query is not None and a.vectors is not None else None
+        if lex:
+            # The sentence itself breaks ties between overlapping windows, so provenance is the closest sentence.
+            j = max(range(len(lex)), key=lambda k: (lex[k] + (cos[k] if cos else 0.0), _lexical(terms, a.sentences[k])))
+            best.append(_Best(max(lex), max(cos) if cos else None, i, *a.spans[j], a.windows[j]))
+    return best
+
+
+def _joint_lexical(terms: frozenset[str], best: list[_Best], floor: float) -> float:
+    """Share of terms found across the best sentences of two or more cited passages that each reach the floor:
+    a statement may join facts from several passages ("B12 ... and iron ...")."""
+    windows = [b.window for b in best if b.lexical >= floor]
+    return _lexical(terms, frozenset().union(*windows)) if len(windows) > 1 else 0.0
+
+
+def verify_statement(
+    text: str, cited: list[EvidencePassage], embedder: Embedder | None, thresholds: VerifyThresholds,
+    *, cache: VerifyCache | None = None,
+) -> Verdict:  # fmt: skip
+    """Decide whether the cited passages support text. Never ok without a cited passage, with a number (or a
+    number-bearing name such as "IL-6") that no cited passage states, or below the thresholds."""
+    if not cited:
+        return Verdict(False, "cites no passage")
+    cache = cache if cache is not None else VerifyCache()
+    analysed = [cache.get(p, embedder) for p in cited]
+    terms = content_terms(text)
+    if not terms:
+        return Verdict(False, "no content words to check")
+    missing = _missing_number(text, terms, analysed, thresholds.number_context) or _unknown_identifier(text, analysed)
+    if missing:
+        return Verdict(False, f"number {missing!r} is not in the cited passages")
+    best = _best_sentences(terms, analysed, embedder.embed_query(text) if embedder is not None else None)
+    if not best:
+        return Verdict(False, "the cited passages have no text")
+    lexical = max([b.lexical for b in best] + [_joint_lexical(terms, best, thresholds.lexical_floor)])
+    cosines = [b.cosine for b in best if b.cosine is not None]
+    cosine = max(cosines) if cosines else None
+    if not thresholds.accepts(lexical, cosine):
+        detail = f"lexical {lexical:.2f}" + (f", cosine {cosine:.2f}" if cosine is not None else "")
+        return Verdict(False, f"not supported by the cited passages ({detail})", (), lexical, cosine)
+    best.sort(key=lambda b: -(b.lexical + (b.cosine or 0.0)))
+    # Cite every passage that supports a fair share on its own; at least the best one.
+    kept = [b for b in best if b.lexical >= thresholds.lexical_floor] or best[:1]
+    return Verdict(True, "supported", tuple((b.passage, b.start, b.end) for b in kept), lexical, cosine)

@@ -1,0 +1,66 @@
+"""Conversations: the questions and answers of a follow-up thread, so a follow-up can use earlier context."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from bedside.errors import NotFound
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS turns (conversation TEXT NOT NULL REFERENCES conversations(id), n INTEGER NOT NULL, "
+    "question TEXT NOT NULL, answer TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (conversation, n))",
+)
+
+
+class ConversationStore:
+    """Turns of each conversation, in order, in `<data_dir>/conversations.sqlite`."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        for statement in _SCHEMA:
+            self._db.execute(statement)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def new(self, now: str) -> str:
+        """Start a conversation; returns its id."""
+        conversation = "c-" + secrets.token_urlsafe(9)
+        self._db.execute("INSERT INTO conversations VALUES (?, ?)", (conversation, now))
+        return conversation
+
+    def questions(self, conversation: str) -> list[str]:
+        """Earlier questions, oldest first; NotFound for an unknown id."""
+        if self._db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone() is None:
+            raise NotFound(f"no conversation with id {conversation!r}")
+        rows = self._db.execute("SELECT question FROM turns WHERE conversation = ? ORDER BY n", (conversation,))
+        return [r[0] for r in rows]
+
+    def turns(self, conversation: str) -> list[dict[str, Any]]:
+        """Earlier turns with their answers' JSON."""
+        self.questions(conversation)
+        rows = self._db.execute(
+            "SELECT question, answer, created FROM turns WHERE conversation = ? ORDER BY n", (conversation,)
+        )
+        return [{"question": q, "answer": json.loads(a), "created": c} for q, a, c in rows]
+
+    def add(self, conversation: str, question: str, answer: dict[str, Any], now: str) -> None:
+        """Append a turn."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT coalesce(max(n), 0) FROM turns WHERE conversation = ?", (conversation,))
+            n = int(row.fetchone()[0]) + 1
+            self._db.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, ?, ?)", (conversation, n, question, json.dumps(answer), now)
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
