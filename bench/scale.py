@@ -46,7 +46,6 @@ BASE_PASSAGES = 3000
 N_QUERIES = 300
 RECALL_QUERIES = 200
 EXACT_TIMED = 50  # exact-scan latency is measured on this many queries (each scans the whole matrix)
-THROUGHPUT_PASSAGES = 1000
 TYPES = ("research", "research", "research", "observational-study", "randomized-trial", "review",
          "systematic-review", "case-report", "consumer-health", "guideline")  # fmt: skip
 TARGET_HYBRID_MS = 20.0
@@ -435,7 +434,7 @@ def worker_bm25s(data_dir: Path, work: Path) -> dict[str, Any]:
             "passages": len(texts)}  # fmt: skip
 
 
-def worker_throughput(work: Path, seed: int) -> dict[str, Any]:
+def worker_throughput(work: Path, seed: int, n_passages: int) -> dict[str, Any]:
     """Real MiniLM: raw `embed` vs a fresh `VectorIndex.sync` of the same ~1,000 passages; query-embedding latency."""
     import tempfile
 
@@ -454,9 +453,10 @@ def worker_throughput(work: Path, seed: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         corpus = Path(tmp) / "throughput.jsonl"
         with corpus.open("w", encoding="utf-8") as f:
-            for i in range(THROUGHPUT_PASSAGES):  # 6-8 sentences: one passage per document
+            for i in range(n_passages):  # 6-8 sentences: one passage per document
                 f.write(json.dumps(_document(rng, pool, f"tp-{i}", 6, 8)) + "\n")
         with Bedside(settings=load_settings(data_dir=Path(tmp) / "kb", starter_kb=False, embedder="none")) as b:
+            b.kb.indexes = []  # keep the change log: a fresh VectorIndex replays it (bedside prunes applied changes)
             b.ingest([corpus])
             texts = [r.embedding_text for r in b.store.index_rows()]
             start = time.perf_counter()
@@ -616,6 +616,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="passage counts (approximate), comma separated")
     parser.add_argument("--bm25s-max", type=int, default=100_000, help="largest size to run the bm25s baseline on")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--throughput-passages", type=int, default=1000, help="real-MiniLM indexing sample")
     parser.add_argument("--keep", action="store_true", help="keep the built data directories")
     parser.add_argument("--worker", choices=["build", "search", "bm25s", "throughput"], help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
@@ -630,7 +631,7 @@ def main() -> None:
         elif args.worker == "bm25s":
             result = worker_bm25s(args.dir, work)
         else:
-            result = worker_throughput(work, args.seed)
+            result = worker_throughput(work, args.seed, args.throughput_passages)
         print(json.dumps(result))
         return
     work.mkdir(parents=True, exist_ok=True)
@@ -642,7 +643,18 @@ def main() -> None:
     _log(f"{len(pool['sentences']):,} sentences, {len(pool['titles']):,} titles; {per_doc:.2f} passages/document")
     prepare_vectors(args.data, work, args.seed)
     _log("real MiniLM: indexing throughput and query latency")
-    tp = _spawn(["--worker", "throughput", "--work", str(work), "--seed", str(args.seed)])
+    tp = _spawn(
+        [
+            "--worker",
+            "throughput",
+            "--work",
+            str(work),
+            "--seed",
+            str(args.seed),
+            "--throughput-passages",
+            str(args.throughput_passages),
+        ]
+    )
     results: dict[int, dict[str, Any]] = {}
     for size in sizes:
         corpus = build_corpus(pool, size, per_doc, work, args.seed)

@@ -194,8 +194,10 @@ def test_good_answer_is_kept_with_provenance_and_numbered_references(
 ) -> None:
     llm_server.script = Script(content="```json\n" + answer_json() + "\n```")
     seen: list[str] = []
-    answer = composer(llm_server).compose("How do I treat iron and B12 deficiency?", passages, "clinician",
-                                          seen.append if stream else None)  # fmt: skip
+    c = composer(llm_server, embedder=HashingEmbedder() if stream else None)  # dense support when streaming
+    answer = c.compose(
+        "How do I treat iron and B12 deficiency?", passages, "clinician", seen.append if stream else None
+    )
     assert answer.composer == "llm:test-model" and answer.dropped_statements == 0
     assert answer.title == "Treating Concurrent Iron and B12 Deficiency"
     assert [s.text for s in answer.bottom_line] == [BOTTOM]

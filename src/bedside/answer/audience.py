@@ -31,20 +31,19 @@ _LONG_SENTENCE = 16  # words; longer patient sentences are split at a clause bou
 
 # Plain words that mean the same thing in context (lower case; the longest phrase wins).
 _SUBSTITUTIONS = {
-    "administer": "give", "administered": "given", "administering": "giving",
-    "commence": "start", "commenced": "started", "commences": "starts", "commencing": "starting",
-    "initiate": "start", "initiated": "started", "initiates": "starts", "initiating": "starting",
-    "discontinue": "stop", "discontinued": "stopped", "discontinuing": "stopping", "cease": "stop",
-    "prior to": "before", "approximately": "about", "in order to": "to", "subsequently": "later",
+    "administer": "give", "administered": "given", "administering": "giving", "commence": "start",
+    "commenced": "started", "commences": "starts", "commencing": "starting", "initiate": "start",
+    "initiated": "started", "initiates": "starts", "initiating": "starting", "discontinue": "stop",
+    "discontinued": "stopped", "discontinuing": "stopping", "cease": "stop", "prior to": "before",
+    "approximately": "about", "in order to": "to", "subsequently": "later",
     "haemoglobin concentration": "haemoglobin level", "hemoglobin concentration": "hemoglobin level",
-    "sufficient": "enough", "insufficient": "not enough", "additional": "extra", "numerous": "many",
-    "require": "need", "requires": "needs", "required": "needed", "requiring": "needing",
-    "utilise": "use", "utilize": "use", "obtain": "get", "assist": "help", "regarding": "about",
-    "frequently": "often", "individuals": "people", "patients": "people", "elevated": "raised",
-    "gastrointestinal tract": "gut", "gastrointestinal": "gut", "investigations": "tests", "laboratory": "lab",
-    "indicates": "points to", "indicating": "pointing to", "coexist": "occur together",
-    "precipitate": "bring on", "precipitates": "brings on", "is highly suggestive of": "is a strong sign of",
-    "is suggestive of": "is a sign of",
+    "sufficient": "enough", "insufficient": "not enough", "additional": "extra", "numerous": "many", "require": "need",
+    "requires": "needs", "required": "needed", "requiring": "needing", "utilise": "use", "utilize": "use",
+    "obtain": "get", "assist": "help", "regarding": "about", "frequently": "often", "individuals": "people",
+    "patients": "people", "elevated": "raised", "gastrointestinal tract": "gut", "gastrointestinal": "gut",
+    "investigations": "tests", "laboratory": "lab", "indicates": "points to", "indicating": "pointing to",
+    "coexist": "occur together", "precipitate": "bring on", "precipitates": "brings on",
+    "is highly suggestive of": "is a strong sign of", "is suggestive of": "is a sign of",
 }  # fmt: skip
 
 # Plain headings for patients, keyed by the lower-cased clinician heading.
@@ -224,7 +223,9 @@ class _Rewriter:
             self.seen.add(paren)  # "term (ABBR)" defines ABBR
         elif paren is not None or text[m.end() :].lstrip().startswith("("):
             return m.group(0)  # a parenthesis of its own follows; explain a later use instead
-        note = "" if _depth(text, m.start()) else self._gloss_for(word)
+        if _depth(text, m.start()) or _proper_name(word, text[: m.start()]):
+            return m.group(0)
+        note = self._gloss_for(word)
         if not note:
             return m.group(0)
         plural = m.group("plural") or ""
@@ -261,6 +262,16 @@ def _pattern(gloss: bool) -> re.Pattern[str]:
             r"(?:\s*\((?P<paren>[A-Za-z][\w-]{0,11})\))?"
         )
     return re.compile(rf"(?<![\w-])(?:{'|'.join(alternatives)})(?![\w-])")
+
+
+def _proper_name(word: str, before: str) -> bool:
+    """A lower-case glossary term capitalised mid-sentence is part of a name ("the Gastrointestinal Society")."""
+    return word[0].isupper() and not _starts_sentence(before) and word[0].lower() + word[1:] in _glossary_words()
+
+
+@cache
+def _glossary_words() -> frozenset[str]:
+    return frozenset(variant for term in load_glossary() if term[0].islower() for variant in (term, _term_key(term)))
 
 
 def _term_key(term: str) -> str:

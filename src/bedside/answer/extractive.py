@@ -77,19 +77,49 @@ class ExtractiveOptions:
     relative_floor: float = 0.45  # a sentence must score at least this share of the best sentence
     min_coverage: float = 0.5  # share of the question's concepts the evidence must mention at all
     duplicate_jaccard: float = 0.6
+    # Sentence score weights, tuned on BioASQ dev (summary + yes/no, gold snippets) with bench/answers.py.
+    w_coverage: float = 0.3
+    w_retrieval: float = 0.3
+    w_fit: float = 0.12
+    w_strength: float = 0.1
+    w_quantity: float = 0.1
+    w_centrality: float = 1.0  # agreement with the other passages: what the evidence as a whole says
+    retrieval_decay: float = 0.6
+    # Treatment and dosing answers exist to give doses, routes and intervals: specific sentences count more there,
+    # and agreement less (a dose is usually stated once, by one source).
+    treatment_quantity_factor: float = 2.5
+    treatment_centrality_factor: float = 0.3
 
 
-def score(c: Candidate, plan: QueryPlan, layout: str) -> float:
+def centrality(cands: list[Candidate]) -> dict[int, float]:
+    """How much each sentence shares with the other passages' sentences (what the evidence agrees on)."""
+    out: dict[int, float] = {}
+    for i, c in enumerate(cands):
+        others = [_overlap(c.terms, o.terms) for o in cands if o.passage.passage_id != c.passage.passage_id]
+        out[i] = sum(sorted(others, reverse=True)[:5]) / 5 if others else 0.0
+    return out
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+def score(c: Candidate, plan: QueryPlan, layout: str, options: ExtractiveOptions | None = None) -> float:
     """Relevance and usefulness of one sentence for this question."""
+    o = options or ExtractiveOptions()
     concepts = set(plan.concepts)
     coverage = len(concepts & c.terms) / len(concepts) if concepts else 0.0
     parts = [set(concepts_of(q)) for q in plan.subqueries]
     if parts:  # each coordinated condition may be answered on its own
         coverage = 0.6 * coverage + 0.4 * max(len(p & c.terms) / len(p) if p else 0.0 for p in parts)
-    retrieval = 1.0 / (1.0 + 0.25 * c.rank)
+    retrieval = 1.0 / (1.0 + o.retrieval_decay * c.rank)
     strength = (len(EvidenceType) - 1 - c.passage.evidence_type.rank) / (len(EvidenceType) - 1)
     fit = 1.0 if c.category in _BOTTOM_LINE_CATEGORIES[layout] else 0.0
-    value = 0.5 * coverage + 0.2 * retrieval + 0.12 * fit + 0.1 * strength + (0.1 if c.quantitative else 0.0)
+    quantity = o.w_quantity * (o.treatment_quantity_factor if layout == "treatment" else 1.0)
+    value = (
+        o.w_coverage * coverage + o.w_retrieval * retrieval + o.w_fit * fit + o.w_strength * strength
+        + (quantity if c.quantitative else 0.0)
+    )  # fmt: skip
     if c.population and not plan.qualifiers:
         value -= 0.05  # about another population than the one asked about
     if plan.qualifiers and c.population:
@@ -145,6 +175,10 @@ def _bottom_line(groups: list[list[Candidate]], plan: QueryPlan, layout: str) ->
     pool = pool or [g for g in groups if category_of(g[0], plan) not in ("warning", "population")]
     if not pool:
         return []
+    concepts = set(plan.concepts)
+    if concepts:  # among the best few, the one that answers most of the question leads
+        head = sorted(pool[:5], key=lambda g: -round(len(concepts & g[0].terms) / len(concepts), 1))
+        pool = head + pool[5:]
     chosen = [pool[0]]
     missing = set(plan.concepts) - pool[0][0].terms
     for g in pool[1:6]:
@@ -191,7 +225,12 @@ def compose(plan: QueryPlan, passages: list[EvidencePassage], options: Extractiv
     if not covered(plan, passages, options):
         return insufficient(plan, passages)
     cands = candidates(passages)
-    ranked = sorted(((score(c, plan, layout), c) for c in cands), key=lambda t: -t[0])
+    central = centrality(cands) if options.w_centrality else {}
+    w_central = options.w_centrality * (options.treatment_centrality_factor if layout == "treatment" else 1.0)
+    ranked = sorted(
+        ((score(c, plan, layout, options) + w_central * central.get(i, 0.0), c) for i, c in enumerate(cands)),
+        key=lambda t: -t[0],
+    )
     groups = _pick(ranked, options)
     concepts = set(plan.concepts)
     if not groups or (concepts and not any(concepts & g[0].terms for g in groups[:3])):
@@ -199,6 +238,7 @@ def compose(plan: QueryPlan, passages: list[EvidencePassage], options: Extractiv
     bottom = _bottom_line(groups, plan, layout)
     sections = _fill_sections([g for g in groups if g not in bottom], plan, layout, options)
     by_id: dict[str, EvidencePassage] = {p.passage_id: p for p in passages}
+    # No "Yes."/"No." label: cue words misjudged 18% of BioASQ dev yes/no questions, too many for a clinical tool.
     bottom_line, numbered, references = renumber([_statement(g, "bottom-line") for g in bottom], sections, by_id)
     return Answer(
         question=plan.question, title=title_for(plan), audience="clinician", bottom_line=bottom_line,

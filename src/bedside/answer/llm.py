@@ -10,6 +10,7 @@ import contextlib
 import http.client
 import json
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -98,15 +99,19 @@ class OpenAICompatibleClient:
                    "Accept": "text/event-stream" if stream else "application/json"}  # fmt: skip
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
+        conn.connect()
+        # Kept here because http.client drops conn.sock once a response owns the connection (HTTP/1.0, close).
+        reader = _Reader(conn.sock, deadline)
         conn.request("POST", self.url.path, body=json.dumps(body).encode("utf-8"), headers=headers)
-        _settle(conn, deadline)
-        response = conn.getresponse()
-        if response.status != 200:
-            excerpt = _excerpt(_read_all(conn, response, deadline, 4096))
-            raise UpstreamError(f"LLM endpoint {self.where} answered HTTP {response.status}: {self._redact(excerpt)}")
-        if on_delta is not None and "text/event-stream" in (response.getheader("Content-Type") or ""):
-            return self._read_stream(conn, response, on_delta, deadline)
-        content = self._message_content(_read_all(conn, response, deadline, MAX_RESPONSE_BYTES))
+        reader.settle()
+        with conn.getresponse() as response:
+            reader.response = response
+            if response.status != 200:
+                excerpt = self._redact(_excerpt(reader.read_all(4096)))
+                raise UpstreamError(f"LLM endpoint {self.where} answered HTTP {response.status}: {excerpt}")
+            if stream and "text/event-stream" in (response.getheader("Content-Type") or ""):
+                return self._read_stream(reader, on_delta)
+            content = self._message_content(reader.read_all(MAX_RESPONSE_BYTES))
         if on_delta is not None:
             on_delta(content)
         return content
@@ -119,18 +124,16 @@ class OpenAICompatibleClient:
             raise UpstreamError(f"LLM endpoint {self.where} sent a malformed response: {excerpt}") from None
         return content if isinstance(content, str) else ""
 
-    def _read_stream(
-        self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse,
-        on_delta: Callable[[str], None], deadline: float,
-    ) -> str:  # fmt: skip
+    def _read_stream(self, reader: _Reader, on_delta: Callable[[str], None] | None) -> str:
         pieces = []
-        for event in _sse_events(conn, response, deadline):
+        for event in reader.events():
             if event.strip() == "[DONE]":
                 break
             piece = self._delta(event)
             if piece:
                 pieces.append(piece)
-                on_delta(piece)
+                if on_delta is not None:
+                    on_delta(piece)
         return "".join(pieces)
 
     def _delta(self, event: str) -> str:
@@ -148,45 +151,49 @@ class OpenAICompatibleClient:
         return text.replace(self.api_key, "***") if self.api_key else text
 
 
-def _settle(conn: http.client.HTTPConnection, deadline: float) -> None:
-    """Give the next socket operation only the time left before the overall deadline."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError
-    if conn.sock is not None:
-        conn.sock.settimeout(left)
+class _Reader:
+    """Reads a response body in pieces, each socket operation allowed only the time left before the deadline."""
 
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock, self.deadline = sock, deadline
+        self.response: http.client.HTTPResponse | None = None
 
-def _sse_events(conn: http.client.HTTPConnection, response: http.client.HTTPResponse, deadline: float) -> Iterator[str]:
-    """Server-sent events' data: `data:` lines joined per event; comments (keep-alives) and other fields skipped."""
-    decoder, pending, data = codecs.getincrementaldecoder("utf-8")("replace"), "", []
-    while True:
-        _settle(conn, deadline)
-        chunk = response.read1(65536)
-        pending += decoder.decode(chunk, final=not chunk)
-        lines = pending.split("\n")
-        pending = lines.pop() if chunk else ""
-        for line in (x.rstrip("\r") for x in lines + ([] if chunk else [""])):
-            if line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif not line and data:
-                yield "\n".join(data)
-                data = []
-        if not chunk:
-            return
+    def settle(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        self.sock.settimeout(left)
 
+    def read(self) -> bytes:
+        assert self.response is not None
+        self.settle()
+        return self.response.read1(65536)
 
-def _read_all(conn: http.client.HTTPConnection, response: http.client.HTTPResponse, deadline: float, cap: int) -> bytes:
-    body = b""
-    while len(body) <= cap:
-        _settle(conn, deadline)
-        chunk = response.read1(65536)
-        if not chunk:
-            return body
-        body += chunk
-    if cap >= MAX_RESPONSE_BYTES:
-        raise UpstreamError(f"LLM response is larger than {MAX_RESPONSE_BYTES} bytes")
-    return body[:cap]
+    def read_all(self, cap: int) -> bytes:
+        """At most `cap` bytes; UpstreamError when a full response (cap MAX_RESPONSE_BYTES) is larger."""
+        body = b""
+        while len(body) <= cap and (chunk := self.read()):
+            body += chunk
+        if len(body) > cap and cap >= MAX_RESPONSE_BYTES:
+            raise UpstreamError(f"LLM response is larger than {MAX_RESPONSE_BYTES} bytes")
+        return body[:cap]
+
+    def events(self) -> Iterator[str]:
+        """Server-sent events' data: `data:` lines joined per event; comments (keep-alives), other fields skipped."""
+        decoder, pending, data = codecs.getincrementaldecoder("utf-8")("replace"), "", []
+        while True:
+            chunk = self.read()
+            pending += decoder.decode(chunk, final=not chunk)
+            lines = pending.split("\n")
+            pending = lines.pop() if chunk else ""
+            for line in (x.rstrip("\r") for x in lines + ([] if chunk else [""])):
+                if line.startswith("data:"):
+                    data.append(line[5:].removeprefix(" "))
+                elif not line and data:
+                    yield "\n".join(data)
+                    data = []
+            if not chunk:
+                return
 
 
 def _excerpt(raw: bytes | str, limit: int = 200) -> str:
@@ -274,15 +281,15 @@ def parse_draft(content: str) -> Draft:
     validate strictly: any field of the wrong type raises UpstreamError."""
     text = _THINK.sub("", content)
     start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
+    if start < 0:
         raise UpstreamError("LLM answer is not JSON (no object found)")
     try:
-        data = json.loads(text[start : end + 1])
+        data = json.loads(text[start : end + 1] if end > start else text[start:])
     except json.JSONDecodeError as exc:
         raise UpstreamError(f"LLM answer is malformed JSON ({exc.msg} at character {exc.pos})") from None
     obj = _expect(data, dict, "the answer")
-    bottom = tuple(_statement(s, f"bottom_line[{i}]") for i, s in enumerate(_expect(obj.get("bottom_line", []), list,
-                                                                                      "bottom_line")))  # fmt: skip
+    items = _expect(obj.get("bottom_line", []), list, "bottom_line")
+    bottom = tuple(_statement(s, f"bottom_line[{i}]") for i, s in enumerate(items))
     sections = []
     for i, value in enumerate(_expect(obj.get("sections", []), list, "sections")):
         sec = _expect(value, dict, f"sections[{i}]")
@@ -452,6 +459,8 @@ class _Checker:
         self.cache, self.dropped, self.seen = VerifyCache(), list[tuple[str, str]](), set[str]()
         self.memo: dict[DraftStatement, tuple[Statement | None, str]] = {}
         self.vocabulary = frozenset().union(*(content_terms(f"{p.title} {p.text}") for p in passages))
+        if embedder is not None:
+            self.cache.prime(passages, embedder)
 
     def keep(self, drafts: tuple[DraftStatement, ...]) -> tuple[Statement, ...]:
         """The verified statements, each text once per answer; the rest are counted in `dropped`."""

@@ -46,7 +46,8 @@ _GENERIC = frozenset(
         "best option options approach dose dosing dosage regimen patient patients adult adults people person "
         "diagnosis diagnose test tests testing monitor monitoring follow up should used use give given take "
         "concurrent combined coexisting both also about guideline guidelines evidence effective safe threshold "
-        "thresholds confirm often check level levels cut off value values way ways"
+        "thresholds confirm often check level levels cut off value values way ways role roles effect effects "
+        "associated association function functions involved relationship related list known main common type types"
     )
 )
 

@@ -16,6 +16,8 @@ _CONNECTIVE = re.compile(
 _META = re.compile(
     r"^this (digest|document|summary|page|article|review|guideline)\b.*\b(summari[sz]es|covers|describes)\b", re.I
 )
+# A sentence that opens with a pronoun leans on the one before it and cannot stand alone as a bullet.
+_ANAPHORIC = re.compile(r"^(it|this|these|they|those|such|he|she|its|their)\b", re.I)
 QUANTITY = re.compile(
     r"\b\d+(?:[.,]\d+)?(?:\s*(?:–|-|to)\s*\d+(?:[.,]\d+)?)?\s*"
     r"(?:mg|mcg|µg|μg|ug|g|kg|mmol|µmol|nmol|pmol|mol|ml|mL|l|L|units?|IU|%|mmHg|hours?|h|days?|weeks?|months?|years?|"
@@ -53,7 +55,8 @@ _HEADING_CATEGORY = (
     ("treatment", re.compile(r"treat|management|dosing|dose|regimen|therap|prevent", re.I)),
 )
 POPULATION = re.compile(
-    r"\b(pregnan\w*|antenatal|trimester|postpartum|breast-?feeding|lactat\w*|child\w*|paediatric|pediatric|"
+    r"\b(pregnan\w*|antenatal|trimester|postpartum|gestation\w*|labou?r|obstetric\w*|breast-?feeding|lactat\w*|"
+    r"child\w*|paediatric|pediatric|"
     r"infant\w*|older adults|elderly|aged 65|renal impairment|dialysis|hepatic impairment)\b",
     re.I,
 )
@@ -119,7 +122,7 @@ def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
                 heading = _BULLET.sub("", raw)
                 continue
             text, cut = _tidy(raw)
-            if len(text.split()) < 5 or _META.match(text):
+            if len(text.split()) < 5 or _META.match(text) or _ANAPHORIC.match(text):
                 continue
             category = categorise(text, heading)
             population = bool(POPULATION.search(text)) or category == "population"

@@ -44,6 +44,7 @@ class AskContext:
     previous_questions: tuple[str, ...] = ()
     llm: Composer | None = None
     on_statement: Callable[[str], None] | None = None
+    given_evidence: bool = False
 
 
 def validate(question: str, audience: str) -> str:
@@ -94,7 +95,7 @@ def evidence_from_items(items: list[dict[str, Any]]) -> list[EvidencePassage]:
         doc_id = str(item["id"])
         out.append(
             EvidencePassage(
-                passage_id=PassageId(f"{doc_id}#0"), document_id=DocumentId(doc_id), text=str(item["text"]),
+                passage_id=PassageId(f"{doc_id}#{i}"), document_id=DocumentId(doc_id), text=str(item["text"]),
                 start=0, title=str(item.get("title") or ""), evidence_type=etype,
                 year=int(item["year"]) if str(item.get("year") or "").isdigit() else None,
                 source=str(item.get("source") or ""), url=str(item.get("url") or ""), score=float(len(items) - i),
@@ -156,7 +157,7 @@ def answer_question(
         hits = retrieve(qplan, ctx.search)
         docs = ctx.documents([h.document_id for h in hits])
         passages = evidence_from_hits(hits, docs)
-    answer, notices = _compose(qplan, passages, ctx, audience)
+    answer, notices = _compose(qplan, passages, replace(ctx, given_evidence=evidence is not None), audience)
     answer = render_for(answer, audience)
     return replace(
         answer,
@@ -179,4 +180,6 @@ def _compose(
             return replace(drafted, question_type=qplan.type, searched=(qplan.search_query,)), notices
         except UpstreamError as exc:
             notices.append(f"LLM unavailable, answered extractively instead: {exc}")
-    return extractive.compose(qplan, passages), notices
+    # Caller-supplied evidence is relevant by the caller's word: no coverage gate, only the on-topic check.
+    options = extractive.ExtractiveOptions(min_coverage=0.0) if ctx.given_evidence else None
+    return extractive.compose(qplan, passages, options), notices

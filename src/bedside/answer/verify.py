@@ -224,8 +224,17 @@ class VerifyCache:
         if found is None:
             found = self.entries[key] = _analyse(passage)
         if embedder is not None and found.vectors is None:
-            found.vectors = embedder.embed([passage.text[a:b] for a, b in found.spans]) if found.spans else None
+            found.vectors = embedder.embed([passage.text[a:b] for a, b in found.spans])
         return found
+
+    def prime(self, passages: list[EvidencePassage], embedder: Embedder, batch_size: int = 64) -> None:
+        """Analyse passages and embed all their sentences in one batched call (faster than one call per passage)."""
+        todo = [(p, e) for p in passages if (e := self.get(p, None)).vectors is None]
+        texts = [p.text[a:b] for p, e in todo for a, b in e.spans]
+        vectors = embedder.embed(texts, batch_size=batch_size)
+        at = 0
+        for _, e in todo:
+            e.vectors, at = vectors[at : at + len(e.spans)], at + len(e.spans)
 
 
 def _analyse(passage: EvidencePassage) -> _Analysed:

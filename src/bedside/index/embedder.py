@@ -124,6 +124,12 @@ class _Layer:
     ln2: Affine
 
 
+# Safetensors prefixes of _Layer's fields after qkv, in field order.
+_LAYER_PARTS = (
+    "attention.output.dense attention.output.LayerNorm intermediate.dense output.dense output.LayerNorm".split()
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Model:
     word: F32
@@ -167,16 +173,7 @@ def _build_model(tensors: dict[str, F32], config: dict[str, Any]) -> _Model:
         p = f"encoder.layer.{i}."
         (qw, qb), (kw, kb), (vw, vb) = (pair(p + f"attention.self.{n}") for n in ("query", "key", "value"))
         qkv = (np.concatenate([qw * scale, kw, vw]), np.concatenate([qb * scale, kb, vb]))
-        layers.append(
-            _Layer(
-                qkv=qkv,
-                attn_out=pair(p + "attention.output.dense"),
-                ln1=pair(p + "attention.output.LayerNorm"),
-                ffn_in=pair(p + "intermediate.dense"),
-                ffn_out=pair(p + "output.dense"),
-                ln2=pair(p + "output.LayerNorm"),
-            )
-        )
+        layers.append(_Layer(qkv, *(pair(p + part) for part in _LAYER_PARTS)))
     return _Model(
         word=tensors["embeddings.word_embeddings.weight"],
         position=tensors["embeddings.position_embeddings.weight"],
@@ -354,7 +351,8 @@ class MiniLmEmbedder:
         if not (self.model_dir / "model.safetensors").is_file():
             raise BackendUnavailable(f"no model.safetensors under {self.model_dir}; {_INSTALL_HINT}")
         self._lock = threading.Lock()
-        self._loaded: tuple[_Model, Tokenizer, Executor | None] | None = None
+        self._loaded: tuple[_Model, Tokenizer] | None = None
+        self._pool: tuple[int, Executor | None] = (-1, None)  # (owning pid, pool)
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> F32:
         """See `Embedder.embed`. Texts are tokenised together, then run longest first in batches of similar
@@ -363,7 +361,8 @@ class MiniLmEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        model, tokenizer, pool = self._load()
+        model, tokenizer = self._load()
+        pool = self._attention_pool()
         seqs = [enc.ids for enc in tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
         for start in range(0, len(order), batch_size):
@@ -377,25 +376,32 @@ class MiniLmEmbedder:
         row: F32 = self.embed([text])[0]
         return row
 
-    def _load(self) -> tuple[_Model, Tokenizer, Executor | None]:
+    def _load(self) -> tuple[_Model, Tokenizer]:
         with self._lock:
             if self._loaded is None:
                 self._loaded = self._read()
             return self._loaded
 
-    def _read(self) -> tuple[_Model, Tokenizer, Executor | None]:
+    def _attention_pool(self) -> Executor | None:
+        """Threads for attention only (see _attend_); the big matmuls use OpenBLAS's own. One pool per process:
+        threads do not survive fork, and a pre-forking server would otherwise wait on a pool with no workers."""
+        with self._lock:
+            if self._pool[0] != os.getpid():
+                cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+                workers = min(cpus, 8)
+                pool = ThreadPoolExecutor(workers, thread_name_prefix="bedside-attention") if workers > 1 else None
+                self._pool = (os.getpid(), pool)
+            return self._pool[1]
+
+    def _read(self) -> tuple[_Model, Tokenizer]:
         try:
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise BackendUnavailable(f"the tokenizers package is missing; {_INSTALL_HINT}") from exc
         try:
-            model, tokenizer = self._read_files(Tokenizer)
+            return self._read_files(Tokenizer)
         except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged or partial install
             raise BackendUnavailable(f"cannot load the model under {self.model_dir}: {exc!r}; {_INSTALL_HINT}") from exc
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        # Threads for attention only (see _attend_); the large matmuls use OpenBLAS's own threads.
-        pool = ThreadPoolExecutor(min(cpus, 8), thread_name_prefix="bedside-attention") if cpus > 1 else None
-        return model, tokenizer, pool
 
     def _read_files(self, tokenizer_class: type[Tokenizer]) -> tuple[_Model, Tokenizer]:
         config, pooling, sbert = (
