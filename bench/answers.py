@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from datasets import corpus_path, read_jsonl  # noqa: E402
-from rouge import first_words, rouge_2, rouge_su4  # noqa: E402
+from datasets import corpus_path, read_jsonl
+from rouge import first_words, rouge_2, rouge_su4
 
-from bedside import Bedside  # noqa: E402
-from bedside.config import load_settings  # noqa: E402
-from bedside.model import Answer  # noqa: E402
+from bedside import Bedside
+from bedside.config import load_settings
+from bedside.model import Answer
 
 BATCHES = ("7B", "8B", "9B", "10B")
 
@@ -115,6 +115,10 @@ def run_quality(args: argparse.Namespace) -> None:
                   f"insufficient-evidence answers: {insufficient}")  # fmt: skip
 
 
+def _pct(xs: list[float], k: int) -> float:
+    return statistics.quantiles(xs, n=100)[k - 1]
+
+
 def run_latency(args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.progress import track
@@ -154,9 +158,10 @@ def run_latency(args: argparse.Namespace) -> None:
             t = time.perf_counter()
             b.ask(q)
             ask_ms.append((time.perf_counter() - t) * 1000)
-        p = lambda xs, k: statistics.quantiles(xs, n=100)[k - 1]  # noqa: E731
-        table.add_row(label, str(b.store.counts()[1]), f"{p(search_ms, 50):.1f}", f"{p(search_ms, 95):.1f}",
-                      f"{p(ask_ms, 50):.1f}", f"{p(ask_ms, 95):.1f}", f"{p(ask_ms, 50) / p(search_ms, 50):.2f}x")  # fmt: skip
+        s50, s95, a50, a95 = (_pct(search_ms, 50), _pct(search_ms, 95), _pct(ask_ms, 50), _pct(ask_ms, 95))
+        table.add_row(
+            label, str(b.store.counts()[1]), f"{s50:.1f}", f"{s95:.1f}", f"{a50:.1f}", f"{a95:.1f}", f"{a50 / s50:.2f}x"
+        )
         b.close()
     Console(width=160).print(table)
     env = {"BEDSIDE_DATA_DIR": str(args.work / ("starter-" + args.embedder)), "BEDSIDE_EMBEDDER": args.embedder}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 
@@ -22,7 +23,7 @@ def first_words(text: str, n: int = 40) -> str:
 
 
 def _bigrams(toks: list[str]) -> Counter[tuple[str, ...]]:
-    return Counter(zip(toks, toks[1:], strict=False))
+    return Counter(itertools.pairwise(toks))
 
 
 def _skip_bigrams(toks: list[str], gap: int = 4) -> Counter[tuple[str, ...]]:
