@@ -67,8 +67,9 @@ def renumber(
     refs = ReferenceList()
 
     def fix(s: Statement) -> Statement:
-        numbers = tuple(dict.fromkeys(refs.cite(passages[p.passage_id]) for p in s.provenance))
-        return Statement(s.text, numbers, s.provenance, s.kind)
+        numbers = {p.passage_id: refs.cite(passages[p.passage_id]) for p in s.provenance}
+        provenance = tuple(sorted(s.provenance, key=lambda p: numbers[p.passage_id]))
+        return Statement(s.text, tuple(sorted(set(numbers.values()))), provenance, s.kind)
 
     new_bottom = tuple(fix(s) for s in bottom_line)
     new_sections = tuple((h, tuple(fix(s) for s in stmts)) for h, stmts in sections)

@@ -1,0 +1,1 @@
+"""Articles, versions, the review state machine, users and roles, and the audit log."""
