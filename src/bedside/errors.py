@@ -35,6 +35,14 @@ class TransitionError(BedsideError):
     """A review action that the current state or the actor's role does not allow."""
 
 
+class PermissionDenied(TransitionError):
+    """The actor's role (or relation to the article) never allows this action; the web answers 403."""
+
+
+class Conflict(TransitionError):
+    """The action is not possible from the article's current state, or someone changed it first; 409."""
+
+
 class BackendUnavailable(BedsideError):
     """An optional component is missing or cannot be reached."""
 

@@ -7,6 +7,7 @@ submitted -> under_review -> approved, or changes_requested (back to the editor)
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -52,6 +53,16 @@ class AuditEvent:
     to_status: str
     version: int
     comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCheck:
+    """The result of re-computing the audit log's hash chain: `ok` only when every record links and matches."""
+
+    ok: bool
+    records: int
+    problems: tuple[str, ...] = ()
+    head: str = ""  # the newest record's hash: keep a copy elsewhere to detect a rewritten log
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,4 +129,4 @@ class ArticleService(Protocol):
         """A new version from an editor (statements must keep citations); back to submitted."""
         ...
 
-    def history(self, slug: str) -> list[AuditEvent]: ...
+    def history(self, slug: str) -> builtins.list[AuditEvent]: ...

@@ -1,0 +1,130 @@
+"""What readers see of an article, and articles written out as Markdown or JSON files."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from bedside.answer.render import to_markdown
+from bedside.editorial.interface import Article, ArticleVersion, ReviewStatus
+from bedside.errors import InvalidInput
+from bedside.model import (
+    Answer,
+    AnswerSection,
+    DocumentId,
+    EvidenceType,
+    PassageId,
+    Provenance,
+    QuestionType,
+    Reference,
+    Statement,
+)
+
+__all__ = ["ExportFormat", "answer_from_dict", "export_files", "public_answer", "shown_version"]
+
+ExportFormat = Literal["markdown", "json"]
+
+
+def shown_version(article: Article, status: ReviewStatus | None = None) -> ArticleVersion | None:
+    """The version to show or export: the approved one when asking for approved articles (or the public view)."""
+    if status is ReviewStatus.APPROVED or status is None:
+        return article.public_version
+    return article.latest
+
+
+def public_answer(article: Article, version: ArticleVersion | None = None) -> dict[str, Any] | None:
+    """The answer JSON of the version anonymous readers see, with its review status and "last updated" date.
+
+    An approved version shows "approved" and its approval date, even while a newer version waits for review.
+    """
+    version = version or article.public_version
+    if version is None:
+        return None
+    if article.approved_version and version.number == article.approved_version:
+        status, updated = ReviewStatus.APPROVED.value, article.approved_at
+    else:
+        status, updated = article.status.value, version.created
+    return {**version.answer, "slug": article.slug, "status": status, "updated": updated[:10]}
+
+
+def export_files(items: list[Article], fmt: ExportFormat, status: ReviewStatus) -> dict[str, str]:
+    """File name -> content, one file per article: `SLUG.md` or `SLUG.json`, with the references."""
+    if fmt not in ("markdown", "json"):
+        raise InvalidInput(f"unknown export format {fmt!r} (expected markdown or json)")
+    files: dict[str, str] = {}
+    for article in items:
+        version = shown_version(article, status)
+        answer = public_answer(article, version) if version else None
+        if version is None or answer is None:
+            continue
+        if fmt == "markdown":
+            files[f"{article.slug}.md"] = to_markdown(answer_from_dict(answer))
+        else:
+            files[f"{article.slug}.json"] = json.dumps(_record(article, version, answer), indent=2, ensure_ascii=False)
+    return files
+
+
+def _record(article: Article, version: ArticleVersion, answer: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "slug": article.slug, "question": article.question, "status": answer["status"], "version": version.number,
+        "approved_by": article.approved_by if answer["status"] == "approved" else "",
+        "approved_at": article.approved_at if answer["status"] == "approved" else "",
+        "composer": version.composer, "kb_snapshot": version.kb_snapshot, "bedside_version": version.bedside_version,
+        "sources": version.sources, "answer": answer,
+    }  # fmt: skip
+
+
+def answer_from_dict(data: dict[str, Any]) -> Answer:
+    """Rebuild an Answer from its JSON form (interfaces.md), e.g. to render a stored version as Markdown."""
+    meta = data.get("meta") or {}
+    return Answer(
+        question=str(data.get("question", "")), title=str(data.get("title", "")),
+        audience=str(data.get("audience", "clinician")), bottom_line=_statements(data.get("bottom_line", [])),
+        sections=tuple(
+            AnswerSection(str(sec.get("heading", "")), _statements(sec.get("statements", [])))
+            for sec in data.get("sections", [])
+        ),
+        references=tuple(_reference(ref) for ref in data.get("references", [])),
+        insufficient_evidence=bool(data.get("insufficient_evidence", False)),
+        question_type=_question_type(meta.get("question_type")), conversation=str(data.get("conversation", "")),
+        slug=str(data.get("slug", "")), status=str(data.get("status", "submitted")),
+        updated=str(data.get("updated", "")), disclaimer=str(data.get("disclaimer", "")),
+        composer=str(meta.get("composer", "")), dropped_statements=int(meta.get("dropped_statements", 0)),
+        kb_snapshot=str(meta.get("kb_snapshot", "")), searched=tuple(meta.get("searched", ())),
+        notices=tuple(meta.get("notices", ())),
+    )  # fmt: skip
+
+
+def _statements(items: list[dict[str, Any]]) -> tuple[Statement, ...]:
+    return tuple(
+        Statement(
+            text=str(s.get("text", "")),
+            citations=tuple(int(n) for n in s.get("citations", [])),
+            provenance=tuple(
+                Provenance(PassageId(str(p["passage_id"])), DocumentId(str(p["document_id"])), p["start"], p["end"])
+                for p in s.get("provenance", [])
+                if {"passage_id", "document_id", "start", "end"} <= p.keys()
+            ),
+        )
+        for s in items
+    )
+
+
+def _reference(ref: dict[str, Any]) -> Reference:
+    try:
+        kind = EvidenceType.parse(str(ref.get("type", "")))
+    except ValueError:
+        kind = EvidenceType.RESEARCH
+    year = ref.get("year")
+    return Reference(
+        number=int(ref.get("number", 0)), document_id=DocumentId(str(ref.get("document_id", ""))), type=kind,
+        title=str(ref.get("title", "")), source=str(ref.get("source", "")),
+        year=int(year) if isinstance(year, int) else None, url=str(ref.get("url", "")),
+    )  # fmt: skip
+
+
+def _question_type(value: Any) -> QuestionType:
+    try:
+        return QuestionType(value)
+    except ValueError:
+        return QuestionType.GENERAL

@@ -1,0 +1,321 @@
+"""The SQL-backed article service: articles, versions, review, users and the audit log in one database.
+
+Every change is one transaction that locks the article first and ends with an audit record, so two people acting
+on the same article at once are serialised: exactly one succeeds, the other gets Conflict, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from bedside import __version__
+from bedside.answer.service import normalise_question, slug_for
+from bedside.config import Settings
+from bedside.editorial import records
+from bedside.editorial.audit import append_event, events_for, verify_chain
+from bedside.editorial.edits import apply_edit
+from bedside.editorial.export import ExportFormat, export_files
+from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, Role, User
+from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advance
+from bedside.editorial.users import Accounts
+from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
+from bedside.store.articles import WRITE, articles, migrate, open_engine, versions
+
+__all__ = ["Recompose", "SqlArticleService", "open_article_service"]
+
+# regenerate's composer: the question in, the answer JSON and its sources (document id -> content hash) out
+Recompose = Callable[[str], tuple[dict[str, Any], dict[str, str]]]
+
+
+def open_article_service(settings: Settings) -> SqlArticleService:
+    """The article service for these settings (the web app's and the CLI's entry point)."""
+    return SqlArticleService(settings.resolved_database_url)
+
+
+class SqlArticleService:
+    """Articles and review over SQLAlchemy; SQLite by default, PostgreSQL by URL. Migrates to head on open."""
+
+    def __init__(
+        self, database_url: str, clock: Callable[[], datetime] | None = None, *, hasher: PasswordHasher | None = None
+    ) -> None:
+        self._engine = open_engine(database_url)
+        try:
+            migrate(self._engine)
+        except OperationalError as exc:
+            self._engine.dispose()
+            where = self._engine.url.render_as_string(hide_password=True)
+            raise BackendUnavailable(f"cannot open the article database {where}: {exc.orig}") from None
+        except BaseException:
+            self._engine.dispose()
+            raise
+        self._writer = self._engine.execution_options(**{WRITE: True})
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.users = Accounts(self._engine, self._writer, hasher or PasswordHasher(), self._now)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> SqlArticleService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _now(self) -> str:
+        now = self._clock()
+        now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+        return now.isoformat(timespec="seconds")
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def get(self, slug: str) -> Article:
+        """The article with this slug (every version, newest last)."""
+        with self._engine.connect() as connection:
+            found = records.load_articles(connection, [articles.c.slug == slug])
+        if not found:
+            raise NotFound(f"no article {slug!r}")
+        return found[0]
+
+    def list(self, status: ReviewStatus | None = None, query: str = "", limit: int = 50) -> list[Article]:
+        """Articles, most recently updated first; `query` words must all occur in the question or title."""
+        where = [articles.c.search.contains(word, autoescape=True) for word in normalise_question(query).split()]
+        if status is not None:
+            where.append(articles.c.status == ReviewStatus(status).value)
+        with self._engine.connect() as connection:
+            return records.load_articles(connection, where, max(0, limit))
+
+    def history(self, slug: str) -> builtins.list[AuditEvent]:
+        """The article's audit records, oldest first."""
+        with self._engine.connect() as connection:
+            article_id = connection.execute(sa.select(articles.c.id).where(articles.c.slug == slug)).scalar()
+            if article_id is None:
+                raise NotFound(f"no article {slug!r}")
+            return events_for(connection, article_id)
+
+    def verify_audit(self) -> AuditCheck:
+        """Recompute the audit log's hash chain."""
+        with self._engine.connect() as connection:
+            return verify_chain(connection)
+
+    def export(self, status: ReviewStatus = ReviewStatus.APPROVED, fmt: ExportFormat = "markdown") -> dict[str, str]:
+        """File name -> content for every article with this status (for approved: the approved version)."""
+        status = ReviewStatus(status)
+        if status is ReviewStatus.APPROVED:
+            where = [articles.c.approved_version > 0]  # as public: an approved version outlives a rejected rewrite
+        else:
+            where = [articles.c.status == status.value]
+        with self._engine.connect() as connection:
+            return export_files(records.load_articles(connection, where), fmt, status)
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    def article_for(
+        self, question: str, compose: Callable[[], dict[str, Any]], composer_sources: dict[str, str]
+    ) -> Article:
+        """The article for this question (after normalisation), composing version 1 only when it is new."""
+        question = " ".join(question.split())
+        if not question:
+            raise InvalidInput("the question is empty")
+        slug = slug_for(question)
+        try:
+            return self.get(slug)
+        except NotFound:
+            pass
+        answer = compose()  # outside any transaction: composing is slow; a lost race only wastes the work
+        if not isinstance(answer, dict):
+            raise InvalidInput("the composed answer must be a JSON object")
+        try:
+            with self._writer.begin() as connection:
+                self._create(connection, slug, question, answer, composer_sources)
+        except IntegrityError:  # someone else created it first (PostgreSQL); theirs stands
+            pass
+        return self.get(slug)
+
+    def _create(
+        self, connection: Connection, slug: str, question: str, answer: dict[str, Any], sources: dict[str, str]
+    ) -> None:
+        if connection.execute(sa.select(articles.c.id).where(articles.c.slug == slug)).first() is not None:
+            return
+        now = self._now()
+        search = normalise_question(f"{question} {answer.get('title', '')}")
+        article_id = records.insert_article(connection, slug, question, search, now)
+        version = self._version(1, {**answer, "slug": slug}, now, SYSTEM.email, sources)
+        records.insert_version(connection, article_id, version)
+        event = AuditEvent(now, SYSTEM.email, "compose", "", ReviewStatus.SUBMITTED.value, 1)
+        append_event(connection, article_id, slug, event)
+
+    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
+        """action: claim | release | approve | request_changes | reject (the last two need a comment)."""
+        with self._writer.begin() as connection:
+            user = self.users.current(connection, actor)
+            row = records.lock_article(connection, slug)
+            latest = records.latest_version(connection, row.id)
+            step = advance(_subject(row, latest), action, user, self._now(), comment)
+            values = _review_effects(step, user, latest.number)
+            records.update_article(connection, row, status=step.status.value, updated=step.event.at, **values)
+            append_event(connection, row.id, slug, step.event)
+        return self.get(slug)
+
+    def edit(self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None) -> Article:
+        """A new version from an editor (statements must keep citations); back to submitted.
+
+        `base`, when given, is the version number the editor started from: if a newer one exists, Conflict.
+        """
+        with self._writer.begin() as connection:
+            user = self.users.current(connection, actor)
+            row = records.lock_article(connection, slug)
+            latest = records.latest_version(connection, row.id)
+            step = advance(_subject(row, latest), Action.EDIT, user, self._now())
+            if base is not None and base != latest.number:
+                raise _stale_edit(base, latest.number)
+            edited = apply_edit(latest.answer, answer)
+            version = self._version(step.event.version, edited, step.event.at, user.email, latest.sources, latest)
+            self._add_version(connection, row, version, step)
+        return self.get(slug)
+
+    def regenerate(self, slug: str, compose: Recompose, actor: User | None = None) -> Article:
+        """Compose a new submitted version from the current knowledge base; the approved version stays public.
+
+        `compose(question)` returns the answer JSON and its sources. `actor` (default "system") must be an editor
+        or admin; the new version counts as composed by "system", so its trigger may still approve it.
+        """
+        user = self._acting(actor)
+        article = self.get(slug)
+        advance(Subject.of(article), Action.REGENERATE, user, self._now())  # refuse before the slow composing
+        answer, sources = compose(article.question)
+        if not isinstance(answer, dict):
+            raise InvalidInput("the composed answer must be a JSON object")
+        with self._writer.begin() as connection:
+            row = records.lock_article(connection, slug)
+            step = advance(_subject(row, records.latest_version(connection, row.id)), Action.REGENERATE, user,
+                           self._now())  # fmt: skip
+            version = self._version(step.event.version, {**answer, "slug": slug}, step.event.at, SYSTEM.email, sources)
+            self._add_version(connection, row, version, step)
+        return self.get(slug)
+
+    def _acting(self, actor: User | None) -> User:
+        if actor is None:
+            return SYSTEM
+        with self._engine.connect() as connection:
+            return self.users.current(connection, actor)
+
+    def _add_version(
+        self, connection: Connection, row: records.ArticleRow, version: ArticleVersion, step: Transition
+    ) -> None:
+        records.insert_version(connection, row.id, version)
+        search = normalise_question(f"{row.question} {version.answer.get('title', '')}")
+        values = {"status": step.status.value, "updated": step.event.at, "claimed_by": "", "search": search}
+        records.update_article(connection, row, **values)
+        append_event(connection, row.id, row.slug, step.event)
+
+    def _version(
+        self, number: int, answer: dict[str, Any], at: str, by: str, sources: dict[str, str],
+        base: ArticleVersion | None = None,
+    ) -> ArticleVersion:  # fmt: skip
+        meta = answer.get("meta")
+        meta = meta if isinstance(meta, dict) else {}
+        return ArticleVersion(
+            number=number, answer=answer, created=at, created_by=by,
+            composer=base.composer if base else str(meta.get("composer", "")),
+            kb_snapshot=base.kb_snapshot if base else str(meta.get("kb_snapshot", "")),
+            bedside_version=__version__, sources=dict(sources),
+        )  # fmt: skip
+
+    def flag_changed_sources(self, current: dict[str, str]) -> builtins.list[str]:
+        """Flag approved articles whose approved version's sources changed or left the knowledge base.
+
+        `current` maps every document id in the knowledge base to its content hash. Articles whose sources are
+        current again lose the flag. Returns the slugs flagged after this run.
+        """
+        query = (
+            sa.select(articles, versions.c.sources)
+            .join(versions, versions.c.article_id == articles.c.id)
+            .where(versions.c.number == articles.c.approved_version)
+            .where(articles.c.approved_version > 0)
+            .with_for_update(of=articles)
+        )  # fmt: skip
+        flagged: builtins.list[str] = []
+        with self._writer.begin() as connection:
+            for row in connection.execute(query).all():
+                changes = _source_changes(json.loads(row.sources), current)
+                if bool(changes) != row.sources_changed:
+                    self._set_flag(connection, row, changes)
+                if changes:
+                    flagged.append(row.slug)
+        return sorted(flagged)
+
+    def _set_flag(self, connection: Connection, row: records.ArticleRow, changes: builtins.list[str]) -> None:
+        records.update_article(connection, row, sources_changed=bool(changes))
+        action = "sources_changed" if changes else "sources_current"
+        shown = "; ".join(changes[:20]) + (f"; and {len(changes) - 20} more" if len(changes) > 20 else "")
+        event = AuditEvent(self._now(), SYSTEM.email, action, row.status, row.status, row.approved_version, shown)
+        append_event(connection, row.id, row.slug, event)
+
+    # -- users -------------------------------------------------------------------------------------------------
+
+    def add_user(self, email: str, role: Role | str, password: str | None = None) -> tuple[User, str]:
+        """A new account; returns it with its password (generated when not given: show it once)."""
+        return self.users.add(email, role, password)
+
+    def get_user(self, email: str) -> User:
+        """The account with this email address (NotFound otherwise)."""
+        return self.users.get(email)
+
+    def issue_token(self, email: str) -> str:
+        """A new API token for the account (stored hashed: shown once)."""
+        return self.users.issue_token(email)
+
+    def user_by_token(self, token: str) -> User | None:
+        """The active account for this API token, or None."""
+        return self.users.by_token(token)
+
+    def authenticate(self, email: str, password: str) -> User | None:
+        """The active account if the password matches, or None."""
+        return self.users.authenticate(email, password)
+
+    def list_users(self) -> builtins.list[User]:
+        """Every account, by email."""
+        return self.users.list()
+
+    def set_active(self, email: str, active: bool) -> User:
+        """Enable or disable an account (a disabled one can neither sign in nor use its tokens)."""
+        return self.users.set_active(email, active)
+
+
+def _subject(row: records.ArticleRow, latest: ArticleVersion) -> Subject:
+    return Subject(ReviewStatus(row.status), latest.number, latest.created_by, row.claimed_by)
+
+
+def _review_effects(step: Transition, user: User, version: int) -> dict[str, Any]:
+    if step.status is ReviewStatus.UNDER_REVIEW:
+        return {"claimed_by": user.email}
+    if step.status is ReviewStatus.APPROVED:
+        return {
+            "claimed_by": "", "approved_by": user.email, "approved_at": step.event.at, "approved_version": version,
+            "sources_changed": False,
+        }  # fmt: skip
+    return {"claimed_by": ""}
+
+
+def _stale_edit(base: int, latest: int) -> Conflict:
+    return Conflict(f"version {base} is no longer the latest (now version {latest}); reload and edit again")
+
+
+def _source_changes(sources: dict[str, str], current: dict[str, str]) -> list[str]:
+    changes = []
+    for doc_id, content_hash in sorted(sources.items()):
+        if doc_id not in current:
+            changes.append(f"{doc_id} removed")
+        elif current[doc_id] != content_hash:
+            changes.append(f"{doc_id} changed")
+    return changes
