@@ -1,0 +1,157 @@
+"""One contract for every SearchIndex implementation: sync, search, filters, removal, idempotency, crash replay."""
+
+from __future__ import annotations
+
+import pytest
+
+from bedside.index.embedder import HashingEmbedder
+from bedside.index.lexical import LexicalIndex
+from bedside.index.protocol import Filters
+from bedside.index.vectors import VectorIndex
+from bedside.ingest import chunk
+from bedside.ingest.builder import TextBuilder
+from bedside.model import Document, DocumentId, EvidenceType
+from bedside.store import KnowledgeStore
+
+DOCS = [
+    (
+        "b12",
+        "Hydroxocobalamin 1 mg intramuscularly treats vitamin B12 deficiency.",
+        EvidenceType.GUIDELINE,
+        2014,
+        "BSH",
+    ),
+    (
+        "ida",
+        "Ferrous sulfate 200 mg daily treats iron deficiency anaemia in adults.",
+        EvidenceType.GUIDELINE,
+        2021,
+        "BSG",
+    ),
+    ("gout", "Colchicine or an NSAID treats acute gout flares quickly.", EvidenceType.RESEARCH, 2020, "ACR"),
+    ("hba1c", "An HbA1c of 48 mmol/mol or more confirms type 2 diabetes.", EvidenceType.REVIEW, 2019, "ADA"),
+]
+
+
+def _doc(doc_id: str, text: str, etype: EvidenceType, year: int, source: str) -> Document:
+    b = TextBuilder()
+    b.paragraph(text)
+    body, blocks = b.build()
+    return Document(DocumentId(doc_id), title=f"About {doc_id}", text=body, blocks=blocks, evidence_type=etype,
+                    year=year, source=source)  # fmt: skip
+
+
+def _lexical(tmp_path):
+    return LexicalIndex(tmp_path / "lexical")
+
+
+def _dense(tmp_path):
+    return VectorIndex(tmp_path / "vectors", HashingEmbedder())
+
+
+IMPLEMENTATIONS = [_lexical, _dense]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS, ids=["lexical-tantivy", "dense-vectors"])
+def setup(request, tmp_path):
+    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store.write([(d, chunk(d)) for d in (_doc(*row) for row in DOCS)])
+    index = request.param(tmp_path)
+    index.sync(store)
+    yield store, index, request.param, tmp_path
+    index.close()
+    store.close()
+
+
+def _doc_ids(store, candidates):
+    passages = store.passages_by_seq([c.seq for c in candidates])
+    return [passages[c.seq].document_id for c in candidates]
+
+
+def test_sync_indexes_every_passage_and_reaches_the_watermark(setup):
+    store, index, _, _ = setup
+    assert index.count() == store.counts()[1] == 4
+    assert index.watermark() == store.last_change()
+    assert index.sync(store).added == 0  # nothing new: a no-op
+
+
+def test_search_ranks_the_matching_passage_first(setup):
+    store, index, _, _ = setup
+    assert _doc_ids(store, index.search("hydroxocobalamin vitamin B12 deficiency", 2))[0] == "b12"
+    assert _doc_ids(store, index.search("ferrous sulfate iron deficiency anaemia", 2))[0] == "ida"
+
+
+def test_filters_restrict_results(setup):
+    store, index, _, _ = setup
+    q = "treats deficiency flares diabetes"
+    only_guidelines = Filters(evidence_types=frozenset({EvidenceType.GUIDELINE}))
+    assert set(_doc_ids(store, index.search(q, 10, only_guidelines))) <= {"b12", "ida"}
+    recent = Filters(year_min=2020)
+    assert set(_doc_ids(store, index.search(q, 10, recent))) <= {"ida", "gout"}
+    by_source = Filters(sources=frozenset({"acr"}))
+    assert set(_doc_ids(store, index.search(q, 10, by_source))) <= {"gout"}
+
+
+def test_removal_and_update_are_followed(setup):
+    store, index, _, _ = setup
+    store.remove("gout")
+    updated = _doc(
+        "b12", "Cyanocobalamin tablets also treat vitamin B12 deficiency.", EvidenceType.GUIDELINE, 2024, "NICE"
+    )
+    store.write([(updated, chunk(updated))])
+    index.sync(store)
+    assert index.count() == 3
+    assert "gout" not in _doc_ids(store, index.search("colchicine gout flares", 5))
+    top = index.search("cyanocobalamin tablets vitamin B12", 1)
+    assert _doc_ids(store, top) == ["b12"]
+    assert store.passages_by_seq([top[0].seq])[top[0].seq].text.startswith("Cyanocobalamin")
+
+
+def test_replaying_changes_after_a_crash_is_idempotent(setup):
+    """A crash after the index committed but before it recorded its watermark replays those changes safely."""
+    store, index, make, tmp_path = setup
+    extra = _doc("extra", "Tenecteplase is an option for acute ischaemic stroke.", EvidenceType.GUIDELINE, 2019, "AHA")
+    store.write([(extra, chunk(extra))])
+    index.sync(store)
+    if isinstance(index, LexicalIndex):
+        index._set_watermark(0)  # as if the process died right after tantivy's commit
+    else:
+        index._set_meta("watermark", "0")
+    index.close()
+    reopened = make(tmp_path)
+    reopened.sync(store)
+    assert reopened.count() == store.counts()[1] == 5  # nothing indexed twice
+    assert reopened.watermark() == store.last_change()
+    assert _doc_ids(store, reopened.search("tenecteplase stroke", 1)) == ["extra"]
+    reopened.close()
+
+
+def test_a_failed_embedding_leaves_the_vector_index_unchanged(tmp_path):
+    class Exploding(HashingEmbedder):
+        def embed(self, texts, *, batch_size=32):
+            raise RuntimeError("killed mid-sync")
+
+    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store.write([(d, chunk(d)) for d in (_doc(*row) for row in DOCS)])
+    index = VectorIndex(tmp_path / "vectors", Exploding())
+    with pytest.raises(RuntimeError):
+        index.sync(store)
+    assert index.count() == 0 and index.watermark() == 0
+    index.close()
+    healthy = VectorIndex(tmp_path / "vectors", HashingEmbedder())
+    healthy.sync(store)
+    assert healthy.count() == 4 and healthy.watermark() == store.last_change()
+    healthy.close()
+    store.close()
+
+
+def test_bedside_replays_store_changes_its_indexes_missed(tmp_path):
+    """Store committed, indexes not yet synced (a crash in between): opening bedside catches up."""
+    from bedside import Bedside
+
+    store = KnowledgeStore(tmp_path / "data" / "knowledge.sqlite")
+    store.write([(d, chunk(d)) for d in (_doc(*row) for row in DOCS)])
+    store.close()
+    with Bedside(data_dir=tmp_path / "data", starter_kb=False) as b:
+        assert b.lexical.count() == 4 and b.dense is not None and b.dense.count() == 4
+        assert b.search("hydroxocobalamin", 1)[0].document_id == "b12"
