@@ -1,6 +1,7 @@
 """Calibrate the statement verifier's thresholds (bedside.answer.verify.VerifyThresholds) on PubMedQA.
 
     .venv/bin/python bench/calibrate_verify.py [--data ../shared/data/pubmedqa] [--embedder minilm|hashing]
+                                               [--precision 0.98] [--scores bench/out/verify-scores.json]
 
 Pairs, built per split from each question's long answer (the abstract's conclusion), one per sentence:
   supported    the sentence with its own abstract (which omits the conclusion, so this is a hard positive)
@@ -14,13 +15,14 @@ split == "test" use those thresholds unchanged. The baseline accepts every pair 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +38,8 @@ from bedside.sentences import split
 
 LEXICAL_GRID = [round(0.30 + 0.05 * i, 2) for i in range(14)]
 COSINE_GRID = [round(0.50 + 0.05 * i, 2) for i in range(9)]
-FLOOR_GRID = [round(0.10 + 0.05 * i, 2) for i in range(9)]
+# Floors below a quarter would let cosine alone decide; we keep every accepted statement tied to its source's words.
+FLOOR_GRID = [round(0.25 + 0.05 * i, 2) for i in range(6)]
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 
 
@@ -185,20 +188,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("../shared/data/pubmedqa"))
     ap.add_argument("--embedder", default="minilm", choices=("minilm", "hashing"))
-    ap.add_argument("--precision", type=float, default=0.95, help="target precision on dev")
+    ap.add_argument("--precision", type=float, default=0.98, help="target precision on dev")
     ap.add_argument(
         "--number-context",
         type=float,
         default=VerifyThresholds().number_context,
         help="share of a statement's terms a number's sentence window must hold",
     )
+    ap.add_argument("--scores", type=Path, help="cache of the pairs' scores: read if present, else written")
     args = ap.parse_args()
     started = time.perf_counter()
     data = load(args.data)
     inner = load_embedder(args.embedder)
     assert inner is not None
-    embedder, cache = MemoEmbedder(inner), VerifyCache()
-    pairs = {s: build_pairs(s, data, embedder, cache, args.number_context) for s in ("dev", "test")}
+    if args.scores and args.scores.exists():
+        pairs = {s: [Pair(**p) for p in ps] for s, ps in json.loads(args.scores.read_text()).items()}
+    else:
+        embedder, cache = MemoEmbedder(inner), VerifyCache()
+        pairs = {s: build_pairs(s, data, embedder, cache, args.number_context) for s in ("dev", "test")}
+        if args.scores:
+            args.scores.write_text(json.dumps({s: [asdict(p) for p in ps] for s, ps in pairs.items()}))
     counts = {s: Counter(p.kind for p in ps) for s, ps in pairs.items()}
     print(f"pairs: {counts}  embedder: {inner.name}  ({time.perf_counter() - started:.0f} s)\n")
     print("lexical sweep on dev (lexical only): threshold precision recall")

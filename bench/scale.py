@@ -334,6 +334,7 @@ def worker_build(corpus: Path, data_dir: Path, work: Path) -> dict[str, Any]:
     start = time.perf_counter()
     report = b.ingest([corpus], progress=_IngestBar("store: parse, chunk, write"))
     store_s = time.perf_counter() - start
+    stage_peaks = {"store": _peak_mb()}
     _log(f"store: {report.added:,} documents, {report.passages:,} passages in {store_s:.1f}s")
     timings = {"store_s": store_s}
     for index, key in ((b.lexical, "lexical_s"), (dense, "dense_s")):
@@ -341,17 +342,26 @@ def worker_build(corpus: Path, data_dir: Path, work: Path) -> dict[str, Any]:
         start = time.perf_counter()
         index.sync(b.store, bar)
         timings[key] = time.perf_counter() - start
+        stage_peaks[index.name] = _peak_mb()
         bar.close()
         _log(f"{index.name} sync: {timings[key]:.1f}s")
     start = time.perf_counter()
     snap = dense.snapshot()  # the searchable matrix (IVF lists above EXACT_LIMIT), built once after changes
     timings["snapshot_s"] = time.perf_counter() - start
+    stage_peaks["snapshot"] = _peak_mb()
     _log(f"dense snapshot ({'ivf' if snap.ivf is not None else 'exact'}): {timings['snapshot_s']:.1f}s")
     b.kb.indexes = indexes
     b.kb.sync_indexes()  # nothing left to apply; prunes the change log as a normal ingest would
     docs, passages = b.store.counts()
     b.close()
-    return {**timings, "documents": docs, "passages": passages, "failed": len(report.failed), "peak_mb": _peak_mb()}
+    return {
+        **timings,
+        "documents": docs,
+        "passages": passages,
+        "failed": len(report.failed),
+        "peak_mb": _peak_mb(),
+        "stage_peaks": stage_peaks,
+    }
 
 
 def _timed(fn: Callable[[Any], Any], items: Sequence[Any], label: str) -> list[float]:
@@ -373,8 +383,9 @@ def worker_search(data_dir: Path, work: Path) -> dict[str, Any]:
     lex = _timed(lambda q: b.lexical.search(q, 100), queries, "lexical search")
     den = _timed(lambda v: dense.search_vector(v, 100), list(qvecs), "dense search")
     hyb = _timed(lambda q: b.searcher.search(q, 10), queries, "hybrid search")
+    cand = _timed(b.searcher.candidates, queries, "hybrid candidates only")
     out: dict[str, Any] = {"peak_mb": _peak_mb()}  # before the exact scans below touch the whole matrix
-    for key, times in (("lexical", lex), ("dense", den), ("hybrid", hyb)):
+    for key, times in (("lexical", lex), ("dense", den), ("hybrid", hyb), ("candidates", cand)):
         out[f"{key}_p50"], out[f"{key}_p95"] = _pct(times, 50), _pct(times, 95)
     snap = dense.snapshot()
     out["mode"] = "ivf" if snap.ivf is not None else "exact"
@@ -531,6 +542,10 @@ def render(results: dict[int, dict[str, Any]], tp: dict[str, Any], per_doc: floa
         lambda r: (f"{r['build_total']:.0f} ({r['build']['passages'] / r['build_total']:,.0f}/s)", "", ""),
     )  # fmt: skip
     row("build: peak RSS MB", f"< {TARGET_PEAK_MB:.0f}", lambda r: (_f(r["build"]["peak_mb"], "{:,.0f}"), "", ""))
+    row(
+        "build: peak RSS MB after store / lexical / dense / snapshot", "",
+        lambda r: (" / ".join(f"{v:,.0f}" for v in r["build"]["stage_peaks"].values()), "", ""),
+    )  # fmt: skip
     table.add_section()
     for q in ("p50", "p95"):
         row(
@@ -556,6 +571,10 @@ def render(results: dict[int, dict[str, Any]], tp: dict[str, Any], per_doc: floa
             f"< {TARGET_HYBRID_MS:.0f} @1M" if q == "p50" else "",
             lambda r, q=q: (_f(r["search"][f"hybrid_{q}"], "{:.2f}"), "", ""),
         )  # fmt: skip
+    row(
+        "hybrid p50 ms: candidates() only (retrieval + fusion, no store reads)", "",
+        lambda r: (_f(r["search"]["candidates_p50"], "{:.2f}"), "", ""),
+    )  # fmt: skip
     row(
         "hybrid p50 + real MiniLM query p50 ms",
         "",

@@ -274,6 +274,23 @@ def chat(ctx: click.Context, audience: str | None, llm: bool) -> None:
         print_answer(answer, out)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_context
+@handle_errors
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the web pages and the JSON API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from bedside.web import create_app
+
+    b = _open(ctx)
+    _load_starter(b)
+    out.print(f"bedside on http://{host}:{port}  (API docs: /docs)", highlight=False)
+    uvicorn.run(create_app(b.settings, bedside=b), host=host, port=port, access_log=False)
+
+
 def _hit_json(h: SearchHit) -> dict[str, Any]:
     return {
         "document_id": h.document_id, "passage_id": h.passage_id, "score": h.score, "title": h.title,
@@ -359,8 +376,6 @@ def kb_unload(ctx: click.Context) -> None:
     """Remove the starter digests from this data directory; they stay out until `bedside kb load`."""
     b = _open(ctx)
     out.print(f"removed {b.unload_starter_kb()} starter digests")
-
-
 
 
 # -- editorial commands ----------------------------------------------------------------------------------------

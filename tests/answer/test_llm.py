@@ -405,6 +405,9 @@ def test_verify_statement(passages: list[EvidencePassage]) -> None:
     assert not verify_statement("Hydroxocobalamin 1 mg for life.", [], None, t).ok
     off = verify_statement("Oral ferrous sulfate is first-line for iron deficiency anaemia.", b12, None, t)
     assert not off.ok and "not supported" in off.reason
+    flipped = verify_statement("Give folic acid alone to a patient with vitamin B12 deficiency.", passages[3:], None, t)
+    assert not flipped.ok and "polarity" in flipped.reason
+    assert verify_statement("Avoid folic acid alone in vitamin B12 deficiency.", passages[3:], None, t).ok
     dense = verify_statement(MAINTENANCE, passages, HashingEmbedder(), t)
     assert dense.ok and dense.cosine is not None and dense.cosine > 0.9 and dense.spans[0][0] == 0
 

@@ -46,3 +46,10 @@ def test_follow_up_is_resolved_against_the_previous_question():
     assert p.qualifiers == ("pregnancy",)
     assert p.search_query.startswith("What is the treatment for iron deficiency anaemia?")
     assert {"iron", "pregnanc"} <= set(p.concepts)
+
+
+def test_a_chain_of_follow_ups_stays_on_the_topic_question():
+    previous = ["What is the treatment for iron deficiency anaemia?", "What about in pregnancy?"]
+    p = plan("And in children?", previous)
+    assert p.search_query == "What is the treatment for iron deficiency anaemia? And in children?"
+    assert p.qualifiers == ("children",)

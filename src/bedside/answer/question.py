@@ -141,9 +141,11 @@ def plan(question: str, previous: list[str] | None = None) -> QueryPlan:
     text_for_type = question
     if previous and is_follow_up(question):
         # "What about in pregnancy?" after "Treatment of IDA?" searches both, and keeps the earlier intent.
-        search = f"{previous[-1]} {question}"
+        # A chain of follow-ups ("…in pregnancy?", "and in children?") stays anchored on the topic question.
+        anchor = next((q for q in reversed(previous) if not is_follow_up(q)), previous[-1])
+        search = f"{anchor} {question}"
         if question_type(question) in (QuestionType.GENERAL, QuestionType.DEFINITION):
-            text_for_type = previous[-1]
+            text_for_type = anchor
     concepts = concepts_of(search)
     qtype = question_type(text_for_type)
     return QueryPlan(

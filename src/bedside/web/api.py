@@ -1,0 +1,86 @@
+"""The JSON API (interfaces.md): thin handlers over `WebService`; errors are mapped in `bedside.web.errors`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from bedside.web.deps import Service
+from bedside.web.schemas import (
+    AnswerOut,
+    ArticleList,
+    ArticleOut,
+    ArticleSummary,
+    AskIn,
+    Audience,
+    ErrorOut,
+    HealthOut,
+    SourcesOut,
+)
+from bedside.web.stream import answer_events
+
+router = APIRouter(prefix="/api", tags=["api"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "Unknown article or conversation"},
+    422: {"model": ErrorOut, "description": "Invalid input: what is wrong is in `detail`"},
+    503: {"model": ErrorOut, "description": "A backend (the LLM endpoint) is unavailable"},
+}
+
+
+@router.post("/ask", response_model=AnswerOut, responses=_ERRORS)
+def ask(body: AskIn, service: Service) -> dict[str, Any]:
+    """Answer a question: opens the existing article for a question asked before, or composes a new one."""
+    asked = service.ask(body.question, body.audience, body.conversation, follows=body.follows)
+    return asked.answer.to_dict()
+
+
+@router.post(
+    "/ask/stream",
+    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+def ask_stream(body: AskIn, service: Service) -> StreamingResponse:
+    """As /api/ask, streamed: `statement` events (unverified drafts) then `done` with the verified answer."""
+    service.check(body.question, body.audience, body.conversation, body.follows)
+    return StreamingResponse(
+        answer_events(service, body.question, body.audience, body.conversation, body.follows),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/articles/{slug}", response_model=ArticleOut, responses=_ERRORS)
+def article(slug: str, service: Service, audience: Audience = "clinician") -> ArticleOut:
+    """One article's public version, rendered for `audience`."""
+    found, answer = service.article(slug, audience)
+    version = found.public_version
+    return ArticleOut(
+        slug=found.slug, question=found.question, status=found.status.value, created=found.created,
+        updated=found.updated, version=version.number if version else 0, approved_at=found.approved_at,
+        url=f"/articles/{found.slug}", answer=AnswerOut.model_validate(answer.to_dict()),
+    )  # fmt: skip
+
+
+@router.get("/articles", response_model=ArticleList, responses=_ERRORS)
+def articles(
+    service: Service,
+    status: str | None = Query(None, description="submitted, under_review, changes_requested or approved"),
+    q: str = Query("", max_length=500, description="words of the question or title"),
+    limit: int = Query(50, ge=1, le=200),
+) -> ArticleList:
+    """Articles, newest first."""
+    found = service.list_articles(status or None, q, limit)
+    return ArticleList(articles=[ArticleSummary.from_domain(a) for a in found])
+
+
+@router.get("/sources", response_model=SourcesOut)
+def sources(service: Service) -> dict[str, Any]:
+    """What the knowledge base holds, by evidence type and by source."""
+    return service.sources()
+
+
+@router.get("/health", response_model=HealthOut)
+async def health(service: Service) -> dict[str, Any]:
+    """Liveness."""
+    return service.health()

@@ -1,0 +1,122 @@
+"""`create_app(settings)`: the FastAPI app serving the pages, the JSON API, static assets and local API docs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bedside import __version__
+from bedside.config import Settings, load_settings
+from bedside.editorial.interface import ArticleService
+from bedside.engine import Bedside
+from bedside.web import api, docs, errors, pages
+from bedside.web.articles import open_articles
+from bedside.web.service import WebService
+
+HERE = Path(__file__).parent
+# No inline script anywhere: every script is a static file. Swagger UI (/docs only) sets inline styles.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+class SecurityHeaders:
+    """Content-Security-Policy, nosniff, a strict referrer policy and no framing on every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"].startswith("/docs") else CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", csp.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def templates() -> Jinja2Templates:
+    """The page templates; autoescaping is on for every template, whatever its name."""
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )  # fmt: skip
+    env.globals["version"] = __version__
+    env.filters["web_link"] = web_link
+    env.filters["link_label"] = link_label
+    return Jinja2Templates(env=env)
+
+
+def web_link(url: str) -> str:
+    """The URL when it is an http(s) link, else "": a source's `javascript:` or `data:` URL never becomes a link."""
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def link_label(url: str) -> str:
+    """A short label for a reference link: the DOI, the PubMed id, or the site's host name."""
+    parts = urlsplit(url.strip())
+    host = parts.netloc.lower().removeprefix("www.")
+    if host in ("doi.org", "dx.doi.org"):
+        return "doi:" + parts.path.lstrip("/")
+    if host == "pubmed.ncbi.nlm.nih.gov":
+        return "PubMed " + parts.path.strip("/")
+    return host or url
+
+
+def create_app(
+    settings: Settings | None = None, *, bedside: Bedside | None = None, articles: ArticleService | None = None
+) -> FastAPI:
+    """Build the app: opens the knowledge base (loading the starter digests when enabled) and the articles."""
+    settings = settings or load_settings()
+    owned = bedside is None
+    engine = bedside or Bedside(settings=settings)
+    engine.ensure_starter_kb()
+    service = WebService(engine, articles or open_articles(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+        if owned:
+            engine.close()
+
+    app = FastAPI(
+        title="bedside",
+        version=__version__,
+        description="Cited clinical answers from a knowledge base you control. The JSON API behind the web pages.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.templates = templates()
+    app.add_middleware(SecurityHeaders)
+    errors.install(app)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    docs.mount(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,106 @@
+"""Where the web app gets its `ArticleService`: the one place that binds the editorial core.
+
+`open_articles` is the switch. Until `bedside.editorial.service.SqlArticleService` lands it returns `MemoryArticles`,
+an interim in-process implementation of the same protocol (articles live as long as the process; no review).
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from bedside import __version__
+from bedside.answer.service import normalise_question, slug_for
+from bedside.config import Settings
+from bedside.editorial.interface import Article, ArticleService, ArticleVersion, AuditEvent, ReviewStatus, User
+from bedside.errors import InvalidInput, NotFound, TransitionError
+
+
+def open_articles(settings: Settings) -> ArticleService:
+    """The article service for these settings."""
+    from bedside.editorial.service import open_article_service
+
+    return open_article_service(settings)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class MemoryArticles:
+    """Articles in a dict, keyed by the normalised question: the interim stand-in for the SQL service."""
+
+    def __init__(self, clock: Callable[[], str] = _now) -> None:
+        self._lock = threading.Lock()
+        self._by_slug: dict[str, Article] = {}
+        self._events: dict[str, list[AuditEvent]] = {}
+        self._clock = clock
+
+    def article_for(
+        self, question: str, compose: Callable[[], dict[str, Any]], composer_sources: dict[str, str]
+    ) -> Article:
+        """The article for this question (after normalisation), composing version 1 only when it is new."""
+        slug = slug_for(question)
+        with self._lock:
+            if slug in self._by_slug:
+                return self._by_slug[slug]
+        answer = compose()  # outside the lock: composing is slow, and a duplicate race only wastes work
+        now = self._clock()
+        meta = answer.get("meta", {})
+        version = ArticleVersion(
+            number=1, answer={**answer, "slug": slug}, created=now, created_by="system",
+            composer=str(meta.get("composer", "")), kb_snapshot=str(meta.get("kb_snapshot", "")),
+            bedside_version=__version__, sources=dict(composer_sources),
+        )  # fmt: skip
+        article = Article(
+            slug=slug, question=normalise_question(question), status=ReviewStatus.SUBMITTED, versions=(version,),
+            created=now, updated=now,
+        )  # fmt: skip
+        with self._lock:
+            existing = self._by_slug.setdefault(slug, article)
+            if existing is article:
+                self._events[slug] = [AuditEvent(now, "system", "compose", "", article.status.value, 1)]
+            return existing
+
+    def get(self, slug: str) -> Article:
+        with self._lock:
+            found = self._by_slug.get(slug)
+        if found is None:
+            raise NotFound(f"no article {slug!r}")
+        return found
+
+    def list(self, status: ReviewStatus | None = None, query: str = "", limit: int = 50) -> list[Article]:
+        words = normalise_question(query).split()
+        with self._lock:
+            found = [
+                a for a in self._by_slug.values()
+                if (status is None or a.status is status)
+                and all(w in f"{a.question} {a.latest.answer.get('title', '')}".lower() for w in words)
+            ]  # fmt: skip
+        return sorted(found, key=lambda a: a.updated, reverse=True)[:limit]
+
+    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
+        raise TransitionError("review actions need the editorial service")
+
+    def edit(self, slug: str, actor: User, answer: dict[str, Any]) -> Article:
+        raise TransitionError("editing needs the editorial service")
+
+    def history(self, slug: str) -> builtins.list[AuditEvent]:
+        self.get(slug)
+        with self._lock:
+            return list(self._events.get(slug, []))
+
+    def set_status(self, slug: str, status: ReviewStatus) -> Article:
+        """Test hook: move an article to `status` (approving pins the latest version)."""
+        article = self.get(slug)
+        if status not in ReviewStatus:
+            raise InvalidInput(f"unknown status {status!r}")
+        approved = len(article.versions) if status is ReviewStatus.APPROVED else article.approved_version
+        changed = replace(article, status=status, approved_version=approved, updated=self._clock())
+        with self._lock:
+            self._by_slug[slug] = changed
+        return changed

@@ -1,0 +1,118 @@
+"""The HTML pages: thin handlers that call `WebService` and render a Jinja template (autoescaped)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from bedside.editorial.interface import ReviewStatus
+from bedside.errors import InvalidInput
+from bedside.web.deps import AUDIENCE_COOKIE, Service
+from bedside.web.schemas import ArticleSummary
+from bedside.web.views import READERS, check_audience
+
+router = APIRouter(include_in_schema=False)
+COOKIE_AGE_S = 365 * 24 * 3600
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A page, with what every page needs (the reader's audience, whether answers stream)."""
+    templates: Jinja2Templates = request.app.state.templates
+    service = request.app.state.service
+    base = {"audience": reader(request, service), "readers": READERS, "llm": service.llm_enabled, "page": name}
+    return templates.TemplateResponse(request, f"{name}.html", {**base, **context}, status_code=status)
+
+
+def reader(request: Request, service: Any) -> str:
+    """The reader type remembered in the cookie, else the configured default."""
+    remembered = request.cookies.get(AUDIENCE_COOKIE, "")
+    return remembered if remembered in dict((r[0], 1) for r in READERS) else service.bedside.settings.default_audience
+
+
+def remember(response: Response, audience: str) -> Response:
+    response.set_cookie(AUDIENCE_COOKIE, audience, max_age=COOKIE_AGE_S, httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/")
+def home(request: Request, service: Service) -> Response:
+    """The question box, example questions and recently approved articles."""
+    return render(request, "home", home_context(service))
+
+
+def home_context(service: Any, question: str = "", error: str = "") -> dict[str, Any]:
+    approved = service.list_articles(ReviewStatus.APPROVED.value, limit=8)
+    recent = [a for a in service.list_articles(limit=8) if a.status is not ReviewStatus.APPROVED][:5]
+    return {
+        "examples": service.examples(), "approved": [ArticleSummary.from_domain(a) for a in approved],
+        "recent": [ArticleSummary.from_domain(a) for a in recent], "question": question, "error": error,
+    }  # fmt: skip
+
+
+@router.post("/ask")
+def ask(
+    request: Request,
+    service: Service,
+    question: Annotated[str, Form()] = "",
+    audience: Annotated[str, Form()] = "",
+    conversation: Annotated[str, Form()] = "",
+    follows: Annotated[str, Form()] = "",
+) -> Response:
+    """Ask (or follow up): opens the article, keeping the conversation id in the address."""
+    audience = audience or reader(request, service)
+    try:
+        asked = service.ask(question, audience, conversation or None, follows=follows or None)
+    except InvalidInput as exc:
+        return render(request, "home", home_context(service, question, str(exc)), status=422)
+    target = f"/articles/{asked.article.slug}?c={asked.conversation}"
+    return remember(RedirectResponse(target, status_code=303), asked.answer.audience)
+
+
+@router.get("/articles/{slug}")
+def article(
+    request: Request,
+    slug: str,
+    service: Service,
+    audience: Annotated[str, Query(max_length=20)] = "",
+    c: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    """An answer article for the chosen reader (remembered in a cookie), with its review status and sources."""
+    chosen = check_audience(audience) if audience else reader(request, service)
+    found, answer = service.article(slug, chosen)
+    context = {
+        "article": service.article_view(answer, c), "trail": service.conversation_trail(c)[:-1],
+        "audience": chosen, "created": found.created[:10],
+    }  # fmt: skip
+    response = render(request, "article", context)
+    return remember(response, chosen) if audience else response
+
+
+@router.get("/search")
+def search(
+    request: Request,
+    service: Service,
+    q: Annotated[str, Query(max_length=500)] = "",
+    status: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    """Search the existing articles by words of their question or title, optionally by review status."""
+    found = service.list_articles(status or None, q, 100)
+    results = [ArticleSummary.from_domain(a) for a in found]
+    statuses = [
+        (s.value, s.value.replace("_", " ").capitalize()) for s in ReviewStatus if s is not ReviewStatus.REJECTED
+    ]
+    return render(request, "search", {"q": q, "status": status, "results": results, "statuses": statuses})
+
+
+@router.get("/sources")
+def sources(request: Request, service: Service) -> Response:
+    """The knowledge base by evidence type and by source."""
+    return render(request, "sources", {"stats": service.sources()})
+
+
+@router.get("/policy")
+def policy(request: Request) -> Response:
+    """How sources are chosen, how answers are composed, and what the review statuses mean."""
+    return render(request, "policy", {})

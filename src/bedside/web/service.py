@@ -1,0 +1,173 @@
+"""The one service behind the pages and the JSON API: ask, read, list and search articles, describe sources.
+
+Asking the same question twice (after `normalise_question`) opens the same article: `ArticleService.article_for`
+composes only for a new question. Follow-ups are keyed by the question as resolved against the conversation, so
+"what about in pregnancy?" after two different questions makes two different articles.
+
+`Bedside` is not safe for concurrent use, so every call into it holds one lock (handlers run in worker threads).
+Reading documents (source passages, counts) goes through a second connection with its own lock, so pages stay
+quick while an answer is being composed (an LLM can take many seconds).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from bedside import __version__, starter_kb
+from bedside.answer.question import plan
+from bedside.answer.service import validate
+from bedside.editorial.interface import Article, ArticleService, ReviewStatus
+from bedside.engine import Bedside
+from bedside.errors import InvalidInput
+from bedside.model import Answer, EvidenceType
+from bedside.store import KnowledgeStore
+from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
+
+EXAMPLE_COUNT = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The result of asking: the article, its answer for the reader, and the conversation it belongs to."""
+
+    article: Article
+    answer: Answer
+    conversation: str
+
+
+class WebService:
+    """Articles and the knowledge base, as the web app sees them."""
+
+    def __init__(self, bedside: Bedside, articles: ArticleService, *, today: Callable[[], date] = date.today) -> None:
+        self.bedside = bedside
+        self.articles = articles
+        self._lock = threading.RLock()
+        self._reader = KnowledgeStore(bedside.store.path)
+        self._read_lock = threading.Lock()
+        self._today = today
+        self._examples: list[str] | None = None
+
+    def close(self) -> None:
+        """Close the service's own connection (not the Bedside it was given)."""
+        self._reader.close()
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether an LLM endpoint is configured (answers then stream, and are verified at the end)."""
+        s = self.bedside.settings
+        return bool(s.llm_base_url and s.llm_model)
+
+    # -- asking ----------------------------------------------------------------------------------------------------
+
+    def ask(
+        self, question: str, audience: str | None = None, conversation: str | None = None,
+        on_statement: Callable[[str], None] | None = None, *, follows: str | None = None,
+    ) -> Asked:  # fmt: skip
+        """Open the article for this question (composing it when new) and record the turn in the conversation.
+
+        `follows` (an article's slug) starts a conversation from that article when no conversation id is given.
+        """
+        audience = audience or self.bedside.settings.default_audience
+        question = validate(question, check_audience(audience))
+        stamp = self._today().isoformat()
+        with self._lock:
+            conversations = self.bedside.conversations
+            if follows and not conversation:
+                earlier = self.articles.get(follows)
+                conversation = conversations.new(stamp)
+                conversations.add(conversation, earlier.question, public_answer(earlier, "clinician").to_dict(), stamp)
+            previous = conversations.questions(conversation) if conversation else []
+            key = plan(question, previous).search_query  # the question as resolved against the conversation
+            conversation = conversation or conversations.new(stamp)
+            sources: dict[str, str] = {}
+            composed: list[Answer] = []
+
+            def compose() -> dict[str, Any]:
+                answer = self.bedside.ask(
+                    question, "clinician", conversation, llm=self.llm_enabled, on_statement=on_statement
+                )
+                docs = self.bedside.store.documents(cited_documents(answer))
+                sources.update({doc_id: d.content_hash for doc_id, d in docs.items()})
+                composed.append(answer)
+                return answer.to_dict()
+
+            article = self.articles.article_for(key, compose, sources)
+            answer = replace(public_answer(article, audience), conversation=conversation)
+            if not composed:  # an existing article: the turn still belongs to this conversation
+                conversations.add(conversation, question, answer.to_dict(), stamp)
+        return Asked(article, answer, conversation)
+
+    def check(self, question: str, audience: str | None, conversation: str | None, follows: str | None = None) -> None:
+        """Raise what `ask` would raise for bad input (InvalidInput, NotFound), without composing."""
+        validate(question, check_audience(audience or self.bedside.settings.default_audience))
+        if conversation:
+            self.conversation_trail(conversation)
+        elif follows:
+            self.articles.get(follows)
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+
+    def article(self, slug: str, audience: str) -> tuple[Article, Answer]:
+        """The article and its public version rendered for `audience`; NotFound for an unknown slug."""
+        check_audience(audience)
+        article = self.articles.get(slug)
+        return article, public_answer(article, audience)
+
+    def article_view(self, answer: Answer, conversation: str = "") -> ArticleView:
+        """The page's view of an answer, with the exact source passage behind every citation."""
+        with self._read_lock:
+            docs = self._reader.documents(cited_documents(answer))
+        return article_view(answer, {doc_id: d.text for doc_id, d in docs.items()}, conversation)
+
+    def conversation_trail(self, conversation: str) -> list[str]:
+        """Earlier questions of a conversation, oldest first ([] for none); NotFound for an unknown id."""
+        if not conversation:
+            return []
+        with self._lock:
+            return self.bedside.conversations.questions(conversation)
+
+    def list_articles(self, status: str | None = None, query: str = "", limit: int = 50) -> list[Article]:
+        """Articles, newest first, filtered by review status and words of the question or title."""
+        try:
+            wanted = ReviewStatus(status) if status else None
+        except ValueError:
+            allowed = ", ".join(s.value for s in ReviewStatus)
+            raise InvalidInput(f"unknown status {status!r} (choose from {allowed})") from None
+        if not 1 <= limit <= 200:
+            raise InvalidInput("limit must be between 1 and 200")
+        found = self.articles.list(wanted, query.strip(), limit)
+        return [a for a in found if a.public_version is not None]
+
+    # -- the knowledge base ----------------------------------------------------------------------------------------
+
+    def sources(self) -> dict[str, Any]:
+        """Document and passage counts, by evidence type (strongest first) and by source."""
+        with self._read_lock:
+            stats: dict[str, Any] = self._reader.stats()
+        by_type = sorted(stats["by_type"].items(), key=lambda kv: EvidenceType(kv[0]).rank)
+        return {
+            "documents": stats["documents"], "passages": stats["passages"],
+            "by_type": [{"type": t, "label": EvidenceType(t).label, "documents": n} for t, n in by_type],
+            "by_source": dict(sorted(stats.get("by_source", {}).items(), key=lambda kv: (-kv[1], kv[0]))),
+        }  # fmt: skip
+
+    def examples(self) -> list[str]:
+        """Example questions drawn from the starter guideline digests' topics (spread across the list)."""
+        if self._examples is None:
+            with self._read_lock:
+                ids = self._reader.document_ids(origin_prefix=str(starter_kb.DIGESTS))
+                docs = self._reader.documents(ids)
+            topics = sorted({d.topics[0] for d in docs.values() if d.topics and d.topics[0][:1].islower()})
+            step = max(1, len(topics) // EXAMPLE_COUNT)
+            templates = ("What is the first-line treatment for {}?", "How is {} diagnosed?")
+            picked = topics[::step][:EXAMPLE_COUNT]
+            self._examples = [templates[i % 2].format(t) for i, t in enumerate(picked)]
+        return self._examples
+
+    def health(self) -> dict[str, Any]:
+        """Liveness: cheap, touches no database."""
+        return {"status": "ok", "version": __version__, "llm": self.llm_enabled}
