@@ -149,8 +149,10 @@ def _statement(group: list[Candidate], kind: str) -> Statement:
     )
 
 
-def _pick(ranked: list[tuple[float, Candidate]], options: ExtractiveOptions) -> list[list[Candidate]]:
-    """Keep good sentences, merging near-duplicates from different documents into one group."""
+def _pick(
+    ranked: list[tuple[float, Candidate]], options: ExtractiveOptions, concepts: set[str]
+) -> list[list[Candidate]]:
+    """Keep good sentences about the question, merging near-duplicates from different documents into one group."""
     groups: list[list[Candidate]] = []
     if not ranked:
         return groups
@@ -158,6 +160,8 @@ def _pick(ranked: list[tuple[float, Candidate]], options: ExtractiveOptions) -> 
     for value, c in ranked:
         if value < floor:
             break
+        if concepts and not concepts & c.terms:
+            continue  # says nothing about what was asked, however well its passage ranked
         for group in groups:
             if _jaccard(group[0].terms, c.terms) >= options.duplicate_jaccard:
                 if all(g.passage.document_id != c.passage.document_id for g in group):
@@ -231,7 +235,7 @@ def compose(plan: QueryPlan, passages: list[EvidencePassage], options: Extractiv
         ((score(c, plan, layout, options) + w_central * central.get(i, 0.0), c) for i, c in enumerate(cands)),
         key=lambda t: -t[0],
     )
-    groups = _pick(ranked, options)
+    groups = _pick(ranked, options, set(plan.concepts) | set(concepts_of(" ".join(plan.expansions))))
     concepts = set(plan.concepts)
     if not groups or (concepts and not any(concepts & g[0].terms for g in groups[:3])):
         return insufficient(plan, passages)

@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 
 from bedside.answer.evidence import EvidencePassage
-from bedside.index.analysis import analyze
+from bedside.index.analysis import analyze, raw_tokens
 from bedside.sentences import split_spans
+from bedside.vocabulary import load_vocabulary
 
 _BULLET = re.compile(r"^(?:[-*•▪◦‣]|\d{1,2}[.)])\s+")
 _CONNECTIVE = re.compile(
@@ -111,6 +112,18 @@ def categorise(text: str, heading: str) -> str:
     return "key"
 
 
+def _expanded_terms(text: str) -> frozenset[str]:
+    """Terms of the expansions of abbreviations written in the sentence ("CAP" adds community, acquired, ...)."""
+    vocab = load_vocabulary()
+    out: set[str] = set()
+    for token in raw_tokens(text):
+        if len(token) >= 2 and (token.isupper() or any(c.isupper() for c in token[1:])):
+            expansions = vocab.abbreviations.get(token, ())
+            if len(expansions) == 1:  # ambiguous abbreviations add nothing
+                out.update(analyze(expansions[0]))
+    return frozenset(out)
+
+
 def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
     """Every usable sentence of the passages, in retrieval order."""
     out: list[Candidate] = []
@@ -125,11 +138,12 @@ def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
             if len(text.split()) < 5 or _META.match(text) or _ANAPHORIC.match(text):
                 continue
             category = categorise(text, heading)
+            terms = frozenset(analyze(text)) | _expanded_terms(text)
             population = bool(POPULATION.search(text)) or category == "population"
             out.append(
                 Candidate(
                     passage=p, rank=rank, a=a + cut, b=b, text=text, heading=heading,
-                    terms=frozenset(analyze(text)), category=category,
+                    terms=terms, category=category,
                     quantitative=bool(QUANTITY.search(text)), population=population,
                 )
             )  # fmt: skip
