@@ -14,6 +14,7 @@ Citation precision: the share of statements whose cited passage contains them.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -136,7 +137,7 @@ def run_latency(args: argparse.Namespace) -> None:
     kbs = [
         (
             "starter",
-            load_settings(data_dir=args.work / "starter-" + args.embedder, embedder=args.embedder),
+            load_settings(data_dir=args.work / f"starter-{args.embedder}", embedder=args.embedder),
             clinical * 10,
         )
     ]
@@ -168,7 +169,7 @@ def run_latency(args: argparse.Namespace) -> None:
     runs = []
     for _ in range(5):
         t = time.perf_counter()
-        subprocess.run(["bedside", "ask", clinical[0]], env={**__import__("os").environ, **env}, check=True,
+        subprocess.run([sys.executable, "-m", "bedside.cli", "ask", clinical[0]], env={**os.environ, **env}, check=True,
                        capture_output=True)  # fmt: skip
         runs.append(time.perf_counter() - t)
     base = []

@@ -7,9 +7,11 @@ Pairs, built per split from each question's long answer (the abstract's conclusi
   supported    the sentence with its own abstract (which omits the conclusion, so this is a hard positive)
   unsupported  the same sentence with the most similar other abstract of the same split (TF-IDF cosine)
   corrupted    a supported sentence with one number changed (only sentences that contain a number)
+  negated      a supported sentence with its polarity flipped ("did not improve" <-> "did improve"), where possible
 Thresholds are chosen on split == "dev" only: the lowest lexical threshold whose lexical-only precision reaches
 --precision, then the (cosine, lexical floor) pair with the best recall at that precision. Figures for
 split == "test" use those thresholds unchanged. The baseline accepts every pair whose numbers check out.
+Every figure is given with the polarity rule (VerifyThresholds.polarity) on and off.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 
 @dataclass(frozen=True, slots=True)
 class Pair:
-    kind: str  # "supported" | "unsupported" | "corrupted"
+    kind: str  # "supported" | "unsupported" | "corrupted" | "negated"
     numbers_ok: bool
     lexical: float
     cosine: float | None
@@ -103,19 +105,34 @@ def corrupt(sentence: str) -> str | None:
     return sentence[: m.start()] + new + sentence[m.end() :]
 
 
+_NEGATED = re.compile(r"\b(not|no)\s+", re.IGNORECASE)
+_AUXILIARY = re.compile(r"\b(is|are|was|were|may|can|could|should|does|did|has|have|will|would)\s+", re.IGNORECASE)
+
+
+def flip(sentence: str) -> str | None:
+    """The sentence with its first "not"/"no" removed, else "not" added after its first auxiliary verb, or None."""
+    m = _NEGATED.search(sentence)
+    if m is not None:
+        return sentence[: m.start()] + sentence[m.end() :]
+    m = _AUXILIARY.search(sentence)
+    return None if m is None else sentence[: m.end()] + "not " + sentence[m.end() :]
+
+
 def passage(doc_id: str, text: str) -> EvidencePassage:
     return EvidencePassage(PassageId(doc_id), DocumentId(doc_id), text, 0)
 
 
 def score(text: str, p: EvidencePassage, embedder: Embedder | None, cache: VerifyCache, kind: str,
-          context: float) -> Pair:  # fmt: skip
+          context: float, polarity: bool) -> Pair:  # fmt: skip
     """Verify with the support thresholds at zero, so the verdict records the raw scores once the numbers pass."""
-    v = verify_statement(text, [p], embedder, VerifyThresholds(0.0, 0.0, 0.0, context), cache=cache)
+    v = verify_statement(text, [p], embedder, VerifyThresholds(0.0, 0.0, 0.0, context, polarity), cache=cache)
     return Pair(kind, v.ok, v.lexical, v.cosine)
 
 
 def build_pairs(split_name: str, data: tuple[dict[str, str], dict[str, str], dict[str, str]],
-                embedder: MemoEmbedder | None, cache: VerifyCache, context: float) -> list[Pair]:  # fmt: skip
+                embedder: MemoEmbedder | None, cache: VerifyCache,
+                context: float) -> dict[str, list[Pair]]:  # fmt: skip
+    """Scored pairs with the polarity rule "on" and "off"."""
     corpus, splits, answers = data
     ids = sorted(i for i, s in splits.items() if s == split_name and i in corpus and i in answers)
     other = nearest_other(ids, corpus)
@@ -125,13 +142,16 @@ def build_pairs(split_name: str, data: tuple[dict[str, str], dict[str, str], dic
             if len(sentence.split()) < 5:
                 continue
             jobs += [(sentence, i, "supported"), (sentence, other[i], "unsupported")]
-            bad = corrupt(sentence)
-            if bad is not None:
-                jobs.append((bad, i, "corrupted"))
+            for kind, bad in (("corrupted", corrupt(sentence)), ("negated", flip(sentence))):
+                if bad is not None:
+                    jobs.append((bad, i, kind))
     if embedder is not None:
         embedder.prefill([s for s, _, _ in jobs])
         cache.prime([passage(d, corpus[d]) for d in sorted({d for _, d, _ in jobs})], embedder)
-    return [score(s, passage(d, corpus[d]), embedder, cache, kind, context) for s, d, kind in jobs]
+    return {
+        mode: [score(s, passage(d, corpus[d]), embedder, cache, kind, context, mode == "on") for s, d, kind in jobs]
+        for mode in ("on", "off")
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +160,7 @@ class Figures:
     recall: float
     unsupported_rejected: float
     corrupted_rejected: float
+    negated_rejected: float
 
     @property
     def f1(self) -> float:
@@ -153,35 +174,77 @@ def evaluate(pairs: list[Pair], t: VerifyThresholds | None, use_cosine: bool) ->
     def accepted(p: Pair) -> bool:
         return p.numbers_ok and (t is None or t.accepts(p.lexical, p.cosine if use_cosine else None))
 
-    by = {k: [accepted(p) for p in pairs if p.kind == k] for k in ("supported", "unsupported", "corrupted")}
+    by = {k: [accepted(p) for p in pairs if p.kind == k] for k in ("supported", "unsupported", "corrupted", "negated")}
     tp, fp = sum(by["supported"]), sum(by["unsupported"])
     rate = {k: 1 - sum(v) / len(v) if v else 0.0 for k, v in by.items()}
     return Figures(tp / (tp + fp) if tp + fp else 1.0, tp / max(1, len(by["supported"])),
-                   rate["unsupported"], rate["corrupted"])  # fmt: skip
+                   rate["unsupported"], rate["corrupted"], rate["negated"])  # fmt: skip
 
 
-def choose(pairs: list[Pair], target: float, use_cosine: bool) -> VerifyThresholds:
+def choose(pairs: list[Pair], target: float, use_cosine: bool, polarity: bool) -> VerifyThresholds:
     """Lowest lexical threshold reaching the target precision alone; then the best-recall cosine/floor pair."""
-    lexical = next((x for x in LEXICAL_GRID if evaluate(pairs, VerifyThresholds(x, 2.0, 2.0), False).precision
-                    >= target), LEXICAL_GRID[-1])  # fmt: skip
-    best = VerifyThresholds(lexical, 0.99, lexical)
+    context = VerifyThresholds().number_context
+
+    def make(lexical: float, cosine: float, floor: float) -> VerifyThresholds:
+        return VerifyThresholds(lexical, cosine, floor, context, polarity)
+
+    ok = [x for x in LEXICAL_GRID if evaluate(pairs, make(x, 2.0, 2.0), False).precision >= target]
+    best = make(ok[0] if ok else LEXICAL_GRID[-1], 2.0, 2.0)
     if not use_cosine:
         return best
     best_recall = evaluate(pairs, best, True).recall
     for c in COSINE_GRID:
-        for f in (f for f in FLOOR_GRID if f < lexical):
-            fig = evaluate(pairs, VerifyThresholds(lexical, c, f), True)
+        for f in (f for f in FLOOR_GRID if f < best.lexical):
+            fig = evaluate(pairs, make(best.lexical, c, f), True)
             if fig.precision >= target and fig.recall > best_recall:
-                best, best_recall = VerifyThresholds(lexical, c, f), fig.recall
+                best, best_recall = make(best.lexical, c, f), fig.recall
     return best
 
 
 def row(name: str, split_name: str, fig: Figures, base: Figures) -> str:
     ratio = fig.precision / base.precision if base.precision else 0.0
     return (
-        f"| {name:<28} | {split_name:<4} | {base.precision:9.3f} | {fig.precision:9.3f} | {ratio:5.2f} "
-        f"| {fig.recall:6.3f} | {fig.f1:5.3f} | {fig.unsupported_rejected:11.3f} | {fig.corrupted_rejected:9.3f} |"
+        f"| {name:<34} | {split_name:<4} | {base.precision:9.3f} | {fig.precision:9.3f} | {ratio:5.2f} "
+        f"| {fig.recall:6.3f} | {fig.f1:5.3f} | {fig.unsupported_rejected:11.3f} | {fig.corrupted_rejected:9.3f} "
+        f"| {fig.negated_rejected:8.3f} |"
     )
+
+
+Pairs = dict[str, dict[str, list[Pair]]]  # split -> polarity rule "on"/"off" -> pairs
+
+
+def score_all(args: argparse.Namespace, inner: Embedder) -> Pairs:
+    """Score every pair, or read the scores cached by an earlier run with the same --scores file."""
+    if args.scores and args.scores.exists():
+        cached = json.loads(args.scores.read_text())
+        return {s: {m: [Pair(**p) for p in ps] for m, ps in modes.items()} for s, modes in cached.items()}
+    data = load(args.data)
+    embedder, cache = MemoEmbedder(inner), VerifyCache()
+    pairs = {s: build_pairs(s, data, embedder, cache, args.number_context) for s in ("dev", "test")}
+    if args.scores:
+        out = {s: {m: [asdict(p) for p in ps] for m, ps in modes.items()} for s, modes in pairs.items()}
+        args.scores.write_text(json.dumps(out))
+    return pairs
+
+
+def report(pairs: Pairs, embedder_name: str, target: float) -> None:
+    """The dev sweep, the thresholds chosen on dev, and the dev/test table, with the polarity rule on and off."""
+    print("lexical-only sweep on dev: threshold, precision/recall with the polarity rule on, then off")
+    for x in LEXICAL_GRID:
+        on, off = (evaluate(pairs["dev"][m], VerifyThresholds(x, 2.0, 2.0), False) for m in ("on", "off"))
+        print(f"  {x:.2f}  {on.precision:.3f}/{on.recall:.3f}  {off.precision:.3f}/{off.recall:.3f}")
+    print(f"\n| verifier (baseline: numbers only; chosen on dev at precision >= {target}) | split | base prec "
+          "| precision | ratio | recall |  F1   | unsupp. rej | corr. rej | neg. rej |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    chosen = []
+    for mode in ("on", "off"):
+        for name, cos in (("lexical only", False), (f"lexical + {embedder_name}", True)):
+            t = choose(pairs["dev"][mode], target, cos, mode == "on")
+            chosen.append(f"polarity {mode}, {name}: {t}")
+            for s in ("dev", "test"):
+                base = evaluate(pairs[s][mode], None, False)
+                print(row(f"{name}, polarity {mode}", s, evaluate(pairs[s][mode], t, cos), base))
+    print("\nchosen on dev:\n  " + "\n  ".join(chosen))
 
 
 def main() -> None:
@@ -189,43 +252,17 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("../shared/data/pubmedqa"))
     ap.add_argument("--embedder", default="minilm", choices=("minilm", "hashing"))
     ap.add_argument("--precision", type=float, default=0.98, help="target precision on dev")
-    ap.add_argument(
-        "--number-context",
-        type=float,
-        default=VerifyThresholds().number_context,
-        help="share of a statement's terms a number's sentence window must hold",
-    )
+    ap.add_argument("--number-context", type=float, default=VerifyThresholds().number_context,
+                    help="share of a statement's terms a number's sentence window must hold")  # fmt: skip
     ap.add_argument("--scores", type=Path, help="cache of the pairs' scores: read if present, else written")
     args = ap.parse_args()
     started = time.perf_counter()
-    data = load(args.data)
     inner = load_embedder(args.embedder)
     assert inner is not None
-    if args.scores and args.scores.exists():
-        pairs = {s: [Pair(**p) for p in ps] for s, ps in json.loads(args.scores.read_text()).items()}
-    else:
-        embedder, cache = MemoEmbedder(inner), VerifyCache()
-        pairs = {s: build_pairs(s, data, embedder, cache, args.number_context) for s in ("dev", "test")}
-        if args.scores:
-            args.scores.write_text(json.dumps({s: [asdict(p) for p in ps] for s, ps in pairs.items()}))
-    counts = {s: Counter(p.kind for p in ps) for s, ps in pairs.items()}
+    pairs = score_all(args, inner)
+    counts = {s: dict(Counter(p.kind for p in modes["on"])) for s, modes in pairs.items()}
     print(f"pairs: {counts}  embedder: {inner.name}  ({time.perf_counter() - started:.0f} s)\n")
-    print("lexical sweep on dev (lexical only): threshold precision recall")
-    for x in LEXICAL_GRID:
-        f = evaluate(pairs["dev"], VerifyThresholds(x, 2.0, 2.0), False)
-        print(f"  {x:.2f}  {f.precision:.3f}  {f.recall:.3f}")
-    modes = {"lexical only": False, f"lexical + {inner.name}": True}
-    chosen = {name: choose(pairs["dev"], args.precision, cos) for name, cos in modes.items()}
-    print(f"\nchosen on dev (target precision {args.precision}): {chosen}\n")
-    print(
-        "| verifier (baseline: numbers only) | split | base prec | precision | ratio | recall |  F1   "
-        "| unsupp. rej | corr. rej |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, cos in modes.items():
-        for s in ("dev", "test"):
-            base = evaluate(pairs[s], None, False)
-            print(row(name, s, evaluate(pairs[s], chosen[name], cos), base))
+    report(pairs, inner.name, args.precision)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

@@ -239,7 +239,7 @@ def ask(
 def _ask(b: Bedside, question: str, audience: str, conversation: str | None, llm: bool, stream: bool) -> Answer:
     if not (llm and stream and err.is_terminal):
         return b.ask(question, audience=audience, conversation=conversation, llm=llm)
-    err.print("[dim]drafting with the LLM (unverified as it streams)…[/dim]")
+    err.print("[dim]composing with the LLM; each statement appears once it has been checked against its sources…[/dim]")
     answer = b.ask(
         question, audience=audience, conversation=conversation, llm=True,
         on_statement=lambda text: err.print(f"[dim]  · {text}[/dim]", highlight=False, markup=False),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from editorial_support import Editorial, make_editorial
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -249,3 +250,34 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         (ARTIFACTS / "failures").mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "failures" / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+# -- the editorial workflow (helpers in editorial_support.py) -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def editorial_factory(starter_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`factory(**settings)`: a fresh editorial app over a private copy of the starter data."""
+    made: list[Editorial] = []
+
+    def factory(**settings: Any) -> Editorial:
+        path = tmp_path_factory.mktemp("editorial") / "data"
+        shutil.copytree(starter_data, path)
+        made.append(make_editorial(path, **settings))
+        return made[-1]
+
+    yield factory
+    for e in made:
+        e.articles.close()
+
+
+@pytest.fixture(scope="module")
+def editorial(editorial_factory: Any) -> Editorial:
+    return editorial_factory()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def api(editorial: Editorial) -> Iterator[TestClient]:
+    """A client for the module's editorial app (its lifespan spans the module)."""
+    with TestClient(editorial.app, follow_redirects=False) as c:
+        yield c

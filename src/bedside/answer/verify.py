@@ -177,15 +177,16 @@ class VerifyThresholds:
     """When a statement counts as supported.
 
     Defaults chosen on PubMedQA split "dev" only, for precision >= 0.98 against the most similar other abstract, by
-    `.venv/bin/python bench/calibrate_verify.py --precision 0.98` (all-MiniLM-L6-v2). On split "test" they gave
-    precision 0.969 and recall 0.529 lexical-only, 0.969 and 0.666 with MiniLM; recall is low there because a
-    conclusion generalises beyond its abstract, while an LLM statement restates a cited passage.
+    `.venv/bin/python bench/calibrate_verify.py --precision 0.98` (all-MiniLM-L6-v2). On split "test": precision
+    0.988, recall 0.402 lexical-only; 0.969 and 0.600 with MiniLM. Recall is low there because a conclusion
+    generalises beyond its abstract, while an LLM statement restates a cited passage.
     """
 
     lexical: float = 0.50  # share of content terms found in one cited sentence and its neighbours
-    cosine: float = 0.70  # embedding cosine of statement vs one cited sentence ...
-    lexical_floor: float = 0.25  # ... accepted only with at least this lexical share
+    cosine: float = 0.60  # embedding cosine of statement vs one cited sentence ...
+    lexical_floor: float = 0.30  # ... accepted only with at least this lexical share
     number_context: float = 0.2  # a number counts where its sentence window holds this share of the terms
+    polarity: bool = True  # support only from sentences negated (or not) as the statement is; see the bench script
 
     def accepts(self, lexical: float, cosine: float | None) -> bool:
         """The support rule: lexical alone, or cosine (when an embedder gave one) with a lexical floor."""
@@ -332,15 +333,17 @@ class _Best:
     window: frozenset[str]
 
 
-def _best_sentences(terms: frozenset[str], analysed: list[_Analysed], query: F32 | None, negated: bool) -> list[_Best]:
-    """Per passage, the best sentence whose polarity (negation or not) is the statement's, scored with those of its
-    neighbours that share that polarity: "do not give folic acid alone" never supports "give folic acid alone"."""
+def _best_sentences(
+    terms: frozenset[str], analysed: list[_Analysed], query: F32 | None, negated: bool | None
+) -> list[_Best]:
+    """Per passage, the best sentence, scored with its neighbours. With `negated` set, only sentences of that
+    polarity count, as centre or neighbour: "do not give folic acid alone" never supports "give folic acid alone"."""
     best = []
     for i, a in enumerate(analysed):
-        ks = [k for k in range(len(a.spans)) if a.negated[k] == negated]
+        ks = [k for k in range(len(a.spans)) if negated is None or a.negated[k] == negated]
         if not ks:
             continue
-        windows = {k: frozenset().union(*(a.sentences[j] for j in _near(k, a) if a.negated[j] == negated)) for k in ks}
+        windows = {k: _window(a, k, negated) for k in ks}
         lex = {k: _lexical(terms, windows[k]) for k in ks}
         sims = a.vectors @ query if query is not None and a.vectors is not None else None
         cos = {k: float(sims[k]) for k in ks} if sims is not None else {}
@@ -348,6 +351,12 @@ def _best_sentences(terms: frozenset[str], analysed: list[_Analysed], query: F32
         j = max(ks, key=lambda k: (lex[k] + cos.get(k, 0.0), _lexical(terms, a.sentences[k])))
         best.append(_Best(max(lex.values()), max(cos.values()) if cos else None, i, *a.spans[j], windows[j]))
     return best
+
+
+def _window(a: _Analysed, k: int, negated: bool | None) -> frozenset[str]:
+    if negated is None:
+        return a.windows[k]
+    return frozenset().union(*(a.sentences[j] for j in _near(k, a) if a.negated[j] == negated))
 
 
 def _near(k: int, a: _Analysed) -> range:
@@ -378,7 +387,8 @@ def verify_statement(
     if missing:
         return Verdict(False, f"number {missing!r} is not in the cited passages")
     query = embedder.embed_query(text) if embedder is not None else None
-    best = _best_sentences(terms, analysed, query, bool(_NEGATION.search(text)))
+    polarity = bool(_NEGATION.search(text)) if thresholds.polarity else None
+    best = _best_sentences(terms, analysed, query, polarity)
     if not best:
         return Verdict(False, "no cited sentence has the statement's polarity (negated or not)")
     lexical = max([b.lexical for b in best] + [_joint_lexical(terms, best, thresholds.lexical_floor)])

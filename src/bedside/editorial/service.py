@@ -94,6 +94,19 @@ class SqlArticleService:
         with self._engine.connect() as connection:
             return records.load_articles(connection, where, max(0, limit))
 
+    def queue(self, status: ReviewStatus, limit: int = 200) -> builtins.list[Article]:
+        """Articles with this status, least recently updated first (a review queue: the longest waiting on top)."""
+        oldest = (
+            sa.select(articles.c.id)
+            .where(articles.c.status == ReviewStatus(status).value)
+            .order_by(articles.c.updated, articles.c.id)
+            .limit(max(0, limit))
+        )
+        with self._engine.connect() as connection:
+            ids = builtins.list(connection.execute(oldest).scalars())
+            found = records.load_articles(connection, [articles.c.id.in_(ids)]) if ids else []
+        return found[::-1]  # load_articles orders newest first
+
     def history(self, slug: str) -> builtins.list[AuditEvent]:
         """The article's audit records, oldest first."""
         with self._engine.connect() as connection:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from bedside.web.deps import Service
+from bedside.web.deps import ApiUser, Desk, Service
 from bedside.web.schemas import (
     AnswerOut,
     ArticleList,
@@ -15,8 +15,11 @@ from bedside.web.schemas import (
     ArticleSummary,
     AskIn,
     Audience,
+    EditIn,
     ErrorOut,
     HealthOut,
+    ReviewIn,
+    ReviewOut,
     SourcesOut,
 )
 from bedside.web.stream import answer_events
@@ -26,6 +29,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown article or conversation"},
     422: {"model": ErrorOut, "description": "Invalid input: what is wrong is in `detail`"},
     503: {"model": ErrorOut, "description": "A backend (the LLM endpoint) is unavailable"},
+}
+_REVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No API token, or an unknown or disabled one"},
+    403: {"model": ErrorOut, "description": "The token's user may not take this action (role, claim, own edit)"},
+    404: {"model": ErrorOut, "description": "Unknown article"},
+    409: {"model": ErrorOut, "description": "Not possible from the article's status, or someone acted first"},
+    422: {"model": ErrorOut, "description": "Invalid input, e.g. a change request or rejection without a comment"},
 }
 
 
@@ -58,8 +68,20 @@ def article(slug: str, service: Service, audience: Audience = "clinician") -> Ar
     return ArticleOut(
         slug=found.slug, question=found.question, status=found.status.value, created=found.created,
         updated=found.updated, version=version.number if version else 0, approved_at=found.approved_at,
-        url=f"/articles/{found.slug}", answer=AnswerOut.model_validate(answer.to_dict()),
+        approved_by=found.approved_by, url=f"/articles/{found.slug}", answer=AnswerOut.model_validate(answer.to_dict()),
     )  # fmt: skip
+
+
+@router.post("/articles/{slug}/review", response_model=ReviewOut, responses=_REVIEW_ERRORS)
+def review(slug: str, body: ReviewIn, user: ApiUser, desk: Desk) -> ReviewOut:
+    """Take a review action as the token's user: claim, release, approve, request_changes or reject."""
+    return ReviewOut.from_domain(desk.review(slug, body.action, user, body.comment))
+
+
+@router.post("/articles/{slug}/versions", response_model=ReviewOut, status_code=201, responses=_REVIEW_ERRORS)
+def new_version(slug: str, body: EditIn, user: ApiUser, desk: Desk) -> ReviewOut:
+    """Save an editor's version (every statement cited, sources unchanged); the article goes back to submitted."""
+    return ReviewOut.from_domain(desk.edit(slug, user, body.answer(), base=body.base))
 
 
 @router.get("/articles", response_model=ArticleList, responses=_ERRORS)

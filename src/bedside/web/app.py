@@ -17,8 +17,10 @@ from bedside import __version__
 from bedside.config import Settings, load_settings
 from bedside.editorial.interface import ArticleService
 from bedside.engine import Bedside
-from bedside.web import api, docs, errors, pages
-from bedside.web.articles import open_articles
+from bedside.web import api, docs, errors, pages, review_pages
+from bedside.web.articles import EditorialService, open_articles
+from bedside.web.auth import Auth
+from bedside.web.review import ReviewDesk
 from bedside.web.service import WebService
 
 HERE = Path(__file__).parent
@@ -89,17 +91,26 @@ def link_label(url: str) -> str:
 def create_app(
     settings: Settings | None = None, *, bedside: Bedside | None = None, articles: ArticleService | None = None
 ) -> FastAPI:
-    """Build the app: opens the knowledge base (loading the starter digests when enabled) and the articles."""
+    """Build the app: opens the knowledge base (loading the starter digests when enabled) and the articles.
+
+    Refuses to start in production without a secret key (BEDSIDE_SECRET_KEY) to sign session cookies with.
+    """
     settings = settings or load_settings()
-    owned = bedside is None
+    auth = Auth(settings, None)  # first: a production app without a secret key stops before opening anything
+    owned, owned_articles = bedside is None, articles is None
     engine = bedside or Bedside(settings=settings)
     engine.ensure_starter_kb()
     service = WebService(engine, articles or open_articles(settings))
+    editorial = service.articles if isinstance(service.articles, EditorialService) else None
+    auth.accounts = editorial
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         service.close()
+        close = getattr(service.articles, "close", None)
+        if owned_articles and callable(close):
+            close()
         if owned:
             engine.close()
 
@@ -112,6 +123,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.auth = auth
+    app.state.desk = ReviewDesk(service, editorial) if editorial is not None else None
     app.state.templates = templates()
     app.add_middleware(SecurityHeaders)
     errors.install(app)
@@ -119,4 +132,5 @@ def create_app(
     docs.mount(app)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(review_pages.router)
     return app

@@ -1,7 +1,8 @@
 """Where the web app gets its `ArticleService`: the one place that binds the editorial core.
 
-`open_articles` is the switch. Until `bedside.editorial.service.SqlArticleService` lands it returns `MemoryArticles`,
-an interim in-process implementation of the same protocol (articles live as long as the process; no review).
+`open_articles` returns `bedside.editorial.service.SqlArticleService`. `MemoryArticles` is an in-process
+implementation of the same protocol for tests of the public pages (no accounts, so no sign-in and no review).
+Sign-in and review need `EditorialService`: articles plus accounts, as the SQL service provides them.
 """
 
 from __future__ import annotations
@@ -11,13 +12,46 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from bedside import __version__
 from bedside.answer.service import normalise_question, slug_for
 from bedside.config import Settings
-from bedside.editorial.interface import Article, ArticleService, ArticleVersion, AuditEvent, ReviewStatus, User
+from bedside.editorial.interface import (
+    Article,
+    ArticleService,
+    ArticleVersion,
+    AuditEvent,
+    ReviewStatus,
+    Role,
+    User,
+)
 from bedside.errors import InvalidInput, NotFound, TransitionError
+
+
+@runtime_checkable
+class EditorialService(ArticleService, Protocol):
+    """Articles with accounts and review queues: what sign-in, the review pages and the review API need."""
+
+    def edit(self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None) -> Article:
+        """A new version from an editor; `base` (the version edited) must still be the latest, else Conflict."""
+        ...
+
+    def queue(self, status: ReviewStatus, limit: int = 200) -> builtins.list[Article]:
+        """Articles with this status, least recently updated first."""
+        ...
+
+    def authenticate(self, email: str, password: str) -> User | None: ...
+
+    def user_by_token(self, token: str) -> User | None: ...
+
+    def get_user(self, email: str) -> User: ...
+
+    def list_users(self) -> builtins.list[User]: ...
+
+    def add_user(self, email: str, role: Role | str, password: str | None = None) -> tuple[User, str]: ...
+
+    def set_active(self, email: str, active: bool) -> User: ...
 
 
 def open_articles(settings: Settings) -> ArticleService:
@@ -95,12 +129,17 @@ class MemoryArticles:
             return list(self._events.get(slug, []))
 
     def set_status(self, slug: str, status: ReviewStatus) -> Article:
-        """Test hook: move an article to `status` (approving pins the latest version)."""
+        """Test hook: move an article to `status` (approving pins the latest version; any other status, as if it
+        had never been approved)."""
         article = self.get(slug)
         if status not in ReviewStatus:
             raise InvalidInput(f"unknown status {status!r}")
-        approved = len(article.versions) if status is ReviewStatus.APPROVED else article.approved_version
-        changed = replace(article, status=status, approved_version=approved, updated=self._clock())
+        now = self._clock()
+        if status is ReviewStatus.APPROVED:
+            number, by, at = len(article.versions), "tester@example.org", now
+        else:
+            number, by, at = 0, "", ""
+        changed = replace(article, status=status, updated=now, approved_version=number, approved_by=by, approved_at=at)
         with self._lock:
             self._by_slug[slug] = changed
         return changed

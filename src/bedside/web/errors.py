@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bedside.errors import BackendUnavailable, BedsideError, InvalidInput, NotFound, TransitionError, UpstreamError
+from bedside.errors import (
+    BackendUnavailable,
+    BedsideError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TransitionError,
+    UpstreamError,
+)
+from bedside.web.auth import SignInNeeded
 
 log = logging.getLogger("bedside.web")
 
@@ -18,12 +28,19 @@ log = logging.getLogger("bedside.web")
 STATUS: tuple[tuple[type[BedsideError], int, str], ...] = (
     (NotFound, 404, "not_found"),
     (InvalidInput, 422, "invalid_input"),
+    (PermissionDenied, 403, "forbidden"),
     (TransitionError, 409, "conflict"),
     (BackendUnavailable, 503, "unavailable"),
     (UpstreamError, 503, "unavailable"),
 )
-_KINDS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 409: "conflict", 422: "invalid_input"}
-_TITLES = {404: "Not found", 409: "Conflict", 422: "Please check your question", 503: "Temporarily unavailable"}
+_KINDS = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 422: "invalid_input", 429: "too_many_requests",
+}  # fmt: skip
+_TITLES = {
+    401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Please check your question",
+    429: "Too many attempts", 503: "Temporarily unavailable",
+}  # fmt: skip
 
 
 def status_of(exc: BedsideError) -> tuple[int, str]:
@@ -87,6 +104,12 @@ def install(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
+    async def sign_in_needed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInNeeded)
+        if wants_json(request):
+            return error_response(request, 401, "unauthorized", "sign in first")
+        return RedirectResponse(f"/login?{urlencode({'next': exc.next_path})}", status_code=303)
+
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return error_response(request, 500, "internal", "internal error")
@@ -95,6 +118,7 @@ def install(app: FastAPI) -> None:
         BedsideError: bedside_error,
         RequestValidationError: validation_error,
         StarletteHTTPException: http_error,
+        SignInNeeded: sign_in_needed,
         Exception: unexpected,
     }
     for exc_class, handler in handlers.items():

@@ -19,11 +19,18 @@ COOKIE_AGE_S = 365 * 24 * 3600
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    """A page, with what every page needs (the reader's audience, whether answers stream)."""
+    """A page, with what every page needs (the reader's audience, whether answers stream, who is signed in)."""
     templates: Jinja2Templates = request.app.state.templates
     service = request.app.state.service
-    base = {"audience": reader(request, service), "readers": READERS, "llm": service.llm_enabled, "page": name}
-    return templates.TemplateResponse(request, f"{name}.html", {**base, **context}, status_code=status)
+    person = request.app.state.auth.current(request)
+    base = {
+        "audience": reader(request, service), "readers": READERS, "llm": service.llm_enabled, "page": name,
+        "user": person.user if person else None, "csrf": person.csrf if person else "",
+    }  # fmt: skip
+    response = templates.TemplateResponse(request, f"{name}.html", {**base, **context}, status_code=status)
+    if person is not None:  # pages for a signed-in person are theirs alone
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def reader(request: Request, service: Any) -> str:
@@ -83,7 +90,7 @@ def article(
     chosen = check_audience(audience) if audience else reader(request, service)
     found, answer = service.article(slug, chosen)
     context = {
-        "article": service.article_view(answer, c), "trail": service.conversation_trail(c)[:-1],
+        "article": service.article_view(answer, c, found), "trail": service.conversation_trail(c)[:-1],
         "audience": chosen, "created": found.created[:10],
     }  # fmt: skip
     response = render(request, "article", context)

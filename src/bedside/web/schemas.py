@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bedside.answer.service import MAX_QUESTION_CHARS
 from bedside.editorial.interface import Article
+from bedside.editorial.states import MAX_COMMENT
 
 Audience = Literal["clinician", "student", "patient"]
 
@@ -80,9 +81,80 @@ class ArticleOut(BaseModel):
     created: str
     updated: str
     version: int
-    approved_at: str
+    approved_at: str = Field(description="when the version shown was approved ('' while none is approved)")
+    approved_by: str = Field(description="who approved it ('' while none is approved)")
     url: str
     answer: AnswerOut
+
+
+class ReviewIn(BaseModel):
+    """A review action; request_changes and reject need a comment saying what to change or why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["claim", "release", "approve", "request_changes", "reject"]
+    comment: str = Field(default="", max_length=MAX_COMMENT)
+
+
+class EditStatementIn(BaseModel):
+    """A statement: its text and at least one citation (a reference number); provenance is kept as given."""
+
+    text: str
+    citations: list[int]
+    provenance: list[ProvenanceOut] = Field(default_factory=list)
+
+
+class EditSectionIn(BaseModel):
+    heading: str
+    statements: list[EditStatementIn]
+
+
+class EditReferenceIn(BaseModel):
+    """A reference of the version being edited (by document id), possibly renumbered; its details stay as stored."""
+
+    number: int
+    document_id: str
+
+
+class EditIn(BaseModel):
+    """An editor's new version: the answer JSON's title, bottom line, sections and (optionally) references.
+
+    Other fields of the answer JSON are ignored (they are kept from the version edited), so a client may send back
+    what GET /api/articles/{slug} gave it. `base`, when given, is the version edited: a newer one means 409.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str | None = None
+    bottom_line: list[EditStatementIn]
+    sections: list[EditSectionIn] = Field(default_factory=list)
+    references: list[EditReferenceIn] | None = None
+    base: int | None = Field(default=None, ge=1)
+
+    def answer(self) -> dict[str, Any]:
+        """The edit as the article service takes it."""
+        return self.model_dump(exclude={"base"}, exclude_none=True)
+
+
+class ReviewOut(BaseModel):
+    """An article's review state after an action."""
+
+    slug: str
+    status: str
+    version: int = Field(description="the latest version's number")
+    claimed_by: str
+    approved_by: str
+    approved_at: str
+    approved_version: int
+    url: str
+
+    @classmethod
+    def from_domain(cls, article: Article) -> ReviewOut:
+        return cls(
+            slug=article.slug, status=article.status.value, version=article.latest.number,
+            claimed_by=article.claimed_by, approved_by=article.approved_by, approved_at=article.approved_at,
+            approved_version=article.approved_version, url=f"/articles/{article.slug}",
+        )  # fmt: skip
 
 
 class ArticleSummary(BaseModel):
@@ -130,5 +202,8 @@ class HealthOut(BaseModel):
 class ErrorOut(BaseModel):
     """Every 4xx and 5xx JSON body."""
 
-    error: str = Field(description="not_found, invalid_input, conflict, unavailable or internal")
+    error: str = Field(
+        description="unauthorized, forbidden, not_found, invalid_input, conflict, too_many_requests, unavailable "
+        "or internal"
+    )
     detail: str

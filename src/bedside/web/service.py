@@ -117,11 +117,15 @@ class WebService:
         article = self.articles.get(slug)
         return article, public_answer(article, audience)
 
-    def article_view(self, answer: Answer, conversation: str = "") -> ArticleView:
-        """The page's view of an answer, with the exact source passage behind every citation."""
+    def article_view(self, answer: Answer, conversation: str = "", article: Article | None = None) -> ArticleView:
+        """The page's view of an answer, with the exact source passage behind every citation (and, given the
+        article, who approved the answer and when, when the answer shown is its approved version)."""
         with self._read_lock:
             docs = self._reader.documents(cited_documents(answer))
-        return article_view(answer, {doc_id: d.text for doc_id, d in docs.items()}, conversation)
+        view = article_view(answer, {doc_id: d.text for doc_id, d in docs.items()}, conversation)
+        if article is not None and answer.status == ReviewStatus.APPROVED and article.approved_by:
+            view = replace(view, approved_by=article.approved_by, approved_on=article.approved_at[:10])
+        return view
 
     def conversation_trail(self, conversation: str) -> list[str]:
         """Earlier questions of a conversation, oldest first ([] for none); NotFound for an unknown id."""

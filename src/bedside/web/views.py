@@ -97,8 +97,12 @@ def public_answer(article: Article, audience: str) -> Answer:
         raise NotFound(f"article {article.slug!r} was withdrawn")
     answer = answer_from_dict(version.answer)
     answer = render_for(replace(answer, audience="clinician"), check_audience(audience))
+    # The approved version stays public (as approved, dated by its approval) while a newer one waits for review.
+    approved = bool(article.approved_version) and version.number == article.approved_version
+    status = ReviewStatus.APPROVED.value if approved else article.status.value
+    updated = (article.approved_at or article.updated) if approved else article.updated
     return replace(
-        answer, slug=article.slug, status=article.status.value, updated=article.updated[:10],
+        answer, slug=article.slug, status=status, updated=updated[:10],
         disclaimer=PATIENT_DISCLAIMER if audience == "patient" else (answer.disclaimer or DISCLAIMER),
     )  # fmt: skip
 
@@ -169,6 +173,8 @@ class ArticleView:
     notices: tuple[str, ...]
     conversation: str
     composer: str
+    approved_by: str = ""  # who approved the version shown ("" unless it is approved)
+    approved_on: str = ""  # the approval's date (YYYY-MM-DD)
 
 
 def review_steps(status: str) -> tuple[Step, ...]:

@@ -1,0 +1,200 @@
+"""Who is signed in: session cookies for people, bearer tokens for programs, CSRF tokens on every form.
+
+Cookies are HttpOnly and SameSite=Lax, and Secure in production (in development, whenever the request came over
+HTTPS, so trying bedside on http://localhost still works). A sign-in always starts a new session (the id a browser
+had before is deleted), signing out deletes the session on the server, and sessions end after SESSION_TTL_S.
+The sign-in form, which has no session yet, carries a token bound to a signed nonce cookie instead.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bedside.config import Settings
+from bedside.editorial.interface import User
+from bedside.errors import BackendUnavailable, BedsideError, NotFound
+from bedside.web.articles import EditorialService
+from bedside.web.ratelimit import LoginLimiter
+from bedside.web.sessions import Session, SessionStore, Signer, secret_key
+
+__all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "Auth", "SignInNeeded", "SignInRefused", "SignedIn", "safe_next"]
+
+SESSION_COOKIE = "bedside_session"
+LOGIN_COOKIE = "bedside_login"
+LOGIN_NONCE_S = 3600
+_UNSET: Any = object()
+
+
+class SignInNeeded(Exception):
+    """A page needs a signed-in person; the web answers with a redirect to /login (carrying `next`)."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class SignInRefused(BedsideError):
+    """Wrong email or password (or a deactivated account), or too many failed attempts: `retry_after` > 0."""
+
+    def __init__(self, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A person signed in through a session."""
+
+    user: User
+    session: Session
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+
+def safe_next(value: str | None, default: str = "/review") -> str:
+    """A path on this site to go to after signing in; anything else (another site, odd schemes) gives `default`."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or any(c in value for c in "\r\n"):
+        return default
+    return value
+
+
+def client_address(request: Request) -> str:
+    """The client's address (behind a proxy, as uvicorn's --forwarded-allow-ips reports it)."""
+    return request.client.host if request.client else "unknown"
+
+
+class Auth:
+    """Sessions, sign-in with rate limiting, CSRF checks and API tokens over the editorial accounts."""
+
+    def __init__(self, settings: Settings, accounts: EditorialService | None, limiter: LoginLimiter | None = None):
+        self.signer = Signer(secret_key(settings))
+        self.sessions = SessionStore(settings.data_dir / "sessions.db")
+        self.limiter = limiter or LoginLimiter()
+        self.accounts = accounts
+        self.production = settings.environment == "production"
+
+    def editorial(self) -> EditorialService:
+        """The accounts behind sign-in; BackendUnavailable when the articles have none (an in-memory test store)."""
+        if self.accounts is None:
+            raise BackendUnavailable("sign-in and review need the editorial service (an SQL article database)")
+        return self.accounts
+
+    def secure(self, request: Request) -> bool:
+        """Whether cookies get the Secure flag."""
+        return self.production or request.url.scheme == "https"
+
+    # -- sessions --------------------------------------------------------------------------------------------------
+
+    def current(self, request: Request) -> SignedIn | None:
+        """The person signed in on this request (looked up once per request), or None."""
+        found: SignedIn | None = getattr(request.state, "signed_in", _UNSET)
+        if found is _UNSET:
+            found = self._lookup(request)
+            request.state.signed_in = found
+        return found
+
+    def _lookup(self, request: Request) -> SignedIn | None:
+        session_id = self._session_id(request)
+        if self.accounts is None or session_id is None:
+            return None
+        session = self.sessions.get(session_id)
+        if session is None:
+            return None
+        try:
+            user = self.accounts.get_user(session.email)
+        except NotFound:
+            user = None
+        if user is None or not user.active:  # deactivated (or removed) since signing in
+            self.sessions.delete(session.id)
+            return None
+        return SignedIn(user, session)
+
+    def _session_id(self, request: Request) -> str | None:
+        raw = request.cookies.get(SESSION_COOKIE, "")
+        return self.signer.unsign("session", raw) if raw else None
+
+    def sign_in(self, request: Request, email: str, password: str) -> SignedIn:
+        """Check the password (rate-limited per account and address) and start a new session; SignInRefused."""
+        accounts = self.editorial()
+        key = self.limiter.key(email, client_address(request))
+        wait = self.limiter.retry_after(key)
+        if wait:
+            minutes = math.ceil(wait / 60)
+            raise SignInRefused(
+                f"Too many failed sign-ins for this account from your address. Try again in {minutes} minute"
+                f"{'' if minutes == 1 else 's'}.",
+                wait,
+            )
+        user = accounts.authenticate(email, password)
+        if user is None:
+            self.limiter.failed(key)
+            raise SignInRefused("Wrong email or password (or the account is deactivated).")
+        self.limiter.succeeded(key)
+        self.end(request)  # a new id at every sign-in: a session id planted before sign-in is worthless
+        signed = SignedIn(user, self.sessions.create(user.email))
+        request.state.signed_in = signed
+        return signed
+
+    def set_session_cookie(self, request: Request, response: Response, signed: SignedIn) -> None:
+        """Give the browser its session (and drop the sign-in form's nonce)."""
+        response.set_cookie(
+            SESSION_COOKIE, self.signer.sign("session", signed.session.id), max_age=int(self.sessions.ttl_s),
+            path="/", secure=self.secure(request), httponly=True, samesite="lax",
+        )  # fmt: skip
+        response.delete_cookie(LOGIN_COOKIE, path="/login", secure=self.secure(request), httponly=True, samesite="lax")
+
+    def end(self, request: Request) -> None:
+        """End the request's session on the server, if it has one."""
+        session_id = self._session_id(request)
+        if session_id is not None:
+            self.sessions.delete(session_id)
+        request.state.signed_in = None
+
+    def sign_out(self, request: Request, response: Response) -> None:
+        """End the session and clear the cookie."""
+        self.end(request)
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=self.secure(request), httponly=True, samesite="lax")
+
+    # -- CSRF --------------------------------------------------------------------------------------------------
+
+    def csrf_ok(self, signed: SignedIn, token: str) -> bool:
+        """Whether a form's token is this session's."""
+        return bool(token) and secrets.compare_digest(token.encode(), signed.csrf.encode())
+
+    def login_token(self, request: Request) -> tuple[str, str]:
+        """The sign-in form's token, and the nonce cookie to set with it ("" when the browser has a valid one)."""
+        raw = request.cookies.get(LOGIN_COOKIE, "")
+        nonce = self.signer.unsign("login", raw) if raw else None
+        cookie = ""
+        if nonce is None:
+            nonce = secrets.token_urlsafe(16)
+            cookie = self.signer.sign("login", nonce)
+        return self.signer.mac("login-form", nonce), cookie
+
+    def set_login_cookie(self, request: Request, response: Response, cookie: str) -> None:
+        """Send the sign-in form's nonce cookie (from `login_token`), when there is one to send."""
+        if cookie:
+            response.set_cookie(
+                LOGIN_COOKIE, cookie, max_age=LOGIN_NONCE_S, path="/login", secure=self.secure(request),
+                httponly=True, samesite="lax",
+            )  # fmt: skip
+
+    def login_token_ok(self, request: Request, token: str) -> bool:
+        """Whether the sign-in form's token matches this browser's nonce cookie."""
+        raw = request.cookies.get(LOGIN_COOKIE, "")
+        nonce = self.signer.unsign("login", raw) if raw else None
+        return nonce is not None and bool(token) and self.signer.matches("login-form", nonce, token)
+
+    # -- API tokens --------------------------------------------------------------------------------------------
+
+    def bearer(self, token: str) -> User | None:
+        """The active account for an API token, or None."""
+        return self.editorial().user_by_token(token.strip())

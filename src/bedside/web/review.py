@@ -1,0 +1,347 @@
+"""The review desk: the queue, an article with its sources side by side, its history and changes, and edits.
+
+One service for the review pages and the review API. Whether a person may act is decided by the state machine
+(`bedside.editorial.states`), both for showing buttons and when the action is taken; the article service checks
+again inside its transaction, so a lost race is a Conflict, never a half-done step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any
+
+from bedside.answer.render import STATUS_LABELS
+from bedside.editorial.interface import Article, AuditEvent, ReviewStatus, User
+from bedside.editorial.states import REVIEW_ACTIONS, Action, Subject, advance, allowed_actions
+from bedside.errors import InvalidInput
+from bedside.web.articles import EditorialService
+from bedside.web.service import WebService
+from bedside.web.views import ArticleView, answer_from_dict
+
+__all__ = ["QUEUE_ORDER", "ReviewDesk", "diff_lines", "edited_answer", "statement_lines"]
+
+QUEUE_ORDER = (
+    ReviewStatus.SUBMITTED, ReviewStatus.UNDER_REVIEW, ReviewStatus.CHANGES_REQUESTED, ReviewStatus.APPROVED,
+    ReviewStatus.REJECTED,
+)  # fmt: skip
+QUEUE_LIMIT = 200
+Fields = Mapping[str, Sequence[str]]  # a submitted form: name -> every value given
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    slug: str
+    title: str
+    question: str
+    status: str
+    waiting_since: str  # when the article last changed (ISO 8601)
+    versions: int
+    author: str  # who made the latest version
+    claimed_by: str
+    sources_changed: bool
+    actions: tuple[str, ...]  # review actions the viewer may take now
+
+
+@dataclass(frozen=True, slots=True)
+class QueueGroup:
+    status: str
+    label: str
+    items: tuple[QueueItem, ...]
+    more: bool  # the group holds more than QUEUE_LIMIT articles
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    number: int
+    created: str
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiffPart:
+    kind: str  # "same", "removed" or "added"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiffRow:
+    kind: str  # "same", "removed" or "added"
+    parts: tuple[DiffPart, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    old: int
+    new: int
+    rows: tuple[DiffRow, ...]
+
+    @property
+    def changed(self) -> bool:
+        return any(row.kind != "same" for row in self.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPage:
+    """Everything a reviewer sees of one article."""
+
+    article: Article
+    title: str
+    status_label: str
+    shown: int  # the version shown side by side with its sources
+    versions: tuple[VersionInfo, ...]
+    view: ArticleView
+    actions: tuple[str, ...]
+    can_edit: bool
+    history: tuple[AuditEvent, ...]
+    diff: Diff | None
+    public_url: str  # "" while the public cannot see it
+
+
+@dataclass(frozen=True, slots=True)
+class EditStatement:
+    name: str  # the form field holding its text
+    text: str
+    citations: tuple[int, ...]
+
+    @property
+    def id(self) -> str:
+        return self.name.replace(":", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class EditGroup:
+    key: str  # "bl" for the bottom line, else the section's index
+    heading: str
+    statements: tuple[EditStatement, ...]
+    new_text: str
+    new_citations: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EditPage:
+    slug: str
+    question: str
+    title: str
+    base: int
+    groups: tuple[EditGroup, ...]
+    references: tuple[tuple[int, str], ...]  # (number, title)
+
+
+class ReviewDesk:
+    """Review and editing over the editorial service, with source passages from the knowledge base."""
+
+    def __init__(self, service: WebService, editorial: EditorialService) -> None:
+        self.service = service
+        self.editorial = editorial
+
+    # -- acting ----------------------------------------------------------------------------------------------------
+
+    def review(self, slug: str, action: str, user: User, comment: str = "") -> Article:
+        """Take a review action (claim, release, approve, request_changes, reject)."""
+        if action not in {a.value for a in REVIEW_ACTIONS}:
+            raise InvalidInput(f"unknown review action {action!r}")
+        return self.editorial.review(slug, action, user, comment)
+
+    def edit(self, slug: str, user: User, answer: dict[str, Any], base: int | None = None) -> Article:
+        """A new version from an editor (every statement cited); the article goes back to submitted."""
+        return self.editorial.edit(slug, user, answer, base=base)
+
+    def edit_from_form(self, slug: str, user: User, fields: Fields) -> Article:
+        """The edit form's version: its statements over the version it was opened on (`base`)."""
+        article = self.editorial.get(slug)
+        base = _number(_first(fields, "base"), "base version")
+        if not 1 <= base <= len(article.versions):
+            raise InvalidInput(f"no version {base} of this article")
+        answer = edited_answer(article.versions[base - 1].answer, fields)
+        return self.edit(slug, user, answer, base=base)
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+
+    def queue(self, user: User) -> tuple[QueueGroup, ...]:
+        """Articles by status (submitted first), the longest waiting first in each."""
+        groups = []
+        for status in QUEUE_ORDER:
+            found = self.editorial.queue(status, QUEUE_LIMIT + 1)
+            items = tuple(self._item(a, user) for a in found[:QUEUE_LIMIT])
+            groups.append(QueueGroup(status.value, STATUS_LABELS[status.value], items, len(found) > QUEUE_LIMIT))
+        return tuple(groups)
+
+    def _item(self, article: Article, user: User) -> QueueItem:
+        return QueueItem(
+            slug=article.slug, title=_title(article), question=article.question, status=article.status.value,
+            waiting_since=article.updated, versions=len(article.versions), author=article.latest.created_by,
+            claimed_by=article.claimed_by, sources_changed=article.sources_changed,
+            actions=_review_actions(article, user),
+        )  # fmt: skip
+
+    def page(self, slug: str, user: User, version: int | None = None, old: int | None = None) -> ReviewPage:
+        """The article as a reviewer sees it: version `version` (default latest) with its sources, the changes
+        from `old` (default: the version before) to it, the actions open to `user`, and the audit history."""
+        article = self.editorial.get(slug)
+        latest = article.latest.number
+        shown = _in_range(version or latest, latest, "version")
+        old = _in_range(old, latest, "version to compare") if old else shown - 1
+        diff = None
+        if old >= 1 and old != shown:
+            before, after = article.versions[old - 1].answer, article.versions[shown - 1].answer
+            diff = Diff(old, shown, diff_lines(statement_lines(before), statement_lines(after)))
+        answer = answer_from_dict(article.versions[shown - 1].answer)
+        allowed = allowed_actions(Subject.of(article), user)
+        return ReviewPage(
+            article=article, title=answer.title or article.question,
+            status_label=STATUS_LABELS.get(article.status.value, article.status.value), shown=shown,
+            versions=tuple(VersionInfo(v.number, v.created, v.created_by) for v in article.versions),
+            view=self.service.article_view(answer), actions=_review_actions(article, user),
+            can_edit=Action.EDIT in allowed, history=tuple(self.editorial.history(slug)), diff=diff,
+            public_url=f"/articles/{slug}" if article.public_version is not None else "",
+        )  # fmt: skip
+
+    def edit_page(self, slug: str, user: User, fields: Fields | None = None) -> EditPage:
+        """The edit form for the latest version (or as submitted, to show it again with a message).
+
+        Raises what the state machine says when `user` may not edit the article now.
+        """
+        article = self.editorial.get(slug)
+        advance(Subject.of(article), Action.EDIT, user, "")  # PermissionDenied or Conflict, with the reason
+        base = _number(_first(fields, "base"), "base version") if fields else article.latest.number
+        answer = article.versions[_in_range(base, len(article.versions), "version") - 1].answer
+        shown = edited_answer(answer, fields, drop_empty=False) if fields else answer
+        given = fields or {}
+        new = {key: (_first(given, f"new:{key}"), _numbers(given.get(f"cite:{key}", ()))) for key in _keys(answer)}
+        groups = [_group("bl", "Bottom line", answer.get("bottom_line", []), shown["bottom_line"], new)]
+        for i, sec in enumerate(answer.get("sections", [])):
+            texts = shown["sections"][i]["statements"]
+            groups.append(_group(str(i), str(sec.get("heading", "")), sec.get("statements", []), texts, new))
+        refs = tuple((int(r["number"]), str(r.get("title", ""))) for r in answer.get("references", []))
+        return EditPage(slug, article.question, str(shown.get("title", "")), base, tuple(groups), refs)
+
+
+# -- the edit form ---------------------------------------------------------------------------------------------------
+
+
+def edited_answer(base: dict[str, Any], fields: Fields | None, *, drop_empty: bool = True) -> dict[str, Any]:
+    """`base` with the form's title and statement texts; an emptied statement is dropped, a new one is added with
+    the citations ticked for it. Citations and provenance of existing statements are kept as they were."""
+    fields = fields or {}
+
+    def statements(key: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept = []
+        for i, s in enumerate(items):
+            text = _first(fields, f"text:{key}:{i}", str(s.get("text", ""))).strip()
+            if text or not drop_empty:
+                kept.append({**s, "text": text})
+        new = _first(fields, f"new:{key}").strip()
+        if new and drop_empty:
+            kept.append({"text": new, "citations": _numbers(fields.get(f"cite:{key}", ())), "provenance": []})
+        return kept
+
+    sections = [
+        {"heading": sec.get("heading", ""), "statements": statements(str(i), sec.get("statements", []))}
+        for i, sec in enumerate(base.get("sections", []))
+    ]
+    return {
+        "title": _first(fields, "title", str(base.get("title", ""))).strip(),
+        "bottom_line": statements("bl", base.get("bottom_line", [])),
+        "sections": [s for s in sections if s["statements"] or not drop_empty],
+        "references": base.get("references", []),
+    }
+
+
+def _group(
+    key: str, heading: str, original: list[dict[str, Any]], shown: list[dict[str, Any]],
+    new: dict[str, tuple[str, list[int]]],
+) -> EditGroup:  # fmt: skip
+    statements = tuple(
+        EditStatement(f"text:{key}:{i}", str(s["text"]), tuple(int(n) for n in original[i].get("citations", [])))
+        for i, s in enumerate(shown)
+    )
+    text, cites = new.get(key, ("", []))
+    return EditGroup(key, heading, statements, text, tuple(cites))
+
+
+def _keys(answer: dict[str, Any]) -> list[str]:
+    return ["bl", *(str(i) for i in range(len(answer.get("sections", []))))]
+
+
+def _first(fields: Fields | None, name: str, default: str = "") -> str:
+    values = fields.get(name) if fields else None
+    return str(values[0]) if values else default
+
+
+def _number(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{what} must be a whole number, not {value!r}") from None
+
+
+def _numbers(values: Sequence[str]) -> list[int]:
+    return [_number(v, "a citation") for v in values]
+
+
+def _in_range(number: int, latest: int, what: str) -> int:
+    if not 1 <= number <= latest:
+        raise InvalidInput(f"no {what} {number}: this article has versions 1 to {latest}")
+    return number
+
+
+# -- queue and changes -----------------------------------------------------------------------------------------------
+
+
+def _title(article: Article) -> str:
+    return str(article.latest.answer.get("title") or article.question)
+
+
+def _review_actions(article: Article, user: User) -> tuple[str, ...]:
+    return tuple(a.value for a in allowed_actions(Subject.of(article), user) if a in REVIEW_ACTIONS)
+
+
+def statement_lines(answer: Mapping[str, Any]) -> list[str]:
+    """A version as lines to compare: the title, then each statement with its place and citations."""
+    lines = [f"Title: {answer.get('title', '')}"]
+
+    def line(where: str, s: Mapping[str, Any]) -> str:
+        cites = "".join(f"[{n}]" for n in s.get("citations", []))
+        return f"{where}: {s.get('text', '')} {cites}".rstrip()
+
+    lines += [line("Bottom line", s) for s in answer.get("bottom_line", [])]
+    for sec in answer.get("sections", []):
+        lines += [line(str(sec.get("heading", "")), s) for s in sec.get("statements", [])]
+    return lines
+
+
+def diff_lines(old: list[str], new: list[str]) -> tuple[DiffRow, ...]:
+    """Line-by-line changes (difflib); a changed line shows which words went and which came."""
+    rows: list[DiffRow] = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            rows += [DiffRow("same", (DiffPart("same", line),)) for line in old[i1:i2]]
+        elif tag == "replace" and i2 - i1 == j2 - j1:
+            for before, after in zip(old[i1:i2], new[j1:j2], strict=True):
+                rows += _word_rows(before, after)
+        else:
+            rows += [DiffRow("removed", (DiffPart("removed", line),)) for line in old[i1:i2]]
+            rows += [DiffRow("added", (DiffPart("added", line),)) for line in new[j1:j2]]
+    return tuple(rows)
+
+
+_WORD = re.compile(r"\S+\s*")
+
+
+def _word_rows(before: str, after: str) -> list[DiffRow]:
+    a, b = _WORD.findall(before), _WORD.findall(after)
+    old: list[DiffPart] = []
+    new: list[DiffPart] = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            old.append(DiffPart("same", "".join(a[i1:i2])))
+            new.append(DiffPart("same", "".join(b[j1:j2])))
+            continue
+        if i2 > i1:
+            old.append(DiffPart("removed", "".join(a[i1:i2])))
+        if j2 > j1:
+            new.append(DiffPart("added", "".join(b[j1:j2])))
+    return [DiffRow("removed", tuple(old)), DiffRow("added", tuple(new))]

@@ -1,0 +1,164 @@
+"""Signed-in people: the secret key, signed values, and server-side sessions kept in SQLite in the data directory.
+
+A session cookie holds a random id and its HMAC under the secret key. The server keeps only the id's SHA-256 with
+the account, a CSRF token and an absolute expiry, so signing out (or deactivating the account) ends the session for
+good, and a copy of the sessions file holds nothing a browser could present.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bedside.config import Settings
+from bedside.errors import InvalidInput
+
+__all__ = ["MIN_SECRET", "SESSION_TTL_S", "Session", "SessionStore", "Signer", "secret_key"]
+
+SESSION_TTL_S = 12 * 3600  # absolute lifetime: a clinician's shift, then sign in again
+MIN_SECRET = 32
+KEY_FILE = "secret_key"
+_GENERATE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def secret_key(settings: Settings) -> bytes:
+    """The key that signs cookies: BEDSIDE_SECRET_KEY; in development only, else a random key kept in the data dir.
+
+    Production refuses to start without a configured key of at least MIN_SECRET characters.
+    """
+    configured = settings.secret_key.strip()
+    if settings.environment == "production" and len(configured) < MIN_SECRET:
+        problem = "is not set" if not configured else f"is shorter than {MIN_SECRET} characters"
+        raise InvalidInput(
+            f"BEDSIDE_SECRET_KEY {problem}; production needs a long random key (make one with: {_GENERATE})"
+        )
+    if configured:
+        return configured.encode()
+    return _stored_key(settings.data_dir / KEY_FILE)
+
+
+def _stored_key(path: Path) -> bytes:
+    """The key in `path`, created (readable by the owner only) when missing; safe when two processes race."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(draft, path)  # atomic, and never replaces a key another process wrote first
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < MIN_SECRET:
+        raise InvalidInput(f"{path} does not hold a usable secret key; delete it and a new one is made")
+    return key.encode()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class Signer:
+    """HMAC-SHA256 under the secret key; `purpose` keeps a value signed for one use from passing for another."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def mac(self, purpose: str, value: str) -> str:
+        """The signature of `value` for `purpose`."""
+        return _b64(hmac.new(self._key, f"{purpose}\x00{value}".encode(), hashlib.sha256).digest())
+
+    def sign(self, purpose: str, value: str) -> str:
+        """`value.signature`; `value` must not contain a dot."""
+        return f"{value}.{self.mac(purpose, value)}"
+
+    def unsign(self, purpose: str, signed: str) -> str | None:
+        """The value when the signature matches, else None."""
+        value, _, mac = signed.rpartition(".")
+        if not value or not hmac.compare_digest(mac, self.mac(purpose, value)):
+            return None
+        return value
+
+    def matches(self, purpose: str, value: str, mac: str) -> bool:
+        """Whether `mac` is `value`'s signature for `purpose` (compared in constant time)."""
+        return hmac.compare_digest(mac.encode(), self.mac(purpose, value).encode())
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One signed-in browser."""
+
+    id: str  # the random id the cookie carries; only its hash is stored
+    email: str
+    csrf: str  # the token every form of this session must carry
+    expires: float  # seconds since the epoch
+
+
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class SessionStore:
+    """Sessions in a small SQLite file (shared by the server's worker processes, kept across restarts)."""
+
+    def __init__(self, path: Path, ttl_s: float = SESSION_TTL_S, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.ttl_s = ttl_s
+        self.clock = clock
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS sessions (id_hash TEXT PRIMARY KEY, email TEXT NOT NULL, "
+                "csrf TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS sessions_email ON sessions (email)")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
+            yield db
+
+    def create(self, email: str) -> Session:
+        """A new session for the account (and expired ones are swept away)."""
+        now = self.clock()
+        session = Session(secrets.token_urlsafe(32), email, secrets.token_urlsafe(32), now + self.ttl_s)
+        with self._connect() as db:
+            db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
+            db.execute(
+                "INSERT INTO sessions (id_hash, email, csrf, created, expires) VALUES (?, ?, ?, ?, ?)",
+                (_digest(session.id), email, session.csrf, now, session.expires),
+            )
+        return session
+
+    def get(self, session_id: str) -> Session | None:
+        """The session while it lasts, else None."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT email, csrf, expires FROM sessions WHERE id_hash = ?", (_digest(session_id),)
+            ).fetchone()
+        if row is None or row[2] <= self.clock():
+            return None
+        return Session(session_id, row[0], row[1], row[2])
+
+    def delete(self, session_id: str) -> None:
+        """End one session."""
+        with self._connect() as db:
+            db.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(session_id),))
+
+    def delete_for(self, email: str) -> int:
+        """End every session of an account; returns how many there were."""
+        with self._connect() as db:
+            return db.execute("DELETE FROM sessions WHERE email = ?", (email,)).rowcount

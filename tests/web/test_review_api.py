@@ -1,0 +1,136 @@
+"""The review API with bearer tokens against the real SQL article service: 401, 403, 404, 409, 422 and 200."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from editorial_support import Editorial, ask_api
+from fastapi.testclient import TestClient
+
+QUESTIONS = (
+    "What is the first-line treatment for acute ischaemic stroke?",
+    "How is atrial fibrillation diagnosed?",
+    "What is the first-line treatment for diabetic ketoacidosis?",
+    "How is pulmonary embolism diagnosed?",
+    "What is the first-line treatment for iron deficiency anaemia?",
+)
+
+
+def act(client: TestClient, e: Editorial, who: str, slug: str, action: str, comment: str | None = None) -> Any:
+    body = {"action": action} if comment is None else {"action": action, "comment": comment}
+    return client.post(f"/api/articles/{slug}/review", json=body, headers=e.bearer(who))
+
+
+def edited(client: TestClient, slug: str, change: str) -> dict[str, Any]:
+    """The public answer JSON with its first bottom-line statement rewritten, as an editor would send it back."""
+    answer: dict[str, Any] = client.get(f"/api/articles/{slug}").json()["answer"]
+    answer["bottom_line"][0]["text"] = change
+    return answer
+
+
+def test_review_needs_a_valid_bearer_token(api: TestClient, editorial: Editorial) -> None:
+    slug = ask_api(api, QUESTIONS[0])
+    url = f"/api/articles/{slug}/review"
+    for headers in ({}, {"Authorization": "Bearer bst_not-a-token"}, {"Authorization": "Basic cml0YTpwdw=="}):
+        r = api.post(url, json={"action": "claim"}, headers=headers)
+        assert r.status_code == 401, (headers, r.text)
+        assert r.json()["error"] == "unauthorized" and r.headers["www-authenticate"] == "Bearer"
+    assert api.post(f"/api/articles/{slug}/versions", json={"bottom_line": []}).status_code == 401
+    editorial.articles.set_active(editorial.email("reviewer2"), False)
+    try:
+        assert act(api, editorial, "reviewer2", slug, "claim").status_code == 401  # a disabled account's token
+    finally:
+        editorial.articles.set_active(editorial.email("reviewer2"), True)
+    assert act(api, editorial, "reviewer", "no-such-article", "claim").status_code == 404
+
+
+def test_the_status_matrix_through_a_whole_review(api: TestClient, editorial: Editorial) -> None:
+    slug = ask_api(api, QUESTIONS[1])
+    e = editorial
+    assert act(api, e, "editor", slug, "claim").status_code == 403  # an editor may never claim
+    assert act(api, e, "reviewer", slug, "approve").status_code == 409  # not from submitted
+    assert (
+        api.post(f"/api/articles/{slug}/review", json={"action": "publish"}, headers=e.bearer("reviewer")).status_code
+        == 422
+    )
+
+    r = act(api, e, "reviewer", slug, "claim")
+    assert r.status_code == 200 and r.json()["status"] == "under_review"
+    assert r.json()["claimed_by"] == e.email("reviewer")
+    assert act(api, e, "reviewer2", slug, "claim").status_code == 409  # already claimed
+    assert act(api, e, "reviewer2", slug, "approve").status_code == 403  # someone else's claim
+    r = act(api, e, "reviewer", slug, "request_changes")
+    assert r.status_code == 422 and "comment" in r.json()["detail"]
+    assert act(api, e, "reviewer", slug, "reject", "   ").status_code == 422
+    r = act(api, e, "reviewer", slug, "request_changes", "Say which antibiotic first.")
+    assert r.status_code == 200 and r.json()["status"] == "changes_requested"
+    shown = api.get(f"/api/articles/{slug}").json()
+    assert shown["status"] == "changes_requested" and shown["approved_by"] == "" and shown["approved_at"] == ""
+
+    versions = f"/api/articles/{slug}/versions"
+    uncited = edited(api, slug, "An uncited claim.")
+    uncited["bottom_line"][0]["citations"] = []
+    r = api.post(versions, json=uncited, headers=e.bearer("editor"))
+    assert r.status_code == 422 and "citation" in r.json()["detail"]
+    assert api.post(versions, json=edited(api, slug, "x"), headers=e.bearer("reviewer")).status_code == 403
+    assert (
+        api.post("/api/articles/nope/versions", json=edited(api, slug, "x"), headers=e.bearer("editor")).status_code
+        == 404
+    )
+    body = {**edited(api, slug, "Edited by the editor."), "base": 1}
+    r = api.post(versions, json=body, headers=e.bearer("editor"))
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "submitted" and r.json()["version"] == 2
+    assert api.post(versions, json=body, headers=e.bearer("editor")).status_code == 409  # edited from a stale base
+
+    assert act(api, e, "reviewer", slug, "claim").status_code == 200
+    r = act(api, e, "reviewer", slug, "approve")
+    assert r.status_code == 200 and r.json()["status"] == "approved" and r.json()["approved_version"] == 2
+    assert act(api, e, "reviewer", slug, "approve").status_code == 409  # already approved
+    shown = api.get(f"/api/articles/{slug}").json()
+    assert shown["status"] == "approved" and shown["approved_by"] == e.email("reviewer")
+    assert shown["approved_at"] and shown["answer"]["updated"] == shown["approved_at"][:10]
+    assert shown["answer"]["status"] == "approved" and shown["version"] == 2
+    assert shown["answer"]["bottom_line"][0]["text"] == "Edited by the editor."
+    actions = [event.action for event in e.articles.history(slug)]
+    assert actions == ["compose", "claim", "request_changes", "edit", "claim", "approve"]
+
+
+def test_a_reviewer_may_not_approve_their_own_edit(api: TestClient, editorial: Editorial) -> None:
+    slug = ask_api(api, QUESTIONS[2])
+    r = api.post(
+        f"/api/articles/{slug}/versions", json=edited(api, slug, "Admin's words."), headers=editorial.bearer("admin")
+    )
+    assert r.status_code == 201
+    assert act(api, editorial, "admin", slug, "claim").status_code == 200
+    r = act(api, editorial, "admin", slug, "approve")
+    assert r.status_code == 403 and "another reviewer" in r.json()["detail"]
+
+
+def test_two_reviewers_claiming_at_once_one_wins(api: TestClient, editorial: Editorial) -> None:
+    slug = ask_api(api, QUESTIONS[3])
+    codes: list[int] = []
+    start = threading.Barrier(2)
+
+    def claim(who: str) -> None:
+        start.wait()
+        codes.append(act(api, editorial, who, slug, "claim").status_code)
+
+    threads = [threading.Thread(target=claim, args=(who,)) for who in ("reviewer", "reviewer2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200, 409]
+
+
+def test_a_rejected_article_is_hidden_from_the_public(api: TestClient, editorial: Editorial) -> None:
+    slug = ask_api(api, QUESTIONS[4])
+    assert act(api, editorial, "reviewer", slug, "claim").status_code == 200
+    r = act(api, editorial, "reviewer", slug, "reject", "Off-topic sources.")
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    assert api.get(f"/api/articles/{slug}").status_code == 404
+    assert api.get(f"/articles/{slug}").status_code == 404
+    assert slug not in [a["slug"] for a in api.get("/api/articles").json()["articles"]]
+    assert act(api, editorial, "reviewer", slug, "claim").status_code == 409  # rejected is final

@@ -1,0 +1,200 @@
+"""Signing in: cookie flags, session rotation and expiry, server-side sign-out, CSRF on every form, rate limits,
+and the secret key that signs it all."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from editorial_support import PASSWORD, Editorial, ask_api, csrf_of, person, sign_in
+from fastapi.testclient import TestClient
+
+from bedside.config import load_settings
+from bedside.errors import InvalidInput
+from bedside.web import create_app
+from bedside.web.auth import SESSION_COOKIE, safe_next
+from bedside.web.ratelimit import LoginLimiter
+from bedside.web.sessions import SESSION_TTL_S, SessionStore, secret_key
+
+LONG_KEY = "k" * 48
+
+
+def session_cookie(response: Any) -> str:
+    """The Set-Cookie header of the session cookie."""
+    found = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{SESSION_COOKIE}=")]
+    assert found, response.headers
+    return str(found[0])
+
+
+@pytest.fixture(scope="module")
+def production(editorial_factory: Any) -> Iterator[Editorial]:
+    e: Editorial = editorial_factory(environment="production", secret_key=LONG_KEY)
+    yield e
+
+
+def test_sign_in_sets_a_secure_httponly_lax_cookie_and_a_new_session_each_time(production: Editorial) -> None:
+    https = {"base_url": "https://testserver", "follow_redirects": False}
+    with TestClient(production.app, **https) as attacker:
+        r = sign_in(attacker, production.email("reviewer"))
+        assert r.status_code == 303 and r.headers["location"] == "/review"
+        header = session_cookie(r).lower()
+        for flag in ("secure", "httponly", "samesite=lax", "path=/", f"max-age={SESSION_TTL_S}"):
+            assert flag in header, header
+        planted = attacker.cookies[SESSION_COOKIE]
+        victim = TestClient(production.app, **https)
+        token = csrf_of(victim.get("/login").text)
+        victim.cookies.set(
+            SESSION_COOKIE, planted, domain="testserver.local"
+        )  # session fixation: a known id planted in the victim's browser
+        assert victim.get("/review").status_code == 200
+        login = {"email": production.email("reviewer"), "password": PASSWORD, "csrf": token, "next": "/review"}
+        assert victim.post("/login", data=login).status_code == 303
+        assert victim.cookies[SESSION_COOKIE] != planted  # a new id at sign-in...
+        assert victim.get("/review").status_code == 200
+        assert attacker.get("/review").status_code == 303  # ...and the planted one is dead
+
+
+def test_development_makes_and_keeps_a_key_production_refuses_to_start_without_one(tmp_path: Path) -> None:
+    dev = load_settings(data_dir=tmp_path / "data", embedder="hashing")
+    key = secret_key(dev)
+    assert len(key) >= 32 and secret_key(dev) == key
+    assert stat.S_IMODE(os.stat(tmp_path / "data" / "secret_key").st_mode) == 0o600
+    prod = load_settings(data_dir=tmp_path / "data", embedder="hashing", environment="production")
+    with pytest.raises(InvalidInput, match="BEDSIDE_SECRET_KEY is not set"):
+        create_app(prod)
+    with pytest.raises(InvalidInput, match="shorter than 32"):
+        secret_key(load_settings(data_dir=tmp_path, environment="production", secret_key="short"))
+    assert (
+        secret_key(load_settings(data_dir=tmp_path, environment="production", secret_key=LONG_KEY)) == LONG_KEY.encode()
+    )
+
+
+def test_pages_need_sign_in_and_the_admin_page_an_admin(api: TestClient, editorial: Editorial) -> None:
+    anonymous = TestClient(editorial.app, follow_redirects=False)
+    r = anonymous.get("/review")
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Freview"
+    assert anonymous.get("/admin/users").headers["location"] == "/login?next=%2Fadmin%2Fusers"
+    reviewer = person(editorial, "reviewer")
+    r = reviewer.get("/admin/users")
+    assert r.status_code == 403 and "only an admin" in r.text
+    assert reviewer.get("/login?next=/review").headers["location"] == "/review"  # already signed in
+    r = sign_in(anonymous, editorial.email("editor"), next_path="https://evil.example/")
+    assert r.headers["location"] == "/review"  # never off-site after signing in
+
+
+def test_sign_out_ends_the_session_on_the_server(api: TestClient, editorial: Editorial) -> None:
+    client = person(editorial, "editor")
+    cookie = client.cookies[SESSION_COOKIE]
+    page = client.get("/review")
+    assert page.status_code == 200 and "Sign out" in page.text
+    r = client.post("/logout", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    replay = TestClient(editorial.app, follow_redirects=False)
+    replay.cookies.set(SESSION_COOKIE, cookie)  # the cookie a thief copied before sign-out
+    assert replay.get("/review").status_code == 303
+    assert replay.get("/review").headers["location"].startswith("/login")
+
+
+def test_sessions_expire(api: TestClient, editorial: Editorial, tmp_path: Path) -> None:
+    now = [1000.0]
+    store = SessionStore(tmp_path / "s.db", ttl_s=60, clock=lambda: now[0])
+    session = store.create("a@example.org")
+    assert store.get(session.id) == session
+    now[0] += 61
+    assert store.get(session.id) is None
+    client = person(editorial, "reviewer")
+    sessions = editorial.app.state.auth.sessions
+    real = sessions.clock
+    sessions.clock = lambda: time.time() + SESSION_TTL_S + 1
+    try:
+        assert client.get("/review").status_code == 303
+    finally:
+        sessions.clock = real
+    copied = TestClient(editorial.app, follow_redirects=False)
+    copied.cookies.set(SESSION_COOKIE, client.cookies[SESSION_COOKIE])
+    assert copied.get("/review").status_code == 200
+    session_id = client.cookies[SESSION_COOKIE].rsplit(".", 1)[0]
+    copied.cookies.set(SESSION_COOKIE, session_id + ".forged-signature")
+    assert copied.get("/review").status_code == 303
+
+
+def test_every_form_carries_the_csrf_token_and_posts_without_it_are_refused(
+    api: TestClient, editorial: Editorial
+) -> None:
+    slug = ask_api(api, "How is atrial fibrillation diagnosed?")
+    admin = person(editorial, "admin")
+    token = csrf_of(admin.get("/review").text)
+    for path in ("/review", f"/review/{slug}", f"/review/{slug}/edit", "/admin/users", f"/articles/{slug}"):
+        html = admin.get(path).text
+        forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>.*?</form>", html, re.S)
+        staff_forms = [f for f in forms if 'action="/ask"' not in f]  # asking is open to anyone, no session
+        assert staff_forms, path
+        for form in staff_forms:
+            assert f'name="csrf" value="{token}"' in form, (path, form[:200])
+    action = f"/review/{slug}/action"
+    assert admin.post(action, data={"action": "claim"}).status_code == 403
+    other = csrf_of(person(editorial, "reviewer").get("/review").text)
+    assert admin.post(action, data={"action": "claim", "csrf": other}).status_code == 403  # another session's
+    assert admin.post("/logout", data={}).status_code == 403
+    assert admin.post(action, data={"action": "claim", "csrf": token}).status_code == 303
+    fresh = TestClient(editorial.app, follow_redirects=False)
+    login = {"email": editorial.email("reviewer"), "password": PASSWORD}
+    assert fresh.post("/login", data=login).status_code == 403  # no token
+    page_token = csrf_of(fresh.get("/login").text)
+    fresh.cookies.clear()  # the token is bound to the browser's nonce cookie
+    assert fresh.post("/login", data={**login, "csrf": page_token}).status_code == 403
+
+
+def test_failed_sign_ins_are_limited_per_account_and_address(api: TestClient, editorial: Editorial) -> None:
+    email = editorial.email("reviewer2")
+    attacker = TestClient(editorial.app, follow_redirects=False, client=("203.0.113.9", 4000))
+    for _ in range(5):
+        r = sign_in(attacker, email, "wrong password guess")
+        assert r.status_code == 401 and "Wrong email or password" in r.text
+    r = sign_in(attacker, email)  # even the right password waits now
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and "Too many failed sign-ins" in r.text
+    assert sign_in(attacker, editorial.email("editor")).status_code == 303  # other accounts from that address
+    attacker.cookies.clear()
+    elsewhere = TestClient(editorial.app, follow_redirects=False, client=("198.51.100.7", 4000))
+    assert sign_in(elsewhere, email).status_code == 303  # the same account from elsewhere
+    limiter = editorial.app.state.auth.limiter
+    real = limiter.clock
+    limiter.clock = lambda: real() + 301
+    try:
+        assert sign_in(attacker, email).status_code == 303  # the window has passed
+    finally:
+        limiter.clock = real
+
+
+def test_login_limiter_slides_and_forgets_on_success() -> None:
+    now = [0.0]
+    limiter = LoginLimiter(limit=3, window_s=10, clock=lambda: now[0], max_keys=2)
+    key = limiter.key(" A@Example.org ", "1.2.3.4")
+    assert key == ("a@example.org", "1.2.3.4")
+    for t in (0.0, 1.0, 2.0):
+        now[0] = t
+        limiter.failed(key)
+    assert limiter.retry_after(key) == 8
+    now[0] = 10.5  # the first failure has left the window
+    assert limiter.retry_after(key) == 0
+    limiter.failed(key)
+    limiter.succeeded(key)
+    assert limiter.retry_after(key) == 0
+    for n in range(5):  # never more keys than max_keys
+        limiter.failed(("x", str(n)))
+    assert len(limiter._failures) <= 2
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("/review/a?v=2", "/review/a?v=2"), ("//evil.example", "/review"), ("https://evil.example", "/review"),
+     ("/\\evil.example", "/review"), ("", "/review"), ("/x\r\nSet-Cookie: a=b", "/review")],
+)  # fmt: skip
+def test_only_local_paths_follow_sign_in(given: str, expected: str) -> None:
+    assert safe_next(given) == expected
