@@ -107,3 +107,13 @@ def test_off_topic_evidence_gives_insufficient_evidence_and_no_statements():
 def test_quantitative_sentences_are_preferred():
     answer = compose(plan("What is the dose of hydroxocobalamin for vitamin B12 deficiency?"), _evidence())
     assert "1 mg intramuscularly" in answer.bottom_line[0].text
+
+
+def test_the_first_provenance_is_always_the_shown_sentence():
+    evidence = _evidence()[::-1]  # the duplicate's source now ranks first and gets the lower reference number
+    by_id = {p.passage_id: p for p in evidence}
+    answer = compose(plan("How should the response to iron treatment be monitored?"), evidence)
+    for s in answer.statements():
+        first = s.provenance[0]
+        p = by_id[first.passage_id]
+        assert p.text[first.start - p.start : first.end - p.start] == s.text

@@ -68,7 +68,8 @@ def renumber(
 
     def fix(s: Statement) -> Statement:
         numbers = {p.passage_id: refs.cite(passages[p.passage_id]) for p in s.provenance}
-        provenance = tuple(sorted(s.provenance, key=lambda p: numbers[p.passage_id]))
+        # The first provenance is where the text was taken from; other sources saying the same follow by number.
+        provenance = s.provenance[:1] + tuple(sorted(s.provenance[1:], key=lambda p: numbers[p.passage_id]))
         return Statement(s.text, tuple(sorted(set(numbers.values()))), provenance, s.kind)
 
     new_bottom = tuple(fix(s) for s in bottom_line)
