@@ -9,7 +9,7 @@ from typing import Any
 from editorial_support import Editorial, ask_api, csrf_of, person
 from fastapi.testclient import TestClient
 
-from bedside.web.review import ReviewPage
+from bedside.web.review import ReviewPage, diff_lines, edited_answer
 
 FIRST = "What is the first-line treatment for acute ischaemic stroke?"
 SECOND = "How is atrial fibrillation diagnosed?"
@@ -129,7 +129,7 @@ def test_edit_request_changes_diff_and_history(api: TestClient, editorial: Edito
     assert page.diff is not None and (page.diff.old, page.diff.new) == (1, 2) and page.diff.changed
     added = [p.text for row in page.diff.rows if row.kind == "added" for p in row.parts if p.kind == "added"]
     assert any("Wells score first." in text for text in added) and any("A cited addition." in t for t in added)
-    assert "<ins>Use the Wells score first. </ins>" in r.text  # the words added, marked within the statement
+    assert "Use the Wells score first.</ins>" in r.text  # the words added, marked within the statement
     actions = [(e.action, e.actor, e.comment) for e in page.history]
     assert actions[2] == ("request_changes", editorial.email("reviewer"), "Lead with the Wells score.")
     assert actions[3][:2] == ("edit", editorial.email("editor"))
@@ -217,3 +217,23 @@ def test_editorial_pages_keep_the_content_security_policy_without_inline_script(
         assert "unsafe-inline" not in r.headers["content-security-policy"]
         assert re.findall(r"<script(?![^>]*\bsrc=)", r.text) == [] and not re.search(r"\son[a-z]+=", r.text)
         assert "style=" not in r.text
+
+
+def test_diff_marks_changed_words_and_folds_unchanged_lines() -> None:
+    old = [f"line {n}" for n in range(8)]
+    new = [*old[:4], "line 4 now longer", *old[5:]]
+    rows = diff_lines(old, new)
+    assert [r.kind for r in rows] == ["gap", "same", "removed", "added", "same", "gap"]
+    assert rows[0].parts[0].text == "3 unchanged lines" and rows[-1].parts[0].text == "2 unchanged lines"
+    assert [(p.kind, p.text) for p in rows[3].parts] == [("same", "line 4"), ("added", " now longer")]
+    assert diff_lines(old, old) == ()
+    base = {
+        "title": "T", "bottom_line": [{"text": "a", "citations": [1], "provenance": [{"passage_id": "p"}]}],
+        "sections": [{"heading": "H", "statements": [{"text": "b", "citations": [1]}]}], "references": [],
+    }  # fmt: skip
+    fields = {"text:bl:0": ["a2"], "text:0:0": [""], "new:0": ["c"], "cite:0": ["1", "2"]}
+    edited = edited_answer(base, fields)
+    assert edited["bottom_line"] == [{"text": "a2", "citations": [1], "provenance": [{"passage_id": "p"}]}]
+    assert edited["sections"] == [
+        {"heading": "H", "statements": [{"text": "c", "citations": [1, 2], "provenance": []}]}
+    ]

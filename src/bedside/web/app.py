@@ -95,7 +95,7 @@ def create_app(
 
     Refuses to start in production without a secret key (BEDSIDE_SECRET_KEY) to sign session cookies with.
     """
-    settings = settings or load_settings()
+    settings = settings or (bedside.settings if bedside is not None else load_settings())
     auth = Auth(settings, None)  # first: a production app without a secret key stops before opening anything
     owned, owned_articles = bedside is None, articles is None
     engine = bedside or Bedside(settings=settings)
