@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bedside.errors import NotFound
 from bedside.model import Block, Document, DocumentId, EvidenceType, IndexRow, Passage, PassageId
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS changes (
 );
 """
 
+_PASSAGE_COLUMNS = 'id, document_id, text, start, "end", section, page, ordinal'
 _DOC_COLUMNS = (
     "id, title, evidence_type, source, year, authors, url, doi, pmid, issuer, guideline, format, origin, "
     "reviewed, topics, blocks, extra, content_hash, text, passage_count"
@@ -109,17 +111,16 @@ class KnowledgeStore:
 
     # -- writing -------------------------------------------------------------------------------
 
+    def _select_in(self, sql: str, column: str, keys: Iterable[object], order: str = "") -> Iterator[tuple[Any, ...]]:
+        """Rows of `sql WHERE column IN (keys)`, asked 500 keys at a time (SQLite's parameter limit)."""
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 500):
+            part = unique[i : i + 500]
+            yield from self._db.execute(f"{sql} WHERE {column} IN ({','.join('?' * len(part))}) {order}", part)
+
     def hashes(self, ids: Sequence[str]) -> dict[str, str]:
         """Content hashes of the given documents that exist."""
-        found: dict[str, str] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for doc_id, digest in self._db.execute(
-                f"SELECT id, content_hash FROM documents WHERE id IN ({marks})", part
-            ):
-                found[doc_id] = digest
-        return found
+        return dict(self._select_in("SELECT id, content_hash FROM documents", "id", ids))
 
     def write(self, items: Iterable[tuple[Document, Sequence[Passage]]]) -> None:
         """Insert or replace documents with their passages, all in one transaction."""
@@ -167,16 +168,8 @@ class KnowledgeStore:
 
     def documents(self, ids: Iterable[str]) -> dict[str, Document]:
         """The documents among these ids that exist."""
-        ids = list(dict.fromkeys(ids))
-        found: dict[str, Document] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            rows = self._db.execute(
-                f"SELECT {_DOC_COLUMNS} FROM documents WHERE id IN ({','.join('?' * len(part))})", part
-            )
-            for row in rows:
-                found[row[0]] = _document_from_row(row)
-        return found
+        rows = self._select_in(f"SELECT {_DOC_COLUMNS} FROM documents", "id", ids)
+        return {row[0]: _document_from_row(row) for row in rows}
 
     def document_ids(self, *, origin_prefix: str | None = None) -> list[str]:
         """All document ids, optionally only those read from files under a path prefix."""
@@ -198,47 +191,17 @@ class KnowledgeStore:
 
     def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
         """The passages among these ids that exist."""
-        ids = list(dict.fromkeys(ids))
-        found: dict[str, Passage] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            rows = self._db.execute(
-                'SELECT id, document_id, text, start, "end", section, page, ordinal FROM passages '
-                f"WHERE id IN ({','.join('?' * len(part))})",
-                part,
-            )
-            for r in rows:
-                found[r[0]] = _passage_from_row(r)
-        return found
+        rows = self._select_in(f"SELECT {_PASSAGE_COLUMNS} FROM passages", "id", ids)
+        return {r[0]: _passage_from_row(r) for r in rows}
 
     def passages_by_seq(self, seqs: Iterable[int]) -> dict[int, Passage]:
         """Passages by their sequence numbers (as search indexes return them)."""
-        seqs = list(dict.fromkeys(seqs))
-        found: dict[int, Passage] = {}
-        for i in range(0, len(seqs), 500):
-            part = seqs[i : i + 500]
-            rows = self._db.execute(
-                'SELECT seq, id, document_id, text, start, "end", section, page, ordinal FROM passages '
-                f"WHERE seq IN ({','.join('?' * len(part))})",
-                part,
-            )
-            for r in rows:
-                found[int(r[0])] = _passage_from_row(r[1:])
-        return found
+        rows = self._select_in(f"SELECT seq, {_PASSAGE_COLUMNS} FROM passages", "seq", seqs)
+        return {int(r[0]): _passage_from_row(r[1:]) for r in rows}
 
     def seqs_of(self, document_ids: Iterable[str]) -> list[int]:
         """Sequence numbers of the passages of these documents."""
-        ids = list(dict.fromkeys(document_ids))
-        out: list[int] = []
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            out += [
-                int(r[0])
-                for r in self._db.execute(
-                    f"SELECT seq FROM passages WHERE document_id IN ({','.join('?' * len(part))})", part
-                )
-            ]
-        return out
+        return [int(r[0]) for r in self._select_in("SELECT seq FROM passages", "document_id", document_ids)]
 
     def iter_passages(self, after_seq: int = 0, batch: int = 2000) -> Iterator[tuple[int, Passage]]:
         """Every passage with its sequence number, in insertion order."""
@@ -261,14 +224,9 @@ class KnowledgeStore:
             "d.source, d.issuer, d.guideline FROM passages p JOIN documents d ON d.id = p.document_id"
         )
         if document_ids is None:
-            rows = self._db.execute(sql + " ORDER BY p.seq").fetchall()
+            rows: Iterable[tuple[Any, ...]] = self._db.execute(sql + " ORDER BY p.seq")
         else:
-            rows = []
-            for i in range(0, len(document_ids), 500):
-                part = document_ids[i : i + 500]
-                rows += self._db.execute(
-                    sql + f" WHERE p.document_id IN ({','.join('?' * len(part))}) ORDER BY p.seq", part
-                ).fetchall()
+            rows = self._select_in(sql, "p.document_id", document_ids, order="ORDER BY p.seq")
         return [_index_row(r) for r in rows]
 
     def changes_after(self, seq: int) -> list[tuple[int, str, str]]:
