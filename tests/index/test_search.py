@@ -58,3 +58,21 @@ def test_priors_prefer_guidelines_and_newer_sources():
     cfg = FusionConfig()
     assert prior(EvidenceType.GUIDELINE, 2020, cfg, 2024) > prior(EvidenceType.RESEARCH, 2020, cfg, 2024)
     assert prior(EvidenceType.RESEARCH, 2024, cfg, 2024) > prior(EvidenceType.RESEARCH, 2000, cfg, 2024)
+
+
+def test_the_rescoring_window_never_changes_results(tmp_path):
+    """Searching only the candidates that bonuses could lift gives exactly the ranking of rescoring them all."""
+    from bedside import Bedside
+    from bedside.index import hybrid
+
+    with Bedside(data_dir=tmp_path / "d", starter_kb=True) as b:
+        b.ensure_starter_kb()
+        for q in ("iron deficiency anaemia oral iron dose", "hyperkalaemia calcium gluconate", "gout flare colchicine"):
+            fast = b.searcher.search(q, 10)
+            real_window = hybrid._window
+            hybrid._window = lambda fused, limit, config: fused
+            try:
+                full = b.searcher.search(q, 10)
+            finally:
+                hybrid._window = real_window
+            assert [h.passage_id for h in fast] == [h.passage_id for h in full]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal, Protocol
 
 import numpy as np
@@ -119,9 +120,19 @@ class HybridSearcher:
         fused = self.candidates(query, filters, config)
         if not fused:
             return []
+        window = _window(fused, limit, config)
+        scored = self._rescore(query, window, config)
+        if len(scored) < limit and len(window) < len(fused):  # some candidates were removed since the sync
+            scored = self._rescore(query, fused, config)
+        scored.sort(key=lambda t: (-t[0], t[2].id))
+        return [_hit(p, d, float(total), float(base)) for total, base, p, d in scored[:limit]]
+
+    def _rescore(
+        self, query: str, fused: dict[int, float], config: FusionConfig
+    ) -> list[tuple[float, float, Passage, Document]]:
         passages = self.store.passages_by_seq(list(fused))
         docs = self.store.documents([p.document_id for p in passages.values()])
-        newest = max((d.year or 0 for d in docs.values()), default=0)
+        newest = date.today().year
         query_terms = set(analyze(query))
         scored = []
         for seq, score in fused.items():
@@ -132,8 +143,20 @@ class HybridSearcher:
             score += config.title_weight * title_focus(query_terms, d.title)
             total = score + (prior(d.evidence_type, d.year, config, newest) if config.priors else 0.0)
             scored.append((total, score, p, d))
-        scored.sort(key=lambda t: (-t[0], t[2].id))
-        return [_hit(p, d, float(total), float(base)) for total, base, p, d in scored[:limit]]
+        return scored
+
+
+def _window(fused: dict[int, float], limit: int, config: FusionConfig) -> dict[int, float]:
+    """The candidates that can still reach the top `limit` once title focus and priors are added.
+
+    Those bonuses are bounded, so anything scoring below the limit-th candidate by more than the largest possible
+    bonus can never overtake it: skipping it changes no result and saves fetching it from the store.
+    """
+    if len(fused) <= limit:
+        return fused
+    bonus = config.title_weight + ((config.type_prior + config.recency_prior) if config.priors else 0.0)
+    kth = sorted(fused.values(), reverse=True)[limit - 1]
+    return {seq: s for seq, s in fused.items() if s >= kth - bonus}
 
 
 def _hit(p: Passage, d: Document, total: float, base: float) -> SearchHit:
