@@ -8,6 +8,8 @@ and is meant for unit tests and installs without the model.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib.util
 import itertools
@@ -53,6 +55,21 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> F32:
         """Return shape (dim,): the row `embed([text])` would give."""
         ...
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional: without it queries just use the default thread count
+        return None
+    return ThreadpoolController()
+
+
+def _single_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """Limit BLAS to one thread for the duration (a no-op when threadpoolctl is missing)."""
+    controller = _blas_controller()
+    return controller.limit(limits=1, user_api="blas") if controller is not None else contextlib.nullcontext()
 
 
 def _check_texts(texts: Sequence[str], batch_size: int) -> None:
@@ -372,8 +389,9 @@ class MiniLmEmbedder:
         return _normalise_(out)
 
     def embed_query(self, text: str) -> F32:
-        """See `Embedder.embed_query`."""
-        row: F32 = self.embed([text])[0]
+        """See `Embedder.embed_query`. One short sequence: BLAS threads only add hand-off latency, so use one."""
+        with _single_blas_thread():
+            row: F32 = self.embed([text])[0]
         return row
 
     def _load(self) -> tuple[_Model, Tokenizer]:
