@@ -176,28 +176,43 @@ class VectorIndex:
         return snap
 
     def _build_snapshot(self, meta_file: Path, matrix_file: Path) -> None:
-        """Write the matrix (in IVF list order when large) and its metadata, then drop older snapshots."""
-        rows = self._db.execute("SELECT seq, etype, year, source, vec FROM vectors ORDER BY seq").fetchall()
-        vecs = np.empty((len(rows), self.embedder.dim), dtype=np.float32)
-        for i, r in enumerate(rows):
-            vecs[i] = np.frombuffer(r[4], dtype=np.float32)
-        meta: dict[str, np.ndarray] = {
-            "seqs": np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-            "etypes": np.fromiter((r[1] for r in rows), dtype=np.int8, count=len(rows)),
-            "years": np.fromiter((r[2] for r in rows), dtype=np.int16, count=len(rows)),
-            "sources": np.array([str(r[3]) for r in rows], dtype=str),
-        }
-        del rows
-        if len(vecs) > EXACT_LIMIT:
-            ivf, order = IvfIndex.build(vecs)
-            vecs = vecs[order]
-            meta = {k: v[order] for k, v in meta.items()}
-            meta |= {"centroids": ivf.centroids, "offsets": ivf.offsets, "nprobe": np.array(ivf.nprobe)}
+        """Write the matrix (in IVF list order when large) and its metadata, then drop older snapshots.
+
+        Rows stream from SQLite into a memory-mapped file and are permuted chunk by chunk, so memory stays near
+        one copy of the matrix however large it is.
+        """
+        n = int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
         for old in self.path.glob("snapshot-*"):
             old.unlink(missing_ok=True)
-        tmp = matrix_file.with_suffix(".tmp.npy")
-        np.save(tmp, vecs)
-        tmp.replace(matrix_file)
+        raw_file = matrix_file.with_suffix(".raw.npy")
+        vecs = np.lib.format.open_memmap(raw_file, mode="w+", dtype=np.float32, shape=(n, self.embedder.dim))
+        meta: dict[str, np.ndarray] = {
+            "seqs": np.empty(n, dtype=np.int64), "etypes": np.empty(n, dtype=np.int8),
+            "years": np.empty(n, dtype=np.int16),
+        }  # fmt: skip
+        sources: list[str] = []
+        rows = self._db.execute("SELECT seq, etype, year, source, vec FROM vectors ORDER BY seq")
+        for i, (seq, etype, year, source, blob) in enumerate(rows):
+            vecs[i] = np.frombuffer(blob, dtype=np.float32)
+            meta["seqs"][i], meta["etypes"][i], meta["years"][i] = seq, etype, year
+            sources.append(str(source))
+        meta["sources"] = np.array(sources, dtype=str)
+        vecs.flush()
+        if n > EXACT_LIMIT:
+            ivf, order = IvfIndex.build(vecs)
+            ordered = np.lib.format.open_memmap(matrix_file.with_suffix(".tmp.npy"), mode="w+", dtype=np.float32,
+                                                shape=(n, self.embedder.dim))  # fmt: skip
+            for i in range(0, n, 65_536):
+                ordered[i : i + 65_536] = vecs[order[i : i + 65_536]]
+            ordered.flush()
+            del ordered, vecs
+            raw_file.unlink()
+            meta = {k: v[order] for k, v in meta.items()}
+            meta |= {"centroids": ivf.centroids, "offsets": ivf.offsets, "nprobe": np.array(ivf.nprobe)}
+        else:
+            del vecs
+            raw_file.replace(matrix_file.with_suffix(".tmp.npy"))
+        matrix_file.with_suffix(".tmp.npy").replace(matrix_file)
         tmp_meta = meta_file.with_suffix(".tmp.npz")
         np.savez(tmp_meta, **meta)  # type: ignore[arg-type]
         tmp_meta.replace(meta_file)
