@@ -182,3 +182,27 @@ def test_large_indexes_switch_to_ivf_and_still_find_passages(tmp_path, monkeypat
     assert filtered and all(store.document(d).year >= 2015 for d in _doc_ids(store, filtered))
     index.close()
     store.close()
+
+
+def test_an_index_added_later_rebuilds_from_the_store(tmp_path, monkeypatch):
+    """The change log is pruned once the existing indexes applied it; a new index must still get everything."""
+    from bedside import Bedside
+
+    monkeypatch.setenv("BEDSIDE_EMBEDDER", "none")
+    with Bedside(data_dir=tmp_path / "d", starter_kb=False) as b:
+        store_path = b.store.path
+    store = KnowledgeStore(store_path)
+    store.write([(d, chunk(d)) for d in (_doc(*row) for row in DOCS)])
+    store.close()
+    with Bedside(data_dir=tmp_path / "d", starter_kb=False) as b:  # lexical catches up, then the log is pruned
+        assert b.lexical.count() == 4 and b.store.pruned_upto() == b.store.last_change()
+    monkeypatch.setenv("BEDSIDE_EMBEDDER", "hashing")  # a dense index appears after the pruning
+    with Bedside(data_dir=tmp_path / "d", starter_kb=False) as b:
+        assert b.dense is not None and b.dense.count() == 4
+        assert b.dense.watermark() == b.store.last_change()
+    import shutil
+
+    shutil.rmtree(tmp_path / "d" / "lexical")  # an operator deletes the lexical index
+    with Bedside(data_dir=tmp_path / "d", starter_kb=False) as b:
+        assert b.lexical.count() == 4
+        assert b.search("hydroxocobalamin", 1)[0].document_id == "b12"

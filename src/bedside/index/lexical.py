@@ -67,6 +67,8 @@ class LexicalIndex:
     def sync(self, source: ChangeSource, progress: SyncProgress | None = None) -> SyncReport:
         """Apply every store change after the watermark, committing in chunks."""
         report = SyncReport()
+        if self.watermark() < source.pruned_upto():
+            self._rebuild(source, report)
         changes = source.changes_after(self.watermark())
         if not changes:
             return report
@@ -89,6 +91,18 @@ class LexicalIndex:
                 progress(start + len(part), len(changes))
         self.index.reload()
         return report
+
+    def _rebuild(self, source: ChangeSource, report: SyncReport) -> None:
+        """Index every stored passage afresh: the change log no longer holds all this index missed."""
+        writer = self.index.writer(heap_size=256_000_000, num_threads=1)
+        writer.delete_all_documents()
+        rows = source.index_rows(None)
+        self._add(writer, rows)
+        writer.commit()
+        writer.wait_merging_threads()
+        self._set_watermark(source.pruned_upto())  # only now: a crash before this repeats the rebuild
+        self.index.reload()
+        report.added += len(rows)
 
     def _add(self, writer: tantivy.IndexWriter, rows: Iterable[IndexRow]) -> None:
         for row in rows:

@@ -101,6 +101,8 @@ class VectorIndex:
     def sync(self, source: ChangeSource, progress: SyncProgress | None = None) -> SyncReport:
         """Embed and store the passages of every document changed since the watermark."""
         report = SyncReport()
+        if self.watermark() < source.pruned_upto():
+            self._rebuild(source, report, progress)
         changes = source.changes_after(self.watermark())
         if not changes:
             return report
@@ -119,6 +121,26 @@ class VectorIndex:
                 progress(start + len(part), total)
         report.extras["embedded"] = embedded
         return report
+
+    def _rebuild(self, source: ChangeSource, report: SyncReport, progress: SyncProgress | None) -> None:
+        """Embed every stored document (reusing vectors already held): the change log no longer has them all.
+
+        The watermark moves only at the end, so a crash part-way repeats the rebuild (cheaply: vectors are reused).
+        """
+        mark = self.watermark()
+        doc_ids = source.document_ids()
+        for start in range(0, len(doc_ids), _CHUNK_DOCUMENTS):
+            part = doc_ids[start : start + _CHUNK_DOCUMENTS]
+            rows = source.index_rows(part)
+            vecs, fresh = self._vectors_for(rows, part)
+            self._write(part, rows, vecs, mark)
+            report.added += len(rows)
+            report.extras["embedded"] = report.extras.get("embedded", 0) + fresh
+            if progress:
+                progress(start + len(part), len(doc_ids))
+        keep = set(doc_ids)
+        stale = [d for (d,) in self._db.execute("SELECT DISTINCT document_id FROM vectors") if d not in keep]
+        self._write(stale, [], np.zeros((0, self.embedder.dim), dtype=np.float32), source.pruned_upto())
 
     def _vectors_for(self, rows: list[IndexRow], doc_ids: list[str]) -> tuple[np.ndarray, int]:
         known: dict[str, np.ndarray] = {}

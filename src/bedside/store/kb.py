@@ -241,9 +241,15 @@ class KnowledgeStore:
         return int(row[0]) if row else 0  # survives pruning: AUTOINCREMENT never reuses a number
 
     def prune_changes(self, upto: int) -> None:
-        """Forget changes every index has applied."""
+        """Forget changes every index has applied; remember how far, so a newly added index knows to rebuild."""
         with self.transaction():
             self._db.execute("DELETE FROM changes WHERE seq <= ?", (upto,))
+            if upto > self.pruned_upto():
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('pruned_upto', ?)", (str(upto),))
+
+    def pruned_upto(self) -> int:
+        """Changes up to this number are gone from the log: an index behind it must rebuild from the documents."""
+        return int(self.get_meta("pruned_upto") or 0)
 
     def counts(self) -> tuple[int, int]:
         """(documents, passages)."""
