@@ -238,6 +238,20 @@ class Statement:
     provenance: tuple[Provenance, ...]
     kind: str = ""  # e.g. "warning", "dose", "threshold": why it was placed where it is
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Statement:
+        """The inverse of `to_dict` (provenance entries missing a field are skipped)."""
+        return cls(
+            text=str(data.get("text", "")),
+            citations=tuple(int(n) for n in data.get("citations", [])),
+            provenance=tuple(
+                Provenance(PassageId(str(p["passage_id"])), DocumentId(str(p["document_id"])), int(p["start"]),
+                           int(p["end"]))
+                for p in data.get("provenance", [])
+                if {"passage_id", "document_id", "start", "end"} <= p.keys()
+            ),
+        )  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
         """The statement's JSON form."""
         return {
@@ -270,6 +284,20 @@ class Reference:
     year: int | None
     url: str
     reviewed: bool | None = None  # digests: checked by the advisory board
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reference:
+        """The inverse of `to_dict`; an unknown type label reads as Research."""
+        try:
+            kind = EvidenceType.parse(str(data.get("type", "")))
+        except ValueError:
+            kind = EvidenceType.RESEARCH
+        year = data.get("year")
+        return cls(
+            number=int(data.get("number", 0)), document_id=DocumentId(str(data.get("document_id", ""))), type=kind,
+            title=str(data.get("title", "")), source=str(data.get("source", "")),
+            year=int(year) if isinstance(year, int) else None, url=str(data.get("url", "")),
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """The reference's JSON form."""
@@ -305,6 +333,31 @@ class Answer:
     def statements(self) -> tuple[Statement, ...]:
         """Every statement in reading order, bottom line first."""
         return self.bottom_line + tuple(s for sec in self.sections for s in sec.statements)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """Rebuild an Answer from its JSON form (interfaces.md), e.g. to render a stored version again."""
+        meta = data.get("meta") or {}
+        try:
+            qtype = QuestionType(meta.get("question_type", "general"))
+        except ValueError:
+            qtype = QuestionType.GENERAL
+        return cls(
+            question=str(data.get("question", "")), title=str(data.get("title", "")),
+            audience=str(data.get("audience", "clinician")),
+            bottom_line=tuple(Statement.from_dict(s) for s in data.get("bottom_line", [])),
+            sections=tuple(
+                AnswerSection(str(sec.get("heading", "")), tuple(map(Statement.from_dict, sec.get("statements", []))))
+                for sec in data.get("sections", [])
+            ),
+            references=tuple(Reference.from_dict(r) for r in data.get("references", [])),
+            insufficient_evidence=bool(data.get("insufficient_evidence", False)), question_type=qtype,
+            conversation=str(data.get("conversation", "")), slug=str(data.get("slug", "")),
+            status=str(data.get("status", "submitted")), updated=str(data.get("updated", "")),
+            disclaimer=str(data.get("disclaimer", "")), composer=str(meta.get("composer", "extractive")),
+            dropped_statements=int(meta.get("dropped_statements", 0)), kb_snapshot=str(meta.get("kb_snapshot", "")),
+            searched=tuple(meta.get("searched", ())), notices=tuple(meta.get("notices", ())),
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """The answer JSON documented in interfaces.md."""

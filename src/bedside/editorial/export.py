@@ -10,14 +10,6 @@ from bedside.editorial.interface import Article, ArticleVersion, ReviewStatus
 from bedside.errors import InvalidInput
 from bedside.model import (
     Answer,
-    AnswerSection,
-    DocumentId,
-    EvidenceType,
-    PassageId,
-    Provenance,
-    QuestionType,
-    Reference,
-    Statement,
 )
 
 __all__ = ["ExportFormat", "answer_from_dict", "export_files", "public_answer", "shown_version"]
@@ -74,57 +66,4 @@ def _record(article: Article, version: ArticleVersion, answer: dict[str, Any]) -
     }  # fmt: skip
 
 
-def answer_from_dict(data: dict[str, Any]) -> Answer:
-    """Rebuild an Answer from its JSON form (interfaces.md), e.g. to render a stored version as Markdown."""
-    meta = data.get("meta") or {}
-    return Answer(
-        question=str(data.get("question", "")), title=str(data.get("title", "")),
-        audience=str(data.get("audience", "clinician")), bottom_line=_statements(data.get("bottom_line", [])),
-        sections=tuple(
-            AnswerSection(str(sec.get("heading", "")), _statements(sec.get("statements", [])))
-            for sec in data.get("sections", [])
-        ),
-        references=tuple(_reference(ref) for ref in data.get("references", [])),
-        insufficient_evidence=bool(data.get("insufficient_evidence", False)),
-        question_type=_question_type(meta.get("question_type")), conversation=str(data.get("conversation", "")),
-        slug=str(data.get("slug", "")), status=str(data.get("status", "submitted")),
-        updated=str(data.get("updated", "")), disclaimer=str(data.get("disclaimer", "")),
-        composer=str(meta.get("composer", "")), dropped_statements=int(meta.get("dropped_statements", 0)),
-        kb_snapshot=str(meta.get("kb_snapshot", "")), searched=tuple(meta.get("searched", ())),
-        notices=tuple(meta.get("notices", ())),
-    )  # fmt: skip
-
-
-def _statements(items: list[dict[str, Any]]) -> tuple[Statement, ...]:
-    return tuple(
-        Statement(
-            text=str(s.get("text", "")),
-            citations=tuple(int(n) for n in s.get("citations", [])),
-            provenance=tuple(
-                Provenance(PassageId(str(p["passage_id"])), DocumentId(str(p["document_id"])), p["start"], p["end"])
-                for p in s.get("provenance", [])
-                if {"passage_id", "document_id", "start", "end"} <= p.keys()
-            ),
-        )
-        for s in items
-    )
-
-
-def _reference(ref: dict[str, Any]) -> Reference:
-    try:
-        kind = EvidenceType.parse(str(ref.get("type", "")))
-    except ValueError:
-        kind = EvidenceType.RESEARCH
-    year = ref.get("year")
-    return Reference(
-        number=int(ref.get("number", 0)), document_id=DocumentId(str(ref.get("document_id", ""))), type=kind,
-        title=str(ref.get("title", "")), source=str(ref.get("source", "")),
-        year=int(year) if isinstance(year, int) else None, url=str(ref.get("url", "")),
-    )  # fmt: skip
-
-
-def _question_type(value: Any) -> QuestionType:
-    try:
-        return QuestionType(value)
-    except ValueError:
-        return QuestionType.GENERAL
+answer_from_dict = Answer.from_dict

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from bedside.answer.audience import AUDIENCES, lead_of, render_for
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER, STATUS_LABELS
@@ -15,13 +14,6 @@ from bedside.editorial.interface import Article, ReviewStatus
 from bedside.errors import InvalidInput, NotFound
 from bedside.model import (
     Answer,
-    AnswerSection,
-    DocumentId,
-    EvidenceType,
-    PassageId,
-    Provenance,
-    QuestionType,
-    Reference,
     Statement,
 )
 
@@ -44,50 +36,7 @@ def check_audience(audience: str) -> str:
 # -- the stored JSON back to an Answer ------------------------------------------------------------------------------
 
 
-def answer_from_dict(data: Mapping[str, Any]) -> Answer:
-    """Rebuild an Answer from its JSON form (interfaces.md), so it can be rendered again for another reader."""
-    meta = data.get("meta") or {}
-    try:
-        qtype = QuestionType(meta.get("question_type", "general"))
-    except ValueError:
-        qtype = QuestionType.GENERAL
-    return Answer(
-        question=str(data.get("question", "")), title=str(data.get("title", "")),
-        audience=str(data.get("audience", "clinician")),
-        bottom_line=tuple(_statement(s) for s in data.get("bottom_line", [])),
-        sections=tuple(
-            AnswerSection(heading=str(sec["heading"]), statements=tuple(_statement(s) for s in sec["statements"]))
-            for sec in data.get("sections", [])
-        ),
-        references=tuple(_reference(r) for r in data.get("references", [])),
-        insufficient_evidence=bool(data.get("insufficient_evidence", False)), question_type=qtype,
-        conversation=str(data.get("conversation", "")), slug=str(data.get("slug", "")),
-        status=str(data.get("status", "submitted")), updated=str(data.get("updated", "")),
-        disclaimer=str(data.get("disclaimer", "")), composer=str(meta.get("composer", "extractive")),
-        dropped_statements=int(meta.get("dropped_statements", 0)), kb_snapshot=str(meta.get("kb_snapshot", "")),
-        searched=tuple(meta.get("searched", ())), notices=tuple(meta.get("notices", ())),
-    )  # fmt: skip
-
-
-def _statement(data: Mapping[str, Any]) -> Statement:
-    provenance = tuple(
-        Provenance(PassageId(p["passage_id"]), DocumentId(p["document_id"]), int(p["start"]), int(p["end"]))
-        for p in data.get("provenance", [])
-    )
-    return Statement(text=str(data["text"]), citations=tuple(int(n) for n in data["citations"]), provenance=provenance)
-
-
-def _reference(data: Mapping[str, Any]) -> Reference:
-    try:
-        etype = EvidenceType.parse(str(data.get("type") or "research"))
-    except ValueError:
-        etype = EvidenceType.RESEARCH
-    year = data.get("year")
-    return Reference(
-        number=int(data["number"]), document_id=DocumentId(str(data.get("document_id", ""))), type=etype,
-        title=str(data.get("title", "")), source=str(data.get("source", "")),
-        year=int(year) if isinstance(year, int) else None, url=str(data.get("url", "")),
-    )  # fmt: skip
+answer_from_dict = Answer.from_dict
 
 
 def public_answer(article: Article, audience: str) -> Answer:
