@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_api_key: str = ""
     llm_timeout: float = Field(default=60.0, gt=0)
+    # After this many failed LLM calls in a row, answers skip the endpoint (extractive) for a cool-down that
+    # starts at llm_retry_after seconds and doubles while trial calls keep failing (at most 10 minutes).
+    llm_failures_to_pause: int = Field(default=3, ge=1)
+    llm_retry_after: float = Field(default=30.0, gt=0)
+    # Web admission for new answers: at most ask_concurrency composed at once, ask_queue more waiting (each at
+    # most ask_wait seconds); beyond that, 503 with Retry-After at once instead of an unbounded queue.
+    ask_concurrency: int = Field(default=4, ge=1, le=256)
+    ask_queue: int = Field(default=16, ge=0, le=10_000)
+    ask_wait: float = Field(default=30.0, gt=0)
     secret_key: str = ""
     environment: Literal["development", "production"] = "development"
 

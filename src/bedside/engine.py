@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bedside import starter_kb
+from bedside.answer.breaker import CircuitBreaker
 from bedside.config import Settings, load_settings
 from bedside.errors import BackendUnavailable, InvalidInput, NotFound
 from bedside.index.embedder import Embedder, load_embedder
@@ -60,6 +62,11 @@ class Bedside:
         self.searcher = HybridSearcher(self.store, self.lexical, self.dense)
         self._starter_checked = False
         self.conversations = ConversationStore(self.data_dir / "conversations.sqlite")
+        # One breaker for the LLM endpoint across answers, so an outage pauses it for all of them.
+        self.llm_breaker = CircuitBreaker(settings.llm_failures_to_pause, settings.llm_retry_after)
+        # Entered around each wait on the LLM endpoint: a caller serialising access to this Bedside may release
+        # its lock for that time (nothing of this object is used while waiting).
+        self.llm_wait: Callable[[], AbstractContextManager[object]] = nullcontext
         self.kb.sync_indexes()  # finish whatever a crash interrupted
 
     def _open_dense(self) -> VectorIndex | None:
@@ -177,12 +184,14 @@ class Bedside:
         return answer
 
     def _llm_composer(self) -> Composer:
+        from bedside.answer.breaker import GuardedClient
         from bedside.answer.llm import LlmComposer, OpenAICompatibleClient
 
         s = self.settings
         if not s.llm_base_url or not s.llm_model:
             raise InvalidInput("no LLM endpoint configured: set BEDSIDE_LLM_BASE_URL and BEDSIDE_LLM_MODEL")
-        client = OpenAICompatibleClient(s.llm_base_url, s.llm_model, s.llm_api_key, timeout=s.llm_timeout)
+        endpoint = OpenAICompatibleClient(s.llm_base_url, s.llm_model, s.llm_api_key, timeout=s.llm_timeout)
+        client = GuardedClient(endpoint, self.llm_breaker, self.llm_wait)
         return LlmComposer(client, s.llm_model, embedder=self.dense.embedder if self.dense else None)
 
     def remove(self, document_id: str) -> None:

@@ -28,7 +28,11 @@ router = APIRouter(prefix="/api", tags=["api"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown article or conversation"},
     422: {"model": ErrorOut, "description": "Invalid input: what is wrong is in `detail`"},
-    503: {"model": ErrorOut, "description": "A backend (the LLM endpoint) is unavailable"},
+    503: {
+        "model": ErrorOut,
+        "description": "Busy composing other answers (`overloaded`, with a Retry-After header in seconds), or a "
+        "backend is unavailable",
+    },
 }
 _REVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No API token, or an unknown or disabled one"},

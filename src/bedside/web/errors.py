@@ -20,6 +20,7 @@ from bedside.errors import (
     TransitionError,
     UpstreamError,
 )
+from bedside.web.admission import Overloaded
 from bedside.web.auth import SignInNeeded
 
 log = logging.getLogger("bedside.web")
@@ -30,6 +31,7 @@ STATUS: tuple[tuple[type[BedsideError], int, str], ...] = (
     (InvalidInput, 422, "invalid_input"),
     (PermissionDenied, 403, "forbidden"),
     (TransitionError, 409, "conflict"),
+    (Overloaded, 503, "overloaded"),
     (BackendUnavailable, 503, "unavailable"),
     (UpstreamError, 503, "unavailable"),
 )
@@ -85,10 +87,14 @@ def install(app: FastAPI) -> None:
     async def bedside_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, BedsideError)
         code, kind = status_of(exc)
-        if code >= 500:
+        if code == 500:
             log.error("unexpected %s: %s", type(exc).__name__, exc)
             return error_response(request, code, kind, "internal error")
-        return error_response(request, code, kind, str(exc))
+        response = error_response(request, code, kind, str(exc))  # 503 messages say which backend, never a secret
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int):
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

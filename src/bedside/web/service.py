@@ -4,27 +4,32 @@ Asking the same question twice (after `normalise_question`) opens the same artic
 composes only for a new question. Follow-ups are keyed by the question as resolved against the conversation, so
 "what about in pregnancy?" after two different questions makes two different articles.
 
-`Bedside` is not safe for concurrent use, so every call into it holds one lock (handlers run in worker threads).
-Reading documents (source passages, counts) goes through a second connection with its own lock, so pages stay
-quick while an answer is being composed (an LLM can take many seconds).
+`Bedside` is not safe for concurrent use, so every call into it holds one lock (handlers run in worker threads),
+released only while an answer waits for the LLM endpoint. New questions pass an admission gate first (bounded
+concurrency and queue: 503 with Retry-After beyond it). Reading documents (source passages, counts) and
+conversation trails goes through separate connections with their own lock, so pages stay quick while answers are
+being composed.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from bedside import __version__, starter_kb
 from bedside.answer.question import plan
-from bedside.answer.service import validate
+from bedside.answer.service import slug_for, validate
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus
 from bedside.engine import Bedside
-from bedside.errors import InvalidInput
+from bedside.errors import InvalidInput, NotFound
 from bedside.model import Answer, EvidenceType
 from bedside.store import KnowledgeStore
+from bedside.store.conversations import ConversationStore
+from bedside.web.admission import AskGate
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
 
 EXAMPLE_COUNT = 6
@@ -42,24 +47,41 @@ class Asked:
 class WebService:
     """Articles and the knowledge base, as the web app sees them."""
 
-    def __init__(self, bedside: Bedside, articles: ArticleService, *, today: Callable[[], date] = date.today) -> None:
+    def __init__(
+        self, bedside: Bedside, articles: ArticleService, *, today: Callable[[], date] = date.today,
+        gate: AskGate | None = None,
+    ) -> None:  # fmt: skip
         self.bedside = bedside
         self.articles = articles
-        self._lock = threading.RLock()
+        s = bedside.settings
+        self.gate = gate or AskGate(s.ask_concurrency, s.ask_queue, s.ask_wait)
+        self._lock = threading.Lock()
+        bedside.llm_wait = self._unlocked  # other requests go on while an answer waits for the LLM endpoint
         self._reader = KnowledgeStore(bedside.store.path)
+        self._trails = ConversationStore(bedside.data_dir / "conversations.sqlite")
         self._read_lock = threading.Lock()
         self._today = today
         self._examples: list[str] | None = None
 
     def close(self) -> None:
-        """Close the service's own connection (not the Bedside it was given)."""
+        """Close the service's own connections (not the Bedside it was given)."""
         self._reader.close()
+        self._trails.close()
 
     @property
     def llm_enabled(self) -> bool:
         """Whether an LLM endpoint is configured (answers then stream, and are verified at the end)."""
         s = self.bedside.settings
         return bool(s.llm_base_url and s.llm_model)
+
+    @contextmanager
+    def _unlocked(self) -> Iterator[None]:
+        """Release the Bedside lock while this thread (which holds it) waits on the network."""
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
 
     # -- asking ----------------------------------------------------------------------------------------------------
 
@@ -70,18 +92,19 @@ class WebService:
         """Open the article for this question (composing it when new) and record the turn in the conversation.
 
         `follows` (an article's slug) starts a conversation from that article when no conversation id is given.
+        A new question needs a slot at the gate: Overloaded (503, Retry-After) when none comes free in time,
+        and then nothing is written.
         """
         audience = audience or self.bedside.settings.default_audience
         question = validate(question, check_audience(audience))
         stamp = self._today().isoformat()
-        with self._lock:
+        earlier = self.articles.get(follows) if follows and not conversation else None
+        key = self._key(question, conversation, earlier)
+        with self._admission(key), self._lock:
             conversations = self.bedside.conversations
-            if follows and not conversation:
-                earlier = self.articles.get(follows)
+            if earlier is not None:
                 conversation = conversations.new(stamp)
                 conversations.add(conversation, earlier.question, public_answer(earlier, "clinician").to_dict(), stamp)
-            previous = conversations.questions(conversation) if conversation else []
-            key = plan(question, previous).search_query  # the question as resolved against the conversation
             conversation = conversation or conversations.new(stamp)
             sources: dict[str, str] = {}
             composed: list[Answer] = []
@@ -101,13 +124,29 @@ class WebService:
                 conversations.add(conversation, question, answer.to_dict(), stamp)
         return Asked(article, answer, conversation)
 
+    def _key(self, question: str, conversation: str | None, earlier: Article | None) -> str:
+        """The question as resolved against the conversation (or the article it follows): the article's key."""
+        previous = [earlier.question] if earlier else self.conversation_trail(conversation or "")
+        return plan(question, previous).search_query
+
+    def _known(self, key: str) -> bool:
+        try:
+            self.articles.get(slug_for(" ".join(key.split())))
+        except NotFound:
+            return False
+        return True
+
+    def _admission(self, key: str) -> AbstractContextManager[object]:
+        """No slot for a question that already has an article; the gate's slot otherwise."""
+        return nullcontext() if self._known(key) else self.gate.admit()
+
     def check(self, question: str, audience: str | None, conversation: str | None, follows: str | None = None) -> None:
-        """Raise what `ask` would raise for bad input (InvalidInput, NotFound), without composing."""
-        validate(question, check_audience(audience or self.bedside.settings.default_audience))
-        if conversation:
-            self.conversation_trail(conversation)
-        elif follows:
-            self.articles.get(follows)
+        """Raise what `ask` would raise for bad input (InvalidInput, NotFound) or when busy (Overloaded), without
+        composing."""
+        question = validate(question, check_audience(audience or self.bedside.settings.default_audience))
+        earlier = self.articles.get(follows) if follows and not conversation else None
+        if not self._known(self._key(question, conversation, earlier)):
+            self.gate.check()
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
@@ -131,8 +170,8 @@ class WebService:
         """Earlier questions of a conversation, oldest first ([] for none); NotFound for an unknown id."""
         if not conversation:
             return []
-        with self._lock:
-            return self.bedside.conversations.questions(conversation)
+        with self._read_lock:
+            return self._trails.questions(conversation)
 
     def list_articles(self, status: str | None = None, query: str = "", limit: int = 50) -> list[Article]:
         """Articles, newest first, filtered by review status and words of the question or title."""

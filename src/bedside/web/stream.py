@@ -44,7 +44,11 @@ async def answer_events(
             put("done", {**asked.answer.to_dict(), "url": f"/articles/{asked.article.slug}"})
         except BedsideError as exc:
             code, kind = status_of(exc)
-            put("error", {"error": kind, "detail": str(exc) if code < 500 else "internal error", "status": code})
+            detail = str(exc) if code != 500 else "internal error"
+            put(
+                "error",
+                {"error": kind, "detail": detail, "status": code, "retry_after": getattr(exc, "retry_after", 0)},
+            )
         except Exception:
             log.exception("answer stream failed")
             put("error", {"error": "internal", "detail": "internal error", "status": 500})
