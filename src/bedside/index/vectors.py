@@ -147,7 +147,9 @@ class VectorIndex:
         for i in range(0, len(doc_ids), 500):
             part = doc_ids[i : i + 500]
             marks = ",".join("?" * len(part))
-            for h, blob in self._db.execute(f"SELECT text_hash, vec FROM vectors WHERE document_id IN ({marks})", part):
+            # Safe to format: only "?" marks go into the SQL, never values.
+            sql = f"SELECT text_hash, vec FROM vectors WHERE document_id IN ({marks})"  # nosec B608
+            for h, blob in self._db.execute(sql, part):
                 known[h] = np.frombuffer(blob, dtype=np.float32)
         hashes = [text_hash(r.embedding_text) for r in rows]
         missing = [i for i, h in enumerate(hashes) if h not in known and h not in self.seed]
@@ -166,7 +168,9 @@ class VectorIndex:
         try:
             for i in range(0, len(doc_ids), 500):
                 part = doc_ids[i : i + 500]
-                self._db.execute(f"DELETE FROM vectors WHERE document_id IN ({','.join('?' * len(part))})", part)
+                marks = ",".join("?" * len(part))
+                # Safe to format: only "?" marks go into the SQL, never values.
+                self._db.execute(f"DELETE FROM vectors WHERE document_id IN ({marks})", part)  # nosec B608
             self._db.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?,?,?,?,?,?,?)",
                 [
