@@ -536,19 +536,6 @@ def review_history(ctx: click.Context, slug: str) -> None:
         out.print(line + (f": {e.comment}" if e.comment else ""), highlight=False, markup=False, soft_wrap=True)
 
 
-@review.command("verify-audit")
-@click.pass_context
-@handle_errors
-def review_verify_audit(ctx: click.Context) -> None:
-    """Recompute the audit log's hash chain; exits 1 when a record was altered or removed."""
-    check = _articles(ctx).verify_audit()
-    for problem in check.problems:
-        err.print(f"[red]audit:[/red] {problem}", highlight=False)
-    out.print(f"{check.records} audit records, chain {'intact' if check.ok else 'BROKEN'}; head {check.head}")
-    if not check.ok:
-        sys.exit(1)
-
-
 @main.group()
 def articles() -> None:
     """Articles: export."""
@@ -576,6 +563,10 @@ def articles_export(ctx: click.Context, status: str, fmt: str, output: Path | No
         (output / name).write_text(text, encoding="utf-8")
     err.print(f"wrote {len(files)} file(s) to {output}", highlight=False)
 
+
+from bedside.cli_ops import register  # noqa: E402 - after every command here: it adds an alias to `review`
+
+register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     ask_wait: float = Field(default=30.0, gt=0)
     secret_key: str = ""
     environment: Literal["development", "production"] = "development"
+    debug: bool = False  # tracebacks in error responses: development only
+    cors_origins: list[str] = Field(default_factory=list)  # browser origins allowed to call the API; none: no CORS
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -55,25 +55,44 @@ def events_for(connection: Connection, article_id: int) -> list[AuditEvent]:
     return [_event(row) for row in connection.execute(query)]
 
 
-def verify_chain(connection: Connection) -> AuditCheck:
-    """Recompute every record's hash and link, oldest first."""
+def verify_chain(connection: Connection, trusted_head: str | None = None) -> AuditCheck:
+    """Recompute every record's hash and link, oldest first; name the oldest record that fails.
+
+    With `trusted_head` (a head hash copied elsewhere earlier), also fail when no record has that hash any more:
+    the chain alone cannot show that its newest records were cut off, or that the whole log was rewritten.
+    """
     query = (
         sa.select(audit, articles.c.slug)
-        .join(articles, articles.c.id == audit.c.article_id)
+        .join(articles, articles.c.id == audit.c.article_id, isouter=True)
         .order_by(audit.c.id)
         .execution_options(yield_per=1000)
     )
     problems: list[str] = []
+    broken: list[int] = []
     expected = GENESIS
     count = 0
     for row in connection.execute(query):
         count += 1
-        if row.prev_hash != expected:
-            problems.append(f"record {row.id}: does not follow the record before it (chain broken)")
-        if record_hash(row.prev_hash, row.slug, _event(row)) != row.hash:
-            problems.append(f"record {row.id}: its content does not match its hash (altered)")
+        found = _record_problems(row, expected)
+        if found:
+            problems.extend(found)
+            broken.append(int(row.id))
         expected = row.hash
-    return AuditCheck(ok=not problems, records=count, problems=tuple(problems), head=expected)
+    if trusted_head and not connection.execute(sa.select(audit.c.id).where(audit.c.hash == trusted_head)).first():
+        problems.append(f"no record has the trusted head {trusted_head} (records were removed or rewritten)")
+    first = broken[0] if broken else None
+    return AuditCheck(ok=not problems, records=count, problems=tuple(problems), head=expected, first_broken=first)
+
+
+def _record_problems(row: sa.Row[Any], expected_prev: str) -> list[str]:
+    problems: list[str] = []
+    if row.slug is None:
+        problems.append(f"record {row.id}: names article {row.article_id}, which does not exist")
+    if row.prev_hash != expected_prev:
+        problems.append(f"record {row.id}: does not follow the record before it (chain broken)")
+    if record_hash(row.prev_hash, row.slug or "", _event(row)) != row.hash:
+        problems.append(f"record {row.id}: its content does not match its hash (altered)")
+    return problems
 
 
 def _event(row: sa.Row[Any]) -> AuditEvent:

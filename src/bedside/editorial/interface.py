@@ -63,6 +63,7 @@ class AuditCheck:
     records: int
     problems: tuple[str, ...] = ()
     head: str = ""  # the newest record's hash: keep a copy elsewhere to detect a rewritten log
+    first_broken: int | None = None  # the id of the oldest record that fails, when any does
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,10 +115,10 @@ class SqlArticleService:
                 raise NotFound(f"no article {slug!r}")
             return events_for(connection, article_id)
 
-    def verify_audit(self) -> AuditCheck:
-        """Recompute the audit log's hash chain."""
+    def verify_audit(self, trusted_head: str | None = None) -> AuditCheck:
+        """Recompute the audit log's hash chain (and, given a head kept elsewhere, check the log still holds it)."""
         with self._engine.connect() as connection:
-            return verify_chain(connection)
+            return verify_chain(connection, trusted_head)
 
     def export(self, status: ReviewStatus = ReviewStatus.APPROVED, fmt: ExportFormat = "markdown") -> dict[str, str]:
         """File name -> content for every article with this status (for approved: the approved version)."""

@@ -295,6 +295,19 @@ class _Transaction:
         self._db = db
         self._outer = False
 
+    def span_mismatches(self, limit: int = 5) -> list[str]:
+        """Ids of passages whose text is not exactly `document.text[start:end]` (at most `limit`)."""
+        rows = self._db.execute(
+            "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id "
+            'WHERE substr(d.text, p.start + 1, p."end" - p.start) IS NOT p.text LIMIT ?',
+            (limit,),
+        )
+        return [str(r[0]) for r in rows]
+
+    def seqs(self) -> list[int]:
+        """Every passage's sequence number, ascending."""
+        return [int(r[0]) for r in self._db.execute("SELECT seq FROM passages ORDER BY seq")]
+
     def __enter__(self) -> sqlite3.Connection:
         self._outer = not self._db.in_transaction
         if self._outer:

@@ -121,12 +121,20 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        debug=settings.debug,
     )
     app.state.service = service
     app.state.auth = auth
     app.state.desk = ReviewDesk(service, editorial) if editorial is not None else None
     app.state.templates = templates()
     app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:  # only when configured: without it browsers keep the API same-origin
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )  # fmt: skip
     errors.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     docs.mount(app)

@@ -1,0 +1,146 @@
+"""`bedside backup DEST` and `bedside restore SRC`: a consistent copy of a data directory, taken while it is in use.
+
+Each SQLite database is copied with SQLite's online backup API in one step, which reads one committed snapshot
+while writers carry on (WAL). The vector index is copied *before* the knowledge store, so its watermark never runs
+ahead of the store copy: on first open it replays the store's change log and catches up. The lexical index is not
+copied at all: it is rebuilt from the store on first open (cheap next to embedding). Derived files (vector
+snapshots) are rebuilt too.
+
+A PostgreSQL article database is not copied: `pg_dump` is the tool that takes a consistent dump of it, and the
+backup says so (in its output and in backup.json) rather than pretending to hold the articles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from bedside import __version__
+from bedside.config import Settings
+from bedside.errors import InvalidInput
+from bedside.integrity import sqlite_integrity
+
+__all__ = ["MANIFEST", "BackupReport", "backup", "restore"]
+
+MANIFEST = "backup.json"
+ARTICLES = "bedside.db"
+# In copy order: the vector index before the store it follows; the rest are independent of each other.
+DATABASES = ("vectors/vectors.sqlite", "knowledge.sqlite", "conversations.sqlite", "sessions.db")
+KEY_FILE = "secret_key"
+
+
+@dataclass
+class BackupReport:
+    """What a backup or restore copied, and what it could not."""
+
+    copied: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def backup(settings: Settings, dest: Path) -> BackupReport:
+    """Copy the data directory's databases into `dest` (new or empty), each a committed snapshot; check each copy."""
+    source = settings.data_dir
+    if not (source / "knowledge.sqlite").exists():
+        raise InvalidInput(f"{source} holds no knowledge base (no knowledge.sqlite) to back up")
+    if dest.exists() and any(dest.iterdir()):
+        raise InvalidInput(f"{dest} is not empty; back up into a new or empty folder")
+    report = BackupReport()
+    for name in DATABASES:
+        if (source / name).exists():
+            _copy_database(source / name, dest / name)
+            report.copied.append(name)
+    articles = _sqlite_articles(settings)
+    if articles is not None:
+        _copy_database(articles, dest / ARTICLES)
+        report.copied.append(ARTICLES)
+        if articles != source / ARTICLES:
+            report.notes.append(f"the article database {articles} is copied as {ARTICLES}; after a restore, unset "
+                                "BEDSIDE_DATABASE_URL or point it at that file")  # fmt: skip
+    else:
+        url = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+        dump = f"pg_dump --format=custom --file {dest / 'articles.pgdump'} '{url}'"
+        report.notes.append(
+            f"the article database is PostgreSQL ({url}) and is NOT in this backup: dump it with: {dump}"
+        )
+    if (source / KEY_FILE).exists():
+        shutil.copy2(source / KEY_FILE, dest / KEY_FILE)
+        report.copied.append(KEY_FILE)
+    report.notes.append("the lexical index is not copied: it is rebuilt from the knowledge store on first open")
+    _write_manifest(dest, report)
+    return report
+
+
+def restore(src: Path, settings: Settings) -> BackupReport:
+    """Copy a backup made by `backup` into the (empty) data directory of `settings`, checking each database first."""
+    if not (src / MANIFEST).is_file():
+        raise InvalidInput(f"{src} is not a bedside backup (no {MANIFEST})")
+    target = settings.data_dir
+    if (target / "knowledge.sqlite").exists():
+        raise InvalidInput(f"{target} already holds a knowledge base; restore into an empty data directory")
+    manifest = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
+    names = [str(n) for n in manifest.get("copied", [])]
+    problems = [p for n in names if n != KEY_FILE for p in sqlite_integrity(src / n)]
+    if problems:
+        raise InvalidInput("the backup is damaged: " + "; ".join(problems))
+    report = BackupReport()
+    articles = _sqlite_articles(settings)
+    for name in names:
+        dest = target / name
+        if name == ARTICLES and articles is not None:
+            dest = articles
+        if name == ARTICLES and articles is None:
+            report.notes.append(f"{ARTICLES} not restored: BEDSIDE_DATABASE_URL names a PostgreSQL database")
+            continue
+        if dest.exists():
+            raise InvalidInput(f"{dest} already exists; restore into an empty data directory")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if name == KEY_FILE:
+            shutil.copy2(src / name, dest)
+        else:
+            _copy_database(src / name, dest)
+        report.copied.append(name)
+    report.notes.extend(str(n) for n in manifest.get("notes", []) if "PostgreSQL" in str(n))
+    return report
+
+
+def _sqlite_articles(settings: Settings) -> Path | None:
+    """The SQLite article database file, or None when the article database is PostgreSQL."""
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    return Path(url.database).expanduser()
+
+
+def _copy_database(source: Path, dest: Path) -> None:
+    """One committed snapshot of `source` written to `dest` (SQLite backup API, all pages in one step)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    draft = dest.with_name(dest.name + ".partial")
+    draft.unlink(missing_ok=True)
+    with closing(sqlite3.connect(source, timeout=60)) as src, closing(sqlite3.connect(draft)) as out:
+        src.backup(out)  # pages=-1: one step, so the copy is a single consistent snapshot
+        out.execute("PRAGMA journal_mode=DELETE")  # the copy is one self-contained file
+    problems = sqlite_integrity(draft)
+    if problems:
+        draft.unlink()
+        raise InvalidInput("the copy failed its integrity check: " + "; ".join(problems))
+    with draft.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(draft, dest)
+
+
+def _write_manifest(dest: Path, report: BackupReport) -> None:
+    manifest = {
+        "bedside_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "copied": report.copied,
+        "notes": report.notes,
+    }
+    (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

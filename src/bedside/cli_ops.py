@@ -1,0 +1,137 @@
+"""Operating commands: `bedside check [--deploy]`, `bedside backup`, `bedside restore` and `bedside audit verify`.
+
+Registered on the `bedside` group by `register(main)`; kept apart from cli.py so that neither grows past a screenful
+of commands. Problems print one a line and exit 1; bad input exits 2, as everywhere in the CLI.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from bedside.config import Settings, load_settings
+from bedside.deploy import Finding
+
+__all__ = ["register"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+err = Console(stderr=True)
+out = Console()
+
+
+def _errors_exit(func: F) -> F:
+    """A BedsideError becomes one line on stderr and exit status 2 (bad input) or 1."""
+    from bedside.errors import BedsideError, InvalidInput
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BedsideError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            sys.exit(2 if isinstance(exc, InvalidInput) else 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.find_root().ensure_object(dict)
+    return load_settings(data_dir=obj.get("data_dir"))
+
+
+def _report(findings: list[Finding]) -> None:
+    """Print every finding; exit 1 when any is a problem."""
+    for f in findings:
+        mark = "[green]OK[/green]     " if f.ok else "[red]PROBLEM[/red]"
+        out.print(f"{mark} {f.name}: {f.detail}", highlight=False, soft_wrap=True)
+    failed = [f for f in findings if not f.ok]
+    if failed:
+        err.print(f"{len(failed)} problem(s): {', '.join(f.name for f in failed)}", highlight=False)
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--deploy", is_flag=True, help="Check that the settings are safe for production instead.")
+@click.pass_context
+@_errors_exit
+def check(ctx: click.Context, deploy: bool) -> None:
+    """Check the data directory's consistency, or (--deploy) that this installation is safe to expose."""
+    settings = _settings(ctx)
+    if deploy:
+        from bedside.deploy import check_deployment
+
+        _report(check_deployment(settings))
+    else:
+        from bedside.integrity import check_data
+
+        _report(check_data(settings))
+
+
+@click.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+@_errors_exit
+def backup(ctx: click.Context, dest: Path) -> None:
+    """Copy the data directory's databases into DEST (new or empty), consistently, while bedside keeps running."""
+    from bedside.backup import backup as take_backup
+
+    report = take_backup(_settings(ctx), dest)
+    out.print(f"backed up {', '.join(report.copied)} to {dest}", highlight=False, soft_wrap=True)
+    for note in report.notes:
+        err.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
+
+
+@click.command()
+@click.argument("src", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.pass_context
+@_errors_exit
+def restore(ctx: click.Context, src: Path) -> None:
+    """Restore a backup made by `bedside backup` into the (empty) data directory, then check it."""
+    from bedside.backup import restore as restore_backup
+    from bedside.integrity import check_data
+
+    settings = _settings(ctx)
+    report = restore_backup(src, settings)
+    out.print(f"restored {', '.join(report.copied)} into {settings.data_dir}", highlight=False, soft_wrap=True)
+    for note in report.notes:
+        err.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
+    _report(check_data(settings))
+
+
+@click.group()
+def audit() -> None:
+    """The editorial audit log."""
+
+
+@audit.command("verify")
+@click.option("--trusted-head", metavar="HASH", help="A head printed earlier: fail unless the log still holds it.")
+@click.pass_context
+@_errors_exit
+def audit_verify(ctx: click.Context, trusted_head: str | None) -> None:
+    """Recompute the audit log's hash chain; exits 1 naming the first record that was altered or removed."""
+    from bedside.editorial.service import open_article_service
+
+    with open_article_service(_settings(ctx)) as service:
+        result = service.verify_audit(trusted_head)
+    for problem in result.problems:
+        err.print(f"[red]audit:[/red] {problem}", highlight=False, soft_wrap=True)
+    out.print(f"{result.records} audit records, chain {'intact' if result.ok else 'BROKEN'}; head {result.head}")
+    if not result.ok:
+        first = f"record {result.first_broken}" if result.first_broken is not None else "the trusted head"
+        err.print(f"first broken: {first}", highlight=False)
+        sys.exit(1)
+
+
+def register(main: click.Group) -> None:
+    """Add the operating commands to the `bedside` group (`review verify-audit` stays, as an alias)."""
+    for command in (check, backup, restore, audit):
+        main.add_command(command)
+    review = main.commands.get("review")
+    if isinstance(review, click.Group):
+        review.add_command(audit_verify, "verify-audit")
