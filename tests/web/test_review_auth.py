@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from editorial_support import PASSWORD, Editorial, ask_api, csrf_of, person, sign_in
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.routing import BaseRoute, Route
 
 from bedside.config import load_settings
 from bedside.errors import InvalidInput
@@ -93,12 +95,17 @@ def test_sign_out_ends_the_session_on_the_server(api: TestClient, editorial: Edi
     cookie = client.cookies[SESSION_COOKIE]
     page = client.get("/review")
     assert page.status_code == 200 and "Sign out" in page.text
-    r = client.post("/logout", data={"csrf": csrf_of(page.text)})
+    token = csrf_of(page.text)
+    r = client.post("/logout", data={"csrf": token})
     assert r.status_code == 303 and r.headers["location"] == "/"
     replay = TestClient(editorial.app, follow_redirects=False)
     replay.cookies.set(SESSION_COOKIE, cookie)  # the cookie a thief copied before sign-out
     assert replay.get("/review").status_code == 303
     assert replay.get("/review").headers["location"].startswith("/login")
+    slug = ask_api(api, "How is gout diagnosed?")
+    r = replay.post(f"/review/{slug}/action", data={"action": "claim", "csrf": token})  # with its form token too
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert editorial.articles.get(slug).claimed_by == ""
 
 
 def test_sessions_expire(api: TestClient, editorial: Editorial, tmp_path: Path) -> None:
@@ -149,6 +156,52 @@ def test_every_form_carries_the_csrf_token_and_posts_without_it_are_refused(
     page_token = csrf_of(fresh.get("/login").text)
     fresh.cookies.clear()  # the token is bound to the browser's nonce cookie
     assert fresh.post("/login", data={**login, "csrf": page_token}).status_code == 403
+
+
+def form_post_paths(app: FastAPI, slug: str) -> set[str]:
+    """Every POST route outside /api (the API takes bearer tokens, which a browser never adds on its own), with
+    included routers opened, so that a new form is covered without editing the test."""
+
+    def leaves(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
+        for route in routes:
+            included = getattr(route, "original_router", None)  # FastAPI keeps an included router as one entry
+            yield from leaves(included.routes) if included is not None else [route]
+
+    return {
+        re.sub(r"{[^}]+}", slug, route.path)
+        for route in leaves(app.routes)
+        if isinstance(route, Route) and "POST" in (route.methods or ()) and not route.path.startswith("/api/")
+    }
+
+
+def test_every_form_post_route_refuses_a_missing_or_another_sessions_csrf_token(
+    api: TestClient, editorial: Editorial
+) -> None:
+    slug = ask_api(api, "How is hypothyroidism treated?")
+    posts = form_post_paths(editorial.app, slug)
+    assert {"/login", "/logout", f"/review/{slug}/action", f"/review/{slug}/edit", "/admin/users"} <= posts
+    # Open to anyone, without a session: a forged question asks only what anyone may ask, as nobody.
+    posts.remove("/ask")
+    admin = person(editorial, "admin")
+    other = csrf_of(person(editorial, "reviewer").get("/review").text)
+
+    def state() -> tuple[Any, ...]:
+        article = editorial.articles.get(slug)
+        users = tuple((u.email, u.role, u.active) for u in editorial.articles.list_users())
+        return article.status, len(article.versions), article.claimed_by, users
+
+    before = state()
+    # What each form would act on, were its token accepted.
+    fields = {
+        "action": "claim", "base": "1", "title": "Forged", "new:bl": "Forged statement.", "cite:bl": "1",
+        "email": editorial.email("reviewer2"), "role": "admin", "active": "0", "password": PASSWORD,
+    }  # fmt: skip
+    for path in sorted(posts):
+        for token in ({}, {"csrf": ""}, {"csrf": other}, {"csrf": other[:-1]}):
+            r = admin.post(path, data={**fields, **token})
+            assert r.status_code == 403, (path, token, r.status_code, r.text[:300])
+    assert state() == before  # nothing happened
+    assert admin.get("/review").status_code == 200  # and the refused sign-out did not sign anyone out
 
 
 def test_failed_sign_ins_are_limited_per_account_and_address(api: TestClient, editorial: Editorial) -> None:

@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from editorial_support import Editorial, ask_api, person
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.routing import BaseRoute, Mount, Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bedside import Bedside
 from bedside.config import load_settings
@@ -47,14 +51,101 @@ def evil_client(evil_data: Path, app_factory: Any) -> Iterator[TestClient]:
         yield c
 
 
-def test_security_headers_on_pages_api_static_and_errors(client: TestClient) -> None:
-    for path in ("/", "/api/health", "/static/css/bedside.css", "/no-such-page", "/api/articles/none"):
-        r = client.get(path)
-        csp = r.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
-        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
-        assert r.headers["x-content-type-options"] == "nosniff"
-        assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+def directives(csp: str) -> dict[str, str]:
+    """A Content-Security-Policy as {directive: sources}."""
+    return {name: rest.strip() for name, _, rest in (d.strip().partition(" ") for d in csp.split(";") if d.strip())}
+
+
+def assert_security_headers(r: Any, where: str, tls: bool = False) -> None:
+    """The strict policy: scripts and images only from this site, no framing, no sniffing; HSTS only over TLS."""
+    policy = directives(r.headers["content-security-policy"])
+    docs = where.split()[-1].startswith("/docs")
+    assert policy["default-src"] == "'self'" and policy["script-src"] == "'self'", (where, policy)
+    assert policy["img-src"] == ("'self' data:" if docs else "'self'"), (where, policy)  # Swagger UI's icons
+    assert policy["style-src"] == ("'self' 'unsafe-inline'" if docs else "'self'"), (where, policy)
+    assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'", (where, policy)
+    assert policy["base-uri"] == "'self'" and policy["form-action"] == "'self'", (where, policy)
+    assert "unsafe-eval" not in r.headers["content-security-policy"], where
+    assert r.headers["x-content-type-options"] == "nosniff", where
+    assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin", where
+    assert r.headers["x-frame-options"] == "DENY", where
+    assert ("strict-transport-security" in r.headers) is tls, (where, r.headers)
+
+
+def leaf_routes(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
+    """The app's routes, with included routers opened (FastAPI keeps each included router as one entry holding
+    the router; bedside includes its routers without a prefix, so the paths are the routes' own)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from leaf_routes(included.routes)
+        else:
+            yield route
+
+
+def route_requests(app: FastAPI, slug: str) -> Iterator[tuple[str, str]]:
+    """(method, path) for every route of the app, so that a new route is covered without editing this test;
+    a mounted folder is asked for one of its files."""
+    for route in leaf_routes(app.routes):
+        if isinstance(route, Mount):
+            folder = Path(route.app.directory)  # type: ignore[attr-defined]
+            yield "GET", f"{route.path}/{next(p for p in sorted(folder.rglob('*')) if p.is_file()).relative_to(folder)}"
+        elif isinstance(route, Route):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                yield method, re.sub(r"{[^}]+}", slug, route.path)
+
+
+def test_security_headers_on_every_route_404_and_405(editorial: Editorial, api: TestClient) -> None:
+    slug = ask_api(api, "How is atrial fibrillation diagnosed?")
+    requests = [*route_requests(editorial.app, slug), ("GET", "/no-such-page"), ("GET", "/api/no-such-thing")]
+    paths = {path for _, path in requests}
+    api_paths = {re.sub(r"{[^}]+}", slug, p) for p in client_openapi_paths(api)}
+    assert api_paths <= paths and {"/", "/openapi.json", "/docs", "/review", "/login", "/admin/users"} <= paths
+    statuses = set()
+    for who, client in (("anonymous", api), ("admin", person(editorial, "admin"))):
+        for method, path in [*requests, ("DELETE", "/api/health")]:
+            r = client.request(method, path, data={} if method == "POST" else None)
+            assert_security_headers(r, f"{who} {method} {path}")
+            statuses.add(r.status_code)
+    assert {200, 303, 403, 404, 405, 422} <= statuses  # pages, redirects, refusals and errors all carry them
+
+
+def client_openapi_paths(client: TestClient) -> set[str]:
+    paths: dict[str, Any] = client.get("/openapi.json").json()["paths"]
+    return set(paths)
+
+
+def test_security_headers_on_the_500_page_and_json(editorial: Editorial, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> dict[str, Any]:
+        raise RuntimeError("disk on fire at /srv/secret/path")
+
+    monkeypatch.setattr(editorial.app.state.service, "sources", broken)
+    with TestClient(editorial.app, raise_server_exceptions=False) as client:
+        for path in ("/sources", "/api/sources"):
+            r = client.get(path)
+            assert r.status_code == 500, (path, r.text)
+            assert_security_headers(r, path)
+            assert "disk on fire" not in r.text and "Traceback" not in r.text and "/srv/secret" not in r.text
+        assert client.get("/api/sources").json() == {"error": "internal", "detail": "internal error"}
+        https = TestClient(editorial.app, base_url="https://testserver", raise_server_exceptions=False)
+        assert_security_headers(https.get("/api/sources"), "https /api/sources", tls=True)
+
+
+def test_hsts_over_tls_and_behind_a_trusted_proxy_never_over_plain_http(client: TestClient) -> None:
+    app = client.app
+    for path in ("/", "/api/health", "/no-such-page"):
+        assert_security_headers(client.get(path), f"http {path}")
+        assert_security_headers(TestClient(app, base_url="https://testserver").get(path), f"https {path}", tls=True)
+    assert client.get("/").headers.get("strict-transport-security") is None
+    hsts = TestClient(app, base_url="https://testserver").get("/").headers["strict-transport-security"]
+    assert int(re.search(r"max-age=(\d+)", hsts).group(1)) >= 180 * 24 * 3600  # type: ignore[union-attr]
+    proxied = ProxyHeadersMiddleware(app, trusted_hosts="127.0.0.1")  # what `uvicorn --proxy-headers` does
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.4"}
+    behind_proxy = TestClient(proxied, client=("127.0.0.1", 5000))
+    assert_security_headers(behind_proxy.get("/", headers=forwarded), "proxied https", tls=True)
+    assert_security_headers(behind_proxy.get("/"), "proxied http")
+    spoofed = TestClient(proxied, client=("203.0.113.9", 5000))  # not the proxy: its header is not believed
+    assert_security_headers(spoofed.get("/", headers=forwarded), "spoofed https")
 
 
 def test_no_inline_script_or_style_and_no_third_party_assets(client: TestClient, asked: dict[str, Any]) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from bedside.editorial.interface import ReviewStatus
 from bedside.web.deps import ApiUser, Desk, Service
 from bedside.web.schemas import (
     AnswerOut,
@@ -41,9 +42,13 @@ _REVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "Not possible from the article's status, or someone acted first"},
     422: {"model": ErrorOut, "description": "Invalid input, e.g. a change request or rejection without a comment"},
 }
+# FastAPI answers 400 before validation when a body cannot be read as JSON at all (e.g. bytes that are not UTF-8).
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body could not be read as JSON"},
+}
 
 
-@router.post("/ask", response_model=AnswerOut, responses=_ERRORS)
+@router.post("/ask", response_model=AnswerOut, responses={**_BODY_ERRORS, **_ERRORS})
 def ask(body: AskIn, service: Service) -> dict[str, Any]:
     """Answer a question: opens the existing article for a question asked before, or composes a new one."""
     asked = service.ask(body.question, body.audience, body.conversation, follows=body.follows)
@@ -52,7 +57,11 @@ def ask(body: AskIn, service: Service) -> dict[str, Any]:
 
 @router.post(
     "/ask/stream",
-    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+    responses={
+        **_BODY_ERRORS,
+        **_ERRORS,
+        200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+    },
 )
 def ask_stream(body: AskIn, service: Service) -> StreamingResponse:
     """As /api/ask, streamed: `statement` events (unverified drafts) then `done` with the verified answer."""
@@ -76,13 +85,15 @@ def article(slug: str, service: Service, audience: Audience = "clinician") -> Ar
     )  # fmt: skip
 
 
-@router.post("/articles/{slug}/review", response_model=ReviewOut, responses=_REVIEW_ERRORS)
+@router.post("/articles/{slug}/review", response_model=ReviewOut, responses={**_BODY_ERRORS, **_REVIEW_ERRORS})
 def review(slug: str, body: ReviewIn, user: ApiUser, desk: Desk) -> ReviewOut:
     """Take a review action as the token's user: claim, release, approve, request_changes or reject."""
     return ReviewOut.from_domain(desk.review(slug, body.action, user, body.comment))
 
 
-@router.post("/articles/{slug}/versions", response_model=ReviewOut, status_code=201, responses=_REVIEW_ERRORS)
+@router.post(
+    "/articles/{slug}/versions", response_model=ReviewOut, status_code=201, responses={**_BODY_ERRORS, **_REVIEW_ERRORS}
+)
 def new_version(slug: str, body: EditIn, user: ApiUser, desk: Desk) -> ReviewOut:
     """Save an editor's version (every statement cited, sources unchanged); the article goes back to submitted."""
     return ReviewOut.from_domain(desk.edit(slug, user, body.answer(), base=body.base))
@@ -91,7 +102,7 @@ def new_version(slug: str, body: EditIn, user: ApiUser, desk: Desk) -> ReviewOut
 @router.get("/articles", response_model=ArticleList, responses=_ERRORS)
 def articles(
     service: Service,
-    status: str | None = Query(None, description="submitted, under_review, changes_requested or approved"),
+    status: Annotated[ReviewStatus | None, Query(description="only articles in this review status")] = None,
     q: str = Query("", max_length=500, description="words of the question or title"),
     limit: int = Query(50, ge=1, le=200),
 ) -> ArticleList:

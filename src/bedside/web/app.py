@@ -24,16 +24,23 @@ from bedside.web.review import ReviewDesk
 from bedside.web.service import WebService
 
 HERE = Path(__file__).parent
-# No inline script anywhere: every script is a static file. Swagger UI (/docs only) sets inline styles.
+# No inline script anywhere: every script is a static file, every image one of ours. Swagger UI (/docs only) sets
+# inline styles, and its stylesheet draws its icons from data: URLs.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
-DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'").replace(
+    "img-src 'self'", "img-src 'self' data:"
+)
+# Only over TLS (RFC 6797 7.2: a browser ignores it over plain http, and it must never pin a plain-http site).
+HSTS = b"max-age=31536000; includeSubDomains"
 
 
 class SecurityHeaders:
-    """Content-Security-Policy, nosniff, a strict referrer policy and no framing on every response."""
+    """Content-Security-Policy, nosniff, a strict referrer policy and no framing on every response, and
+    Strict-Transport-Security on those served over HTTPS (directly, or behind a proxy whose X-Forwarded-Proto
+    uvicorn trusts: it sets the scope's scheme)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -53,10 +60,20 @@ class SecurityHeaders:
                     (b"referrer-policy", b"strict-origin-when-cross-origin"),
                     (b"x-frame-options", b"DENY"),
                 ]
+                if scope.get("scheme") == "https":
+                    headers.append((b"strict-transport-security", HSTS))
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BedsideApp(FastAPI):
+    """FastAPI with SecurityHeaders outside every other layer, so that the 500 page (sent by Starlette's outermost
+    error middleware) carries the headers too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def templates() -> Jinja2Templates:
@@ -114,7 +131,7 @@ def create_app(
         if owned:
             engine.close()
 
-    app = FastAPI(
+    app = BedsideApp(
         title="bedside",
         version=__version__,
         description="Cited clinical answers from a knowledge base you control. The JSON API behind the web pages.",
@@ -127,7 +144,6 @@ def create_app(
     app.state.auth = auth
     app.state.desk = ReviewDesk(service, editorial) if editorial is not None else None
     app.state.templates = templates()
-    app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # only when configured: without it browsers keep the API same-origin
         from fastapi.middleware.cors import CORSMiddleware
 
