@@ -248,8 +248,11 @@ def outage(url: str, questions: list[str], retry_after: float) -> None:
     ScriptedLlm.mode = "hang"
     for q in questions[:6]:
         status, body, seconds = call(url, "POST", "/api/ask", {"question": q})
-        composer = body.get("meta", {}).get("composer", "?")
-        print(f"  during outage: HTTP {status} in {seconds:6.2f} s, composer {composer}")
+        meta = body.get("meta", {})
+        notice = " ".join(meta.get("notices", [])) or "no LLM call (evidence did not cover the question)"
+        print(
+            f"  during outage: HTTP {status} in {seconds:6.2f} s, composer {meta.get('composer', '?')}: {notice[:90]}"
+        )
     ScriptedLlm.mode = "ok"
     back = time.perf_counter()
     for q in questions[6:60]:

@@ -32,8 +32,9 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
     for table, (clash, message) in CLASHES.items():
+        # Only the constant table names, clauses and messages above are formatted into the SQL.
         op.execute(
-            f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+            f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "  # nosec B608
             f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {clash}) "
             f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
         )
