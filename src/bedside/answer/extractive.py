@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bedside.answer.evidence import EvidencePassage, renumber
+from bedside.answer.injection import addresses_model
 from bedside.answer.question import QueryPlan, concepts_of
 from bedside.answer.sentences import Candidate, candidates
 from bedside.model import Answer, AnswerSection, EvidenceType, QuestionType, Statement
@@ -252,11 +253,12 @@ def compose(plan: QueryPlan, passages: list[EvidencePassage], options: Extractiv
 
 
 def insufficient(plan: QueryPlan, passages: list[EvidencePassage]) -> Answer:
-    """The answer when the knowledge base holds too little: what was searched and the closest material, nothing else."""
+    """The answer when the knowledge base holds too little: what was searched and the closest material (never a
+    passage that instructs a model), nothing else."""
     from bedside.answer.evidence import ReferenceList
 
     refs = ReferenceList()
-    for p in passages[:3]:
+    for p in [p for p in passages if not addresses_model(f"{p.title}\n{p.text}")][:3]:
         refs.cite(p)
     return Answer(
         question=plan.question, title=title_for(plan), audience="clinician", bottom_line=(), sections=(),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bedside.answer.evidence import EvidencePassage, renumber
+from bedside.answer.injection import addresses_model
 from bedside.answer.llm_client import ChatClient, OpenAICompatibleClient, chat_url
 from bedside.answer.verify import VerifyCache, VerifyThresholds, content_terms, verify_statement
 from bedside.errors import UpstreamError
@@ -269,7 +270,10 @@ class _Checker:
         self.passages, self.embedder, self.thresholds = passages, embedder, thresholds
         self.cache, self.dropped, self.seen = VerifyCache(), list[tuple[str, str]](), set[str]()
         self.memo: dict[DraftStatement, tuple[Statement | None, str]] = {}
-        self.vocabulary = frozenset().union(*(content_terms(f"{p.title} {p.text}") for p in passages))
+        # Headings may use the evidence's words, but not those of a passage that instructs the model ("APPROVED").
+        self.vocabulary = frozenset().union(
+            *(content_terms(text) for p in passages if not addresses_model(text := f"{p.title} {p.text}"))
+        )
         if embedder is not None:
             self.cache.prime(passages, embedder)
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bedside.answer.evidence import EvidencePassage
+from bedside.answer.injection import addresses_model
 from bedside.index.analysis import analyze, raw_tokens
 from bedside.sentences import split_spans
 from bedside.vocabulary import load_vocabulary
@@ -125,9 +126,11 @@ def _expanded_terms(text: str) -> frozenset[str]:
 
 
 def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
-    """Every usable sentence of the passages, in retrieval order."""
+    """Every usable sentence of the passages, in retrieval order; none from a passage that instructs a model."""
     out: list[Candidate] = []
     for rank, p in enumerate(passages):
+        if addresses_model(f"{p.title}\n{p.text}"):
+            continue  # instructions to a model are never quoted, nor the sentences planted around them
         heading = p.section.rsplit(" > ", 1)[-1]
         for a, b in split_spans(p.text):
             raw = p.text[a:b]

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from bedside.answer.evidence import EvidencePassage
+from bedside.answer.injection import instruction_in
 from bedside.index.analysis import analyze
 from bedside.index.embedder import F32, Embedder
 from bedside.sentences import split_spans
@@ -218,6 +219,7 @@ class _Analysed:
     identifiers: frozenset[str]
     terms: frozenset[str]
     vectors: F32 | None = None
+    instruction: str = ""  # what addresses the model, when the passage does: it then supports nothing
 
 
 @dataclass(slots=True)
@@ -246,6 +248,9 @@ class VerifyCache:
 
 
 def _analyse(passage: EvidencePassage) -> _Analysed:
+    found = instruction_in(f"{passage.title}\n{passage.text}")
+    if found:  # a passage that instructs the model is not evidence, nor are its planted honest-looking sentences
+        return _Analysed([], [], [], [], [], [], frozenset(), frozenset(), instruction=found)
     spans = split_spans(passage.text)
     terms = [_expand(frozenset(analyze(passage.text[a:b]))) for a, b in spans]
     windows = [frozenset().union(*terms[max(0, i - 1) : i + 2]) for i in range(len(terms))]
@@ -283,6 +288,11 @@ def _expand(terms: frozenset[str]) -> frozenset[str]:
 def content_terms(text: str) -> frozenset[str]:
     """Analysed terms of text that carry meaning beyond its numbers (numbers are checked separately)."""
     return frozenset(t for t in analyze(_CITATION_MARK.sub(" ", text)) if not re.fullmatch(r"[\d.,]+", t))
+
+
+# Words that make a statement a safety verdict: its best cited sentence must say them too (or a synonym), however
+# much else it shares ("X is contraindicated in all patients" is not supported by "X is used when ... not tolerated").
+_VERDICT_TERMS = content_terms("contraindicated unsafe dangerous fatal lethal harmful toxic cures curative obsolete")
 
 
 def _found(term: str, window: frozenset[str]) -> bool:
@@ -375,11 +385,14 @@ def verify_statement(
     *, cache: VerifyCache | None = None,
 ) -> Verdict:  # fmt: skip
     """Decide whether the cited passages support text. Never ok without a cited passage, with a number (or a
-    number-bearing name such as "IL-6") that no cited passage states, or below the thresholds."""
+    number-bearing name such as "IL-6") that no cited passage states, or below the thresholds; a cited passage
+    that instructs a language model (bedside.answer.injection) supports nothing."""
     if not cited:
         return Verdict(False, "cites no passage")
     cache = cache if cache is not None else VerifyCache()
     analysed = [cache.get(p, embedder) for p in cited]
+    if all(a.instruction for a in analysed):
+        return Verdict(False, f"cited passages instruct the model ({analysed[0].instruction!r}): not evidence")
     terms = content_terms(text)
     if not terms:
         return Verdict(False, "no content words to check")
@@ -391,6 +404,9 @@ def verify_statement(
     best = _best_sentences(terms, analysed, query, polarity)
     if not best:
         return Verdict(False, "no cited sentence has the statement's polarity (negated or not)")
+    verdicts = terms & _VERDICT_TERMS
+    if verdicts and not any(all(_found(t, b.window) for t in verdicts) for b in best):
+        return Verdict(False, f"'{', '.join(sorted(verdicts))}' is not stated by the cited passages")
     lexical = max([b.lexical for b in best] + [_joint_lexical(terms, best, thresholds.lexical_floor)])
     cosines = [b.cosine for b in best if b.cosine is not None]
     cosine = max(cosines) if cosines else None
