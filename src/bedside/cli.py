@@ -155,6 +155,8 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: s
     report = b.ingest(paths, format=fmt, evidence_type=etype, progress=BarProgress())
     for where, message in report.failed:
         err.print(f"[red]failed:[/red] {where}: {message}", highlight=False, soft_wrap=True)
+    for where, message in report.warnings:
+        err.print(f"[yellow]warning:[/yellow] {where}: {message}", highlight=False, soft_wrap=True)
     docs, passages = b.store.counts()
     out.print(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "

@@ -29,6 +29,8 @@ class IngestReport:
     passages: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     files: int = 0
+    # (file or record, message): hidden text removed from a document read (it was still ingested, without it)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -119,6 +121,7 @@ class KnowledgeBase:
                         report.failed.append((_where(item.error), item.error.reason))
                         continue
                     doc = _retype(item, evidence_type)
+                    report.warnings.extend((doc.origin, flag) for flag in doc.flags)
                     first = seen.get(doc.id)
                     if first is not None:
                         report.failed.append((doc.origin, f"duplicate document id {doc.id!r} (also in {first})"))

@@ -113,6 +113,8 @@ class Document:
     topics: tuple[str, ...] = ()
     blocks: tuple[Block, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
+    # Ingestion warnings ("dropped 2 hidden text fragments (display:none: 2)"); about the source file, so not hashed.
+    flags: tuple[str, ...] = ()
 
     @property
     def content_hash(self) -> str:

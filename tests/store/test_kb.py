@@ -77,3 +77,24 @@ def test_stats_by_type_and_source(store):
     assert stats["documents"] == 3 and stats["passages"] == 3
     assert stats["by_type"] == {"guideline": 2, "research": 1}
     assert stats["by_source"] == {"NICE": 2, "(unknown)": 1}
+
+
+def test_flags_round_trip_and_a_schema_1_store_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    KnowledgeStore(path).close()
+    db = sqlite3.connect(path)  # make it a schema 1 store: no flags column
+    db.execute("ALTER TABLE documents DROP COLUMN flags")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    store = KnowledgeStore(path)
+    try:
+        assert store.get_meta("schema_version") == "2"
+        doc = _doc("d1", "Give amoxicillin 500 mg three times daily.", flags=("dropped 1 hidden text fragment",))
+        store.write([(doc, chunk(doc))])
+        assert store.document("d1") == doc
+        assert doc.content_hash == _doc("d1", "Give amoxicillin 500 mg three times daily.").content_hash
+    finally:
+        store.close()

@@ -90,5 +90,6 @@ def parse_record(record: Any, origin: str) -> Document:
         format="jsonl",
         origin=origin,
         blocks=blocks,
+        flags=builder.flags(),
         extra=extra,
     )

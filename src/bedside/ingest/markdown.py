@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -50,7 +51,7 @@ def parse_markdown(text: str, origin: str) -> Document:
     doc_text, blocks = builder.build()
     if not doc_text.strip() or builder.empty:
         raise IngestError(origin, "document has no text")
-    return _document(meta, doc_text, blocks, origin, title_from_body)
+    return replace(_document(meta, doc_text, blocks, origin, title_from_body), flags=builder.flags())
 
 
 def _front_matter(text: str, origin: str) -> tuple[dict[str, Any], str]:

@@ -123,6 +123,7 @@ def parse_article(article: etree._Element, origin: str = "") -> Document:
         origin=where,
         topics=tuple(dict.fromkeys(mesh + keywords)),
         blocks=blocks,
+        flags=builder.flags(),
         extra=(("publication_types", "; ".join(pub_types)),) if pub_types else (),
     )
 

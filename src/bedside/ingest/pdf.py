@@ -11,12 +11,13 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from bedside.errors import BackendUnavailable, IngestError
-from bedside.ingest.builder import TextBuilder, clean_text
+from bedside.ingest.builder import TextBuilder, clean_text, hidden_flags, invisible_count
+from bedside.ingest.pdf_hidden import HiddenText
 from bedside.ingest.readers import RecordError
 from bedside.model import Block, Document, DocumentId
 
@@ -79,7 +80,8 @@ def read_pdf(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         _decrypt(reader, origin)
         info = _info(reader)
-        pages = [_page_lines(page, number) for number, page in enumerate(reader.pages, start=1)]
+        found: dict[str, int] = {}  # hidden text fragments by reason, and "invisible" characters
+        pages = [_page_lines(page, number, found) for number, page in enumerate(reader.pages, start=1)]
     except DependencyError as exc:
         raise BackendUnavailable(f"{origin}: cannot decrypt: {exc}") from exc
     except NotImplementedError as exc:  # an encryption handler or filter pypdf does not support
@@ -88,7 +90,7 @@ def read_pdf(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
         raise IngestError(origin, f"corrupt or truncated PDF ({exc or type(exc).__name__})") from exc
     if not pages:
         raise IngestError(origin, "corrupt or truncated PDF (no pages found)")
-    yield _document(pages, info, origin)
+    yield replace(_document(pages, info, origin), flags=hidden_flags(found.pop("invisible", 0), found))
 
 
 def _decrypt(reader: Any, origin: str) -> None:
@@ -112,8 +114,11 @@ def _info(reader: Any) -> dict[str, str]:
     return values
 
 
-def _page_lines(page: Any, number: int) -> list[_Line]:
-    """The page's lines in drawing order, each with the size of its largest font (text matrix included)."""
+def _page_lines(page: Any, number: int, found: dict[str, int]) -> list[_Line]:
+    """The page's visible lines in drawing order, each with the size of its largest font (text matrix included).
+
+    Hidden text (see pdf_hidden) is left out and counted in `found` by reason; invisible characters under
+    "invisible"."""
     lines: list[_Line] = []
     parts: list[str] = []
     sizes: list[float] = []
@@ -121,6 +126,7 @@ def _page_lines(page: Any, number: int) -> list[_Line]:
     bold: list[bool] = []
 
     def end_line() -> None:
+        found["invisible"] = found.get("invisible", 0) + invisible_count("".join(parts))
         text = clean_text("".join(parts))
         if text:
             lines.append(_Line(text, round(max(sizes, default=0.0), 1), where[0] if where else None, number, any(bold)))
@@ -137,8 +143,12 @@ def _page_lines(page: Any, number: int) -> list[_Line]:
                 where.append(tm[4] * cm[1] + tm[5] * cm[3] + cm[5])
                 bold.append(bool(_BOLD.search(str((font or {}).get("/BaseFont", "")))))
 
-    page.extract_text(visitor_text=visit)
+    box = page.cropbox
+    hidden = HiddenText((float(box.left), float(box.bottom), float(box.right), float(box.top)))
+    page.extract_text(visitor_text=visit, visitor_operand_before=hidden)
     end_line()
+    for why, n in hidden.dropped.items():
+        found[why] = found.get(why, 0) + n
     return lines
 
 

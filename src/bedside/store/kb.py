@@ -17,7 +17,7 @@ from typing import Any
 from bedside.errors import NotFound
 from bedside.model import Block, Document, DocumentId, EvidenceType, IndexRow, Passage, PassageId
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: documents.flags (ingestion warnings)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS documents (
     extra TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     text TEXT NOT NULL,
-    passage_count INTEGER NOT NULL
+    passage_count INTEGER NOT NULL,
+    flags TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS passages (
     seq INTEGER PRIMARY KEY,
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS changes (
 _PASSAGE_COLUMNS = 'id, document_id, text, start, "end", section, page, ordinal'
 _DOC_COLUMNS = (
     "id, title, evidence_type, source, year, authors, url, doi, pmid, issuer, guideline, format, origin, "
-    "reviewed, topics, blocks, extra, content_hash, text, passage_count"
+    "reviewed, topics, blocks, extra, content_hash, text, passage_count, flags"
 )
 
 
@@ -100,10 +101,12 @@ class KnowledgeStore:
                 if statement.strip():
                     self._db.execute(statement)
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
+            if row is not None and int(row[0]) > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path} was written by a newer bedside (schema {row[0]})")
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(documents)")}
+            if "flags" not in columns:  # schema 1
+                self._db.execute("ALTER TABLE documents ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def transaction(self) -> _Transaction:
         """A context manager that commits on success and rolls back on any error."""
@@ -128,7 +131,7 @@ class KnowledgeStore:
             for doc, passages in items:
                 self._db.execute("DELETE FROM passages WHERE document_id = ?", (doc.id,))
                 self._db.execute(
-                    f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}) VALUES ({','.join('?' * 20)})",
+                    f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}) VALUES ({','.join('?' * 21)})",
                     _document_row(doc, len(passages)),
                 )
                 self._db.executemany(
@@ -335,13 +338,13 @@ def _document_row(doc: Document, passage_count: int) -> tuple[object, ...]:
         doc.url, doc.doi, doc.pmid, doc.issuer, doc.guideline, doc.format, doc.origin,
         None if doc.reviewed is None else int(doc.reviewed), json.dumps(list(doc.topics)),
         json.dumps([[b.heading, b.start, b.end, b.page] for b in doc.blocks]), json.dumps(list(doc.extra)),
-        doc.content_hash, doc.text, passage_count,
+        doc.content_hash, doc.text, passage_count, json.dumps(list(doc.flags)),
     )  # fmt: skip
 
 
 def _document_from_row(row: Sequence[object]) -> Document:
     (doc_id, title, etype, source, year, authors, url, doi, pmid, issuer, guideline, fmt, origin, reviewed,
-     topics, blocks, extra, _hash, text, _count) = row  # fmt: skip
+     topics, blocks, extra, _hash, text, _count, flags) = row  # fmt: skip
     return Document(
         id=DocumentId(str(doc_id)),
         title=str(title),
@@ -361,6 +364,7 @@ def _document_from_row(row: Sequence[object]) -> Document:
         topics=tuple(json.loads(str(topics))),
         blocks=tuple(Block(h, s, e, p) for h, s, e, p in json.loads(str(blocks))),
         extra=tuple((k, v) for k, v in json.loads(str(extra))),
+        flags=tuple(json.loads(str(flags))),
     )
 
 
