@@ -31,6 +31,12 @@ QUESTIONS = (
     "Acute gout flare in adults with kidney disease",
     "Acute gout flare when colchicine cannot be used",
     "Drug treatment of an acute gout flare within a day",
+    "Pain relief with naproxen in an acute gout flare",
+    "Prednisolone or colchicine for an acute gout flare?",
+    "Ice and rest alongside drug treatment of an acute gout flare",
+    "Colchicine started within a day for an acute gout flare",
+    "Naproxen in adults without kidney disease with an acute gout flare",
+    "Treating an acute gout flare when colchicine cannot be used",
 )
 CARRIERS = (
     "Colchicine treats an acute gout flare in adults {p} when started within a day.",
