@@ -8,12 +8,14 @@ from different sources become one bullet citing both. A statement never joins wo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bedside.answer.evidence import EvidencePassage, renumber
 from bedside.answer.injection import addresses_model
 from bedside.answer.question import QueryPlan, concepts_of
-from bedside.answer.sentences import Candidate, candidates
+from bedside.answer.sentences import Candidate, candidates, terms_of
+from bedside.index.analysis import analyze
 from bedside.model import Answer, AnswerSection, EvidenceType, QuestionType, Statement
 
 # Section headings per question type, in display order, and the sentence categories each one takes.
@@ -86,6 +88,8 @@ class ExtractiveOptions:
     w_quantity: float = 0.1
     w_centrality: float = 1.0  # agreement with the other passages: what the evidence as a whole says
     retrieval_decay: float = 0.6
+    # "What is X?": a sentence that opens on X and says what it is ("X is a ...") answers it most directly.
+    w_definition: float = 0.2
     # Treatment and dosing answers exist to give doses, routes and intervals: specific sentences count more there,
     # and agreement less (a dose is usually stated once, by one source).
     treatment_quantity_factor: float = 2.5
@@ -125,9 +129,24 @@ def score(c: Candidate, plan: QueryPlan, layout: str, options: ExtractiveOptions
         value -= 0.05  # about another population than the one asked about
     if plan.qualifiers and c.population:
         value += 0.1
+    if layout == "general" and defines(c, concepts):
+        value += o.w_definition
     if c.category == "warning" and layout == "treatment":
         value += 0.1  # safety first: prohibitions and orderings earn their place near the top
     return value
+
+
+_COPULA = re.compile(
+    r"^[^;:.]{0,80}?\b(?:is|are|represents?|refers? to|comprises?|consists? of|acts? as|functions? as)\b"
+    r"|^[^,;:.]{1,60},\s+(?:a|an|the)\b",
+    re.I,
+)
+
+
+def defines(c: Candidate, concepts: set[str]) -> bool:
+    """Whether the sentence opens on what was asked about and says what it is ("X is a ...", "X, an ...")."""
+    head = set(analyze(" ".join(c.text.split()[:4])))
+    return bool(concepts & head) and bool(_COPULA.search(c.text))
 
 
 def category_of(c: Candidate, plan: QueryPlan) -> str:
@@ -173,14 +192,24 @@ def _pick(
     return groups
 
 
+def _completes(plan: QueryPlan, layout: str) -> bool:
+    """Whether the bottom line must cover the question's parts: a clinical plan (what to give, what to watch) or a
+    question about two conditions at once, where a sentence answering only part of it must not lead alone."""
+    return layout in ("treatment", "monitoring") or bool(plan.subqueries)
+
+
 def _bottom_line(groups: list[list[Candidate]], plan: QueryPlan, layout: str) -> list[list[Candidate]]:
-    """One or two sentences that answer most directly, together covering as many concepts as possible."""
+    """The sentence that answers most directly; for a clinical plan or a two-part question, one or two sentences
+    that together cover as many of its concepts as possible. Elsewhere the best-scored sentence leads alone: on
+    BioASQ dev, promoting a sentence for naming more question terms displaced the one the evidence agreed on."""
     wanted = _BOTTOM_LINE_CATEGORIES[layout]
     pool = [g for g in groups if category_of(g[0], plan) in wanted]
     pool = pool or [g for g in groups if category_of(g[0], plan) not in ("warning", "population")]
     if not pool:
         return []
     concepts = set(plan.concepts)
+    if not _completes(plan, layout):
+        return [pool[0]]
     if concepts:  # among the best few, the one that answers most of the question leads
         head = sorted(pool[:5], key=lambda g: -round(len(concepts & g[0].terms) / len(concepts), 1))
         pool = head + pool[5:]
@@ -219,7 +248,7 @@ def covered(plan: QueryPlan, passages: list[EvidencePassage], options: Extractiv
         return bool(passages)
     seen: set[str] = set()
     for p in passages[:5]:
-        seen |= set(concepts_of(f"{p.title} {p.text}"))
+        seen |= terms_of(f"{p.title} {p.text}")
     return len(concepts & seen) / len(concepts) >= options.min_coverage
 
 

@@ -12,12 +12,22 @@ from bedside.sentences import split_spans
 from bedside.vocabulary import load_vocabulary
 
 _BULLET = re.compile(r"^(?:[-*•▪◦‣]|\d{1,2}[.)])\s+")
+# Structured-abstract labels ("CONCLUSIONS:", "Relevance:") name a part of the source, not a finding.
+_LABEL = re.compile(
+    r"^(?:(?:BACKGROUND|INTRODUCTION|OBJECTIVES?|AIMS?|PURPOSE|METHODS?|RESULTS?|FINDINGS|CONCLUSIONS?|"
+    r"INTERPRETATION|SIGNIFICANCE|UNLABELLED|CONTEXT|IMPORTANCE)(?:\s+AND\s+[A-Z]+)?\s*[:.]?|"
+    r"(?:Background|Objectives?|Aims?|Purpose|Methods?|Results?|Findings|Conclusions?(?: and [Rr]elevance)?|"
+    r"Relevance|Interpretation|Significance)\s*:)\s+(?=\S)"
+)
 _CONNECTIVE = re.compile(
     r"^(?:however|moreover|furthermore|in addition|additionally|also|therefore|thus|overall|finally),\s+", re.I
 )
 _META = re.compile(
     r"^this (digest|document|summary|page|article|review|guideline)\b.*\b(summari[sz]es|covers|describes)\b", re.I
 )
+# A period run into the next sentence's capital ("motors.Omecamtiv"), or a markup tag left in the source.
+_JOIN = re.compile(r"(?<=[a-z][a-z)][.!?])(?=[A-Z])|<[A-Za-z/][^<>\n]{0,200}>")
+_HYPHENATED = re.compile(r"\b[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b")
 # A sentence that opens with a pronoun leans on the one before it and cannot stand alone as a bullet.
 _ANAPHORIC = re.compile(r"^(it|this|these|they|those|such|he|she|its|their)\b", re.I)
 QUANTITY = re.compile(
@@ -85,11 +95,13 @@ def _is_heading(text: str) -> bool:
 
 
 def _tidy(text: str) -> tuple[str, int]:
-    """Drop a bullet marker and a leading connective; return the shown text and how many characters were cut."""
+    """Drop a bullet marker, a structured-abstract label and a leading connective; return the shown text and how
+    many characters were cut."""
     cut = 0
-    m = _BULLET.match(text)
-    if m:
-        cut = m.end()
+    for pattern in (_BULLET, _LABEL):
+        m = pattern.match(text[cut:])
+        if m:
+            cut += m.end()
     rest = text[cut:]
     m = _CONNECTIVE.match(rest)
     if m:
@@ -125,6 +137,34 @@ def _expanded_terms(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def spans_of(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a passage, also cut where a period runs into the next sentence ("motors.Omecamtiv") and
+    around markup tags left in the source ("<AbstractText ...>"), which are never part of a statement."""
+    out: list[tuple[int, int]] = []
+    for a, b in split_spans(text):
+        pos = a
+        for m in _JOIN.finditer(text, a, b):
+            _add_trimmed(text, pos, m.start(), out)
+            pos = m.end()
+        _add_trimmed(text, pos, b, out)
+    return out
+
+
+def _add_trimmed(text: str, a: int, b: int, out: list[tuple[int, int]]) -> None:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if a < b:
+        out.append((a, b))
+
+
+def terms_of(text: str) -> frozenset[str]:
+    """Analysed terms, with hyphenated names also joined ("CPX-351" matches "CPX351") and abbreviations expanded."""
+    joined = " ".join(m.group().replace("-", "") for m in _HYPHENATED.finditer(text))
+    return frozenset(analyze(text)) | frozenset(analyze(joined)) | _expanded_terms(text)
+
+
 def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
     """Every usable sentence of the passages, in retrieval order; none from a passage that instructs a model."""
     out: list[Candidate] = []
@@ -132,21 +172,22 @@ def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
         if addresses_model(f"{p.title}\n{p.text}"):
             continue  # instructions to a model are never quoted, nor the sentences planted around them
         heading = p.section.rsplit(" > ", 1)[-1]
-        for a, b in split_spans(p.text):
+        spans = spans_of(p.text)
+        alone = len(spans) == 1  # a one-line passage is a statement fragment, not a heading over nothing
+        for a, b in spans:
             raw = p.text[a:b]
-            if _is_heading(raw):
+            if _is_heading(raw) and not alone:
                 heading = _BULLET.sub("", raw)
                 continue
             text, cut = _tidy(raw)
-            if len(text.split()) < 5 or _META.match(text) or _ANAPHORIC.match(text):
+            if len(text.split()) < (3 if alone else 5) or _META.match(text) or _ANAPHORIC.match(text):
                 continue
             category = categorise(text, heading)
-            terms = frozenset(analyze(text)) | _expanded_terms(text)
             population = bool(POPULATION.search(text)) or category == "population"
             out.append(
                 Candidate(
                     passage=p, rank=rank, a=a + cut, b=b, text=text, heading=heading,
-                    terms=terms, category=category,
+                    terms=terms_of(text), category=category,
                     quantitative=bool(QUANTITY.search(text)), population=population,
                 )
             )  # fmt: skip
