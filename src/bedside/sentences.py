@@ -58,9 +58,9 @@ def _split_segment(text: str, start: int, end: int, out: list[tuple[int, int]]) 
             continue
         if text[m.start()] == "." and _is_abbreviation(text, pos, m.start() + 1):
             continue
-        _append(text, pos, cut, out)
+        append_trimmed(text, pos, cut, out)
         pos = cut
-    _append(text, pos, end, out)
+    append_trimmed(text, pos, end, out)
 
 
 def _is_abbreviation(text: str, lo: int, dot_end: int) -> bool:
@@ -75,7 +75,8 @@ def _is_abbreviation(text: str, lo: int, dot_end: int) -> bool:
     return len(raw) == 2 and raw[0].isupper() and raw[0] != "I"
 
 
-def _append(text: str, a: int, b: int, out: list[tuple[int, int]]) -> None:
+def append_trimmed(text: str, a: int, b: int, out: list[tuple[int, int]]) -> None:
+    """Append the span (a, b) of `text` without its surrounding whitespace, unless nothing is left."""
     while a < b and text[a].isspace():
         a += 1
     while b > a and text[b - 1].isspace():

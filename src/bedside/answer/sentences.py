@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.injection import addresses_model
 from bedside.index.analysis import analyze, raw_tokens
-from bedside.sentences import split_spans
+from bedside.sentences import append_trimmed, split_spans
 from bedside.vocabulary import load_vocabulary
 
 _BULLET = re.compile(r"^(?:[-*•▪◦‣]|\d{1,2}[.)])\s+")
@@ -144,19 +144,10 @@ def spans_of(text: str) -> list[tuple[int, int]]:
     for a, b in split_spans(text):
         pos = a
         for m in _JOIN.finditer(text, a, b):
-            _add_trimmed(text, pos, m.start(), out)
+            append_trimmed(text, pos, m.start(), out)
             pos = m.end()
-        _add_trimmed(text, pos, b, out)
+        append_trimmed(text, pos, b, out)
     return out
-
-
-def _add_trimmed(text: str, a: int, b: int, out: list[tuple[int, int]]) -> None:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    if a < b:
-        out.append((a, b))
 
 
 def terms_of(text: str) -> frozenset[str]:
