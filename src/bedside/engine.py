@@ -19,6 +19,7 @@ from bedside.index.embedder import Embedder, load_embedder
 from bedside.index.hybrid import FusionConfig, HybridSearcher
 from bedside.index.lexical import LexicalIndex
 from bedside.index.protocol import Filters, SyncProgress
+from bedside.index.sentences import SentenceVectors
 from bedside.index.vectors import VectorIndex
 from bedside.knowledge import IngestProgress, IngestReport, KnowledgeBase
 from bedside.model import Answer, EvidenceType, SearchHit
@@ -59,7 +60,11 @@ class Bedside:
         self.dense = self._open_dense()
         indexes = [self.lexical] + ([self.dense] if self.dense is not None else [])
         self.kb = KnowledgeBase(self.store, indexes)
-        self.searcher = HybridSearcher(self.store, self.lexical, self.dense)
+        # Sentence vectors back the optional rerank stage (FusionConfig.rerank_depth, off by default).
+        self.sentences = (
+            SentenceVectors(self.data_dir / "vectors" / "sentences.sqlite", self.dense.embedder) if self.dense else None
+        )
+        self.searcher = HybridSearcher(self.store, self.lexical, self.dense, sentences=self.sentences)
         self._starter_checked = False
         self.conversations = ConversationStore(self.data_dir / "conversations.sqlite")
         # One breaker for the LLM endpoint across answers, so an outage pauses it for all of them.
@@ -89,6 +94,8 @@ class Bedside:
         """Release files and connections."""
         if self.dense is not None:
             self.dense.close()
+        if self.sentences is not None:
+            self.sentences.close()
         self.lexical.close()
         self.conversations.close()
         self.store.close()
@@ -141,7 +148,7 @@ class Bedside:
             evidence_types=types, year_min=year_min, year_max=year_max,
             sources=frozenset(_as_list(source)), document_ids=frozenset(_as_list(document_id)),
         )  # fmt: skip
-        config = FusionConfig(priors=priors, depth=max(100, limit))
+        config = replace(self.searcher.config, priors=priors, depth=max(self.searcher.config.depth, limit))
         return self.searcher.search(query, limit, filters, config)
 
     def ask(

@@ -1,14 +1,15 @@
 """Hybrid retrieval: lexical and dense candidates fused into one ranking, then optional evidence priors.
 
 Fusion is a convex combination of each retriever's min-max normalised scores (tuned on dev splits), with
-reciprocal-rank fusion available for comparison. Evidence-type and recency priors are a separate step, so
-retrieval quality can be measured with and without them.
+reciprocal-rank fusion available for comparison. An optional rerank stage rescores the best fused passages by
+their sentence closest to the query (`sentences.py`). Evidence-type and recency priors are a separate, last
+step, so retrieval quality can be measured with and without them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal, Protocol
 
@@ -17,6 +18,7 @@ import numpy as np
 from bedside.index.analysis import analyze
 from bedside.index.lexical import LexicalIndex
 from bedside.index.protocol import Candidate, Filters
+from bedside.index.sentences import SentenceVectors, maxsim_rerank
 from bedside.index.vectors import VectorIndex
 from bedside.model import Document, EvidenceType, Passage, SearchHit
 
@@ -41,6 +43,8 @@ class FusionConfig:
     type_prior: float = 0.08  # bonus for the strongest evidence type, scaled down for weaker ones
     recency_prior: float = 0.03  # bonus for the newest sources, scaled over RECENCY_SPAN years
     priors: bool = True
+    rerank_depth: int = 0  # best fused passages rescored by their best sentence (0: no rerank stage)
+    rerank_weight: float = 0.4  # share of the best-sentence similarity in a reranked score (tuned on dev)
 
 
 RECENCY_SPAN = 30
@@ -91,35 +95,46 @@ class HybridSearcher:
         lexical: LexicalIndex,
         dense: VectorIndex | None = None,
         config: FusionConfig | None = None,
+        sentences: SentenceVectors | None = None,
     ) -> None:
         self.store = store
         self.lexical = lexical
         self.dense = dense
         self.config = config or FusionConfig()
+        self.sentences = sentences
 
     def candidates(
         self, query: str, filters: Filters | None = None, config: FusionConfig | None = None
     ) -> dict[int, float]:
         """Fused scores (before priors) of every candidate passage."""
-        config = config or self.config
+        return self._candidates(query, filters, config or self.config)[0]
+
+    def _candidates(
+        self, query: str, filters: Filters | None, config: FusionConfig
+    ) -> tuple[dict[int, float], np.ndarray | None]:
+        """Fused scores, and the query vector when the dense retriever ran."""
         lex = self.lexical.search(query, config.depth, filters)
         dense: list[Candidate] = []
+        q = None
         if self.dense is not None and config.dense_weight > 0:
             seqs = None
             if filters is not None and filters.document_ids:
                 seqs = np.array(self.store.seqs_of(sorted(filters.document_ids)), dtype=np.int64)
             q = self.dense.embedder.embed_query(query)
             dense = self.dense.search_vector(q, config.depth, filters, seqs=seqs)
-        return fuse(lex, dense, config)
+        return fuse(lex, dense, config), q
 
     def search(
         self, query: str, limit: int = 10, filters: Filters | None = None, config: FusionConfig | None = None
     ) -> list[SearchHit]:
         """The best passages, with their documents' facts; priors applied when the config says so."""
         config = config or self.config
-        fused = self.candidates(query, filters, config)
+        fused, q = self._candidates(query, filters, config)
         if not fused:
             return []
+        if config.rerank_depth > 0 and q is not None and self.sentences is not None:
+            reranked = self._reranked(query, q, fused, limit, config, self.sentences)
+            return [_hit(p, d, float(total), float(base)) for total, base, p, d in reranked[:limit]]
         window = _window(fused, limit, config)
         scored = self._rescore(query, window, config)
         if len(scored) < limit and len(window) < len(fused):  # some candidates were removed since the sync
@@ -144,6 +159,37 @@ class HybridSearcher:
             total = score + (prior(d.evidence_type, d.year, config, newest) if config.priors else 0.0)
             scored.append((total, score, p, d))
         return scored
+
+    def _reranked(
+        self,
+        query: str,
+        q: np.ndarray,
+        fused: dict[int, float],
+        limit: int,
+        config: FusionConfig,
+        sentences: SentenceVectors,
+    ) -> list[tuple[float, float, Passage, Document]]:
+        """At least `limit` candidates best first: the top `rerank_depth` by fused score blended with their
+        best-sentence similarity (then priors), then, if `limit` reaches past them, the rest in their own order
+        shifted below the reranked window."""
+        ranked = sorted(fused, key=lambda seq: -fused[seq])
+        head = self._rescore(query, {s: fused[s] for s in ranked[: config.rerank_depth]}, replace(config, priors=False))
+        vecs = sentences.vectors_for({i: p.text for i, (_, _, p, _) in enumerate(head)})
+        blended = maxsim_rerank({i: t[1] for i, t in enumerate(head)}, q, vecs, config.rerank_weight)
+        newest = date.today().year
+        out = []
+        for i, (_, _, p, d) in enumerate(head):
+            bonus = prior(d.evidence_type, d.year, config, newest) if config.priors else 0.0
+            out.append((blended[i] + bonus, blended[i], p, d))
+        out.sort(key=lambda t: (-t[0], t[2].id))
+        if limit <= len(out):
+            return out
+        tail = self._rescore(query, {s: fused[s] for s in ranked[config.rerank_depth :]}, config)
+        tail.sort(key=lambda t: (-t[0], t[2].id))
+        if out and tail:  # keep the unreranked below the window, in their own order
+            shift = max(0.0, tail[0][0] - out[-1][0]) + 1e-6
+            tail = [(total - shift, base, p, d) for total, base, p, d in tail]
+        return out + tail
 
 
 def _window(fused: dict[int, float], limit: int, config: FusionConfig) -> dict[int, float]:
