@@ -24,7 +24,8 @@ from bedside.answer.llm import (
     neutralise,
     parse_draft,
 )
-from bedside.answer.verify import VerifyThresholds, numbers_with_units, verify_statement
+from bedside.answer.quantities import numbers_with_units
+from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.index.embedder import HashingEmbedder
 from bedside.model import Answer, DocumentId, EvidenceType, PassageId
