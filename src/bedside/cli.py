@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -24,16 +21,13 @@ from rich.table import Table
 
 from bedside import __version__
 from bedside.answer.render import print_answer, to_markdown
+from bedside.cli_console import err, handle_errors, out
 from bedside.config import load_settings
 from bedside.engine import Bedside
-from bedside.errors import BedsideError, InvalidInput
+from bedside.errors import InvalidInput
 from bedside.ingest import FORMATS
 from bedside.knowledge import IngestReport
 from bedside.model import Answer, EvidenceType, SearchHit
-
-F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True)
-out = Console()
 
 
 class BarProgress:
@@ -67,23 +61,6 @@ class BarProgress:
         if self._task is not None:
             self._bar.update(self._task, completed=self._bar.tasks[0].total or 0)
         self._bar.stop()
-
-
-def handle_errors(func: F) -> F:
-    """Print a BedsideError as one line and exit non-zero instead of a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except InvalidInput as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            sys.exit(2)
-        except BedsideError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _open(ctx: click.Context) -> Bedside:
@@ -380,194 +357,10 @@ def kb_unload(ctx: click.Context) -> None:
     out.print(f"removed {b.unload_starter_kb()} starter digests")
 
 
-# -- editorial commands ----------------------------------------------------------------------------------------
-# Users, review and export act on the article database directly (the URL from the settings: SQLite in the data
-# directory unless BEDSIDE_DATABASE_URL says otherwise). Whoever can run these commands can read and change that
-# database, so `--as EMAIL` names the local account to act as without asking for its password.
+from bedside.cli_editorial import register as register_editorial  # noqa: E402 - needs `main`'s commands first
+from bedside.cli_ops import register  # noqa: E402 - after the editorial commands: it adds an alias to `review`
 
-from typing import TYPE_CHECKING  # noqa: E402 - kept inside this block on purpose
-
-if TYPE_CHECKING:
-    from bedside.editorial.service import SqlArticleService
-
-_STATUS_CHOICE = click.Choice(["submitted", "under_review", "changes_requested", "approved", "rejected"])
-
-
-def _articles(ctx: click.Context) -> SqlArticleService:
-    """The editorial service for this data directory, opened once per command."""
-    from bedside.editorial.service import open_article_service
-
-    obj = ctx.ensure_object(dict)
-    if "articles" not in obj:
-        obj["articles"] = open_article_service(load_settings(data_dir=obj.get("data_dir")))
-        ctx.call_on_close(obj["articles"].close)
-    service: SqlArticleService = obj["articles"]
-    return service
-
-
-@main.group()
-def users() -> None:
-    """Reviewer, editor and admin accounts."""
-
-
-@users.command("add")
-@click.argument("email")
-@click.option("--role", type=click.Choice(["reviewer", "editor", "admin"]), required=True, help="What they may do.")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (else one is generated).")
-@click.pass_context
-@handle_errors
-def users_add(ctx: click.Context, email: str, role: str, password_stdin: bool) -> None:
-    """Create an account; a generated password is printed once."""
-    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
-    user, used = _articles(ctx).add_user(email, role, password)
-    out.print(f"added {user.role.value} {user.email}", highlight=False)
-    if password is None:
-        out.print(f"password (shown once): {used}", highlight=False, markup=False)
-
-
-@users.command("token")
-@click.argument("email")
-@click.pass_context
-@handle_errors
-def users_token(ctx: click.Context, email: str) -> None:
-    """Print a new API token for the account (shown once; send it as `Authorization: Bearer TOKEN`)."""
-    click.echo(_articles(ctx).issue_token(email))
-
-
-@users.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_context
-@handle_errors
-def users_list(ctx: click.Context, as_json: bool) -> None:
-    """Every account with its role."""
-    found = _articles(ctx).list_users()
-    if as_json:
-        rows = [{"email": u.email, "role": u.role.value, "active": u.active} for u in found]
-        click.echo(json.dumps(rows, indent=2))
-        return
-    table = Table("Email", "Role", "Active", title_justify="left")
-    for u in found:
-        table.add_row(u.email, u.role.value, "yes" if u.active else "no")
-    out.print(table if found else "No users yet: bedside users add EMAIL --role reviewer")
-
-
-@users.command("deactivate")
-@click.argument("email")
-@click.option("--undo", is_flag=True, help="Re-activate the account instead.")
-@click.pass_context
-@handle_errors
-def users_deactivate(ctx: click.Context, email: str, undo: bool) -> None:
-    """Stop an account from signing in, using its tokens and reviewing."""
-    user = _articles(ctx).set_active(email, undo)
-    out.print(f"{user.email} is now {'active' if user.active else 'deactivated'}", highlight=False)
-
-
-@main.group()
-def review() -> None:
-    """Review articles as a local user (direct database access: `--as` needs no password)."""
-
-
-@review.command("list")
-@click.option("--status", type=_STATUS_CHOICE, help="Only articles with this status.")
-@click.option("--limit", "-n", default=50, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_context
-@handle_errors
-def review_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
-    """Articles, most recently updated first."""
-    from bedside.editorial.interface import ReviewStatus
-
-    found = _articles(ctx).list(ReviewStatus(status) if status else None, limit=limit)
-    if as_json:
-        rows = [
-            {
-                "slug": a.slug,
-                "question": a.question,
-                "status": a.status.value,
-                "version": a.latest.number,
-                "claimed_by": a.claimed_by,
-                "sources_changed": a.sources_changed,
-                "updated": a.updated,
-            }
-            for a in found
-        ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    if not found:
-        out.print("No articles.")
-        return
-    table = Table("Status", "Version", "Claimed by", "Updated", title_justify="left")
-    table.add_column("Slug", no_wrap=True)
-    for a in found:
-        flag = " [yellow](sources changed)[/yellow]" if a.sources_changed else ""
-        table.add_row(a.status.value + flag, str(a.latest.number), a.claimed_by, a.updated[:10], a.slug)
-    out.print(table)
-
-
-def _review_command(action: str, needs_comment: bool, summary: str) -> None:
-    @review.command(action.replace("_", "-"), help=f"{summary}, acting as the local user --as EMAIL.")
-    @click.argument("slug")
-    @click.option("--comment", "-m", required=needs_comment, help="What to change, or why." if needs_comment else "")
-    @click.option("--as", "as_email", required=True, metavar="EMAIL", help="The local account acting.")
-    @click.pass_context
-    @handle_errors
-    def command(ctx: click.Context, slug: str, comment: str | None, as_email: str) -> None:
-        service = _articles(ctx)
-        article = service.review(slug, action, service.get_user(as_email), comment or "")
-        out.print(f"{article.slug}: {article.status.value} (version {article.latest.number})", highlight=False)
-
-
-for _action, _needs_comment, _summary in (
-    ("claim", False, "Claim a submitted article for review"),
-    ("release", False, "Hand a claimed article back unreviewed"),
-    ("approve", False, "Approve the article's latest version (it becomes the public one)"),
-    ("request_changes", True, "Send the article back to the editors (--comment says what to change)"),
-    ("reject", True, "Reject the article and hide it from readers (--comment gives the reason)"),
-):
-    _review_command(_action, _needs_comment, _summary)
-
-
-@review.command("history")
-@click.argument("slug")
-@click.pass_context
-@handle_errors
-def review_history(ctx: click.Context, slug: str) -> None:
-    """The article's audit records, oldest first."""
-    for e in _articles(ctx).history(slug):
-        line = f"{e.at}  {e.actor}  {e.action}  {e.from_status or '-'} -> {e.to_status}  (version {e.version})"
-        out.print(line + (f": {e.comment}" if e.comment else ""), highlight=False, markup=False, soft_wrap=True)
-
-
-@main.group()
-def articles() -> None:
-    """Articles: export."""
-
-
-@articles.command("export")
-@click.option("--status", type=_STATUS_CHOICE, default="approved", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
-@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), help="Write one file per article.")
-@click.pass_context
-@handle_errors
-def articles_export(ctx: click.Context, status: str, fmt: str, output: Path | None) -> None:
-    """Write articles with their references (approved: the approved version) as Markdown or JSON."""
-    from bedside.editorial.interface import ReviewStatus
-
-    files = _articles(ctx).export(ReviewStatus(status), "json" if fmt == "json" else "markdown")
-    if output is None:
-        if fmt == "json":
-            click.echo(json.dumps([json.loads(text) for text in files.values()], indent=2, ensure_ascii=False))
-        else:
-            click.echo("\n---\n\n".join(files.values()), nl=False)
-        return
-    output.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (output / name).write_text(text, encoding="utf-8")
-    err.print(f"wrote {len(files)} file(s) to {output}", highlight=False)
-
-
-from bedside.cli_ops import register  # noqa: E402 - after every command here: it adds an alias to `review`
-
+register_editorial(main)
 register(main)
 
 if __name__ == "__main__":  # pragma: no cover

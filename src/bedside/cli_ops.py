@@ -7,37 +7,15 @@ of commands. Problems print one a line and exit 1; bad input exits 2, as everywh
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
+from bedside.cli_console import err, handle_errors, out
 from bedside.config import Settings, load_settings
 from bedside.deploy import Finding
 
 __all__ = ["register"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True)
-out = Console()
-
-
-def _errors_exit(func: F) -> F:
-    """A BedsideError becomes one line on stderr and exit status 2 (bad input) or 1."""
-    from bedside.errors import BedsideError, InvalidInput
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BedsideError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            sys.exit(2 if isinstance(exc, InvalidInput) else 1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -59,7 +37,7 @@ def _report(findings: list[Finding]) -> None:
 @click.command()
 @click.option("--deploy", is_flag=True, help="Check that the settings are safe for production instead.")
 @click.pass_context
-@_errors_exit
+@handle_errors
 def check(ctx: click.Context, deploy: bool) -> None:
     """Check the data directory's consistency, or (--deploy) that this installation is safe to expose."""
     settings = _settings(ctx)
@@ -76,7 +54,7 @@ def check(ctx: click.Context, deploy: bool) -> None:
 @click.command()
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.pass_context
-@_errors_exit
+@handle_errors
 def backup(ctx: click.Context, dest: Path) -> None:
     """Copy the data directory's databases into DEST (new or empty), consistently, while bedside keeps running."""
     from bedside.backup import backup as take_backup
@@ -90,7 +68,7 @@ def backup(ctx: click.Context, dest: Path) -> None:
 @click.command()
 @click.argument("src", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.pass_context
-@_errors_exit
+@handle_errors
 def restore(ctx: click.Context, src: Path) -> None:
     """Restore a backup made by `bedside backup` into the (empty) data directory, then check it."""
     from bedside.backup import restore as restore_backup
@@ -112,7 +90,7 @@ def audit() -> None:
 @audit.command("verify")
 @click.option("--trusted-head", metavar="HASH", help="A head printed earlier: fail unless the log still holds it.")
 @click.pass_context
-@_errors_exit
+@handle_errors
 def audit_verify(ctx: click.Context, trusted_head: str | None) -> None:
     """Recompute the audit log's hash chain; exits 1 naming the first record that was altered or removed."""
     from bedside.editorial.service import open_article_service
