@@ -34,7 +34,8 @@ from datasets import read_jsonl
 
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.verify import VerifyCache, VerifyThresholds, content_terms, verify_statement
-from bedside.index.embedder import F32, Embedder, load_embedder
+from bedside.index.bert import F32
+from bedside.index.embedder import Embedder, load_embedder
 from bedside.model import DocumentId, PassageId
 from bedside.sentences import split
 

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bedside.errors import BackendUnavailable, InvalidInput
-from bedside.index.embedder import HashingEmbedder, MiniLmEmbedder, _gelu_, load_embedder
+from bedside.index.bert import gelu_
+from bedside.index.embedder import HashingEmbedder, MiniLmEmbedder, load_embedder
 
 LONG = " ".join(
     f"Sentence {i}: reassess the patient after {i} hours and document the NEWS2 score, fluids and urine output."
@@ -98,7 +99,7 @@ def test_missing_package_is_backend_unavailable(monkeypatch):
 def test_gelu_matches_the_erf_definition():
     x = np.concatenate([np.linspace(-12, 12, 20001), [0.0, 1e-8, -1e-8, 40.0, -40.0]]).astype(np.float32)
     ours = x.copy()
-    _gelu_(ours)
+    gelu_(ours)
     exact = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(np.float64)])
     assert np.all(np.abs(ours - exact) <= 1e-6 * np.maximum(1.0, np.abs(x)))
 

@@ -16,7 +16,8 @@ from bedside.answer.evidence import EvidencePassage
 from bedside.answer.injection import instruction_in
 from bedside.answer.quantities import CITATION_MARK, Quantity, quantities, stated
 from bedside.index.analysis import analyze
-from bedside.index.embedder import F32, Embedder
+from bedside.index.bert import F32
+from bedside.index.embedder import Embedder
 from bedside.sentences import split_spans
 from bedside.vocabulary import load_vocabulary
 
