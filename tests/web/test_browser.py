@@ -139,7 +139,7 @@ def test_hostile_passage_never_runs(page: Any, live_evil: Any) -> None:
     page.on("dialog", lambda d: pytest.fail(f"a dialog opened: {d.message}"))
     ask(page, live_evil.url, "How is an acute gout flare treated?")
     assert page.evaluate("window.pwned") is None
-    assert "<script>window.pwned=1</script>" in page.locator(".article-body").inner_text()
+    assert "<img src=x onerror=alert(1)>" in page.locator(".article-body").inner_text()  # the title, as text
     page.locator(".cite-link").first.hover()
     assert page.evaluate("window.pwned") is None
     assert page.locator(".references a[href^='javascript']").count() == 0
@@ -151,8 +151,10 @@ def live_evil(tmp_path_factory: pytest.TempPathFactory, app_factory: Any, live_s
     root = tmp_path_factory.mktemp("evil-live")
     record = {
         "id": "evil1", "title": "Acute gout <img src=x onerror=alert(1)> guide", "type": "guideline", "year": 2024,
-        "text": "Colchicine 500 micrograms twice daily treats an acute gout flare <script>window.pwned=1</script> "
-                "in adults. Naproxen 500 mg twice daily treats an acute gout flare <img src=x onerror=window.pwned=2>.",
+        "text": "Colchicine 500 micrograms twice daily treats an acute gout flare in adults. "
+                "<script>window.pwned=1</script> Naproxen 500 mg twice daily treats an acute gout flare in adults "
+                "without kidney disease. <img src=x onerror=window.pwned=2> Prednisolone 30 mg daily for 5 days "
+                "treats an acute gout flare when colchicine cannot be used.",
         "url": "javascript:alert(1)",
     }  # fmt: skip
     (root / "evil.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
