@@ -4,6 +4,7 @@ questions are still served; an LLM outage pauses the endpoint and the service re
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -212,3 +213,27 @@ def test_after_an_llm_outage_answers_come_at_once_and_the_llm_is_used_again_when
         assert back["composer"] == "llm:scripted" and not back["notices"]
         assert ScriptedLlm.received == 3
         assert app.state.service.bedside.llm_breaker.state == "closed"
+
+
+def test_a_request_whose_client_hangs_up_while_in_line_is_never_composed(web_data: Path, scripted_llm: str) -> None:
+    app, articles = make_app(
+        web_data, llm_base_url=scripted_llm, llm_model="scripted", ask_concurrency=1, ask_queue=4, ask_wait=60
+    )
+    gate: AskGate = app.state.service.gate
+    with (
+        LiveServer(app) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        ScriptedLlm.release.clear()
+        first = pool.submit(http.post, "/api/ask", json={"question": QUESTION})
+        until(lambda: ScriptedLlm.received == 1)  # the only slot is waiting on the LLM
+        body = json.dumps({"question": COVERED[1]}).encode()
+        head = "POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        with socket.create_connection(("127.0.0.1", server.port)) as raw:
+            raw.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            until(lambda: gate.load == (1, 1))
+        until(lambda: gate.load == (1, 0))  # it left the line once its client had gone
+        ScriptedLlm.release.set()
+        assert first.result(timeout=60).status_code == 200
+    assert ScriptedLlm.received == 1 and len(articles.list(limit=100)) == 1  # nothing composed for the hang-up

@@ -4,7 +4,8 @@ Composing takes tens of milliseconds extractively and seconds with an LLM. Witho
 questions would queue in the server's worker threads until clients time out, and every other page would wait
 for a thread. Instead, at most `concurrency` answers are composed at once and at most `queue` more wait (each for
 at most `wait_s` seconds); a request beyond that is refused at once with 503 and a Retry-After estimated from
-how long recent answers took. Questions that already have an article never need a slot.
+how long recent answers took. Questions that already have an article never need a slot, and a request whose
+client has gone away leaves the line without composing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from contextlib import contextmanager
 
 from bedside.errors import BackendUnavailable
 
-__all__ = ["AskGate", "Overloaded"]
+__all__ = ["Abandoned", "AskGate", "Overloaded"]
+
+POLL_S = 0.25  # how often a waiting request checks that its client is still there
 
 
 class Overloaded(BackendUnavailable):
@@ -26,6 +29,10 @@ class Overloaded(BackendUnavailable):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Abandoned(BackendUnavailable):
+    """The client disconnected while its request waited in line: nothing was composed or written."""
 
 
 class AskGate:
@@ -57,9 +64,10 @@ class AskGate:
                 raise self._refuse("too many questions are being answered right now")
 
     @contextmanager
-    def admit(self) -> Iterator[None]:
-        """Hold a slot while composing; Overloaded when the line is full or the wait runs out."""
-        self._enter()
+    def admit(self, gone: Callable[[], bool] | None = None) -> Iterator[None]:
+        """Hold a slot while composing; Overloaded when the line is full or the wait runs out, Abandoned when
+        `gone()` (asked a few times a second while waiting, never holding the gate's lock) says the client left."""
+        self._enter(gone)
         started = self.clock()
         try:
             yield
@@ -69,7 +77,7 @@ class AskGate:
                 self._typical_s = 0.8 * self._typical_s + 0.2 * max(self.clock() - started, 0.001)
                 self._cond.notify()
 
-    def _enter(self) -> None:
+    def _enter(self, gone: Callable[[], bool] | None) -> None:
         with self._cond:
             if self._active < self.concurrency and not self._waiting:
                 self._active += 1
@@ -78,15 +86,24 @@ class AskGate:
                 raise self._refuse("too many questions are being answered right now")
             self._waiting += 1
             deadline = self.clock() + self.wait_s
-            try:
-                while self._active >= self.concurrency:
-                    left = deadline - self.clock()
-                    if left <= 0:
-                        raise self._refuse(f"no answer slot came free within {self.wait_s:g} s")
-                    self._cond.wait(left)
-            finally:
-                self._waiting -= 1
-            self._active += 1
+        while True:
+            with self._cond:
+                if self._active < self.concurrency:
+                    self._waiting -= 1
+                    self._active += 1
+                    return
+                left = deadline - self.clock()
+                if left <= 0:
+                    self._waiting -= 1
+                    raise self._refuse(f"no answer slot came free within {self.wait_s:g} s")
+                self._cond.wait(min(left, POLL_S) if gone is not None else left)
+                if self._active < self.concurrency:
+                    continue
+            if gone is not None and gone():
+                with self._cond:
+                    self._waiting -= 1
+                    self._cond.notify()  # the slot this one might have been woken for goes to the next in line
+                raise Abandoned("the client went away while its question waited for an answer slot")
 
     def _refuse(self, why: str) -> Overloaded:
         """The error for a refused request (called holding the lock)."""

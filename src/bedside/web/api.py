@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from bedside.editorial.interface import ReviewStatus
-from bedside.web.deps import ApiUser, Desk, Service
+from bedside.web.deps import ApiUser, Desk, Service, client_gone
 from bedside.web.schemas import (
     AnswerOut,
     ArticleList,
@@ -49,9 +49,10 @@ _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/ask", response_model=AnswerOut, responses={**_BODY_ERRORS, **_ERRORS})
-def ask(body: AskIn, service: Service) -> dict[str, Any]:
+def ask(body: AskIn, service: Service, request: Request) -> dict[str, Any]:
     """Answer a question: opens the existing article for a question asked before, or composes a new one."""
-    asked = service.ask(body.question, body.audience, body.conversation, follows=body.follows)
+    gone = client_gone(request)
+    asked = service.ask(body.question, body.audience, body.conversation, follows=body.follows, gone=gone)
     return asked.answer.to_dict()
 
 

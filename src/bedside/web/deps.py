@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio.from_thread
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +20,15 @@ from bedside.web.service import WebService
 
 AUDIENCE_COOKIE = "bedside_audience"
 FORM_EXPIRED = "This form has expired or did not come from this site. Reload the page and try again."
+
+
+def client_gone(request: Request) -> Callable[[], bool]:
+    """For a handler running in a worker thread: asks the event loop whether the client has disconnected."""
+
+    def gone() -> bool:
+        return bool(anyio.from_thread.run(request.is_disconnected))
+
+    return gone
 
 
 def get_service(request: Request) -> WebService:

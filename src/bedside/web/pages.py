@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 
 from bedside.editorial.interface import ReviewStatus
 from bedside.errors import InvalidInput
-from bedside.web.deps import AUDIENCE_COOKIE, Service
+from bedside.web.deps import AUDIENCE_COOKIE, Service, client_gone
 from bedside.web.schemas import ArticleSummary
 from bedside.web.views import READERS, check_audience
 
@@ -71,7 +71,9 @@ def ask(
     """Ask (or follow up): opens the article, keeping the conversation id in the address."""
     audience = audience or reader(request, service)
     try:
-        asked = service.ask(question, audience, conversation or None, follows=follows or None)
+        asked = service.ask(
+            question, audience, conversation or None, follows=follows or None, gone=client_gone(request)
+        )
     except InvalidInput as exc:
         return render(request, "home", home_context(service, question, str(exc)), status=422)
     target = f"/articles/{asked.article.slug}?c={asked.conversation}"

@@ -88,19 +88,20 @@ class WebService:
     def ask(
         self, question: str, audience: str | None = None, conversation: str | None = None,
         on_statement: Callable[[str], None] | None = None, *, follows: str | None = None,
+        gone: Callable[[], bool] | None = None,
     ) -> Asked:  # fmt: skip
         """Open the article for this question (composing it when new) and record the turn in the conversation.
 
         `follows` (an article's slug) starts a conversation from that article when no conversation id is given.
         A new question needs a slot at the gate: Overloaded (503, Retry-After) when none comes free in time,
-        and then nothing is written.
+        Abandoned when `gone()` says the client left while waiting; either way nothing is written.
         """
         audience = audience or self.bedside.settings.default_audience
         question = validate(question, check_audience(audience))
         stamp = self._today().isoformat()
         earlier = self.articles.get(follows) if follows and not conversation else None
         key = self._key(question, conversation, earlier)
-        with self._admission(key), self._lock:
+        with self._admission(key, gone), self._lock:
             conversations = self.bedside.conversations
             if earlier is not None:
                 conversation = conversations.new(stamp)
@@ -136,9 +137,9 @@ class WebService:
             return False
         return True
 
-    def _admission(self, key: str) -> AbstractContextManager[object]:
+    def _admission(self, key: str, gone: Callable[[], bool] | None) -> AbstractContextManager[object]:
         """No slot for a question that already has an article; the gate's slot otherwise."""
-        return nullcontext() if self._known(key) else self.gate.admit()
+        return nullcontext() if self._known(key) else self.gate.admit(gone)
 
     def check(self, question: str, audience: str | None, conversation: str | None, follows: str | None = None) -> None:
         """Raise what `ask` would raise for bad input (InvalidInput, NotFound) or when busy (Overloaded), without
