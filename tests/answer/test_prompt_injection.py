@@ -34,6 +34,7 @@ from bedside.config import load_settings
 from bedside.model import Answer
 from bedside.sentences import split
 from bedside.web import create_app
+from chat_replies import send_chat_reply
 
 SECRET = "sk-live-bedside-9f27c4e1a0d35b86"  # the configured BEDSIDE_LLM_API_KEY: never shown
 MODEL = "obedient-model"
@@ -211,22 +212,7 @@ def _obedient_handler(attack: Attack) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            content = _draft(request, self.headers.get("Authorization", ""), attack)
-            if request.get("stream"):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-                for i in range(0, len(content), 64):
-                    delta = {"choices": [{"index": 0, "delta": {"content": content[i : i + 64]}}]}
-                    self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
-                self.wfile.write(b"data: [DONE]\n\n")
-                return
-            body = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_chat_reply(self, request, _draft(request, self.headers.get("Authorization", ""), attack))
 
     return Obedient
 

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from bedside.answer.service import slug_for
 from bedside.errors import BackendUnavailable
 from bedside.web.admission import AskGate, Overloaded
+from chat_replies import send_chat_reply
 from conftest import QUESTION, FakeLlm, LiveServer, draft_from, make_app
 
 # Questions the starter knowledge base covers (so the answer goes to the LLM when one is configured).
@@ -51,20 +52,7 @@ class ScriptedLlm(FakeLlm):
             return
         request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
         type(self).release.wait(30)
-        content = draft_from("\n".join(m["content"] for m in request["messages"]))
-        if request.get("stream"):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            delta = {"choices": [{"index": 0, "delta": {"content": content}}]}
-            self.wfile.write(f"data: {json.dumps(delta)}\n\ndata: [DONE]\n\n".encode())
-            return
-        body = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_chat_reply(self, request, draft_from("\n".join(m["content"] for m in request["messages"])))
 
 
 @pytest.fixture

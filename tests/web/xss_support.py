@@ -19,6 +19,7 @@ from xss_payloads import Payload, corpus, hostile_urls
 
 from bedside import Bedside
 from bedside.config import load_settings
+from chat_replies import send_chat_reply
 
 TOPIC = "acute gout flare"
 QUESTIONS = (
@@ -103,21 +104,7 @@ class HostileLlm(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
         content = json.dumps(hostile_draft("\n".join(m["content"] for m in request["messages"])))
-        if not request.get("stream"):
-            body = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        for i in range(0, len(content), 200):
-            delta = {"choices": [{"index": 0, "delta": {"content": content[i : i + 200]}}]}
-            self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
+        send_chat_reply(self, request, content, chunk=200)
 
 
 # -- judging a page --------------------------------------------------------------------------------------------------
