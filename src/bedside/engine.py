@@ -19,7 +19,7 @@ from bedside.index.embedder import Embedder, load_embedder
 from bedside.index.hybrid import FusionConfig, HybridSearcher
 from bedside.index.lexical import LexicalIndex
 from bedside.index.protocol import Filters, SyncProgress
-from bedside.index.sentences import SentenceVectors
+from bedside.index.sentences import CachedEmbeddings, SentenceVectors
 from bedside.index.vectors import VectorIndex
 from bedside.knowledge import IngestProgress, IngestReport, KnowledgeBase
 from bedside.model import Answer, EvidenceType, SearchHit
@@ -65,6 +65,9 @@ class Bedside:
             SentenceVectors(self.data_dir / "vectors" / "sentences.sqlite", self.dense.embedder) if self.dense else None
         )
         self.searcher = HybridSearcher(self.store, self.lexical, self.dense, sentences=self.sentences)
+        # Sentence vectors for the composer's agreement-in-meaning score; hashing vectors carry no meaning.
+        semantic = self.dense is not None and not self.dense.embedder.name.startswith("hashing")
+        self.sentence_embed = CachedEmbeddings(self.dense.embedder) if semantic and self.dense else None
         self._starter_checked = False
         self.conversations = ConversationStore(self.data_dir / "conversations.sqlite")
         # One breaker for the LLM endpoint across answers, so an outage pauses it for all of them.
@@ -182,6 +185,7 @@ class Bedside:
             previous_questions=tuple(previous),
             llm=self._llm_composer() if llm else None,
             on_statement=on_statement,
+            embed=self.sentence_embed,
         )
         answer = answer_question(question, audience, ctx, evidence)
         if conversation is None:

@@ -9,7 +9,11 @@ from different sources become one bullet citing both. A statement never joins wo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from bedside.answer.evidence import EvidencePassage, renumber
 from bedside.answer.injection import addresses_model
@@ -87,6 +91,9 @@ class ExtractiveOptions:
     w_strength: float = 0.1
     w_quantity: float = 0.1
     w_centrality: float = 1.0  # agreement with the other passages: what the evidence as a whole says
+    # The same idea in meaning rather than words: similarity to the centroid of all candidate sentences' vectors,
+    # when the engine has a dense embedder (BioASQ dev, 525 questions: see bench/answers.py).
+    w_semantic: float = 1.0
     retrieval_decay: float = 0.6
     # "What is X?": a sentence that opens on X and says what it is ("X is a ...") answers it most directly.
     w_definition: float = 0.2
@@ -103,6 +110,19 @@ def centrality(cands: list[Candidate]) -> dict[int, float]:
         others = [_overlap(c.terms, o.terms) for o in cands if o.passage.passage_id != c.passage.passage_id]
         out[i] = sum(sorted(others, reverse=True)[:5]) / 5 if others else 0.0
     return out
+
+
+def semantic_centrality(cands: list[Candidate], embed: Callable[[list[str]], Any]) -> list[float]:
+    """Cosine of each sentence's vector with the centroid of all candidates' vectors: how close a sentence is in
+    meaning to what the evidence says as a whole (0 for all when the vectors carry nothing)."""
+    vecs = np.asarray(embed([c.text for c in cands]), dtype=np.float32)
+    if vecs.ndim != 2 or len(vecs) != len(cands):
+        raise ValueError(f"embedder returned shape {vecs.shape} for {len(cands)} sentences")
+    centroid = vecs.mean(axis=0)
+    norm = float(np.linalg.norm(centroid))
+    if norm == 0.0:
+        return [0.0] * len(cands)
+    return [float(x) for x in vecs @ (centroid / norm)]
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
@@ -252,19 +272,32 @@ def covered(plan: QueryPlan, passages: list[EvidencePassage], options: Extractiv
     return len(concepts & seen) / len(concepts) >= options.min_coverage
 
 
-def compose(plan: QueryPlan, passages: list[EvidencePassage], options: ExtractiveOptions | None = None) -> Answer:
-    """Compose an answer from the passages' own sentences; never returns an uncited statement."""
+def compose(
+    plan: QueryPlan,
+    passages: list[EvidencePassage],
+    options: ExtractiveOptions | None = None,
+    embed: Callable[[list[str]], Any] | None = None,
+) -> Answer:
+    """Compose an answer from the passages' own sentences; never returns an uncited statement. With `embed` (texts
+    to unit vectors), agreement in meaning counts beside agreement in words."""
     options = options or ExtractiveOptions()
     layout = _LAYOUT_OF.get(plan.type, "general")
     if not covered(plan, passages, options):
         return insufficient(plan, passages)
     cands = candidates(passages)
     central = centrality(cands) if options.w_centrality else {}
-    w_central = options.w_centrality * (options.treatment_centrality_factor if layout == "treatment" else 1.0)
+    factor = options.treatment_centrality_factor if layout == "treatment" else 1.0
+    w_central = options.w_centrality * factor
+    semantic = semantic_centrality(cands, embed) if embed is not None and options.w_semantic and cands else []
+    w_semantic = options.w_semantic * factor
     ranked = sorted(
-        ((score(c, plan, layout, options) + w_central * central.get(i, 0.0), c) for i, c in enumerate(cands)),
+        (
+            (score(c, plan, layout, options) + w_central * central.get(i, 0.0)
+             + (w_semantic * semantic[i] if semantic else 0.0), c)
+            for i, c in enumerate(cands)
+        ),
         key=lambda t: -t[0],
-    )
+    )  # fmt: skip
     groups = _pick(ranked, options, set(plan.concepts) | set(concepts_of(" ".join(plan.expansions))))
     concepts = set(plan.concepts)
     if not groups or (concepts and not any(concepts & g[0].terms for g in groups[:3])):

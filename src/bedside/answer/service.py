@@ -45,6 +45,8 @@ class AskContext:
     llm: Composer | None = None
     on_statement: Callable[[str], None] | None = None
     given_evidence: bool = False
+    # Sentence embedder for semantic agreement in the extractive composer (None: lexical agreement only).
+    embed: Callable[[list[str]], Any] | None = None
 
 
 def validate(question: str, audience: str) -> str:
@@ -182,4 +184,4 @@ def _compose(
             notices.append(f"LLM unavailable, answered extractively instead: {exc}")
     # Caller-supplied evidence is relevant by the caller's word: no coverage gate, only the on-topic check.
     options = extractive.ExtractiveOptions(min_coverage=0.0) if ctx.given_evidence else None
-    return extractive.compose(qplan, passages, options), notices
+    return extractive.compose(qplan, passages, options, embed=ctx.embed), notices

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -127,3 +128,34 @@ def maxsim_rerank(
 def _minmax(values: np.ndarray) -> np.ndarray:
     lo, hi = float(values.min()), float(values.max())
     return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+
+
+class CachedEmbeddings:
+    """An embedder's `embed` with a bounded least-recently-used cache by exact text: the answer composer embeds
+    the same source sentences again whenever a passage comes back, and a cache hit costs a dictionary lookup."""
+
+    def __init__(self, embedder: Embedder, capacity: int = 50_000) -> None:
+        self.embedder = embedder
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors (len(texts), dim), in input order."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        fresh = self.embedder.embed(missing) if missing else None
+        with self._lock:
+            for text, vec in zip(missing, fresh if fresh is not None else [], strict=True):
+                self._cache[text] = vec
+            out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+            for i, text in enumerate(texts):
+                vec = self._cache.get(text)
+                if vec is None:  # evicted by a concurrent caller between the two locks: embed it alone
+                    vec = self.embedder.embed([text])[0]
+                else:
+                    self._cache.move_to_end(text)
+                out[i] = vec
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        return out
