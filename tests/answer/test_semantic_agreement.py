@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bedside.answer.evidence import EvidencePassage
-from bedside.answer.extractive import compose, semantic_centrality
+from bedside.answer.extractive import compose, semantic_centrality, sentence_vectors
 from bedside.answer.question import plan
 from bedside.answer.sentences import candidates
 from bedside.index.embedder import HashingEmbedder
@@ -56,7 +56,7 @@ class TopicEmbedder:
 
 def test_sentences_that_agree_in_meaning_score_higher():
     cands = candidates(_evidence())
-    scores = semantic_centrality(cands, TopicEmbedder().embed)
+    scores = semantic_centrality(sentence_vectors(cands, TopicEmbedder().embed))
     odd = next(i for i, c in enumerate(cands) if "white" in c.text)
     assert all(scores[odd] < s for i, s in enumerate(scores) if i != odd)
 
@@ -75,7 +75,7 @@ def test_with_an_embedder_every_statement_is_still_a_cited_source_sentence():
 def test_a_wrongly_shaped_embedding_is_an_error_not_a_silent_score():
     cands = candidates(_evidence())
     with pytest.raises(ValueError, match="shape"):
-        semantic_centrality(cands, lambda texts: np.zeros((1, 4), dtype=np.float32))
+        sentence_vectors(cands, lambda texts: np.zeros((1, 4), dtype=np.float32))
 
 
 def test_cache_embeds_each_text_once_and_keeps_order():

@@ -18,7 +18,7 @@ import numpy as np
 from bedside.answer.evidence import EvidencePassage, renumber
 from bedside.answer.injection import addresses_model
 from bedside.answer.question import QueryPlan, concepts_of
-from bedside.answer.sentences import Candidate, candidates, terms_of
+from bedside.answer.sentences import Candidate, candidates, continued, terms_of
 from bedside.index.analysis import analyze
 from bedside.model import Answer, AnswerSection, EvidenceType, QuestionType, Statement
 
@@ -93,7 +93,8 @@ class ExtractiveOptions:
     w_centrality: float = 1.0  # agreement with the other passages: what the evidence as a whole says
     # The same idea in meaning rather than words: similarity to the centroid of all candidate sentences' vectors,
     # when the engine has a dense embedder (BioASQ dev, 525 questions: see bench/answers.py).
-    w_semantic: float = 1.0
+    w_semantic: float = 1.5
+    semantic_top: int = 8  # candidates (best first) that get the semantic score; 0: all
     retrieval_decay: float = 0.6
     # "What is X?": a sentence that opens on X and says what it is ("X is a ...") answers it most directly.
     w_definition: float = 0.2
@@ -101,6 +102,8 @@ class ExtractiveOptions:
     # and agreement less (a dose is usually stated once, by one source).
     treatment_quantity_factor: float = 2.5
     treatment_centrality_factor: float = 0.3
+    # A statement from one source carries its passage's next sentence when that one leans on it ("They ...").
+    continue_anaphora: str = "bottom"  # "bottom": the bottom line only; "all": every statement; "none"
 
 
 def centrality(cands: list[Candidate]) -> dict[int, float]:
@@ -112,16 +115,21 @@ def centrality(cands: list[Candidate]) -> dict[int, float]:
     return out
 
 
-def semantic_centrality(cands: list[Candidate], embed: Callable[[list[str]], Any]) -> list[float]:
-    """Cosine of each sentence's vector with the centroid of all candidates' vectors: how close a sentence is in
-    meaning to what the evidence says as a whole (0 for all when the vectors carry nothing)."""
+def sentence_vectors(cands: list[Candidate], embed: Callable[[list[str]], Any]) -> np.ndarray:
+    """One unit vector per candidate sentence; ValueError if the embedder answers with the wrong shape."""
     vecs = np.asarray(embed([c.text for c in cands]), dtype=np.float32)
     if vecs.ndim != 2 or len(vecs) != len(cands):
         raise ValueError(f"embedder returned shape {vecs.shape} for {len(cands)} sentences")
+    return vecs
+
+
+def semantic_centrality(vecs: np.ndarray) -> list[float]:
+    """Cosine of each sentence's vector with the centroid of all candidates' vectors: how close a sentence is in
+    meaning to what the evidence says as a whole (0 for all when the vectors carry nothing)."""
     centroid = vecs.mean(axis=0)
     norm = float(np.linalg.norm(centroid))
     if norm == 0.0:
-        return [0.0] * len(cands)
+        return [0.0] * len(vecs)
     return [float(x) for x in vecs @ (centroid / norm)]
 
 
@@ -180,7 +188,9 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def _statement(group: list[Candidate], kind: str) -> Statement:
+def _statement(group: list[Candidate], kind: str, extend: bool = False) -> Statement:
+    if extend and len(group) == 1:  # never for a merged bullet: the other sources said only the first sentence
+        group = [continued(group[0])]
     return Statement(
         text=group[0].text,
         citations=(),  # numbered later, in reading order
@@ -254,7 +264,7 @@ def _fill_sections(
         heading = heading_of.get(category)
         if heading is None or len(filled[heading]) >= options.bullets_per_section:
             continue
-        filled[heading].append(_statement(g, category))
+        filled[heading].append(_statement(g, category, options.continue_anaphora == "all"))
         total += 1
         if total >= options.max_statements:
             break
@@ -288,16 +298,15 @@ def compose(
     central = centrality(cands) if options.w_centrality else {}
     factor = options.treatment_centrality_factor if layout == "treatment" else 1.0
     w_central = options.w_centrality * factor
-    semantic = semantic_centrality(cands, embed) if embed is not None and options.w_semantic and cands else []
-    w_semantic = options.w_semantic * factor
-    ranked = sorted(
-        (
-            (score(c, plan, layout, options) + w_central * central.get(i, 0.0)
-             + (w_semantic * semantic[i] if semantic else 0.0), c)
-            for i, c in enumerate(cands)
-        ),
-        key=lambda t: -t[0],
-    )  # fmt: skip
+    values = [score(c, plan, layout, options) + w_central * central.get(i, 0.0) for i, c in enumerate(cands)]
+    if embed is not None and options.w_semantic and cands:
+        # Only the leading candidates compete for the first statements; embedding just those bounds the cost of a
+        # question whose passages have not been seen before.
+        head = sorted(range(len(cands)), key=lambda i: -values[i])[: options.semantic_top or None]
+        semantic = semantic_centrality(sentence_vectors([cands[i] for i in head], embed))
+        for i, sim in zip(head, semantic, strict=True):
+            values[i] += options.w_semantic * factor * sim
+    ranked = sorted(zip(values, cands, strict=True), key=lambda t: -t[0])
     groups = _pick(ranked, options, set(plan.concepts) | set(concepts_of(" ".join(plan.expansions))))
     concepts = set(plan.concepts)
     if not groups or (concepts and not any(concepts & g[0].terms for g in groups[:3])):
@@ -306,7 +315,10 @@ def compose(
     sections = _fill_sections([g for g in groups if g not in bottom], plan, layout, options)
     by_id: dict[str, EvidencePassage] = {p.passage_id: p for p in passages}
     # No "Yes."/"No." label: cue words misjudged 18% of BioASQ dev yes/no questions, too many for a clinical tool.
-    bottom_line, numbered, references = renumber([_statement(g, "bottom-line") for g in bottom], sections, by_id)
+    extend = options.continue_anaphora in ("bottom", "all")
+    bottom_line, numbered, references = renumber(
+        [_statement(g, "bottom-line", extend) for g in bottom], sections, by_id
+    )
     return Answer(
         question=plan.question, title=title_for(plan), audience="clinician", bottom_line=bottom_line,
         sections=tuple(AnswerSection(h, s) for h, s in numbered), references=references,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.injection import addresses_model
@@ -183,3 +183,20 @@ def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
                 )
             )  # fmt: skip
     return out
+
+
+def continued(c: Candidate, max_words: int = 70) -> Candidate:
+    """The candidate extended over the next sentence of its passage when that sentence leans on it ("They ...",
+    "These ...", "It ...") and so cannot stand alone: kept together, the two are the source's own contiguous words
+    and read as the source wrote them. Unchanged when there is no such follower or the two would run too long."""
+    text = c.passage.text
+    follower = next(((a, b) for a, b in spans_of(text) if a >= c.b), None)
+    if follower is None or text[c.b : follower[0]].strip():
+        return c  # nothing follows, or something other than whitespace lies between (a tag, a cut)
+    shown, _ = _tidy(text[follower[0] : follower[1]])
+    if not _ANAPHORIC.match(shown) or _is_heading(shown) or _META.match(shown):
+        return c
+    joined = f"{c.text}{text[c.b : follower[1]]}"
+    if len(joined.split()) > max_words:
+        return c
+    return replace(c, b=follower[1], text=joined, terms=c.terms | terms_of(shown))
