@@ -3,6 +3,7 @@
     python bench/answers.py --data ../shared/data --split test            # (a) gold snippets as evidence
     python bench/answers.py --data ../shared/data --split test --end-to-end   # (b) retrieval from the BioASQ corpus
     python bench/answers.py --latency                                       # ask latency, starter KB and 100k index
+    python bench/answers.py --semantic-cost                                 # cost of the semantic agreement score
 
 (a) BioASQ summary and yes/no questions of batches 7B-10B: bedside composes from exactly the gold snippets
 (`ask(..., evidence=...)`); the first 40 words of its statements in reading order (bottom line first) are scored
@@ -31,6 +32,14 @@ from bedside.config import load_settings
 from bedside.model import Answer
 
 BATCHES = ("7B", "8B", "9B", "10B")
+CLINICAL = [
+    "What is the treatment for concurrent iron and vitamin B12 deficiency?", "How is hyperkalaemia treated?",
+    "What is the first-line treatment for gout flares?", "Which antibiotic for uncomplicated cystitis in women?",
+    "How should DKA be managed in adults?", "What ferritin threshold confirms iron deficiency?",
+    "How is community-acquired pneumonia treated?", "What blood pressure target applies in diabetes?",
+    "How is anaphylaxis managed?", "When should a statin be started?", "Who needs anticoagulation in AF?",
+    "How is hypothyroidism treated?",
+]  # fmt: skip
 
 
 def bioasq_questions(folder: Path, split: str) -> list[dict[str, Any]]:
@@ -116,6 +125,38 @@ def run_quality(args: argparse.Namespace) -> None:
                   f"insufficient-evidence answers: {insufficient}")  # fmt: skip
 
 
+def run_semantic_cost(args: argparse.Namespace) -> None:
+    """What the composer's agreement-in-meaning score costs per answer on the starter KB: answers with it off, on
+    with nothing cached (each question's sentences embedded for the first time) and on again (cached)."""
+    from rich.console import Console
+
+    from bedside.index.sentences import CachedEmbeddings
+
+    b = Bedside(settings=load_settings(data_dir=args.work / f"starter-{args.embedder}", embedder=args.embedder))
+    b.ensure_starter_kb()
+    questions = [q for q in CLINICAL if q]
+    b.ask("How is asthma treated?")  # load the models
+    embed = b.sentence_embed
+    if embed is None:
+        Console().print(f"the {args.embedder} embedder gives the composer no sentence vectors: nothing to measure")
+        return
+    rows = []
+    cache = CachedEmbeddings(embed.embedder)  # empty: the first pass embeds, the second finds everything cached
+    for label, composer_embed in (("off", None), ("on, cold", cache), ("on, cached", cache)):
+        b.sentence_embed = composer_embed
+        times = []
+        for q in questions:
+            t = time.perf_counter()
+            b.ask(q)
+            times.append((time.perf_counter() - t) * 1000)
+        rows.append((label, statistics.median(times), max(times)))
+    b.close()
+    Console().print(
+        "semantic agreement, starter KB, ask ms (p50 / max): "
+        + "; ".join(f"{label} {p50:.0f} / {worst:.0f}" for label, p50, worst in rows)
+    )
+
+
 def _pct(xs: list[float], k: int) -> float:
     return statistics.quantiles(xs, n=100)[k - 1]
 
@@ -126,11 +167,7 @@ def run_latency(args: argparse.Namespace) -> None:
     from rich.table import Table
 
     questions = [q["text"] for q in read_jsonl(args.data / "bioasq" / "queries.jsonl") if q["split"] == "dev"][:120]
-    clinical = [
-        "What is the treatment for concurrent iron and vitamin B12 deficiency?", "How is hyperkalaemia treated?",
-        "What is the first-line treatment for gout flares?", "Which antibiotic for uncomplicated cystitis in women?",
-        "How should DKA be managed in adults?", "What ferritin threshold confirms iron deficiency?",
-    ]  # fmt: skip
+    clinical = CLINICAL[:6]
     table = Table(title="ask latency, warm (ms); baseline: search alone in the same process")
     for col in ("knowledge base", "passages", "search p50", "search p95", "ask p50", "ask p95", "ask/search p50"):
         table.add_column(col, justify="left" if col == "knowledge base" else "right")
@@ -189,9 +226,14 @@ def main() -> None:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--end-to-end", action="store_true")
     parser.add_argument("--latency", action="store_true")
+    parser.add_argument(
+        "--semantic-cost", action="store_true", help="Only time answers with the semantic agreement score off/on."
+    )
     parser.add_argument("--max-questions", type=int, default=0)
     args = parser.parse_args()
-    if args.latency:
+    if args.semantic_cost:
+        run_semantic_cost(args)
+    elif args.latency:
         run_latency(args)
     else:
         run_quality(args)

@@ -1,6 +1,7 @@
 """Retrieval quality and speed: bedside's lexical, dense and hybrid rankings beside a bm25s peer.
 
     python bench/retrieval.py --data ../shared/data --sets scifact,bioasq,medquad
+    python bench/retrieval.py --data ../shared/data --sets scifact --embedder bge-small   # the stronger dense model
 
 Each dataset's corpus is ingested into a cached bedside data directory under --work (re-runs reuse it).
 Passage hits are aggregated to documents by their best passage. The peer is bm25s with English stemming and
