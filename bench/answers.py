@@ -79,7 +79,9 @@ def run_quality(args: argparse.Namespace) -> None:
 
     questions = bioasq_questions(args.data / "bioasq", args.split)[: args.max_questions or None]
     name = "bioasq-" + args.embedder
-    settings = load_settings(data_dir=args.work / name, starter_kb=False, embedder=args.embedder)
+    settings = load_settings(
+        data_dir=args.work / name, starter_kb=False, embedder=args.embedder, answer_semantic=args.semantic
+    )
     b = Bedside(settings=settings)
     if args.end_to_end:
         b.ingest([corpus_path(args.data / "bioasq")])
@@ -132,7 +134,9 @@ def run_semantic_cost(args: argparse.Namespace) -> None:
 
     from bedside.index.sentences import CachedEmbeddings
 
-    b = Bedside(settings=load_settings(data_dir=args.work / f"starter-{args.embedder}", embedder=args.embedder))
+    starter = args.work / f"starter-{args.embedder}"
+    settings = load_settings(data_dir=starter, embedder=args.embedder, answer_semantic=True)
+    b = Bedside(settings=settings)
     b.ensure_starter_kb()
     questions = [q for q in CLINICAL if q]
     b.ask("How is asthma treated?")  # load the models
@@ -226,6 +230,9 @@ def main() -> None:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--end-to-end", action="store_true")
     parser.add_argument("--latency", action="store_true")
+    parser.add_argument(
+        "--semantic", action="store_true", help="Compose with the semantic agreement score (answer_semantic)."
+    )
     parser.add_argument(
         "--semantic-cost", action="store_true", help="Only time answers with the semantic agreement score off/on."
     )

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     index_backend: Literal["embedded"] = "embedded"
     embedder: Literal["minilm", "bge-small", "hashing", "none"] = "minilm"
     default_audience: Audience = "clinician"
+    # The extractive composer also prefers sentences close in meaning to the rest of the evidence (sentence vectors
+    # from the dense model). Off by default: it costs up to eight sentence embeddings for each new question and its
+    # BioASQ gain on dev did not hold on test (see bench/answers.py --semantic).
+    answer_semantic: bool = False
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: str = ""

@@ -65,9 +65,12 @@ class Bedside:
             SentenceVectors(self.data_dir / "vectors" / "sentences.sqlite", self.dense.embedder) if self.dense else None
         )
         self.searcher = HybridSearcher(self.store, self.lexical, self.dense, sentences=self.sentences)
-        # Sentence vectors for the composer's agreement-in-meaning score; hashing vectors carry no meaning.
-        semantic = self.dense is not None and not self.dense.embedder.name.startswith("hashing")
-        self.sentence_embed = CachedEmbeddings(self.dense.embedder) if semantic and self.dense else None
+        # Sentence vectors for the composer's agreement-in-meaning score (opt-in); hashing vectors carry no meaning.
+        self.sentence_embed = (
+            CachedEmbeddings(self.dense.embedder)
+            if settings.answer_semantic and self.dense and not self.dense.embedder.name.startswith("hashing")
+            else None
+        )
         self._starter_checked = False
         self.conversations = ConversationStore(self.data_dir / "conversations.sqlite")
         # One breaker for the LLM endpoint across answers, so an outage pauses it for all of them.

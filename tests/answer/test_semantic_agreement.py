@@ -107,3 +107,22 @@ def test_cache_is_safe_under_threads():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_the_setting_turns_the_composer_embedder_on(tmp_path, monkeypatch):
+    from bedside import Bedside
+    from bedside.config import load_settings
+
+    def open_with(**kw):
+        return Bedside(settings=load_settings(data_dir=tmp_path / "d", starter_kb=False, **kw))
+
+    with open_with(embedder="hashing", answer_semantic=True) as b:
+        assert b.sentence_embed is None  # hashing vectors carry no meaning
+    with open_with(embedder="hashing") as b:
+        assert b.sentence_embed is None
+        topic = TopicEmbedder()
+        b.sentence_embed = CachedEmbeddings(topic)  # as answer_semantic would with a real model
+        answer = b.ask(
+            "What does amlodipine do in hypertension?", evidence=[{"id": k, "text": t} for k, t in PASSAGES.items()]
+        )
+        assert topic.calls == 1 and answer.statements()

@@ -91,8 +91,8 @@ class ExtractiveOptions:
     w_strength: float = 0.1
     w_quantity: float = 0.1
     w_centrality: float = 1.0  # agreement with the other passages: what the evidence as a whole says
-    # The same idea in meaning rather than words: similarity to the centroid of all candidate sentences' vectors,
-    # when the engine has a dense embedder (BioASQ dev, 525 questions: see bench/answers.py).
+    # The same idea in meaning rather than words: similarity to the centroid of the leading candidates' vectors,
+    # when the composer is given an embedder (Settings.answer_semantic; weights tuned on BioASQ dev).
     w_semantic: float = 1.5
     semantic_top: int = 8  # candidates (best first) that get the semantic score; 0: all
     retrieval_decay: float = 0.6
