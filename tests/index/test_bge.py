@@ -64,6 +64,17 @@ def test_missing_package_says_how_to_install(monkeypatch):
         BgeSmallEmbedder()
 
 
+def test_missing_runtime_falls_back_to_lexical_search_with_a_notice(bge, tmp_path, monkeypatch):
+    from bedside import Bedside
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    monkeypatch.setenv("BEDSIDE_EMBEDDER", "bge-small")
+    with Bedside(data_dir=tmp_path / "d", starter_kb=False) as b:
+        assert b.dense is None
+        assert any("onnxruntime" in n and "lexical search only" in n for n in b.notices)
+
+
 def test_damaged_model_file_is_backend_unavailable(bge, tmp_path):
     for name in ("config.json", "tokenizer.json"):
         shutil.copy(bge.model_dir / name, tmp_path / name)

@@ -49,6 +49,9 @@ class BgeSmallEmbedder:
         self.model_dir = model_dir if model_dir is not None else _package_model_dir()
         if not (self.model_dir / "model.onnx").is_file():
             raise BackendUnavailable(f"no model.onnx under {self.model_dir}; {_INSTALL_HINT}")
+        for runtime in ("onnxruntime", "tokenizers"):  # found now, so a missing one falls back before indexing
+            if importlib.util.find_spec(runtime) is None:
+                raise BackendUnavailable(f"the {runtime} package is missing; {_INSTALL_HINT}")
         self.threads = threads
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, bool] | None = None
