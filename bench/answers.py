@@ -227,7 +227,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--work", type=Path, default=Path("bench/out"))
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
-    parser.add_argument("--embedder", default="minilm")
+    parser.add_argument("--embedder", default="bge-small")
     parser.add_argument("--end-to-end", action="store_true")
     parser.add_argument("--latency", action="store_true")
     parser.add_argument(

