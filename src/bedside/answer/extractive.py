@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -103,7 +103,7 @@ class ExtractiveOptions:
     treatment_quantity_factor: float = 2.5
     treatment_centrality_factor: float = 0.3
     # A statement from one source carries its passage's next sentence when that one leans on it ("They ...").
-    continue_anaphora: str = "bottom"  # "bottom": the bottom line only; "all": every statement; "none"
+    continue_anaphora: Literal["bottom", "all", "none"] = "bottom"  # which statements may carry it
 
 
 def centrality(cands: list[Candidate]) -> dict[int, float]:
