@@ -157,11 +157,17 @@ def test_bedside_replays_store_changes_its_indexes_missed(tmp_path):
         assert b.search("hydroxocobalamin", 1)[0].document_id == "b12"
 
 
-def test_large_indexes_switch_to_ivf_and_still_find_passages(tmp_path, monkeypatch):
-    """Above EXACT_LIMIT vectors the snapshot is stored in IVF list order; search must still find the passages."""
-    from bedside.index import vectors
+@pytest.mark.parametrize("mode", ["hnsw", "ivf"])
+def test_large_indexes_switch_to_an_ann_index_and_still_find_passages(tmp_path, monkeypatch, mode):
+    """Above EXACT_LIMIT vectors search goes through a graph (faiss installed) or IVF lists (without it); either
+    must still find the passages, and filters still apply."""
+    from bedside.index import graph, vectors
 
+    if mode == "hnsw" and not graph.available():
+        pytest.skip("faiss is not installed")
     monkeypatch.setattr(vectors, "EXACT_LIMIT", 50)
+    if mode == "ivf":
+        monkeypatch.setattr(graph, "available", lambda: False)
     store = KnowledgeStore(tmp_path / "kb.sqlite")
     words = "iron folate cobalamin ferritin potassium sodium gout urate insulin glucose asthma copd".split()
     docs = [
@@ -172,12 +178,14 @@ def test_large_indexes_switch_to_ivf_and_still_find_passages(tmp_path, monkeypat
     store.write([(d, chunk(d)) for d in docs])
     index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
     index.sync(store)
-    assert index.snapshot().ivf is not None and index.stats()["mode"] == "ivf"
+    snap = index.snapshot()
+    assert index.stats()["mode"] == mode
+    assert (snap.graph is not None, snap.ivf is not None) == (mode == "hnsw", mode == "ivf")
     found = 0
     for i in range(0, 240, 12):
         top = _doc_ids(store, index.search(f"Note {i} about {words[i % 12]} and {words[(i * 5) % 12]} dose {i} mg.", 5))
         found += f"d{i}" in top
-    assert found >= 18  # IVF probes a subset of lists: near-exact, not exact
+    assert found >= 18  # approximate search: near-exact, not exact
     filtered = index.search("iron folate", 10, Filters(year_min=2015))
     assert filtered and all(store.document(d).year >= 2015 for d in _doc_ids(store, filtered))
     index.close()
@@ -206,3 +214,26 @@ def test_an_index_added_later_rebuilds_from_the_store(tmp_path, monkeypatch):
     with Bedside(data_dir=tmp_path / "d", starter_kb=False) as b:
         assert b.lexical.count() == 4
         assert b.search("hydroxocobalamin", 1)[0].document_id == "b12"
+
+
+def test_a_lost_graph_file_is_rebuilt_from_the_stored_vectors(tmp_path, monkeypatch):
+    """The graph file is derived data: if it goes missing, the next search rebuilds it instead of failing."""
+    from bedside.index import graph, vectors
+
+    if not graph.available():
+        pytest.skip("faiss is not installed")
+    monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
+    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store.write([(d, chunk(d)) for d in (_doc(f"g{i}", f"Passage {i} on topic {i * 7} with {i} mg.",
+                                              EvidenceType.RESEARCH, 2010, "J") for i in range(60))])  # fmt: skip
+    index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
+    index.sync(store)
+    assert index.snapshot().graph is not None
+    index.close()
+    (graph_file,) = (tmp_path / "vectors").glob("snapshot-*.hnsw")
+    graph_file.unlink()
+    index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
+    assert "g7" in _doc_ids(store, index.search("Passage 7 on topic 49 with 7 mg.", 3))
+    assert graph_file.exists()
+    index.close()
+    store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bedside.index.analysis import QueryAnalyzer, analyze
 from bedside.index.hybrid import FusionConfig, fuse, prior
@@ -43,6 +44,28 @@ def test_ivf_recall_against_exact_search():
     assert hits / 500 >= 0.9
 
 
+def test_graph_recall_against_exact_search(tmp_path):
+    """The HNSW graph returns row numbers of the matrix it was built on and finds nearly all of the exact top 10."""
+    graph = pytest.importorskip("bedside.index.graph")
+    if not graph.available():
+        pytest.skip("faiss is not installed")
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(60, 48))
+    vecs = centres[rng.integers(0, 60, 5000)] + 0.4 * rng.normal(size=(5000, 48))
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    graph.GraphIndex.build(vecs, tmp_path / "g.hnsw")
+    index = graph.GraphIndex.load(tmp_path / "g.hnsw")
+    assert len(index) == 5000
+    hits = 0
+    for q in vecs[rng.integers(0, 5000, 50)]:
+        exact = np.argsort(-(vecs @ q))[:10]
+        rows, scores = index.search(q, 10)
+        assert np.allclose(scores, vecs[rows] @ q, atol=1e-4)  # exact inner products of the rows it names
+        assert list(scores) == sorted(scores, reverse=True)
+        hits += len(set(exact) & set(rows))
+    assert hits / 500 >= 0.95
+
+
 def test_weighted_fusion_and_rrf():
     lex = [Candidate(1, 10.0), Candidate(2, 8.0), Candidate(4, 3.0), Candidate(5, 2.0)]
     dense = [Candidate(2, 0.9), Candidate(3, 0.85), Candidate(6, 0.4), Candidate(7, 0.3)]
@@ -76,3 +99,25 @@ def test_the_rescoring_window_never_changes_results(tmp_path):
             finally:
                 hybrid._window = real_window
             assert [h.passage_id for h in fast] == [h.passage_id for h in full]
+
+
+def test_graph_builds_from_a_matrix_file_as_from_memory(tmp_path):
+    """Built from a .npy file read a chunk at a time, the graph holds the same rows as one built from memory."""
+    graph = pytest.importorskip("bedside.index.graph")
+    if not graph.available():
+        pytest.skip("faiss is not installed")
+    rng = np.random.default_rng(9)
+    vecs = rng.normal(size=(1234, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    np.save(tmp_path / "m.npy", vecs)
+    chunks = list(graph._chunks(tmp_path / "m.npy", 500))
+    assert [len(c) for c in chunks] == [500, 500, 234] and np.array_equal(np.concatenate(chunks), vecs)
+    graph.GraphIndex.build(tmp_path / "m.npy", tmp_path / "g.hnsw")
+    index = graph.GraphIndex.load(tmp_path / "g.hnsw")
+    rows, scores = index.search(vecs[77], 5)
+    assert len(index) == 1234 and rows[0] == 77 and scores[0] > 0.999
+    with open(tmp_path / "m.npy", "r+b") as f:  # cut the file short: a clear error, not a half-built graph
+        f.truncate(f.seek(0, 2) - 100)
+    with pytest.raises(ValueError, match="truncated"):
+        graph.GraphIndex.build(tmp_path / "m.npy", tmp_path / "g2.hnsw")
+    assert not (tmp_path / "g2.hnsw").exists()

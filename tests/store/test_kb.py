@@ -37,6 +37,20 @@ def test_round_trip_keeps_every_field(store):
     assert store.passages([p.id])[p.id] == p
 
 
+def test_document_heads_carry_every_fact_but_the_text(store):
+    """What a search hit shows of its document, read without the document's whole text and outline."""
+    doc = _doc("d1", "Hydroxocobalamin 1 mg IM.", evidence_type=EvidenceType.GUIDELINE, source="BSH", year=2023,
+               authors=("A B",), doi="10.2/y", pmid="123", topics=("B12",))  # fmt: skip
+    store.write([(doc, chunk(doc))])
+    heads = store.document_heads(["d1", "missing"])
+    assert list(heads) == ["d1"]
+    head = heads["d1"]
+    assert head.text == "" and head.blocks == ()
+    full = store.document("d1")
+    for field in ("id", "title", "evidence_type", "source", "year", "authors", "doi", "pmid", "topics", "link"):
+        assert getattr(head, field) == getattr(full, field), field
+
+
 def test_rewrite_replaces_passages_and_logs_changes(store):
     a = _doc("a", "First version of the text.")
     store.write([(a, chunk(a))])

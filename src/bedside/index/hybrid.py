@@ -27,7 +27,7 @@ class PassageSource(Protocol):
     """Where hits get their text and bibliographic facts: the knowledge store."""
 
     def passages_by_seq(self, seqs: Sequence[int]) -> dict[int, Passage]: ...
-    def documents(self, ids: Sequence[str]) -> dict[str, Document]: ...
+    def document_heads(self, ids: Sequence[str]) -> dict[str, Document]: ...
     def seqs_of(self, document_ids: Sequence[str]) -> list[int]: ...
 
 
@@ -146,7 +146,7 @@ class HybridSearcher:
         self, query: str, fused: dict[int, float], config: FusionConfig
     ) -> list[tuple[float, float, Passage, Document]]:
         passages = self.store.passages_by_seq(list(fused))
-        docs = self.store.documents([p.document_id for p in passages.values()])
+        docs = self.store.document_heads([p.document_id for p in passages.values()])
         newest = date.today().year
         query_terms = set(analyze(query))
         scored = []

@@ -3,7 +3,8 @@
 SQLite (`<dir>/vectors.sqlite`) is the source of truth: a sync writes a chunk's vectors and the watermark in one
 transaction, so a crash never leaves vectors and watermark disagreeing. Searching uses a snapshot of the matrix
 (`snapshot-<watermark>.npy` plus metadata) rebuilt after changes. Up to EXACT_LIMIT vectors the scan is exact;
-beyond, an inverted-file index (k-means lists, probing the closest lists) keeps queries fast.
+beyond, a proximity graph (HNSW, `graph.py`, when faiss is installed) or else an inverted-file index (k-means lists,
+probing the closest lists) keeps queries fast.
 Vectors are looked up by passage-text hash first, so unchanged passages of an updated document, and passages
 whose vectors ship with the starter knowledge base, are never embedded twice.
 """
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bedside.index import graph
 from bedside.index.embedder import Embedder
+from bedside.index.graph import GraphIndex
 from bedside.index.ivf import IvfIndex
 from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
 from bedside.model import EvidenceType, IndexRow
@@ -42,8 +45,9 @@ def text_hash(text: str) -> str:
 class _Snapshot:
     """The searchable matrix and per-row metadata at one watermark."""
 
-    def __init__(self, vecs: np.ndarray, meta: Mapping[str, np.ndarray]) -> None:
+    def __init__(self, vecs: np.ndarray, meta: Mapping[str, np.ndarray], graph: GraphIndex | None = None) -> None:
         self.vecs = vecs
+        self.graph = graph
         self.seqs = meta["seqs"]
         self.etypes = meta["etypes"]
         self.years = meta["years"]
@@ -194,15 +198,22 @@ class VectorIndex:
             return self._snapshot
         meta_file = self.path / f"snapshot-{mark}.npz"
         matrix_file = self.path / f"snapshot-{mark}.npy"
+        graph_file = self.path / f"snapshot-{mark}.hnsw"
         if not (meta_file.exists() and matrix_file.exists()):
-            self._build_snapshot(meta_file, matrix_file)
+            self._build_snapshot(meta_file, matrix_file, graph_file)
         with np.load(meta_file, allow_pickle=False) as meta:
-            snap = _Snapshot(np.load(matrix_file, mmap_mode="r"), {k: meta[k] for k in meta.files})
+            fields = {k: meta[k] for k in meta.files}
+        if "graph" in fields and not graph_file.exists():  # lost after the snapshot was written: build it again
+            self._build_snapshot(meta_file, matrix_file, graph_file)
+        snap = _Snapshot(
+            np.load(matrix_file, mmap_mode="r"), fields, GraphIndex.load(graph_file) if "graph" in fields else None
+        )
         self._snapshot, self._snapshot_mark = snap, mark
         return snap
 
-    def _build_snapshot(self, meta_file: Path, matrix_file: Path) -> None:
-        """Write the matrix (in IVF list order when large) and its metadata, then drop older snapshots.
+    def _build_snapshot(self, meta_file: Path, matrix_file: Path, graph_file: Path) -> None:
+        """Write the matrix (with its graph, or in IVF list order, when large) and its metadata, then drop older
+        snapshots. The metadata file is written last: while it is missing, the snapshot does not exist.
 
         Rows stream from SQLite into a memory-mapped file and are permuted chunk by chunk, so memory stays near
         one copy of the matrix however large it is.
@@ -224,7 +235,12 @@ class VectorIndex:
             sources.append(str(source))
         meta["sources"] = np.array(sources, dtype=str)
         vecs.flush()
-        if n > EXACT_LIMIT:
+        if n > EXACT_LIMIT and graph.available():
+            del vecs
+            raw_file.replace(matrix_file.with_suffix(".tmp.npy"))
+            GraphIndex.build(matrix_file.with_suffix(".tmp.npy"), graph_file)
+            meta["graph"] = np.array(1)
+        elif n > EXACT_LIMIT:
             ivf, order = IvfIndex.build(vecs)
             ordered = np.lib.format.open_memmap(matrix_file.with_suffix(".tmp.npy"), mode="w+", dtype=np.float32,
                                                 shape=(n, self.embedder.dim))  # fmt: skip
@@ -266,6 +282,9 @@ class VectorIndex:
             scores = snap.vecs[rows] @ q
             top = _top(scores, limit)
             return [Candidate(int(snap.seqs[rows[i]]), float(scores[i])) for i in top]
+        if snap.graph is not None:
+            idx, scores = snap.graph.search(q, limit)
+            return [Candidate(int(snap.seqs[i]), float(s)) for i, s in zip(idx, scores, strict=True)]
         if snap.ivf is not None:
             idx, scores = snap.ivf.search(snap.vecs, q, limit)
             return [Candidate(int(snap.seqs[i]), float(s)) for i, s in zip(idx, scores, strict=True)]
@@ -280,7 +299,8 @@ class VectorIndex:
         """Vectors, model, bytes on disk and search mode."""
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
         n = self.count()
-        return {"vectors": n, "model": self.embedder.name, "bytes": size, "mode": "ivf" if n > EXACT_LIMIT else "exact"}
+        mode = "exact" if n <= EXACT_LIMIT else "hnsw" if graph.available() else "ivf"
+        return {"vectors": n, "model": self.embedder.name, "bytes": size, "mode": mode}
 
 
 def _top(scores: np.ndarray, limit: int) -> np.ndarray:
