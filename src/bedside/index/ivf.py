@@ -43,7 +43,8 @@ class IvfIndex:
             labels[i : i + 65_536] = np.argmax(np.asarray(vecs[i : i + 65_536]) @ centroids.T, axis=1)
         order = np.argsort(labels, kind="stable").astype(np.int64)
         offsets = np.searchsorted(labels[order], np.arange(nlist + 1)).astype(np.int64)
-        return cls(centroids, offsets, nprobe=max(8, nlist // 24)), order
+        # A sixth of the lists: on real bge-small vectors (bench/ann.py) that finds 0.90 of the exact top 10.
+        return cls(centroids, offsets, nprobe=max(8, nlist // 6)), order
 
     def search(self, vecs: np.ndarray, q: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """Row indexes into the list-ordered `vecs` and their scores, best first, among the probed lists."""
