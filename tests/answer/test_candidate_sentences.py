@@ -66,3 +66,19 @@ def test_a_definition_leads_the_answer_to_what_is_x():
     answer = compose(plan("What is vericiguat?"), evidence)
     assert answer.bottom_line[0].text.startswith("Vericiguat is a stimulator")
     assert len(answer.bottom_line) == 1
+
+
+def test_naming_and_interferon_are_not_referral_or_pitfall_cues():
+    """'refers to' and 'referred to as' name a thing; 'interferon' is a drug: neither is a referral or a pitfall."""
+
+    def category(text: str) -> str:
+        (c,) = candidates([_passage("d", text)])
+        return c.category
+
+    assert category("Cardiac amyloidosis refers to amyloid deposits in the myocardium.") != "escalation"
+    assert category("Corkscrew esophagus (also referred to as rosary bead esophagus) is a barium finding.") == "key"
+    assert category("Interferon beta reduced the annualised relapse rate by a third.") != "pitfall"
+    assert category("Patients with a QTc above 500 ms should be referred to cardiology.") == "escalation"
+    assert category("Refer any patient whose potassium stays above 6.0 mmol/L.") == "escalation"
+    assert category("Biotin supplements interfere with troponin immunoassays.") == "pitfall"
+    assert category("Inflammation masking iron deficiency keeps ferritin high.") == "pitfall"

@@ -41,9 +41,11 @@ CATEGORY_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("warning", re.compile(r"\b(do not|don't|never|avoid|contraindicated|must not|should not|not be (used|given)|"
                            r"is not recommended|are not recommended|caution|unsafe|dangerous|fatal|"
                            r"life-threatening)\b", re.I)),
-    ("pitfall", re.compile(r"\b(falsely|misleading|mask(s|ed)?|pitfall|may be normal|can be normal|unreliable|"
-                           r"interfere|overestimat|underestimat)\w*", re.I)),
-    ("escalation", re.compile(r"\b(refer|referral|specialist|escalat|admit|admission|if .{0,40}(fails|not tolerated|"
+    ("pitfall", re.compile(r"\b(falsely|misleading|mask(s|ed|ing)?\b|pitfall|may be normal|can be normal|unreliable|"
+                           r"interfer(e|es|ed|ing|ence)\b|overestimat|underestimat)\w*", re.I)),  # not "interferon"
+    # "refer", "referral", "referred to cardiology"; not the naming in "refers to", "(is also) referred to as".
+    ("escalation", re.compile(r"\b(refer\b|referral|referred(?!\s+(?:to\s+)?as\b)|specialist|escalat|admit|admission|"
+                              r"if .{0,40}(fails|not tolerated|"
                               r"ineffective|no response|inadequate))", re.I)),
     ("monitoring", re.compile(r"\b(monitor\w*|recheck|re-check|follow-up|follow up|review(ed)? (at|after|every)|"
                               r"every \d+|after \d+ (weeks?|months?)|repeat(ed)? (test|measure))", re.I)),
