@@ -82,3 +82,11 @@ def test_naming_and_interferon_are_not_referral_or_pitfall_cues():
     assert category("Refer any patient whose potassium stays above 6.0 mmol/L.") == "escalation"
     assert category("Biotin supplements interfere with troponin immunoassays.") == "pitfall"
     assert category("Inflammation masking iron deficiency keeps ferritin high.") == "pitfall"
+
+
+def test_punctuation_orphaned_by_markup_is_not_shown():
+    shown = _shown(
+        "No differences were found.<br><b>CONCLUSIONS</b>: In this study, one infusion gave durable remission."
+    )
+    assert "In this study, one infusion gave durable remission." in shown
+    assert not any(s.startswith((":", ";", ",")) for s in shown)

@@ -237,3 +237,52 @@ def test_a_lost_graph_file_is_rebuilt_from_the_stored_vectors(tmp_path, monkeypa
     assert graph_file.exists()
     index.close()
     store.close()
+
+
+def test_the_graph_is_extended_after_changes_and_rebuilt_when_much_is_gone(tmp_path, monkeypatch):
+    """New passages are linked into the previous graph; removed ones stay as dead nodes that no search returns;
+    once dead nodes pass GRAPH_DEAD_SHARE the graph is built afresh. Live labels always match the stored passages."""
+    from bedside.index import graph, vectors
+
+    if not graph.available():
+        pytest.skip("faiss is not installed")
+    monkeypatch.setattr(vectors, "EXACT_LIMIT", 30)
+    store = KnowledgeStore(tmp_path / "kb.sqlite")
+
+    def doc(i: int, extra: str = "") -> Document:
+        return _doc(f"x{i}", f"Record {i} on subject {i * 13} with {i} mg {extra}.", EvidenceType.RESEARCH, 2015, "J")
+
+    store.write([(d, chunk(d)) for d in map(doc, range(100))])
+    index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
+    index.sync(store)
+
+    def check() -> vectors._Snapshot:
+        snap = index.snapshot()
+        assert snap.graph is not None and snap.graph_seqs is not None and snap.graph_live is not None
+        live = snap.graph_seqs[snap.graph_live]
+        assert sorted(live.tolist()) == sorted(snap.seqs.tolist())  # one live node per stored passage
+        assert len(snap.graph) == len(snap.graph_seqs)
+        return snap
+
+    assert len(check().graph_seqs) == 100
+    for i in range(10):
+        store.remove(f"x{i}")
+    store.write([(d, chunk(d)) for d in (doc(i) for i in range(100, 110))])
+    store.write([(doc(50, "revised text"), chunk(doc(50, "revised text")))])  # same id, new text and passage
+    index.sync(store)
+    snap = check()
+    assert len(snap.graph_seqs) == 100 + 10 + 1 and snap.dead == 11  # extended, not rebuilt
+    assert "x105" in _doc_ids(store, index.search("Record 105 on subject 1365 with 105 mg .", 3))
+    removed = {f"x{i}" for i in range(10)}
+    for i in range(10):
+        assert not removed & set(_doc_ids(store, index.search(f"Record {i} on subject {i * 13} with {i} mg .", 10)))
+    for i in range(10, 40):
+        store.remove(f"x{i}")
+    index.sync(store)
+    snap = check()
+    assert snap.dead == 0 and len(snap.graph_seqs) == 70  # too much was gone: built afresh
+    assert sorted(p.name for p in (tmp_path / "vectors").glob("snapshot-*")) == sorted(
+        f"snapshot-{index.watermark()}.{ext}" for ext in ("hnsw", "npy", "npz")
+    )  # older snapshots are cleaned up
+    index.close()
+    store.close()

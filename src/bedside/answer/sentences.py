@@ -12,6 +12,8 @@ from bedside.sentences import append_trimmed, split_spans
 from bedside.vocabulary import load_vocabulary
 
 _BULLET = re.compile(r"^(?:[-*•▪◦‣]|\d{1,2}[.)])\s+")
+# Punctuation left at the start when markup split a label from its text ("<b>CONCLUSIONS</b>: In this study").
+_ORPHAN = re.compile(r"^[:;,]\s*(?=\S)")
 # Structured-abstract labels ("CONCLUSIONS:", "Relevance:") name a part of the source, not a finding.
 _LABEL = re.compile(
     r"^(?:(?:BACKGROUND|INTRODUCTION|OBJECTIVES?|AIMS?|PURPOSE|METHODS?|RESULTS?|FINDINGS|CONCLUSIONS?|"
@@ -100,7 +102,7 @@ def _tidy(text: str) -> tuple[str, int]:
     """Drop a bullet marker, a structured-abstract label and a leading connective; return the shown text and how
     many characters were cut."""
     cut = 0
-    for pattern in (_BULLET, _LABEL):
+    for pattern in (_ORPHAN, _BULLET, _LABEL):
         m = pattern.match(text[cut:])
         if m:
             cut += m.end()

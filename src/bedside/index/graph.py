@@ -2,9 +2,10 @@
 
 On real bge-small vectors (44,905 MedQuAD and BioASQ passages, 300 real questions), the graph found the exact top 10
 with recall 0.97 in about 1 ms per query, where the inverted-file lists of `ivf.py` had to scan about a sixth of the
-matrix for 0.96. The graph stores row numbers of the snapshot matrix, and its copy of the vectors is memory-mapped
-when faiss can do so, so it adds only the links (about 260 bytes per vector) to memory. Without faiss installed,
-bedside keeps using the IVF lists.
+matrix for 0.96. Its labels count the vectors in the order they were added (`vectors.py` keeps what passage each
+label holds), so a later snapshot extends the graph instead of building it again. When faiss can, the graph's copy
+of the vectors is memory-mapped, so it adds only the links (about 260 bytes per vector) to memory. Without faiss
+installed, bedside keeps using the IVF lists.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def available() -> bool:
 
 
 class GraphIndex:
-    """A saved HNSW graph whose labels are the snapshot matrix's row numbers."""
+    """A saved HNSW graph; its labels number the vectors in the order they were added."""
 
     def __init__(self, index: Any) -> None:
         self._index = index
@@ -67,6 +68,20 @@ class GraphIndex:
         faiss.write_index(index, str(tmp))
         tmp.replace(path)
 
+    @staticmethod
+    def extend(old: Path, vecs: np.ndarray | None, path: Path) -> None:
+        """Save at `path` the graph at `old` with the rows of `vecs` linked in after its own (labels continue from
+        its size). Cheap next to a rebuild: a knowledge base of 1M passages relinks only what changed."""
+        faiss = _faiss()
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        index = faiss.read_index(str(old))
+        if vecs is not None and len(vecs):
+            for chunk in _chunks(vecs, _ADD_CHUNK):
+                index.add(chunk)
+        tmp = path.with_name(path.name + ".tmp")
+        faiss.write_index(index, str(tmp))
+        tmp.replace(path)
+
     @classmethod
     def load(cls, path: Path) -> GraphIndex:
         """Open a saved graph, memory-mapping its vectors where this faiss supports it."""
@@ -83,7 +98,7 @@ class GraphIndex:
         return int(self._index.ntotal)
 
     def search(self, q: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
-        """Row numbers and inner products of the best `limit` rows found, best first."""
+        """Labels and inner products of the best `limit` vectors found, best first."""
         faiss = _faiss()
         params = faiss.SearchParametersHNSW(efSearch=max(SEARCH_DEPTH, limit))
         scores, rows = self._index.search(np.asarray(q, dtype=np.float32)[None, :], limit, params=params)

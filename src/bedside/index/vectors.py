@@ -26,6 +26,7 @@ from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgres
 from bedside.model import EvidenceType, IndexRow
 
 EXACT_LIMIT = 200_000
+GRAPH_DEAD_SHARE = 0.2  # a graph whose removed nodes pass this share of its size is built afresh
 _CHUNK_DOCUMENTS = 2_000
 _ETYPES = list(EvidenceType)
 
@@ -42,6 +43,23 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+def _row_key(seq: int, hashed: str) -> int:
+    """One int64 per (passage seq, text hash): a seq reused by a different text gets another key."""
+    return int.from_bytes(hashlib.blake2b(f"{seq}:{hashed}".encode(), digest_size=8).digest(), "little", signed=True)
+
+
+def _mark_of(path: Path) -> int:
+    try:
+        return int(path.stem.split("-", 1)[1].split(".")[0])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _read_meta(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as meta:
+        return {k: meta[k] for k in meta.files}
+
+
 class _Snapshot:
     """The searchable matrix and per-row metadata at one watermark."""
 
@@ -53,6 +71,10 @@ class _Snapshot:
         self.years = meta["years"]
         self.sources = meta["sources"]
         self.ivf = IvfIndex(meta["centroids"], meta["offsets"], int(meta["nprobe"])) if "centroids" in meta else None
+        # The graph's labels: the passage each node holds, and whether that passage is still there.
+        self.graph_seqs = meta.get("graph_seqs")
+        self.graph_live = meta.get("graph_live")
+        self.dead = 0 if self.graph_live is None else int(len(self.graph_live) - self.graph_live.sum())
 
 
 class VectorIndex:
@@ -201,12 +223,13 @@ class VectorIndex:
         graph_file = self.path / f"snapshot-{mark}.hnsw"
         if not (meta_file.exists() and matrix_file.exists()):
             self._build_snapshot(meta_file, matrix_file, graph_file)
-        with np.load(meta_file, allow_pickle=False) as meta:
-            fields = {k: meta[k] for k in meta.files}
-        if "graph" in fields and not graph_file.exists():  # lost after the snapshot was written: build it again
+        fields = _read_meta(meta_file)
+        if "graph_seqs" in fields and not graph_file.exists():  # lost after the snapshot was written: rebuild
+            meta_file.unlink()
             self._build_snapshot(meta_file, matrix_file, graph_file)
+            fields = _read_meta(meta_file)
         snap = _Snapshot(
-            np.load(matrix_file, mmap_mode="r"), fields, GraphIndex.load(graph_file) if "graph" in fields else None
+            np.load(matrix_file, mmap_mode="r"), fields, GraphIndex.load(graph_file) if "graph_seqs" in fields else None
         )
         self._snapshot, self._snapshot_mark = snap, mark
         return snap
@@ -216,30 +239,34 @@ class VectorIndex:
         snapshots. The metadata file is written last: while it is missing, the snapshot does not exist.
 
         Rows stream from SQLite into a memory-mapped file and are permuted chunk by chunk, so memory stays near
-        one copy of the matrix however large it is.
+        one copy of the matrix however large it is. The previous snapshot's graph is extended with the new rows
+        rather than built again, unless too many of its nodes are gone (see `_graph`).
         """
         n = int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+        new_files = {meta_file, matrix_file, graph_file}
+        previous = self._previous_graph(exclude=new_files)
         for old in self.path.glob("snapshot-*"):
-            old.unlink(missing_ok=True)
+            if old not in new_files and (previous is None or old not in previous[:2]):
+                old.unlink(missing_ok=True)
         raw_file = matrix_file.with_suffix(".raw.npy")
         vecs = np.lib.format.open_memmap(raw_file, mode="w+", dtype=np.float32, shape=(n, self.embedder.dim))
         meta: dict[str, np.ndarray] = {
             "seqs": np.empty(n, dtype=np.int64), "etypes": np.empty(n, dtype=np.int8),
-            "years": np.empty(n, dtype=np.int16),
+            "years": np.empty(n, dtype=np.int16), "keys": np.empty(n, dtype=np.int64),
         }  # fmt: skip
         sources: list[str] = []
-        rows = self._db.execute("SELECT seq, etype, year, source, vec FROM vectors ORDER BY seq")
-        for i, (seq, etype, year, source, blob) in enumerate(rows):
+        rows = self._db.execute("SELECT seq, etype, year, source, text_hash, vec FROM vectors ORDER BY seq")
+        for i, (seq, etype, year, source, hashed, blob) in enumerate(rows):
             vecs[i] = np.frombuffer(blob, dtype=np.float32)
             meta["seqs"][i], meta["etypes"][i], meta["years"][i] = seq, etype, year
+            meta["keys"][i] = _row_key(seq, hashed)
             sources.append(str(source))
         meta["sources"] = np.array(sources, dtype=str)
         vecs.flush()
         if n > EXACT_LIMIT and graph.available():
             del vecs
             raw_file.replace(matrix_file.with_suffix(".tmp.npy"))
-            GraphIndex.build(matrix_file.with_suffix(".tmp.npy"), graph_file)
-            meta["graph"] = np.array(1)
+            meta |= self._graph(matrix_file.with_suffix(".tmp.npy"), meta, graph_file, previous)
         elif n > EXACT_LIMIT:
             ivf, order = IvfIndex.build(vecs)
             ordered = np.lib.format.open_memmap(matrix_file.with_suffix(".tmp.npy"), mode="w+", dtype=np.float32,
@@ -258,6 +285,53 @@ class VectorIndex:
         tmp_meta = meta_file.with_suffix(".tmp.npz")
         np.savez(tmp_meta, **meta)  # type: ignore[arg-type]
         tmp_meta.replace(meta_file)
+        for old in self.path.glob("snapshot-*"):
+            if old not in new_files:
+                old.unlink(missing_ok=True)
+
+    def _previous_graph(self, exclude: set[Path]) -> tuple[Path, Path, dict[str, np.ndarray]] | None:
+        """(metadata file, graph file, metadata) of the newest complete older snapshot that has a graph."""
+        for meta_file in sorted(self.path.glob("snapshot-*.npz"), key=_mark_of, reverse=True):
+            graph_file = meta_file.with_suffix(".hnsw")
+            if meta_file in exclude or not graph_file.exists():
+                continue
+            try:
+                fields = _read_meta(meta_file)
+            except (OSError, ValueError):
+                continue  # unreadable: the graph is built afresh
+            if "graph_seqs" in fields:
+                return meta_file, graph_file, fields
+        return None
+
+    def _graph(
+        self,
+        matrix: Path,
+        meta: dict[str, np.ndarray],
+        graph_file: Path,
+        previous: tuple[Path, Path, dict[str, np.ndarray]] | None,
+    ) -> dict[str, np.ndarray]:
+        """Write the graph over `matrix`; return its label arrays (label -> seq, row key, whether still live).
+
+        A graph keeps every node it was given: nodes of passages removed since are marked dead and skipped at
+        search time. The previous graph is extended with the rows it lacks while dead nodes stay under
+        GRAPH_DEAD_SHARE of its size; past that, or without a previous graph, it is built afresh.
+        """
+        keys = meta["keys"]
+        if previous is not None:
+            old = previous[2]
+            live = old["graph_live"] & np.isin(old["graph_keys"], keys)
+            fresh = np.flatnonzero(~np.isin(keys, old["graph_keys"][live]))
+            dead = len(live) - int(live.sum())
+            if dead <= GRAPH_DEAD_SHARE * (len(live) + len(fresh)):
+                added = np.load(matrix, mmap_mode="r")[fresh] if len(fresh) else None
+                GraphIndex.extend(previous[1], added, graph_file)
+                return {
+                    "graph_seqs": np.concatenate([old["graph_seqs"], meta["seqs"][fresh]]),
+                    "graph_keys": np.concatenate([old["graph_keys"], keys[fresh]]),
+                    "graph_live": np.concatenate([live, np.ones(len(fresh), dtype=bool)]),
+                }
+        GraphIndex.build(matrix, graph_file)
+        return {"graph_seqs": meta["seqs"].copy(), "graph_keys": keys.copy(), "graph_live": np.ones(len(keys), bool)}
 
     def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
         """Cosine similarity to the embedded query, best first."""
@@ -282,9 +356,12 @@ class VectorIndex:
             scores = snap.vecs[rows] @ q
             top = _top(scores, limit)
             return [Candidate(int(snap.seqs[rows[i]]), float(scores[i])) for i in top]
-        if snap.graph is not None:
-            idx, scores = snap.graph.search(q, limit)
-            return [Candidate(int(snap.seqs[i]), float(s)) for i, s in zip(idx, scores, strict=True)]
+        if snap.graph is not None and snap.graph_seqs is not None and snap.graph_live is not None:
+            labels, scores = snap.graph.search(q, limit + min(snap.dead, limit))  # room for dead nodes
+            keep = snap.graph_live[labels]
+            return [
+                Candidate(int(snap.graph_seqs[i]), float(s)) for i, s in zip(labels[keep], scores[keep], strict=True)
+            ][:limit]
         if snap.ivf is not None:
             idx, scores = snap.ivf.search(snap.vecs, q, limit)
             return [Candidate(int(snap.seqs[i]), float(s)) for i, s in zip(idx, scores, strict=True)]
