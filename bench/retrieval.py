@@ -166,6 +166,11 @@ def main() -> None:
         b = open_dataset(folder, args.work, args.embedder)
         rankers: dict[str, Ranker] = {"peer bm25s": peer_ranker(folder)}
         variants = VARIANTS | (RERANKED if args.rerank else {})
+        if args.dense_weight is None:  # hybrids fuse with the weight bedside uses for this dense model
+            weight = b.searcher.config.dense_weight
+            variants = {
+                k: replace(v, dense_weight=weight) if 0 < v.dense_weight < 1 else v for k, v in variants.items()
+            }
         rankers |= {label: bedside_ranker(b, cfg) for label, cfg in variants.items()}
         table = Table(title=f"{name}: document retrieval ({b.store.counts()[1]} passages)")
         table.add_column("system")

@@ -493,6 +493,47 @@ def worker_ask(data_dir: Path, work: Path, key: str) -> dict[str, Any]:
             "ask_p50": _pct(ask_ms, 50), "ask_p95": _pct(ask_ms, 95)}  # fmt: skip
 
 
+UPDATE_DOCUMENTS = 1000
+
+
+def worker_update(data_dir: Path, work: Path, key: str, seed: int) -> dict[str, Any]:
+    """An operator's change to a large knowledge base: add UPDATE_DOCUMENTS documents (ingest syncs the lexical and
+    dense indexes), then the first search after it (which brings the dense snapshot and its graph up to date); then
+    remove them again, and the same. The knowledge base ends as it began."""
+    b, dense, _, _ = _open(data_dir, work, key)
+    dense.snapshot()  # as a running server would have it, before the change
+    with gzip.open(work / "pool.json.gz", "rt", encoding="utf-8") as f:
+        pool = json.load(f)
+    rng = random.Random(seed + 99)
+    corpus = work / f"update-{UPDATE_DOCUMENTS}.jsonl"
+    ids = [f"update-{i}" for i in range(UPDATE_DOCUMENTS)]
+    with corpus.open("w", encoding="utf-8") as f:
+        for doc_id in ids:
+            f.write(json.dumps(_document(rng, pool, doc_id)) + "\n")
+    out: dict[str, Any] = {"documents": UPDATE_DOCUMENTS}
+    start = time.perf_counter()
+    b.ingest([corpus])
+    out["add_ingest_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    snap = dense.snapshot()
+    out["add_snapshot_s"] = time.perf_counter() - start
+    out["add_dead"] = snap.dead
+    start = time.perf_counter()
+    for doc_id in ids:
+        b.store.remove(doc_id)
+    b.kb.sync_indexes()
+    out["remove_sync_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    snap = dense.snapshot()
+    out["remove_snapshot_s"] = time.perf_counter() - start
+    out["remove_dead"] = snap.dead
+    out["mode"] = "hnsw" if snap.graph is not None else "ivf" if snap.ivf is not None else "exact"
+    out["peak_mb"] = _peak_mb()
+    b.close()
+    corpus.unlink()
+    return out
+
+
 def worker_bm25s(data_dir: Path, work: Path) -> dict[str, Any]:
     """bm25s (stemmed, English stop words) over the same passages, text with title, as bedside indexes them."""
     import sqlite3
@@ -690,6 +731,18 @@ def render(results: dict[int, dict[str, Any]], tp: dict[str, Any], per_doc: floa
         lambda r: (_f(r["search"]["peak_mb"], "{:,.0f}"), _f(r.get("bm25s", {}).get("peak_mb"), "{:,.0f}"),
                    ratio(r["search"]["peak_mb"], r.get("bm25s", {}).get("peak_mb"))),
     )  # fmt: skip
+    if any("update" in r for r in results.values()):
+        table.add_section()
+        row(
+            "update: add 1,000 documents: ingest + index sync s / first search's snapshot s", "",
+            lambda r: (f"{r['update']['add_ingest_s']:.1f} / {r['update']['add_snapshot_s']:.1f} "
+                       f"({r['update']['mode']})", "", "") if "update" in r else ("", "", ""),
+        )  # fmt: skip
+        row(
+            "update: remove them: index sync s / first search's snapshot s (dead graph nodes)", "",
+            lambda r: (f"{r['update']['remove_sync_s']:.1f} / {r['update']['remove_snapshot_s']:.1f} "
+                       f"({r['update']['remove_dead']:,})", "", "") if "update" in r else ("", "", ""),
+        )  # fmt: skip
     table.add_section()
     disk = ("store", "lexical", "vectors_sqlite", "snapshot")
     for key, name in zip(
@@ -746,7 +799,9 @@ def main() -> None:
     parser.add_argument("--embedder", choices=["bge-small", "minilm"], default="bge-small", help="the real model")
     parser.add_argument("--keep", action="store_true", help="keep the built data directories")
     parser.add_argument("--reuse", action="store_true", help="search data directories kept by --keep, unrebuilt")
-    parser.add_argument("--worker", choices=["build", "search", "ask", "bm25s", "throughput"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=["build", "search", "ask", "update", "bm25s", "throughput"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -758,6 +813,8 @@ def main() -> None:
             result = worker_search(args.dir, work, args.embedder)
         elif args.worker == "ask":
             result = worker_ask(args.dir, work, args.embedder)
+        elif args.worker == "update":
+            result = worker_update(args.dir, work, args.embedder, args.seed)
         elif args.worker == "bm25s":
             result = worker_bm25s(args.dir, work)
         else:
@@ -804,6 +861,9 @@ def main() -> None:
         _log(f"{_label(size)}: ask")
         ask = _spawn(["--worker", "ask", *common])
         r: dict[str, Any] = {"build": build, "search": search, "ask": ask, "corpus_bytes": corpus.stat().st_size}
+        if size == max(sizes):
+            _log(f"{_label(size)}: adding and removing {UPDATE_DOCUMENTS:,} documents")
+            r["update"] = _spawn(["--worker", "update", *common, "--seed", str(args.seed)])
         r["build_total"] = build["store_s"] + build["lexical_s"] + build["dense_s"] + build["snapshot_s"]
         if size <= args.bm25s_max:
             _log(f"{_label(size)}: bm25s baseline")

@@ -16,7 +16,7 @@ from bedside.answer.breaker import CircuitBreaker
 from bedside.config import Settings, load_settings
 from bedside.errors import BackendUnavailable, InvalidInput, NotFound
 from bedside.index.embedder import Embedder, MiniLmEmbedder, load_embedder
-from bedside.index.hybrid import FusionConfig, HybridSearcher
+from bedside.index.hybrid import HybridSearcher
 from bedside.index.lexical import LexicalIndex
 from bedside.index.protocol import Filters, SyncProgress
 from bedside.index.sentences import CachedEmbeddings, SentenceVectors
@@ -184,7 +184,7 @@ class Bedside:
             self.ensure_starter_kb()
         stamp = (today or date.today()).isoformat()
         ctx = AskContext(
-            search=lambda q, n: self.searcher.search(q, n, None, FusionConfig(depth=100)),
+            search=lambda q, n: self.searcher.search(q, n, None, replace(self.searcher.config, depth=100)),
             documents=self.store.documents,
             today=stamp,
             previous_questions=tuple(previous),

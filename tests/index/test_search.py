@@ -121,3 +121,20 @@ def test_graph_builds_from_a_matrix_file_as_from_memory(tmp_path):
     with pytest.raises(ValueError, match="truncated"):
         graph.GraphIndex.build(tmp_path / "m.npy", tmp_path / "g2.hnsw")
     assert not (tmp_path / "g2.hnsw").exists()
+
+
+def test_the_searcher_fuses_with_its_dense_models_own_weight(tmp_path):
+    """Each real model carries the fusion weight tuned for it; a model without one gets the default."""
+    from bedside.index.bge import BgeSmallEmbedder
+    from bedside.index.embedder import HashingEmbedder, MiniLmEmbedder
+    from bedside.index.hybrid import HybridSearcher
+    from bedside.index.vectors import VectorIndex
+
+    assert BgeSmallEmbedder.fusion_weight > MiniLmEmbedder.fusion_weight  # the stronger model earns more weight
+    dense = VectorIndex(tmp_path / "v", HashingEmbedder())
+    assert HybridSearcher(None, None, dense).config.dense_weight == FusionConfig().dense_weight  # type: ignore[arg-type]
+    dense.embedder.fusion_weight = 0.8  # type: ignore[attr-defined]
+    assert HybridSearcher(None, None, dense).config.dense_weight == 0.8  # type: ignore[arg-type]
+    explicit = FusionConfig(dense_weight=0.3)
+    assert HybridSearcher(None, None, dense, explicit).config is explicit  # type: ignore[arg-type]
+    dense.close()

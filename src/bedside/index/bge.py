@@ -44,6 +44,9 @@ class BgeSmallEmbedder:
     on the first non-empty call. Safe to share between threads (ONNX Runtime sessions are)."""
 
     name = "bge-small-en-v1.5"
+    # Its share in hybrid fusion. 0.6-0.7 beat 0.5 on every dev split (nDCG@10 at 0.65: SciFact 0.764 vs 0.754,
+    # BioASQ 0.881 vs 0.874, MedQuAD 0.786 vs 0.766); 0.65 is the middle of that plateau.
+    fusion_weight = 0.65
     dim = 384
 
     def __init__(self, model_dir: Path | None = None, threads: int | None = None) -> None:

@@ -136,6 +136,8 @@ class MiniLmEmbedder:
     """
 
     name = "all-MiniLM-L6-v2"
+    # Its share in hybrid fusion: at 0.65 SciFact dev fell from 0.727 to 0.720 and BioASQ dev from 0.841 to 0.814.
+    fusion_weight = 0.5
     dim = 384
 
     def __init__(self, model_dir: Path | None = None) -> None:

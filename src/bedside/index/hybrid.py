@@ -36,6 +36,7 @@ class FusionConfig:
     """How candidates are combined and re-weighted."""
 
     method: Literal["weighted", "rrf"] = "weighted"
+    # Share of the dense score in the fusion; a searcher takes its dense model's own `fusion_weight` when it has one.
     dense_weight: float = 0.5
     rrf_k: int = 60
     depth: int = 100
@@ -100,7 +101,10 @@ class HybridSearcher:
         self.store = store
         self.lexical = lexical
         self.dense = dense
-        self.config = config or FusionConfig()
+        if config is None:  # the weight tuned for this dense model (bench/retrieval.py, dev splits), if it has one
+            weight = getattr(dense.embedder, "fusion_weight", None) if dense is not None else None
+            config = FusionConfig(dense_weight=float(weight)) if weight is not None else FusionConfig()
+        self.config = config
         self.sentences = sentences
 
     def candidates(
