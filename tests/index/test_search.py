@@ -90,15 +90,39 @@ def test_the_rescoring_window_never_changes_results(tmp_path):
 
     with Bedside(data_dir=tmp_path / "d", starter_kb=True) as b:
         b.ensure_starter_kb()
-        for q in ("iron deficiency anaemia oral iron dose", "hyperkalaemia calcium gluconate", "gout flare colchicine"):
+        narrower = 0
+        for q in (
+            "iron deficiency anaemia oral iron dose",
+            "hyperkalaemia calcium gluconate",
+            "gout flare colchicine",
+            "statin for primary prevention",
+            "asthma inhaled corticosteroid",
+            "community-acquired pneumonia",
+        ):
+            fused = b.searcher.candidates(q)
+            known = hybrid._window(fused, 10, b.searcher.config, b.searcher._priors(fused, b.searcher.config))
+            bound = hybrid._window(fused, 10, b.searcher.config)
+            assert set(known) <= set(bound)  # each candidate's own prior, read from the snapshot, narrows the window
+            narrower += len(known) < len(bound)
             fast = b.searcher.search(q, 10)
             real_window = hybrid._window
-            hybrid._window = lambda fused, limit, config: fused
+            hybrid._window = lambda fused, *args: fused
             try:
                 full = b.searcher.search(q, 10)
             finally:
                 hybrid._window = real_window
             assert [h.passage_id for h in fast] == [h.passage_id for h in full]
+        assert narrower >= 3
+        dense = b.dense
+        assert dense is not None
+        seqs = [int(s) for s in dense.snapshot().seqs[::25]]
+        facts = dense.facts([*seqs, 10**9])  # an unknown seq is left out
+        passages = b.store.passages_by_seq(seqs)
+        docs = b.store.document_heads([p.document_id for p in passages.values()])
+        assert sorted(facts) == sorted(seqs)
+        for seq, (etype, year) in facts.items():
+            doc = docs[passages[seq].document_id]
+            assert (etype, year) == (doc.evidence_type, doc.year)
 
 
 def test_graph_builds_from_a_matrix_file_as_from_memory(tmp_path):

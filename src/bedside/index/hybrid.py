@@ -139,12 +139,23 @@ class HybridSearcher:
         if config.rerank_depth > 0 and q is not None and self.sentences is not None:
             reranked = self._reranked(query, q, fused, limit, config, self.sentences)
             return [_hit(p, d, float(total), float(base)) for total, base, p, d in reranked[:limit]]
-        window = _window(fused, limit, config)
+        window = _window(fused, limit, config, self._priors(fused, config))
         scored = self._rescore(query, window, config)
         if len(scored) < limit and len(window) < len(fused):  # some candidates were removed since the sync
             scored = self._rescore(query, fused, config)
         scored.sort(key=lambda t: (-t[0], t[2].id))
         return [_hit(p, d, float(total), float(base)) for total, base, p, d in scored[:limit]]
+
+    def _priors(self, fused: dict[int, float], config: FusionConfig) -> dict[int, float] | None:
+        """Each candidate's prior bonus from the dense snapshot's copy of its evidence type and year (no store
+        read), or None when priors are off or the snapshot lacks a candidate."""
+        if not config.priors or self.dense is None or len(fused) <= 1:
+            return None
+        facts = self.dense.facts(list(fused))
+        if len(facts) < len(fused):
+            return None
+        newest = date.today().year
+        return {seq: prior(etype, year, config, newest) for seq, (etype, year) in facts.items()}
 
     def _rescore(
         self, query: str, fused: dict[int, float], config: FusionConfig
@@ -196,14 +207,21 @@ class HybridSearcher:
         return out + tail
 
 
-def _window(fused: dict[int, float], limit: int, config: FusionConfig) -> dict[int, float]:
+def _window(
+    fused: dict[int, float], limit: int, config: FusionConfig, priors: dict[int, float] | None = None
+) -> dict[int, float]:
     """The candidates that can still reach the top `limit` once title focus and priors are added.
 
     Those bonuses are bounded, so anything scoring below the limit-th candidate by more than the largest possible
-    bonus can never overtake it: skipping it changes no result and saves fetching it from the store.
+    bonus can never overtake it: skipping it changes no result and saves fetching it from the store. With each
+    candidate's own prior known (`priors`), only title focus is left unknown and the window is narrower.
     """
     if len(fused) <= limit:
         return fused
+    if priors is not None:
+        lower = {seq: s + priors[seq] for seq, s in fused.items()}
+        kth = sorted(lower.values(), reverse=True)[limit - 1]
+        return {seq: s for seq, s in fused.items() if lower[seq] + config.title_weight >= kth}
     bonus = config.title_weight + ((config.type_prior + config.recency_prior) if config.priors else 0.0)
     kth = sorted(fused.values(), reverse=True)[limit - 1]
     return {seq: s for seq, s in fused.items() if s >= kth - bonus}

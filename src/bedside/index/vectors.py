@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +75,8 @@ class _Snapshot:
         self.graph_seqs = meta.get("graph_seqs")
         self.graph_live = meta.get("graph_live")
         self.dead = 0 if self.graph_live is None else int(len(self.graph_live) - self.graph_live.sum())
+        # Rows by seq for lookups: None when the rows are already in seq order (IVF permutes them).
+        self.by_seq = None if np.all(self.seqs[1:] >= self.seqs[:-1]) else np.argsort(self.seqs, kind="stable")
 
 
 class VectorIndex:
@@ -367,6 +369,20 @@ class VectorIndex:
             return [Candidate(int(snap.seqs[i]), float(s)) for i, s in zip(idx, scores, strict=True)]
         scores = snap.vecs @ q
         return [Candidate(int(snap.seqs[i]), float(scores[i])) for i in _top(scores, limit)]
+
+    def facts(self, seqs: Sequence[int]) -> dict[int, tuple[EvidenceType, int | None]]:
+        """Evidence type and year of those of these passages that the snapshot holds, read from memory."""
+        snap = self.snapshot()
+        if len(snap.seqs) == 0 or not len(seqs):
+            return {}
+        wanted = np.asarray(seqs, dtype=np.int64)
+        pos = np.searchsorted(snap.seqs, wanted, sorter=snap.by_seq).clip(0, len(snap.seqs) - 1)
+        rows = pos if snap.by_seq is None else snap.by_seq[pos]
+        found = snap.seqs[rows] == wanted
+        return {
+            int(s): (_ETYPES[int(snap.etypes[r])], int(snap.years[r]) or None)
+            for s, r in zip(wanted[found], rows[found], strict=True)
+        }
 
     def count(self) -> int:
         """Vectors stored."""
