@@ -286,3 +286,44 @@ def test_the_graph_is_extended_after_changes_and_rebuilt_when_much_is_gone(tmp_p
     )  # older snapshots are cleaned up
     index.close()
     store.close()
+
+
+def test_concurrent_snapshot_builds_leave_one_complete_snapshot(tmp_path, monkeypatch):
+    """Several indexes on one directory (a web server's threads, a CLI beside it) open the snapshot at once after
+    a change: every one of them searches, and exactly one complete snapshot remains."""
+    import threading
+
+    from bedside.index import graph, vectors
+
+    monkeypatch.setattr(vectors, "EXACT_LIMIT", 30)
+    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store.write([(d, chunk(d)) for d in (_doc(f"c{i}", f"Entry {i} about item {i * 11} at {i} mg.",
+                                              EvidenceType.RESEARCH, 2012, "J") for i in range(80))])  # fmt: skip
+    first = VectorIndex(tmp_path / "vectors", HashingEmbedder())
+    first.sync(store)
+    first.close()
+    indexes = [VectorIndex(tmp_path / "vectors", HashingEmbedder()) for _ in range(4)]
+    found: list[int] = []
+    errors: list[BaseException] = []
+
+    def search(index: VectorIndex) -> None:
+        try:
+            found.append(len(index.search("Entry 7 about item 77 at 7 mg.", 5)))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search, args=(i,)) for i in indexes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and found == [5, 5, 5, 5]
+    mark = indexes[0].watermark()
+    names = {p.name for p in (tmp_path / "vectors").glob("snapshot-*")}
+    expected = {f"snapshot-{mark}.npy", f"snapshot-{mark}.npz"} | (
+        {f"snapshot-{mark}.hnsw"} if graph.available() else set()
+    )
+    assert names == expected
+    for index in indexes:
+        index.close()
+    store.close()

@@ -11,9 +11,10 @@ whose vectors ship with the starter knowledge base, are never embedded twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,22 @@ _SCHEMA = (
 def text_hash(text: str) -> str:
     """The key under which a passage's vector is cached."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `path` (POSIX flock; elsewhere no lock: one process per data directory)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with path.open("a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _row_key(seq: int, hashed: str) -> int:
@@ -223,16 +240,18 @@ class VectorIndex:
         meta_file = self.path / f"snapshot-{mark}.npz"
         matrix_file = self.path / f"snapshot-{mark}.npy"
         graph_file = self.path / f"snapshot-{mark}.hnsw"
-        if not (meta_file.exists() and matrix_file.exists()):
-            self._build_snapshot(meta_file, matrix_file, graph_file)
-        fields = _read_meta(meta_file)
-        if "graph_seqs" in fields and not graph_file.exists():  # lost after the snapshot was written: rebuild
-            meta_file.unlink()
-            self._build_snapshot(meta_file, matrix_file, graph_file)
+        # One process or thread at a time builds or opens snapshots here: a build removes older snapshot files,
+        # which must not vanish while another is still building or opening them.
+        with _exclusive(self.path / "snapshot.lock"):
+            if not (meta_file.exists() and matrix_file.exists()):
+                self._build_snapshot(meta_file, matrix_file, graph_file)
             fields = _read_meta(meta_file)
-        snap = _Snapshot(
-            np.load(matrix_file, mmap_mode="r"), fields, GraphIndex.load(graph_file) if "graph_seqs" in fields else None
-        )
+            if "graph_seqs" in fields and not graph_file.exists():  # lost after the snapshot was written: rebuild
+                meta_file.unlink()
+                self._build_snapshot(meta_file, matrix_file, graph_file)
+                fields = _read_meta(meta_file)
+            loaded = GraphIndex.load(graph_file) if "graph_seqs" in fields else None
+            snap = _Snapshot(np.load(matrix_file, mmap_mode="r"), fields, loaded)
         self._snapshot, self._snapshot_mark = snap, mark
         return snap
 
