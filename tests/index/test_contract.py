@@ -216,6 +216,19 @@ def test_an_index_added_later_rebuilds_from_the_store(tmp_path, monkeypatch):
         assert b.search("hydroxocobalamin", 1)[0].document_id == "b12"
 
 
+def _numbered_store(tmp_path, n: int, snapshot: bool = True) -> KnowledgeStore:
+    """A store of `n` numbered one-passage documents ("c0", ...), its dense index synced (and its snapshot built)."""
+    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store.write([(d, chunk(d)) for d in (_doc(f"c{i}", f"Entry {i} about item {i * 11} at {i} mg.",
+                                              EvidenceType.RESEARCH, 2012, "J") for i in range(n))])  # fmt: skip
+    index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
+    index.sync(store)
+    if snapshot:
+        index.snapshot()
+    index.close()
+    return store
+
+
 def test_a_lost_graph_file_is_rebuilt_from_the_stored_vectors(tmp_path, monkeypatch):
     """The graph file is derived data: if it goes missing, the next search rebuilds it instead of failing."""
     from bedside.index import graph, vectors
@@ -223,17 +236,11 @@ def test_a_lost_graph_file_is_rebuilt_from_the_stored_vectors(tmp_path, monkeypa
     if not graph.available():
         pytest.skip("faiss is not installed")
     monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
-    store = KnowledgeStore(tmp_path / "kb.sqlite")
-    store.write([(d, chunk(d)) for d in (_doc(f"g{i}", f"Passage {i} on topic {i * 7} with {i} mg.",
-                                              EvidenceType.RESEARCH, 2010, "J") for i in range(60))])  # fmt: skip
-    index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
-    index.sync(store)
-    assert index.snapshot().graph is not None
-    index.close()
+    store = _numbered_store(tmp_path, 60)
     (graph_file,) = (tmp_path / "vectors").glob("snapshot-*.hnsw")
     graph_file.unlink()
     index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
-    assert "g7" in _doc_ids(store, index.search("Passage 7 on topic 49 with 7 mg.", 3))
+    assert "c7" in _doc_ids(store, index.search("Entry 7 about item 77 at 7 mg.", 3))
     assert graph_file.exists()
     index.close()
     store.close()
@@ -296,12 +303,7 @@ def test_concurrent_snapshot_builds_leave_one_complete_snapshot(tmp_path, monkey
     from bedside.index import graph, vectors
 
     monkeypatch.setattr(vectors, "EXACT_LIMIT", 30)
-    store = KnowledgeStore(tmp_path / "kb.sqlite")
-    store.write([(d, chunk(d)) for d in (_doc(f"c{i}", f"Entry {i} about item {i * 11} at {i} mg.",
-                                              EvidenceType.RESEARCH, 2012, "J") for i in range(80))])  # fmt: skip
-    first = VectorIndex(tmp_path / "vectors", HashingEmbedder())
-    first.sync(store)
-    first.close()
+    store = _numbered_store(tmp_path, 80, snapshot=False)  # the searches below race to build it
     indexes = [VectorIndex(tmp_path / "vectors", HashingEmbedder()) for _ in range(4)]
     found: list[int] = []
     errors: list[BaseException] = []
