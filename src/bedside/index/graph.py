@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -48,39 +48,21 @@ class GraphIndex:
         self._index = index
 
     @staticmethod
-    def build(vecs: np.ndarray | Path, path: Path, progress: Callable[[int, int], None] | None = None) -> None:
-        """Link every row of `vecs` (unit vectors, or a .npy file of them) into a graph and save it at `path`
-        (written whole, then renamed). A file is read a chunk at a time, so only the graph's own copy of the
-        vectors is held in memory."""
+    def build(vecs: np.ndarray | Path, path: Path) -> None:
+        """Link every row of `vecs` (unit vectors, or a .npy file of them) into a graph and save it at `path`. A file
+        is read a chunk at a time, so only the graph's own copy of the vectors is held in memory."""
         faiss = _faiss()
-        faiss.omp_set_num_threads(os.cpu_count() or 1)
         n, dim = _shape(vecs)
         index = faiss.IndexHNSWFlat(dim, LINKS, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = BUILD_DEPTH
         log.info("linking %d vectors into the search graph", n)
-        done = 0
-        for chunk in _chunks(vecs, _ADD_CHUNK):
-            index.add(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, n)
-        tmp = path.with_name(path.name + ".tmp")
-        faiss.write_index(index, str(tmp))
-        tmp.replace(path)
+        _add_and_save(index, vecs, path)
 
     @staticmethod
     def extend(old: Path, vecs: np.ndarray | None, path: Path) -> None:
         """Save at `path` the graph at `old` with the rows of `vecs` linked in after its own (labels continue from
         its size). Cheap next to a rebuild: a knowledge base of 1M passages relinks only what changed."""
-        faiss = _faiss()
-        faiss.omp_set_num_threads(os.cpu_count() or 1)
-        index = faiss.read_index(str(old))
-        if vecs is not None and len(vecs):
-            for chunk in _chunks(vecs, _ADD_CHUNK):
-                index.add(chunk)
-        tmp = path.with_name(path.name + ".tmp")
-        faiss.write_index(index, str(tmp))
-        tmp.replace(path)
+        _add_and_save(_faiss().read_index(str(old)), vecs, path)
 
     @classmethod
     def load(cls, path: Path) -> GraphIndex:
@@ -98,6 +80,18 @@ class GraphIndex:
         scores, rows = self._index.search(np.asarray(q, dtype=np.float32)[None, :], limit, params=params)
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
+
+
+def _add_and_save(index: Any, vecs: np.ndarray | Path | None, path: Path) -> None:
+    """Link `vecs` into `index` a chunk at a time, then write it to `path` (whole, then renamed)."""
+    faiss = _faiss()
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    if vecs is not None:
+        for chunk in _chunks(vecs, _ADD_CHUNK):
+            index.add(chunk)
+    tmp = path.with_name(path.name + ".tmp")
+    faiss.write_index(index, str(tmp))
+    tmp.replace(path)
 
 
 def _shape(vecs: np.ndarray | Path) -> tuple[int, int]:
