@@ -398,29 +398,36 @@ def _timed(fn: Callable[[Any], Any], items: Sequence[Any], label: str, self_time
     return times
 
 
-def _pair(searcher: Any, i: int, query: str) -> tuple[float, float]:
-    """(seconds for search(query, 10), seconds for candidates(query)), run in alternating order."""
+def _trio(searcher: Any, real: Any, i: int, query: str) -> tuple[float, float, float]:
+    """Seconds for search(query, 10), for candidates(query) and for search(query, 10) with the query embedded by
+    the real model, run in rotating order so load from other processes affects all three alike."""
+    kinds = ("hybrid", "candidates", "real")
     times = {}
-    for kind in ("hybrid", "candidates") if i % 2 == 0 else ("candidates", "hybrid"):
+    for kind in kinds[i % 3 :] + kinds[: i % 3]:
+        mixture = searcher.dense.embedder
+        if kind == "real":
+            searcher.dense.embedder = real
         start = time.perf_counter()
-        if kind == "hybrid":
-            searcher.search(query, 10)
-        else:
+        if kind == "candidates":
             searcher.candidates(query)
+        else:
+            searcher.search(query, 10)
         times[kind] = time.perf_counter() - start
-    return times["hybrid"], times["candidates"]
+        searcher.dense.embedder = mixture
+    return times["hybrid"], times["candidates"], times["real"]
 
 
 def worker_search(data_dir: Path, work: Path, key: str) -> dict[str, Any]:
     b, dense, queries, qvecs = _open(data_dir, work, key)
     lex = _timed(lambda q: b.lexical.search(q, 100), queries, "lexical search")
     den = _timed(lambda v: dense.search_vector(v, 100), list(qvecs), "dense search")
-    # Hybrid and its retrieval+fusion part, timed on the same query back to back in alternating order, so load
-    # from other processes affects both alike and their difference is the cost of reading hits from the store.
-    pairs = _timed(lambda iq: _pair(b.searcher, *iq), list(enumerate(queries)), "hybrid search", self_timed=True)
-    hyb, cand = [p[0] for p in pairs], [p[1] for p in pairs]
+    # Hybrid, its retrieval+fusion part, and hybrid with the real model embedding the query, timed on the same
+    # query back to back: the first two differ by the cost of reading hits from the store.
+    real = _RealQueries(dense.embedder, _real_embedder(key))
+    trios = _timed(lambda iq: _trio(b.searcher, real, *iq), list(enumerate(queries)), "hybrid search", self_timed=True)
+    hyb, cand, hyb_real = ([t[k] for t in trios] for k in range(3))
     out: dict[str, Any] = {"peak_mb": _peak_mb()}  # before the exact scans below touch the whole matrix
-    for key, times in (("lexical", lex), ("dense", den), ("hybrid", hyb), ("candidates", cand)):
+    for key, times in (("lexical", lex), ("dense", den), ("hybrid", hyb), ("candidates", cand), ("real", hyb_real)):
         out[f"{key}_p50"], out[f"{key}_p95"] = _pct(times, 50), _pct(times, 95)
     snap = dense.snapshot()
     out["mode"] = "hnsw" if snap.graph is not None else "ivf" if snap.ivf is not None else "exact"
@@ -715,11 +722,12 @@ def render(results: dict[int, dict[str, Any]], tp: dict[str, Any], per_doc: floa
         "hybrid p50 ms: candidates() only (retrieval + fusion, no store reads)", "",
         lambda r: (_f(r["search"]["candidates_p50"], "{:.2f}"), "", ""),
     )  # fmt: skip
-    row(
-        f"hybrid p50 + real {tp['model']} query p50 ms",
-        "",
-        lambda r: (_f(r["search"]["hybrid_p50"] + tp["q_p50"], "{:.2f}"), "", ""),
-    )
+    for q in ("p50", "p95"):
+        row(
+            f"hybrid {q} ms, limit 10, query embedded by the real {tp['model']}",
+            f"< {TARGET_HYBRID_MS:.0f} @1M" if q == "p50" else "",
+            lambda r, q=q: (_f(r["search"].get(f"real_{q}"), "{:.2f}"), "", ""),
+        )  # fmt: skip
     for q in ("p50", "p95"):
         row(
             f"ask {q} ms, real query embedding (baseline: search, limit 12)", "< 150 @100k" if q == "p50" else "",
@@ -766,8 +774,8 @@ def render(results: dict[int, dict[str, Any]], tp: dict[str, Any], per_doc: floa
     big = max(sizes)
     checks = [
         (f"hybrid p50 at {_label(big)} < {TARGET_HYBRID_MS:.0f} ms", results[big]["search"]["hybrid_p50"] < 20),
-        (f"hybrid p50 + {tp['model']} query at {_label(big)} < {TARGET_HYBRID_MS:.0f} ms",
-         results[big]["search"]["hybrid_p50"] + tp["q_p50"] < 20),
+        (f"hybrid p50 with the query embedded by {tp['model']} at {_label(big)} < {TARGET_HYBRID_MS:.0f} ms",
+         results[big]["search"].get("real_p50", float("inf")) < 20),
         ("peak RSS < 4 GB (build and search, all sizes)",
          all(max(r["build"]["peak_mb"], r["search"]["peak_mb"]) < TARGET_PEAK_MB for r in results.values())),
         ("VectorIndex.sync within 10% of raw embed", sync_rate >= 0.9 * raw_rate),
@@ -781,11 +789,10 @@ def render(results: dict[int, dict[str, Any]], tp: dict[str, Any], per_doc: floa
         f"passage vectors plus Gaussian noise; queries are real scifact/bioasq questions with their real {tp['model']} "
         "vectors. Such mixtures do not cluster like real passages, so an approximate index's recall here is not its "
         "real recall (IVF lists scored higher here, the graph lower); bench/ann.py measures it on real vectors. Dense "
-        "build times exclude model inference (see the "
-        "real-model rows), and hybrid latency uses a precomputed query vector (the real query-embedding p50 is added "
-        "in its own row); the ask rows embed each question with the real model. Lexical, store, graph, IVF and all "
-        "search code paths are bedside's own. bm25s runs on the same passages (title + text) at sizes up to "
-        "--bm25s-max only."
+        "build times exclude model inference (see the real-model rows). Hybrid latency is timed with a precomputed "
+        "query vector and, on the same queries, with each query embedded by the real model; the ask rows embed each "
+        "question with the real model. Lexical, store, graph, IVF and all search code paths are bedside's own. bm25s "
+        "runs on the same passages (title + text) at sizes up to --bm25s-max only."
     )
 
 

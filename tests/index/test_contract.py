@@ -246,6 +246,55 @@ def test_a_lost_graph_file_is_rebuilt_from_the_stored_vectors(tmp_path, monkeypa
     store.close()
 
 
+@pytest.mark.parametrize("mode", ["exact", "hnsw", "ivf"])
+def test_an_index_from_before_title_terms_is_upgraded_in_place(tmp_path, monkeypatch, mode):
+    """Vectors written before rows kept their documents' title terms: search still works (title focus is read
+    from the store), the next sync records the terms, and the snapshot gains them without a rebuild."""
+    import sqlite3
+
+    from bedside.index import graph, hybrid, vectors
+    from bedside.index.analysis import analyze
+
+    if mode == "hnsw" and not graph.available():
+        pytest.skip("faiss is not installed")
+    if mode != "exact":
+        monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
+    if mode == "ivf":
+        monkeypatch.setattr(graph, "available", lambda: False)
+    store = _numbered_store(tmp_path, 60)
+    folder = tmp_path / "vectors"
+    db = sqlite3.connect(folder / "vectors.sqlite")
+    db.execute("ALTER TABLE vectors DROP COLUMN title_terms")  # as an older bedside wrote it
+    db.commit()
+    db.close()
+    (meta_file,) = folder.glob("snapshot-*.npz")
+    old = {k: v for k, v in vectors._read_meta(meta_file).items() if not k.startswith("title_")}
+    if mode == "exact":
+        del old["keys"]  # exact snapshots from before row keys are matched to their rows by seq
+    vectors._write_meta(meta_file, old)
+    built = {p.name: p.stat().st_mtime_ns for p in folder.glob("snapshot-*") if p.suffix != ".npz"}
+    seqs = [int(s) for s in old["seqs"]]
+    terms = set(analyze("what about c7 or c12"))  # titles are "About c<i>"
+
+    index = VectorIndex(folder, HashingEmbedder())
+    assert index.focus(seqs, terms) == {}  # nothing recorded yet: callers fall back to the store
+    assert "c7" in _doc_ids(store, index.search("Entry 7 about item 77 at 7 mg.", 3))
+    index.sync(store)  # no change to apply, but the title terms are recorded
+    focus = index.focus(seqs, terms)
+    passages = store.passages_by_seq(seqs)
+    titles = {seq: store.document(passages[seq].document_id).title for seq in seqs}
+    assert focus == pytest.approx({seq: hybrid.title_focus(terms, titles[seq]) for seq in seqs})
+    assert focus[passages_seq(passages, "c7")] == 1.0 and focus[passages_seq(passages, "c8")] == 0.0
+    assert {p.name: p.stat().st_mtime_ns for p in folder.glob("snapshot-*") if p.suffix != ".npz"} == built
+    assert "title_len" in vectors._read_meta(meta_file)  # kept for the next process
+    index.close()
+    store.close()
+
+
+def passages_seq(passages, doc_id: str) -> int:
+    return next(seq for seq, p in passages.items() if p.document_id == doc_id)
+
+
 def test_the_graph_is_extended_after_changes_and_rebuilt_when_much_is_gone(tmp_path, monkeypatch):
     """New passages are linked into the previous graph; removed ones stay as dead nodes that no search returns;
     once dead nodes pass GRAPH_DEAD_SHARE the graph is built afresh. Live labels always match the stored passages."""

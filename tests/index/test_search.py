@@ -83,14 +83,25 @@ def test_priors_prefer_guidelines_and_newer_sources():
     assert prior(EvidenceType.RESEARCH, 2024, cfg, 2024) > prior(EvidenceType.RESEARCH, 2000, cfg, 2024)
 
 
-def test_the_rescoring_window_never_changes_results(tmp_path):
-    """Searching only the candidates that bonuses could lift gives exactly the ranking of rescoring them all."""
+def test_the_rescoring_window_never_changes_results(tmp_path, monkeypatch):
+    """Reading only the candidates that can still reach the top (by the bounds of the bonuses, then by their exact
+    score from the snapshot) gives exactly the ranking of rescoring every candidate from the store."""
     from bedside import Bedside
     from bedside.index import hybrid
 
     with Bedside(data_dir=tmp_path / "d", starter_kb=True) as b:
         b.ensure_starter_kb()
-        narrower = 0
+        searcher = b.searcher
+        read: list[int] = []
+        real_read = searcher.store.passages_by_seq
+
+        def counted(seqs):
+            seqs = list(seqs)
+            read.append(len(seqs))
+            return real_read(seqs)
+
+        monkeypatch.setattr(searcher.store, "passages_by_seq", counted)
+        narrower = cut = 0
         for q in (
             "iron deficiency anaemia oral iron dose",
             "hyperkalaemia calcium gluconate",
@@ -99,30 +110,40 @@ def test_the_rescoring_window_never_changes_results(tmp_path):
             "asthma inhaled corticosteroid",
             "community-acquired pneumonia",
         ):
-            fused = b.searcher.candidates(q)
-            known = hybrid._window(fused, 10, b.searcher.config, b.searcher._priors(fused, b.searcher.config))
-            bound = hybrid._window(fused, 10, b.searcher.config)
-            assert set(known) <= set(bound)  # each candidate's own prior, read from the snapshot, narrows the window
-            narrower += len(known) < len(bound)
-            fast = b.searcher.search(q, 10)
-            real_window = hybrid._window
-            hybrid._window = lambda fused, *args: fused
-            try:
-                full = b.searcher.search(q, 10)
-            finally:
-                hybrid._window = real_window
-            assert [h.passage_id for h in fast] == [h.passage_id for h in full]
-        assert narrower >= 3
+            for config in (searcher.config, FusionConfig(dense_weight=searcher.config.dense_weight, priors=False)):
+                fused = searcher.candidates(q, config=config)
+                priors = searcher._priors(fused, config)
+                known = hybrid._window(fused, 10, config, priors)
+                bound = hybrid._window(fused, 10, config)
+                assert set(known) <= set(bound)  # each candidate's own prior, read from the snapshot, narrows it
+                narrower += len(known) < len(bound)
+                read.clear()
+                fast = searcher.search(q, 10, config=config)
+                assert len(fast) == 10 and read == [len(searcher._finalists(q, known, 10, config, priors))]
+                cut += read[0] < len(known)
+                with monkeypatch.context() as m:
+                    m.setattr(hybrid, "_window", lambda fused, *args: fused)
+                    m.setattr(searcher, "_finalists", lambda query, window, *args: window)
+                    full = searcher.search(q, 10, config=config)
+                assert [(h.passage_id, h.score) for h in fast] == [(h.passage_id, h.score) for h in full]
+        assert narrower >= 3 and cut >= 6  # the exact in-memory scores cut the window further
         dense = b.dense
         assert dense is not None
-        seqs = [int(s) for s in dense.snapshot().seqs[::25]]
+        seqs = [int(s) for s in dense.snapshot().seqs[::7]]
         facts = dense.facts([*seqs, 10**9])  # an unknown seq is left out
-        passages = b.store.passages_by_seq(seqs)
+        passages = real_read(seqs)
         docs = b.store.document_heads([p.document_id for p in passages.values()])
         assert sorted(facts) == sorted(seqs)
         for seq, (etype, year) in facts.items():
             doc = docs[passages[seq].document_id]
             assert (etype, year) == (doc.evidence_type, doc.year)
+        for q in ("iron deficiency anaemia", "gout", "hypertension in adults", "vitamin B12 deficiency"):
+            terms = set(analyze(q))
+            focus = dense.focus([*seqs, 10**9], terms)
+            assert sorted(focus) == sorted(seqs)
+            expected = {seq: hybrid.title_focus(terms, docs[passages[seq].document_id].title) for seq in seqs}
+            assert focus == pytest.approx(expected)
+            assert any(v > 0 for v in focus.values())
 
 
 def test_graph_builds_from_a_matrix_file_as_from_memory(tmp_path):

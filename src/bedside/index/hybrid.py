@@ -139,7 +139,8 @@ class HybridSearcher:
         if config.rerank_depth > 0 and q is not None and self.sentences is not None:
             reranked = self._reranked(query, q, fused, limit, config, self.sentences)
             return [_hit(p, d, float(total), float(base)) for total, base, p, d in reranked[:limit]]
-        window = _window(fused, limit, config, self._priors(fused, config))
+        priors = self._priors(fused, config)
+        window = self._finalists(query, _window(fused, limit, config, priors), limit, config, priors)
         scored = self._rescore(query, window, config)
         if len(scored) < limit and len(window) < len(fused):  # some candidates were removed since the sync
             scored = self._rescore(query, fused, config)
@@ -156,6 +157,24 @@ class HybridSearcher:
             return None
         newest = date.today().year
         return {seq: prior(etype, year, config, newest) for seq, (etype, year) in facts.items()}
+
+    def _finalists(
+        self, query: str, window: dict[int, float], limit: int, config: FusionConfig, priors: dict[int, float] | None
+    ) -> dict[int, float]:
+        """The window cut to the candidates whose final score reaches the top `limit` (ties at the cut kept), scored
+        in memory from the dense snapshot's copy of each document's title terms; the window itself when the snapshot
+        lacks any of them. Only these few are then read from the store."""
+        if self.dense is None or len(window) <= limit or (config.priors and priors is None):
+            return window
+        focus = self.dense.focus(list(window), set(analyze(query)))
+        if len(focus) < len(window):
+            return window
+        totals = {
+            seq: score + config.title_weight * focus[seq] + (priors[seq] if priors is not None else 0.0)
+            for seq, score in window.items()
+        }
+        kth = sorted(totals.values(), reverse=True)[limit - 1]
+        return {seq: window[seq] for seq, total in totals.items() if total >= kth - 1e-9}
 
     def _rescore(
         self, query: str, fused: dict[int, float], config: FusionConfig

@@ -7,6 +7,8 @@ beyond, a proximity graph (HNSW, `graph.py`, when faiss is installed) or else an
 probing the closest lists) keeps queries fast.
 Vectors are looked up by passage-text hash first, so unchanged passages of an updated document, and passages
 whose vectors ship with the starter knowledge base, are never embedded twice.
+Each row also keeps its document title's analysed terms (as 64-bit hashes), so the snapshot can score a candidate's
+title focus in memory and search reads only its final hits from the knowledge store.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from bedside.index import graph
+from bedside.index.analysis import analyze
 from bedside.index.embedder import Embedder
 from bedside.index.graph import GraphIndex
 from bedside.index.ivf import IvfIndex
@@ -34,7 +37,7 @@ _ETYPES = list(EvidenceType)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS vectors (seq INTEGER PRIMARY KEY, document_id TEXT NOT NULL, text_hash TEXT NOT NULL,"
-    " etype INTEGER NOT NULL, year INTEGER NOT NULL, source TEXT NOT NULL, vec BLOB NOT NULL)",
+    " etype INTEGER NOT NULL, year INTEGER NOT NULL, source TEXT NOT NULL, vec BLOB NOT NULL, title_terms BLOB)",
     "CREATE INDEX IF NOT EXISTS vectors_document ON vectors(document_id)",
 )
 
@@ -58,6 +61,16 @@ def _exclusive(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def term_key(term: str) -> int:
+    """A stable 64-bit key for an analysed term (the same in every process)."""
+    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+def title_terms(title: str) -> bytes:
+    """A title's distinct analysed terms as sorted 64-bit keys: what title focus needs of a document."""
+    return np.array(sorted({term_key(t) for t in analyze(title)}), dtype=np.int64).tobytes()
 
 
 def _row_key(seq: int, hashed: str) -> int:
@@ -92,6 +105,10 @@ class _Snapshot:
         self.graph_seqs = meta.get("graph_seqs")
         self.graph_live = meta.get("graph_live")
         self.dead = 0 if self.graph_live is None else int(len(self.graph_live) - self.graph_live.sum())
+        # Each row's title terms: pool[start : start + length]; length -1 where the row has none recorded.
+        self.title_start = meta.get("title_start")
+        self.title_len = meta.get("title_len")
+        self.title_pool = meta.get("title_pool")
         # Rows by seq for lookups: None when the rows are already in seq order (IVF permutes them).
         self.by_seq = None if np.all(self.seqs[1:] >= self.seqs[:-1]) else np.argsort(self.seqs, kind="stable")
 
@@ -111,6 +128,8 @@ class VectorIndex:
         self._db.execute("PRAGMA synchronous=NORMAL")
         for statement in _SCHEMA:
             self._db.execute(statement)
+        if "title_terms" not in {r[1] for r in self._db.execute("PRAGMA table_info(vectors)")}:
+            self._db.execute("ALTER TABLE vectors ADD COLUMN title_terms BLOB")  # filled in by the next sync
         model = self._meta("model")
         if model is None:
             self._set_meta("model", embedder.name)
@@ -146,6 +165,7 @@ class VectorIndex:
     def sync(self, source: ChangeSource, progress: SyncProgress | None = None) -> SyncReport:
         """Embed and store the passages of every document changed since the watermark."""
         report = SyncReport()
+        self._fill_titles(source, progress)
         if self.watermark() < source.pruned_upto():
             self._rebuild(source, report, progress)
         changes = source.changes_after(self.watermark())
@@ -187,6 +207,27 @@ class VectorIndex:
         stale = [d for (d,) in self._db.execute("SELECT DISTINCT document_id FROM vectors") if d not in keep]
         self._write(stale, [], np.zeros((0, self.embedder.dim), dtype=np.float32), source.pruned_upto())
 
+    def _fill_titles(self, source: ChangeSource, progress: SyncProgress | None) -> None:
+        """Record the title terms of rows written before vectors kept them (a one-time upgrade)."""
+        doc_ids = [d for (d,) in self._db.execute("SELECT DISTINCT document_id FROM vectors WHERE title_terms IS NULL")]
+        for start in range(0, len(doc_ids), _CHUNK_DOCUMENTS):
+            part = doc_ids[start : start + _CHUNK_DOCUMENTS]
+            titles = {r.document_id: r.title for r in source.index_rows(part)}
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "UPDATE vectors SET title_terms = ? WHERE document_id = ? AND title_terms IS NULL",
+                    [(title_terms(title), d) for d, title in titles.items()],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            if progress:
+                progress(start + len(part), len(doc_ids))
+        if doc_ids:
+            self._snapshot = None  # reopened on the next search, which then adds the title arrays
+
     def _vectors_for(self, rows: list[IndexRow], doc_ids: list[str]) -> tuple[np.ndarray, int]:
         known: dict[str, np.ndarray] = {}
         for i in range(0, len(doc_ids), 500):
@@ -216,11 +257,13 @@ class VectorIndex:
                 marks = ",".join("?" * len(part))
                 # Safe to format: only "?" marks go into the SQL, never values.
                 self._db.execute(f"DELETE FROM vectors WHERE document_id IN ({marks})", part)  # nosec B608
+            terms = {r.document_id: title_terms(r.title) for r in rows}
             self._db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO vectors (seq, document_id, text_hash, etype, year, source, vec, title_terms)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 [
                     (r.seq, r.document_id, text_hash(r.embedding_text), _ETYPES.index(r.evidence_type), r.year or 0,
-                     r.source.lower(), vecs[i].tobytes())
+                     r.source.lower(), vecs[i].tobytes(), terms[r.document_id])
                     for i, r in enumerate(rows)
                 ],
             )  # fmt: skip
@@ -250,6 +293,8 @@ class VectorIndex:
                 meta_file.unlink()
                 self._build_snapshot(meta_file, matrix_file, graph_file)
                 fields = _read_meta(meta_file)
+            if "title_len" not in fields:  # written before rows kept their title terms
+                fields = self._add_titles(meta_file, fields)
             loaded = GraphIndex.load(graph_file) if "graph_seqs" in fields else None
             snap = _Snapshot(np.load(matrix_file, mmap_mode="r"), fields, loaded)
         self._snapshot, self._snapshot_mark = snap, mark
@@ -276,13 +321,16 @@ class VectorIndex:
             "years": np.empty(n, dtype=np.int16), "keys": np.empty(n, dtype=np.int64),
         }  # fmt: skip
         sources: list[str] = []
-        rows = self._db.execute("SELECT seq, etype, year, source, text_hash, vec FROM vectors ORDER BY seq")
-        for i, (seq, etype, year, source, hashed, blob) in enumerate(rows):
+        titles = _TitleColumn(n)
+        sql = "SELECT seq, etype, year, source, text_hash, vec, title_terms FROM vectors ORDER BY seq"
+        for i, (seq, etype, year, source, hashed, blob, terms) in enumerate(self._db.execute(sql)):
             vecs[i] = np.frombuffer(blob, dtype=np.float32)
             meta["seqs"][i], meta["etypes"][i], meta["years"][i] = seq, etype, year
             meta["keys"][i] = _row_key(seq, hashed)
             sources.append(str(source))
+            titles.add(i, terms)
         meta["sources"] = np.array(sources, dtype=str)
+        meta["title_start"], meta["title_len"] = titles.start, titles.length
         vecs.flush()
         if n > EXACT_LIMIT and graph.available():
             del vecs
@@ -303,12 +351,27 @@ class VectorIndex:
             del vecs
             raw_file.replace(matrix_file.with_suffix(".tmp.npy"))
         matrix_file.with_suffix(".tmp.npy").replace(matrix_file)
-        tmp_meta = meta_file.with_suffix(".tmp.npz")
-        np.savez(tmp_meta, **meta)  # type: ignore[arg-type]
-        tmp_meta.replace(meta_file)
+        meta["title_pool"] = titles.pool()  # after the IVF permutation, which reorders only per-row arrays
+        _write_meta(meta_file, meta)
         for old in self.path.glob("snapshot-*"):
             if old not in new_files:
                 old.unlink(missing_ok=True)
+
+    def _add_titles(self, meta_file: Path, fields: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Give an older snapshot its title arrays, matched to its rows by row key, once every row in SQLite has its
+        title terms (the first sync after an upgrade records them); until then it is left as it is."""
+        if self._db.execute("SELECT 1 FROM vectors WHERE title_terms IS NULL LIMIT 1").fetchone():
+            return fields
+        keyed = "keys" in fields  # snapshots from before row keys are matched by seq alone
+        position = {int(k): i for i, k in enumerate(fields["keys" if keyed else "seqs"])}
+        titles = _TitleColumn(len(fields["seqs"]))
+        for seq, hashed, terms in self._db.execute("SELECT seq, text_hash, title_terms FROM vectors ORDER BY seq"):
+            row = position.get(_row_key(seq, hashed) if keyed else seq)
+            if row is not None:
+                titles.add(row, terms)
+        fields = {**fields, "title_start": titles.start, "title_len": titles.length, "title_pool": titles.pool()}
+        _write_meta(meta_file, fields)
+        return fields
 
     def _previous_graph(self, exclude: set[Path]) -> tuple[Path, Path, dict[str, np.ndarray]] | None:
         """(metadata file, graph file, metadata) of the newest complete older snapshot that has a graph."""
@@ -392,16 +455,28 @@ class VectorIndex:
     def facts(self, seqs: Sequence[int]) -> dict[int, tuple[EvidenceType, int | None]]:
         """Evidence type and year of those of these passages that the snapshot holds, read from memory."""
         snap = self.snapshot()
-        if len(snap.seqs) == 0 or not len(seqs):
-            return {}
-        wanted = np.asarray(seqs, dtype=np.int64)
-        pos = np.searchsorted(snap.seqs, wanted, sorter=snap.by_seq).clip(0, len(snap.seqs) - 1)
-        rows = pos if snap.by_seq is None else snap.by_seq[pos]
-        found = snap.seqs[rows] == wanted
+        wanted, rows = _locate(snap, seqs)
         return {
             int(s): (_ETYPES[int(snap.etypes[r])], int(snap.years[r]) or None)
-            for s, r in zip(wanted[found], rows[found], strict=True)
+            for s, r in zip(wanted, rows, strict=True)
         }
+
+    def focus(self, seqs: Sequence[int], query_terms: Iterable[str]) -> dict[int, float]:
+        """Title focus (the share of a document title's terms that the query mentions, as `hybrid.title_focus`)
+        of those of these passages whose title terms the snapshot holds, read from memory."""
+        snap = self.snapshot()
+        if snap.title_len is None or snap.title_start is None or snap.title_pool is None:
+            return {}
+        keys = {term_key(t) for t in query_terms}
+        out: dict[int, float] = {}
+        for s, r in zip(*_locate(snap, seqs), strict=True):
+            n = int(snap.title_len[r])
+            if n > 0:
+                start = int(snap.title_start[r])
+                out[int(s)] = sum(t in keys for t in snap.title_pool[start : start + n].tolist()) / n
+            elif n == 0:
+                out[int(s)] = 0.0
+        return out
 
     def count(self) -> int:
         """Vectors stored."""
@@ -413,6 +488,49 @@ class VectorIndex:
         n = self.count()
         mode = "exact" if n <= EXACT_LIMIT else "hnsw" if graph.available() else "ivf"
         return {"vectors": n, "model": self.embedder.name, "bytes": size, "mode": mode}
+
+
+def _locate(snap: _Snapshot, seqs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(seqs, rows) of those of these passages that the snapshot holds."""
+    if len(snap.seqs) == 0 or not len(seqs):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    wanted = np.asarray(seqs, dtype=np.int64)
+    pos = np.searchsorted(snap.seqs, wanted, sorter=snap.by_seq).clip(0, len(snap.seqs) - 1)
+    rows = pos if snap.by_seq is None else snap.by_seq[pos]
+    found = snap.seqs[rows] == wanted
+    return wanted[found], rows[found]
+
+
+class _TitleColumn:
+    """Rows' title terms gathered into one pool; consecutive rows with the same terms (the passages of one
+    document) share one slice of it."""
+
+    def __init__(self, n: int) -> None:
+        self.start = np.zeros(n, dtype=np.int64)
+        self.length = np.full(n, -1, dtype=np.int32)  # -1: no terms recorded for the row
+        self._blobs: list[bytes] = []
+        self._size = 0
+        self._last: bytes | None = None
+
+    def add(self, row: int, terms: bytes | None) -> None:
+        if terms is None:
+            return
+        n = len(terms) // 8
+        if terms != self._last:
+            self._blobs.append(terms)
+            self._last = terms
+            self._size += n
+        self.start[row], self.length[row] = self._size - n, n
+
+    def pool(self) -> np.ndarray:
+        return np.frombuffer(b"".join(self._blobs), dtype=np.int64).copy()
+
+
+def _write_meta(meta_file: Path, meta: Mapping[str, np.ndarray]) -> None:
+    """Write snapshot metadata atomically: readers see the old file or the whole new one."""
+    tmp = meta_file.with_suffix(".tmp.npz")
+    np.savez(tmp, **meta)  # type: ignore[arg-type]
+    tmp.replace(meta_file)
 
 
 def _top(scores: np.ndarray, limit: int) -> np.ndarray:
