@@ -1,4 +1,6 @@
 import json
+import sqlite3
+from contextlib import closing
 
 import pytest
 from click.testing import CliRunner
@@ -18,10 +20,15 @@ def run(tmp_path, monkeypatch):
     return invoke
 
 
-def test_ingest_stats_remove(run, fixtures):
+def test_ingest_stats_remove(run, fixtures, tmp_path):
     result = run("ingest", str(fixtures / "medline" / "pubmed_efetch.xml"))
     assert result.exit_code == 0, result.output
     assert "4 added, 0 updated, 0 unchanged, 0 failed" in result.output
+    # ingest leaves the dense search snapshot built for its changes, so the next search need not build it
+    (meta,) = (tmp_path / "data" / "vectors").glob("snapshot-*.npz")
+    with closing(sqlite3.connect(meta.parent / "vectors.sqlite")) as db:
+        (watermark,) = db.execute("SELECT value FROM meta WHERE key = 'watermark'").fetchone()
+    assert int(watermark) > 0 and meta.name == f"snapshot-{watermark}.npz"
     result = run("stats", "--json")
     data = json.loads(result.output)
     assert data["documents"] == 4 and data["by_type"]["guideline"] == 1

@@ -130,6 +130,9 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: s
             raise InvalidInput(str(exc)) from None
     b = _open(ctx)
     report = b.ingest(paths, format=fmt, evidence_type=etype, progress=BarProgress())
+    if report.added or report.updated:
+        with err.status("Preparing the search index", spinner="dots"):
+            b.prepare_search()
     for where, message in report.failed:
         err.print(f"[red]failed:[/red] {where}: {message}", highlight=False, soft_wrap=True)
     for where, message in report.warnings:

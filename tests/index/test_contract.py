@@ -378,3 +378,58 @@ def test_concurrent_snapshot_builds_leave_one_complete_snapshot(tmp_path, monkey
     for index in indexes:
         index.close()
     store.close()
+
+
+def test_a_server_searches_the_previous_snapshot_while_the_new_one_is_built(tmp_path, monkeypatch):
+    """With background refresh (the web server), a search after a change answers at once from the previous
+    snapshot and starts building the new one; once built it is used. A failed build keeps the old snapshot in
+    service, is reported, and is tried again later; `prepare` brings the snapshot up to date on the spot."""
+    store = _numbered_store(tmp_path, 30)
+    writer = VectorIndex(tmp_path / "vectors", HashingEmbedder())  # the CLI that ingests beside the server
+    server = VectorIndex(tmp_path / "vectors", HashingEmbedder())
+    server.refresh_in_background = True
+    query = "Entry 31 about item 341 at 31 mg."
+    assert "c31" not in _doc_ids(store, server.search(query, 3)) and server._refresher is None
+
+    def add(i: int) -> None:
+        d = _doc(f"c{i}", f"Entry {i} about item {i * 11} at {i} mg.", EvidenceType.RESEARCH, 2012, "J")
+        store.write([(d, chunk(d))])
+        writer.sync(store)
+
+    add(31)
+    assert "c31" not in _doc_ids(store, server.search(query, 3))  # answered from the previous snapshot
+    thread = server._refresher  # the refresh it started (it may have finished already)
+    assert thread is not None
+    thread.join(30)
+    assert "c31" in _doc_ids(store, server.search(query, 3)) and server.refresh_error is None
+
+    add(32)
+    real_open = VectorIndex._open_snapshot
+
+    def broken(self, mark):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(VectorIndex, "_open_snapshot", broken)
+    query = "Entry 32 about item 352 at 32 mg."
+    assert "c32" not in _doc_ids(store, server.search(query, 3))
+    failed = server._refresher
+    assert failed is not None and failed is not thread
+    failed.join(30)
+    assert isinstance(server.refresh_error, OSError)
+    assert "c31" in _doc_ids(store, server.search("Entry 31 about item 341 at 31 mg.", 3))  # still served
+    assert server._refresher is failed  # no new attempt before REFRESH_RETRY_S has passed
+    monkeypatch.setattr(VectorIndex, "_open_snapshot", real_open)
+    monkeypatch.setattr(server, "_retry_at", 0.0)
+    server.search(query, 3)
+    assert server._refresher is not failed
+    server._refresher.join(30)
+    assert "c32" in _doc_ids(store, server.search(query, 3)) and server.refresh_error is None
+
+    add(33)
+    last = server._refresher
+    server.prepare()  # on the spot, background mode or not
+    assert "c33" in _doc_ids(store, server.search("Entry 33 about item 363 at 33 mg.", 3))
+    assert server._refresher is last  # no refresh was needed
+    for index in (writer, server):
+        index.close()
+    store.close()

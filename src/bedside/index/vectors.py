@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -31,8 +34,10 @@ from bedside.model import EvidenceType, IndexRow
 
 EXACT_LIMIT = 200_000
 GRAPH_DEAD_SHARE = 0.2  # a graph whose removed nodes pass this share of its size is built afresh
+REFRESH_RETRY_S = 30.0  # after a failed background refresh, searches wait this long before starting another
 _CHUNK_DOCUMENTS = 2_000
 _ETYPES = list(EvidenceType)
+log = logging.getLogger(__name__)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -135,8 +140,14 @@ class VectorIndex:
             self._set_meta("model", embedder.name)
         elif model != embedder.name:
             self._reset(embedder.name)  # vectors of another model are meaningless here
-        self._snapshot: _Snapshot | None = None
-        self._snapshot_mark = -1
+        self._current: tuple[int, _Snapshot] | None = None  # (watermark, snapshot), swapped as one
+        # A long-running server sets this: after a change, searches keep using the previous snapshot while a
+        # background thread builds or loads the new one, instead of waiting for it (tens of seconds at 1M passages).
+        self.refresh_in_background = False
+        self.refresh_error: BaseException | None = None  # why the last background refresh failed, if it did
+        self._refresher: threading.Thread | None = None
+        self._refresh_lock = threading.Lock()
+        self._retry_at = 0.0
 
     def close(self) -> None:
         """Close the database."""
@@ -226,7 +237,7 @@ class VectorIndex:
             if progress:
                 progress(start + len(part), len(doc_ids))
         if doc_ids:
-            self._snapshot = None  # reopened on the next search, which then adds the title arrays
+            self._current = None  # reopened on the next search, which then adds the title arrays
 
     def _vectors_for(self, rows: list[IndexRow], doc_ids: list[str]) -> tuple[np.ndarray, int]:
         known: dict[str, np.ndarray] = {}
@@ -276,10 +287,51 @@ class VectorIndex:
     # -- reading -------------------------------------------------------------------------------
 
     def snapshot(self) -> _Snapshot:
-        """The current matrix, loaded from the snapshot file or rebuilt from SQLite."""
+        """The current matrix, loaded from the snapshot file or rebuilt from SQLite. With `refresh_in_background`,
+        a snapshot that is out of date is still returned while a background thread brings in the current one."""
         mark = self.watermark()
-        if self._snapshot is not None and self._snapshot_mark == mark:
-            return self._snapshot
+        current = self._current
+        if current is not None and current[0] == mark:
+            return current[1]
+        if current is not None and self.refresh_in_background:
+            self._start_refresh()
+            return current[1]
+        snap = self._open_snapshot(mark)
+        self._current = (mark, snap)
+        return snap
+
+    def prepare(self) -> None:
+        """Bring the snapshot up to date now, building it if no one has yet (whatever `refresh_in_background` says),
+        so that the next search does not wait for it."""
+        mark = self.watermark()
+        current = self._current
+        if current is None or current[0] != mark:
+            self._current = (mark, self._open_snapshot(mark))
+
+    def _start_refresh(self) -> None:
+        with self._refresh_lock:
+            running = self._refresher is not None and self._refresher.is_alive()
+            if not running and time.monotonic() >= self._retry_at:
+                self._refresher = threading.Thread(target=self._refresh, name="bedside-vector-snapshot", daemon=True)
+                self._refresher.start()
+
+    def _refresh(self) -> None:
+        """Build or load the current snapshot on a connection of its own, then swap it in."""
+        try:
+            reader = VectorIndex(self.path, self.embedder, self.seed)
+            try:
+                mark = reader.watermark()
+                snap = reader._open_snapshot(mark)
+            finally:
+                reader.close()
+            self._current = (mark, snap)
+            self.refresh_error = None
+        except Exception as exc:  # searches go on with the previous snapshot; a later one tries again
+            self.refresh_error = exc
+            self._retry_at = time.monotonic() + REFRESH_RETRY_S
+            log.exception("refreshing the vector snapshot in %s failed", self.path)
+
+    def _open_snapshot(self, mark: int) -> _Snapshot:
         meta_file = self.path / f"snapshot-{mark}.npz"
         matrix_file = self.path / f"snapshot-{mark}.npy"
         graph_file = self.path / f"snapshot-{mark}.hnsw"
@@ -296,9 +348,7 @@ class VectorIndex:
             if "title_len" not in fields:  # written before rows kept their title terms
                 fields = self._add_titles(meta_file, fields)
             loaded = GraphIndex.load(graph_file) if "graph_seqs" in fields else None
-            snap = _Snapshot(np.load(matrix_file, mmap_mode="r"), fields, loaded)
-        self._snapshot, self._snapshot_mark = snap, mark
-        return snap
+            return _Snapshot(np.load(matrix_file, mmap_mode="r"), fields, loaded)
 
     def _build_snapshot(self, meta_file: Path, matrix_file: Path, graph_file: Path) -> None:
         """Write the matrix (with its graph, or in IVF list order, when large) and its metadata, then drop older

@@ -117,6 +117,12 @@ def create_app(
     owned, owned_articles = bedside is None, articles is None
     engine = bedside or Bedside(settings=settings)
     engine.ensure_starter_kb()
+    if engine.dense is not None:
+        # Open the search snapshot before the first request. After later changes (an ingest from the CLI beside
+        # the server), requests go on with the previous snapshot while the new one is built in the background; an
+        # engine handed in by the caller keeps the caller's choice.
+        engine.prepare_search()
+        engine.dense.refresh_in_background = engine.dense.refresh_in_background or owned
     service = WebService(engine, articles or open_articles(settings))
     editorial = service.articles if isinstance(service.articles, EditorialService) else None
     auth.accounts = editorial
