@@ -279,7 +279,9 @@ def test_an_index_from_before_title_terms_is_upgraded_in_place(tmp_path, monkeyp
     index = VectorIndex(folder, HashingEmbedder())
     assert index.focus(seqs, terms) == {}  # nothing recorded yet: callers fall back to the store
     assert "c7" in _doc_ids(store, index.search("Entry 7 about item 77 at 7 mg.", 3))
+    assert index._meta("titles") == "pending"
     index.sync(store)  # no change to apply, but the title terms are recorded
+    assert index._meta("titles") == "complete"  # later syncs skip the check
     focus = index.focus(seqs, terms)
     passages = store.passages_by_seq(seqs)
     titles = {seq: store.document(passages[seq].document_id).title for seq in seqs}

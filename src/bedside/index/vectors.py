@@ -134,7 +134,11 @@ class VectorIndex:
         for statement in _SCHEMA:
             self._db.execute(statement)
         if "title_terms" not in {r[1] for r in self._db.execute("PRAGMA table_info(vectors)")}:
-            self._db.execute("ALTER TABLE vectors ADD COLUMN title_terms BLOB")  # filled in by the next sync
+            self._db.execute("ALTER TABLE vectors ADD COLUMN title_terms BLOB")
+            self._set_meta("titles", "pending")  # the next sync records them
+        elif self._meta("titles") is None:
+            empty = self._db.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is None
+            self._set_meta("titles", "complete" if empty else "pending")
         model = self._meta("model")
         if model is None:
             self._set_meta("model", embedder.name)
@@ -220,6 +224,8 @@ class VectorIndex:
 
     def _fill_titles(self, source: ChangeSource, progress: SyncProgress | None) -> None:
         """Record the title terms of rows written before vectors kept them (a one-time upgrade)."""
+        if self._meta("titles") != "pending":
+            return
         doc_ids = [d for (d,) in self._db.execute("SELECT DISTINCT document_id FROM vectors WHERE title_terms IS NULL")]
         for start in range(0, len(doc_ids), _CHUNK_DOCUMENTS):
             part = doc_ids[start : start + _CHUNK_DOCUMENTS]
@@ -236,8 +242,8 @@ class VectorIndex:
                 raise
             if progress:
                 progress(start + len(part), len(doc_ids))
-        if doc_ids:
-            self._current = None  # reopened on the next search, which then adds the title arrays
+        self._set_meta("titles", "complete")  # rows of documents the store no longer has stay without: harmless
+        self._current = None  # reopened on the next search, which then adds the title arrays
 
     def _vectors_for(self, rows: list[IndexRow], doc_ids: list[str]) -> tuple[np.ndarray, int]:
         known: dict[str, np.ndarray] = {}
@@ -410,7 +416,7 @@ class VectorIndex:
     def _add_titles(self, meta_file: Path, fields: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Give an older snapshot its title arrays, matched to its rows by row key, once every row in SQLite has its
         title terms (the first sync after an upgrade records them); until then it is left as it is."""
-        if self._db.execute("SELECT 1 FROM vectors WHERE title_terms IS NULL LIMIT 1").fetchone():
+        if self._meta("titles") != "complete":
             return fields
         keyed = "keys" in fields  # snapshots from before row keys are matched by seq alone
         position = {int(k): i for i, k in enumerate(fields["keys" if keyed else "seqs"])}
