@@ -501,6 +501,7 @@ def worker_ask(data_dir: Path, work: Path, key: str) -> dict[str, Any]:
 
 
 UPDATE_DOCUMENTS = 1000
+THROUGHPUT_PARTS = 8
 
 
 def worker_update(data_dir: Path, work: Path, key: str, seed: int) -> dict[str, Any]:
@@ -594,8 +595,10 @@ def worker_bm25s(data_dir: Path, work: Path) -> dict[str, Any]:
 def worker_throughput(work: Path, seed: int, n_passages: int, key: str) -> dict[str, Any]:
     """The real model: raw `embed` vs `VectorIndex.sync` of the same ~n passages; query-embedding latency.
 
-    The passages are split into two halves timed in A-B-B-A order (raw 1, sync 1 on a fresh index, sync 2 as an
-    incremental sync, raw 2), so a drift in machine load during the run affects both sides alike.
+    The passages are split into THROUGHPUT_PARTS parts, each embedded raw and synced back to back, in alternating
+    order (A-B, B-A, ...; the first sync fills a fresh index, the rest are incremental), so the bursts of this
+    machine's CPU speed, which change either timing by tens of percent from one minute to the next, fall on both
+    sides alike.
     """
     import tempfile
 
@@ -618,13 +621,14 @@ def worker_throughput(work: Path, seed: int, n_passages: int, key: str) -> dict[
         with Bedside(settings=settings) as b:
             b.kb.indexes = []  # keep the change log for our VectorIndex (bedside prunes changes its indexes applied)
             index = VectorIndex(Path(tmp) / "vectors", embedder)
-            for half in (0, 1):
-                corpus = Path(tmp) / f"throughput-{half}.jsonl"
+            per_part = max(1, n_passages // THROUGHPUT_PARTS)
+            for part in range(THROUGHPUT_PARTS):
+                corpus = Path(tmp) / f"throughput-{part}.jsonl"
                 with corpus.open("w", encoding="utf-8") as f:
-                    for i in range(n_passages // 2):  # 6-8 sentences: one passage per document
-                        f.write(json.dumps(_document(rng, pool, f"tp-{half}-{i}", 6, 8)) + "\n")
+                    for i in range(per_part):  # 6-8 sentences: one passage per document
+                        f.write(json.dumps(_document(rng, pool, f"tp-{part}-{i}", 6, 8)) + "\n")
                 b.ingest([corpus])
-                rows = b.store.index_rows([f"tp-{half}-{i}" for i in range(n_passages // 2)])
+                rows = b.store.index_rows([f"tp-{part}-{i}" for i in range(per_part)])
                 texts = [r.embedding_text for r in rows]
 
                 def raw_embed(texts: list[str] = texts) -> tuple[float, np.ndarray]:
@@ -632,14 +636,14 @@ def worker_throughput(work: Path, seed: int, n_passages: int, key: str) -> dict[
                     vecs = embedder.embed(texts)
                     return time.perf_counter() - start, vecs
 
-                def sync(half: int = half) -> float:
-                    bar = _SyncBar(f"VectorIndex.sync with {key}, half {half + 1}")
+                def sync(part: int = part) -> float:
+                    bar = _SyncBar(f"VectorIndex.sync with {key}, part {part + 1}")
                     start = time.perf_counter()
                     index.sync(b.store, bar)
                     bar.close()
                     return time.perf_counter() - start
 
-                if half == 0:
+                if part % 2 == 0:
                     seconds, raw = raw_embed()
                     raw_s += seconds
                     sync_s += sync()
@@ -651,7 +655,7 @@ def worker_throughput(work: Path, seed: int, n_passages: int, key: str) -> dict[
                 got = np.asarray(stored.vecs)[np.searchsorted(stored.seqs, [r.seq for r in rows])]
                 agreement = min(agreement, float(np.min(np.sum(got * raw, axis=1))))
                 passages += len(texts)
-                _log(f"real {key}, half {half + 1}: {len(texts)} passages; raw {raw_s:.1f}s, sync {sync_s:.1f}s so far")
+                _log(f"real {key}, part {part + 1}: {len(texts)} passages; raw {raw_s:.1f}s, sync {sync_s:.1f}s so far")
             index.close()
     return {"model": key, "passages": passages, "raw_s": raw_s, "sync_s": sync_s, "q_p50": _pct(q_times, 50),
             "q_p95": _pct(q_times, 95), "min_cosine": agreement}  # fmt: skip
