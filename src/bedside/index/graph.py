@@ -48,21 +48,21 @@ class GraphIndex:
         self._index = index
 
     @staticmethod
-    def build(vecs: np.ndarray | Path, path: Path) -> None:
-        """Link every row of `vecs` (unit vectors, or a .npy file of them) into a graph and save it at `path`. A file
-        is read a chunk at a time, so only the graph's own copy of the vectors is held in memory."""
+    def build(vecs: np.ndarray | Path, path: Path) -> GraphIndex:
+        """Link every row of `vecs` (unit vectors, or a .npy file of them) into a graph, save it at `path` and return
+        it. A file is read a chunk at a time, so only the graph's own copy of the vectors is held in memory."""
         faiss = _faiss()
         n, dim = _shape(vecs)
         index = faiss.IndexHNSWFlat(dim, LINKS, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = BUILD_DEPTH
         log.info("linking %d vectors into the search graph", n)
-        _add_and_save(index, vecs, path)
+        return GraphIndex(_add_and_save(index, vecs, path))
 
     @staticmethod
-    def extend(old: Path, vecs: np.ndarray | None, path: Path) -> None:
-        """Save at `path` the graph at `old` with the rows of `vecs` linked in after its own (labels continue from
-        its size). Cheap next to a rebuild: a knowledge base of 1M passages relinks only what changed."""
-        _add_and_save(_faiss().read_index(str(old)), vecs, path)
+    def extend(old: Path, vecs: np.ndarray | None, path: Path) -> GraphIndex:
+        """Save at `path`, and return, the graph at `old` with the rows of `vecs` linked in after its own (labels
+        continue from its size). Cheap next to a rebuild: a knowledge base of 1M passages relinks only what changed."""
+        return GraphIndex(_add_and_save(_faiss().read_index(str(old)), vecs, path))
 
     @classmethod
     def load(cls, path: Path) -> GraphIndex:
@@ -82,8 +82,8 @@ class GraphIndex:
         return rows[0][keep].astype(np.int64), scores[0][keep]
 
 
-def _add_and_save(index: Any, vecs: np.ndarray | Path | None, path: Path) -> None:
-    """Link `vecs` into `index` a chunk at a time, then write it to `path` (whole, then renamed)."""
+def _add_and_save(index: Any, vecs: np.ndarray | Path | None, path: Path) -> Any:
+    """Link `vecs` into `index` a chunk at a time, then write it to `path` (whole, then renamed); return `index`."""
     faiss = _faiss()
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     if vecs is not None:
@@ -92,6 +92,7 @@ def _add_and_save(index: Any, vecs: np.ndarray | Path | None, path: Path) -> Non
     tmp = path.with_name(path.name + ".tmp")
     faiss.write_index(index, str(tmp))
     tmp.replace(path)
+    return index
 
 
 def _shape(vecs: np.ndarray | Path) -> tuple[int, int]:

@@ -344,33 +344,38 @@ class VectorIndex:
         # One process or thread at a time builds or opens snapshots here: a build removes older snapshot files,
         # which must not vanish while another is still building or opening them.
         with _exclusive(self.path / "snapshot.lock"):
+            built = None  # the graph just built, already in memory
             if not (meta_file.exists() and matrix_file.exists()):
-                self._build_snapshot(meta_file, matrix_file, graph_file)
+                built = self._build_snapshot(meta_file, matrix_file, graph_file)
             fields = _read_meta(meta_file)
             if "graph_seqs" in fields and not graph_file.exists():  # lost after the snapshot was written: rebuild
                 meta_file.unlink()
-                self._build_snapshot(meta_file, matrix_file, graph_file)
+                built = self._build_snapshot(meta_file, matrix_file, graph_file)
                 fields = _read_meta(meta_file)
             if "title_len" not in fields:  # written before rows kept their title terms
                 fields = self._add_titles(meta_file, fields)
-            loaded = GraphIndex.load(graph_file) if "graph_seqs" in fields else None
+            loaded = (built or GraphIndex.load(graph_file)) if "graph_seqs" in fields else None
             return _Snapshot(np.load(matrix_file, mmap_mode="r"), fields, loaded)
 
-    def _build_snapshot(self, meta_file: Path, matrix_file: Path, graph_file: Path) -> None:
+    def _build_snapshot(self, meta_file: Path, matrix_file: Path, graph_file: Path) -> GraphIndex | None:
         """Write the matrix (with its graph, or in IVF list order, when large) and its metadata, then drop older
-        snapshots. The metadata file is written last: while it is missing, the snapshot does not exist.
+        snapshots; return the graph, if one was written. The metadata file is written last: while it is missing, the
+        snapshot does not exist.
 
         Rows stream from SQLite into a memory-mapped file and are permuted chunk by chunk, so memory stays near
         one copy of the matrix however large it is. The previous snapshot's graph is extended with the new rows
         rather than built again, unless too many of its nodes are gone (see `_graph`).
         """
+        self._db.execute("BEGIN")  # the count and the rows from one state of the table
+        try:
+            fields = self._read_rows(matrix_file.with_suffix(".raw.npy"))
+        finally:
+            self._db.execute("COMMIT")
+        return self._write_snapshot(meta_file, matrix_file, graph_file, *fields)
+
+    def _read_rows(self, raw_file: Path) -> tuple[np.ndarray, dict[str, np.ndarray], _TitleColumn]:
+        """Every row, in seq order: vectors into a memory-mapped file at `raw_file`; metadata; title terms."""
         n = int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
-        new_files = {meta_file, matrix_file, graph_file}
-        previous = self._previous_graph(exclude=new_files)
-        for old in self.path.glob("snapshot-*"):
-            if old not in new_files and (previous is None or old not in previous[:2]):
-                old.unlink(missing_ok=True)
-        raw_file = matrix_file.with_suffix(".raw.npy")
         vecs = np.lib.format.open_memmap(raw_file, mode="w+", dtype=np.float32, shape=(n, self.embedder.dim))
         meta: dict[str, np.ndarray] = {
             "seqs": np.empty(n, dtype=np.int64), "etypes": np.empty(n, dtype=np.int8),
@@ -378,20 +383,47 @@ class VectorIndex:
         }  # fmt: skip
         sources: list[str] = []
         titles = _TitleColumn(n)
-        sql = "SELECT seq, etype, year, source, text_hash, vec, title_terms FROM vectors ORDER BY seq"
-        for i, (seq, etype, year, source, hashed, blob, terms) in enumerate(self._db.execute(sql)):
-            vecs[i] = np.frombuffer(blob, dtype=np.float32)
-            meta["seqs"][i], meta["etypes"][i], meta["years"][i] = seq, etype, year
-            meta["keys"][i] = _row_key(seq, hashed)
-            sources.append(str(source))
-            titles.add(i, terms)
+        cursor = self._db.execute(
+            "SELECT seq, etype, year, source, text_hash, vec, title_terms FROM vectors ORDER BY seq"
+        )
+        i = 0
+        while rows := cursor.fetchmany(8192):  # a block at a time: per-row NumPy calls cost more than the reading
+            seqs, etypes, years, srcs, hashes, blobs, terms = zip(*rows, strict=True)
+            j = i + len(rows)
+            vecs[i:j] = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), self.embedder.dim)
+            meta["seqs"][i:j], meta["etypes"][i:j], meta["years"][i:j] = seqs, etypes, years
+            meta["keys"][i:j] = [_row_key(seq, hashed) for seq, hashed in zip(seqs, hashes, strict=True)]
+            sources.extend(str(x) for x in srcs)
+            for row, t in enumerate(terms, start=i):
+                titles.add(row, t)
+            i = j
         meta["sources"] = np.array(sources, dtype=str)
         meta["title_start"], meta["title_len"] = titles.start, titles.length
         vecs.flush()
+        return vecs, meta, titles
+
+    def _write_snapshot(
+        self,
+        meta_file: Path,
+        matrix_file: Path,
+        graph_file: Path,
+        vecs: np.ndarray,
+        meta: dict[str, np.ndarray],
+        titles: _TitleColumn,
+    ) -> GraphIndex | None:
+        n = len(vecs)
+        raw_file = matrix_file.with_suffix(".raw.npy")
+        built = None
+        new_files = {meta_file, matrix_file, graph_file}
+        previous = self._previous_graph(exclude=new_files)
+        for old in self.path.glob("snapshot-*"):
+            if old not in new_files and old != raw_file and (previous is None or old not in previous[:2]):
+                old.unlink(missing_ok=True)
         if n > EXACT_LIMIT and graph.available():
             del vecs
             raw_file.replace(matrix_file.with_suffix(".tmp.npy"))
-            meta |= self._graph(matrix_file.with_suffix(".tmp.npy"), meta, graph_file, previous)
+            labels, built = self._graph(matrix_file.with_suffix(".tmp.npy"), meta, graph_file, previous)
+            meta |= labels
         elif n > EXACT_LIMIT:
             ivf, order = IvfIndex.build(vecs)
             ordered = np.lib.format.open_memmap(matrix_file.with_suffix(".tmp.npy"), mode="w+", dtype=np.float32,
@@ -412,6 +444,7 @@ class VectorIndex:
         for old in self.path.glob("snapshot-*"):
             if old not in new_files:
                 old.unlink(missing_ok=True)
+        return built
 
     def _add_titles(self, meta_file: Path, fields: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Give an older snapshot its title arrays, matched to its rows by row key, once every row in SQLite has its
@@ -449,8 +482,9 @@ class VectorIndex:
         meta: dict[str, np.ndarray],
         graph_file: Path,
         previous: tuple[Path, Path, dict[str, np.ndarray]] | None,
-    ) -> dict[str, np.ndarray]:
-        """Write the graph over `matrix`; return its label arrays (label -> seq, row key, whether still live).
+    ) -> tuple[dict[str, np.ndarray], GraphIndex]:
+        """Write the graph over `matrix`; return its label arrays (label -> seq, row key, whether still live) and the
+        graph itself.
 
         A graph keeps every node it was given: nodes of passages removed since are marked dead and skipped at
         search time. The previous graph is extended with the rows it lacks while dead nodes stay under
@@ -464,14 +498,15 @@ class VectorIndex:
             dead = len(live) - int(live.sum())
             if dead <= GRAPH_DEAD_SHARE * (len(live) + len(fresh)):
                 added = np.load(matrix, mmap_mode="r")[fresh] if len(fresh) else None
-                GraphIndex.extend(previous[1], added, graph_file)
+                extended = GraphIndex.extend(previous[1], added, graph_file)
                 return {
                     "graph_seqs": np.concatenate([old["graph_seqs"], meta["seqs"][fresh]]),
                     "graph_keys": np.concatenate([old["graph_keys"], keys[fresh]]),
                     "graph_live": np.concatenate([live, np.ones(len(fresh), dtype=bool)]),
-                }
-        GraphIndex.build(matrix, graph_file)
-        return {"graph_seqs": meta["seqs"].copy(), "graph_keys": keys.copy(), "graph_live": np.ones(len(keys), bool)}
+                }, extended
+        built = GraphIndex.build(matrix, graph_file)
+        labels = {"graph_seqs": meta["seqs"].copy(), "graph_keys": keys.copy(), "graph_live": np.ones(len(keys), bool)}
+        return labels, built
 
     def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
         """Cosine similarity to the embedded query, best first."""
