@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bedside.index.embedder import HashingEmbedder
@@ -242,6 +243,40 @@ def test_a_lost_graph_file_is_rebuilt_from_the_stored_vectors(tmp_path, monkeypa
     index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
     assert "c7" in _doc_ids(store, index.search("Entry 7 about item 77 at 7 mg.", 3))
     assert graph_file.exists()
+    index.close()
+    store.close()
+
+
+def test_a_graph_saved_with_float32_vectors_is_rebuilt_with_8_bit_codes_at_the_next_change(tmp_path, monkeypatch):
+    """A graph written by an older bedside (float32 vectors) still serves searches as it is; the next change builds
+    the graph afresh with 8-bit codes instead of extending the old one, and search still finds every passage."""
+    import faiss
+
+    from bedside.index import graph, vectors
+
+    if not graph.available():
+        pytest.skip("faiss is not installed")
+    monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
+    store = _numbered_store(tmp_path, 60)
+    (graph_file,) = (tmp_path / "vectors").glob("snapshot-*.hnsw")
+    assert isinstance(faiss.read_index(str(graph_file)), faiss.IndexHNSWSQ)
+    meta = np.load(graph_file.with_suffix(".npz"))
+    assert np.array_equal(meta["graph_seqs"], meta["seqs"])  # built afresh: label i is matrix row i
+    matrix = np.ascontiguousarray(np.load(graph_file.with_suffix(".npy")))
+    flat = faiss.IndexHNSWFlat(matrix.shape[1], 8, faiss.METRIC_INNER_PRODUCT)
+    flat.add(matrix)
+    faiss.write_index(flat, str(graph_file))  # as an older bedside saved it
+    index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
+    assert "c7" in _doc_ids(store, index.search("Entry 7 about item 77 at 7 mg.", 3))
+    assert isinstance(index.snapshot().graph._index, faiss.IndexHNSWFlat)  # served as it is until a change
+    store.write([(d, chunk(d)) for d in [_doc("c60", "Entry 60 about item 660 at 60 mg.", EvidenceType.RESEARCH,
+                                              2020, "J")]])  # fmt: skip
+    index.sync(store)
+    assert "c60" in _doc_ids(store, index.search("Entry 60 about item 660 at 60 mg.", 3))
+    assert "c7" in _doc_ids(store, index.search("Entry 7 about item 77 at 7 mg.", 3))
+    (graph_file,) = (tmp_path / "vectors").glob("snapshot-*.hnsw")
+    assert isinstance(faiss.read_index(str(graph_file)), faiss.IndexHNSWSQ)
+    assert len(index.snapshot().graph_seqs) == 61 and index.snapshot().dead == 0  # built afresh, not extended
     index.close()
     store.close()
 

@@ -488,7 +488,8 @@ class VectorIndex:
 
         A graph keeps every node it was given: nodes of passages removed since are marked dead and skipped at
         search time. The previous graph is extended with the rows it lacks while dead nodes stay under
-        GRAPH_DEAD_SHARE of its size; past that, or without a previous graph, it is built afresh.
+        GRAPH_DEAD_SHARE of its size; past that, without a previous graph, or when the previous one holds float32
+        vectors (graphs now keep 8-bit codes, see `graph.py`), it is built afresh.
         """
         keys = meta["keys"]
         if previous is not None:
@@ -499,11 +500,12 @@ class VectorIndex:
             if dead <= GRAPH_DEAD_SHARE * (len(live) + len(fresh)):
                 added = np.load(matrix, mmap_mode="r")[fresh] if len(fresh) else None
                 extended = GraphIndex.extend(previous[1], added, graph_file)
-                return {
-                    "graph_seqs": np.concatenate([old["graph_seqs"], meta["seqs"][fresh]]),
-                    "graph_keys": np.concatenate([old["graph_keys"], keys[fresh]]),
-                    "graph_live": np.concatenate([live, np.ones(len(fresh), dtype=bool)]),
-                }, extended
+                if extended is not None:  # None: an older graph of float32 vectors, built afresh below
+                    return {
+                        "graph_seqs": np.concatenate([old["graph_seqs"], meta["seqs"][fresh]]),
+                        "graph_keys": np.concatenate([old["graph_keys"], keys[fresh]]),
+                        "graph_live": np.concatenate([live, np.ones(len(fresh), dtype=bool)]),
+                    }, extended
         built = GraphIndex.build(matrix, graph_file)
         labels = {"graph_seqs": meta["seqs"].copy(), "graph_keys": keys.copy(), "graph_live": np.ones(len(keys), bool)}
         return labels, built
