@@ -44,11 +44,21 @@ def test_ivf_recall_against_exact_search():
     assert hits / 500 >= 0.9
 
 
-def test_graph_recall_against_exact_search(tmp_path):
-    """The HNSW graph returns row numbers of the matrix it was built on and finds nearly all of the exact top 10."""
+def _graph_or_skip():
     graph = pytest.importorskip("bedside.index.graph")
     if not graph.available():
         pytest.skip("faiss is not installed")
+    return graph
+
+
+def _unit_vectors(seed: int, n: int, dim: int) -> np.ndarray:
+    vecs = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+
+def test_graph_recall_against_exact_search(tmp_path):
+    """The HNSW graph returns row numbers of the matrix it was built on and finds nearly all of the exact top 10."""
+    graph = _graph_or_skip()
     rng = np.random.default_rng(5)
     centres = rng.normal(size=(60, 48))
     vecs = centres[rng.integers(0, 60, 5000)] + 0.4 * rng.normal(size=(5000, 48))
@@ -70,12 +80,8 @@ def test_the_graph_keeps_a_byte_per_dimension_and_extends_within_its_range(tmp_p
     """The graph stores 8-bit codes, not float32 vectors: a saved 384-dimensional graph takes well under the 1,536
     bytes per vector that float32 alone would. Rows linked in later (coded over the ranges fixed at build time)
     are found with inner products close to the exact ones."""
-    graph = pytest.importorskip("bedside.index.graph")
-    if not graph.available():
-        pytest.skip("faiss is not installed")
-    rng = np.random.default_rng(11)
-    vecs = rng.normal(size=(3000, 384)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    graph = _graph_or_skip()
+    vecs = _unit_vectors(11, 3000, 384)
     graph.GraphIndex.build(vecs[:2000], tmp_path / "g.hnsw")
     assert (tmp_path / "g.hnsw").stat().st_size / 2000 < 800
     extended = graph.GraphIndex.extend(tmp_path / "g.hnsw", vecs[2000:], tmp_path / "g2.hnsw")
@@ -167,12 +173,8 @@ def test_the_rescoring_window_never_changes_results(tmp_path, monkeypatch):
 
 def test_graph_builds_from_a_matrix_file_as_from_memory(tmp_path):
     """Built from a .npy file read a chunk at a time, the graph holds the same rows as one built from memory."""
-    graph = pytest.importorskip("bedside.index.graph")
-    if not graph.available():
-        pytest.skip("faiss is not installed")
-    rng = np.random.default_rng(9)
-    vecs = rng.normal(size=(1234, 16)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    graph = _graph_or_skip()
+    vecs = _unit_vectors(9, 1234, 16)
     np.save(tmp_path / "m.npy", vecs)
     chunks = list(graph._chunks(tmp_path / "m.npy", 500))
     assert [len(c) for c in chunks] == [500, 500, 234] and np.array_equal(np.concatenate(chunks), vecs)
