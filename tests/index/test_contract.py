@@ -230,6 +230,55 @@ def _numbered_store(tmp_path, n: int, snapshot: bool = True) -> KnowledgeStore:
     return store
 
 
+class _MirrorEmbedder(HashingEmbedder):
+    """Another model of the same dimension: every vector is the hashing one negated."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = "mirror-of-hashing"
+
+    def embed(self, texts, *, batch_size=32):  # embed_query goes through it too
+        return -super().embed(texts, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("mode", ["exact", "hnsw"])
+@pytest.mark.parametrize("legacy", [False, True])
+def test_reopening_with_another_model_of_the_same_dimension_replaces_the_snapshot(tmp_path, monkeypatch, mode, legacy):
+    """Re-embedding with another model ends at the same watermark as before, so a snapshot file of that name
+    already exists: it must not be served. Snapshots name their model; one written before they did (`legacy`) is
+    checked against a stored vector."""
+    from bedside.index import graph, vectors
+
+    if mode == "hnsw" and not graph.available():
+        pytest.skip("faiss is not installed")
+    if mode == "hnsw":
+        monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
+    store = _numbered_store(tmp_path, 60)
+    (meta_file,) = (tmp_path / "vectors").glob("snapshot-*.npz")
+    seqs = np.load(meta_file)["seqs"]
+    first = int(seqs.min())
+    before = np.array(np.load(meta_file.with_suffix(".npy"))[int(np.flatnonzero(seqs == first)[0])])
+    if legacy:  # as an older bedside wrote it: no model name; and the files survive the model change
+        fields = {k: v for k, v in np.load(meta_file).items() if k != "model"}
+        saved = {p: p.read_bytes() for p in (tmp_path / "vectors").glob("snapshot-*")}
+    mirror = _MirrorEmbedder()
+    index = VectorIndex(tmp_path / "vectors", mirror)
+    index.sync(store)
+    if legacy:
+        for p, data in saved.items():
+            p.write_bytes(data)
+        np.savez(meta_file, **fields)
+        index._current = None
+    snap = index.snapshot()
+    assert meta_file.exists()  # the same watermark, hence the same file name
+    after = snap.vecs[int(np.flatnonzero(snap.seqs == first)[0])]
+    assert np.any(before != 0) and np.allclose(after, -before)  # the new model's vector, not the old one
+    assert str(np.load(meta_file)["model"]) == mirror.name
+    assert "c7" in _doc_ids(store, index.search("Entry 7 about item 77 at 7 mg.", 3))
+    index.close()
+    store.close()
+
+
 def test_a_lost_graph_file_is_rebuilt_from_the_stored_vectors(tmp_path, monkeypatch):
     """The graph file is derived data: if it goes missing, the next search rebuilds it instead of failing."""
     from bedside.index import graph, vectors

@@ -165,6 +165,11 @@ class VectorIndex:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def _reset(self, model: str) -> None:
+        """Forget every vector (they belong to another model), and the snapshots made of them."""
+        with _exclusive(self.path / "snapshot.lock"):
+            for old in self.path.glob("snapshot-*"):
+                old.unlink(missing_ok=True)
+        self._current = None
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute("DELETE FROM vectors")
         self._set_meta("model", model)
@@ -348,14 +353,32 @@ class VectorIndex:
             if not (meta_file.exists() and matrix_file.exists()):
                 built = self._build_snapshot(meta_file, matrix_file, graph_file)
             fields = _read_meta(meta_file)
-            if "graph_seqs" in fields and not graph_file.exists():  # lost after the snapshot was written: rebuild
+            lost = "graph_seqs" in fields and not graph_file.exists()  # lost after the snapshot was written
+            if lost or not self._same_model(fields, matrix_file):
                 meta_file.unlink()
                 built = self._build_snapshot(meta_file, matrix_file, graph_file)
                 fields = _read_meta(meta_file)
+            if "model" not in fields:  # written before snapshots named their model, and checked just now
+                fields = {**fields, "model": np.array(self.embedder.name)}
+                _write_meta(meta_file, fields)
             if "title_len" not in fields:  # written before rows kept their title terms
                 fields = self._add_titles(meta_file, fields)
             loaded = (built or GraphIndex.load(graph_file)) if "graph_seqs" in fields else None
             return _Snapshot(np.load(matrix_file, mmap_mode="r"), fields, loaded)
+
+    def _same_model(self, fields: Mapping[str, np.ndarray], matrix_file: Path) -> bool:
+        """Whether a snapshot holds this index's model's vectors. Snapshots name their model; an older one that does
+        not is checked against the stored vector of its first row. (A data directory reopened with another model of
+        the same dimension re-embeds everything at the same watermark, so the file name alone proves nothing.)"""
+        if "model" in fields:
+            return str(fields["model"]) == self.embedder.name
+        matrix = np.load(matrix_file, mmap_mode="r")
+        if matrix.ndim != 2 or matrix.shape[1] != self.embedder.dim:
+            return False
+        if len(matrix) == 0:
+            return True
+        row = self._db.execute("SELECT vec FROM vectors WHERE seq = ?", (int(fields["seqs"][0]),)).fetchone()
+        return row is None or np.array_equal(np.frombuffer(row[0], dtype=np.float32), matrix[0])
 
     def _build_snapshot(self, meta_file: Path, matrix_file: Path, graph_file: Path) -> GraphIndex | None:
         """Write the matrix (with its graph, or in IVF list order, when large) and its metadata, then drop older
@@ -440,6 +463,7 @@ class VectorIndex:
             raw_file.replace(matrix_file.with_suffix(".tmp.npy"))
         matrix_file.with_suffix(".tmp.npy").replace(matrix_file)
         meta["title_pool"] = titles.pool()  # after the IVF permutation, which reorders only per-row arrays
+        meta["model"] = np.array(self.embedder.name)
         _write_meta(meta_file, meta)
         for old in self.path.glob("snapshot-*"):
             if old not in new_files:
@@ -472,7 +496,7 @@ class VectorIndex:
                 fields = _read_meta(meta_file)
             except (OSError, ValueError):
                 continue  # unreadable: the graph is built afresh
-            if "graph_seqs" in fields:
+            if "graph_seqs" in fields and str(fields.get("model", self.embedder.name)) == self.embedder.name:
                 return meta_file, graph_file, fields
         return None
 
