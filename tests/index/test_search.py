@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bedside.index.analysis import QueryAnalyzer, analyze
 from bedside.index.hybrid import FusionConfig, fuse, prior
@@ -204,3 +206,18 @@ def test_the_searcher_fuses_with_its_dense_models_own_weight(tmp_path):
     explicit = FusionConfig(dense_weight=0.3)
     assert HybridSearcher(None, None, dense, explicit).config is explicit  # type: ignore[arg-type]
     dense.close()
+
+
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=60),
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=60),
+    st.lists(st.integers(-5, 5), max_size=30),
+)
+def test_member_agrees_with_isin(values, pool, small):
+    """The binary-search membership test that graph extension uses gives np.isin's answer, duplicates, extremes and
+    empty arrays included."""
+    from bedside.index.vectors import _member
+
+    for a, b in ((values, pool), (small, small[::2]), (values + small, pool + small), ([], pool), (values, [])):
+        a_arr, b_arr = np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
+        assert np.array_equal(_member(a_arr, b_arr), np.isin(a_arr, b_arr))
