@@ -25,6 +25,11 @@ _SPELLING_RE = re.compile("|".join(re.escape(a) for a, _ in _SPELLING))
 _SPELLING_MAP = dict(_SPELLING)
 
 
+def spelling_rules() -> tuple[tuple[str, str], ...]:
+    """The UK-to-US spelling rules `canonical_spelling` applies, in order."""
+    return _SPELLING
+
+
 def canonical_spelling(word: str) -> str:
     """One spelling for UK and US variants of a lower-cased word ("anaemia" -> "anemia")."""
     if len(word) < 4 or not _SPELLING_RE.search(word):

@@ -377,6 +377,48 @@ def test_an_index_from_before_title_terms_is_upgraded_in_place(tmp_path, monkeyp
     store.close()
 
 
+@pytest.mark.parametrize("mode", ["exact", "hnsw"])
+def test_title_terms_are_recorded_again_when_text_analysis_changes(tmp_path, monkeypatch, mode):
+    """Vector rows keep their titles' analysed terms. When a newer analysis makes other terms (here "about" stops
+    being a stop word, so the title "About c7" gains a term), stale terms are never used: until the next sync
+    records them again, title focus is left to the store; after it, the snapshot's copy matches the store's
+    titles, without rebuilding the matrix or the graph."""
+    from bedside.index import analysis, graph, hybrid, vectors
+
+    if mode == "hnsw" and not graph.available():
+        pytest.skip("faiss is not installed")
+    if mode == "hnsw":
+        monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
+    store = _numbered_store(tmp_path, 60)
+    folder = tmp_path / "vectors"
+    (meta_file,) = folder.glob("snapshot-*.npz")
+    built = {p.name: p.stat().st_mtime_ns for p in folder.glob("snapshot-*") if p.suffix != ".npz"}
+    seqs = [int(x) for x in vectors._read_meta(meta_file)["seqs"]]
+    passages = store.passages_by_seq(seqs)
+    c7 = passages_seq(passages, "c7")
+    index = VectorIndex(folder, HashingEmbedder())
+    assert index.focus([c7], set(analysis.analyze("c7"))) == {c7: 1.0}  # "About c7": only "c7" counts
+    index.close()
+
+    monkeypatch.setattr(analysis, "STOP_WORDS", analysis.STOP_WORDS - {"about"})
+    analysis._normalise_word.cache_clear()
+    terms = set(analysis.analyze("c7"))
+    index = VectorIndex(folder, HashingEmbedder())
+    assert index.focus([c7], terms) == {}  # the stored terms are stale: callers fall back to the store
+    assert "c7" in _doc_ids(store, index.search("Entry 7 about item 77 at 7 mg.", 3))
+    index.sync(store)  # no change to apply, but the title terms are recorded again
+    focus = index.focus(seqs, terms)
+    titles = {seq: store.document(passages[seq].document_id).title for seq in seqs}
+    assert focus == pytest.approx({seq: hybrid.title_focus(terms, titles[seq]) for seq in seqs})
+    assert focus[c7] == 0.5  # "about" now counts in the title
+    assert {p.name: p.stat().st_mtime_ns for p in folder.glob("snapshot-*") if p.suffix != ".npz"} == built
+    assert str(vectors._read_meta(meta_file)["analysis"]) == analysis.fingerprint()
+    index.close()
+    monkeypatch.undo()
+    analysis._normalise_word.cache_clear()
+    store.close()
+
+
 def passages_seq(passages, doc_id: str) -> int:
     return next(seq for seq, p in passages.items() if p.document_id == doc_id)
 
@@ -518,4 +560,40 @@ def test_a_server_searches_the_previous_snapshot_while_the_new_one_is_built(tmp_
     assert server._refresher is last  # no refresh was needed
     for index in (writer, server):
         index.close()
+    store.close()
+
+
+def test_the_lexical_index_is_rebuilt_when_text_analysis_changes(tmp_path, monkeypatch):
+    """Terms are made at indexing time. When a newer analysis makes different terms (here: a unit spelled out as
+    another), the next sync indexes every passage again, so queries analysed the new way find them. An unchanged
+    analysis rebuilds nothing, and nor does an index from before fingerprints (no `analysis` file), which takes the
+    current one."""
+    from bedside.index import analysis
+
+    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store.write([(d, chunk(d)) for d in (
+        _doc("tabs", "Take 2 tabs of paracetamol every 6 hours.", EvidenceType.GUIDELINE, 2020, "NICE"),
+        _doc("other", "Gout flares respond to colchicine.", EvidenceType.GUIDELINE, 2020, "ACR"),
+    )])  # fmt: skip
+    index = LexicalIndex(tmp_path / "lexical")
+    index.sync(store)
+    assert not _doc_ids(store, index.search("tablet", 5))  # "tabs" is indexed as "tab"
+    rebuilds = []
+    rebuild = LexicalIndex._rebuild
+    monkeypatch.setattr(LexicalIndex, "_rebuild", lambda self, *a: rebuilds.append(1) or rebuild(self, *a))
+    LexicalIndex(tmp_path / "lexical").sync(store)
+    assert not rebuilds  # same analysis: nothing to do
+
+    monkeypatch.setitem(analysis._UNITS, "tabs", "tablet")  # a newer bedside folds "tabs" into "tablet"
+    analysis._normalise_word.cache_clear()
+    reopened = LexicalIndex(tmp_path / "lexical")
+    reopened.sync(store)
+    assert len(rebuilds) == 1 and _doc_ids(store, reopened.search("tablet", 5)) == ["tabs"]
+    assert reopened.count() == 2 and _doc_ids(store, reopened.search("colchicine", 5)) == ["other"]
+
+    (tmp_path / "lexical" / "analysis").unlink()  # as an older bedside left it
+    LexicalIndex(tmp_path / "lexical").sync(store)
+    assert len(rebuilds) == 1 and (tmp_path / "lexical" / "analysis").read_text() == analysis.fingerprint()
+    monkeypatch.undo()
+    analysis._normalise_word.cache_clear()
     store.close()

@@ -7,13 +7,14 @@ the curated vocabulary: abbreviations to their expansions and back, and synonym 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import Stemmer
 
-from bedside.vocabulary import Vocabulary, canonical_spelling, load_vocabulary
+from bedside.vocabulary import Vocabulary, canonical_spelling, load_vocabulary, spelling_rules
 
 STOP_WORDS = frozenset(
     """
@@ -67,6 +68,28 @@ def analyze(text: str) -> list[str]:
             continue
         out.append(_normalise_word(low))
     return out
+
+
+# Texts whose analysis goes into `fingerprint`: spelling variants, units, Greek letters, joined letters and digits,
+# grouped and decimal numbers, stop words and words the stemmer shortens.
+_PROBES = (
+    "Anaemia, haemorrhage and oedema in the oesophagus of a foetus; paediatric coeliac disease with diarrhoea.",
+    "Give 1,000 micrograms (1 mg) of vitamin B-12 daily; 2.5 milligrams twice a day; 500 mcg; 10 IU; 1.5 litres.",
+    "HbA1c above 48 mmol/mol; α-thalassaemia and β-blockers; eGFR below 30 mL/min/1.73 m2; TNF-α inhibitors.",
+    "Patients were randomised; the studies showed running, treated, treatments, kidneys and hospitalisations.",
+    "It is not what they should have been doing about it, nor would they do so within the centre's colour rules.",
+)
+
+
+def fingerprint() -> str:
+    """A digest of what decides the terms a text is indexed under: tokens, stop words, units, spelling folding,
+    and the stemmer's output on probe texts. An index built under another fingerprint holds terms that queries may
+    no longer produce (the lexical index rebuilds itself when it differs)."""
+    parts = (
+        sorted(STOP_WORDS), sorted(_GREEK.items()), _LETTER_DASH_DIGITS.pattern, _TOKEN.pattern,
+        sorted(_UNITS.items()), spelling_rules(), [analyze(text) for text in _PROBES],
+    )  # fmt: skip
+    return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

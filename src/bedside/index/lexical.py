@@ -4,22 +4,41 @@ The analyzer runs in Python and tantivy indexes its output with a whitespace tok
 analysis are the same code. The index directory holds a watermark file: the last store change whose effects
 were committed. Sync replays everything after it (delete the document's passages, add its current ones), so a
 crash between tantivy's commit and the watermark write is repaired by replaying a few changes twice.
+
+It also holds the fingerprint of the analysis its terms were made with (`analysis.fingerprint`). When a newer
+bedside analyses text differently (a spelling rule, a unit, a stemmer release), the next sync indexes every passage
+again. An index without one was written before fingerprints, by the analysis that first shipped and that has not
+changed since: it takes the current fingerprint as it is.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import tantivy
 
-from bedside.index.analysis import QueryAnalyzer, analyze
+from bedside.index.analysis import QueryAnalyzer, analyze, fingerprint
 from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
 from bedside.model import IndexRow
 
+log = logging.getLogger(__name__)
+
 CONTEXT_BOOST = 0.35  # title/section/topics count, but less than the passage's own words
 _CHUNK_DOCUMENTS = 20_000
+_REBUILD_ROWS = 20_000  # passages added between progress reports while rebuilding
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Replace a small file atomically, its content on disk before the rename."""
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def _schema() -> tantivy.Schema:
@@ -46,6 +65,7 @@ class LexicalIndex:
         self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self.analyzer = analyzer or QueryAnalyzer()
         self._watermark_file = path / "watermark"
+        self._fingerprint_file = path / "analysis"
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -57,18 +77,24 @@ class LexicalIndex:
             return 0
 
     def _set_watermark(self, seq: int) -> None:
-        tmp = self._watermark_file.with_suffix(".tmp")
-        with tmp.open("w") as f:
-            f.write(str(seq))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._watermark_file)
+        _write_durably(self._watermark_file, str(seq))
 
     def sync(self, source: ChangeSource, progress: SyncProgress | None = None) -> SyncReport:
-        """Apply every store change after the watermark, committing in chunks."""
+        """Apply every store change after the watermark, committing in chunks; index everything again when the
+        change log no longer holds all this index missed, or when its terms were made by another analysis."""
         report = SyncReport()
+        current = fingerprint()
+        try:
+            made_by = self._fingerprint_file.read_text().strip()
+        except FileNotFoundError:
+            made_by = None
+        if made_by != current:
+            if made_by is not None and (self.watermark() or self.count()):
+                log.info("%s: indexing every passage again: its terms were made by another analysis", self.path)
+                self._rebuild(source, report, progress)
+            _write_durably(self._fingerprint_file, current)  # after the rebuild: a crash before repeats it
         if self.watermark() < source.pruned_upto():
-            self._rebuild(source, report)
+            self._rebuild(source, report, progress)
         changes = source.changes_after(self.watermark())
         if not changes:
             return report
@@ -92,12 +118,15 @@ class LexicalIndex:
         self.index.reload()
         return report
 
-    def _rebuild(self, source: ChangeSource, report: SyncReport) -> None:
-        """Index every stored passage afresh: the change log no longer holds all this index missed."""
+    def _rebuild(self, source: ChangeSource, report: SyncReport, progress: SyncProgress | None = None) -> None:
+        """Index every stored passage afresh."""
         writer = self.index.writer(heap_size=256_000_000, num_threads=1)
         writer.delete_all_documents()
         rows = source.index_rows(None)
-        self._add(writer, rows)
+        for start in range(0, len(rows), _REBUILD_ROWS):
+            self._add(writer, rows[start : start + _REBUILD_ROWS])
+            if progress:
+                progress(min(start + _REBUILD_ROWS, len(rows)), len(rows))
         writer.commit()
         writer.wait_merging_threads()
         self._set_watermark(source.pruned_upto())  # only now: a crash before this repeats the rebuild

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bedside.index import graph
-from bedside.index.analysis import analyze
+from bedside.index.analysis import analyze, fingerprint
 from bedside.index.embedder import Embedder
 from bedside.index.graph import GraphIndex
 from bedside.index.ivf import IvfIndex
@@ -139,6 +139,15 @@ class VectorIndex:
         elif self._meta("titles") is None:
             empty = self._db.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is None
             self._set_meta("titles", "complete" if empty else "pending")
+        analysed_by = self._meta("analysis")  # the text analysis that made the rows' title terms
+        if analysed_by is None:  # rows from before this was recorded: made by the analysis that first shipped
+            self._set_meta("analysis", fingerprint())
+        elif analysed_by != fingerprint():  # made another way: the next sync records them again
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("UPDATE vectors SET title_terms = NULL")
+            self._set_meta("titles", "pending")
+            self._set_meta("analysis", fingerprint())
+            self._db.execute("COMMIT")
         model = self._meta("model")
         if model is None:
             self._set_meta("model", embedder.name)
@@ -361,7 +370,9 @@ class VectorIndex:
             if "model" not in fields:  # written before snapshots named their model, and checked just now
                 fields = {**fields, "model": np.array(self.embedder.name)}
                 _write_meta(meta_file, fields)
-            if "title_len" not in fields:  # written before rows kept their title terms
+            if str(fields.get("analysis", fingerprint())) != fingerprint():  # title terms made by another analysis
+                fields = {k: v for k, v in fields.items() if not k.startswith("title_")}
+            if "title_len" not in fields:  # written before rows kept their title terms, or dropped just now
                 fields = self._add_titles(meta_file, fields)
             loaded = (built or GraphIndex.load(graph_file)) if "graph_seqs" in fields else None
             return _Snapshot(np.load(matrix_file, mmap_mode="r"), fields, loaded)
@@ -464,6 +475,7 @@ class VectorIndex:
         matrix_file.with_suffix(".tmp.npy").replace(matrix_file)
         meta["title_pool"] = titles.pool()  # after the IVF permutation, which reorders only per-row arrays
         meta["model"] = np.array(self.embedder.name)
+        meta["analysis"] = np.array(fingerprint())
         _write_meta(meta_file, meta)
         for old in self.path.glob("snapshot-*"):
             if old not in new_files:
@@ -471,8 +483,9 @@ class VectorIndex:
         return built
 
     def _add_titles(self, meta_file: Path, fields: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Give an older snapshot its title arrays, matched to its rows by row key, once every row in SQLite has its
-        title terms (the first sync after an upgrade records them); until then it is left as it is."""
+        """Give a snapshot its title arrays, matched to its rows by row key, once every row in SQLite has its title
+        terms (the first sync after an upgrade, or after the text analysis changed, records them); until then it is
+        left as it is."""
         if self._meta("titles") != "complete":
             return fields
         keyed = "keys" in fields  # snapshots from before row keys are matched by seq alone
@@ -482,7 +495,8 @@ class VectorIndex:
             row = position.get(_row_key(seq, hashed) if keyed else seq)
             if row is not None:
                 titles.add(row, terms)
-        fields = {**fields, "title_start": titles.start, "title_len": titles.length, "title_pool": titles.pool()}
+        fields = {**fields, "title_start": titles.start, "title_len": titles.length, "title_pool": titles.pool(),
+                  "analysis": np.array(fingerprint())}  # fmt: skip
         _write_meta(meta_file, fields)
         return fields
 
