@@ -139,14 +139,14 @@ class VectorIndex:
         elif self._meta("titles") is None:
             empty = self._db.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is None
             self._set_meta("titles", "complete" if empty else "pending")
-        analysed_by = self._meta("analysis")  # the text analysis that made the rows' title terms
+        analysis, analysed_by = fingerprint(), self._meta("analysis")  # what made the rows' title terms
         if analysed_by is None:  # rows from before this was recorded: made by the analysis that first shipped
-            self._set_meta("analysis", fingerprint())
-        elif analysed_by != fingerprint():  # made another way: the next sync records them again
+            self._set_meta("analysis", analysis)
+        elif analysed_by != analysis:  # made another way: the next sync records them again
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("UPDATE vectors SET title_terms = NULL")
             self._set_meta("titles", "pending")
-            self._set_meta("analysis", fingerprint())
+            self._set_meta("analysis", analysis)
             self._db.execute("COMMIT")
         model = self._meta("model")
         if model is None:
@@ -370,7 +370,8 @@ class VectorIndex:
             if "model" not in fields:  # written before snapshots named their model, and checked just now
                 fields = {**fields, "model": np.array(self.embedder.name)}
                 _write_meta(meta_file, fields)
-            if str(fields.get("analysis", fingerprint())) != fingerprint():  # title terms made by another analysis
+            analysis = fingerprint()
+            if str(fields.get("analysis", analysis)) != analysis:  # title terms made by another analysis
                 fields = {k: v for k, v in fields.items() if not k.startswith("title_")}
             if "title_len" not in fields:  # written before rows kept their title terms, or dropped just now
                 fields = self._add_titles(meta_file, fields)
