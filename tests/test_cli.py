@@ -1,11 +1,15 @@
 import json
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from bedside.cli import main
+import bedside
+from bedside.cli import COMMANDS, main
 
 
 @pytest.fixture
@@ -50,3 +54,39 @@ def test_bad_option_values_are_refused(run, fixtures):
     assert result.exit_code == 2 and "unknown evidence type 'blog'" in result.output
     result = run("ingest", "--format", "docx", str(fixtures / "markdown" / "digest.md"))
     assert result.exit_code == 2
+
+
+def test_the_listing_in_help_matches_each_commands_own_help():
+    # `bedside --help` lists the commands from summaries kept in cli.py, without importing them
+    ctx = click.Context(main)
+    assert set(COMMANDS) == set(main.list_commands(ctx))
+    for name, (_module, _attribute, summary) in COMMANDS.items():
+        command = main.get_command(ctx, name)
+        assert command is not None and command.help is not None
+        assert command.help.split("\n\n")[0] == summary, name
+
+
+def test_help_and_version_import_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from bedside.cli import main\n"
+        "for args in (['--help'], ['--version']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('bedside.engine', 'bedside.config', 'numpy', 'pydantic', 'sqlalchemy', 'rich', 'fastapi')\n"
+        "print('imported:', *sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Commands:" in result.stdout and "bedside, version " in result.stdout
+    assert result.stdout.splitlines()[-1] == "imported:"
+
+
+def test_bedside_is_importable_from_the_package():
+    from bedside import Bedside
+    from bedside.engine import Bedside as FromEngine
+
+    assert Bedside is FromEngine
+    with pytest.raises(AttributeError):
+        _ = bedside.NoSuchThing

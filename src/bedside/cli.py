@@ -1,112 +1,105 @@
-"""The `bedside` command."""
+"""The `bedside` command: the group, its global options and where each command lives.
+
+A command's module is imported only when that command runs or shows its own help. `bedside --help` and
+`bedside --version` import Click and nothing else of bedside's (no engine, NumPy, pydantic or SQLAlchemy), and
+`bedside ask` does not pay for the editorial database or the deployment checks.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
+from collections.abc import Mapping
+from gettext import gettext as _
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from bedside import __version__
-from bedside.answer.render import print_answer, to_markdown
-from bedside.cli_console import err, handle_errors, out
-from bedside.config import load_settings
-from bedside.engine import Bedside
-from bedside.errors import InvalidInput
-from bedside.ingest import FORMATS
-from bedside.knowledge import IngestReport
-from bedside.model import Answer, EvidenceType, SearchHit
+
+__all__ = ["COMMANDS", "LazyGroup", "main"]
+
+# name -> (module, attribute, the command's help up to its first blank line). `bedside --help` lists the commands
+# from these summaries without importing their modules; tests/test_cli.py checks each against its command.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "articles": ("bedside.cli_editorial", "articles", "Articles: export."),
+    "ask": (
+        "bedside.cli_knowledge", "ask",
+        "Answer a clinical question with cited statements from the knowledge base.",
+    ),
+    "audit": ("bedside.cli_ops", "audit", "The editorial audit log."),
+    "backup": (
+        "bedside.cli_ops", "backup",
+        "Copy the data directory's databases into DEST (new or empty), consistently, while bedside keeps running.",
+    ),
+    "chat": (
+        "bedside.cli_knowledge", "chat",
+        "Ask questions and follow-ups interactively (an empty line or Ctrl-D ends).",
+    ),
+    "check": (
+        "bedside.cli_ops", "check",
+        "Check the data directory's consistency, or (--deploy) that this installation is safe to expose.",
+    ),
+    "ingest": (
+        "bedside.cli_knowledge", "ingest",
+        "Read files, folders or globs (Markdown, MEDLINE/JATS XML, PDF, HTML, JSON Lines) into the knowledge base.",
+    ),
+    "kb": ("bedside.cli_knowledge", "kb", "The starter knowledge base shipped with bedside."),
+    "remove": ("bedside.cli_knowledge", "remove", "Remove documents (and their passages) by id."),
+    "restore": (
+        "bedside.cli_ops", "restore",
+        "Restore a backup made by `bedside backup` into the (empty) data directory, then check it.",
+    ),
+    "review": (
+        "bedside.cli_editorial", "review",
+        "Review articles as a local user (direct database access: `--as` needs no password).",
+    ),
+    "search": (
+        "bedside.cli_knowledge", "search",
+        "Search the knowledge base's passages (hybrid lexical + dense ranking).",
+    ),
+    "serve": ("bedside.cli_knowledge", "serve", "Serve the web pages and the JSON API (OpenAPI docs at /docs)."),
+    "stats": ("bedside.cli_knowledge", "stats", "Counts of documents and passages, by evidence type and by source."),
+    "users": ("bedside.cli_editorial", "users", "Reviewer, editor and admin accounts."),
+}  # fmt: skip
 
 
-class BarProgress:
-    """A rich progress bar over the bytes of the files being ingested."""
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use; listing them in its help imports none of them."""
 
-    def __init__(self, label: str = "Ingesting") -> None:
-        self._label = label
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TextColumn("{task.fields[docs]} documents"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=False,
-            disable=not err.is_terminal,
-        )
-        self._task: TaskID | None = None
+    def __init__(
+        self, *args: Any, lazy_commands: Mapping[str, tuple[str, str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
 
-    def start(self, total_bytes: int, files: int) -> None:
-        self._bar.start()
-        self._task = self._bar.add_task(f"{self._label} {files} file(s)", total=total_bytes or None, docs=0)
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
 
-    def advance(self, done_bytes: int, report: IngestReport) -> None:
-        if self._task is not None:
-            docs = report.added + report.updated + report.unchanged
-            self._bar.update(self._task, completed=done_bytes, docs=docs)
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module, attribute, _summary = self.lazy_commands[cmd_name]
+            command = getattr(import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module}.{attribute} is not a click command")
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
 
-    def finish(self, report: IngestReport) -> None:
-        if self._task is not None:
-            self._bar.update(self._task, completed=self._bar.tasks[0].total or 0)
-        self._bar.stop()
-
-
-def _open(ctx: click.Context) -> Bedside:
-    obj = ctx.ensure_object(dict)
-    if "bedside" not in obj:
-        settings = load_settings(data_dir=obj.get("data_dir"))
-        obj["bedside"] = Bedside(settings=settings)
-        obj["bedside"].set_sync_progress(SyncBar())
-        ctx.call_on_close(obj["bedside"].close)
-        for notice in obj["bedside"].notices:
-            err.print(f"[yellow]notice:[/yellow] {notice}", highlight=False)
-    bedside: Bedside = obj["bedside"]
-    return bedside
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Click's own listing, with a stand-in carrying the summary for each command not imported yet."""
+        listed = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name) or click.Command(name, help=self.lazy_commands[name][2])
+            if not command.hidden:
+                listed.append((name, command))
+        if not listed:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _command in listed)
+        with formatter.section(_("Commands")):
+            formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in listed])
 
 
-class SyncBar:
-    """A progress bar for index building (embedding passages), shown only for long syncs."""
-
-    def __init__(self) -> None:
-        self._bar: Progress | None = None
-        self._task: TaskID | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            self._bar = Progress(
-                TextColumn("[bold]Indexing"), BarColumn(), TextColumn("{task.completed}/{task.total} documents"),
-                TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=not err.is_terminal,
-            )  # fmt: skip
-            self._bar.start()
-            self._task = self._bar.add_task("index", total=total)
-        assert self._task is not None
-        self._bar.update(self._task, completed=done, total=total)
-        if done >= total:
-            self._bar.stop()
-            self._bar = None
-
-
-def _load_starter(b: Bedside) -> None:
-    if b.settings.starter_kb and not b.starter_status()["current"]:
-        report = b.ensure_starter_kb(progress=BarProgress("Loading starter knowledge base:"))
-        if report is not None and not report.ok:
-            for where, message in report.failed:
-                err.print(f"[yellow]starter knowledge base:[/yellow] {where}: {message}", highlight=False)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bedside")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory (BEDSIDE_DATA_DIR).")
 @click.pass_context
@@ -114,257 +107,6 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
     """bedside: cited clinical answers from a knowledge base you control."""
     ctx.ensure_object(dict)["data_dir"] = data_dir
 
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Reader to use instead of detecting by file type.")
-@click.option("--type", "etype", help="Evidence type for every document read (e.g. guideline).")
-@click.pass_context
-@handle_errors
-def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: str | None) -> None:
-    """Read files, folders or globs (Markdown, MEDLINE/JATS XML, PDF, HTML, JSON Lines) into the knowledge base."""
-    if etype:
-        try:
-            EvidenceType.parse(etype)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
-    b = _open(ctx)
-    report = b.ingest(paths, format=fmt, evidence_type=etype, progress=BarProgress())
-    if report.added or report.updated:
-        with err.status("Preparing the search index", spinner="dots"):
-            b.prepare_search()
-    for where, message in report.failed:
-        err.print(f"[red]failed:[/red] {where}: {message}", highlight=False, soft_wrap=True)
-    for where, message in report.warnings:
-        err.print(f"[yellow]warning:[/yellow] {where}: {message}", highlight=False, soft_wrap=True)
-    docs, passages = b.store.counts()
-    out.print(
-        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{len(report.failed)} failed; {report.passages} passages written "
-        f"(knowledge base: {docs} documents, {passages} passages)",
-        highlight=False,
-    )
-    if report.failed:
-        sys.exit(1)
-
-
-@main.command()
-@click.argument("query")
-@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 1000), help="Number of hits.")
-@click.option("--type", "etypes", multiple=True, help="Only this evidence type (repeatable), e.g. guideline.")
-@click.option("--year-min", type=int, help="Only sources from this year on.")
-@click.option("--year-max", type=int, help="Only sources up to this year.")
-@click.option("--source", "sources", multiple=True, help="Only this journal or publisher (repeatable).")
-@click.option("--document", "documents", multiple=True, help="Only this document id (repeatable).")
-@click.option("--no-priors", is_flag=True, help="Rank by relevance alone, without evidence-type and recency priors.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_context
-@handle_errors
-def search(
-    ctx: click.Context, query: str, limit: int, etypes: tuple[str, ...], year_min: int | None, year_max: int | None,
-    sources: tuple[str, ...], documents: tuple[str, ...], no_priors: bool, as_json: bool,
-) -> None:  # fmt: skip
-    """Search the knowledge base's passages (hybrid lexical + dense ranking)."""
-    b = _open(ctx)
-    _load_starter(b)
-    hits = b.search(
-        query, limit, evidence_type=list(etypes) or None, year_min=year_min, year_max=year_max,
-        source=list(sources) or None, document_id=list(documents) or None, priors=not no_priors,
-    )  # fmt: skip
-    if as_json:
-        click.echo(json.dumps([_hit_json(h) for h in hits], indent=2, ensure_ascii=False))
-        return
-    if not hits:
-        out.print("No passages found.")
-        return
-    for rank, h in enumerate(hits, start=1):
-        meta = " · ".join(x for x in (h.evidence_type.label, h.source, str(h.year or "")) if x)
-        out.print(f"[bold]{rank}. {h.title}[/bold]  [dim]({meta}; {h.document_id}; score {h.score:.3f})[/dim]")
-        if h.section:
-            out.print(f"   [italic]{h.section}[/italic]", highlight=False)
-        text = h.text if len(h.text) <= 400 else h.text[:400].rsplit(" ", 1)[0] + " …"
-        out.print("   " + text.replace("\n\n", " "), highlight=False, markup=False)
-        if h.url:
-            out.print(f"   [dim]{h.url}[/dim]", highlight=False)
-
-
-@main.command()
-@click.argument("question")
-@click.option(
-    "--audience",
-    type=click.Choice(["clinician", "student", "patient"]),
-    default=None,
-    help="Who the answer is for (default: BEDSIDE_DEFAULT_AUDIENCE or clinician).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the structured answer as JSON.")
-@click.option("--markdown", is_flag=True, help="Print plain Markdown.")
-@click.option("--conversation", help="Continue a conversation (an id printed with an earlier answer).")
-@click.option("--llm", is_flag=True, help="Compose with the configured LLM endpoint, verified against the sources.")
-@click.pass_context
-@handle_errors
-def ask(
-    ctx: click.Context, question: str, audience: str | None, as_json: bool, markdown: bool,
-    conversation: str | None, llm: bool,
-) -> None:  # fmt: skip
-    """Answer a clinical question with cited statements from the knowledge base."""
-    b = _open(ctx)
-    _load_starter(b)
-    answer = _ask(b, question, audience or b.settings.default_audience, conversation, llm, stream=not as_json)
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    elif markdown:
-        click.echo(to_markdown(answer), nl=False)
-    else:
-        print_answer(answer, out)
-
-
-def _ask(b: Bedside, question: str, audience: str, conversation: str | None, llm: bool, stream: bool) -> Answer:
-    if not (llm and stream and err.is_terminal):
-        return b.ask(question, audience=audience, conversation=conversation, llm=llm)
-    err.print("[dim]composing with the LLM; each statement appears once it has been checked against its sources…[/dim]")
-    answer = b.ask(
-        question, audience=audience, conversation=conversation, llm=True,
-        on_statement=lambda text: err.print(f"[dim]  · {text}[/dim]", highlight=False, markup=False),
-    )  # fmt: skip
-    err.print("[dim]verified answer:[/dim]")
-    return answer
-
-
-@main.command()
-@click.option("--audience", type=click.Choice(["clinician", "student", "patient"]), default=None)
-@click.option("--llm", is_flag=True, help="Compose with the configured LLM endpoint.")
-@click.pass_context
-@handle_errors
-def chat(ctx: click.Context, audience: str | None, llm: bool) -> None:
-    """Ask questions and follow-ups interactively (an empty line or Ctrl-D ends)."""
-    b = _open(ctx)
-    _load_starter(b)
-    conversation: str | None = None
-    while True:
-        try:
-            question = click.prompt("\nquestion", default="", show_default=False, prompt_suffix="> ")
-        except (EOFError, click.Abort):
-            break
-        if not question.strip():
-            break
-        try:
-            answer = _ask(b, question, audience or b.settings.default_audience, conversation, llm, stream=True)
-        except InvalidInput as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            continue
-        conversation = answer.conversation
-        print_answer(answer, out)
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.pass_context
-@handle_errors
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the web pages and the JSON API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from bedside.web import create_app
-
-    b = _open(ctx)
-    _load_starter(b)
-    out.print(f"bedside on http://{host}:{port}  (API docs: /docs)", highlight=False)
-    uvicorn.run(create_app(b.settings, bedside=b), host=host, port=port, access_log=False)
-
-
-def _hit_json(h: SearchHit) -> dict[str, Any]:
-    return {
-        "document_id": h.document_id, "passage_id": h.passage_id, "score": h.score, "title": h.title,
-        "section": h.section, "type": h.evidence_type.label, "source": h.source, "year": h.year, "url": h.url,
-        "start": h.start, "end": h.end, "text": h.text,
-    }  # fmt: skip
-
-
-@main.command()
-@click.argument("document_ids", nargs=-1, required=True)
-@click.pass_context
-@handle_errors
-def remove(ctx: click.Context, document_ids: tuple[str, ...]) -> None:
-    """Remove documents (and their passages) by id."""
-    b = _open(ctx)
-    for doc_id in document_ids:
-        b.remove(doc_id)
-        out.print(f"removed {doc_id}", highlight=False)
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_context
-@handle_errors
-def stats(ctx: click.Context, as_json: bool) -> None:
-    """Counts of documents and passages, by evidence type and by source."""
-    b = _open(ctx)
-    _load_starter(b)
-    data = b.stats()
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-        return
-    out.print(f"[bold]{data['documents']}[/bold] documents, [bold]{data['passages']}[/bold] passages")
-    for title, key, label in (("By evidence type", "by_type", _type_label), ("By source", "by_source", str)):
-        table = Table(title=title, title_justify="left")
-        table.add_column(title.split()[-1].capitalize())
-        table.add_column("Documents", justify="right")
-        for name, count in data[key].items():
-            table.add_row(label(name), str(count))
-        out.print(table)
-
-
-def _type_label(value: str) -> str:
-    return EvidenceType(value).label
-
-
-@main.group()
-def kb() -> None:
-    """The starter knowledge base shipped with bedside."""
-
-
-@kb.command("status")
-@click.pass_context
-@handle_errors
-def kb_status(ctx: click.Context) -> None:
-    """Show whether the starter knowledge base is enabled, loaded and current."""
-    b = _open(ctx)
-    s = b.starter_status()
-    state = "loaded" if s["loaded"] else "not loaded"
-    current = "current" if s["current"] else "out of date" if s["loaded"] else "-"
-    out.print(
-        f"starter knowledge base: {'enabled' if s['enabled'] else 'disabled'}, {state} "
-        f"({s['documents']} of {s['shipped']} digests, {current})"
-    )
-
-
-@kb.command("load")
-@click.pass_context
-@handle_errors
-def kb_load(ctx: click.Context) -> None:
-    """Load or refresh the starter knowledge base now."""
-    b = _open(ctx)
-    report = b.load_starter_kb(progress=BarProgress("Loading starter knowledge base:"))
-    for where, message in report.failed if report else []:
-        err.print(f"[yellow]starter knowledge base:[/yellow] {where}: {message}", highlight=False)
-    out.print(f"starter knowledge base: {b.starter_status()['documents']} digests loaded")
-
-
-@kb.command("unload")
-@click.pass_context
-@handle_errors
-def kb_unload(ctx: click.Context) -> None:
-    """Remove the starter digests from this data directory; they stay out until `bedside kb load`."""
-    b = _open(ctx)
-    out.print(f"removed {b.unload_starter_kb()} starter digests")
-
-
-from bedside.cli_editorial import register as register_editorial  # noqa: E402 - needs `main`'s commands first
-from bedside.cli_ops import register  # noqa: E402 - after the editorial commands: it adds an alias to `review`
-
-register_editorial(main)
-register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

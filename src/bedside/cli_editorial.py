@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
 from bedside.cli_console import err, handle_errors, out
-from bedside.config import load_settings
+from bedside.cli_ops import audit_verify
 
-__all__ = ["register"]
+__all__ = ["articles", "review", "users"]
 
 
 if TYPE_CHECKING:
@@ -29,6 +28,7 @@ _STATUS_CHOICE = click.Choice(["submitted", "under_review", "changes_requested",
 
 def _articles(ctx: click.Context) -> SqlArticleService:
     """The editorial service for this data directory, opened once per command."""
+    from bedside.config import load_settings
     from bedside.editorial.service import open_article_service
 
     obj = ctx.ensure_object(dict)
@@ -79,6 +79,8 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
         rows = [{"email": u.email, "role": u.role.value, "active": u.active} for u in found]
         click.echo(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     table = Table("Email", "Role", "Active", title_justify="left")
     for u in found:
         table.add_row(u.email, u.role.value, "yes" if u.active else "no")
@@ -130,6 +132,8 @@ def review_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
     if not found:
         out.print("No articles.")
         return
+    from rich.table import Table
+
     table = Table("Status", "Version", "Claimed by", "Updated", title_justify="left")
     table.add_column("Slug", no_wrap=True)
     for a in found:
@@ -172,6 +176,9 @@ def review_history(ctx: click.Context, slug: str) -> None:
         out.print(line + (f": {e.comment}" if e.comment else ""), highlight=False, markup=False, soft_wrap=True)
 
 
+review.add_command(audit_verify, "verify-audit")  # the command's name before `bedside audit verify`
+
+
 @click.group()
 def articles() -> None:
     """Articles: export."""
@@ -198,9 +205,3 @@ def articles_export(ctx: click.Context, status: str, fmt: str, output: Path | No
     for name, text in files.items():
         (output / name).write_text(text, encoding="utf-8")
     err.print(f"wrote {len(files)} file(s) to {output}", highlight=False)
-
-
-def register(main: click.Group) -> None:
-    """Add the editorial command groups to the `bedside` group."""
-    for group in (users, review, articles):
-        main.add_command(group)

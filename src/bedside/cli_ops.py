@@ -1,24 +1,30 @@
 """Operating commands: `bedside check [--deploy]`, `bedside backup`, `bedside restore` and `bedside audit verify`.
 
-Registered on the `bedside` group by `register(main)`; kept apart from cli.py so that neither grows past a screenful
-of commands. Problems print one a line and exit 1; bad input exits 2, as everywhere in the CLI.
+Listed on the `bedside` group by cli.py and imported when one of them runs; `review verify-audit` (an alias of
+`audit verify`) is added by cli_editorial.py. Problems print one a line and exit 1; bad input exits 2, as everywhere
+in the CLI.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bedside.cli_console import err, handle_errors, out
-from bedside.config import Settings, load_settings
-from bedside.deploy import Finding
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from bedside.config import Settings
+    from bedside.deploy import Finding
+
+__all__ = ["audit", "audit_verify", "backup", "check", "restore"]
 
 
 def _settings(ctx: click.Context) -> Settings:
+    from bedside.config import load_settings
+
     obj = ctx.find_root().ensure_object(dict)
     return load_settings(data_dir=obj.get("data_dir"))
 
@@ -104,12 +110,3 @@ def audit_verify(ctx: click.Context, trusted_head: str | None) -> None:
         first = f"record {result.first_broken}" if result.first_broken is not None else "the trusted head"
         err.print(f"first broken: {first}", highlight=False)
         sys.exit(1)
-
-
-def register(main: click.Group) -> None:
-    """Add the operating commands to the `bedside` group (`review verify-audit` stays, as an alias)."""
-    for command in (check, backup, restore, audit):
-        main.add_command(command)
-    review = main.commands.get("review")
-    if isinstance(review, click.Group):
-        review.add_command(audit_verify, "verify-audit")

@@ -14,10 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from bedside.answer.llm_client import ChatClient
 from bedside.errors import UpstreamError
+
+if TYPE_CHECKING:
+    from bedside.answer.llm_client import ChatClient
 
 __all__ = ["CircuitBreaker", "GuardedClient"]
 
