@@ -1,8 +1,16 @@
 PY ?= python
 
-.PHONY: check format-check lint types security test format
+.PHONY: check locked format-check lint types security test format lock
 
-check: format-check lint types security test
+check: locked format-check lint types security test
+
+# The installed versions are the locked ones (constraints.txt); prints them.
+locked:
+	$(PY) scripts/lock.py --verify
+
+# Resolve pyproject.toml's ranges afresh into constraints.txt (then run the check and commit both).
+lock:
+	$(PY) scripts/lock.py
 
 format-check:
 	$(PY) -m ruff format --check src tests bench
@@ -14,7 +22,7 @@ types:
 	$(PY) -m mypy
 
 # bandit: medium severity and above fails; pip-audit: known vulnerabilities in the installed dependencies fail
-# (it asks PyPI's vulnerability data, so it needs to reach pypi.org; the project itself is skipped).
+# (it asks the package index's vulnerability data, so it needs the network; the project itself is skipped).
 security:
 	$(PY) -m bandit -q -r src -ll
 	$(PY) -m pip_audit --skip-editable --progress-spinner off

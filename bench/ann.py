@@ -63,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     vecs, model = load_vectors(args.kb)
-    key = {"bge-small-en-v1.5": "bge-small", "all-MiniLM-L6-v2": "minilm"}.get(model)
+    key = {"bge-small-en-v1.5": "bge-small"}.get(model)
     embedder = load_embedder(key) if key else None
     if embedder is None:
         raise SystemExit(f"{args.kb}: vectors of {model!r}, not a real model bedside ships")

@@ -1,6 +1,6 @@
 """Calibrate the statement verifier's thresholds (bedside.answer.verify.VerifyThresholds) on PubMedQA.
 
-    .venv/bin/python bench/calibrate_verify.py [--data ../shared/data/pubmedqa] [--embedder minilm|hashing]
+    .venv/bin/python bench/calibrate_verify.py [--data ../shared/data/pubmedqa] [--embedder bge-small|hashing]
                                                [--precision 0.98] [--scores bench/out/verify-scores.json]
 
 Pairs, built per split from each question's long answer (the abstract's conclusion), one per sentence:
@@ -34,8 +34,7 @@ from datasets import read_jsonl
 
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.verify import VerifyCache, VerifyThresholds, content_terms, verify_statement
-from bedside.index.bert import F32
-from bedside.index.embedder import Embedder, load_embedder
+from bedside.index.embedder import F32, Embedder, load_embedder
 from bedside.model import DocumentId, PassageId
 from bedside.sentences import split
 
@@ -251,7 +250,7 @@ def report(pairs: Pairs, embedder_name: str, target: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("../shared/data/pubmedqa"))
-    ap.add_argument("--embedder", default="minilm", choices=("minilm", "hashing"))  # the verifier runs on MiniLM
+    ap.add_argument("--embedder", default="bge-small", choices=("bge-small", "hashing"))  # the retrieval model
     ap.add_argument("--precision", type=float, default=0.98, help="target precision on dev")
     ap.add_argument("--number-context", type=float, default=VerifyThresholds().number_context,
                     help="share of a statement's terms a number's sentence window must hold")  # fmt: skip

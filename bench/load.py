@@ -290,7 +290,7 @@ def main() -> None:
     p.add_argument("--corpus", type=Path, default=HERE.parent.parent / "shared/data/medquad/corpus.jsonl.gz")
     p.add_argument("--queries", type=Path, default=HERE.parent.parent / "shared/data/medquad/queries.jsonl")
     p.add_argument("--documents", type=int, default=5000)
-    p.add_argument("--embedder", default="hashing", choices=["hashing", "minilm"])
+    p.add_argument("--embedder", default="hashing", choices=["hashing", "bge-small"])
     p.add_argument("--out", type=Path, default=HERE / "out")
     p.add_argument("--users", type=int, default=20, help="concurrent readers")
     p.add_argument("--askers", type=int, default=40, help="concurrent users asking new questions")

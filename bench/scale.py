@@ -838,7 +838,7 @@ def main() -> None:
     parser.add_argument("--bm25s-max", type=int, default=100_000, help="largest size to run the bm25s baseline on")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--throughput-passages", type=int, default=1000, help="real-model indexing sample")
-    parser.add_argument("--embedder", choices=["bge-small", "minilm"], default="bge-small", help="the real model")
+    parser.add_argument("--embedder", choices=["bge-small"], default="bge-small", help="the real model")
     parser.add_argument("--keep", action="store_true", help="keep the built data directories")
     parser.add_argument("--reuse", action="store_true", help="search data directories kept by --keep, unrebuilt")
     parser.add_argument(

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: sqlite in data_dir
     starter_kb: bool = True
     index_backend: Literal["embedded"] = "embedded"
-    embedder: Literal["bge-small", "minilm", "hashing", "none"] = "bge-small"
+    embedder: Literal["bge-small", "hashing", "none"] = "bge-small"
     default_audience: Audience = "clinician"
     # The extractive composer also prefers sentences close in meaning to the rest of the evidence (sentence vectors
     # from the dense model). Off by default: it costs up to eight sentence embeddings for each new question and its

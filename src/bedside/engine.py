@@ -15,7 +15,7 @@ from bedside import starter_kb
 from bedside.answer.breaker import CircuitBreaker
 from bedside.config import Settings, load_settings
 from bedside.errors import BackendUnavailable, InvalidInput, NotFound
-from bedside.index.embedder import Embedder, MiniLmEmbedder, load_embedder
+from bedside.index.embedder import Embedder, load_embedder
 from bedside.index.hybrid import HybridSearcher
 from bedside.index.lexical import LexicalIndex
 from bedside.index.protocol import Filters, SyncProgress
@@ -72,8 +72,6 @@ class Bedside:
             else None
         )
         self._starter_checked = False
-        self._verifier: Embedder | None = None  # MiniLM for LLM verification, loaded on first use
-        self._verifier_missing = False
         self.conversations = ConversationStore(self.data_dir / "conversations.sqlite")
         # One breaker for the LLM endpoint across answers, so an outage pauses it for all of them.
         self.llm_breaker = CircuitBreaker(settings.llm_failures_to_pause, settings.llm_retry_after)
@@ -92,7 +90,9 @@ class Bedside:
             return None
         from bedside import starter_kb
 
-        return VectorIndex(self.data_dir / "vectors", embedder, seed=starter_kb.shipped_vectors(embedder.name))
+        return VectorIndex(
+            self.data_dir / "vectors", embedder, seed=starter_kb.shipped_vectors(embedder, self.notices.append)
+        )
 
     def set_sync_progress(self, progress: SyncProgress | None) -> None:
         """Report index building (embedding) progress, e.g. to a progress bar."""
@@ -217,21 +217,10 @@ class Bedside:
         return LlmComposer(client, s.llm_model, embedder=self.verify_embedder())
 
     def verify_embedder(self) -> Embedder | None:
-        """The embedder that checks LLM statements against their passages. The verifier's cosine threshold was
-        calibrated with all-MiniLM-L6-v2 (bench/calibrate_verify.py); another model's cosines mean something else
-        (bge-small's run higher), so verification uses MiniLM whatever retrieval uses, or lexical support alone when
-        MiniLM is not installed. The hashing stand-in is passed through for tests."""
-        if self.dense is None:
-            return None
-        own = self.dense.embedder
-        if own.name == MiniLmEmbedder.name or own.name.startswith("hashing"):
-            return own
-        if self._verifier is None and not self._verifier_missing:
-            try:
-                self._verifier = MiniLmEmbedder()
-            except BackendUnavailable:
-                self._verifier_missing = True
-        return self._verifier
+        """The embedder that checks LLM statements against their passages: the retrieval model, whose cosines the
+        verifier's thresholds were calibrated on (bench/calibrate_verify.py); None (lexical support alone) when
+        dense retrieval is off."""
+        return self.dense.embedder if self.dense is not None else None
 
     def remove(self, document_id: str) -> None:
         """Remove one document by id."""

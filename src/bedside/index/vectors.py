@@ -127,7 +127,7 @@ class VectorIndex:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.embedder = embedder
-        self.seed = seed or {}
+        self.seed = seed if seed is not None else {}
         self._db = sqlite3.connect(path / "vectors.sqlite", timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
