@@ -191,6 +191,10 @@ class Bedside:
         stamp = (today or date.today()).isoformat()
         ctx = AskContext(
             search=lambda q, n: self.searcher.search(q, n, None, replace(self.searcher.config, depth=100)),
+            search_in=lambda q, n, ids: self.searcher.search(
+                q, n, Filters(document_ids=frozenset(ids)), replace(self.searcher.config, depth=100)
+            ),
+            known_terms=self.lexical.known,
             documents=self.store.documents,
             today=stamp,
             previous_questions=tuple(previous),

@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bedside.answer import selection
 from bedside.answer.evidence import EvidencePassage, renumber
+from bedside.answer.focus import Focus
 from bedside.answer.injection import addresses_model
 from bedside.answer.question import QueryPlan, concepts_of
 from bedside.answer.sentences import Candidate, candidates, continued, terms_of
@@ -69,6 +71,14 @@ _LAYOUT_OF = {
     QuestionType.TREATMENT: "treatment", QuestionType.DOSING: "treatment", QuestionType.DIAGNOSIS: "diagnosis",
     QuestionType.YES_NO: "yes-no", QuestionType.MONITORING: "monitoring",
 }  # fmt: skip
+# Categories a bottom-line sentence may come from when the question's parts choose it.
+_LEAD_CATEGORIES = {
+    "treatment": frozenset(("treatment", "key", "diagnosis", "monitoring", "escalation", "warning")),
+    "diagnosis": frozenset(("diagnosis", "key", "treatment", "pitfall", "escalation")),
+    "monitoring": frozenset(("monitoring", "diagnosis", "treatment", "key")),
+    "yes-no": frozenset(("key", "treatment", "diagnosis", "monitoring", "warning", "escalation", "pitfall")),
+    "general": frozenset(("key", "treatment", "diagnosis", "monitoring", "warning", "escalation", "pitfall")),
+}
 _BOTTOM_LINE_CATEGORIES = {
     "treatment": ("treatment",), "diagnosis": ("diagnosis",), "monitoring": ("monitoring",),
     "yes-no": ("key", "treatment", "diagnosis"), "general": ("key", "treatment", "diagnosis"),
@@ -287,18 +297,26 @@ def compose(
     passages: list[EvidencePassage],
     options: ExtractiveOptions | None = None,
     embed: Callable[[list[str]], Any] | None = None,
+    focus: Focus | None = None,
 ) -> Answer:
     """Compose an answer from the passages' own sentences; never returns an uncited statement. With `embed` (texts
-    to unit vectors), agreement in meaning counts beside agreement in words."""
+    to unit vectors), agreement in meaning counts beside agreement in words. With `focus` (the documents about the
+    question's problem), the answer abstains when no document is about it, leads only from those documents, and
+    gives the patient nothing meant for another population."""
     options = options or ExtractiveOptions()
     layout = _LAYOUT_OF.get(plan.type, "general")
-    if not covered(plan, passages, options):
+    if (focus is not None and not focus.covered) or (focus is None and not covered(plan, passages, options)):
         return insufficient(plan, passages)
-    cands = candidates(passages)
+    cands, specific = selection.applicable(candidates(passages), plan, focus)
     central = centrality(cands) if options.w_centrality else {}
     factor = options.treatment_centrality_factor if layout == "treatment" else 1.0
     w_central = options.w_centrality * factor
-    values = [score(c, plan, layout, options) + w_central * central.get(i, 0.0) for i, c in enumerate(cands)]
+    values = [
+        score(c, plan, layout, options)
+        + w_central * central.get(i, 0.0)
+        + (selection.W_SPECIFIC if i in specific else 0.0)
+        for i, c in enumerate(cands)
+    ]
     if embed is not None and options.w_semantic and cands:
         # Only the leading candidates compete for the first statements; embedding just those bounds the cost of a
         # question whose passages have not been seen before.
@@ -309,10 +327,17 @@ def compose(
     ranked = sorted(zip(values, cands, strict=True), key=lambda t: -t[0])
     groups = _pick(ranked, options, set(plan.concepts) | set(concepts_of(" ".join(plan.expansions))))
     concepts = set(plan.concepts)
-    if not groups or (concepts and not any(concepts & g[0].terms for g in groups[:3])):
+    if not groups or (focus is None and concepts and not any(concepts & g[0].terms for g in groups[:3])):
         return insufficient(plan, passages)
-    bottom = _bottom_line(groups, plan, layout)
+    if focus is not None:
+        value_of = {id(c): v for v, c in ranked}
+        values_of = {id(g): value_of[id(g[0])] for g in groups}
+        bottom = selection.bottom_line(groups, values_of, plan, focus, _LEAD_CATEGORIES[layout])
+    else:
+        bottom = _bottom_line(groups, plan, layout)
     sections = _fill_sections([g for g in groups if g not in bottom], plan, layout, options)
+    if not bottom and not sections:
+        return insufficient(plan, passages)
     by_id: dict[str, EvidencePassage] = {p.passage_id: p for p in passages}
     # No "Yes."/"No." label: cue words misjudged 18% of BioASQ dev yes/no questions, too many for a clinical tool.
     extend = options.continue_anaphora in ("bottom", "all")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bedside.answer.parts import Part, parts_of
+from bedside.answer.patient import Patient, patient_of
 from bedside.index.analysis import STOP_WORDS, analyze, raw_tokens
 from bedside.model import QuestionType
 from bedside.vocabulary import load_vocabulary
@@ -48,6 +50,9 @@ _GENERIC = frozenset(
         "concurrent combined coexisting both also about guideline guidelines evidence effective safe threshold "
         "thresholds confirm often check level levels cut off value values way ways role roles effect effects "
         "associated association function functions involved relationship related list known main common type types"
+        " need needs now straight away still start stop much long often next do does did can could would yes no "
+        "suspected suspect new known s els else either go going get getting well end add quick one ones anything "
+        "something ok okay just please first today"
     )
 )
 
@@ -63,6 +68,8 @@ class QueryPlan:
     search_query: str  # what retrieval runs (the question, or a follow-up resolved against the conversation)
     expansions: tuple[str, ...] = ()  # vocabulary expansions of abbreviations in the question
     subqueries: tuple[str, ...] = ()  # one per coordinated condition ("iron and B12 deficiency")
+    patient: Patient = field(default_factory=Patient)  # who the question is about, as far as it says
+    parts: tuple[Part, ...] = ()  # what it asks, one part per coordinated question
 
 
 def question_type(question: str) -> QuestionType:
@@ -156,4 +163,6 @@ def plan(question: str, previous: list[str] | None = None) -> QueryPlan:
         qualifiers=qualifiers_of(question) or (qualifiers_of(search) if previous else ()),
         search_query=search,
         expansions=expansions_of(search),
+        patient=patient_of(search),
+        parts=parts_of(question, _GENERIC),
     )

@@ -16,8 +16,10 @@ except ImportError:  # pragma: no cover
     AUDIENCES = ("clinician", "student", "patient")
     render_for = None  # type: ignore[assignment]
 from bedside.answer.evidence import EvidencePassage
+from bedside.answer.focus import Focus, focus_of
 from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
+from bedside.answer.sentences import terms_of
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.model import Answer, Document, DocumentId, EvidenceType, PassageId, SearchHit
 
@@ -47,6 +49,10 @@ class AskContext:
     given_evidence: bool = False
     # Sentence embedder for semantic agreement in the extractive composer (None: lexical agreement only).
     embed: Callable[[list[str]], Any] | None = None
+    # Search restricted to some documents (query, limit, document ids): more of the documents in topic focus.
+    search_in: Callable[[str, int, Sequence[str]], list[SearchHit]] | None = None
+    # The analysed terms the knowledge base has at all (for what a question names that bedside has never read of).
+    known_terms: Callable[[frozenset[str]], frozenset[str]] | None = None
 
 
 def validate(question: str, audience: str) -> str:
@@ -153,13 +159,20 @@ def answer_question(
     question = validate(question, audience)
     qplan = plan(question, list(ctx.previous_questions))
     docs: dict[str, Document] = {}
+    focus: Focus | None = None
     if evidence is not None:
         passages = evidence_from_items(evidence)
     else:
         hits = retrieve(qplan, ctx.search)
         docs = ctx.documents([h.document_id for h in hits])
+        ask = terms_of(" ".join(part.text for part in qplan.parts))
+        problems = [terms_of(q) for q in qplan.subqueries]
+        focus = focus_of(question_terms(qplan), docs, qplan.patient, ask, qplan.parts, ctx.known_terms, problems)
+        if focus.covered and ctx.search_in is not None:
+            hits = focused(qplan, focus, docs, hits, ctx.search_in)
         passages = evidence_from_hits(hits, docs)
-    answer, notices = _compose(qplan, passages, replace(ctx, given_evidence=evidence is not None), audience)
+    ctx = replace(ctx, given_evidence=evidence is not None)
+    answer, notices = _compose(qplan, passages, ctx, audience, focus)
     answer = render_for(answer, audience)
     return replace(
         answer,
@@ -172,11 +185,47 @@ def answer_question(
     )
 
 
+# "no fever or loin pain", "not anaemic", "without diabetes": what the patient does not have is not the topic.
+_ABSENT = re.compile(r"\b(?:no|not|without|denies|never)\b[^.;,?!]*", re.I)
+
+
+def question_terms(qplan: QueryPlan) -> frozenset[str]:
+    """What the question names, as analysed terms, abbreviations expanded, leaving out what it says is absent (for
+    topic focus)."""
+    return terms_of(_ABSENT.sub(" ", " ".join((qplan.search_query, *qplan.expansions))))
+
+
+FOCUS_PASSAGES = 6  # more passages of the documents in focus, per part of the question
+
+
+def focused(
+    qplan: QueryPlan, focus: Focus, docs: dict[str, Document], hits: list[SearchHit],
+    search_in: Callable[[str, int, Sequence[str]], list[SearchHit]],
+) -> list[SearchHit]:  # fmt: skip
+    """The evidence for a question with a topic focus: for each part, the focus documents' best passages for it
+    (searched with the part and the documents' titles), then the first retrieval's other passages."""
+    titles = " ".join(dict.fromkeys(docs[d].title for d in focus.documents if d in docs))
+    runs = [search_in(f"{part.text} {titles}", FOCUS_PASSAGES, focus.documents) for part in qplan.parts]
+    runs.append([h for h in hits if h.document_id in focus.documents])
+    out: list[SearchHit] = []
+    seen: set[str] = set()
+    for rank in range(max((len(r) for r in runs), default=0)):
+        for run in runs:  # interleaved, so every part is represented near the top
+            if rank < len(run) and run[rank].passage_id not in seen:
+                seen.add(run[rank].passage_id)
+                out.append(run[rank])
+    out += [h for h in hits if h.passage_id not in seen]
+    return out
+
+
 def _compose(
-    qplan: QueryPlan, passages: list[EvidencePassage], ctx: AskContext, audience: str
+    qplan: QueryPlan, passages: list[EvidencePassage], ctx: AskContext, audience: str, focus: Focus | None = None
 ) -> tuple[Answer, list[str]]:
     notices: list[str] = []
-    if ctx.llm is not None and passages and extractive.covered(qplan, passages, extractive.ExtractiveOptions()):
+    if focus is not None:  # every composer works from the evidence about the question's problem and patient
+        passages = [p for p in passages if p.document_id in focus.documents] or passages
+    gate = focus.covered if focus is not None else extractive.covered(qplan, passages, extractive.ExtractiveOptions())
+    if ctx.llm is not None and passages and gate:
         try:
             drafted = ctx.llm.compose(qplan.question, passages, audience, ctx.on_statement)
             return replace(drafted, question_type=qplan.type, searched=(qplan.search_query,)), notices
@@ -184,4 +233,4 @@ def _compose(
             notices.append(f"LLM unavailable, answered extractively instead: {exc}")
     # Caller-supplied evidence is relevant by the caller's word: no coverage gate, only the on-topic check.
     options = extractive.ExtractiveOptions(min_coverage=0.0) if ctx.given_evidence else None
-    return extractive.compose(qplan, passages, options, embed=ctx.embed), notices
+    return extractive.compose(qplan, passages, options, embed=ctx.embed, focus=focus), notices

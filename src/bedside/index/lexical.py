@@ -167,6 +167,11 @@ class LexicalIndex:
         seqs = searcher.fast_field_values("seq", [addr for _, addr in hits])
         return [Candidate(int(seq or 0), float(score)) for (score, _), seq in zip(hits, seqs, strict=True)]
 
+    def known(self, terms: Iterable[str]) -> frozenset[str]:
+        """The analysed terms that occur in at least one indexed passage (its text or its document's title/topics)."""
+        searcher = self.index.searcher()
+        return frozenset(t for t in terms if searcher.doc_freq("text", t) or searcher.doc_freq("context", t))
+
     def _term(self, term: str, field: str, weight: float) -> tantivy.Query:
         q = tantivy.Query.term_query(self.schema, field, term, index_option="freq")
         return q if weight == 1.0 else tantivy.Query.boost_query(q, weight)

@@ -1,0 +1,132 @@
+"""Topic focus: which of the retrieved documents are about the question's clinical problem and fit its patient.
+
+An answer draws on the documents whose subject the question names (bedside.answer.topics); another document may
+contribute only sentences that name that subject themselves. A document whose title restricts it to a population
+the patient is not in ("... in adults" for a 9-year-old) is not about this question, however well its words match.
+When no retrieved document is about the question, the knowledge base does not cover it: the composer abstains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from bedside.answer.applicability import Applicability, Fit, fit
+from bedside.answer.parts import Part
+from bedside.answer.patient import Patient
+from bedside.answer.sentences import terms_of
+from bedside.answer.topics import Aboutness, Subject, aboutness, subject_of, term_weights
+from bedside.index.analysis import analyze, raw_tokens
+from bedside.model import Document
+
+# A document is in focus when its aboutness reaches this share of the best document's (two conditions asked about
+# together, "iron and B12 deficiency", keep both of their documents) ...
+RELATIVE = 0.5
+# ... and at least this much on its own: the weight of one subject term that not every retrieved document shares.
+MINIMUM = 0.75
+NAMED_LENGTH = 8  # a lower-case word this long is taken to name a thing ("dexamethasone"), not to ask ("anything")
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """The documents an answer may lead from, best first, and what the question names of their subjects."""
+
+    documents: tuple[str, ...]
+    problem: tuple[frozenset[str], ...]  # the subject phrases the question names (analysed terms)
+    populations: Mapping[str, Applicability] = field(default_factory=dict)  # each document's title population
+    scores: Mapping[str, float] = field(default_factory=dict)
+    excluded: tuple[str, ...] = ()  # about the problem, but for another population than this patient
+    unknown: tuple[str, ...] = ()  # parts of the question no retrieved document mentions
+
+    @property
+    def covered(self) -> bool:
+        """Whether any document is about the question (else the answer abstains)."""
+        return bool(self.documents)
+
+    def names_problem(self, terms: frozenset[str]) -> bool:
+        """Whether a sentence's terms name the problem itself (one whole subject phrase)."""
+        return any(p <= terms for p in self.problem)
+
+
+@lru_cache(maxsize=4096)
+def _text_terms(doc_id: str, content_hash: str, text: str) -> frozenset[str]:
+    return terms_of(text)
+
+
+def unknown_parts(
+    parts: Sequence[Part], docs: Mapping[str, Document], known: Callable[[frozenset[str]], frozenset[str]] | None = None
+) -> tuple[Part, ...]:  # fmt: skip
+    """The parts of the question none of whose own terms the knowledge base has (`known`, its vocabulary; without
+    it, the retrieved documents'): the question asks about something bedside has never read of ("Suspected HIT",
+    "Dexamethasone dose" for croup)."""
+    expanded = {p: p.terms | (terms_of(p.text) - frozenset(analyze(p.text))) for p in parts}
+    asked = frozenset(t for terms in expanded.values() for t in terms)
+    if known is not None:
+        have = known(asked)
+    else:
+        have = frozenset().union(
+            *(_text_terms(d.id, d.content_hash, f"{d.title} {' '.join(d.topics)} {d.text}") for d in docs.values())
+        )
+    return tuple(p for p, terms in expanded.items() if terms and not terms & have and (_named(p.text) & terms) - have)
+
+
+def _named(text: str) -> frozenset[str]:
+    """Terms of the words that name something (an abbreviation in capitals, a long word such as a drug) rather than
+    talk about it: only those make a part of a question unknown when the knowledge base lacks them."""
+    out: set[str] = set()
+    for token in raw_tokens(text):
+        if (token.isupper() and len(token) >= 2) or len(token) >= NAMED_LENGTH:
+            out |= terms_of(token)
+    return frozenset(out)
+
+
+def focus_of(
+    question_terms: frozenset[str], docs: Mapping[str, Document], patient: Patient,
+    ask_terms: frozenset[str] = frozenset(), parts: Sequence[Part] = (),
+    known: Callable[[frozenset[str]], frozenset[str]] | None = None, problems: Sequence[frozenset[str]] = (),
+) -> Focus:  # fmt: skip
+    """Rank the documents by how much the question is about their subject; keep those about it that fit the patient.
+    A document narrowed to a population or condition the question does not place the patient in (a pregnancy
+    guideline for a question that does not mention pregnancy) joins only when no document without that narrowing is
+    about the question. A question about several problems at once (`problems`: "iron and vitamin B12 deficiency")
+    keeps the documents about each. Nothing is in focus when a part of the question names only what no document
+    mentions."""
+    unknown = unknown_parts(parts, docs, known)
+    subjects: dict[str, Subject] = {d: subject_of(doc) for d, doc in docs.items()}
+    weights = term_weights(subjects.values())
+    about = {d: aboutness(question_terms, s, weights, ask_terms) for d, s in subjects.items()}
+    kept: list[str] = []
+    excluded: list[str] = []
+    for terms in [question_terms, *problems]:
+        scores = about if terms is question_terms else {d: aboutness(terms, s, weights) for d, s in subjects.items()}
+        keep, drop = _choose(scores, subjects, patient)
+        kept += [d for d in keep if d not in kept]
+        excluded += [d for d in drop if d not in excluded]
+    kept = [] if unknown else kept
+    problem = tuple(dict.fromkeys(p for d in kept for p in about[d].matched))
+    return Focus(
+        documents=tuple(kept), problem=problem, populations={d: s.population for d, s in subjects.items()},
+        scores={d: a.score for d, a in about.items()}, excluded=tuple(d for d in excluded if d not in kept),
+        unknown=tuple(p.text for p in unknown),
+    )  # fmt: skip
+
+
+def _choose(
+    about: Mapping[str, Aboutness], subjects: Mapping[str, Subject], patient: Patient
+) -> tuple[list[str], list[str]]:
+    """The documents about this (best first) that fit the patient, and those about it that do not."""
+    best = max((a.score for a in about.values()), default=0.0)
+    ranked = sorted(
+        (d for d, a in about.items() if a.score >= max(MINIMUM, RELATIVE * best)), key=lambda d: -about[d].score
+    )
+    fits = {d: fit(subjects[d].population, patient) for d in ranked}
+    apply = [d for d in ranked if fits[d] is Fit.APPLIES and about[d].in_context]
+    other = [d for d in ranked if fits[d] is Fit.OTHER or (fits[d] is Fit.APPLIES and not about[d].in_context)]
+    kept = apply or other
+    # A document narrowed to this patient's own population or condition ("... in pregnancy" for a pregnant woman)
+    # says what applies to them; the general documents on the same subject then only repeat or contradict it.
+    narrowed = [d for d in kept if subjects[d].population.requires or subjects[d].context]
+    if narrowed and len(narrowed) < len(kept) and apply:
+        kept = narrowed
+    return kept, [d for d in ranked if d not in kept]

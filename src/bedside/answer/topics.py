@@ -1,0 +1,183 @@
+"""What a document is about, and whether it is about the clinical problem a question asks after.
+
+A document's subject is read from its own metadata, so it grows with the knowledge base: the title, split where it
+narrows ("... in adults", "... in heart failure"), and its leading topics, the names and abbreviations of that
+subject that digests list first and MEDLINE gives as MeSH headings and keywords. A question is about a document's
+subject when it names one of those subject phrases (abbreviations expanded); rarer phrases, and phrases named in the
+question's ask rather than its vignette, count more. The narrowing clause becomes the document's default
+applicability (a population) or a condition the question must name for the document to be about it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bedside.answer.applicability import Applicability, applicability
+from bedside.answer.sentences import terms_of
+from bedside.index.analysis import analyze
+from bedside.model import Document
+
+# Title words that say what the document does with its subject, not what the subject is.
+_TASK_WORDS = frozenset(
+    analyze(
+        "management treatment treating diagnosis testing investigation prevention prescribing guideline guidelines "
+        "early acute emergency update focused recommendations practice clinical care assessment and of the for with "
+        "its their standards statement review overview approach definition define cutoffs cutoff thresholds"
+    )
+)
+_POPULATION_WORDS = frozenset(
+    analyze("people person patients adults adult children child women men those aged over under older s")
+)
+# A clause that narrows a title: "in adults", "in people aged 16 and over", "in pregnancy", "in heart failure".
+_NARROWING = re.compile(r"\s+(?:in|for|among|after)\s+(.+)$", re.I)
+_PARENTHESES = re.compile(r"\(([^)]*)\)")
+# Check tags and very broad MeSH headings say whom a study was on, not what it was about.
+_BROAD = frozenset(
+    t.lower()
+    for t in (
+        "Humans", "Animals", "Male", "Female", "Adult", "Aged", "Aged, 80 and over", "Middle Aged", "Young Adult",
+        "Child", "Child, Preschool", "Infant", "Infant, Newborn", "Adolescent", "Pregnancy", "Risk Factors",
+        "Treatment Outcome", "Retrospective Studies", "Prospective Studies", "Cohort Studies", "Time Factors",
+    )
+)  # fmt: skip
+ASSOCIATED = 0.5  # credit for naming what a document discusses (a drug, a test) rather than its subject
+PARTIAL = 0.6  # credit for a subject phrase the question names in part ("the withdrawal" for "alcohol withdrawal")
+ASK_FACTOR = 2.0  # a subject the question asks about outweighs one its vignette mentions ("admitted with cellulitis")
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """One name of a document's subject: its analysed terms as written, those with abbreviations expanded, and
+    whether it names the subject itself (the title, or a topic sharing the title's words) or something the
+    document discusses (a drug, a test, a score)."""
+
+    surface: frozenset[str]
+    expanded: frozenset[str]
+    core: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A document's subject: its phrases, the population its title names, and the condition its title narrows it
+    to ("Iron deficiency in inflammatory bowel disease": the IBD terms)."""
+
+    phrases: tuple[Phrase, ...]
+    population: Applicability
+    title_terms: frozenset[str]
+    context: frozenset[str] = frozenset()
+
+
+def _split_title(title: str) -> tuple[list[str], str]:
+    """Subject phrases of a title, and the clause that narrows it ("" if none)."""
+    inner = _PARENTHESES.findall(title)
+    bare = _PARENTHESES.sub(" ", title)
+    narrowing = ""
+    m = _NARROWING.search(bare)
+    if m:
+        narrowing, bare = m.group(0), bare[: m.start()]
+    parts = [p for chunk in [bare, *inner] for p in re.split(r"\s*(?:[,;:/]| - | – | and | or )\s*", chunk)]
+    return [p.strip() for p in parts if p.strip()], narrowing
+
+
+def _phrase(text: str, core: bool) -> Phrase | None:
+    surface = frozenset(analyze(text)) - _TASK_WORDS
+    expanded = terms_of(text) - _TASK_WORDS
+    return Phrase(surface, expanded, core) if surface else None
+
+
+@lru_cache(maxsize=8192)
+def _subject(title: str, guideline: str, topics: tuple[str, ...]) -> Subject:
+    names, narrowing = _split_title(title)
+    title_terms = frozenset(t for p in names for t in terms_of(p)) - _TASK_WORDS
+    phrases = [_phrase(p, True) for p in names]
+    for topic in (t for t in topics if t.lower() not in _BROAD):
+        phrases.append(_phrase(topic, bool(terms_of(topic) & title_terms)))
+    population = applicability(narrowing) if narrowing else Applicability()
+    if population.general and guideline:
+        population = applicability(guideline)
+    # A narrowing clause that names no population the patient model knows is a condition the question must name.
+    context = (terms_of(narrowing) - _TASK_WORDS - _POPULATION_WORDS) if narrowing and population.general else set()
+    kept = tuple(dict.fromkeys(p for p in phrases if p is not None))
+    return Subject(kept, population, title_terms, frozenset(context))
+
+
+def subject_of(doc: Document) -> Subject:
+    """The document's subject (cached per title and topics)."""
+    return _subject(doc.title, doc.guideline, doc.topics)
+
+
+@dataclass(frozen=True, slots=True)
+class Aboutness:
+    """How much a question is about a document's subject, and which subject phrases it names in full."""
+
+    score: float
+    matched: tuple[frozenset[str], ...]  # the expanded terms of each phrase named in full
+    core: bool = False  # a name of the subject itself is among them
+    in_context: bool = True  # the question names the condition the document is narrowed to (or there is none)
+
+
+def aboutness(
+    question_terms: frozenset[str], subject: Subject, weight: dict[str, float], ask_terms: frozenset[str] = frozenset()
+) -> Aboutness:  # fmt: skip
+    """Sum over the subject phrases the question names of their terms' weights. A phrase counts whole when the
+    question has all its terms (as written, or its abbreviation's expansion), at PARTIAL when it has the phrase's
+    weightiest term and half its terms; a term counts once, at its best credit; a phrase that is not a name of the
+    subject itself counts ASSOCIATED; terms in the question's ask count ASK_FACTOR times."""
+    credit: dict[str, float] = {}
+    matched: list[frozenset[str]] = []
+    core = partial_core = False
+    for p in subject.phrases:
+        hit = p.surface & question_terms
+        expansion = p.expanded - p.surface
+        if hit == p.surface or (expansion and expansion <= question_terms):
+            factor, hit = 1.0, p.surface
+            matched.append(p.expanded)
+            core = core or p.core
+        elif len(p.surface) > 1 and 2 * len(hit) >= len(p.surface) and _outweighs(hit, p.surface - hit, weight):
+            factor = PARTIAL
+            partial_core = partial_core or p.core
+        else:
+            continue
+        factor *= 1.0 if p.core else ASSOCIATED
+        for t in hit:
+            asked = ASK_FACTOR if t in ask_terms or p.expanded & ask_terms else 1.0
+            credit[t] = max(credit.get(t, 0.0), factor * weight.get(t, 1.0) * asked)
+    in_context = (
+        not subject.context
+        or 2 * len(subject.context & question_terms) >= len(subject.context)
+        or any(
+            p.expanded & subject.context and _names(p.surface, question_terms, weight)
+            for p in subject.phrases
+            if not p.core
+        )
+    )  # "Crohn's" names the IBD a document is narrowed to through its topic "Crohn's disease"
+    # Only a whole name, or part of a name of the subject itself, makes a question about a document: a word shared
+    # with something it discusses ("replace" in "potassium replacement") is not enough on its own.
+    score = sum(credit.values()) if matched or partial_core else 0.0
+    return Aboutness(score, tuple(matched), core, in_context)
+
+
+def _names(phrase: frozenset[str], question_terms: frozenset[str], weight: dict[str, float]) -> bool:
+    hit = phrase & question_terms
+    return hit == phrase or (bool(hit) and _outweighs(hit, phrase - hit, weight))
+
+
+def _outweighs(hit: frozenset[str], missing: frozenset[str], weight: dict[str, float]) -> bool:
+    """Whether the named terms include one at least as weighty as every term left out (a distinctive word)."""
+    return max(weight.get(t, 1.0) for t in hit) >= max(weight.get(t, 1.0) for t in missing)
+
+
+def term_weights(subjects: Iterable[Subject]) -> dict[str, float]:
+    """Inverse document frequency of each subject term over the given documents' subjects: "anaemia" in many
+    subjects weighs less than "ketoacidosis" in one."""
+    subjects = list(subjects)
+    df: dict[str, int] = {}
+    for s in subjects:
+        for t in {t for p in s.phrases for t in p.surface}:
+            df[t] = df.get(t, 0) + 1
+    n = max(len(subjects), 1)
+    return {t: math.log(1 + n / d) for t, d in df.items()}
