@@ -71,6 +71,7 @@ _LAYOUT_OF = {
     QuestionType.TREATMENT: "treatment", QuestionType.DOSING: "treatment", QuestionType.DIAGNOSIS: "diagnosis",
     QuestionType.YES_NO: "yes-no", QuestionType.MONITORING: "monitoring",
 }  # fmt: skip
+PRIORITY_EXTRA = 3
 # Categories a bottom-line sentence may come from when the question's parts choose it.
 _LEAD_CATEGORIES = {
     "treatment": frozenset(("treatment", "key", "diagnosis", "monitoring", "escalation", "warning")),
@@ -263,16 +264,19 @@ def _bottom_line(groups: list[list[Candidate]], plan: QueryPlan, layout: str) ->
 
 
 def _fill_sections(
-    groups: list[list[Candidate]], plan: QueryPlan, layout: str, options: ExtractiveOptions
-) -> list[tuple[str, list[Statement]]]:
-    """Place each group, best first, in the one section its category belongs to, within the limits."""
+    groups: list[list[Candidate]], plan: QueryPlan, layout: str, options: ExtractiveOptions,
+    priority: set[int] | None = None,
+) -> list[tuple[str, list[Statement]]]:  # fmt: skip
+    """Place each group, best first, in the one section its category belongs to, within the limits; a group in
+    `priority` (ids: it answers a part of the question) may go PRIORITY_EXTRA past a section's limit."""
     heading_of = {cat: heading for heading, cats in _LAYOUTS[layout] for cat in cats}
     filled: dict[str, list[Statement]] = {heading: [] for heading, _ in _LAYOUTS[layout]}
     total = 0
     for g in groups:
         category = category_of(g[0], plan)
         heading = heading_of.get(category)
-        if heading is None or len(filled[heading]) >= options.bullets_per_section:
+        limit = options.bullets_per_section + (PRIORITY_EXTRA if priority and id(g) in priority else 0)
+        if heading is None or len(filled[heading]) >= limit:
             continue
         filled[heading].append(_statement(g, category, options.continue_anaphora == "all"))
         total += 1
@@ -332,10 +336,14 @@ def compose(
     if focus is not None:
         value_of = {id(c): v for v, c in ranked}
         values_of = {id(g): value_of[id(g[0])] for g in groups}
-        bottom = selection.bottom_line(groups, values_of, plan, focus, _LEAD_CATEGORIES[layout])
+        rankings = selection.part_rankings(groups, values_of, plan, focus, _LEAD_CATEGORIES[layout])
+        bottom = selection.bottom_line(rankings)
+        first = selection.answering(rankings)
+        groups = first + [g for g in groups if not any(g is h for h in first)]
+        priority = {id(g) for g in first}
     else:
-        bottom = _bottom_line(groups, plan, layout)
-    sections = _fill_sections([g for g in groups if g not in bottom], plan, layout, options)
+        bottom, priority = _bottom_line(groups, plan, layout), set()
+    sections = _fill_sections([g for g in groups if g not in bottom], plan, layout, options, priority)
     if not bottom and not sections:
         return insufficient(plan, passages)
     by_id: dict[str, EvidencePassage] = {p.passage_id: p for p in passages}

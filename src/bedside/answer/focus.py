@@ -81,21 +81,36 @@ def _named(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def _mentioned(terms: frozenset[str], docs: Sequence[Document]) -> frozenset[str]:
+    if not terms:
+        return frozenset()
+    seen: set[str] = set()
+    for d in docs:
+        seen |= terms & _text_terms(d.id, d.content_hash, f"{d.title} {' '.join(d.topics)} {d.text}")
+    return frozenset(seen)
+
+
 def focus_of(
     question_terms: frozenset[str], docs: Mapping[str, Document], patient: Patient,
     ask_terms: frozenset[str] = frozenset(), parts: Sequence[Part] = (),
     known: Callable[[frozenset[str]], frozenset[str]] | None = None, problems: Sequence[frozenset[str]] = (),
+    background: frozenset[str] = frozenset(), shares: Mapping[str, float] | None = None,
+    conditions: frozenset[str] = frozenset(),
 ) -> Focus:  # fmt: skip
     """Rank the documents by how much the question is about their subject; keep those about it that fit the patient.
     A document narrowed to a population or condition the question does not place the patient in (a pregnancy
     guideline for a question that does not mention pregnancy) joins only when no document without that narrowing is
     about the question. A question about several problems at once (`problems`: "iron and vitamin B12 deficiency")
     keeps the documents about each. Nothing is in focus when a part of the question names only what no document
-    mentions."""
+    mentions, or when no document in focus says a word about the disease the question opens on (`conditions`)."""
     unknown = unknown_parts(parts, docs, known)
     subjects: dict[str, Subject] = {d: subject_of(doc) for d, doc in docs.items()}
     weights = term_weights(subjects.values())
-    about = {d: aboutness(question_terms, s, weights, ask_terms) for d, s in subjects.items()}
+    about = {d: aboutness(question_terms, s, weights, ask_terms, background, shares) for d, s in subjects.items()}
+    if background and max((a.score for a in about.values()), default=0.0) < MINIMUM:
+        # Nothing but the background names a subject ("sertraline in a student with moderate depression"): then the
+        # background is what the question is about.
+        about = {d: aboutness(question_terms, s, weights, ask_terms, frozenset(), shares) for d, s in subjects.items()}
     kept: list[str] = []
     excluded: list[str] = []
     for terms in [question_terms, *problems]:
@@ -103,12 +118,13 @@ def focus_of(
         keep, drop = _choose(scores, subjects, patient)
         kept += [d for d in keep if d not in kept]
         excluded += [d for d in drop if d not in excluded]
-    kept = [] if unknown else kept
+    unnamed = conditions - _mentioned(conditions, [docs[d] for d in kept])  # a disease no document in focus discusses
+    kept = [] if unknown or unnamed else kept
     problem = tuple(dict.fromkeys(p for d in kept for p in about[d].matched))
     return Focus(
         documents=tuple(kept), problem=problem, populations={d: s.population for d, s in subjects.items()},
         scores={d: a.score for d, a in about.items()}, excluded=tuple(d for d in excluded if d not in kept),
-        unknown=tuple(p.text for p in unknown),
+        unknown=tuple(p.text for p in unknown) + tuple(sorted(unnamed)),
     )  # fmt: skip
 
 

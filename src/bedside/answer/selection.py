@@ -8,19 +8,22 @@ outside the topic focus must name the question's problem itself and apply to thi
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from bedside.answer.applicability import Fit, applicability, fit
 from bedside.answer.focus import Focus
 from bedside.answer.parts import Part, decision_fit, decision_of
 from bedside.answer.question import QueryPlan
-from bedside.answer.sentences import Candidate
+from bedside.answer.sentences import Candidate, terms_of
+from bedside.index.analysis import analyze
 
 # Weights of the bottom-line choice for one part (tuned on the clinical_qa dev split with bench/clinical.py).
 W_PART = 1.0  # share of the part's own terms the sentence states
 W_DECISION = 0.6  # how directly it gives the kind of answer asked (a dose for "what dose", a threshold, ...)
 W_SCORE = 0.5  # its overall relevance score, relative to the best sentence's
 W_SPECIFIC = 0.15  # it names the patient's own population (pregnancy for a pregnant patient): more specific
+W_HEADING = 0.3  # its source section is where that kind of answer lives ("Dosing" for a dose)
 MAX_BOTTOM = 3
 
 
@@ -49,31 +52,75 @@ def _default_part(plan: QueryPlan) -> Part:
     return Part(plan.question, frozenset(plan.concepts), decision_of(plan.question))
 
 
-def bottom_line(
+# Section headings that say what kind of answer their sentences give.
+_HEADING_FOR = {
+    "dose": re.compile(r"dos|regimen|prescri", re.I),
+    "duration": re.compile(r"dos|regimen|duration|treat", re.I),
+    "threshold": re.compile(r"threshold|target|definition|diagnos|blood pressure", re.I),
+    "monitoring": re.compile(r"monitor|follow", re.I),
+    "diagnosis": re.compile(r"diagnos|investig|test|assess|definition", re.I),
+    "choice": re.compile(r"treat|manag|therap|first", re.I),
+}
+
+
+def part_rankings(
     groups: list[list[Candidate]], values: dict[int, float], plan: QueryPlan, focus: Focus | None,
     leads: frozenset[str],
-) -> list[list[Candidate]]:  # fmt: skip
-    """For each part of the question, the group whose sentence answers it most directly, from a document in focus
-    and about this patient; one per part, never the same twice. `values` maps id(group) to its score; `leads` are
-    the categories that may lead (not warnings about something else, not another population)."""
+) -> list[list[tuple[float, list[Candidate]]]]:  # fmt: skip
+    """For each part of the question, the groups that may answer it, best first, with their value: the share of the
+    part's terms they state (counted double where the sentence opens on them: its subject), how directly they give
+    the kind of answer asked, their section heading's fit, and their overall score. Only sentences from a document
+    in focus, about this patient, in a category that may lead."""
     top = max(values.values(), default=0.0) or 1.0
-    chosen: list[list[Candidate]] = []
+    out: list[list[tuple[float, list[Candidate]]]] = []
     for part in plan.parts or (_default_part(plan),):
-        best, best_value = None, 0.0
-        for g in groups[:60]:
+        terms = part.terms | (terms_of(part.text) & _expansions(part.text))
+        ranked: list[tuple[float, list[Candidate]]] = []
+        for g in groups[:80]:
             c = g[0]
-            if any(g is h for h in chosen) or c.population or c.category not in leads:
+            if c.population or c.category not in leads:
                 continue
             if focus is not None and c.passage.document_id not in focus.documents:
                 continue
-            overlap = len(part.terms & c.terms) / len(part.terms) if part.terms else 0.5
-            if part.terms and overlap == 0.0:
-                continue
-            value = W_PART * overlap + W_DECISION * decision_fit(c, part.decision) + W_SCORE * values[id(g)] / top
-            if value > best_value:
-                best, best_value = g, value
+            overlap = 0.5
+            if terms:
+                opening = terms_of(" ".join(c.text.split()[: max(6, len(c.text.split()) // 2)]))
+                overlap = (len(terms & c.terms) + len(terms & opening)) / (2 * len(terms))
+                if overlap == 0.0:
+                    continue
+            heading = _HEADING_FOR.get(part.decision)
+            value = (
+                W_PART * overlap + W_DECISION * decision_fit(c, part.decision) + W_SCORE * values[id(g)] / top
+                + (W_HEADING if heading is not None and heading.search(c.heading) else 0.0)
+            )  # fmt: skip
+            ranked.append((value, g))
+        ranked.sort(key=lambda t: -t[0])
+        out.append(ranked)
+    return out
+
+
+def _expansions(text: str) -> frozenset[str]:
+    """Terms that abbreviations in the text expand to ("BP": blood, pressure)."""
+    return terms_of(text) - frozenset(analyze(text))
+
+
+def bottom_line(rankings: list[list[tuple[float, list[Candidate]]]]) -> list[list[Candidate]]:
+    """For each part, its best group; one per part, never the same twice, at most MAX_BOTTOM."""
+    chosen: list[list[Candidate]] = []
+    for ranked in rankings:
+        best = next((g for _, g in ranked if not any(g is h for h in chosen)), None)
         if best is not None:
             chosen.append(best)
         if len(chosen) >= MAX_BOTTOM:
             break
     return chosen
+
+
+def answering(rankings: list[list[tuple[float, list[Candidate]]]], per_part: int = 3) -> list[list[Candidate]]:
+    """The few groups that answer each part best, parts interleaved: they go into the sections first."""
+    out: list[list[Candidate]] = []
+    for rank in range(per_part):
+        for ranked in rankings:
+            if rank < len(ranked) and not any(ranked[rank][1] is h for h in out):
+                out.append(ranked[rank][1])
+    return out

@@ -131,14 +131,19 @@ def categorise(text: str, heading: str) -> str:
 
 def _expanded_terms(text: str) -> frozenset[str]:
     """Terms of the expansions of abbreviations written in the sentence ("CAP" adds community, acquired, ...)."""
+    return frozenset(t for terms in expansions_in(text) for t in terms)
+
+
+def expansions_in(text: str) -> list[list[str]]:
+    """The analysed terms of each abbreviation's expansion in the text (unambiguous abbreviations only)."""
     vocab = load_vocabulary()
-    out: set[str] = set()
+    out: list[list[str]] = []
     for token in raw_tokens(text):
         if len(token) >= 2 and (token.isupper() or any(c.isupper() for c in token[1:])):
             expansions = vocab.abbreviations.get(token, ())
             if len(expansions) == 1:  # ambiguous abbreviations add nothing
-                out.update(analyze(expansions[0]))
-    return frozenset(out)
+                out.append(analyze(expansions[0]))
+    return out
 
 
 def spans_of(text: str) -> list[tuple[int, int]]:

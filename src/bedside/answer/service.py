@@ -19,8 +19,9 @@ from bedside.answer.evidence import EvidencePassage
 from bedside.answer.focus import Focus, focus_of
 from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
-from bedside.answer.sentences import terms_of
+from bedside.answer.sentences import expansions_in, terms_of
 from bedside.errors import InvalidInput, UpstreamError
+from bedside.index.analysis import analyze
 from bedside.model import Answer, Document, DocumentId, EvidenceType, PassageId, SearchHit
 
 MAX_QUESTION_CHARS = 2000
@@ -167,7 +168,10 @@ def answer_question(
         docs = ctx.documents([h.document_id for h in hits])
         ask = terms_of(" ".join(part.text for part in qplan.parts))
         problems = [terms_of(q) for q in qplan.subqueries]
-        focus = focus_of(question_terms(qplan), docs, qplan.patient, ask, qplan.parts, ctx.known_terms, problems)
+        focus = focus_of(
+            question_terms(qplan), docs, qplan.patient, ask, qplan.parts, ctx.known_terms, problems,
+            background_terms(qplan), expansion_shares(qplan), head_conditions(qplan),
+        )  # fmt: skip
         if focus.covered and ctx.search_in is not None:
             hits = focused(qplan, focus, docs, hits, ctx.search_in)
         passages = evidence_from_hits(hits, docs)
@@ -187,6 +191,52 @@ def answer_question(
 
 # "no fever or loin pain", "not anaemic", "without diabetes": what the patient does not have is not the topic.
 _ABSENT = re.compile(r"\b(?:no|not|without|denies|never)\b[^.;,?!]*", re.I)
+
+
+# "with COPD and type 2 diabetes", "known AF", "on warfarin for a DVT", "history of MI": the patient's background.
+_BACKGROUND = re.compile(
+    r"\b(?:with|known|history of|hx of|background of|pmh|on)\s+([^,.;:?()]+)|\b(?:previous|prior|past)\s+([^,.;:?()]+)",
+    re.I,
+)
+
+
+def background_terms(qplan: QueryPlan) -> frozenset[str]:
+    """Terms the vignette names only as the patient's background (comorbidities, drugs), not in what it asks."""
+    ask = " ".join(part.text for part in qplan.parts)
+    vignette = qplan.question.replace(ask, " ") if ask else qplan.question
+    named = " ".join(g for m in _BACKGROUND.finditer(vignette) for g in m.groups() if g)
+    rest = _BACKGROUND.sub(" ", vignette)
+    return terms_of(named) - terms_of(rest) - terms_of(ask)
+
+
+def expansion_shares(qplan: QueryPlan) -> dict[str, float]:
+    """Terms the question has only through an abbreviation's expansion, each with its share of that one concept
+    ("COPD": chronic, obstructive, pulmonary, disease a quarter each), so a concept counts once, however spelt out."""
+    text = qplan.search_query
+    written = frozenset(analyze(text))
+    shares: dict[str, float] = {}
+    for terms in expansions_in(text):
+        new = [t for t in terms if t not in written]
+        for t in new:
+            shares[t] = min(shares.get(t, 1.0), 1.0 / len(new))
+    return shares
+
+
+# Disease names by their shape: pyelonephritis, myeloma, hypercalcaemia, pre-eclampsia, neuropathy, ...
+_CONDITION_WORD = re.compile(
+    r"\b[\w-]*(?:itis|osis|oses|aemia|emia|oma|omas|pathy|algia|plasia|trophy|eclampsia|penia|cytosis|megaly|"
+    r"lithiasis|ism)\b",
+    re.I,
+)
+_HEAD = re.compile(r"^[^,.;:?()]+")
+
+
+def head_conditions(qplan: QueryPlan) -> frozenset[str]:
+    """Disease names in the question's opening clause, which usually states the problem ("Acute pyelonephritis in a
+    30-year-old woman, ..."), unless named as background or as absent."""
+    m = _HEAD.match(_ABSENT.sub(" ", qplan.question))
+    words = _CONDITION_WORD.findall(m.group(0)) if m else []
+    return frozenset(t for w in words for t in analyze(w)) - background_terms(qplan)
 
 
 def question_terms(qplan: QueryPlan) -> frozenset[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -47,6 +47,7 @@ _BROAD = frozenset(
 ASSOCIATED = 0.5  # credit for naming what a document discusses (a drug, a test) rather than its subject
 PARTIAL = 0.6  # credit for a subject phrase the question names in part ("the withdrawal" for "alcohol withdrawal")
 ASK_FACTOR = 2.0  # a subject the question asks about outweighs one its vignette mentions ("admitted with cellulitis")
+BACKGROUND = 0.4  # a comorbidity or current drug ("with COPD and type 2 diabetes", "on warfarin") is not the problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +85,8 @@ def _split_title(title: str) -> tuple[list[str], str]:
 
 
 def _phrase(text: str, core: bool) -> Phrase | None:
-    surface = frozenset(analyze(text)) - _TASK_WORDS
-    expanded = terms_of(text) - _TASK_WORDS
+    surface = frozenset(t for t in analyze(text) if len(t) > 1) - _TASK_WORDS
+    expanded = frozenset(t for t in terms_of(text) if len(t) > 1) - _TASK_WORDS
     return Phrase(surface, expanded, core) if surface else None
 
 
@@ -121,12 +122,15 @@ class Aboutness:
 
 
 def aboutness(
-    question_terms: frozenset[str], subject: Subject, weight: dict[str, float], ask_terms: frozenset[str] = frozenset()
+    question_terms: frozenset[str], subject: Subject, weight: dict[str, float], ask_terms: frozenset[str] = frozenset(),
+    background: frozenset[str] = frozenset(), shares: Mapping[str, float] | None = None,
 ) -> Aboutness:  # fmt: skip
     """Sum over the subject phrases the question names of their terms' weights. A phrase counts whole when the
     question has all its terms (as written, or its abbreviation's expansion), at PARTIAL when it has the phrase's
     weightiest term and half its terms; a term counts once, at its best credit; a phrase that is not a name of the
-    subject itself counts ASSOCIATED; terms in the question's ask count ASK_FACTOR times."""
+    subject itself counts ASSOCIATED; terms in the question's ask count ASK_FACTOR times, terms only in its
+    `background` (comorbidities, current drugs) BACKGROUND times; a term the question has only through an
+    abbreviation's expansion counts its `shares` of that concept."""
     credit: dict[str, float] = {}
     matched: list[frozenset[str]] = []
     core = partial_core = False
@@ -144,8 +148,9 @@ def aboutness(
             continue
         factor *= 1.0 if p.core else ASSOCIATED
         for t in hit:
-            asked = ASK_FACTOR if t in ask_terms or p.expanded & ask_terms else 1.0
-            credit[t] = max(credit.get(t, 0.0), factor * weight.get(t, 1.0) * asked)
+            asked = ASK_FACTOR if t in ask_terms or p.expanded & ask_terms else BACKGROUND if t in background else 1.0
+            share = shares.get(t, 1.0) if shares else 1.0
+            credit[t] = max(credit.get(t, 0.0), factor * weight.get(t, 1.0) * asked * share)
     in_context = (
         not subject.context
         or 2 * len(subject.context & question_terms) >= len(subject.context)
