@@ -13,6 +13,8 @@ from the answer JSON (`Answer.to_dict()`), as the dataset README defines:
   `must_not`; answered, not `insufficient_evidence`;
 - uncovered questions: abstained, `insufficient_evidence` or no statements;
 - must-not hits: `must_not` patterns found in bottom lines, counted over all questions;
+- near-duplicate statement pairs (the same numbers, words overlapping by a Jaccard of 0.6 or more) and signpost
+  statements (a sentence that only says which guideline covers what), counted over all answers;
 - reading grade: Flesch-Kincaid grade of the statements of the clinician answer and of the patient answer (the
   question asked again with audience "patient"), mean over covered, answered questions.
 Wall time is the clinician `ask` per question, after loading the knowledge base and one warm-up question.
@@ -78,6 +80,35 @@ def reading_grade(answer: dict[str, Any]) -> float | None:
     return float(textstat.flesch_kincaid_grade(" ".join(t if t[-1] in ".!?" else t + "." for t in texts)))
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+# A sentence that only says which guideline covers what (the same rule the composer applies, kept here so the
+# baseline's answers are measured the same way).
+_SIGNPOST = re.compile(
+    r"\b(?:guideline|guidance|update|report|consensus|standards|statement|NG\d+|CG\d+)\s+(?:[\w/-]+\s+){0,6}?"
+    r"(?:also\s+)?(?:covers|addresses|applies(?!\s+to\b)|discusses|deals with|sets out)\b",
+    re.I,
+)
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def duplicate_pairs(texts: list[str], threshold: float = 0.6) -> int:
+    """Pairs of statements with the same numbers whose words (lower-cased, 3+ letters) overlap by at least
+    `threshold` (Jaccard): the same fact twice. Sentences that differ in a number state different facts."""
+    words = [{w for w in _WORD.findall(t.lower()) if len(w) > 2} for t in texts]
+    numbers = [_NUMBER.findall(t) for t in texts]
+    return sum(
+        1
+        for i in range(len(words))
+        for j in range(i + 1, len(words))
+        if words[i]
+        and words[j]
+        and numbers[i] == numbers[j]
+        and len(words[i] & words[j]) / len(words[i] | words[j]) >= threshold
+    )
+
+
 def score(q: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
     """One question's measures from its clinician answer."""
     sts, bottom = statements(answer), answer.get("bottom_line", [])
@@ -98,6 +129,8 @@ def score(q: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
         "on_topic": len(sts) - len(off_topic), "off_topic": off_topic,
         "bottom_line_allowed": bl_allowed, "bottom_line_items": bl_items, "must_not_hits": must_not,
         "bottom_line_ok": bl_allowed and bool(bl_items) and not must_not,
+        "duplicate_pairs": duplicate_pairs([s["text"] for s in sts]),
+        "signposts": sum(bool(_SIGNPOST.search(s["text"])) for s in sts),
     }  # fmt: skip
 
 
@@ -120,6 +153,8 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         "answered": sum(not r["insufficient_evidence"] for r in cov),
         "abstained": sum(r["insufficient_evidence"] or r["statements"] == 0 for r in unc),
         "must_not_hits": sum(len(r["must_not_hits"]) for r in results),
+        "duplicate_pairs": sum(r.get("duplicate_pairs", 0) for r in results),
+        "signposts": sum(r.get("signposts", 0) for r in results),
         "graded": len(graded),
         "grade_clinician": _mean([r["grade_clinician"] for r in graded]),
         "grade_patient": _mean([r["grade_patient"] for r in graded]),
@@ -201,7 +236,7 @@ def _fmt(key: str, s: dict[str, Any] | None) -> str:
         return f"{v}/{s['covered']} ({v / max(s['covered'], 1):.0%})"
     if key == "abstained":
         return f"{v}/{s['uncovered']} ({v / max(s['uncovered'], 1):.0%})" if s["uncovered"] else "-"
-    if key == "must_not_hits":
+    if key in ("must_not_hits", "duplicate_pairs", "signposts"):
         return str(v)
     if key.startswith("wall"):
         return f"{v:.2f}"
@@ -216,6 +251,7 @@ def _met(key: str, s: dict[str, Any]) -> bool | None:
         "coverage": lambda: v >= 0.90, "precision": lambda: v >= 0.95,
         "bottom_line": lambda: v >= 0.9 * s["covered"], "answered": lambda: v == s["covered"],
         "abstained": lambda: v == s["uncovered"] if s["uncovered"] else None, "must_not_hits": lambda: v == 0,
+        "duplicate_pairs": lambda: v == 0, "signposts": lambda: v == 0,
         "grade_patient": lambda: s["grade_clinician"] is not None and v <= s["grade_clinician"] - 3,
     }  # fmt: skip
     return checks[key]() if key in checks else None
@@ -230,6 +266,8 @@ ROWS = [
     ("answered (covered)", "answered", "100%"),
     ("abstained (uncovered)", "abstained", "100%"),
     ("must-not hits in bottom lines", "must_not_hits", "0"),
+    ("near-duplicate statement pairs", "duplicate_pairs", "0"),
+    ("signpost statements", "signposts", "0"),
     ("reading grade, clinician", "grade_clinician", ""),
     ("reading grade, patient", "grade_patient", "<= clinician - 3"),
     ("wall time per question, mean (s)", "wall_mean_s", ""),

@@ -57,6 +57,8 @@ _CONDITION_CUES: dict[str, re.Pattern[str]] = {
     "renal impairment": re.compile(r"\b(CKD|chronic kidney disease|renal impairment|kidney failure|dialysis|"
                                    r"eGFR (?:below|under|less than|<)\s*\d+)\b", re.I),
     "hepatic impairment": re.compile(r"\b(cirrho\w*|hepatic impairment|liver (?:disease|failure|impairment))\b", re.I),
+    "neurological involvement": re.compile(r"\b(neurolog\w+ (?:involvement|symptoms?|signs?|features?|"
+                                           r"deficits?))\b", re.I),
     "cardiovascular disease": re.compile(r"\b(cardiovascular disease|ASCVD|coronary (?:heart|artery) disease|"
                                          r"ischaemic heart disease|ischemic heart disease)\b", re.I),
 }  # fmt: skip

@@ -95,6 +95,7 @@ class ExtractiveOptions:
     relative_floor: float = 0.45  # a sentence must score at least this share of the best sentence
     min_coverage: float = 0.5  # share of the question's concepts the evidence must mention at all
     duplicate_jaccard: float = 0.6
+    duplicate_distinct: float = 0.5  # the same share of distinctive words, context set aside, with the same numbers
     # Sentence score weights, tuned on BioASQ dev (summary + yes/no, gold snippets) with bench/answers.py.
     w_coverage: float = 0.3
     w_retrieval: float = 0.3
@@ -217,6 +218,7 @@ def _pick(
     groups: list[list[Candidate]] = []
     if not ranked:
         return groups
+    common = _common_terms([c for _, c in ranked])
     floor = ranked[0][0] * options.relative_floor
     for value, c in ranked:
         if value < floor:
@@ -224,13 +226,38 @@ def _pick(
         if concepts and not concepts & c.terms:
             continue  # says nothing about what was asked, however well its passage ranked
         for group in groups:
-            if _jaccard(group[0].terms, c.terms) >= options.duplicate_jaccard:
+            if _duplicates(group[0], c, common, options):
                 if all(g.passage.document_id != c.passage.document_id for g in group):
                     group.append(c)  # another source says the same: cite both
                 break
         else:
             groups.append([c])
     return groups
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def _common_terms(cands: list[Candidate]) -> frozenset[str]:
+    """Terms in more than a quarter of the candidate sentences: the question's context ("DVT or PE", the issuer),
+    which every sentence shares and which says nothing about whether two sentences state the same fact."""
+    counts: dict[str, int] = {}
+    for c in cands:
+        for t in c.terms:
+            counts[t] = counts.get(t, 0) + 1
+    return frozenset(t for t, n in counts.items() if n > max(2, len(cands) // 4))
+
+
+def _duplicates(a: Candidate, b: Candidate, common: frozenset[str], options: ExtractiveOptions) -> bool:
+    """Whether two sentences state the same fact: most of their words in common, or most of their distinctive
+    words (context set aside) with the same numbers ("Do not use an INR range below 2.0-3.0" and "ASH recommends an
+    INR range of 2.0-3.0")."""
+    if _jaccard(a.terms, b.terms) >= options.duplicate_jaccard:
+        return True
+    if _NUMBER.findall(a.text) != _NUMBER.findall(b.text):
+        return False
+    da, db = a.terms - common, b.terms - common
+    return len(da & db) >= 3 and _jaccard(da, db) >= options.duplicate_distinct
 
 
 def _completes(plan: QueryPlan, layout: str) -> bool:

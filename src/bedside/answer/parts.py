@@ -62,6 +62,7 @@ class Part:
     text: str
     terms: frozenset[str]
     decision: str  # dose | duration | threshold | monitoring | diagnosis | yes-no | choice | general
+    also: tuple[str, ...] = ()  # further kinds of answer the same part asks ("antibiotic, dose and duration")
 
 
 def decision_of(text: str) -> str:
@@ -89,10 +90,14 @@ def parts_of(question: str, generic: frozenset[str] = frozenset()) -> tuple[Part
     pieces = [p for p in pieces if len(p.split()) >= _MIN_PART_WORDS]
     if len(pieces) > 4:  # a run-on list: keep the ask whole rather than four fragments
         pieces = [ask]
-    parts = [Part(p, frozenset(analyze(p)) - generic, decision_of(p)) for p in pieces] or [
-        Part(ask, frozenset(analyze(ask)) - generic, decision_of(ask))
-    ]
-    return tuple(parts)
+    pieces = pieces or [ask]
+    return tuple(Part(p, frozenset(analyze(p)) - generic, decision_of(p), decisions_of(p)) for p in pieces)
+
+
+def decisions_of(text: str) -> tuple[str, ...]:
+    """Every kind of answer a part names, beyond its first."""
+    first = decision_of(text)
+    return tuple(name for name, pattern in _DECISIONS if name != first and pattern.search(text))
 
 
 def decision_fit(c: Candidate, decision: str) -> float:

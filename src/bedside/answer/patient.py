@@ -42,6 +42,9 @@ CONDITIONS: dict[str, re.Pattern[str]] = {
                                    r"dialysis|haemodialysis|hemodialysis)\b", re.I),
     "hepatic impairment": re.compile(r"\b(cirrho\w*|hepatic impairment|liver (?:disease|failure|impairment))\b", re.I),
     "diabetes": re.compile(r"\b(diabet\w*|T[12]DM?|type [12] diabetes)\b", re.I),
+    "neurological involvement": re.compile(r"\b(neurolog\w+ (?:involvement|symptoms?|signs?|features?)|"
+                                           r"paraesthes\w*|paresthes\w*|neuropath\w*|unsteady gait|ataxi\w*|"
+                                           r"subacute combined degeneration|tingling|numbness)\b", re.I),
     "cardiovascular disease": re.compile(r"\b(ischaemic heart disease|ischemic heart disease|IHD|coronary|angina|"
                                          r"myocardial infarction|MI|previous stroke|ASCVD|cardiovascular disease|"
                                          r"CVD)\b", re.I),

@@ -89,8 +89,9 @@ def part_rankings(
                 if overlap == 0.0:
                     continue
             heading = _HEADING_FOR.get(part.decision)
+            fits = max(decision_fit(c, d) for d in (part.decision, *part.also))
             value = (
-                W_PART * overlap + W_DECISION * decision_fit(c, part.decision) + W_SCORE * values[id(g)] / top
+                W_PART * overlap + W_DECISION * fits + W_SCORE * values[id(g)] / top
                 + (W_HEADING if heading is not None and heading.search(c.heading) else 0.0)
             )  # fmt: skip
             ranked.append((value, g))

@@ -27,6 +27,13 @@ _CONNECTIVE = re.compile(
 _META = re.compile(
     r"^this (digest|document|summary|page|article|review|guideline)\b.*\b(summari[sz]es|covers|describes)\b", re.I
 )
+# A signpost says which guideline covers what ("the BSG 2021 guideline applies", "NICE NG209 covers ..."): a pointer
+# to a source, not a clinical statement.
+SIGNPOST = re.compile(
+    r"\b(?:guideline|guidance|update|report|consensus|standards|statement|NG\d+|CG\d+)\s+(?:[\w/-]+\s+){0,6}?"
+    r"(?:also\s+)?(?:covers|addresses|applies(?!\s+to\b)|discusses|deals with|sets out)\b",
+    re.I,
+)
 # A period run into the next sentence's capital ("motors.Omecamtiv"), or a markup tag left in the source.
 _JOIN = re.compile(r"(?<=[a-z][a-z)][.!?])(?=[A-Z])|<[A-Za-z/][^<>\n]{0,200}>")
 _HYPHENATED = re.compile(r"\b[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b")
@@ -180,7 +187,12 @@ def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
                 heading = _BULLET.sub("", raw)
                 continue
             text, cut = _tidy(raw)
-            if len(text.split()) < (3 if alone else 5) or _META.match(text) or _ANAPHORIC.match(text):
+            if (
+                len(text.split()) < (3 if alone else 5)
+                or _META.match(text)
+                or _ANAPHORIC.match(text)
+                or SIGNPOST.search(text)
+            ):
                 continue
             category = categorise(text, heading)
             population = bool(POPULATION.search(text)) or category == "population"
