@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -50,7 +51,7 @@ def test_ask_for_a_patient_keeps_numbers_and_citations(client: TestClient, asked
             s["citations"] for s in answer["bottom_line"] + [x for sec in answer["sections"] for x in sec["statements"]]
         )
 
-    assert cites(body) == cites(asked)
+    assert cites(body) and not Counter(map(tuple, cites(body))) - Counter(map(tuple, cites(asked)))
 
 
 def test_follow_up_continues_the_conversation_as_a_different_article(client: TestClient, asked: dict[str, Any]) -> None:

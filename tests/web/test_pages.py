@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -106,7 +107,7 @@ def test_reader_selector_rerenders_and_remembers(client: TestClient, asked: dict
             for s in v.bottom_line + tuple(x for sec in v.sections for x in sec.statements)
         )
 
-    assert numbers(patient) == numbers(clinician)
+    assert numbers(patient) and not Counter(numbers(patient)) - Counter(numbers(clinician))  # a plainer selection
     remembered, _ = _article(client, asked["slug"])  # the cookie now chooses
     assert remembered.audience == "patient"
     client.cookies.clear()

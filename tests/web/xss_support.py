@@ -38,6 +38,14 @@ QUESTIONS = (
     "Colchicine started within a day for an acute gout flare",
     "Naproxen in adults without kidney disease with an acute gout flare",
     "Treating an acute gout flare when colchicine cannot be used",
+    "Is colchicine started within a day effective for an acute gout flare in adults?",
+    "Does naproxen relieve acute gout flare pain in adults without kidney disease?",
+    "Can prednisolone treat an acute gout flare when colchicine cannot be used?",
+    "Do ice and rest ease an acute gout flare alongside drug treatment?",
+    "Colchicine for an acute gout flare in adults",
+    "Naproxen for the pain of an acute gout flare",
+    "Prednisolone for an acute gout flare",
+    "Ice and rest for an acute gout flare",
 )
 CARRIERS = (
     "Colchicine treats an acute gout flare in adults {p} when started within a day.",

@@ -55,7 +55,7 @@ _WITHOUT = re.compile(
 _CONDITION_CUES: dict[str, re.Pattern[str]] = {
     "heart failure": re.compile(r"\b(heart failure|HFrEF|HFmrEF|HFpEF|reduced ejection fraction)\b", re.I),
     "renal impairment": re.compile(r"\b(CKD|chronic kidney disease|renal impairment|kidney failure|dialysis|"
-                                   r"eGFR (?:below|under|less than|<)\s*\d+)\b", re.I),
+                                   r"eGFR (?:is )?(?:below|under|less than|<)\s*\d+)\b", re.I),
     "hepatic impairment": re.compile(r"\b(cirrho\w*|hepatic impairment|liver (?:disease|failure|impairment))\b", re.I),
     "neurological involvement": re.compile(r"\b(neurolog\w+ (?:involvement|symptoms?|signs?|features?|"
                                            r"deficits?))\b", re.I),
@@ -115,7 +115,7 @@ def applicability(text: str) -> Applicability:
     age_min = age_max = None
     m = _AGE_RANGE.search(text)
     if m:
-        age_min, age_max = _years(m.group(1), m.group(3)), _years(m.group(2), m.group(3)) + 1
+        age_min, age_max = _years(m.group(1), m.group(3)), _years(str(int(m.group(2)) + 1), m.group(3))
     if (m := _AGE_MIN.search(text)) is not None and age_min is None:
         age_min = float(_first(m))
     if (m := _AGE_MAX.search(text)) is not None and age_max is None:

@@ -28,6 +28,10 @@ DOSE_LEAD = "Your clinician may prescribe:"
 URGENT_HEADING = "When to get help urgently"
 
 _LONG_SENTENCE = 16  # words; longer patient sentences are split at a clause boundary
+PATIENT_STATEMENTS = 10  # statements a patient reads beyond the bottom line and the urgent ones
+PATIENT_PER_SECTION = 4
+PATIENT_MAX_GRADE = 14.0  # a statement still harder than this once rewritten stays in the clinician version
+CARE_LEAD = "Advice for your care team:"
 
 # Plain words that mean the same thing in context (lower case; the longest phrase wins).
 _SUBSTITUTIONS = {
@@ -60,12 +64,40 @@ _PLAIN_HEADINGS = {
     "referral": "Seeing a specialist", "prognosis": "Outlook", "key points": "Main points",
 }  # fmt: skip
 
+# What a patient needs first when statements must be few (plain headings, most needed first).
+_PATIENT_NEED = {
+    h: i for i, h in enumerate((URGENT_HEADING, "Treatment options", "Doses", "How long treatment lasts", "Treatment",
+                                "Important safety points", "Check-ups and tests", "Monitoring", "Main points"))
+}  # fmt: skip
+# Sections a patient version shows only where their statements are plain (as their plain headings).
+_PATIENT_EXTRAS = frozenset(("Tests and results", "Tests", "How it is diagnosed", "What the research shows"))
+# Clinician sections a patient version leaves out (as their plain headings).
+_CLINICIAN_ONLY = frozenset(
+    (
+        "People who need different care",
+        "Things that are easy to miss",
+        "Before treatment starts",
+        "When treatment may need to change",
+        "What the results mean",
+        "When to refer",
+    )
+)
 # Sections whose statements are all red flags, and statements that are red flags wherever they stand.
 _URGENT_SECTION = re.compile(r"when to (?:seek|get) (?:\w+ )?(?:care|help)|red flags?|safety[- ]net|urgent", re.I)
 _URGENT_CUE = re.compile(
-    r"\b(?:emergency|emergencies|immediately|call|seek)\b"
+    r"\b(?:emergency(?!\s+department)|emergencies|immediately|call|seek)\b"
     r"|\burgent(?:ly)?\s+(?:\w+\s+)?(?:help|care|medical|attention|advice|assessment|review|transfer|treatment)\b"
     r"|\b(?:get|go|see|refer(?:red)?)\b(?:\s+\w+){0,3}\s+urgently\b",
+    re.I,
+)
+# An expansion that names an organisation ("National Institute for Health and Care Excellence").
+_ORGANISATION = re.compile(r"\b(?:Institute|Society|Association|College|Organi[sz]ation|Agency|Foundation|Council|"
+                           r"Campaign|Initiative|Group|Centers?|Centres?|Committee|Federation|Academy)\b")  # fmt: skip
+# A statement that tells the prescriber what to do ("Give ...", "Do not start ...", "Refer ...").
+_PRESCRIBER = re.compile(
+    r"^(?:do not |don't |never )?(?:give|offer|prescribe|start|consider|refer|check|measure|use|treat|avoid|continue|"
+    r"stop|switch|add|withhold|assess|monitor|repeat|arrange|reassess|review|test|screen|confirm|admit|discuss|"
+    r"explain|lower|aim|titrate|increase|reduce|classify|obtain|take|order|document|record|calculate)\b",
     re.I,
 )
 _NEGATION = re.compile(r"\b(?:do not|don't|never|avoid|not recommended|contraindicated|should not|must not)\b", re.I)
@@ -78,6 +110,10 @@ _DOSE = re.compile(
 _CLAUSE_BREAKS = tuple((re.compile(p), opener) for p, opener in (
     (r"\s*;\s+", ""), (r",\s+so\s+(?!that\b|as\b|long\b|far\b|much\b)", "So "), (r",\s+then\s+", "Then "),
     (r",\s+because\s+", "This is because "), (r",\s+but\s+(?!not\b|only\b|also\b|rather\b)", "But "),
+    # ", and" opening a new clause on its own subject ("..., and a ferritin below 30 µg/L indicates ..."), not a list.
+    (r",\s+and\s+(?=(?:the|a|an|in|for|if|when|this|these|it|they|those|people|adults|children|patients|"
+     r"[A-Z][a-z]+\s+(?:is|are|can|may|should|recommends|advises|suggests))\b)", ""),
+    (r"\s+[–—]\s+", ""),
 ))  # fmt: skip
 # A sentence that opens with one of these ends its first clause at a comma that must not become a full stop.
 _SUBORDINATE = re.compile(r"(?:if|when|where|once|unless|although|though|while|whilst|after|before|until|as)\b", re.I)
@@ -107,7 +143,56 @@ def render_for(answer: Answer, audience: str) -> Answer:
     new_sections = tuple(
         replace(sec, statements=tuple(writer.statement(s, patient=patient) for s in sec.statements)) for sec in sections
     )
+    if patient:
+        # Choose by how the rewritten statements read, then rewrite only those again, so that each term is
+        # explained where a patient first meets it.
+        chosen = {s.provenance for s in _patient_bottom(bottom)} | {
+            s.provenance for sec in _what_a_patient_needs(new_sections) for s in sec.statements
+        }
+        writer = _Rewriter(gloss=True)
+        bottom = tuple(writer.statement(s, patient=True) for s in answer.bottom_line if s.provenance in chosen)
+        new_sections = tuple(
+            AnswerSection(sec.heading, kept)
+            for sec in sections
+            if (kept := tuple(writer.statement(s, patient=True) for s in sec.statements if s.provenance in chosen))
+        )
+        left = len(answer.statements()) - len(bottom) - sum(len(sec.statements) for sec in new_sections)
+        if left:
+            note = f"{left} more technical statement{'s are' if left > 1 else ' is'} in the clinician version."
+            answer = replace(answer, notices=(*answer.notices, note))
     return replace(answer, audience=key, bottom_line=bottom, sections=new_sections)
+
+
+def _patient_bottom(bottom: Sequence[Statement]) -> tuple[Statement, ...]:
+    """The bottom-line statements a patient reads: the plain ones, or the plainest one if none is."""
+    plain = tuple(s for s in bottom if reading_grade([s.text], engine="builtin") <= PATIENT_MAX_GRADE)
+    return plain or tuple(sorted(bottom, key=lambda s: reading_grade([s.text], engine="builtin"))[:1])
+
+
+def _what_a_patient_needs(sections: Sequence[AnswerSection]) -> tuple[AnswerSection, ...]:
+    """The statements a patient or carer can use: every red flag; then, in this order of need, what treatment
+    involves, safety points, check-ups and main points, the plainest few of each (at least one); tests only where
+    plain; not the clinician's workup, special populations or pitfalls. A statement still technical after rewriting
+    is left to the clinician version unless its section would otherwise say nothing."""
+    chosen: dict[int, list[Statement]] = {}
+    total = 0
+    order = sorted(range(len(sections)), key=lambda i: _PATIENT_NEED.get(sections[i].heading, len(_PATIENT_NEED)))
+    for i in order:
+        sec = sections[i]
+        if sec.heading in _CLINICIAN_ONLY:
+            continue
+        if sec.heading == URGENT_HEADING:
+            chosen[i] = list(sec.statements)
+            continue
+        grades = {id(s): reading_grade([s.text], engine="builtin") for s in sec.statements}
+        ranked = sorted(sec.statements, key=lambda s: grades[id(s)])
+        plain = [s for s in ranked if grades[id(s)] <= PATIENT_MAX_GRADE]
+        if sec.heading not in _PATIENT_EXTRAS:
+            plain = plain or ranked[:1]
+        picked = plain[: min(PATIENT_PER_SECTION, max(0, PATIENT_STATEMENTS - total))]
+        chosen[i] = [s for s in sec.statements if any(s is c for c in picked)]  # in the original order
+        total += len(picked)
+    return tuple(replace(sections[i], statements=tuple(chosen[i])) for i in sorted(chosen) if chosen[i])
 
 
 def lead_of(statement: Statement, audience: str) -> str:
@@ -117,6 +202,8 @@ def lead_of(statement: Statement, audience: str) -> str:
         return str(lead)
     if audience == "patient" and statement.kind == "dose" and _wants_lead(statement.text, "dose"):
         return DOSE_LEAD
+    if audience == "patient" and statement.kind == "care":
+        return CARE_LEAD
     return ""
 
 
@@ -179,20 +266,28 @@ class _Rewriter:
     gloss: bool
     seen: set[str] = field(default_factory=set)
     notes: set[str] = field(default_factory=set)  # explanations already shown, never repeated
+    pending: list[str] = field(default_factory=list)  # this statement's explanations, said after it
 
     def statement(self, statement: Statement, *, patient: bool) -> Statement:
-        """The statement with its text rewritten, or unchanged text when a number would not survive."""
+        """The statement with its text rewritten, or unchanged text when a number would not survive. For a patient,
+        a term's explanation follows the statement as a short sentence of its own ("Ferritin: a blood test of
+        stored iron."), so the statement itself stays short."""
         original = statement.text
         text = _substitute(original) if patient else original
+        self.pending = []
         text = _pattern(self.gloss).sub(self._explain, text)
         if patient:
             text = _split_long(text)
+        if self.pending:
+            text = " ".join([text if text.rstrip()[-1:] in ".!?" else text.rstrip() + ".", *self.pending])
         if not Counter(_QUANTITY.findall(original)) <= Counter(_QUANTITY.findall(text)):
             text = original  # never reached with the shipped tables; a guard against future entries
         out = replace(statement, text=text)
         if patient and _wants_lead(original, statement.kind):
             changes: dict[str, Any] = {"lead": DOSE_LEAD} if _HAS_LEAD else {"kind": "dose"}
             return replace(out, **changes)
+        if patient and _PRESCRIBER.match(original) and not _URGENT_CUE.search(original):
+            return replace(out, kind="care")  # an instruction to the prescriber, not the patient's to-do
         return out
 
     def _explain(self, m: re.Match[str]) -> str:
@@ -210,12 +305,16 @@ class _Rewriter:
             return whole
         if len(expansions) != 1 or not _expandable(abbr, expansions[0]):
             return whole  # ambiguous, or the expansion would add a number or repeat itself
+        if self.gloss and _ORGANISATION.search(expansions[0]):
+            return whole  # a patient gains nothing from an issuer's full name ("NICE"), and reads it harder
         self.seen.add(abbr)
         expansion = expansions[0] + ("s" if m.group("abbr_s") and not expansions[0].endswith("s") else "")
         if _starts_sentence(text[: m.start()]):
             expansion = expansion[0].upper() + expansion[1:]
         note = self._gloss_for(expansions[0], abbr)
-        return f"{expansion} ({whole}: {note})" if note else f"{expansion} ({whole})"
+        if note:
+            self.pending.append(f"{expansion[0].upper()}{expansion[1:]} ({whole}): {note}.")
+        return f"{expansion} ({whole})"
 
     def _term(self, m: re.Match[str]) -> str:
         word, paren, text = m.group("term"), m.group("paren"), m.string
@@ -228,8 +327,9 @@ class _Rewriter:
         note = self._gloss_for(word)
         if not note:
             return m.group(0)
-        plural = m.group("plural") or ""
-        return f"{word}{plural} ({paren}: {note})" if paren else f"{word}{plural} ({note})"
+        named = f"{word} ({paren})" if paren else word
+        self.pending.append(f"{named[0].upper()}{named[1:]}: {note}.")
+        return m.group(0)
 
     def _gloss_for(self, *terms: str) -> str:
         if not self.gloss:

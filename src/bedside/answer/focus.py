@@ -38,6 +38,7 @@ class Focus:
     scores: Mapping[str, float] = field(default_factory=dict)
     excluded: tuple[str, ...] = ()  # about the problem, but for another population than this patient
     unknown: tuple[str, ...] = ()  # parts of the question no retrieved document mentions
+    related: tuple[str, ...] = ()  # about the problem too, less than those in focus: may add sentences naming it
 
     @property
     def covered(self) -> bool:
@@ -121,9 +122,16 @@ def focus_of(
     unnamed = conditions - _mentioned(conditions, [docs[d] for d in kept])  # a disease no document in focus discusses
     kept = [] if unknown or unnamed else kept
     problem = tuple(dict.fromkeys(p for d in kept for p in about[d].matched))
+    # Below the focus but still about the problem, for this patient: their sentences that name it may join.
+    related = tuple(
+        d for d, a in sorted(about.items(), key=lambda kv: -kv[1].score)
+        if kept and d not in kept and d not in excluded and a.score >= MINIMUM and a.in_context
+        and fit(subjects[d].population, patient) is Fit.APPLIES
+    )  # fmt: skip
     return Focus(
         documents=tuple(kept), problem=problem, populations={d: s.population for d, s in subjects.items()},
         scores={d: a.score for d, a in about.items()}, excluded=tuple(d for d in excluded if d not in kept),
+        related=related,
         unknown=tuple(p.text for p in unknown) + tuple(sorted(unnamed)),
     )  # fmt: skip
 

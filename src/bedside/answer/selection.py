@@ -39,9 +39,10 @@ def applicable(cands: list[Candidate], plan: QueryPlan, focus: Focus | None) -> 
         f = fit(a, plan.patient)
         if f is Fit.CONFLICT:
             continue
-        outside = focus is not None and c.passage.document_id not in focus.documents
-        if outside and (f is not Fit.APPLIES or not focus.names_problem(c.terms)):  # type: ignore[union-attr]
-            continue  # another document's sentence must be about this problem, for this patient
+        if focus is not None and c.passage.document_id not in focus.documents:
+            related = c.passage.document_id in focus.related
+            if not related or f is not Fit.APPLIES or not focus.names_problem(c.terms):
+                continue  # another document's sentence must be about this problem, for this patient
         if f is Fit.APPLIES and not a.general and plan.patient.described:
             specific.add(len(out))
         out.append(replace(c, population=f is Fit.OTHER))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.injection import addresses_model
@@ -166,6 +167,7 @@ def spans_of(text: str) -> list[tuple[int, int]]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def terms_of(text: str) -> frozenset[str]:
     """Analysed terms, with hyphenated names also joined ("CPX-351" matches "CPX351") and abbreviations expanded."""
     joined = " ".join(m.group().replace("-", "") for m in _HYPHENATED.finditer(text))

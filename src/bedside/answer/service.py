@@ -185,7 +185,7 @@ def answer_question(
         updated=ctx.today,
         disclaimer=PATIENT_DISCLAIMER if audience == "patient" else DISCLAIMER,
         kb_snapshot=snapshot_of(passages, docs),
-        notices=tuple(notices),
+        notices=(*notices, *answer.notices),
     )
 
 
@@ -272,12 +272,13 @@ def _compose(
     qplan: QueryPlan, passages: list[EvidencePassage], ctx: AskContext, audience: str, focus: Focus | None = None
 ) -> tuple[Answer, list[str]]:
     notices: list[str] = []
-    if focus is not None:  # every composer works from the evidence about the question's problem and patient
-        passages = [p for p in passages if p.document_id in focus.documents] or passages
     gate = focus.covered if focus is not None else extractive.covered(qplan, passages, extractive.ExtractiveOptions())
     if ctx.llm is not None and passages and gate:
+        # The model drafts from the documents about the question's problem only; the extractive composer filters
+        # sentence by sentence (another document's sentence may still name the problem and apply).
+        drafting = [p for p in passages if focus is None or p.document_id in focus.documents] or passages
         try:
-            drafted = ctx.llm.compose(qplan.question, passages, audience, ctx.on_statement)
+            drafted = ctx.llm.compose(qplan.question, drafting, audience, ctx.on_statement)
             return replace(drafted, question_type=qplan.type, searched=(qplan.search_query,)), notices
         except UpstreamError as exc:
             notices.append(f"LLM unavailable, answered extractively instead: {exc}")

@@ -44,6 +44,7 @@ _BROAD = frozenset(
         "Treatment Outcome", "Retrospective Studies", "Prospective Studies", "Cohort Studies", "Time Factors",
     )
 )  # fmt: skip
+LONG_TITLE = 4  # content words past which a title chunk is also read as its runs of two and three words
 ASSOCIATED = 0.5  # credit for naming what a document discusses (a drug, a test) rather than its subject
 PARTIAL = 0.6  # credit for a subject phrase the question names in part ("the withdrawal" for "alcohol withdrawal")
 ASK_FACTOR = 2.0  # a subject the question asks about outweighs one its vignette mentions ("admitted with cellulitis")
@@ -95,6 +96,11 @@ def _subject(title: str, guideline: str, topics: tuple[str, ...]) -> Subject:
     names, narrowing = _split_title(title)
     title_terms = frozenset(t for p in names for t in terms_of(p)) - _TASK_WORDS
     phrases = [_phrase(p, True) for p in names]
+    for name in names:  # a long title (an article's) names its subject in a few of its words: its short runs count
+        words = [w for w in analyze(name) if len(w) > 1 and w not in _TASK_WORDS]
+        if len(words) > LONG_TITLE:
+            runs = {" ".join(words[i : i + n]) for n in (2, 3) for i in range(len(words) - n + 1)}
+            phrases += [_phrase(run, True) for run in sorted(runs)]
     for topic in (t for t in topics if t.lower() not in _BROAD):
         phrases.append(_phrase(topic, bool(terms_of(topic) & title_terms)))
     population = applicability(narrowing) if narrowing else Applicability()

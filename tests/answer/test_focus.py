@@ -1,0 +1,166 @@
+"""The composer answers the question asked: from the documents about its problem, for its patient, one bottom-line
+sentence per part, no duplicates; and it abstains when no document is about the problem.
+
+A small knowledge base written for these tests (not the starter digests, not the dev questions)."""
+
+from pathlib import Path
+
+import pytest
+
+from bedside import Bedside
+from bedside.answer.parts import parts_of
+from bedside.config import load_settings
+
+DOCS = {
+    "gout": """---
+title: Gout flares and urate lowering
+type: guideline
+year: 2022
+topics: [gout, gout flare, colchicine, allopurinol, serum urate]
+---
+# Gout flares and urate lowering
+
+## Treatment
+
+- For a gout flare, give colchicine 500 micrograms two to four times a day until the flare settles.
+- Start allopurinol at 100 mg daily and raise it every 4 weeks to reach the urate target.
+- The serum urate target during allopurinol treatment is below 360 micromol/L.
+- Offer prophylaxis with low-dose colchicine for 6 months when starting allopurinol.
+""",
+    "kidney": """---
+title: Chronic kidney disease
+type: guideline
+year: 2023
+topics: [chronic kidney disease, CKD, eGFR, albuminuria]
+---
+# Chronic kidney disease
+
+## Treatment
+
+- In chronic kidney disease, measure eGFR and urine albumin at least once a year.
+- Offer an SGLT2 inhibitor to adults with chronic kidney disease and albuminuria.
+- In chronic kidney disease, a gout flare is best treated with colchicine at a reduced dose rather than an NSAID.
+- Blood pressure in chronic kidney disease is treated to a systolic target below 120 mmHg.
+""",
+    "ida": """---
+title: Iron deficiency anaemia in adults
+type: guideline
+year: 2021
+topics: [iron deficiency anaemia, IDA, ferritin, oral iron, ferrous sulphate]
+---
+# Iron deficiency anaemia in adults
+
+## Treatment
+
+- In adults with iron deficiency anaemia, offer one tablet of ferrous sulphate a day.
+- Continue oral iron for 3 months after the haemoglobin has returned to normal.
+- A serum ferritin below 15 micrograms per litre confirms iron deficiency in adults.
+""",
+    "ida-pregnancy": """---
+title: Iron deficiency anaemia in pregnancy
+type: guideline
+year: 2020
+topics: [iron deficiency anaemia, IDA, anaemia in pregnancy, ferritin, oral iron]
+---
+# Iron deficiency anaemia in pregnancy
+
+## Treatment
+
+- Offer 40 to 80 mg of elemental iron a day to pregnant women with iron deficiency anaemia.
+- In pregnancy, check the haemoglobin again 2 to 3 weeks after starting oral iron.
+- Consider intravenous iron from the second trimester when oral iron is not tolerated.
+""",
+    "ida-restated": """---
+title: Iron deficiency anaemia, a second view
+type: review
+year: 2019
+topics: [iron deficiency anaemia, ferritin]
+---
+# Iron deficiency anaemia, a second view
+
+## Treatment
+
+- Continue oral iron for 3 months after the haemoglobin has returned to normal, to refill the stores.
+- Oral iron is cheap and effective for most adults with iron deficiency anaemia.
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory):
+    root: Path = tmp_path_factory.mktemp("focus")
+    for name, text in DOCS.items():
+        (root / f"{name}.md").write_text(text, encoding="utf-8")
+    settings = load_settings(data_dir=root / "data", starter_kb=False, embedder="hashing")
+    with Bedside(settings=settings) as b:
+        report = b.ingest([root])
+        assert report.added == len(DOCS) and not report.failed
+        yield b
+
+
+def _docs(answer) -> set[str]:
+    return {p.document_id for s in answer.statements() for p in s.provenance}
+
+
+def test_the_answer_draws_on_the_document_about_the_problem(kb):
+    answer = kb.ask("60M with CKD stage 3 and a gout flare since yesterday. What do I treat the flare with?")
+    assert not answer.insufficient_evidence
+    assert {p.document_id for s in answer.bottom_line for p in s.provenance} == {"gout"}
+    for s in answer.statements():
+        if s.provenance[0].document_id == "kidney":
+            assert "gout" in s.text.lower(), "another document adds only sentences that name the problem"
+
+
+def test_a_question_about_no_document_abstains_and_states_nothing(kb):
+    for question in (
+        "Acute pyelonephritis in a 30-year-old woman: which antibiotic and for how long?",
+        "Dexamethasone dose for a 3-year-old with croup?",
+    ):
+        answer = kb.ask(question)
+        assert answer.insufficient_evidence and answer.statements() == (), question
+
+
+def test_a_detailed_vignette_on_a_covered_problem_is_answered(kb):
+    answer = kb.ask(
+        "71M, 82 kg, on ramipril and bisoprolol, third gout flare this year, eGFR 64. Colchicine dose for the flare?"
+    )
+    assert not answer.insufficient_evidence
+    assert "500 micrograms" in answer.bottom_line[0].text
+
+
+def test_the_patients_population_leads_and_another_is_never_offered(kb):
+    pregnant = kb.ask("29-year-old, 24 weeks pregnant, ferritin 9. How much oral iron?")
+    assert "40 to 80 mg" in pregnant.bottom_line[0].text
+    assert _docs(pregnant) <= {"ida-pregnancy"}  # the guideline for her population, not the general one
+    man = kb.ask("45M, ferritin 9, iron deficiency anaemia. How much oral iron?")
+    assert "ida-pregnancy" not in _docs(man)
+    assert all("pregnan" not in s.text.lower() for s in man.statements())
+
+
+def test_each_part_of_the_question_gets_its_own_bottom_line_sentence(kb):
+    answer = kb.ask("Starting allopurinol in gout: what starting dose, and what urate target should we reach?")
+    bottom = [s.text for s in answer.bottom_line]
+    assert len(bottom) == 2
+    assert any("100 mg" in t for t in bottom) and any("360 micromol/L" in t for t in bottom)
+
+
+def test_the_same_fact_from_two_sources_is_one_bullet_citing_both(kb):
+    answer = kb.ask("How long should oral iron be continued in iron deficiency anaemia?")
+    continuing = [s for s in answer.statements() if s.text.startswith("Continue oral iron for 3 months")]
+    assert len(continuing) == 1
+    assert {p.document_id for p in continuing[0].provenance} == {"ida", "ida-restated"}
+    assert len(continuing[0].citations) == 2
+
+
+@pytest.mark.parametrize(
+    ("question", "decisions"),
+    [
+        ("Alteplase dose, and what BP do I need before and after giving it?", ["dose", "threshold"]),
+        ("Which antibiotic and how long?", ["choice", "duration"]),
+        ("Is this AKI, what do I do with her tablets, and does she need a renal ultrasound?",
+         ["diagnosis", "choice", "yes-no"]),
+        ("72F, AF, eGFR 40. Apixaban dose?", ["dose"]),
+    ],
+)  # fmt: skip
+def test_a_question_is_cut_into_the_parts_it_asks(question, decisions):
+    assert [p.decision for p in parts_of(question)] == decisions

@@ -1,0 +1,90 @@
+"""The patient a question describes, and whether a sentence's population fits them."""
+
+import pytest
+
+from bedside.answer.applicability import Applicability, Fit, applicability, fit
+from bedside.answer.patient import Patient, patient_of
+
+
+@pytest.mark.parametrize(
+    ("text", "age", "sex"),
+    [
+        ("63M with a painful swollen toe", 63.0, "male"),
+        ("A 41F, 62 kg, with palpitations", 41.0, "female"),
+        ("7-year-old boy with a barking cough", 7.0, "male"),
+        ("Baby of 9 months old with fever", 0.75, None),
+        ("aged 80, lives alone, she is breathless", 80.0, "female"),
+        ("Diabetic for 12 years, now with foot ulcer", None, None),  # a duration is not an age
+    ],
+)
+def test_age_and_sex(text, age, sex):
+    p = patient_of(text)
+    assert (p.age, p.sex) == (age, sex)
+
+
+def test_pregnancy_weeks_and_what_rules_it_out():
+    p = patient_of("29-year-old at 31 weeks pregnant with dysuria")
+    assert p.pregnant and p.gestation_weeks == 31 and p.sex == "female"
+    assert patient_of("Non-pregnant woman, 30, with dysuria").pregnant is False
+    assert patient_of("70-year-old man with dysuria").pregnant is False  # a man is never pregnant
+    assert patient_of("Woman of 30 with dysuria").pregnant is None  # not said
+
+
+def test_kidney_function_weight_and_conditions():
+    p = patient_of("68F, 54 kg, eGFR 28, known heart failure, no diabetes")
+    assert p.egfr == 28.0 and p.weight_kg == 54.0
+    assert p.has("renal impairment") and p.has("heart failure")
+    assert p.has("diabetes") is False  # ruled out in the question
+    assert p.has("cardiovascular disease") is None  # not said
+    assert patient_of("tingling feet and an unsteady gait").has("neurological involvement")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("In adults aged 18 to 64, give 500 mg.", Applicability(age_min=18.0, age_max=65.0)),
+        ("For children aged 6-23 months, give 10 mg daily.", Applicability(age_min=0.5, age_max=2.0)),
+        ("In people aged 65 and over, start at half dose.", Applicability(age_min=65.0)),
+        ("In non-pregnant women, a 3-day course is enough.", Applicability(excludes=frozenset({"pregnancy"}),
+                                                                            sex="female")),
+        ("In AF without heart failure, rate control uses a beta-blocker.",
+         Applicability(excludes=frozenset({"heart failure"}))),
+        ("Women who could become pregnant should use contraception.", Applicability()),
+        ("When eGFR is below 30, halve the dose.", Applicability(requires=frozenset({"renal impairment"}),
+                                                                  egfr_below=30.0)),
+    ],
+)  # fmt: skip
+def test_sentence_populations(sentence, expected):
+    assert applicability(sentence) == expected
+
+
+def test_a_population_conflict_is_never_offered():
+    man, child = patient_of("72M, 80 kg"), patient_of("4-year-old with fever")
+    assert fit(applicability("In pregnancy, give 200 mg daily."), man) is Fit.CONFLICT
+    assert fit(applicability("In adults, give 1 g every 6 hours."), child) is Fit.CONFLICT
+    assert fit(applicability("For children under 12, give 15 mg/kg."), man) is Fit.CONFLICT
+    hf = patient_of("78F with heart failure, new AF")
+    assert (
+        fit(applicability("In AF without heart failure, a calcium channel blocker is an option."), hf) is Fit.CONFLICT
+    )
+    renal = patient_of("eGFR 45")
+    assert fit(applicability("When eGFR is below 30, halve the dose."), renal) is Fit.CONFLICT
+
+
+def test_another_population_is_set_apart_and_the_patients_own_applies():
+    anyone = Patient()
+    pregnant = patient_of("28 weeks pregnant")
+    in_pregnancy = applicability("In pregnancy, take 40 mg of elemental iron daily.")
+    assert fit(in_pregnancy, anyone) is Fit.OTHER
+    assert fit(in_pregnancy, pregnant) is Fit.APPLIES
+    # a bare question about a drug is about its usual patients: a condition it names is no other population
+    assert fit(applicability("In heart failure, vericiguat lowers admissions."), anyone) is Fit.APPLIES
+    assert fit(applicability("Give 1 mg daily."), pregnant) is Fit.APPLIES
+
+
+def test_a_wider_context_fills_in_what_the_sentence_does_not_say():
+    title = applicability(" in pregnancy")
+    own = applicability("Give oral iron 40 mg daily.")
+    assert own.merged(title).requires == frozenset({"pregnancy"})
+    non_pregnant = applicability("In non-pregnant women, give 200 mg.")
+    assert "pregnancy" not in non_pregnant.merged(title).requires  # the sentence's own word wins
