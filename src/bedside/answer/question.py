@@ -52,7 +52,8 @@ _GENERIC = frozenset(
         "associated association function functions involved relationship related list known main common type types"
         " need needs now straight away still start stop much long often next do does did can could would yes no "
         "suspected suspect new known s els else either go going get getting well end add quick one ones anything "
-        "something ok okay just please first today"
+        "something ok okay just please first today duration length antibiotic antibiotics anticoagulant anticoagulants "
+        "antihypertensive antihypertensives drug drugs medication medications medicine medicines agent agents"
     )
 )
 

@@ -74,31 +74,44 @@ def part_rankings(
     in focus, about this patient, in a category that may lead."""
     top = max(values.values(), default=0.0) or 1.0
     out: list[list[tuple[float, list[Candidate]]]] = []
+    context = frozenset(plan.concepts)
     for part in plan.parts or (_default_part(plan),):
-        terms = part.terms | (terms_of(part.text) & _expansions(part.text))
-        ranked: list[tuple[float, list[Candidate]]] = []
-        for g in groups[:80]:
-            c = g[0]
-            if c.population or c.category not in leads:
+        own = part.terms | (terms_of(part.text) & _expansions(part.text))
+        ranked = _rank_for(part, own, groups, values, top, focus, leads)
+        if not ranked and context:
+            # "What should he switch to?", "Can I give the first dose now?": the part names nothing itself, or
+            # nothing any sentence says; the question's own words say what it is about.
+            ranked = _rank_for(part, context, groups, values, top, focus, leads)
+        out.append(ranked)
+    return out
+
+
+def _rank_for(
+    part: Part, terms: frozenset[str], groups: list[list[Candidate]], values: dict[int, float], top: float,
+    focus: Focus | None, leads: frozenset[str],
+) -> list[tuple[float, list[Candidate]]]:  # fmt: skip
+    ranked: list[tuple[float, list[Candidate]]] = []
+    for g in groups[:80]:
+        c = g[0]
+        if c.population or c.category not in leads:
+            continue
+        if focus is not None and c.passage.document_id not in focus.documents:
+            continue
+        overlap = 0.5
+        if terms:
+            opening = terms_of(" ".join(c.text.split()[: max(6, len(c.text.split()) // 2)]))
+            overlap = (len(terms & c.terms) + len(terms & opening)) / (2 * len(terms))
+            if overlap == 0.0:
                 continue
-            if focus is not None and c.passage.document_id not in focus.documents:
-                continue
-            overlap = 0.5
-            if terms:
-                opening = terms_of(" ".join(c.text.split()[: max(6, len(c.text.split()) // 2)]))
-                overlap = (len(terms & c.terms) + len(terms & opening)) / (2 * len(terms))
-                if overlap == 0.0:
-                    continue
-            heading = _HEADING_FOR.get(part.decision)
-            fits = max(decision_fit(c, d) for d in (part.decision, *part.also))
-            value = (
+        heading = _HEADING_FOR.get(part.decision)
+        fits = max(decision_fit(c, d) for d in (part.decision, *part.also))
+        value = (
                 W_PART * overlap + W_DECISION * fits + W_SCORE * values[id(g)] / top
                 + (W_HEADING if heading is not None and heading.search(c.heading) else 0.0)
             )  # fmt: skip
-            ranked.append((value, g))
-        ranked.sort(key=lambda t: -t[0])
-        out.append(ranked)
-    return out
+        ranked.append((value, g))
+    ranked.sort(key=lambda t: -t[0])
+    return ranked
 
 
 def _expansions(text: str) -> frozenset[str]:
