@@ -29,6 +29,8 @@ _TASK_WORDS = frozenset(
         "its their standards statement review overview approach definition define cutoffs cutoff thresholds"
     )
 )
+# Words that say what kind of condition a name is ("Crohn's disease"): "Crohn's" alone names it.
+_KIND_WORDS = frozenset(analyze("disease diseases disorder disorders syndrome condition"))
 _POPULATION_WORDS = frozenset(
     analyze("people person patients adults adult children child women men those aged over under older s")
 )
@@ -45,6 +47,7 @@ _BROAD = frozenset(
     )
 )  # fmt: skip
 LONG_TITLE = 4  # content words past which a title chunk is also read as its runs of two and three words
+LEADING_TOPICS = 6  # a digest lists its subject's names and kinds first; MEDLINE its main headings
 ASSOCIATED = 0.5  # credit for naming what a document discusses (a drug, a test) rather than its subject
 PARTIAL = 0.6  # credit for a subject phrase the question names in part ("the withdrawal" for "alcohol withdrawal")
 ASK_FACTOR = 2.0  # a subject the question asks about outweighs one its vignette mentions ("admitted with cellulitis")
@@ -71,6 +74,9 @@ class Subject:
     population: Applicability
     title_terms: frozenset[str]
     context: frozenset[str] = frozenset()
+    # The leading topics that name what the title narrows to, not its subject ("Roux-en-Y gastric bypass" for
+    # "Micronutrients after bariatric surgery"): naming one puts a question in the document's context.
+    context_names: tuple[frozenset[str], ...] = ()
 
 
 def _split_title(title: str) -> tuple[list[str], str]:
@@ -109,7 +115,13 @@ def _subject(title: str, guideline: str, topics: tuple[str, ...]) -> Subject:
     # A narrowing clause that names no population the patient model knows is a condition the question must name.
     context = (terms_of(narrowing) - _TASK_WORDS - _POPULATION_WORDS) if narrowing and population.general else set()
     kept = tuple(dict.fromkeys(p for p in phrases if p is not None))
-    return Subject(kept, population, title_terms, frozenset(context))
+    leading = [
+        frozenset(w for w in analyze(t) if len(w) > 1) - _TASK_WORDS - _KIND_WORDS
+        for t in topics
+        if t.lower() not in _BROAD
+    ][:LEADING_TOPICS]
+    names_of_context = tuple(t for t in leading if t and not t & title_terms) if context else ()
+    return Subject(kept, population, title_terms, frozenset(context), names_of_context)
 
 
 def subject_of(doc: Document) -> Subject:
@@ -160,11 +172,7 @@ def aboutness(
     in_context = (
         not subject.context
         or 2 * len(subject.context & question_terms) >= len(subject.context)
-        or any(
-            p.expanded & subject.context and _names(p.surface, question_terms, weight)
-            for p in subject.phrases
-            if not p.core
-        )
+        or any(p <= question_terms for p in subject.context_names)
     )  # "Crohn's" names the IBD a document is narrowed to through its topic "Crohn's disease"
     # Only a whole name, or part of a name of the subject itself, makes a question about a document: a word shared
     # with something it discusses ("replace" in "potassium replacement") is not enough on its own.
