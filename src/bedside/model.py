@@ -252,11 +252,13 @@ class Statement:
                 for p in data.get("provenance", [])
                 if {"passage_id", "document_id", "start", "end"} <= p.keys()
             ),
+            kind="indirect" if data.get("indirect") else "",
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        """The statement's JSON form."""
-        return {
+        """The statement's JSON form; `"indirect": true` marks a bottom-line sentence that does not itself decide the
+        yes/no question asked (readers frame it so)."""
+        out: dict[str, Any] = {
             "text": self.text,
             "citations": list(self.citations),
             "provenance": [
@@ -264,6 +266,9 @@ class Statement:
                 for p in self.provenance
             ],
         }
+        if self.kind == "indirect":
+            out["indirect"] = True
+        return out
 
 
 @dataclass(frozen=True, slots=True)

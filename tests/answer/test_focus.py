@@ -152,6 +152,19 @@ def test_the_same_fact_from_two_sources_is_one_bullet_citing_both(kb):
     assert len(continuing[0].citations) == 2
 
 
+def test_a_yes_no_question_the_sources_do_not_decide_is_framed_as_such(kb):
+    from bedside.answer.audience import INDIRECT_LEAD, lead_of
+    from bedside.answer.render import to_markdown
+
+    decided = kb.ask("Should I offer an SGLT2 inhibitor to an adult with chronic kidney disease and albuminuria?")
+    assert decided.bottom_line[0].text.startswith("Offer an SGLT2 inhibitor")
+    assert lead_of(decided.bottom_line[0], "clinician") == ""
+    undecided = kb.ask("Does allopurinol lower the risk of kidney stones in gout?")
+    first = undecided.bottom_line[0]
+    assert lead_of(first, "clinician") == INDIRECT_LEAD and first.to_dict()["indirect"] is True
+    assert f"**{INDIRECT_LEAD} " in to_markdown(undecided)  # a frame of bedside's words, no fact of its own
+
+
 @pytest.mark.parametrize(
     ("question", "decisions"),
     [

@@ -25,6 +25,8 @@ from bedside.vocabulary import canonical_spelling, load_vocabulary
 
 AUDIENCES = ("clinician", "student", "patient")
 DOSE_LEAD = "Your clinician may prescribe:"
+# A bottom-line sentence for a yes/no question that the sources do not decide: the frame states no fact of its own.
+INDIRECT_LEAD = "The sources in the knowledge base do not answer this directly; they state:"
 URGENT_HEADING = "When to get help urgently"
 
 _LONG_SENTENCE = 16  # words; longer patient sentences are split at a clause boundary
@@ -200,6 +202,8 @@ def lead_of(statement: Statement, audience: str) -> str:
     lead = getattr(statement, "lead", None)
     if lead is not None:
         return str(lead)
+    if statement.kind == "indirect":
+        return INDIRECT_LEAD
     if audience == "patient" and statement.kind == "dose" and _wants_lead(statement.text, "dose"):
         return DOSE_LEAD
     if audience == "patient" and statement.kind == "care":

@@ -364,12 +364,14 @@ def compose(
         value_of = {id(c): v for v, c in ranked}
         values_of = {id(g): value_of[id(g[0])] for g in groups}
         rankings = selection.part_rankings(groups, values_of, plan, focus, _LEAD_CATEGORIES[layout])
-        bottom = selection.bottom_line(rankings)
+        answers = selection.bottom_line(plan, rankings)
+        bottom = [g for _, g in answers]
+        indirect = {id(g) for part, g in answers if selection.undecided(part, g)}
         first = selection.answering(rankings)
         groups = first + [g for g in groups if not any(g is h for h in first)]
         priority = {id(g) for g in first}
     else:
-        bottom, priority = _bottom_line(groups, plan, layout), set()
+        bottom, priority, indirect = _bottom_line(groups, plan, layout), set(), set()
     sections = _fill_sections([g for g in groups if g not in bottom], plan, layout, options, priority)
     if not bottom and not sections:
         return insufficient(plan, passages)
@@ -377,7 +379,7 @@ def compose(
     # No "Yes."/"No." label: cue words misjudged 18% of BioASQ dev yes/no questions, too many for a clinical tool.
     extend = options.continue_anaphora in ("bottom", "all")
     bottom_line, numbered, references = renumber(
-        [_statement(g, "bottom-line", extend) for g in bottom], sections, by_id
+        [_statement(g, "indirect" if id(g) in indirect else "bottom-line", extend) for g in bottom], sections, by_id
     )
     return Answer(
         question=plan.question, title=title_for(plan), audience="clinician", bottom_line=bottom_line,

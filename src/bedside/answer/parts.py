@@ -50,9 +50,12 @@ _THRESHOLD = re.compile(
     r"\d+\s*/\s*\d+\s*mm\s*Hg|\d+(?:\.\d+)?\s*(?:mmol/L|µmol/L|g/L|%|mmHg|ng/mL|pmol/L)",
     re.I,
 )
-_DECIDES = re.compile(r"\b(recommend\w*|should|do not|does not|don't|is not|are not|not (?:needed|required|indicated|"
-                      r"routinely)|no need|avoid|contraindicated|never|only if|unless|indicated|suggest\w*|advis\w*)\b",
-                      re.I)  # fmt: skip
+_DECIDES = re.compile(
+    r"\b(recommend\w*|should|offer\w*|give|start|continue|stop|do not|does not|don't|is not|are not|"
+    r"not (?:needed|required|indicated|routinely)|no need|avoid|contraindicated|never|only if|unless|indicated|"
+    r"suggest\w*|advis\w*)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +73,8 @@ def decision_of(text: str) -> str:
     yes_no = bool(_YES_NO_WORDS.match(text))
     for name, pattern in _DECISIONS:
         if pattern.search(text):
-            if yes_no and name in ("diagnosis", "choice") and not re.match(r"\s*is (?:this|it|she|he)\b", text, re.I):
-                return "yes-no"  # "does she need a renal ultrasound?", "should I give X?": a yes/no decision
+            if yes_no and name not in ("dose", "duration") and not re.match(r"\s*is (?:this|it|she|he)\b", text, re.I):
+                return "yes-no"  # "does she need a renal ultrasound?", "does X lower Y levels?": a yes/no decision
             return name
     return "yes-no" if yes_no else "general"
 

@@ -62,10 +62,11 @@ def to_markdown(answer: Answer) -> str:
         if answer.references:
             lines.append("Closest material found:")
     elif answer.bottom_line:
-        lines += ["**" + " ".join(_escape(s.text) + " " + _nums(s) for s in answer.bottom_line).strip() + "**", ""]
+        shown = " ".join(_escape(_led(s, answer)) + " " + _nums(s) for s in answer.bottom_line)
+        lines += ["**" + shown.strip() + "**", ""]
     for sec in answer.sections:
         lines += [f"## {_escape(sec.heading)}"]
-        lines += [f"- {_escape(s.text)} {_nums(s)}".rstrip() for s in sec.statements]
+        lines += [f"- {_escape(_led(s, answer))} {_nums(s)}".rstrip() for s in sec.statements]
         lines.append("")
     if answer.references:
         if not answer.insufficient_evidence:
@@ -74,6 +75,14 @@ def to_markdown(answer: Answer) -> str:
         lines.append("")
     lines += [f"*{answer.disclaimer}*", f"*{review_line(answer)}*"]
     return "\n".join(lines) + "\n"
+
+
+def _led(s: Statement, answer: Answer) -> str:
+    """The statement as a reader sees it: its framing lead (bedside's words, never the source's), then its text."""
+    from bedside.answer.audience import lead_of
+
+    lead = lead_of(s, answer.audience)
+    return f"{lead} {s.text}" if lead else s.text
 
 
 def _nums(s: Statement) -> str:
@@ -92,12 +101,12 @@ def print_answer(answer: Answer, console: Any) -> None:
         if answer.references:
             console.print("Closest material found:")
     elif answer.bottom_line:
-        text = " ".join(f"{escape(s.text)} {_marks(s)}" for s in answer.bottom_line)
+        text = " ".join(f"{escape(_led(s, answer))} {_marks(s)}" for s in answer.bottom_line)
         console.print(f"[bold]{text}[/bold]", highlight=False)
     for sec in answer.sections:
         console.print(f"\n[bold underline]{escape(sec.heading)}[/bold underline]")
         for s in sec.statements:
-            console.print(f"  • {escape(s.text)} [cyan]{_marks(s)}[/cyan]", highlight=False)
+            console.print(f"  • {escape(_led(s, answer))} [cyan]{_marks(s)}[/cyan]", highlight=False)
     if answer.references:
         if not answer.insufficient_evidence:
             console.print("\n[bold underline]References[/bold underline]")

@@ -25,6 +25,7 @@ W_SCORE = 0.5  # its overall relevance score, relative to the best sentence's
 W_SPECIFIC = 0.15  # it names the patient's own population (pregnancy for a pregnant patient): more specific
 W_HEADING = 0.3  # its source section is where that kind of answer lives ("Dosing" for a dose)
 MAX_BOTTOM = 3
+DECIDES_SHARE = 0.6  # a sentence decides a yes/no part only if it names at least this share of the part's terms
 
 
 def applicable(cands: list[Candidate], plan: QueryPlan, focus: Focus | None) -> tuple[list[Candidate], set[int]]:
@@ -119,13 +120,26 @@ def _expansions(text: str) -> frozenset[str]:
     return terms_of(text) - frozenset(analyze(text))
 
 
-def bottom_line(rankings: list[list[tuple[float, list[Candidate]]]]) -> list[list[Candidate]]:
-    """For each part, its best group; one per part, never the same twice, at most MAX_BOTTOM."""
-    chosen: list[list[Candidate]] = []
-    for ranked in rankings:
-        best = next((g for _, g in ranked if not any(g is h for h in chosen)), None)
+def undecided(part: Part, group: list[Candidate]) -> bool:
+    """A yes/no part whose chosen sentence does not decide it: it says nothing decisive (no recommendation, no "do
+    not", no "not needed"), or not about most of what the part asks."""
+    if part.decision != "yes-no":
+        return False
+    c = group[0]
+    about = len(part.terms & c.terms) / len(part.terms) if part.terms else 1.0
+    return decision_fit(c, "yes-no") < 1.0 or about < DECIDES_SHARE
+
+
+def bottom_line(
+    plan: QueryPlan, rankings: list[list[tuple[float, list[Candidate]]]]
+) -> list[tuple[Part, list[Candidate]]]:
+    """For each part (as `part_rankings` ranked them), its best group; one per part, never the same twice, at most
+    MAX_BOTTOM."""
+    chosen: list[tuple[Part, list[Candidate]]] = []
+    for part, ranked in zip(plan.parts or (_default_part(plan),), rankings, strict=True):
+        best = next((g for _, g in ranked if not any(g is h for _, h in chosen)), None)
         if best is not None:
-            chosen.append(best)
+            chosen.append((part, best))
         if len(chosen) >= MAX_BOTTOM:
             break
     return chosen
