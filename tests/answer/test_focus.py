@@ -177,3 +177,23 @@ def test_a_yes_no_question_the_sources_do_not_decide_is_framed_as_such(kb):
 )  # fmt: skip
 def test_a_question_is_cut_into_the_parts_it_asks(question, decisions):
     assert [p.decision for p in parts_of(question)] == decisions
+
+
+def test_a_medline_records_check_tags_say_whom_it_applies_to():
+    from bedside.answer.applicability import Fit, fit
+    from bedside.answer.patient import patient_of
+    from bedside.answer.topics import subject_of
+    from bedside.model import Document, DocumentId
+
+    def record(*tags: str) -> Document:
+        return Document(DocumentId("pmid"), "Nebulised adrenaline for croup: a randomised trial", "text", topics=tags)
+
+    children = subject_of(record("Croup", "Epinephrine", "Humans", "Child, Preschool", "Infant", "Male"))
+    assert fit(children.population, patient_of("45M with stridor")) is Fit.CONFLICT
+    assert fit(children.population, patient_of("2-year-old with stridor")) is Fit.APPLIES
+    older = subject_of(record("Croup", "Humans", "Aged", "Aged, 80 and over"))
+    assert older.population.age_min == 65.0
+    mixed = subject_of(record("Croup", "Humans", "Child", "Adult"))
+    assert mixed.population.age_min is None and mixed.population.age_max is None
+    pregnant = subject_of(record("Asthma", "Humans", "Pregnancy", "Adult"))
+    assert fit(pregnant.population, patient_of("62M with asthma")) is Fit.CONFLICT

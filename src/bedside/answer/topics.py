@@ -112,6 +112,8 @@ def _subject(title: str, guideline: str, topics: tuple[str, ...]) -> Subject:
     population = applicability(narrowing) if narrowing else Applicability()
     if population.general and guideline:
         population = applicability(guideline)
+    if population.general:
+        population = check_tag_population(topics)
     # A narrowing clause that names no population the patient model knows is a condition the question must name.
     context = (terms_of(narrowing) - _TASK_WORDS - _POPULATION_WORDS) if narrowing and population.general else set()
     kept = tuple(dict.fromkeys(p for p in phrases if p is not None))
@@ -122,6 +124,25 @@ def _subject(title: str, guideline: str, topics: tuple[str, ...]) -> Subject:
     ][:LEADING_TOPICS]
     names_of_context = tuple(t for t in leading if t and not t & title_terms) if context else ()
     return Subject(kept, population, title_terms, frozenset(context), names_of_context)
+
+
+_CHILD_TAGS = frozenset(("infant", "infant, newborn", "child", "child, preschool", "adolescent"))
+_ADULT_TAGS = frozenset(("adult", "young adult", "middle aged", "aged", "aged, 80 and over"))
+_OLDER_TAGS = frozenset(("aged", "aged, 80 and over"))
+
+
+def check_tag_population(topics: Iterable[str]) -> Applicability:
+    """Whom a MEDLINE record's study was on, from its MeSH check tags: children only, older adults only, adults
+    only, or pregnancy. Nothing when the tags are absent (digests, JATS) or mixed."""
+    tags = {t.lower() for t in topics}
+    requires = frozenset({"pregnancy"}) if "pregnancy" in tags else frozenset()
+    child, adult = bool(tags & _CHILD_TAGS), bool(tags & _ADULT_TAGS)
+    if child and not adult:
+        return Applicability(age_max=18.0, requires=requires)
+    if adult and not child:
+        older = tags & _ADULT_TAGS <= _OLDER_TAGS
+        return Applicability(age_min=65.0 if older else 18.0, requires=requires)
+    return Applicability(requires=requires)
 
 
 def subject_of(doc: Document) -> Subject:
