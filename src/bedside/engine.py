@@ -90,6 +90,8 @@ class Bedside:
             return None
         from bedside import starter_kb
 
+        if hasattr(embedder, "cache_dir"):
+            embedder.cache_dir = self.data_dir / "vectors"
         return VectorIndex(
             self.data_dir / "vectors", embedder, seed=starter_kb.shipped_vectors(embedder, self.notices.append)
         )

@@ -124,3 +124,30 @@ def test_llm_statements_are_verified_with_the_retrieval_model(bge, tmp_path):
         assert b._llm_composer().embedder is b.verify_embedder()
     with Bedside(settings=load_settings(data_dir=tmp_path / "e", starter_kb=False, embedder="none")) as b:
         assert b.verify_embedder() is None  # lexical support alone
+
+
+def test_the_optimised_graph_is_kept_and_gives_the_same_vectors(bge, tmp_path):
+    texts = ["Offer oral iron once daily.", "Hydroxocobalamin 1 mg intramuscularly three times a week for two weeks."]
+    expected = bge.embed(texts)
+    first = BgeSmallEmbedder(threads=1)
+    first.cache_dir = tmp_path
+    assert np.array_equal(first.embed(texts), expected)
+    [kept] = list(tmp_path.glob("bge-small-*.onnx"))
+    again = BgeSmallEmbedder(threads=1)
+    again.cache_dir = tmp_path
+    assert np.array_equal(again.embed(texts), expected)  # loaded from the kept graph
+    kept.write_bytes(b"not a model")  # damaged: dropped, the shipped model loads, and the graph is kept afresh
+    damaged = BgeSmallEmbedder(threads=1)
+    damaged.cache_dir = tmp_path
+    assert np.array_equal(damaged.embed(texts), expected)
+    assert kept.stat().st_size > 1000 and not list(tmp_path.glob("*.part"))
+
+
+def test_the_engine_keeps_the_graph_in_its_vector_folder(bge, tmp_path, monkeypatch):
+    from bedside import Bedside
+
+    monkeypatch.setenv("BEDSIDE_EMBEDDER", "bge-small")
+    with Bedside(data_dir=tmp_path / "d", starter_kb=False) as b:
+        assert b.dense is not None
+        b.dense.embedder.embed_query("iron")
+    assert list((tmp_path / "d" / "vectors").glob("bge-small-*.onnx"))
