@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,8 @@ def test_switching_reader_keeps_the_citation_numbers(page: Any, live: Any) -> No
     page.wait_for_url(re.compile(r"audience=patient"))
     assert "for patients and caregivers" in page.locator(".kicker").inner_text().lower()
     assert page.locator(".disclaimer").inner_text().startswith("General information, not medical advice")
-    assert sorted(cite_numbers(page)) == sorted(clinician)
+    patient = cite_numbers(page)  # a plainer selection of the same statements, numbered as the clinician's
+    assert patient and not Counter(patient) - Counter(clinician)
     page.goto(page.url.split("?")[0])  # remembered
     assert page.get_by_label(re.compile("Patient or caregiver")).is_checked()
     page.context.clear_cookies()
