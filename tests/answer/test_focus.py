@@ -186,7 +186,13 @@ def test_a_medline_records_check_tags_say_whom_it_applies_to():
     from bedside.model import Document, DocumentId
 
     def record(*tags: str) -> Document:
-        return Document(DocumentId("pmid"), "Nebulised adrenaline for croup: a randomised trial", "text", topics=tags)
+        return Document(
+            DocumentId("pmid"),
+            "Nebulised adrenaline for croup: a randomised trial",
+            "text",
+            topics=tags,
+            format="medline",
+        )
 
     children = subject_of(record("Croup", "Epinephrine", "Humans", "Child, Preschool", "Infant", "Male"))
     assert fit(children.population, patient_of("45M with stridor")) is Fit.CONFLICT
@@ -197,3 +203,5 @@ def test_a_medline_records_check_tags_say_whom_it_applies_to():
     assert mixed.population.age_min is None and mixed.population.age_max is None
     pregnant = subject_of(record("Asthma", "Humans", "Pregnancy", "Adult"))
     assert fit(pregnant.population, patient_of("62M with asthma")) is Fit.CONFLICT
+    digest = Document(DocumentId("d"), "Pulmonary embolism", "text", topics=("pulmonary embolism", "pregnancy"))
+    assert subject_of(digest).population.general  # a digest's topic names a special population it covers

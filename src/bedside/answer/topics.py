@@ -98,7 +98,7 @@ def _phrase(text: str, core: bool) -> Phrase | None:
 
 
 @lru_cache(maxsize=8192)
-def _subject(title: str, guideline: str, topics: tuple[str, ...]) -> Subject:
+def _subject(title: str, guideline: str, topics: tuple[str, ...], medline: bool = False) -> Subject:
     names, narrowing = _split_title(title)
     title_terms = frozenset(t for p in names for t in terms_of(p)) - _TASK_WORDS
     phrases = [_phrase(p, True) for p in names]
@@ -112,7 +112,7 @@ def _subject(title: str, guideline: str, topics: tuple[str, ...]) -> Subject:
     population = applicability(narrowing) if narrowing else Applicability()
     if population.general and guideline:
         population = applicability(guideline)
-    if population.general:
+    if population.general and medline:  # MeSH check tags; a digest's topic "pregnancy" is a special population
         population = check_tag_population(topics)
     # A narrowing clause that names no population the patient model knows is a condition the question must name.
     context = (terms_of(narrowing) - _TASK_WORDS - _POPULATION_WORDS) if narrowing and population.general else set()
@@ -147,7 +147,7 @@ def check_tag_population(topics: Iterable[str]) -> Applicability:
 
 def subject_of(doc: Document) -> Subject:
     """The document's subject (cached per title and topics)."""
-    return _subject(doc.title, doc.guideline, doc.topics)
+    return _subject(doc.title, doc.guideline, doc.topics, doc.format == "medline")
 
 
 @dataclass(frozen=True, slots=True)
