@@ -205,3 +205,15 @@ def test_a_medline_records_check_tags_say_whom_it_applies_to():
     assert fit(pregnant.population, patient_of("62M with asthma")) is Fit.CONFLICT
     digest = Document(DocumentId("d"), "Pulmonary embolism", "text", topics=("pulmonary embolism", "pregnancy"))
     assert subject_of(digest).population.general  # a digest's topic names a special population it covers
+
+
+def test_one_letter_tells_a_subject_apart():
+    """Hepatitis B is not hepatitis C, though their names differ by a letter and HBV expands like HCV."""
+    from bedside.answer.sentences import terms_of
+    from bedside.answer.topics import aboutness, subject_of, term_weights
+    from bedside.model import Document, DocumentId
+
+    hcv = subject_of(Document(DocumentId("hcv"), "Hepatitis C virus infection", "text", topics=("hepatitis C", "HCV")))
+    weights = term_weights([hcv])
+    assert aboutness(terms_of("45M, HBsAg positive, HBV DNA 28,000 IU/mL. Tenofovir?"), hcv, weights).score == 0
+    assert aboutness(terms_of("HCV RNA positive, treatment-naive. Which regimen?"), hcv, weights).score > 0

@@ -92,8 +92,9 @@ def _split_title(title: str) -> tuple[list[str], str]:
 
 
 def _phrase(text: str, core: bool) -> Phrase | None:
-    surface = frozenset(t for t in analyze(text) if len(t) > 1) - _TASK_WORDS
-    expanded = frozenset(t for t in terms_of(text) if len(t) > 1) - _TASK_WORDS
+    # Single letters and digits stay: they tell hepatitis B from C, vitamin D from B12, type 1 from type 2.
+    surface = frozenset(analyze(text)) - _TASK_WORDS
+    expanded = terms_of(text) - _TASK_WORDS
     return Phrase(surface, expanded, core) if surface else None
 
 
@@ -180,7 +181,10 @@ def aboutness(
             factor, hit = 1.0, p.surface
             matched.append(p.expanded)
             core = core or p.core
-        elif len(p.surface) > 1 and 2 * len(hit) >= len(p.surface) and _outweighs(hit, p.surface - hit, weight):
+        elif (
+            len(p.surface) > 1 and 2 * len(hit) >= len(p.surface) and _outweighs(hit, p.surface - hit, weight)
+            and not any(len(t) == 1 for t in p.surface - hit)  # "hepatitis C" is not named by "hepatitis B virus"
+        ):  # fmt: skip
             factor = PARTIAL
             partial_core = partial_core or p.core
         else:
