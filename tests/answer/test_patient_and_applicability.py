@@ -88,3 +88,26 @@ def test_a_wider_context_fills_in_what_the_sentence_does_not_say():
     assert own.merged(title).requires == frozenset({"pregnancy"})
     non_pregnant = applicability("In non-pregnant women, give 200 mg.")
     assert "pregnancy" not in non_pregnant.merged(title).requires  # the sentence's own word wins
+
+
+def test_populations_joined_by_or_apply_when_either_holds():
+    ccb = applicability(
+        "Offer a calcium channel blocker to adults without type 2 diabetes who are aged 55 or over, or who are of "
+        "Black African or African-Caribbean family origin."
+    )
+    acei = applicability(
+        "Offer an ACE inhibitor to adults aged under 55 who are not of Black African or African-Caribbean "
+        "family origin."
+    )
+    black_54 = patient_of("54-year-old man of Black African family origin, no diabetes")
+    white_60 = patient_of("60-year-old woman, no diabetes")
+    diabetic_60 = patient_of("60M with type 2 diabetes")
+    assert (fit(ccb, black_54), fit(acei, black_54)) == (Fit.APPLIES, Fit.CONFLICT)
+    assert fit(ccb, white_60) is Fit.APPLIES
+    assert fit(ccb, diabetic_60) is Fit.CONFLICT  # "without diabetes" holds for both alternatives
+
+
+def test_diabetes_is_a_population_a_sentence_can_require_or_exclude():
+    no_diabetes = patient_of("54M, no diabetes, BP 164/102")
+    assert fit(applicability("In adults who have type 2 diabetes, offer an ARB."), no_diabetes) is Fit.CONFLICT
+    assert fit(applicability("In adults without diabetes, offer a thiazide-like diuretic."), no_diabetes) is Fit.APPLIES

@@ -10,7 +10,7 @@ be offered for this patient.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache
 
@@ -50,13 +50,16 @@ _PREGNANCY_POSSIBLE = re.compile(
     re.I,
 )
 _WITHOUT = re.compile(
-    r"\b(?:without|no|not on|in the absence of)\s+(?:known\s+|established\s+|a history of\s+)?$", re.I
+    r"\b(?:without|no|not on|not of|in the absence of)\s+(?:known\s+|established\s+|a history of\s+)?$", re.I
 )
 _CONDITION_CUES: dict[str, re.Pattern[str]] = {
     "heart failure": re.compile(r"\b(heart failure|HFrEF|HFmrEF|HFpEF|reduced ejection fraction)\b", re.I),
     "renal impairment": re.compile(r"\b(CKD|chronic kidney disease|renal impairment|kidney failure|dialysis|"
                                    r"eGFR (?:is )?(?:below|under|less than|<)\s*\d+)\b", re.I),
     "hepatic impairment": re.compile(r"\b(cirrho\w*|hepatic impairment|liver (?:disease|failure|impairment))\b", re.I),
+    # NICE's hypertension steps differ by family origin.
+    "black african or caribbean family origin": re.compile(r"\b(Black African|African-Caribbean|African Caribbean)\b"),
+    "diabetes": re.compile(r"\b((?:type [12] )?diabetes(?! insipidus)|T[12]DM?)\b", re.I),
     "neurological involvement": re.compile(r"\b(neurolog\w+ (?:involvement|symptoms?|signs?|features?|"
                                            r"deficits?))\b", re.I),
     "cardiovascular disease": re.compile(r"\b(cardiovascular disease|ASCVD|coronary (?:heart|artery) disease|"
@@ -82,6 +85,8 @@ class Applicability:
     sex: str | None = None
     egfr_below: float | None = None
     egfr_above: float | None = None
+    # Populations joined by "or" ("aged 55 or over, or who are of Black African family origin"): any one may hold.
+    either: tuple[Applicability, ...] = ()
 
     @property
     def general(self) -> bool:
@@ -91,6 +96,7 @@ class Applicability:
     def merged(self, default: Applicability) -> Applicability:
         """This sentence's own cues, completed by a wider context's (heading, title) where it says nothing."""
         return Applicability(
+            either=tuple(alt.merged(default) for alt in self.either),
             age_min=self.age_min if self.age_min is not None or self.age_max is not None else default.age_min,
             age_max=self.age_max if self.age_min is not None or self.age_max is not None else default.age_max,
             requires=self.requires | (default.requires - self.excludes),
@@ -109,9 +115,23 @@ def _first(m: re.Match[str]) -> str:
     return next(g for g in m.groups() if g)
 
 
+_OR_WHO = re.compile(r",?\s+or\s+(?=who (?:are|have|is|has)\b)", re.I)
+
+
 @lru_cache(maxsize=65536)
 def applicability(text: str) -> Applicability:
-    """The population cues of one sentence (or heading, or title)."""
+    """The population cues of one sentence (or heading, or title); alternatives joined by ", or who ..." each keep
+    the cues they share with the first (its conditions excluded, as in "without diabetes who are 55 or over, or who
+    are of Black African family origin")."""
+    pieces = _OR_WHO.split(text)
+    if len(pieces) == 1:
+        return _applicability(text)
+    first = _applicability(pieces[0])
+    shared = Applicability(excludes=first.excludes, sex=first.sex)
+    return replace(first, either=(first, *(_applicability(p).merged(shared) for p in pieces[1:])))
+
+
+def _applicability(text: str) -> Applicability:
     age_min = age_max = None
     m = _AGE_RANGE.search(text)
     if m:
@@ -141,8 +161,9 @@ def applicability(text: str) -> Applicability:
     if not _SEX_BOTH.search(text):
         sex = "male" if _MEN.search(text) else "female" if _WOMEN.search(text) else None
     below, above = _EGFR_BELOW.search(text), _EGFR_ABOVE.search(text)
+    # A condition named once as excluded ("not of Black African or African-Caribbean origin") is excluded throughout.
     return Applicability(
-        age_min=age_min, age_max=age_max, requires=frozenset(requires), excludes=frozenset(excludes - requires),
+        age_min=age_min, age_max=age_max, requires=frozenset(requires - excludes), excludes=frozenset(excludes),
         sex=sex, egfr_below=float(below.group(1)) if below else None,
         egfr_above=float(above.group(1)) if above else None,
     )  # fmt: skip
@@ -157,7 +178,14 @@ class Fit(Enum):
 
 
 def fit(a: Applicability, p: Patient) -> Fit:
-    """Compare a sentence's population with the patient."""
+    """Compare a sentence's population with the patient (the best of its alternatives, when it has some)."""
+    if a.either:
+        fits = [_fit(alt, p) for alt in a.either]
+        return next((f for f in (Fit.APPLIES, Fit.OTHER) if f in fits), Fit.CONFLICT)
+    return _fit(a, p)
+
+
+def _fit(a: Applicability, p: Patient) -> Fit:
     if p.age is not None and (
         (a.age_min is not None and p.age < a.age_min) or (a.age_max is not None and p.age >= a.age_max)
     ):

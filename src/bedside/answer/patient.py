@@ -45,6 +45,9 @@ CONDITIONS: dict[str, re.Pattern[str]] = {
     "neurological involvement": re.compile(r"\b(neurolog\w+ (?:involvement|symptoms?|signs?|features?)|"
                                            r"paraesthes\w*|paresthes\w*|neuropath\w*|unsteady gait|ataxi\w*|"
                                            r"subacute combined degeneration|tingling|numbness)\b", re.I),
+    "black african or caribbean family origin": re.compile(r"\b(Black African|African-Caribbean|African Caribbean|"
+                                                           r"Black Caribbean|of African (?:family )?origin)\b",
+                                                           re.I),
     "cardiovascular disease": re.compile(r"\b(ischaemic heart disease|ischemic heart disease|IHD|coronary|angina|"
                                          r"myocardial infarction|MI|previous stroke|ASCVD|cardiovascular disease|"
                                          r"CVD)\b", re.I),

@@ -241,8 +241,10 @@ def head_conditions(qplan: QueryPlan) -> frozenset[str]:
 
 def question_terms(qplan: QueryPlan) -> frozenset[str]:
     """What the question names, as analysed terms, abbreviations expanded, leaving out what it says is absent (for
-    topic focus)."""
-    return terms_of(_ABSENT.sub(" ", " ".join((qplan.search_query, *qplan.expansions))))
+    topic focus). A drug class named after its condition names the condition too ("antihypertensive":
+    hypertension, "antidepressant": depression)."""
+    terms = terms_of(_ABSENT.sub(" ", " ".join((qplan.search_query, *qplan.expansions))))
+    return terms | {t[4:] for t in terms if t.startswith("anti") and len(t) > 8}
 
 
 FOCUS_PASSAGES = 6  # more passages of the documents in focus, per part of the question
