@@ -15,9 +15,9 @@ from functools import lru_cache
 from bedside.answer.applicability import Applicability, Fit, fit
 from bedside.answer.parts import Part
 from bedside.answer.patient import Patient
-from bedside.answer.sentences import terms_of
+from bedside.answer.sentences import expanded_terms, terms_of
 from bedside.answer.topics import Aboutness, Subject, aboutness, subject_of, term_weights
-from bedside.index.analysis import analyze, raw_tokens
+from bedside.index.analysis import raw_tokens
 from bedside.model import Document
 
 # A document is in focus when its aboutness reaches this share of the best document's (two conditions asked about
@@ -35,9 +35,6 @@ class Focus:
     documents: tuple[str, ...]
     problem: tuple[frozenset[str], ...]  # the subject phrases the question names (analysed terms)
     populations: Mapping[str, Applicability] = field(default_factory=dict)  # each document's title population
-    scores: Mapping[str, float] = field(default_factory=dict)
-    excluded: tuple[str, ...] = ()  # about the problem, but for another population than this patient
-    unknown: tuple[str, ...] = ()  # parts of the question no retrieved document mentions
     related: tuple[str, ...] = ()  # about the problem too, less than those in focus: may add sentences naming it
 
     @property
@@ -48,6 +45,11 @@ class Focus:
     def names_problem(self, terms: frozenset[str]) -> bool:
         """Whether a sentence's terms name the problem itself (one whole subject phrase)."""
         return any(p <= terms for p in self.problem)
+
+
+def _document_terms(d: Document) -> frozenset[str]:
+    """Every analysed term of a document: title, topics and text (cached per document version)."""
+    return _text_terms(d.id, d.content_hash, f"{d.title} {' '.join(d.topics)} {d.text}")
 
 
 @lru_cache(maxsize=4096)
@@ -61,14 +63,12 @@ def unknown_parts(
     """The parts of the question none of whose own terms the knowledge base has (`known`, its vocabulary; without
     it, the retrieved documents'): the question asks about something bedside has never read of ("Suspected HIT",
     "Dexamethasone dose" for croup)."""
-    expanded = {p: p.terms | (terms_of(p.text) - frozenset(analyze(p.text))) for p in parts}
+    expanded = {p: p.terms | expanded_terms(p.text) for p in parts}
     asked = frozenset(t for terms in expanded.values() for t in terms)
     if known is not None:
         have = known(asked)
     else:
-        have = frozenset().union(
-            *(_text_terms(d.id, d.content_hash, f"{d.title} {' '.join(d.topics)} {d.text}") for d in docs.values())
-        )
+        have = frozenset().union(*(_document_terms(d) for d in docs.values()))
     return tuple(p for p, terms in expanded.items() if terms and not terms & have and (_named(p.text) & terms) - have)
 
 
@@ -87,7 +87,7 @@ def _mentioned(terms: frozenset[str], docs: Sequence[Document]) -> frozenset[str
         return frozenset()
     seen: set[str] = set()
     for d in docs:
-        seen |= terms & _text_terms(d.id, d.content_hash, f"{d.title} {' '.join(d.topics)} {d.text}")
+        seen |= terms & _document_terms(d)
     return frozenset(seen)
 
 
@@ -128,12 +128,7 @@ def focus_of(
         if kept and d not in kept and d not in excluded and a.score >= MINIMUM and a.in_context
         and fit(subjects[d].population, patient) is Fit.APPLIES
     )  # fmt: skip
-    return Focus(
-        documents=tuple(kept), problem=problem, populations={d: s.population for d, s in subjects.items()},
-        scores={d: a.score for d, a in about.items()}, excluded=tuple(d for d in excluded if d not in kept),
-        related=related,
-        unknown=tuple(p.text for p in unknown) + tuple(sorted(unnamed)),
-    )  # fmt: skip
+    return Focus(tuple(kept), problem, {d: s.population for d, s in subjects.items()}, related)
 
 
 def _choose(

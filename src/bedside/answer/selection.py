@@ -15,8 +15,7 @@ from bedside.answer.applicability import Fit, applicability, fit
 from bedside.answer.focus import Focus
 from bedside.answer.parts import Part, decision_fit, decision_of
 from bedside.answer.question import QueryPlan
-from bedside.answer.sentences import Candidate, terms_of
-from bedside.index.analysis import analyze
+from bedside.answer.sentences import Candidate, expanded_terms, terms_of
 
 # Weights of the bottom-line choice for one part (tuned on the clinical_qa dev split with bench/clinical.py).
 W_PART = 1.0  # share of the part's own terms the sentence states
@@ -50,8 +49,9 @@ def applicable(cands: list[Candidate], plan: QueryPlan, focus: Focus | None) -> 
     return out, specific
 
 
-def _default_part(plan: QueryPlan) -> Part:
-    return Part(plan.question, frozenset(plan.concepts), decision_of(plan.question))
+def _parts(plan: QueryPlan) -> tuple[Part, ...]:
+    """The question's parts; a plan made without them is one part, the whole question."""
+    return plan.parts or (Part(plan.question, frozenset(plan.concepts), decision_of(plan.question)),)
 
 
 # Section headings that say what kind of answer their sentences give.
@@ -76,8 +76,8 @@ def part_rankings(
     top = max(values.values(), default=0.0) or 1.0
     out: list[list[tuple[float, list[Candidate]]]] = []
     context = frozenset(plan.concepts)
-    for part in plan.parts or (_default_part(plan),):
-        own = part.terms | (terms_of(part.text) & _expansions(part.text))
+    for part in _parts(plan):
+        own = part.terms | expanded_terms(part.text)
         ranked = _rank_for(part, own, groups, values, top, focus, leads)
         if not ranked and context:
             # "What should he switch to?", "Can I give the first dose now?": the part names nothing itself, or
@@ -107,17 +107,12 @@ def _rank_for(
         heading = _HEADING_FOR.get(part.decision)
         fits = max(decision_fit(c, d) for d in (part.decision, *part.also))
         value = (
-                W_PART * overlap + W_DECISION * fits + W_SCORE * values[id(g)] / top
-                + (W_HEADING if heading is not None and heading.search(c.heading) else 0.0)
-            )  # fmt: skip
+            W_PART * overlap + W_DECISION * fits + W_SCORE * values[id(g)] / top
+            + (W_HEADING if heading is not None and heading.search(c.heading) else 0.0)
+        )  # fmt: skip
         ranked.append((value, g))
     ranked.sort(key=lambda t: -t[0])
     return ranked
-
-
-def _expansions(text: str) -> frozenset[str]:
-    """Terms that abbreviations in the text expand to ("BP": blood, pressure)."""
-    return terms_of(text) - frozenset(analyze(text))
 
 
 def undecided(part: Part, group: list[Candidate]) -> bool:
@@ -136,7 +131,7 @@ def bottom_line(
     """For each part (as `part_rankings` ranked them), its best group; one per part, never the same twice, at most
     MAX_BOTTOM."""
     chosen: list[tuple[Part, list[Candidate]]] = []
-    for part, ranked in zip(plan.parts or (_default_part(plan),), rankings, strict=True):
+    for part, ranked in zip(_parts(plan), rankings, strict=True):
         best = next((g for _, g in ranked if not any(g is h for _, h in chosen)), None)
         if best is not None:
             chosen.append((part, best))

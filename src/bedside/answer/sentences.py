@@ -137,8 +137,8 @@ def categorise(text: str, heading: str) -> str:
     return "key"
 
 
-def _expanded_terms(text: str) -> frozenset[str]:
-    """Terms of the expansions of abbreviations written in the sentence ("CAP" adds community, acquired, ...)."""
+def expanded_terms(text: str) -> frozenset[str]:
+    """Terms of the expansions of abbreviations written in the text ("CAP" adds community, acquired, ...)."""
     return frozenset(t for terms in expansions_in(text) for t in terms)
 
 
@@ -171,7 +171,7 @@ def spans_of(text: str) -> list[tuple[int, int]]:
 def terms_of(text: str) -> frozenset[str]:
     """Analysed terms, with hyphenated names also joined ("CPX-351" matches "CPX351") and abbreviations expanded."""
     joined = " ".join(m.group().replace("-", "") for m in _HYPHENATED.finditer(text))
-    return frozenset(analyze(text)) | frozenset(analyze(joined)) | _expanded_terms(text)
+    return frozenset(analyze(text)) | frozenset(analyze(joined)) | expanded_terms(text)
 
 
 def candidates(passages: list[EvidencePassage]) -> list[Candidate]:

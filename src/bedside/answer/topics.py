@@ -72,7 +72,6 @@ class Subject:
 
     phrases: tuple[Phrase, ...]
     population: Applicability
-    title_terms: frozenset[str]
     context: frozenset[str] = frozenset()
     # The leading topics that name what the title narrows to, not its subject ("Roux-en-Y gastric bypass" for
     # "Micronutrients after bariatric surgery"): naming one puts a question in the document's context.
@@ -124,7 +123,7 @@ def _subject(title: str, guideline: str, topics: tuple[str, ...], medline: bool 
         if t.lower() not in _BROAD
     ][:LEADING_TOPICS]
     names_of_context = tuple(t for t in leading if t and not t & title_terms) if context else ()
-    return Subject(kept, population, title_terms, frozenset(context), names_of_context)
+    return Subject(kept, population, frozenset(context), names_of_context)
 
 
 _CHILD_TAGS = frozenset(("infant", "infant, newborn", "child", "child, preschool", "adolescent"))
@@ -157,7 +156,6 @@ class Aboutness:
 
     score: float
     matched: tuple[frozenset[str], ...]  # the expanded terms of each phrase named in full
-    core: bool = False  # a name of the subject itself is among them
     in_context: bool = True  # the question names the condition the document is narrowed to (or there is none)
 
 
@@ -173,14 +171,13 @@ def aboutness(
     abbreviation's expansion counts its `shares` of that concept."""
     credit: dict[str, float] = {}
     matched: list[frozenset[str]] = []
-    core = partial_core = False
+    partial_core = False
     for p in subject.phrases:
         hit = p.surface & question_terms
         expansion = p.expanded - p.surface
         if hit == p.surface or (expansion and expansion <= question_terms):
             factor, hit = 1.0, p.surface
             matched.append(p.expanded)
-            core = core or p.core
         elif (
             len(p.surface) > 1 and 2 * len(hit) >= len(p.surface) and _outweighs(hit, p.surface - hit, weight)
             and not any(len(t) == 1 for t in p.surface - hit)  # "hepatitis C" is not named by "hepatitis B virus"
@@ -202,7 +199,7 @@ def aboutness(
     # Only a whole name, or part of a name of the subject itself, makes a question about a document: a word shared
     # with something it discusses ("replace" in "potassium replacement") is not enough on its own.
     score = sum(credit.values()) if matched or partial_core else 0.0
-    return Aboutness(score, tuple(matched), core, in_context)
+    return Aboutness(score, tuple(matched), in_context)
 
 
 def _names(phrase: frozenset[str], question_terms: frozenset[str], weight: dict[str, float]) -> bool:
