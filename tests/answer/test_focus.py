@@ -217,3 +217,29 @@ def test_one_letter_tells_a_subject_apart():
     weights = term_weights([hcv])
     assert aboutness(terms_of("45M, HBsAg positive, HBV DNA 28,000 IU/mL. Tenofovir?"), hcv, weights).score == 0
     assert aboutness(terms_of("HCV RNA positive, treatment-naive. Which regimen?"), hcv, weights).score > 0
+
+
+def test_a_vignette_naming_only_comorbidities_follows_the_passages_retrieval_ranks_first():
+    """ "62M with chronic kidney disease, on allopurinol: do I go up?": the kidney guideline is named, but only as the
+    patient's background; the passages retrieval puts first (the gout guideline's) say what is asked about. When the
+    question's ask names the kidney disease itself, its guideline stays in focus whatever retrieval says."""
+    from bedside.answer.focus import focus_of
+    from bedside.answer.patient import patient_of
+    from bedside.answer.sentences import terms_of
+    from bedside.model import Document, DocumentId
+
+    docs = {
+        "gout": Document(DocumentId("gout"), "Gout", "text", topics=("gout", "allopurinol", "serum urate")),
+        "kidney": Document(
+            DocumentId("kidney"), "Chronic kidney disease", "text", topics=("chronic kidney disease", "CKD")
+        ),
+    }
+    vignette = "62M, chronic kidney disease stage 3, allopurinol 100 mg, urate 480. Do I go up?"
+    support = {"gout": 2.0, "kidney": 0.4}
+    ask = terms_of("Do I go up")
+    patient = patient_of(vignette)
+    assert focus_of(terms_of(vignette), docs, patient, ask).documents == ("kidney",)  # by the names alone
+    assert focus_of(terms_of(vignette), docs, patient, ask, support=support).documents == ("gout",)
+    named = "62M, allopurinol 100 mg. How do I slow his chronic kidney disease?"
+    ask = terms_of("How do I slow his chronic kidney disease")
+    assert focus_of(terms_of(named), docs, patient_of(named), ask, support=support).documents == ("kidney",)

@@ -170,7 +170,7 @@ def answer_question(
         problems = [terms_of(q) for q in qplan.subqueries]
         focus = focus_of(
             question_terms(qplan), docs, qplan.patient, ask, qplan.parts, ctx.known_terms, problems,
-            background_terms(qplan), expansion_shares(qplan), head_conditions(qplan),
+            background_terms(qplan), expansion_shares(qplan), head_conditions(qplan), retrieval_support(hits),
         )  # fmt: skip
         if focus.covered and ctx.search_in is not None:
             hits = focused(qplan, focus, docs, hits, ctx.search_in)
@@ -245,6 +245,14 @@ def question_terms(qplan: QueryPlan) -> frozenset[str]:
     hypertension, "antidepressant": depression)."""
     terms = terms_of(_ABSENT.sub(" ", " ".join((qplan.search_query, *qplan.expansions))))
     return terms | {t[4:] for t in terms if t.startswith("anti") and len(t) > 8}
+
+
+def retrieval_support(hits: Sequence[SearchHit]) -> dict[str, float]:
+    """Each document's support in the retrieved passages: the sum over its passages of 1 / (1 + rank)."""
+    support: dict[str, float] = {}
+    for rank, h in enumerate(hits):
+        support[h.document_id] = support.get(h.document_id, 0.0) + 1.0 / (1.0 + rank)
+    return support
 
 
 FOCUS_PASSAGES = 6  # more passages of the documents in focus, per part of the question

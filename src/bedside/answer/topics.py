@@ -157,6 +157,7 @@ class Aboutness:
     score: float
     matched: tuple[frozenset[str], ...]  # the expanded terms of each phrase named in full
     in_context: bool = True  # the question names the condition the document is narrowed to (or there is none)
+    asked: bool = False  # the question's ask (not only its vignette) names the subject itself in full
 
 
 def aboutness(
@@ -171,13 +172,16 @@ def aboutness(
     abbreviation's expansion counts its `shares` of that concept."""
     credit: dict[str, float] = {}
     matched: list[frozenset[str]] = []
-    partial_core = False
+    partial_core = named_in_ask = False
     for p in subject.phrases:
         hit = p.surface & question_terms
         expansion = p.expanded - p.surface
         if hit == p.surface or (expansion and expansion <= question_terms):
             factor, hit = 1.0, p.surface
             matched.append(p.expanded)
+            named_in_ask = named_in_ask or (
+                p.core and (p.surface <= ask_terms or bool(expansion and expansion <= ask_terms))
+            )
         elif (
             len(p.surface) > 1 and 2 * len(hit) >= len(p.surface) and _outweighs(hit, p.surface - hit, weight)
             and not any(len(t) == 1 for t in p.surface - hit)  # "hepatitis C" is not named by "hepatitis B virus"
@@ -199,7 +203,7 @@ def aboutness(
     # Only a whole name, or part of a name of the subject itself, makes a question about a document: a word shared
     # with something it discusses ("replace" in "potassium replacement") is not enough on its own.
     score = sum(credit.values()) if matched or partial_core else 0.0
-    return Aboutness(score, tuple(matched), in_context)
+    return Aboutness(score, tuple(matched), in_context, named_in_ask and bool(score))
 
 
 def _names(phrase: frozenset[str], question_terms: frozenset[str], weight: dict[str, float]) -> bool:
