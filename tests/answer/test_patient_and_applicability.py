@@ -111,3 +111,30 @@ def test_diabetes_is_a_population_a_sentence_can_require_or_exclude():
     no_diabetes = patient_of("54M, no diabetes, BP 164/102")
     assert fit(applicability("In adults who have type 2 diabetes, offer an ARB."), no_diabetes) is Fit.CONFLICT
     assert fit(applicability("In adults without diabetes, offer a thiazide-like diuretic."), no_diabetes) is Fit.APPLIES
+
+
+@pytest.mark.parametrize(
+    ("sentence", "applies", "conflicts"),
+    [
+        ("Aim for 93-95% in adults and adolescents and 94-98% in children aged 6 to 11 years.", ["40M", "8-year-old"],
+         []),
+        ("The target is below 140/90 mmHg for adults aged under 80, and below 150/90 mmHg for those aged 80 and over.",
+         ["54M", "85-year-old man"], []),
+        ("Give 500 mg twice daily in non-pregnant adults, while in pregnancy give 1 g once daily.",
+         ["40M", "29-year-old, 20 weeks pregnant"], []),
+        # One population with two conditions is not an enumeration: both must hold.
+        ("Offer the drug to adults aged 65 and over with diabetes and heart failure.", [], ["40M"]),
+    ],
+)  # fmt: skip
+def test_a_sentence_giving_each_population_its_own_value_applies_to_each(sentence, applies, conflicts):
+    a = applicability(sentence)
+    for question in applies:
+        assert fit(a, patient_of(question)) is not Fit.CONFLICT, question
+    for question in conflicts:
+        assert fit(a, patient_of(question)) is Fit.CONFLICT, question
+
+
+def test_women_of_childbearing_age_are_not_children():
+    a = applicability("For women of childbearing age, a higher folate intake of 800 micrograms daily is advised.")
+    assert fit(a, patient_of("31-year-old woman after gastric bypass")) is Fit.APPLIES
+    assert fit(a, patient_of("60M after gastric bypass")) is Fit.CONFLICT

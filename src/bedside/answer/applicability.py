@@ -31,7 +31,9 @@ _AGE_MAX = re.compile(
     re.I,
 )
 
-_CHILD = re.compile(r"\b(child\w*|paediatric|pediatric|infant\w*|neonat\w*|newborn\w*|toddler\w*|babies|baby)\b", re.I)
+_CHILD = re.compile(
+    r"\b(child(?!-?bearing)\w*|paediatric|pediatric|infant\w*|neonat\w*|newborn\w*|toddler\w*|babies|baby)\b", re.I
+)
 _ADULT = re.compile(r"\badults?\b", re.I)
 _BOTH_AGES = re.compile(r"\b(?:adults? and (?:children|adolescents|young people)|(?:children|adolescents|young people)"
                         r" and adults?|all ages|any age)\b", re.I)  # fmt: skip
@@ -116,6 +118,13 @@ def _first(m: re.Match[str]) -> str:
 
 
 _OR_WHO = re.compile(r",?\s+or\s+(?=who (?:are|have|is|has)\b)", re.I)
+# Where a sentence giving each population its own value turns to the next ("93-95% in adults and 94-98% in children
+# aged 6 to 11", "below 140/90 for those under 80, and below 150/90 for those aged 80 and over").
+_NEXT_POPULATION = re.compile(
+    r",?\s+(?:and|while|whereas)\s+(?!over\b|older\b|above\b|under\b|younger\b|adolescents\b|adults?\b|children\b|"
+    r"young people\b)|;\s+",
+    re.I,
+)
 
 
 @lru_cache(maxsize=65536)
@@ -125,10 +134,36 @@ def applicability(text: str) -> Applicability:
     are of Black African family origin")."""
     pieces = _OR_WHO.split(text)
     if len(pieces) == 1:
-        return _applicability(text)
+        return _enumerated(text) or _applicability(text)
     first = _applicability(pieces[0])
     shared = Applicability(excludes=first.excludes, sex=first.sex)
     return replace(first, either=(first, *(_applicability(p).merged(shared) for p in pieces[1:])))
+
+
+def _enumerated(text: str) -> Applicability | None:
+    """A sentence that gives populations that cannot overlap a value each (adults and children, under and over 80,
+    pregnant and not) applies to each of them: its clauses become alternatives. None for any other sentence."""
+    clauses = [c for c in _NEXT_POPULATION.split(text) if c.strip()]
+    if len(clauses) < 2:
+        return None
+    alternatives = [(_applicability(c), bool(_BOTH_AGES.search(c))) for c in clauses]
+    named = [a for a, both in alternatives if both or not a.general]
+    aged = [a for a in named if a.age_min is not None or a.age_max is not None]
+    enumerates = any(_disjoint(a, b) for i, a in enumerate(named) for b in named[i + 1 :]) or (
+        len(aged) < len(named) and any(both for _, both in alternatives) and bool(aged)
+    )
+    return Applicability(either=tuple(named)) if enumerates else None
+
+
+def _disjoint(a: Applicability, b: Applicability) -> bool:
+    """Whether no patient can be in both populations (ages that do not overlap, pregnant and not, men and women)."""
+    ages = (a.age_max is not None and b.age_min is not None and a.age_max <= b.age_min) or (
+        b.age_max is not None and a.age_min is not None and b.age_max <= a.age_min
+    )
+    pregnancy = ("pregnancy" in a.requires and "pregnancy" in b.excludes) or (
+        "pregnancy" in b.requires and "pregnancy" in a.excludes
+    )
+    return ages or pregnancy or (a.sex is not None and b.sex is not None and a.sex != b.sex)
 
 
 def _applicability(text: str) -> Applicability:

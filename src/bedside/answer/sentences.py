@@ -80,7 +80,7 @@ _HEADING_CATEGORY = (
 )
 POPULATION = re.compile(
     r"\b(pregnan\w*|antenatal|trimester|postpartum|gestation\w*|labou?r|obstetric\w*|breast-?feeding|lactat\w*|"
-    r"child\w*|paediatric|pediatric|"
+    r"child(?!-?bearing)\w*|paediatric|pediatric|"
     r"infant\w*|older adults|elderly|aged 65|renal impairment|dialysis|hepatic impairment)\b",
     re.I,
 )
