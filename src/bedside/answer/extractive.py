@@ -72,6 +72,11 @@ _LAYOUT_OF = {
     QuestionType.YES_NO: "yes-no", QuestionType.MONITORING: "monitoring",
 }  # fmt: skip
 PRIORITY_EXTRA = 3
+# The sentence category that answers each kind of part ("when do I recheck?": monitoring).
+_ASKED_CATEGORY = {
+    "dose": "treatment", "choice": "treatment", "duration": "treatment", "threshold": "diagnosis",
+    "diagnosis": "diagnosis", "monitoring": "monitoring",
+}  # fmt: skip
 # Categories a bottom-line sentence may come from when the question's parts choose it.
 _LEAD_CATEGORIES = {
     "treatment": frozenset(("treatment", "key", "diagnosis", "monitoring", "escalation", "warning")),
@@ -91,6 +96,9 @@ class ExtractiveOptions:
     """Limits that keep answers short and readable."""
 
     bullets_per_section: int = 5
+    # The sections that answer the question's type and parts (Treatment for "which antibiotic?", Monitoring for
+    # "when do I recheck?") hold more than the others.
+    main_section_bullets: int = 8
     max_statements: int = 22
     relative_floor: float = 0.45  # a sentence must score at least this share of the best sentence
     min_coverage: float = 0.5  # share of the question's concepts the evidence must mention at all
@@ -212,8 +220,9 @@ def _statement(group: list[Candidate], kind: str, extend: bool = False) -> State
 
 
 def _pick(
-    ranked: list[tuple[float, Candidate]], options: ExtractiveOptions, concepts: set[str]
-) -> list[list[Candidate]]:
+    ranked: list[tuple[float, Candidate]], options: ExtractiveOptions, concepts: set[str],
+    about: frozenset[str] = frozenset(),
+) -> list[list[Candidate]]:  # fmt: skip
     """Keep good sentences about the question, merging near-duplicates from different documents into one group."""
     groups: list[list[Candidate]] = []
     if not ranked:
@@ -223,7 +232,7 @@ def _pick(
     for value, c in ranked:
         if value < floor:
             break
-        if concepts and not concepts & c.terms:
+        if concepts and not concepts & c.terms and c.passage.document_id not in about:
             continue  # says nothing about what was asked, however well its passage ranked
         for group in groups:
             if _duplicates(group[0], c, common, options):
@@ -297,12 +306,15 @@ def _fill_sections(
     """Place each group, best first, in the one section its category belongs to, within the limits; a group in
     `priority` (ids: it answers a part of the question) may go PRIORITY_EXTRA past a section's limit."""
     heading_of = {cat: heading for heading, cats in _LAYOUTS[layout] for cat in cats}
+    asked = (_BOTTOM_LINE_CATEGORIES[layout][0], *(_ASKED_CATEGORY.get(p.decision, "") for p in plan.parts))
+    main = {heading_of[c] for c in asked if c in heading_of}
     filled: dict[str, list[Statement]] = {heading: [] for heading, _ in _LAYOUTS[layout]}
     total = 0
     for g in groups:
         category = category_of(g[0], plan)
         heading = heading_of.get(category)
-        limit = options.bullets_per_section + (PRIORITY_EXTRA if priority and id(g) in priority else 0)
+        limit = options.main_section_bullets if heading in main else options.bullets_per_section
+        limit += PRIORITY_EXTRA if priority and id(g) in priority else 0
         if heading is None or len(filled[heading]) >= limit:
             continue
         filled[heading].append(_statement(g, category, options.continue_anaphora == "all"))
@@ -356,7 +368,10 @@ def compose(
         for i, sim in zip(head, semantic, strict=True):
             values[i] += options.w_semantic * factor * sim
     ranked = sorted(zip(values, cands, strict=True), key=lambda t: -t[0])
-    groups = _pick(ranked, options, set(plan.concepts) | set(concepts_of(" ".join(plan.expansions))))
+    # A sentence of a document about the question's problem may answer it in words the question did not use
+    # ("Limit the rise in serum sodium ..." for "what is the maximum correction?").
+    about = frozenset(focus.documents) if focus is not None else frozenset()
+    groups = _pick(ranked, options, set(plan.concepts) | set(concepts_of(" ".join(plan.expansions))), about)
     concepts = set(plan.concepts)
     if not groups or (focus is None and concepts and not any(concepts & g[0].terms for g in groups[:3])):
         return insufficient(plan, passages)
