@@ -243,3 +243,30 @@ def test_a_vignette_naming_only_comorbidities_follows_the_passages_retrieval_ran
     named = "62M, allopurinol 100 mg. How do I slow his chronic kidney disease?"
     ask = terms_of("How do I slow his chronic kidney disease")
     assert focus_of(terms_of(named), docs, patient_of(named), ask, support=support).documents == ("kidney",)
+
+
+def test_a_disease_mentioned_once_in_passing_does_not_make_a_document_about_it():
+    """A cystitis guideline that says once "refer if pyelonephritis is suspected" does not answer a question that
+    opens on pyelonephritis; a guideline that discusses it does."""
+    from bedside.answer.focus import focus_of
+    from bedside.answer.patient import patient_of
+    from bedside.answer.question import plan
+    from bedside.answer.sentences import terms_of
+    from bedside.answer.service import head_conditions
+    from bedside.model import Document, DocumentId
+
+    question = (
+        "Acute pyelonephritis, an upper urinary tract infection, in a 30-year-old. Which antibiotic and how long?"
+    )
+    qplan = plan(question, [])
+    conditions = head_conditions(qplan)
+    passing = (
+        "Give nitrofurantoin for 3 days in cystitis. Refer if pyelonephritis is suspected. Trimethoprim also works."
+    )
+    cystitis = Document(DocumentId("c"), "Cystitis", passing, topics=("cystitis", "urinary tract infection"))
+    args = (terms_of(question), {"c": cystitis}, patient_of(question), terms_of("Which antibiotic and how long"))
+    assert not focus_of(*args, conditions=conditions).covered
+    discussed = passing + " In pyelonephritis, give cefalexin for 7 to 10 days. Pyelonephritis needs a urine culture."
+    cystitis = Document(DocumentId("c"), "Cystitis", discussed, topics=("cystitis", "urinary tract infection"))
+    args = (terms_of(question), {"c": cystitis}, patient_of(question), terms_of("Which antibiotic and how long"))
+    assert focus_of(*args, conditions=conditions).documents == ("c",)

@@ -8,6 +8,7 @@ When no retrieved document is about the question, the knowledge base does not co
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -88,13 +89,29 @@ def _named(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+DISCUSSED = 2  # sentences of a document that must name a disease for the document to discuss it, not just mention it
+
+
 def _mentioned(terms: frozenset[str], docs: Sequence[Document]) -> frozenset[str]:
+    """The terms the documents discuss: in their subject, or in at least DISCUSSED of their sentences ("refer if
+    pyelonephritis is suspected", said once, does not make a cystitis guideline about pyelonephritis)."""
     if not terms:
         return frozenset()
     seen: set[str] = set()
     for d in docs:
-        seen |= terms & _document_terms(d)
+        seen |= terms & _subject_terms(subject_of(d))
+        counts = _sentence_counts(d.id, d.content_hash, d.text)
+        seen |= {t for t in terms if counts.get(t, 0) >= DISCUSSED}
     return frozenset(seen)
+
+
+@lru_cache(maxsize=1024)
+def _sentence_counts(doc_id: str, content_hash: str, text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+        for t in terms_of(sentence):
+            counts[t] = counts.get(t, 0) + 1
+    return counts
 
 
 def focus_of(
