@@ -89,20 +89,22 @@ def _named(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-DISCUSSED = 2  # sentences of a document that must name a disease for the document to discuss it, not just mention it
+DISCUSSED = 2  # sentences that must name a disease for the documents in focus to discuss it, not just mention it
 
 
 def _mentioned(terms: frozenset[str], docs: Sequence[Document]) -> frozenset[str]:
-    """The terms the documents discuss: in their subject, or in at least DISCUSSED of their sentences ("refer if
+    """The terms the documents discuss: in a subject, or in at least DISCUSSED of their sentences ("refer if
     pyelonephritis is suspected", said once, does not make a cystitis guideline about pyelonephritis)."""
     if not terms:
         return frozenset()
     seen: set[str] = set()
+    sentences = dict.fromkeys(terms, 0)
     for d in docs:
         seen |= terms & _subject_terms(subject_of(d))
         counts = _sentence_counts(d.id, d.content_hash, d.text)
-        seen |= {t for t in terms if counts.get(t, 0) >= DISCUSSED}
-    return frozenset(seen)
+        for t in terms:
+            sentences[t] += counts.get(t, 0)
+    return frozenset(seen | {t for t, n in sentences.items() if n >= DISCUSSED})
 
 
 @lru_cache(maxsize=1024)

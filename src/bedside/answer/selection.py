@@ -21,6 +21,7 @@ from bedside.answer.sentences import Candidate, expanded_terms, terms_of
 W_PART = 1.0  # share of the part's own terms the sentence states
 W_DECISION = 0.6  # how directly it gives the kind of answer asked (a dose for "what dose", a threshold, ...)
 W_SCORE = 0.5  # its overall relevance score, relative to the best sentence's
+W_PART_FALLBACK, W_SCORE_FALLBACK = 0.5, 1.5  # the same for a part ranked on the whole question's words
 W_SPECIFIC = 0.15  # it names the patient's own population (pregnancy for a pregnant patient): more specific
 W_HEADING = 0.3  # its source section is where that kind of answer lives ("Dosing" for a dose)
 MAX_BOTTOM = 3
@@ -82,15 +83,19 @@ def part_rankings(
         if not ranked and context:
             # "What should he switch to?", "Can I give the first dose now?": the part names nothing itself, or
             # nothing any sentence says; the question's own words say what it is about.
-            ranked = _rank_for(part, context, groups, values, top, focus, leads)
+            ranked = _rank_for(part, context, groups, values, top, focus, leads, fallback=True)
         out.append(ranked)
     return out
 
 
 def _rank_for(
     part: Part, terms: frozenset[str], groups: list[list[Candidate]], values: dict[int, float], top: float,
-    focus: Focus | None, leads: frozenset[str],
+    focus: Focus | None, leads: frozenset[str], fallback: bool = False,
 ) -> list[tuple[float, list[Candidate]]]:  # fmt: skip
+    # A part that names nothing itself ("What do I give?") is ranked on the whole question's words, which a
+    # sentence can share without answering it (the vignette's "asthma" in a step-down sentence for an acute attack):
+    # its overall relevance, retrieval rank included, then counts more than those shared words.
+    wp, ws = (W_PART_FALLBACK, W_SCORE_FALLBACK) if fallback else (W_PART, W_SCORE)
     ranked: list[tuple[float, list[Candidate]]] = []
     for g in groups[:80]:
         c = g[0]
@@ -107,7 +112,7 @@ def _rank_for(
         heading = _HEADING_FOR.get(part.decision)
         fits = max(decision_fit(c, d) for d in (part.decision, *part.also))
         value = (
-            W_PART * overlap + W_DECISION * fits + W_SCORE * values[id(g)] / top
+            wp * overlap + W_DECISION * fits + ws * values[id(g)] / top
             + (W_HEADING if heading is not None and heading.search(c.heading) else 0.0)
         )  # fmt: skip
         ranked.append((value, g))
