@@ -27,7 +27,7 @@ HIDDEN_HTML = {  # reason reported -> an element hiding the marker word
     "visibility:hidden": '<span style="color:red;visibility:hidden">MARKERB</span>',
     "hidden attribute": "<div hidden>MARKERC</div>",
     "aria-hidden": '<span aria-hidden="true">MARKERD</span>',
-    "font-size:0": '<span style="font-size:0px">MARKERE</span>',
+    "tiny font": '<span style="font-size:0px">MARKERE</span>',
     "opacity:0": '<span style="opacity: 0.0">MARKERF</span>',
     "off-screen": '<div style="position:absolute; left:-9999px">MARKERG</div>',
     "clipped": '<span style="position:absolute;clip: rect(0 0 0 0)">MARKERH</span>',
@@ -119,7 +119,12 @@ def test_hidden_pdf_text_is_dropped_and_counted(tmp_path: Path) -> None:
     assert "after 3 days" in doc.text and _markers(doc.text) == []
     (flag,) = doc.flags
     assert flag.startswith("dropped 5 hidden text fragments (")
-    for why in ("invisible render mode: 1", "white text: 1", "tiny font: 1", "outside the page: 2"):
+    for why in (
+        "invisible render mode: 1",
+        "text coloured as its background: 1",
+        "tiny font: 1",
+        "outside the page: 2",
+    ):
         assert why in flag
 
 

@@ -12,6 +12,7 @@ import yaml
 
 from bedside.errors import IngestError
 from bedside.ingest.builder import TextBuilder
+from bedside.ingest.markdown_hidden import strip_hidden
 from bedside.ingest.readers import RecordError
 from bedside.model import Block, Document, DocumentId, EvidenceType
 
@@ -47,7 +48,7 @@ def parse_markdown(text: str, origin: str) -> Document:
     """Parse Markdown with optional front matter into a Document."""
     meta, body = _front_matter(text, origin)
     builder = TextBuilder()
-    title_from_body = _render_body(body, builder)
+    title_from_body = _render_body(strip_hidden(body, builder.hidden), builder)
     doc_text, blocks = builder.build()
     if not doc_text.strip() or builder.empty:
         raise IngestError(origin, "document has no text")
