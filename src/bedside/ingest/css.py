@@ -198,8 +198,8 @@ def _selector(text: str) -> tuple[tuple[tuple[str, _Simple], ...], tuple[int, in
     combinator = ""
     ids = classes = tags = 0
     for token in tokens:
-        if token is None or token == "":
-            if token == "" and parts and not combinator:
+        if not token:  # None: whitespace between compounds (a descendant), "": nothing
+            if token is None and parts and not combinator:
                 combinator = " "
             continue
         if token in (">", "+", "~"):
@@ -297,8 +297,10 @@ _NAMED = {
     "darkgreen": "#006400", "darkred": "#8b0000", "brown": "#a52a2a", "pink": "#ffc0cb", "lavender": "#e6e6fa",
 }  # fmt: skip
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?"
-_FUNC = re.compile(rf"(rgba?|hsla?)\(\s*({_NUMBER}%?|none)[\s,]+({_NUMBER}%?|none)[\s,]+({_NUMBER}%?|none)"
-                   rf"(?:\s*[,/]\s*({_NUMBER}%?))?\s*\)")  # fmt: skip
+_HUE = rf"{_NUMBER}(?:%|deg|grad|rad|turn)?"
+_FUNC = re.compile(
+    rf"(rgba?|hsla?)\(\s*({_HUE}|none)[\s,]+({_NUMBER}%?|none)[\s,]+({_NUMBER}%?|none)(?:\s*[,/]\s*({_NUMBER}%?))?\s*\)"
+)
 
 
 def parse_color(value: str) -> RGBA | None:
@@ -321,7 +323,8 @@ def parse_color(value: str) -> RGBA | None:
     if m.group(1).startswith("rgb"):
         r, g, b = (_clamp(float(a[:-1]) * 2.55 if a.endswith("%") else float(a), 0, 255) for a in args)
         return (r, g, b, alpha)
-    hue = float(args[0].rstrip("%")) % 360 / 360
+    number, unit = re.fullmatch(r"(.*?)(deg|grad|rad|turn|%)?", args[0]).groups()  # type: ignore[union-attr]
+    hue = float(number) * {"grad": 0.9, "rad": 57.2958, "turn": 360.0}.get(unit or "", 1.0) % 360 / 360
     sat, light = (_clamp(float(a.rstrip("%")) / 100, 0, 1) for a in args[1:])
     r, g, b = colorsys.hls_to_rgb(hue, light, sat)
     return (r * 255, g * 255, b * 255, alpha)

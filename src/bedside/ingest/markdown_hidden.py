@@ -21,7 +21,7 @@ _RAW = re.compile(
 )
 # [label]: destination "optional title" (CommonMark): never rendered; `[//]: # (text)` is a common comment idiom.
 _LINK_DEFINITION = re.compile(
-    r"""^[ ]{0,3}\[[^\]\n]+\]:[ \t]*(?:<[^>\n]*>|\S+)(?:[ \t]*\n?[ \t]+("[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$""",
+    r"""^[ ]{0,3}\[[^\]\n]+\]:[ \t]*(?:<[^>\n]*>|\S+)(?:[ \t]*\n?[ \t]+("[^"\n]*"|'[^'\n]*'|\(.*\)))?[ \t]*$""",
     re.M,
 )
 _OPEN_TAG = re.compile(r"<([a-zA-Z][\w-]*)(\s[^<>]*?)?(/?)>")

@@ -196,13 +196,13 @@ def _clipped(d: Declarations, font_px: float) -> bool:
             if right - left <= 1 or bottom - top <= 1:
                 return True
     path = _value(d, "clip-path")
-    inset = re.fullmatch(r"inset\(\s*([^)\s]+)", path)
+    inset = re.match(r"inset\(\s*([^)\s]+)", path)
     if inset:
         px = length_px(inset.group(1), font_px, percent_of=100.0)
         if px is None:
             return False
         return px >= 50 if inset.group(1).endswith("%") else px >= 5000
-    shape = re.fullmatch(r"(circle|ellipse)\(\s*([^)\s]+)", path)
+    shape = re.match(r"(circle|ellipse)\(\s*([^)\s]+)", path)
     if shape:
         radius = length_px(shape.group(2), font_px, percent_of=100.0)
         return radius is not None and radius <= 0.5
