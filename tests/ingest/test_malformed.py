@@ -57,6 +57,7 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {  # name -> (content, the failure exp
         b'---\ntitle: "Bad \\udc00 title"\n---\nSome body text.\n',
         "surrogate.md: field 'title': invalid Unicode (lone surrogate U+DC00",
     ),
+    "digits.md": (b"---\nyear: " + b"1" * 5000 + b"\n---\nBody.\n", "digits.md:2: invalid YAML front matter: a number"),
     "bomb.md": (f"---\n{BOMB}\n---\nBody.\n".encode(), "bomb.md:4: front matter uses more than 16 YAML aliases"),
     "deep.md": (
         b"---\nx: " + b"[" * 20_000 + b"]" * 20_000 + b"\n---\nBody.\n",
@@ -206,3 +207,47 @@ def _samples_from(fixtures: Path, tmp_path: Path) -> dict[str, bytes]:
         "article.nxml": (fixtures / "jats" / "pmc_article.xml").read_bytes(),
         "leaflet.pdf": pdf.read_bytes(),
     }
+
+
+def test_size_limits_fail_only_their_record_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bedside.ingest import readers, sanitize
+
+    monkeypatch.setattr(sanitize, "MAX_DOCUMENT_CHARS", 2_000)
+    monkeypatch.setitem(readers.MAX_FILE_BYTES, "markdown", 4_000)
+    corpus = tmp_path / "sizes.jsonl"
+    huge_line = json.dumps({"id": "huge", "text": "word " * 2_000_000})  # 10 MB: over the default 8 MB record
+    long_text = json.dumps({"id": "long", "text": "Potassium chloride. " * 150})  # 3,000 characters
+    long_title = json.dumps({"id": "title", "title": "T" * 20_000, "text": "short"})
+    corpus.write_text("\n".join([huge_line, long_text, long_title, json.dumps(GOOD)]) + "\n", encoding="utf-8")
+    big_md = tmp_path / "big.md"
+    big_md.write_text("# Big\n\n" + "Sodium chloride 0.9%. " * 500, encoding="utf-8")
+    with Bedside(data_dir=tmp_path / "data", starter_kb=False) as b:
+        report = b.ingest([corpus, big_md])
+        assert dict(report.failed) == {
+            f"{corpus}:1": "record is larger than the limit of 8,388,608 bytes (split the text)",
+            f"{corpus}:2": "document text is 2,999 characters; the limit is 2,000 (split it)",
+            f"{corpus}:3": "field 'title' is 20,000 characters; the limit is 10,000",
+            str(big_md): "file is larger than the markdown limit of 4,000 bytes (split it)",
+        }
+        assert report.added == 1 and b.search("calcium gluconate", 1)[0].document_id == GOOD["id"]
+
+
+def test_control_characters_are_removed_at_input(tmp_path: Path) -> None:
+    record = {
+        "id": "esc",
+        "title": "Hyperkalaemia\x1b]0;owned\x07 \x1b[2J\x9b guide",
+        "source": "Renal\x1b[8m hidden\x1b[0m Association",
+        "authors": ["A. Author\x07"],
+        "text": "Give calcium gluconate\x1b[31m 10%\x1b[0m 30 ml.\x00\n\nThen insulin\x08 with glucose.",
+    }
+    path = tmp_path / "esc.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (doc,) = list(read_path(path))
+    assert isinstance(doc, Document)
+    for value in (doc.title, doc.source, *doc.authors, doc.text):
+        assert not any((ord(c) < 32 and c not in "\n") or 0x7F <= ord(c) <= 0x9F for c in value), value
+    assert doc.title == "Hyperkalaemia guide" and doc.source == "Renal hidden Association"
+    assert doc.text == "Give calcium gluconate 10% 30 ml.\n\nThen insulin with glucose."
+    assert doc.flags[-1].startswith("removed ") and doc.flags[-1].endswith("control characters (terminal escapes)")
+    for block in doc.blocks:
+        assert 0 <= block.start < block.end <= len(doc.text)

@@ -13,7 +13,7 @@ from lxml import etree
 
 from bedside.errors import IngestError
 from bedside.ingest.builder import TextBuilder, clean_text
-from bedside.ingest.readers import RecordError
+from bedside.ingest.readers import RecordError, read_whole
 from bedside.ingest.visibility import Context, PageStyle
 from bedside.model import Document, DocumentId, EvidenceType
 
@@ -51,7 +51,7 @@ _WINDOWS_1252 = frozenset({"iso8859-1", "ascii", "latin-1"})
 
 def read_html(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
     """Read one HTML page into one Document."""
-    raw = stream.read()
+    raw = read_whole(stream, origin, "html")
     if not raw.strip():
         raise IngestError(origin, "file is empty")
     text = decode_html(raw, origin)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ import yaml
 from bedside.errors import IngestError
 from bedside.ingest.builder import TextBuilder
 from bedside.ingest.markdown_hidden import strip_hidden
-from bedside.ingest.readers import RecordError
+from bedside.ingest.readers import RecordError, read_whole
 from bedside.model import Block, Document, DocumentId, EvidenceType
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -38,7 +39,7 @@ _KNOWN_KEYS = {
 
 def read_markdown(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
     """Read one Markdown or text file."""
-    raw = stream.read()
+    raw = read_whole(stream, origin, "markdown")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -78,6 +79,9 @@ def _front_matter(text: str, origin: str) -> tuple[dict[str, Any], str]:
                 meta = yaml.safe_load(source) or {}
             except RecursionError as exc:
                 raise IngestError(origin, "invalid YAML front matter: nested too deeply", line=2) from exc
+            except ValueError as exc:  # not a YAMLError: an integer longer than Python converts
+                reason = f"invalid YAML front matter: a number has more than {sys.get_int_max_str_digits():,} digits"
+                raise IngestError(origin, reason, line=2) from exc
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 line = mark.line + 2 if mark is not None else None

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 from bedside.errors import BackendUnavailable, IngestError
 from bedside.ingest.builder import TextBuilder, clean_text, hidden_flags, invisible_count
 from bedside.ingest.pdf_hidden import HiddenText, OptionalContent
-from bedside.ingest.readers import RecordError
+from bedside.ingest.readers import RecordError, read_whole
 from bedside.model import Block, Document, DocumentId
 
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
@@ -69,7 +69,7 @@ def read_pdf(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
         from pypdf.errors import DependencyError, PyPdfError
     except ImportError as exc:
         raise BackendUnavailable("reading PDF needs pypdf; install with: pip install 'bedside[pdf]'") from exc
-    data = stream.read()
+    data = read_whole(stream, origin, "pdf")
     if not data.strip():
         raise IngestError(origin, "file is empty")
     if b"%PDF-" not in data[:1024]:

@@ -21,6 +21,19 @@ class RecordError:
     error: IngestError
 
 
+MAX_FILE_BYTES = {"markdown": 32 * 1024 * 1024, "html": 64 * 1024 * 1024, "pdf": 512 * 1024 * 1024}
+
+
+def read_whole(stream: BinaryIO, origin: str, fmt: str) -> bytes:
+    """A one-document file's bytes, refusing one larger than MAX_FILE_BYTES[fmt] without reading it all."""
+    limit = MAX_FILE_BYTES[fmt]
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+        raise IngestError(origin, f"file is larger than the {fmt} limit of {size} (split it)")
+    return data
+
+
 Reader = Callable[[BinaryIO, str], Iterator["Document | RecordError"]]
 
 

@@ -67,7 +67,9 @@ def _field(value: str, name: str, origin: str, limit: int | None = MAX_FIELD_CHA
     _valid(value, name, origin)
     if limit is not None and len(value) > limit:
         raise IngestError(origin, f"field '{name}' is {len(value):,} characters; the limit is {limit:,}")
-    return _LINE_BREAKS.sub(" ", _CONTROL.sub("", value))
+    if not _CONTROL.search(value) and not _LINE_BREAKS.search(value):
+        return value
+    return " ".join(_CONTROL.sub("", value).split())
 
 
 def _strip_text(text: str, blocks: tuple[Block, ...]) -> tuple[str, tuple[Block, ...]]:
