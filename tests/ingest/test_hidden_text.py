@@ -205,7 +205,9 @@ VISIBLE_HTML = {  # each stays readable: the cascade, the real background and de
     "height with visible overflow": "<div style='height:0'><p>KEEPN</p></div>",
     "small indent": "<p style='text-indent:-1em;margin-left:2em'>KEEPO</p>",
     "scale up": "<p style='transform:scale(1.05) translateX(10px)'>KEEPP</p>",
-    "half opacity": "<div style='opacity:.6'><p style='opacity:.5'>KEEPQ</p></div>",
+    "mobile rule": "<style>@media screen and (max-width:600px){.wide{display:none}}</style><p class='wide'>KEEPQ</p>",
+    "dark-scheme rule": "<style>@media (prefers-color-scheme: dark){.lt2{color:#fff}}</style><p class='lt2'>KEEPR</p>",
+    "half opacity": "<div style='opacity:.6'><p style='opacity:.5'>KEEPS</p></div>",
 }
 
 

@@ -251,3 +251,48 @@ def test_control_characters_are_removed_at_input(tmp_path: Path) -> None:
     assert doc.flags[-1].startswith("removed ") and doc.flags[-1].endswith("control characters (terminal escapes)")
     for block in doc.blocks:
         assert 0 <= block.start < block.end <= len(doc.text)
+
+
+css_values = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["0", "-9999px", "1e999", "nan", "inherit", "50%", "calc(0*1px)", "rgba(1,2,3,", "hsl(1e9turn 0 0)",
+                     "#ffff", "scale(1e-9)", "inset(50% 0)", "rect(0,0,0,0)", "/**/none", "none !important"]),
+)  # fmt: skip
+properties = st.sampled_from([
+    "display", "visibility", "opacity", "color", "background", "background-color", "font-size", "font", "height",
+    "max-height", "overflow", "position", "left", "top", "text-indent", "transform", "clip", "clip-path", "scale",
+])  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.text("abcx.#> *:[]=\"'~+", max_size=12), properties, css_values), max_size=6),
+    st.lists(st.tuples(properties, css_values), max_size=6),
+    st.text(max_size=60),
+)
+def test_fuzz_html_styles(rules: list[tuple[str, str, str]], inline: list[tuple[str, str]], extra: str) -> None:
+    """Any style sheet and style attribute: the page is read or refused with IngestError, never a crash."""
+    from html import escape as html_escape
+
+    sheet = "\n".join(f"{selector} {{ {name}: {value} }}" for selector, name, value in rules)
+    style = html_escape("; ".join(f"{name}: {value}" for name, value in inline))
+    page = (
+        f"<html><head><style>{sheet}</style></head><body><main><p>Visible dose text.</p>"
+        f'<div class="a b" id="x"><p style="{style}">Styled text {html_escape(extra)}</p></div></main></body></html>'
+    )
+    with contextlib.suppress(IngestError):
+        _read_all(read_path_bytes(page.encode("utf-8", "surrogatepass"), "fuzz.html"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300))
+def test_fuzz_markdown_html(body: str) -> None:
+    """Markdown with arbitrary inline HTML, comments and link definitions: read or refused, never a crash."""
+    with contextlib.suppress(IngestError):
+        parse_markdown(f"# Title\n\nVisible text.\n\n{body}\n<div hidden>{body}</div>\n[x]: y '{body}'\n", "fuzz.md")
+
+
+def read_path_bytes(data: bytes, name: str) -> Iterator[Document | RecordError]:
+    from bedside.ingest.html import read_html
+
+    return read_html(io.BytesIO(data), name)

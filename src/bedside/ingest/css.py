@@ -154,7 +154,7 @@ def parse_stylesheet(css: str, start: int = 0) -> list[Rule]:
     rules: list[Rule] = []
     for prelude, block in _blocks(strip_comments(css)):
         if prelude.startswith("@"):
-            if prelude.lower().startswith("@media") and _screen_media(prelude[6:]):
+            if prelude.lower().startswith("@media") and media_applies(prelude[6:]):
                 rules.extend(parse_stylesheet(block, start + len(rules)))
             continue
         declarations = parse_declarations(block)
@@ -168,9 +168,38 @@ def parse_stylesheet(css: str, start: int = 0) -> list[Rule]:
     return rules
 
 
-def _screen_media(query: str) -> bool:
-    q = query.strip().lower()
-    return not q or not re.fullmatch(r"(?:only\s+)?(?:print|speech)\b.*", q)
+# Media queries are evaluated for a desktop screen: what most readers of a guideline page see.
+VIEWPORT = {"width": 1280.0, "height": 800.0}
+_MEDIA_FEATURE = re.compile(r"\(\s*(min-|max-)?([a-z-]+)\s*(?::\s*([^)]*))?\)")
+
+
+def media_applies(query: str) -> bool:
+    """True when any query of a comma-separated list holds for a desktop screen."""
+    return not query.strip() or any(_one_media(q.strip().lower()) for q in query.split(","))
+
+
+def _one_media(query: str) -> bool:
+    negate = query.startswith("not ")
+    query = query.removeprefix("not ").removeprefix("only ").strip()
+    kind = re.match(r"[a-z]+", query)
+    holds = not (kind and kind.group() not in ("screen", "all", "and"))
+    for prefix, feature, value in _MEDIA_FEATURE.findall(query):
+        holds = holds and _feature_holds(prefix, feature, value.strip())
+    return holds != negate
+
+
+def _feature_holds(prefix: str, feature: str, value: str) -> bool:
+    if feature in VIEWPORT:
+        px = length_px(value) if value else None
+        if px is None:
+            return True
+        size = VIEWPORT[feature]
+        return size >= px if prefix == "min-" else size <= px if prefix == "max-" else size == px
+    if feature == "orientation":
+        return value in ("", "landscape")
+    if feature.startswith("prefers-") or feature in ("forced-colors", "inverted-colors"):
+        return value in ("", "no-preference", "light", "none")
+    return True  # hover, pointer, color, resolution ...: a desktop screen has them
 
 
 def _blocks(css: str) -> Iterator[tuple[str, str]]:

@@ -23,6 +23,7 @@ from bedside.ingest.css import (
     color_in,
     contrast,
     length_px,
+    media_applies,
     over,
     parse_color,
     parse_stylesheet,
@@ -71,8 +72,7 @@ class PageStyle:
         """The style sheets of a parsed page, print-only ones left out."""
         sheets = []
         for style in root.iter("style"):
-            media = (style.get("media") or "").lower()
-            if "print" not in media or "screen" in media:
+            if media_applies(style.get("media") or ""):
                 sheets.append("".join(str(t) for t in style.itertext()))
         return cls(sheets)
 
