@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bedside.cli_console import err, handle_errors, out
+from bedside.cli_console import err, handle_errors, out, safe, safe_json, safe_markup
 from bedside.cli_ops import audit_verify
 
 __all__ = ["articles", "review", "users"]
@@ -54,7 +54,7 @@ def users_add(ctx: click.Context, email: str, role: str, password_stdin: bool) -
     """Create an account; a generated password is printed once."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     user, used = _articles(ctx).add_user(email, role, password)
-    out.print(f"added {user.role.value} {user.email}", highlight=False)
+    out.print(f"added {user.role.value} {safe(user.email)}", highlight=False, markup=False)
     if password is None:
         out.print(f"password (shown once): {used}", highlight=False, markup=False)
 
@@ -77,13 +77,13 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     found = _articles(ctx).list_users()
     if as_json:
         rows = [{"email": u.email, "role": u.role.value, "active": u.active} for u in found]
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(safe_json(json.dumps(rows, indent=2)))
         return
     from rich.table import Table
 
     table = Table("Email", "Role", "Active", title_justify="left")
     for u in found:
-        table.add_row(u.email, u.role.value, "yes" if u.active else "no")
+        table.add_row(safe(u.email), u.role.value, "yes" if u.active else "no")
     out.print(table if found else "No users yet: bedside users add EMAIL --role reviewer")
 
 
@@ -95,7 +95,7 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
 def users_deactivate(ctx: click.Context, email: str, undo: bool) -> None:
     """Stop an account from signing in, using its tokens and reviewing."""
     user = _articles(ctx).set_active(email, undo)
-    out.print(f"{user.email} is now {'active' if user.active else 'deactivated'}", highlight=False)
+    out.print(f"{safe(user.email)} is now {'active' if user.active else 'deactivated'}", highlight=False, markup=False)
 
 
 @click.group()
@@ -127,7 +127,7 @@ def review_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
             }
             for a in found
         ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(safe_json(json.dumps(rows, indent=2, ensure_ascii=False)))
         return
     if not found:
         out.print("No articles.")
@@ -138,7 +138,9 @@ def review_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
     table.add_column("Slug", no_wrap=True)
     for a in found:
         flag = " [yellow](sources changed)[/yellow]" if a.sources_changed else ""
-        table.add_row(a.status.value + flag, str(a.latest.number), a.claimed_by, a.updated[:10], a.slug)
+        table.add_row(
+            a.status.value + flag, str(a.latest.number), safe_markup(a.claimed_by), a.updated[:10], safe(a.slug)
+        )
     out.print(table)
 
 
@@ -152,7 +154,11 @@ def _review_command(action: str, needs_comment: bool, summary: str) -> None:
     def command(ctx: click.Context, slug: str, comment: str | None, as_email: str) -> None:
         service = _articles(ctx)
         article = service.review(slug, action, service.get_user(as_email), comment or "")
-        out.print(f"{article.slug}: {article.status.value} (version {article.latest.number})", highlight=False)
+        out.print(
+            f"{safe(article.slug)}: {article.status.value} (version {article.latest.number})",
+            highlight=False,
+            markup=False,
+        )
 
 
 for _action, _needs_comment, _summary in (
@@ -173,7 +179,8 @@ def review_history(ctx: click.Context, slug: str) -> None:
     """The article's audit records, oldest first."""
     for e in _articles(ctx).history(slug):
         line = f"{e.at}  {e.actor}  {e.action}  {e.from_status or '-'} -> {e.to_status}  (version {e.version})"
-        out.print(line + (f": {e.comment}" if e.comment else ""), highlight=False, markup=False, soft_wrap=True)
+        line += f": {e.comment}" if e.comment else ""
+        out.print(safe(line), highlight=False, markup=False, soft_wrap=True)
 
 
 review.add_command(audit_verify, "verify-audit")  # the command's name before `bedside audit verify`
@@ -197,9 +204,11 @@ def articles_export(ctx: click.Context, status: str, fmt: str, output: Path | No
     files = _articles(ctx).export(ReviewStatus(status), "json" if fmt == "json" else "markdown")
     if output is None:
         if fmt == "json":
-            click.echo(json.dumps([json.loads(text) for text in files.values()], indent=2, ensure_ascii=False))
+            click.echo(
+                safe_json(json.dumps([json.loads(text) for text in files.values()], indent=2, ensure_ascii=False))
+            )
         else:
-            click.echo("\n---\n\n".join(files.values()), nl=False)
+            click.echo(safe("\n---\n\n".join(files.values())), nl=False)
         return
     output.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bedside.answer.render import print_answer, to_markdown
-from bedside.cli_console import err, handle_errors, out
+from bedside.cli_console import err, handle_errors, out, safe, safe_json, safe_markup
 from bedside.errors import InvalidInput
 from bedside.ingest import FORMATS
 from bedside.model import EvidenceType
@@ -137,9 +137,11 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: s
         with err.status("Preparing the search index", spinner="dots"):
             b.prepare_search()
     for where, message in report.failed:
-        err.print(f"[red]failed:[/red] {where}: {message}", highlight=False, soft_wrap=True)
+        err.print(f"[red]failed:[/red] {safe_markup(where)}: {safe_markup(message)}", highlight=False, soft_wrap=True)
     for where, message in report.warnings:
-        err.print(f"[yellow]warning:[/yellow] {where}: {message}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[yellow]warning:[/yellow] {safe_markup(where)}: {safe_markup(message)}", highlight=False, soft_wrap=True
+        )
     docs, passages = b.store.counts()
     out.print(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
@@ -175,20 +177,21 @@ def search(
         source=list(sources) or None, document_id=list(documents) or None, priors=not no_priors,
     )  # fmt: skip
     if as_json:
-        click.echo(json.dumps([_hit_json(h) for h in hits], indent=2, ensure_ascii=False))
+        click.echo(safe_json(json.dumps([_hit_json(h) for h in hits], indent=2, ensure_ascii=False)))
         return
     if not hits:
         out.print("No passages found.")
         return
     for rank, h in enumerate(hits, start=1):
-        meta = " · ".join(x for x in (h.evidence_type.label, h.source, str(h.year or "")) if x)
-        out.print(f"[bold]{rank}. {h.title}[/bold]  [dim]({meta}; {h.document_id}; score {h.score:.3f})[/dim]")
+        meta = safe_markup(" · ".join(x for x in (h.evidence_type.label, h.source, str(h.year or "")) if x))
+        title, doc_id = safe_markup(h.title), safe_markup(h.document_id)
+        out.print(f"[bold]{rank}. {title}[/bold]  [dim]({meta}; {doc_id}; score {h.score:.3f})[/dim]")
         if h.section:
-            out.print(f"   [italic]{h.section}[/italic]", highlight=False)
+            out.print(f"   [italic]{safe_markup(h.section)}[/italic]", highlight=False)
         text = h.text if len(h.text) <= 400 else h.text[:400].rsplit(" ", 1)[0] + " …"
-        out.print("   " + text.replace("\n\n", " "), highlight=False, markup=False)
+        out.print("   " + safe(text.replace("\n\n", " ")), highlight=False, markup=False)
         if h.url:
-            out.print(f"   [dim]{h.url}[/dim]", highlight=False)
+            out.print(f"   [dim]{safe_markup(h.url)}[/dim]", highlight=False)
 
 
 @click.command()
@@ -214,9 +217,9 @@ def ask(
     _load_starter(b)
     answer = _ask(b, question, audience or b.settings.default_audience, conversation, llm, stream=not as_json)
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(safe_json(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False)))
     elif markdown:
-        click.echo(to_markdown(answer), nl=False)
+        click.echo(safe(to_markdown(answer)), nl=False)
     else:
         print_answer(answer, out)
 
@@ -227,7 +230,7 @@ def _ask(b: Bedside, question: str, audience: str, conversation: str | None, llm
     err.print("[dim]composing with the LLM; each statement appears once it has been checked against its sources…[/dim]")
     answer = b.ask(
         question, audience=audience, conversation=conversation, llm=True,
-        on_statement=lambda text: err.print(f"[dim]  · {text}[/dim]", highlight=False, markup=False),
+        on_statement=lambda text: err.print(f"  · {safe(text)}", style="dim", highlight=False, markup=False),
     )  # fmt: skip
     err.print("[dim]verified answer:[/dim]")
     return answer
@@ -293,7 +296,7 @@ def remove(ctx: click.Context, document_ids: tuple[str, ...]) -> None:
     b = _open(ctx)
     for doc_id in document_ids:
         b.remove(doc_id)
-        out.print(f"removed {doc_id}", highlight=False)
+        out.print(f"removed {safe(doc_id)}", highlight=False, markup=False)
 
 
 @click.command()
@@ -316,7 +319,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         table.add_column(title.split()[-1].capitalize())
         table.add_column("Documents", justify="right")
         for name, count in data[key].items():
-            table.add_row(label(name), str(count))
+            table.add_row(safe(label(name)), str(count))
         out.print(table)
 
 

@@ -27,7 +27,7 @@ HIDDEN_HTML = {  # reason reported -> an element hiding the marker word
     "visibility:hidden": '<span style="color:red;visibility:hidden">MARKERB</span>',
     "hidden attribute": "<div hidden>MARKERC</div>",
     "aria-hidden": '<span aria-hidden="true">MARKERD</span>',
-    "font-size:0": '<span style="font-size:0px">MARKERE</span>',
+    "tiny font": '<span style="font-size:0px">MARKERE</span>',
     "opacity:0": '<span style="opacity: 0.0">MARKERF</span>',
     "off-screen": '<div style="position:absolute; left:-9999px">MARKERG</div>',
     "clipped": '<span style="position:absolute;clip: rect(0 0 0 0)">MARKERH</span>',
@@ -119,7 +119,12 @@ def test_hidden_pdf_text_is_dropped_and_counted(tmp_path: Path) -> None:
     assert "after 3 days" in doc.text and _markers(doc.text) == []
     (flag,) = doc.flags
     assert flag.startswith("dropped 5 hidden text fragments (")
-    for why in ("invisible render mode: 1", "white text: 1", "tiny font: 1", "outside the page: 2"):
+    for why in (
+        "invisible render mode: 1",
+        "text coloured as its background: 1",
+        "tiny font: 1",
+        "outside the page: 2",
+    ):
         assert why in flag
 
 
@@ -179,3 +184,71 @@ def test_every_passage_traces_to_its_source_file_and_hash(tmp_path: Path, fixtur
                 assert p.document_id == doc_id and stored.text[p.start : p.end] == p.text
         assert seen_files == set(files)
         assert b.ingest(files).unchanged == report.added  # the same content hash: nothing rewritten
+
+
+VISIBLE_HTML = {  # each stays readable: the cascade, the real background and descendants that undo hiding
+    "state-only rule": "<style>.tip:hover{display:none} .tip::before{display:none}</style><p class='tip'>KEEPA</p>",
+    "print-only rule": "<style>@media print{.scr{display:none}}</style><p class='scr'>KEEPB</p>",
+    "print style sheet": "<style media='print'>.p2{display:none}</style><p class='p2'>KEEPC</p>",
+    "other class": "<style>.gone{display:none}</style><p class='gone-not'>KEEPD</p>",
+    "inline beats rule": "<style>.v{visibility:hidden}</style><p class='v' style='visibility:visible'>KEEPE</p>",
+    "later rule shows": "<style>.a{display:none} .a{display:block}</style><p class='a'>KEEPF</p>",
+    "more specific shows": "<style>p.b{display:block} .b{display:none}</style><p class='b'>KEEPG</p>",
+    "white on dark class": (
+        "<style>.dark{background:#102030}.lt{color:#fff}</style><div class='dark'><p class='lt'>KEEPH</p></div>"
+    ),
+    "light grey text": "<p style='color:#999'>KEEPI</p>",
+    "small print": "<style>.fine{font-size:0.7em}</style><p class='fine'>KEEPJ</p>",
+    "child resets font size": "<div style='font-size:0'><p style='font-size:16px'>KEEPK</p></div>",
+    "child visible again": "<div style='visibility:hidden'><p style='visibility:visible'>KEEPL</p></div>",
+    "text over an image": "<div style='background:url(x.png) #fff'><p style='color:#fff'>KEEPM</p></div>",
+    "height with visible overflow": "<div style='height:0'><p>KEEPN</p></div>",
+    "small indent": "<p style='text-indent:-1em;margin-left:2em'>KEEPO</p>",
+    "scale up": "<p style='transform:scale(1.05) translateX(10px)'>KEEPP</p>",
+    "mobile rule": "<style>@media screen and (max-width:600px){.wide{display:none}}</style><p class='wide'>KEEPQ</p>",
+    "dark-scheme rule": "<style>@media (prefers-color-scheme: dark){.lt2{color:#fff}}</style><p class='lt2'>KEEPR</p>",
+    "half opacity": "<div style='opacity:.6'><p style='opacity:.5'>KEEPS</p></div>",
+}
+
+
+def test_visible_html_is_kept_unflagged(tmp_path: Path) -> None:
+    path = tmp_path / "visible.html"
+    path.write_text(_page(f"<p>{VISIBLE}</p>" + "".join(VISIBLE_HTML.values())), encoding="utf-8")
+    doc = _read(path)
+    kept = re.findall(r"KEEP[A-Z]", doc.text)
+    assert kept == [f"KEEP{chr(65 + i)}" for i in range(len(VISIBLE_HTML))] and doc.flags == ()
+
+
+def test_text_inherits_hiding_a_descendant_can_undo(tmp_path: Path) -> None:
+    body = (
+        "<style>.w{color:white}.k{color:#222}</style>"
+        f"<div class='w'>MARKERA <p class='k'>{VISIBLE}</p> MARKERB <span>MARKERC</span></div>"
+    )
+    path = tmp_path / "inherit.html"
+    path.write_text(_page(body), encoding="utf-8")
+    doc = _read(path)
+    assert VISIBLE in doc.text and _markers(doc.text) == []
+    assert doc.flags == ("dropped 2 hidden text fragments (text coloured as its background: 2)",)
+
+
+def test_visible_pdf_drawing_is_kept(tmp_path: Path) -> None:
+    """White text on a dark box, text inside its clip, shading under text and a layer switched on all stay."""
+    from pdf_corpus import Technique, write_pdf
+
+    layer = "<< /Type /OCG /Name (Layer) >>"
+    cases = [
+        Technique("white-on-dark", "q 0.1 g 60 690 480 30 re f 1 g BT /F1 11 Tf 72 700 Td {h} Tj ET Q"),
+        Technique("inside-clip", "q 60 680 480 40 re W n BT /F1 11 Tf 72 700 Td {h} Tj ET Q"),
+        Technique("shading-under", "q 0.9 g 60 690 480 30 re f Q BT /F1 11 Tf 72 700 Td {h} Tj ET"),
+        Technique("small-print", "BT /F1 6 Tf 72 700 Td {h} Tj ET"),
+        Technique("box-elsewhere", "BT /F1 11 Tf 72 700 Td {h} Tj ET q 0 g 60 100 480 30 re f Q"),
+        Technique(
+            "layer-on", "/OC /L1 BDC BT /F1 11 Tf 72 700 Td {h} Tj ET EMC", resources="/Properties << /L1 6 0 R >>",
+            catalog="/OCProperties << /OCGs [6 0 R] /D << /ON [6 0 R] >> >>", objects=(layer,),
+        ),
+    ]  # fmt: skip
+    for n, technique in enumerate(cases):
+        path = tmp_path / f"{technique.name}.pdf"
+        write_pdf(path, technique, f"V{n}")
+        doc = _read(path)
+        assert f"(regimen V{n})" in doc.text and doc.flags == (), technique.name

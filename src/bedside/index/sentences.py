@@ -27,6 +27,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS sentences (text_hash TEXT PRIMARY KEY, n INTEGER NOT NULL, vecs BLOB NOT NULL)",
 )
 
+WARM_BATCH = 128  # passages whose sentences are embedded and stored at a time
+
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a passage, split after . ! ? before a capital, digit or bracket; never empty strings."""
@@ -71,9 +73,9 @@ class SentenceVectors:
         """Embed and cache the sentences of every given passage text not yet held; returns how many were new."""
         wanted = {text_hash(t): t for t in texts}
         held = self._lookup(set(wanted))
-        fresh = {h: t for h, t in wanted.items() if h not in held}
-        if fresh:
-            self._embed(fresh)
+        fresh = [(h, t) for h, t in wanted.items() if h not in held]
+        for start in range(0, len(fresh), WARM_BATCH):  # committed batch by batch: a huge document is resumable
+            self._embed(dict(fresh[start : start + WARM_BATCH]))
         return len(fresh)
 
     def _lookup(self, hashes: set[str]) -> dict[str, np.ndarray]:

@@ -36,6 +36,7 @@ EXACT_LIMIT = 200_000
 GRAPH_DEAD_SHARE = 0.2  # a graph whose removed nodes pass this share of its size is built afresh
 REFRESH_RETRY_S = 30.0  # after a failed background refresh, searches wait this long before starting another
 _CHUNK_DOCUMENTS = 2_000
+EMBED_BATCH = 512  # passages embedded, then committed, at a time
 _ETYPES = list(EvidenceType)
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS vectors (seq INTEGER PRIMARY KEY, document_id TEXT NOT NULL, text_hash TEXT NOT NULL,"
     " etype INTEGER NOT NULL, year INTEGER NOT NULL, source TEXT NOT NULL, vec BLOB NOT NULL, title_terms BLOB)",
     "CREATE INDEX IF NOT EXISTS vectors_document ON vectors(document_id)",
+    # Vectors embedded for a chunk of changes not yet written: committed batch by batch so that a huge document
+    # is never one all-or-nothing step; an interrupted sync finds them here and embeds only the rest.
+    "CREATE TABLE IF NOT EXISTS pending (text_hash TEXT PRIMARY KEY, vec BLOB NOT NULL)",
 )
 
 
@@ -181,6 +185,7 @@ class VectorIndex:
         self._current = None
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute("DELETE FROM vectors")
+        self._db.execute("DELETE FROM pending")
         self._set_meta("model", model)
         self._set_meta("watermark", "0")
         self._db.execute("COMMIT")
@@ -269,15 +274,31 @@ class VectorIndex:
             for h, blob in self._db.execute(sql, part):
                 known[h] = np.frombuffer(blob, dtype=np.float32)
         hashes = [text_hash(r.embedding_text) for r in rows]
-        missing = [i for i, h in enumerate(hashes) if h not in known and h not in self.seed]
+        wanted = sorted({h for h in hashes if h not in known and h not in self.seed})
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            # Safe to format: only "?" marks go into the SQL, never values.
+            sql = f"SELECT text_hash, vec FROM pending WHERE text_hash IN ({','.join('?' * len(part))})"  # nosec B608
+            for h, blob in self._db.execute(sql, part):
+                known[h] = np.frombuffer(blob, dtype=np.float32)
+        missing = list({h: i for i, h in enumerate(hashes) if h not in known and h not in self.seed}.values())
+        for start in range(0, len(missing), EMBED_BATCH):
+            batch = missing[start : start + EMBED_BATCH]
+            vecs = self.embedder.embed([rows[i].embedding_text for i in batch])
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO pending VALUES (?, ?)",
+                    [(hashes[i], vec.astype(np.float32).tobytes()) for i, vec in zip(batch, vecs, strict=True)],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            known.update((hashes[i], vec) for i, vec in zip(batch, vecs, strict=True))
         out = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
-        if missing:
-            out[missing] = self.embedder.embed([rows[i].embedding_text for i in missing])
         for i, h in enumerate(hashes):
-            if h in known:
-                out[i] = known[h]
-            elif h in self.seed:
-                out[i] = self.seed[h]
+            out[i] = known[h] if h in known else self.seed[h]
         return out, len(missing)
 
     def _write(self, doc_ids: list[str], rows: list[IndexRow], vecs: np.ndarray, mark: int) -> None:
@@ -299,6 +320,7 @@ class VectorIndex:
                 ],
             )  # fmt: skip
             self._set_meta("watermark", str(mark))
+            self._db.execute("DELETE FROM pending")  # every pending vector belongs to this chunk, now written
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")

@@ -13,7 +13,8 @@ from lxml import etree
 
 from bedside.errors import IngestError
 from bedside.ingest.builder import TextBuilder, clean_text
-from bedside.ingest.readers import RecordError
+from bedside.ingest.readers import RecordError, read_whole
+from bedside.ingest.visibility import Context, PageStyle
 from bedside.model import Document, DocumentId, EvidenceType
 
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
@@ -21,19 +22,6 @@ _DOI = re.compile(r"\b(10\.\d{4,9}/\S+)")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:\-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
-# Inline styles that hide an element's text from a reader while leaving it in the page, by the reason reported.
-_HIDDEN_STYLES = tuple((why, re.compile(pattern, re.I)) for why, pattern in (
-    ("display:none", r"(?:^|;)\s*display\s*:\s*none"),
-    ("visibility:hidden", r"(?:^|;)\s*visibility\s*:\s*(?:hidden|collapse)"),
-    ("font-size:0", r"(?:^|;)\s*font-size\s*:\s*0*\.?0*(?:px|pt|em|rem|%)?\s*(?:!important\s*)?(?:;|$)"),
-    ("opacity:0", r"(?:^|;)\s*opacity\s*:\s*0*\.?0*\s*(?:!important\s*)?(?:;|$)"),
-    ("off-screen", r"(?:^|;)\s*(?:left|top|right|text-indent|margin-left|margin-top)\s*:\s*-\d{3,}"),
-    ("clipped", r"(?:^|;)\s*(?:clip\s*:\s*rect\(\s*0|clip-path\s*:\s*inset\(\s*(?:50|100)%)"),
-    ("zero-size", r"(?:^|;)\s*(?:width|height)\s*:\s*0(?:px)?\s*(?:;|$).*overflow\s*:\s*hidden"),
-))  # fmt: skip
-_COLOR = re.compile(r"(?:^|;)\s*color\s*:\s*([^;!]+)", re.I)
-_BACKGROUND = re.compile(r"(?:^|;)\s*background(?:-color)?\s*:\s*([^;!]+)", re.I)
-_NAMED_COLORS = {"white": (255, 255, 255), "black": (0, 0, 0), "transparent": None}
 _TOKEN_SPLIT = re.compile(r"[\s_\-]+")
 
 _DROP_TAGS = frozenset({
@@ -63,7 +51,7 @@ _WINDOWS_1252 = frozenset({"iso8859-1", "ascii", "latin-1"})
 
 def read_html(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
     """Read one HTML page into one Document."""
-    raw = stream.read()
+    raw = read_whole(stream, origin, "html")
     if not raw.strip():
         raise IngestError(origin, "file is empty")
     text = decode_html(raw, origin)
@@ -100,7 +88,8 @@ def parse_html(root: lxml.html.HtmlElement, origin: str) -> Document:
     """Turn a parsed page into a Document: metadata from <head>, text from the main content."""
     meta = _Meta(root)  # before stripping, which removes <head>
     builder = TextBuilder()
-    _strip_boilerplate(root, builder.hidden)
+    style = PageStyle.of_page(root)  # before stripping, which removes <style>
+    _strip_boilerplate(root, builder.hidden, style, style.judge(root, Context()).context)
     first_h1 = _write(_content_root(root), builder)
     if builder.empty:
         raise IngestError(origin, "no main content (only navigation, scripts or hidden elements)")
@@ -168,60 +157,30 @@ class _Meta:
         return title
 
 
-def _strip_boilerplate(el: lxml.html.HtmlElement, hidden: dict[str, int], background: str = "white") -> None:
+def _strip_boilerplate(el: lxml.html.HtmlElement, hidden: dict[str, int], style: PageStyle, ctx: Context) -> None:
     """Remove navigation, scripts, hidden elements and class/id-marked furniture, keeping the text around them.
 
-    Hidden elements that held text are counted in `hidden` by reason (display:none, same colour as background ...).
+    Text a reader cannot see (see visibility) is removed and counted in `hidden` by reason, once per element.
     """
     for child in list(el):
         if not isinstance(child.tag, str):
             continue
-        why = _hidden(child, background)
-        if why and clean_text(child.text_content()):
-            hidden[why] = hidden.get(why, 0) + 1
-        if why or _is_boilerplate(child):
+        verdict = style.judge(child, ctx)
+        if verdict.subtree:
+            if clean_text(child.text_content()):
+                hidden[verdict.subtree] = hidden.get(verdict.subtree, 0) + 1
             child.drop_tree()  # keeps child.tail, which belongs to the parent's text
+        elif _is_boilerplate(child):
+            child.drop_tree()
         else:
-            found = _BACKGROUND.search(child.get("style") or "")
-            _strip_boilerplate(child, hidden, found.group(1) if found else background)
-
-
-def _hidden(el: lxml.html.HtmlElement, background: str) -> str:
-    """Why a reader cannot see el's text ("" when they can): hidden attributes, hiding styles, or text coloured
-    as its background (white unless an ancestor sets one)."""
-    if el.get("hidden") is not None:
-        return "hidden attribute"
-    if (el.get("aria-hidden") or "").strip().lower() == "true":
-        return "aria-hidden"
-    style = el.get("style") or ""
-    why = next((why for why, pattern in _HIDDEN_STYLES if pattern.search(style)), "")
-    if why:
-        return why
-    found = _BACKGROUND.search(style)
-    background = found.group(1) if found else background
-    color = _COLOR.search(style)
-    text_color = color.group(1) if color else (el.get("color") if el.tag == "font" else None)
-    if text_color is not None and re.fullmatch(r"transparent|rgba\(.*,\s*0*\.?0*\s*\)", text_color.strip().lower()):
-        return "transparent text"
-    fg, bg = _rgb(text_color or ""), _rgb(background)
-    if fg is not None and bg is not None and max(abs(a - b) for a, b in zip(fg, bg, strict=True)) <= 16:
-        return "text coloured as its background"
-    return ""
-
-
-def _rgb(value: str) -> tuple[int, int, int] | None:
-    """#rgb, #rrggbb, rgb()/rgba() or white/black as a triple; None for anything else."""
-    value = value.strip().lower()
-    if value in _NAMED_COLORS:
-        return _NAMED_COLORS[value]
-    if re.fullmatch(r"#[0-9a-f]{3}", value):
-        return (int(value[1] * 2, 16), int(value[2] * 2, 16), int(value[3] * 2, 16))
-    if re.fullmatch(r"#[0-9a-f]{6}", value):
-        return (int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16))
-    m = re.fullmatch(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*(?:,\s*([\d.]+)\s*)?\)", value)
-    if m is None or (m.group(4) is not None and float(m.group(4)) == 0):
-        return None
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            if verdict.own:
+                own = (child.text or "") + "".join(c.tail or "" for c in child)
+                if clean_text(own):
+                    hidden[verdict.own] = hidden.get(verdict.own, 0) + 1
+                child.text = None
+                for c in child:
+                    c.tail = None
+            _strip_boilerplate(child, hidden, style, verdict.context)
 
 
 def _is_boilerplate(el: lxml.html.HtmlElement) -> bool:

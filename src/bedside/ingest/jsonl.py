@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -11,12 +12,19 @@ from bedside.ingest.builder import TextBuilder
 from bedside.ingest.readers import RecordError
 from bedside.model import Document, DocumentId, EvidenceType
 
+MAX_RECORD_BYTES = 8 * 1024 * 1024  # one JSON line; the document text limit (sanitize) applies after
 _BASE_KEYS = {"id", "_id", "title", "text", "source", "year", "url", "pmid", "doi", "type", "authors", "section"}
 
 
 def read_jsonl(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
-    """Yield one Document per line; a bad line becomes a RecordError naming its line number."""
-    for number, raw in enumerate(stream, start=1):
+    """Yield one Document per line; a bad line becomes a RecordError naming its line number.
+
+    A line longer than MAX_RECORD_BYTES is skipped unread (memory stays bounded) and reported."""
+    for number, raw in enumerate(_lines(stream), start=1):
+        if raw is None:
+            reason = f"record is larger than the limit of {MAX_RECORD_BYTES:,} bytes (split the text)"
+            yield RecordError(IngestError(origin, reason, line=number))
+            continue
         if not raw.strip():
             continue
         try:
@@ -27,10 +35,31 @@ def read_jsonl(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError
         except json.JSONDecodeError as exc:
             yield RecordError(IngestError(origin, f"invalid JSON: {exc.msg} at column {exc.colno}", line=number))
             continue
+        except RecursionError:
+            yield RecordError(IngestError(origin, "invalid JSON: nested too deeply", line=number))
+            continue
+        except ValueError:  # the only other ValueError: a number with more digits than Python converts
+            reason = f"invalid JSON: a number has more than {sys.get_int_max_str_digits():,} digits"
+            yield RecordError(IngestError(origin, reason, line=number))
+            continue
         try:
             yield parse_record(record, f"{origin}:{number}")
         except IngestError as exc:
             yield RecordError(IngestError(origin, exc.reason, line=number))
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes | None]:
+    """The file's lines; None in place of a line longer than MAX_RECORD_BYTES, which is read past in chunks."""
+    while True:
+        line = stream.readline(MAX_RECORD_BYTES + 1)
+        if not line:
+            return
+        if len(line) <= MAX_RECORD_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = stream.readline(1 << 20)
+        yield None
 
 
 def parse_record(record: Any, origin: str) -> Document:

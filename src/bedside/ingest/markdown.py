@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,8 @@ import yaml
 
 from bedside.errors import IngestError
 from bedside.ingest.builder import TextBuilder
-from bedside.ingest.readers import RecordError
+from bedside.ingest.markdown_hidden import strip_hidden
+from bedside.ingest.readers import RecordError, read_whole
 from bedside.model import Block, Document, DocumentId, EvidenceType
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -26,6 +28,9 @@ _AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 _TAG = re.compile(r"</?[A-Za-z][^>]*>|<!--.*?-->", re.S)
 
+MAX_FRONT_MATTER_CHARS = 64 * 1024
+MAX_YAML_ALIASES = 16
+MAX_YAML_DEPTH = 32
 _KNOWN_KEYS = {
     "id", "title", "type", "issuer", "source", "publisher", "journal", "guideline", "year", "doi", "url",
     "pmid", "authors", "topics", "reviewed", "updated", "summary",
@@ -34,7 +39,7 @@ _KNOWN_KEYS = {
 
 def read_markdown(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
     """Read one Markdown or text file."""
-    raw = stream.read()
+    raw = read_whole(stream, origin, "markdown")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -47,7 +52,7 @@ def parse_markdown(text: str, origin: str) -> Document:
     """Parse Markdown with optional front matter into a Document."""
     meta, body = _front_matter(text, origin)
     builder = TextBuilder()
-    title_from_body = _render_body(body, builder)
+    title_from_body = _render_body(strip_hidden(body, builder.hidden), builder)
     doc_text, blocks = builder.build()
     if not doc_text.strip() or builder.empty:
         raise IngestError(origin, "document has no text")
@@ -62,8 +67,21 @@ def _front_matter(text: str, origin: str) -> tuple[dict[str, Any], str]:
         return {}, text
     for i in range(1, len(lines)):
         if lines[i].strip() in ("---", "..."):
+            source = "\n".join(lines[1:i])
+            if len(source) > MAX_FRONT_MATTER_CHARS:
+                reason = f"front matter is {len(source):,} characters; the limit is {MAX_FRONT_MATTER_CHARS:,}"
+                raise IngestError(origin, reason, line=1)
+            if _flow_depth(source) > MAX_YAML_DEPTH:
+                reason = f"invalid YAML front matter: nested more than {MAX_YAML_DEPTH} levels deep"
+                raise IngestError(origin, reason, line=2)
             try:
-                meta = yaml.safe_load("\n".join(lines[1:i])) or {}
+                _check_aliases(source, origin)
+                meta = yaml.safe_load(source) or {}
+            except RecursionError as exc:
+                raise IngestError(origin, "invalid YAML front matter: nested too deeply", line=2) from exc
+            except ValueError as exc:  # not a YAMLError: an integer longer than Python converts
+                reason = f"invalid YAML front matter: a number has more than {sys.get_int_max_str_digits():,} digits"
+                raise IngestError(origin, reason, line=2) from exc
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 line = mark.line + 2 if mark is not None else None
@@ -73,6 +91,38 @@ def _front_matter(text: str, origin: str) -> tuple[dict[str, Any], str]:
                 raise IngestError(origin, "front matter must be a mapping of keys to values", line=2)
             return meta, "\n".join(lines[i + 1 :])
     raise IngestError(origin, "front matter opened with '---' is never closed", line=1)
+
+
+def _flow_depth(source: str) -> int:
+    """How deeply [ ] and { } nest outside quoted strings (checked before parsing: YAML's scanner slows down
+    with the square of the depth)."""
+    depth = deepest = 0
+    quote, previous = "", "\n"
+    for c in source:
+        if quote:
+            quote = "" if c in (quote, "\n") else quote
+        elif c in "\"'" and previous in " \t\n:[{,":  # an apostrophe inside a word opens nothing
+            quote = c
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        previous = c
+    return deepest
+
+
+def _check_aliases(source: str, origin: str) -> None:
+    """Refuse front matter with more than MAX_YAML_ALIASES aliases: nested aliases expand exponentially (an
+    "alias bomb") when the values are used, and metadata never needs many."""
+    aliases = 0
+    for token in yaml.scan(source, Loader=yaml.SafeLoader):
+        if isinstance(token, yaml.AliasToken):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                line = token.start_mark.line + 2
+                reason = f"front matter uses more than {MAX_YAML_ALIASES} YAML aliases (*name); write the values out"
+                raise IngestError(origin, reason, line=line)
 
 
 def _inline(text: str) -> str:

@@ -17,8 +17,8 @@ from typing import Any, BinaryIO
 
 from bedside.errors import BackendUnavailable, IngestError
 from bedside.ingest.builder import TextBuilder, clean_text, hidden_flags, invisible_count
-from bedside.ingest.pdf_hidden import HiddenText
-from bedside.ingest.readers import RecordError
+from bedside.ingest.pdf_hidden import HiddenText, OptionalContent
+from bedside.ingest.readers import RecordError, read_whole
 from bedside.model import Block, Document, DocumentId
 
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
@@ -69,7 +69,7 @@ def read_pdf(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
         from pypdf.errors import DependencyError, PyPdfError
     except ImportError as exc:
         raise BackendUnavailable("reading PDF needs pypdf; install with: pip install 'bedside[pdf]'") from exc
-    data = stream.read()
+    data = read_whole(stream, origin, "pdf")
     if not data.strip():
         raise IngestError(origin, "file is empty")
     if b"%PDF-" not in data[:1024]:
@@ -81,7 +81,8 @@ def read_pdf(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
         _decrypt(reader, origin)
         info = _info(reader)
         found: dict[str, int] = {}  # hidden text fragments by reason, and "invisible" characters
-        pages = [_page_lines(page, number, found) for number, page in enumerate(reader.pages, start=1)]
+        off = _switched_off(reader)
+        pages = [_page_lines(page, number, found, off) for number, page in enumerate(reader.pages, start=1)]
     except DependencyError as exc:
         raise BackendUnavailable(f"{origin}: cannot decrypt: {exc}") from exc
     except NotImplementedError as exc:  # an encryption handler or filter pypdf does not support
@@ -114,19 +115,38 @@ def _info(reader: Any) -> dict[str, str]:
     return values
 
 
-def _page_lines(page: Any, number: int, found: dict[str, int]) -> list[_Line]:
+def _page_lines(page: Any, number: int, found: dict[str, int], off: set[int]) -> list[_Line]:
     """The page's visible lines in drawing order, each with the size of its largest font (text matrix included).
 
     Hidden text (see pdf_hidden) is left out and counted in `found` by reason; invisible characters under
-    "invisible"."""
+    "invisible". Text covered by a shape painted later is found in a first pass and left out in a second."""
+    box = page.cropbox
+    crop = (float(box.left), float(box.bottom), float(box.right), float(box.top))
+    layers = _layers(page, off)
+    hidden = HiddenText(crop, layers)
+    lines, invisible = _extract_lines(page, number, hidden)
+    covered = hidden.covered()
+    if covered:
+        lines, invisible = _extract_lines(page, number, HiddenText(crop, layers, blank=covered))
+        hidden.dropped["covered by a shape"] = len(covered)
+    found["invisible"] = found.get("invisible", 0) + invisible
+    for why, n in hidden.dropped.items():
+        found[why] = found.get(why, 0) + n
+    return lines
+
+
+def _extract_lines(page: Any, number: int, hidden: HiddenText) -> tuple[list[_Line], int]:
+    """The lines pypdf extracts with `hidden` emptying hidden text operators, and the invisible characters seen."""
     lines: list[_Line] = []
     parts: list[str] = []
     sizes: list[float] = []
     where: list[float] = []  # the first fragment's baseline
     bold: list[bool] = []
+    invisible = 0
 
     def end_line() -> None:
-        found["invisible"] = found.get("invisible", 0) + invisible_count("".join(parts))
+        nonlocal invisible
+        invisible += invisible_count("".join(parts))
         text = clean_text("".join(parts))
         if text:
             lines.append(_Line(text, round(max(sizes, default=0.0), 1), where[0] if where else None, number, any(bold)))
@@ -143,13 +163,62 @@ def _page_lines(page: Any, number: int, found: dict[str, int]) -> list[_Line]:
                 where.append(tm[4] * cm[1] + tm[5] * cm[3] + cm[5])
                 bold.append(bool(_BOLD.search(str((font or {}).get("/BaseFont", "")))))
 
-    box = page.cropbox
-    hidden = HiddenText((float(box.left), float(box.bottom), float(box.right), float(box.top)))
     page.extract_text(visitor_text=visit, visitor_operand_before=hidden)
     end_line()
-    for why, n in hidden.dropped.items():
-        found[why] = found.get(why, 0) + n
-    return lines
+    return lines, invisible
+
+
+def _switched_off(reader: Any) -> set[int]:
+    """Object numbers of the optional content groups (layers) hidden in the document's default view."""
+    props = _resolve(reader.trailer["/Root"]).get("/OCProperties")
+    if props is None:
+        return set()
+    props = _resolve(props)
+    default = _resolve(props.get("/D")) or {}
+    if str(default.get("/BaseState", "/ON")) == "/OFF":
+        on = {_idnum(r) for r in _raw_list(default, "/ON")}
+        return {_idnum(r) for r in _raw_list(props, "/OCGs")} - on
+    return {_idnum(r) for r in _raw_list(default, "/OFF")}
+
+
+def _layers(page: Any, off: set[int]) -> OptionalContent:
+    """The page's names for layers (/Properties) and fill alphas (/ExtGState), form XObjects' included."""
+    layers = OptionalContent(off=off)
+    pending = [(_resolve(page.get("/Resources")), 0)]
+    while pending:
+        resources, depth = pending.pop()
+        if not isinstance(resources, dict) or depth > 3:
+            continue
+        properties = _resolve(resources.get("/Properties")) or {}
+        for name in properties:
+            layers.properties.setdefault(str(name), dict.__getitem__(properties, name))
+        states = _resolve(resources.get("/ExtGState")) or {}
+        for name in states:
+            alpha = (_resolve(states[name]) or {}).get("/ca")
+            if isinstance(alpha, (int, float)):
+                layers.alphas.setdefault(str(name), float(alpha))
+        xobjects = _resolve(resources.get("/XObject")) or {}
+        for name in xobjects:
+            form = _resolve(xobjects[name])
+            if isinstance(form, dict) and str(form.get("/Subtype")) == "/Form":
+                pending.append((_resolve(form.get("/Resources")), depth + 1))
+    return layers
+
+
+def _resolve(obj: Any) -> Any:
+    return obj.get_object() if hasattr(obj, "get_object") else obj
+
+
+def _idnum(ref: Any) -> int:
+    return getattr(ref, "idnum", id(ref))
+
+
+def _raw_list(d: Any, key: str) -> list[Any]:
+    """The entries of an array value as stored (indirect references kept), [] when absent."""
+    if not isinstance(d, dict) or key not in d:
+        return []
+    value = _resolve(dict.__getitem__(d, key))
+    return list(value) if isinstance(value, list) else []
 
 
 def _scale(matrix: list[float]) -> float:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from bedside.errors import IngestError
+from bedside.ingest.sanitize import sanitize
 from bedside.model import Document
 
 
@@ -17,6 +19,19 @@ class RecordError:
     """One bad record inside a multi-record file; the rest of the file is still read."""
 
     error: IngestError
+
+
+MAX_FILE_BYTES = {"markdown": 32 * 1024 * 1024, "html": 64 * 1024 * 1024, "pdf": 512 * 1024 * 1024}
+
+
+def read_whole(stream: BinaryIO, origin: str, fmt: str) -> bytes:
+    """A one-document file's bytes, refusing one larger than MAX_FILE_BYTES[fmt] without reading it all."""
+    limit = MAX_FILE_BYTES[fmt]
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+        raise IngestError(origin, f"file is larger than the {fmt} limit of {size} (split it)")
+    return data
 
 
 Reader = Callable[[BinaryIO, str], Iterator["Document | RecordError"]]
@@ -89,7 +104,7 @@ def read_path(
     with raw, stream:
         try:
             head = stream.peek(4096)[:4096]  # type: ignore[attr-defined]
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise IngestError(origin, f"cannot read: {exc}") from exc
         if not head.strip():
             raise IngestError(origin, "file is empty")
@@ -98,8 +113,26 @@ def read_path(
             raise IngestError(origin, f"unknown format {name!r} (choose from {', '.join(FORMATS)})")
         try:
             for item in _load(name)(stream, origin):
-                yield item
+                yield _checked(item)
                 if position is not None:
                     position(raw.tell())
-        except (OSError, EOFError) as exc:  # truncated gzip, I/O error mid-file
+        except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip, I/O error mid-file
             raise IngestError(origin, f"cannot read: {exc}") from exc
+        except RecursionError as exc:
+            raise IngestError(origin, "structure nested too deeply to read") from exc
+        except (ValueError, LookupError, TypeError, AttributeError, UnicodeError, MemoryError) as exc:
+            # a reader's own checks raise IngestError; this names the file for anything they did not foresee
+            raise IngestError(origin, f"cannot read ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+
+def _checked(item: Document | RecordError) -> Document | RecordError:
+    """A document passed through sanitize; a record it refuses becomes a RecordError, the file goes on."""
+    if isinstance(item, RecordError):
+        return item
+    try:
+        return sanitize(item)
+    except IngestError as exc:
+        path, _, line = exc.path.rpartition(":")
+        if path and line.isdigit():  # "corpus.jsonl:12"
+            return RecordError(IngestError(path, exc.reason, line=int(line)))
+        return RecordError(exc)

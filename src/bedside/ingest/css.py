@@ -1,0 +1,423 @@
+"""The part of CSS that decides whether text can be seen: style sheets, a selector subset, cascade, colours, sizes.
+
+Only declarations that can hide text are kept (display, visibility, opacity, colours, sizes, overflow, position,
+offsets, transforms, clipping). Selectors: type, universal, #id, .class, [attr], [attr=v|~=v|^=v|$=v|*=v|\\|=v],
+:first-child/:last-child/:root, and the descendant, child, next- and later-sibling combinators. A selector using
+anything else (:hover, ::before, :not(...)) never matches: it describes a state the page is not in when read, or
+content that is not in the document.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from lxml import etree
+
+Declarations = dict[str, tuple[str, bool]]  # property -> (value, !important)
+
+_PROPERTIES = frozenset({
+    "display", "visibility", "opacity", "color", "background", "background-color", "background-image",
+    "font-size", "font", "height", "max-height", "width", "max-width", "overflow", "overflow-x", "overflow-y",
+    "position", "left", "top", "right", "bottom", "text-indent", "margin-left", "margin-top", "margin",
+    "transform", "clip", "clip-path", "content-visibility", "scale",
+})  # fmt: skip
+_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
+_COMPOUND = re.compile(
+    r"""(?P<tag>\*|[a-zA-Z][\w-]*)?(?P<rest>(?:\#[\w-]+|\.[\w-]+|\[[^\]]*\]|::?[\w-]+(?:\([^)]*\))?)*)$"""
+)
+_PART = re.compile(
+    r"""\#([\w-]+)|\.([\w-]+)|\[\s*([\w:-]+)\s*(?:([~^$*|]?=)\s*("[^"]*"|'[^']*'|[^\]\s]*)\s*)?\]|(::?[\w-]+(?:\([^)]*\))?)"""
+)
+_PSEUDO = frozenset({":first-child", ":last-child", ":root", ":only-child"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Simple:
+    tag: str  # "" for any
+    ids: tuple[str, ...]
+    classes: tuple[str, ...]
+    attrs: tuple[tuple[str, str, str], ...]  # (name, operator, value)
+    pseudo: tuple[str, ...]
+
+    def matches(self, el: etree._Element) -> bool:
+        if self.tag and (not isinstance(el.tag, str) or el.tag.lower() != self.tag):
+            return False
+        if self.ids and el.get("id") not in self.ids:
+            return False
+        if self.classes:
+            have = set((el.get("class") or "").split())
+            if not have.issuperset(self.classes):
+                return False
+        for name, op, value in self.attrs:
+            got = el.get(name)
+            if got is None or not _attr_matches(got, op, value):
+                return False
+        return all(_pseudo_matches(el, p) for p in self.pseudo)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One selector of a rule set, with its cascade position and the declarations that matter here."""
+
+    parts: tuple[tuple[str, _Simple], ...]  # (combinator before it, compound), left to right; first combinator ""
+    specificity: tuple[int, int, int]
+    order: int
+    declarations: Declarations
+
+    @property
+    def key(self) -> _Simple:
+        return self.parts[-1][1]
+
+    def matches(self, el: etree._Element) -> bool:
+        return _match_from(self.parts, len(self.parts) - 1, el)
+
+
+def _match_from(parts: tuple[tuple[str, _Simple], ...], i: int, el: etree._Element) -> bool:
+    combinator, simple = parts[i]
+    if not simple.matches(el):
+        return False
+    if i == 0:
+        return True
+    if combinator == ">":
+        parent = el.getparent()
+        return parent is not None and _match_from(parts, i - 1, parent)
+    if combinator == " ":
+        return any(_match_from(parts, i - 1, a) for a in el.iterancestors())
+    if combinator == "+":
+        prev = _previous_element(el)
+        return prev is not None and _match_from(parts, i - 1, prev)
+    return any(_match_from(parts, i - 1, s) for s in el.itersiblings(preceding=True) if isinstance(s.tag, str))
+
+
+def _previous_element(el: etree._Element) -> etree._Element | None:
+    for s in el.itersiblings(preceding=True):
+        if isinstance(s.tag, str):
+            return s
+    return None
+
+
+def _attr_matches(got: str, op: str, value: str) -> bool:
+    if not op:
+        return True
+    if op == "=":
+        return got == value
+    if op == "~=":
+        return value in got.split()
+    if op == "^=":
+        return bool(value) and got.startswith(value)
+    if op == "$=":
+        return bool(value) and got.endswith(value)
+    if op == "*=":
+        return bool(value) and value in got
+    return got == value or got.startswith(value + "-")  # |=
+
+
+def _pseudo_matches(el: etree._Element, pseudo: str) -> bool:
+    parent = el.getparent()
+    if pseudo == ":root":
+        return parent is None
+    siblings = [s for s in parent if isinstance(s.tag, str)] if parent is not None else [el]
+    if pseudo == ":first-child":
+        return bool(siblings) and siblings[0] is el
+    if pseudo == ":last-child":
+        return bool(siblings) and siblings[-1] is el
+    return len(siblings) == 1  # :only-child
+
+
+def strip_comments(css: str) -> str:
+    """Remove /* comments */ so that `display:/**/none` reads as `display:none`."""
+    return _COMMENT.sub("", css)
+
+
+def parse_declarations(block: str) -> Declarations:
+    """`a: b; c: d !important` as {property: (value, important)}, later declarations winning, only ours kept."""
+    found: Declarations = {}
+    for item in strip_comments(block).split(";"):
+        name, sep, value = item.partition(":")
+        name = name.strip().lower()
+        if not sep or name not in _PROPERTIES:
+            continue
+        value = value.strip()
+        important = bool(re.search(r"!\s*important\s*$", value, re.I))
+        value = re.sub(r"!\s*important\s*$", "", value, flags=re.I).strip().lower()
+        if value and (important or not found.get(name, ("", False))[1]):
+            found[name] = (value, important)
+    return found
+
+
+def parse_stylesheet(css: str, start: int = 0) -> list[Rule]:
+    """The rules of a style sheet in source order (numbered from `start`); @media screen/all rules included,
+    print-only ones and other at-rules skipped."""
+    rules: list[Rule] = []
+    for prelude, block in _blocks(strip_comments(css)):
+        if prelude.startswith("@"):
+            if prelude.lower().startswith("@media") and media_applies(prelude[6:]):
+                rules.extend(parse_stylesheet(block, start + len(rules)))
+            continue
+        declarations = parse_declarations(block)
+        if not declarations:
+            continue
+        for selector in prelude.split(","):
+            parsed = _selector(selector.strip())
+            if parsed is not None:
+                parts, specificity = parsed
+                rules.append(Rule(parts, specificity, start + len(rules), declarations))
+    return rules
+
+
+# Media queries are evaluated for a desktop screen: what most readers of a guideline page see.
+VIEWPORT = {"width": 1280.0, "height": 800.0}
+_MEDIA_FEATURE = re.compile(r"\(\s*(min-|max-)?([a-z-]+)\s*(?::\s*([^)]*))?\)")
+
+
+def media_applies(query: str) -> bool:
+    """True when any query of a comma-separated list holds for a desktop screen."""
+    return not query.strip() or any(_one_media(q.strip().lower()) for q in query.split(","))
+
+
+def _one_media(query: str) -> bool:
+    negate = query.startswith("not ")
+    query = query.removeprefix("not ").removeprefix("only ").strip()
+    kind = re.match(r"[a-z]+", query)
+    holds = not (kind and kind.group() not in ("screen", "all", "and"))
+    for prefix, feature, value in _MEDIA_FEATURE.findall(query):
+        holds = holds and _feature_holds(prefix, feature, value.strip())
+    return holds != negate
+
+
+def _feature_holds(prefix: str, feature: str, value: str) -> bool:
+    if feature in VIEWPORT:
+        px = length_px(value) if value else None
+        if px is None:
+            return True
+        size = VIEWPORT[feature]
+        return size >= px if prefix == "min-" else size <= px if prefix == "max-" else size == px
+    if feature == "orientation":
+        return value in ("", "landscape")
+    if feature.startswith("prefers-") or feature in ("forced-colors", "inverted-colors"):
+        return value in ("", "no-preference", "light", "none")
+    return True  # hover, pointer, color, resolution ...: a desktop screen has them
+
+
+def _blocks(css: str) -> Iterator[tuple[str, str]]:
+    """(prelude, body) for each top-level block; nested braces are kept inside the body."""
+    i, n = 0, len(css)
+    while i < n:
+        open_at = css.find("{", i)
+        if open_at < 0:
+            return
+        semicolon = css.find(";", i, open_at)
+        if semicolon >= 0 and css[i:semicolon].strip().startswith("@"):  # @import ...; @charset ...;
+            i = semicolon + 1
+            continue
+        depth, j = 1, open_at + 1
+        while j < n and depth:
+            depth += {"{": 1, "}": -1}.get(css[j], 0)
+            j += 1
+        yield css[i:open_at].strip(), css[open_at + 1 : j - 1]
+        i = j
+
+
+def _selector(text: str) -> tuple[tuple[tuple[str, _Simple], ...], tuple[int, int, int]] | None:
+    tokens = re.split(r"\s*([>+~])\s*|\s+", text)
+    parts: list[tuple[str, _Simple]] = []
+    combinator = ""
+    ids = classes = tags = 0
+    for token in tokens:
+        if not token:  # None: whitespace between compounds (a descendant), "": nothing
+            if token is None and parts and not combinator:
+                combinator = " "
+            continue
+        if token in (">", "+", "~"):
+            combinator = token
+            continue
+        m = _COMPOUND.fullmatch(token)
+        if m is None:
+            return None
+        simple = _compound(m.group("tag") or "", m.group("rest"))
+        if simple is None:
+            return None
+        parts.append((combinator if parts else "", simple))
+        combinator = ""
+        ids += len(simple.ids)
+        classes += len(simple.classes) + len(simple.attrs) + len(simple.pseudo)
+        tags += bool(simple.tag)
+    if not parts:
+        return None
+    return tuple(parts), (ids, classes, tags)
+
+
+def _compound(tag: str, rest: str) -> _Simple | None:
+    ids: list[str] = []
+    classes: list[str] = []
+    attrs: list[tuple[str, str, str]] = []
+    pseudo: list[str] = []
+    for m in _PART.finditer(rest):
+        if m.group(1):
+            ids.append(m.group(1))
+        elif m.group(2):
+            classes.append(m.group(2))
+        elif m.group(3):
+            attrs.append((m.group(3).lower(), m.group(4) or "", (m.group(5) or "").strip("\"'")))
+        elif m.group(6).lower() in _PSEUDO:
+            pseudo.append(m.group(6).lower())
+        else:
+            return None  # a state (:hover), generated content (::before) or a function we do not evaluate
+    return _Simple("" if tag == "*" else tag.lower(), tuple(ids), tuple(classes), tuple(attrs), tuple(pseudo))
+
+
+class StyleSheets:
+    """The rules of a page's style sheets, indexed by the id, class or tag their rightmost compound needs."""
+
+    def __init__(self, rules: Iterable[Rule] = ()) -> None:
+        self._by_id: dict[str, list[Rule]] = {}
+        self._by_class: dict[str, list[Rule]] = {}
+        self._by_tag: dict[str, list[Rule]] = {}
+        self._any: list[Rule] = []
+        for rule in rules:
+            key = rule.key
+            if key.ids:
+                self._by_id.setdefault(key.ids[0], []).append(rule)
+            elif key.classes:
+                self._by_class.setdefault(key.classes[0], []).append(rule)
+            elif key.tag:
+                self._by_tag.setdefault(key.tag, []).append(rule)
+            else:
+                self._any.append(rule)
+
+    def declarations(self, el: etree._Element) -> Declarations:
+        """The cascaded declarations for el: matching rules by importance, specificity and order, then its style
+        attribute (which beats any selector unless a rule's declaration is !important and its own is not)."""
+        candidates = list(self._any)
+        if el.get("id"):
+            candidates += self._by_id.get(el.get("id") or "", [])
+        for name in set((el.get("class") or "").split()):
+            candidates += self._by_class.get(name, [])
+        if isinstance(el.tag, str):
+            candidates += self._by_tag.get(el.tag.lower(), [])
+        matched = sorted((r for r in candidates if r.matches(el)), key=lambda r: (r.specificity, r.order))
+        result: Declarations = {}
+        inline = parse_declarations(el.get("style") or "")
+        for layer in [r.declarations for r in matched] + [inline]:
+            for name, (value, important) in layer.items():
+                if important or not result.get(name, ("", False))[1]:
+                    result[name] = (value, important)
+        return result
+
+
+# Colours ---------------------------------------------------------------------------------------------------------
+
+RGBA = tuple[float, float, float, float]  # 0-255 components, alpha 0-1
+
+_NAMED = {
+    "white": "#ffffff", "black": "#000000", "snow": "#fffafa", "ivory": "#fffff0", "ghostwhite": "#f8f8ff",
+    "whitesmoke": "#f5f5f5", "floralwhite": "#fffaf0", "mintcream": "#f5fffa", "azure": "#f0ffff",
+    "aliceblue": "#f0f8ff", "seashell": "#fff5ee", "honeydew": "#f0fff0", "linen": "#faf0e6",
+    "oldlace": "#fdf5e6", "lavenderblush": "#fff0f5", "beige": "#f5f5dc", "cornsilk": "#fff8dc",
+    "lightyellow": "#ffffe0", "silver": "#c0c0c0", "gray": "#808080", "grey": "#808080", "red": "#ff0000",
+    "green": "#008000", "blue": "#0000ff", "navy": "#000080", "yellow": "#ffff00", "maroon": "#800000",
+    "purple": "#800080", "teal": "#008080", "olive": "#808000", "lime": "#00ff00", "aqua": "#00ffff",
+    "fuchsia": "#ff00ff", "orange": "#ffa500", "lightgray": "#d3d3d3", "lightgrey": "#d3d3d3",
+    "gainsboro": "#dcdcdc", "darkgray": "#a9a9a9", "darkgrey": "#a9a9a9", "dimgray": "#696969",
+    "dimgrey": "#696969", "darkslategray": "#2f4f4f", "midnightblue": "#191970", "darkblue": "#00008b",
+    "darkgreen": "#006400", "darkred": "#8b0000", "brown": "#a52a2a", "pink": "#ffc0cb", "lavender": "#e6e6fa",
+}  # fmt: skip
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?"
+_HUE = rf"{_NUMBER}(?:%|deg|grad|rad|turn)?"
+_FUNC = re.compile(
+    rf"(rgba?|hsla?)\(\s*({_HUE}|none)[\s,]+({_NUMBER}%?|none)[\s,]+({_NUMBER}%?|none)(?:\s*[,/]\s*({_NUMBER}%?))?\s*\)"
+)
+
+
+def parse_color(value: str) -> RGBA | None:
+    """A CSS colour (#rgb, #rgba, #rrggbb, #rrggbbaa, rgb[a](), hsl[a](), a name, transparent) or None."""
+    v = value.strip().lower()
+    if v == "transparent":
+        return (0.0, 0.0, 0.0, 0.0)
+    v = _NAMED.get(v, v)
+    if re.fullmatch(r"#[0-9a-f]{3,4}", v):
+        c = [int(ch * 2, 16) for ch in v[1:]]
+        return (c[0], c[1], c[2], c[3] / 255 if len(c) == 4 else 1.0)
+    if re.fullmatch(r"#[0-9a-f]{6}(?:[0-9a-f]{2})?", v):
+        c = [int(v[i : i + 2], 16) for i in range(1, len(v), 2)]
+        return (c[0], c[1], c[2], c[3] / 255 if len(c) == 4 else 1.0)
+    m = _FUNC.fullmatch(v)
+    if m is None:
+        return None
+    args = [a if a not in (None, "none") else "0" for a in m.groups()[1:4]]
+    alpha = _fraction(m.group(5)) if m.group(5) else 1.0
+    if m.group(1).startswith("rgb"):
+        r, g, b = (_clamp(float(a[:-1]) * 2.55 if a.endswith("%") else float(a), 0, 255) for a in args)
+        return (r, g, b, alpha)
+    number, unit = re.fullmatch(r"(.*?)(deg|grad|rad|turn|%)?", args[0]).groups()  # type: ignore[union-attr]
+    hue = float(number) * {"grad": 0.9, "rad": 57.2958, "turn": 360.0}.get(unit or "", 1.0) % 360 / 360
+    sat, light = (_clamp(float(a.rstrip("%")) / 100, 0, 1) for a in args[1:])
+    r, g, b = colorsys.hls_to_rgb(hue, light, sat)
+    return (r * 255, g * 255, b * 255, alpha)
+
+
+def _fraction(text: str) -> float:
+    return _clamp(float(text[:-1]) / 100 if text.endswith("%") else float(text), 0, 1)
+
+
+def _clamp(x: float, low: float, high: float) -> float:
+    return max(low, min(high, x))
+
+
+def color_in(value: str) -> RGBA | None:
+    """The first colour named in a shorthand such as `background: url(x.png) #fff no-repeat`."""
+    whole = parse_color(value)
+    if whole is not None:
+        return whole
+    for token in re.findall(r"#[0-9a-f]{3,8}\b|(?:rgba?|hsla?)\([^)]*\)|[a-z]+", value.lower()):
+        found = parse_color(token)
+        if found is not None:
+            return found
+    return None
+
+
+def over(top: RGBA, below: RGBA) -> RGBA:
+    """`top` painted over an opaque `below`."""
+    a = top[3]
+    return (top[0] * a + below[0] * (1 - a), top[1] * a + below[1] * (1 - a), top[2] * a + below[2] * (1 - a), 1.0)
+
+
+def contrast(a: RGBA, b: RGBA) -> float:
+    """The WCAG contrast ratio of two opaque colours: 1 (identical) to 21 (black on white)."""
+
+    def luminance(c: RGBA) -> float:
+        def channel(x: float) -> float:
+            x /= 255
+            return x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(c[0]) + 0.7152 * channel(c[1]) + 0.0722 * channel(c[2])
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+# Lengths ---------------------------------------------------------------------------------------------------------
+
+_LENGTH = re.compile(rf"({_NUMBER})\s*(px|pt|pc|em|rem|ex|ch|%|vw|vh|vmin|vmax|in|cm|mm|q)?")
+_ABSOLUTE_SIZES = {"xx-small": 9.0, "x-small": 10.0, "small": 13.0, "medium": 16.0, "large": 18.0,
+                   "x-large": 24.0, "xx-large": 32.0, "xxx-large": 48.0}  # fmt: skip
+
+
+def length_px(value: str, font_px: float = 16.0, percent_of: float | None = None) -> float | None:
+    """A length in CSS pixels (em and % against the given sizes); None when it is not a plain length."""
+    v = value.strip().lower()
+    if v in _ABSOLUTE_SIZES:
+        return _ABSOLUTE_SIZES[v]
+    m = _LENGTH.fullmatch(v)
+    if m is None:
+        return None
+    number, unit = float(m.group(1)), m.group(2) or "px"
+    if unit in ("em", "ch", "ex"):
+        return number * font_px * (0.5 if unit != "em" else 1)
+    if unit == "%":
+        return number / 100 * (percent_of if percent_of is not None else font_px)
+    factor = {"px": 1.0, "pt": 4 / 3, "pc": 16.0, "rem": 16.0, "in": 96.0, "cm": 37.8, "mm": 3.78, "q": 0.945}
+    return number * factor.get(unit, 10.0)  # vw/vh/vmin/vmax: about 10 px per unit on a laptop screen
