@@ -87,6 +87,14 @@ class Settings(BaseSettings):
         """The article database; SQLite inside the data directory by default."""
         return self.database_url or f"sqlite:///{self.data_dir / 'bedside.db'}"
 
+    @property
+    def knowledge_location(self) -> str:
+        """The knowledge store: the PostgreSQL database when `database_url` names one (shared by every host),
+        otherwise `knowledge.sqlite` in the data directory."""
+        if self.database_url.split("://", 1)[0].lower() in ("postgres", "postgresql", "postgresql+psycopg"):
+            return self.database_url
+        return str(self.data_dir / "knowledge.sqlite")
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning validation problems into one clear message per field."""

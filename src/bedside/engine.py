@@ -23,7 +23,7 @@ from bedside.index.sentences import CachedEmbeddings, SentenceVectors
 from bedside.index.vectors import VectorIndex
 from bedside.knowledge import IngestProgress, IngestReport, KnowledgeBase
 from bedside.model import Answer, EvidenceType, SearchHit
-from bedside.store import KnowledgeStore
+from bedside.store import open_knowledge_store
 from bedside.store.conversations import ConversationStore
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class Bedside:
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = KnowledgeStore(self.data_dir / "knowledge.sqlite")
+        self.store = open_knowledge_store(settings.knowledge_location)
         self.lexical = LexicalIndex(self.data_dir / "lexical")
         self.notices: list[str] = []
         self.dense = self._open_dense()
