@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: sqlite in data_dir
     starter_kb: bool = True
     index_backend: Literal["embedded"] = "embedded"
+    # Where passages are searched: "embedded" (tantivy and a vector file in the data directory, one host) or
+    # "milvus" (collections on a Milvus server that every host shares; milvus_uri empty: Milvus Lite in the data
+    # directory). With milvus, point database_url at PostgreSQL so that every host shares the knowledge store too.
+    search_backend: Literal["embedded", "milvus"] = "embedded"
+    milvus_uri: str = ""
+    milvus_collection: str = Field(default="bedside", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     embedder: Literal["bge-small", "hashing", "none"] = "bge-small"
     default_audience: Audience = "clinician"
     # The extractive composer also prefers sentences close in meaning to the rest of the evidence (sentence vectors
@@ -86,6 +92,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The article database; SQLite inside the data directory by default."""
         return self.database_url or f"sqlite:///{self.data_dir / 'bedside.db'}"
+
+    @property
+    def resolved_milvus_uri(self) -> str:
+        """The Milvus server, or the Milvus Lite file in the data directory."""
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
 
     @property
     def knowledge_location(self) -> str:

@@ -18,6 +18,7 @@ from bedside.errors import BackendUnavailable, InvalidInput, NotFound
 from bedside.index.embedder import Embedder, load_embedder
 from bedside.index.hybrid import HybridSearcher
 from bedside.index.lexical import LexicalIndex
+from bedside.index.milvus import MilvusDenseIndex, MilvusLexicalIndex
 from bedside.index.protocol import Filters, SyncProgress
 from bedside.index.sentences import CachedEmbeddings, SentenceVectors
 from bedside.index.vectors import VectorIndex
@@ -55,9 +56,9 @@ class Bedside:
         self.data_dir = Path(settings.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = open_knowledge_store(settings.knowledge_location)
-        self.lexical = LexicalIndex(self.data_dir / "lexical")
+        self._milvus: Any = None  # the Milvus client both Milvus indexes share, when that is the search backend
         self.notices: list[str] = []
-        self.dense = self._open_dense()
+        self.lexical, self.dense = self._open_indexes()
         indexes = [self.lexical] + ([self.dense] if self.dense is not None else [])
         self.kb = KnowledgeBase(self.store, indexes)
         # Sentence vectors back the optional rerank stage (FusionConfig.rerank_depth, off by default).
@@ -80,21 +81,33 @@ class Bedside:
         self.llm_wait: Callable[[], AbstractContextManager[object]] = nullcontext
         self.kb.sync_indexes()  # finish whatever a crash interrupted
 
-    def _open_dense(self) -> VectorIndex | None:
+    def _open_indexes(self) -> tuple[LexicalIndex | MilvusLexicalIndex, VectorIndex | MilvusDenseIndex | None]:
+        """The lexical and dense indexes of the configured search backend (dense None: lexical search only)."""
+        s = self.settings
+        embedder = self._embedder()
+        seed = starter_kb.shipped_vectors(embedder, self.notices.append) if embedder is not None else None
+        if s.search_backend == "milvus":
+            from bedside.index.milvus import connect
+
+            client = connect(s.resolved_milvus_uri)
+            lexical = MilvusLexicalIndex(s.resolved_milvus_uri, s.milvus_collection, self.store, client)
+            dense = None
+            if embedder is not None:
+                dense = MilvusDenseIndex(s.resolved_milvus_uri, s.milvus_collection, self.store, embedder, client, seed)
+            self._milvus = client
+            return lexical, dense
+        vectors = VectorIndex(self.data_dir / "vectors", embedder, seed=seed) if embedder is not None else None
+        return LexicalIndex(self.data_dir / "lexical"), vectors
+
+    def _embedder(self) -> Embedder | None:
         try:
             embedder: Embedder | None = load_embedder(self.settings.embedder)
         except BackendUnavailable as exc:
             self.notices.append(f"dense retrieval unavailable ({exc}); using lexical search only")
             return None
-        if embedder is None:
-            return None
-        from bedside import starter_kb
-
-        if hasattr(embedder, "cache_dir"):
+        if embedder is not None and hasattr(embedder, "cache_dir"):
             embedder.cache_dir = self.data_dir / "vectors"
-        return VectorIndex(
-            self.data_dir / "vectors", embedder, seed=starter_kb.shipped_vectors(embedder, self.notices.append)
-        )
+        return embedder
 
     def set_sync_progress(self, progress: SyncProgress | None) -> None:
         """Report index building (embedding) progress, e.g. to a progress bar."""
@@ -107,6 +120,8 @@ class Bedside:
         if self.sentences is not None:
             self.sentences.close()
         self.lexical.close()
+        if self._milvus is not None:
+            self._milvus.close()
         self.conversations.close()
         self.store.close()
 
@@ -135,7 +150,7 @@ class Bedside:
     def prepare_search(self) -> None:
         """Build the dense index's search snapshot for the latest changes now (at a million passages this takes
         tens of seconds after a change) rather than in the next search. `bedside ingest` calls it when done."""
-        if self.dense is not None:
+        if isinstance(self.dense, VectorIndex):
             self.dense.prepare()
 
     def search(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import numpy as np
 import pytest
 
@@ -42,25 +45,55 @@ def _doc(doc_id: str, text: str, etype: EvidenceType, year: int, source: str) ->
                     year=year, source=source)  # fmt: skip
 
 
-def _lexical(tmp_path):
+def _lexical(tmp_path, store):
     return LexicalIndex(tmp_path / "lexical")
 
 
-def _dense(tmp_path):
+def _dense(tmp_path, store):
     return VectorIndex(tmp_path / "vectors", HashingEmbedder())
 
 
-IMPLEMENTATIONS = [_lexical, _dense]
+def _milvus_uri(tmp_path) -> str:
+    """BEDSIDE_TEST_MILVUS_URI (a real server) when set, otherwise a Milvus Lite file of this test's own."""
+    if os.environ.get("CI") != "true":  # CI=true must run them: the import below then fails loudly
+        pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
+    return os.environ.get("BEDSIDE_TEST_MILVUS_URI") or str(tmp_path / "milvus.db")
 
 
-@pytest.fixture(params=IMPLEMENTATIONS, ids=["lexical-tantivy", "dense-vectors"])
+def _collection(tmp_path) -> str:
+    """A collection name of this test's own (a shared server keeps every test's collections apart)."""
+    return "t_" + hashlib.blake2b(str(tmp_path).encode(), digest_size=6).hexdigest()
+
+
+def _milvus_lexical(tmp_path, store):
+    from bedside.index.milvus import MilvusLexicalIndex
+
+    return MilvusLexicalIndex(_milvus_uri(tmp_path), _collection(tmp_path), store)
+
+
+def _milvus_dense(tmp_path, store):
+    from bedside.index.milvus import MilvusDenseIndex
+
+    return MilvusDenseIndex(_milvus_uri(tmp_path), _collection(tmp_path), store, HashingEmbedder())
+
+
+IMPLEMENTATIONS = [_lexical, _dense, _milvus_lexical, _milvus_dense]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS, ids=["lexical-tantivy", "dense-vectors", "lexical-milvus", "dense-milvus"])
 def setup(request, tmp_path):
     store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     store.write([(d, chunk(d)) for d in (_doc(*row) for row in DOCS)])
-    index = request.param(tmp_path)
+    index = request.param(tmp_path, store)
     index.sync(store)
     yield store, index, request.param, tmp_path
     index.close()
+    if request.param in (_milvus_lexical, _milvus_dense) and os.environ.get("BEDSIDE_TEST_MILVUS_URI"):
+        from bedside.index.milvus import connect
+
+        client = connect(os.environ["BEDSIDE_TEST_MILVUS_URI"])
+        client.drop_collection(index.collection)
+        client.close()
     store.close()
 
 
@@ -116,10 +149,12 @@ def test_replaying_changes_after_a_crash_is_idempotent(setup):
     index.sync(store)
     if isinstance(index, LexicalIndex):
         index._set_watermark(0)  # as if the process died right after tantivy's commit
-    else:
+    elif isinstance(index, VectorIndex):
         index._set_meta("watermark", "0")
+    else:
+        store.set_watermark(index.name, 0)  # a shared index keeps its watermark in the store
     index.close()
-    reopened = make(tmp_path)
+    reopened = make(tmp_path, store)
     reopened.sync(store)
     assert reopened.count() == store.counts()[1] == 5  # nothing indexed twice
     assert reopened.watermark() == store.last_change()
