@@ -47,7 +47,17 @@ class Settings(BaseSettings):
     search_backend: Literal["embedded", "milvus"] = "embedded"
     milvus_uri: str = ""
     milvus_collection: str = Field(default="bedside", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
-    embedder: Literal["bge-small", "hashing", "none"] = "bge-small"
+    embedder: Literal["bge-small", "hashing", "none", "endpoint"] = "bge-small"
+    # embedder=endpoint: an OpenAI-compatible /v1/embeddings server (TEI, vLLM, Infinity, Ollama) shared by hosts.
+    embedder_base_url: str = ""
+    embedder_model: str = ""
+    embedder_api_key: str = ""
+    embedder_batch_size: int = Field(default=64, ge=1, le=4096)
+    embedder_timeout: float = Field(default=60.0, gt=0)
+    embedder_retries: int = Field(default=4, ge=0, le=20)
+    # Prepended to questions (not passages) by models trained with one; bge models use
+    # "Represent this sentence for searching relevant passages: ".
+    embedder_query_instruction: str = ""
     default_audience: Audience = "clinician"
     # The extractive composer also prefers sentences close in meaning to the rest of the evidence (sentence vectors
     # from the dense model). Off by default: it costs up to eight sentence embeddings for each new question and its

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bedside import starter_kb
 from bedside.answer.breaker import CircuitBreaker
 from bedside.config import Settings, load_settings
-from bedside.errors import BackendUnavailable, InvalidInput, NotFound
+from bedside.errors import BackendUnavailable, InvalidInput, NotFound, UpstreamError
 from bedside.index.embedder import Embedder, load_embedder
 from bedside.index.hybrid import HybridSearcher
 from bedside.index.lexical import LexicalIndex
@@ -101,12 +101,38 @@ class Bedside:
 
     def _embedder(self) -> Embedder | None:
         try:
-            embedder: Embedder | None = load_embedder(self.settings.embedder)
-        except BackendUnavailable as exc:
+            embedder: Embedder | None = (
+                self._endpoint_embedder()
+                if self.settings.embedder == "endpoint"
+                else load_embedder(self.settings.embedder)
+            )
+        except (BackendUnavailable, UpstreamError) as exc:
             self.notices.append(f"dense retrieval unavailable ({exc}); using lexical search only")
             return None
         if embedder is not None and hasattr(embedder, "cache_dir"):
             embedder.cache_dir = self.data_dir / "vectors"
+        return embedder
+
+    def _endpoint_embedder(self) -> Embedder:
+        """The embeddings endpoint the settings name, checked against the probe vector this knowledge base recorded
+        when it first used that model (a different model under the same name is refused)."""
+        from bedside.index.endpoint import EndpointEmbedder, check_probe
+
+        s = self.settings
+        if not s.embedder_base_url or not s.embedder_model:
+            raise InvalidInput("BEDSIDE_EMBEDDER=endpoint needs BEDSIDE_EMBEDDER_BASE_URL and BEDSIDE_EMBEDDER_MODEL")
+        embedder = EndpointEmbedder(
+            s.embedder_base_url, s.embedder_model, s.embedder_api_key, timeout=s.embedder_timeout,
+            batch_size=s.embedder_batch_size, retries=s.embedder_retries,
+            query_instruction=s.embedder_query_instruction,
+        )  # fmt: skip
+        key = f"embedder_probe:{embedder.name}"
+        try:
+            probe = check_probe(embedder, self.store.get_meta(key))
+        except InvalidInput:
+            embedder.close()
+            raise
+        self.store.set_meta(key, probe)
         return embedder
 
     def set_sync_progress(self, progress: SyncProgress | None) -> None:
@@ -117,6 +143,9 @@ class Bedside:
         """Release files and connections."""
         if self.dense is not None:
             self.dense.close()
+            closer = getattr(self.dense.embedder, "close", None)  # an endpoint's connection pool
+            if callable(closer):
+                closer()
         if self.sentences is not None:
             self.sentences.close()
         self.lexical.close()
