@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -39,7 +40,7 @@ def _handler(state: EmbeddingsServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:  # quiet
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
             state.requests.append({"path": self.path, "auth": self.headers.get("authorization"), **body})
             mode = state.script.pop(0) if state.script else state.default
@@ -54,7 +55,7 @@ def _handler(state: EmbeddingsServer) -> type[BaseHTTPRequestHandler]:
                 time.sleep(state.slow_s)
             vecs = state.vectors(texts)
             if mode == "wrong-dim":
-                vecs = [v + [0.0] for v in vecs]
+                vecs = [[*v, 0.0] for v in vecs]
             data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vecs)]
             if mode == "short":
                 data = data[:-1]
@@ -77,10 +78,8 @@ def _handler(state: EmbeddingsServer) -> type[BaseHTTPRequestHandler]:
             self._write(raw)
 
         def _write(self, raw: bytes) -> None:
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up waiting (slow)
                 self.wfile.write(raw)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up waiting (the slow mode): nothing to tell it
 
         def _raw(self, status: int, raw: bytes) -> None:
             self.send_response(status)

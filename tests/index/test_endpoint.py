@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from embeddings_server import embeddings_server
 
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.index.embedder import HashingEmbedder
 from bedside.index.endpoint import EndpointEmbedder, check_probe, embeddings_url
+from embeddings_server import embeddings_server
 
 TEXTS = [f"Passage {i} about iron deficiency and ferritin number {i}." for i in range(10)]
 
