@@ -84,3 +84,35 @@ def test_format_override(bedside, tmp_path):
 def test_evidence_type_override(bedside, fixtures):
     bedside.ingest([fixtures / "jsonl" / "corpus.jsonl"], evidence_type="guideline")
     assert set(bedside.stats()["by_type"]) == {"guideline"}
+
+
+def test_a_postgres_database_url_moves_the_knowledge_store_to_postgres(tmp_path, postgres_url):
+    """BEDSIDE_DATABASE_URL naming PostgreSQL holds the knowledge store too: a second host with its own embedded
+    indexes finds what the first ingested, and sees a removal after its next sync."""
+    from bedside.config import load_settings
+    from bedside.store.kb_postgres import PostgresKnowledgeStore
+
+    corpus = tmp_path / "c.jsonl"
+    _write_jsonl(
+        corpus,
+        [
+            {"id": "h1", "title": "Hydroxocobalamin", "text": "Hydroxocobalamin 1 mg IM treats B12 lack."},
+            {"id": "f1", "title": "Ferritin", "text": "Ferritin below 30 ug/L shows iron deficiency."},
+        ],
+    )
+    first = Bedside(settings=load_settings(data_dir=tmp_path / "a", database_url=postgres_url, starter_kb=False))
+    try:
+        assert isinstance(first.store, PostgresKnowledgeStore)
+        assert first.ingest([corpus]).added == 2
+        assert not (tmp_path / "a" / "knowledge.sqlite").exists()
+        assert first.store.watermarks() == {"dense": first.store.last_change(), "lexical": first.store.last_change()}
+        second = Bedside(settings=load_settings(data_dir=tmp_path / "b", database_url=postgres_url, starter_kb=False))
+        try:
+            assert [h.document_id for h in second.search("hydroxocobalamin dose", limit=1)] == ["h1"]
+            first.remove("h1")
+            second.kb.sync_indexes()
+            assert "h1" not in {h.document_id for h in second.search("hydroxocobalamin", limit=5)}
+        finally:
+            second.close()
+    finally:
+        first.close()

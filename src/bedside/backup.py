@@ -48,7 +48,8 @@ class BackupReport:
 def backup(settings: Settings, dest: Path) -> BackupReport:
     """Copy the data directory's databases into `dest` (new or empty), each a committed snapshot; check each copy."""
     source = settings.data_dir
-    if not (source / "knowledge.sqlite").exists():
+    shared = "://" in settings.knowledge_location  # the knowledge store lives in the PostgreSQL database
+    if not shared and not (source / "knowledge.sqlite").exists():
         raise InvalidInput(f"{source} holds no knowledge base (no knowledge.sqlite) to back up")
     if dest.exists() and any(dest.iterdir()):
         raise InvalidInput(f"{dest} is not empty; back up into a new or empty folder")
@@ -67,9 +68,8 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
     else:
         url = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
         dump = f"pg_dump --format=custom --file {dest / 'articles.pgdump'} '{url}'"
-        report.notes.append(
-            f"the article database is PostgreSQL ({url}) and is NOT in this backup: dump it with: {dump}"
-        )
+        what = "the article database and the knowledge store are" if shared else "the article database is"
+        report.notes.append(f"{what} PostgreSQL ({url}) and NOT in this backup: dump it with: {dump}")
     if (source / KEY_FILE).exists():
         shutil.copy2(source / KEY_FILE, dest / KEY_FILE)
         report.copied.append(KEY_FILE)

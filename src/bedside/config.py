@@ -41,7 +41,23 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: sqlite in data_dir
     starter_kb: bool = True
     index_backend: Literal["embedded"] = "embedded"
-    embedder: Literal["bge-small", "hashing", "none"] = "bge-small"
+    # Where passages are searched: "embedded" (tantivy and a vector file in the data directory, one host) or
+    # "milvus" (collections on a Milvus server that every host shares; milvus_uri empty: Milvus Lite in the data
+    # directory). With milvus, point database_url at PostgreSQL so that every host shares the knowledge store too.
+    search_backend: Literal["embedded", "milvus"] = "embedded"
+    milvus_uri: str = ""
+    milvus_collection: str = Field(default="bedside", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+    embedder: Literal["bge-small", "hashing", "none", "endpoint"] = "bge-small"
+    # embedder=endpoint: an OpenAI-compatible /v1/embeddings server (TEI, vLLM, Infinity, Ollama) shared by hosts.
+    embedder_base_url: str = ""
+    embedder_model: str = ""
+    embedder_api_key: str = ""
+    embedder_batch_size: int = Field(default=64, ge=1, le=4096)
+    embedder_timeout: float = Field(default=60.0, gt=0)
+    embedder_retries: int = Field(default=4, ge=0, le=20)
+    # Prepended to questions (not passages) by models trained with one; bge models use
+    # "Represent this sentence for searching relevant passages: ".
+    embedder_query_instruction: str = ""
     default_audience: Audience = "clinician"
     # The extractive composer also prefers sentences close in meaning to the rest of the evidence (sentence vectors
     # from the dense model). Off by default: it costs up to eight sentence embeddings for each new question and its
@@ -86,6 +102,19 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The article database; SQLite inside the data directory by default."""
         return self.database_url or f"sqlite:///{self.data_dir / 'bedside.db'}"
+
+    @property
+    def resolved_milvus_uri(self) -> str:
+        """The Milvus server, or the Milvus Lite file in the data directory."""
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
+
+    @property
+    def knowledge_location(self) -> str:
+        """The knowledge store: the PostgreSQL database when `database_url` names one (shared by every host),
+        otherwise `knowledge.sqlite` in the data directory."""
+        if self.database_url.split("://", 1)[0].lower() in ("postgres", "postgresql", "postgresql+psycopg"):
+            return self.database_url
+        return str(self.data_dir / "knowledge.sqlite")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -14,16 +14,17 @@ from typing import TYPE_CHECKING, Any
 from bedside import starter_kb
 from bedside.answer.breaker import CircuitBreaker
 from bedside.config import Settings, load_settings
-from bedside.errors import BackendUnavailable, InvalidInput, NotFound
+from bedside.errors import BackendUnavailable, InvalidInput, NotFound, UpstreamError
 from bedside.index.embedder import Embedder, load_embedder
 from bedside.index.hybrid import HybridSearcher
 from bedside.index.lexical import LexicalIndex
+from bedside.index.milvus import MilvusDenseIndex, MilvusLexicalIndex
 from bedside.index.protocol import Filters, SyncProgress
 from bedside.index.sentences import CachedEmbeddings, SentenceVectors
 from bedside.index.vectors import VectorIndex
 from bedside.knowledge import IngestProgress, IngestReport, KnowledgeBase
 from bedside.model import Answer, EvidenceType, SearchHit
-from bedside.store import KnowledgeStore
+from bedside.store import open_knowledge_store
 from bedside.store.conversations import ConversationStore
 
 if TYPE_CHECKING:
@@ -54,10 +55,10 @@ class Bedside:
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = KnowledgeStore(self.data_dir / "knowledge.sqlite")
-        self.lexical = LexicalIndex(self.data_dir / "lexical")
+        self.store = open_knowledge_store(settings.knowledge_location)
+        self._milvus: Any = None  # the Milvus client both Milvus indexes share, when that is the search backend
         self.notices: list[str] = []
-        self.dense = self._open_dense()
+        self.lexical, self.dense = self._open_indexes()
         indexes = [self.lexical] + ([self.dense] if self.dense is not None else [])
         self.kb = KnowledgeBase(self.store, indexes)
         # Sentence vectors back the optional rerank stage (FusionConfig.rerank_depth, off by default).
@@ -80,21 +81,59 @@ class Bedside:
         self.llm_wait: Callable[[], AbstractContextManager[object]] = nullcontext
         self.kb.sync_indexes()  # finish whatever a crash interrupted
 
-    def _open_dense(self) -> VectorIndex | None:
+    def _open_indexes(self) -> tuple[LexicalIndex | MilvusLexicalIndex, VectorIndex | MilvusDenseIndex | None]:
+        """The lexical and dense indexes of the configured search backend (dense None: lexical search only)."""
+        s = self.settings
+        embedder = self._embedder()
+        seed = starter_kb.shipped_vectors(embedder, self.notices.append) if embedder is not None else None
+        if s.search_backend == "milvus":
+            from bedside.index.milvus import connect
+
+            client = connect(s.resolved_milvus_uri)
+            lexical = MilvusLexicalIndex(s.resolved_milvus_uri, s.milvus_collection, self.store, client)
+            dense = None
+            if embedder is not None:
+                dense = MilvusDenseIndex(s.resolved_milvus_uri, s.milvus_collection, self.store, embedder, client, seed)
+            self._milvus = client
+            return lexical, dense
+        vectors = VectorIndex(self.data_dir / "vectors", embedder, seed=seed) if embedder is not None else None
+        return LexicalIndex(self.data_dir / "lexical"), vectors
+
+    def _embedder(self) -> Embedder | None:
         try:
-            embedder: Embedder | None = load_embedder(self.settings.embedder)
-        except BackendUnavailable as exc:
+            embedder: Embedder | None = (
+                self._endpoint_embedder()
+                if self.settings.embedder == "endpoint"
+                else load_embedder(self.settings.embedder)
+            )
+        except (BackendUnavailable, UpstreamError) as exc:
             self.notices.append(f"dense retrieval unavailable ({exc}); using lexical search only")
             return None
-        if embedder is None:
-            return None
-        from bedside import starter_kb
-
-        if hasattr(embedder, "cache_dir"):
+        if embedder is not None and hasattr(embedder, "cache_dir"):
             embedder.cache_dir = self.data_dir / "vectors"
-        return VectorIndex(
-            self.data_dir / "vectors", embedder, seed=starter_kb.shipped_vectors(embedder, self.notices.append)
-        )
+        return embedder
+
+    def _endpoint_embedder(self) -> Embedder:
+        """The embeddings endpoint the settings name, checked against the probe vector this knowledge base recorded
+        when it first used that model (a different model under the same name is refused)."""
+        from bedside.index.endpoint import EndpointEmbedder, check_probe
+
+        s = self.settings
+        if not s.embedder_base_url or not s.embedder_model:
+            raise InvalidInput("BEDSIDE_EMBEDDER=endpoint needs BEDSIDE_EMBEDDER_BASE_URL and BEDSIDE_EMBEDDER_MODEL")
+        embedder = EndpointEmbedder(
+            s.embedder_base_url, s.embedder_model, s.embedder_api_key, timeout=s.embedder_timeout,
+            batch_size=s.embedder_batch_size, retries=s.embedder_retries,
+            query_instruction=s.embedder_query_instruction,
+        )  # fmt: skip
+        key = f"embedder_probe:{embedder.name}"
+        try:
+            probe = check_probe(embedder, self.store.get_meta(key))
+        except InvalidInput:
+            embedder.close()
+            raise
+        self.store.set_meta(key, probe)
+        return embedder
 
     def set_sync_progress(self, progress: SyncProgress | None) -> None:
         """Report index building (embedding) progress, e.g. to a progress bar."""
@@ -104,9 +143,14 @@ class Bedside:
         """Release files and connections."""
         if self.dense is not None:
             self.dense.close()
+            closer = getattr(self.dense.embedder, "close", None)  # an endpoint's connection pool
+            if callable(closer):
+                closer()
         if self.sentences is not None:
             self.sentences.close()
         self.lexical.close()
+        if self._milvus is not None:
+            self._milvus.close()
         self.conversations.close()
         self.store.close()
 
@@ -135,7 +179,7 @@ class Bedside:
     def prepare_search(self) -> None:
         """Build the dense index's search snapshot for the latest changes now (at a million passages this takes
         tens of seconds after a change) rather than in the next search. `bedside ingest` calls it when done."""
-        if self.dense is not None:
+        if isinstance(self.dense, VectorIndex):
             self.dense.prepare()
 
     def search(

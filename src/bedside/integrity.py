@@ -17,6 +17,8 @@ from bedside.config import Settings
 from bedside.deploy import Finding
 from bedside.engine import Bedside
 from bedside.errors import BedsideError
+from bedside.index.lexical import LexicalIndex
+from bedside.index.vectors import VectorIndex
 
 __all__ = ["SQLITE_FILES", "check_data", "check_lexical", "check_store", "check_vectors", "sqlite_integrity"]
 
@@ -57,6 +59,8 @@ def check_store(b: Bedside) -> Finding:
 
 def check_lexical(b: Bedside) -> Finding:
     """The lexical index holds exactly the store's passages and has applied every change."""
+    if not isinstance(b.lexical, LexicalIndex):  # a shared backend lists its entries itself
+        return _compare("lexical index", b.lexical.seqs(), b.store.seqs(), b.lexical.watermark(), b.store.last_change())
     searcher = b.lexical.index.searcher()
     hits = searcher.search(tantivy.Query.all_query(), limit=max(searcher.num_docs, 1)).hits
     indexed = sorted(int(searcher.doc(address)["seq"][0]) for _, address in hits)
@@ -67,7 +71,10 @@ def check_vectors(b: Bedside) -> Finding:
     """The vector index (when in use) holds exactly the store's passages and has applied every change."""
     if b.dense is None:
         return Finding("vector index", True, "not in use")
-    stored = sorted(int(s) for s in b.dense.snapshot().seqs)
+    if isinstance(b.dense, VectorIndex):
+        stored = sorted(int(s) for s in b.dense.snapshot().seqs)
+    else:
+        stored = b.dense.seqs()
     return _compare("vector index", stored, b.store.seqs(), b.dense.watermark(), b.store.last_change())
 
 

@@ -166,9 +166,16 @@ class KnowledgeBase:
         self.sync_indexes()
 
     def sync_indexes(self) -> None:
-        """Bring every index up to the store's latest change, then forget changes all of them applied."""
+        """Bring every index up to the store's latest change, then forget changes all of them applied.
+
+        Each index is synced under the store's indexer lock for its name, so two processes never index the same
+        index at once (the second waits, then finds little or nothing left to do), and its watermark is recorded in
+        the store, where every host and `bedside status` can see it.
+        """
         for index in self.indexes:
-            index.sync(self.store, self.sync_progress)
+            with self.store.indexer_lock(index.name):
+                index.sync(self.store, self.sync_progress)
+            self.store.set_watermark(index.name, index.watermark())
         if self.indexes:
             self.store.prune_changes(min(index.watermark() for index in self.indexes))
 

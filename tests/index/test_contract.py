@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import numpy as np
 import pytest
 
@@ -12,7 +15,7 @@ from bedside.index.vectors import VectorIndex
 from bedside.ingest import chunk
 from bedside.ingest.builder import TextBuilder
 from bedside.model import Document, DocumentId, EvidenceType
-from bedside.store import KnowledgeStore
+from bedside.store import SqliteKnowledgeStore
 
 DOCS = [
     (
@@ -42,25 +45,55 @@ def _doc(doc_id: str, text: str, etype: EvidenceType, year: int, source: str) ->
                     year=year, source=source)  # fmt: skip
 
 
-def _lexical(tmp_path):
+def _lexical(tmp_path, store):
     return LexicalIndex(tmp_path / "lexical")
 
 
-def _dense(tmp_path):
+def _dense(tmp_path, store):
     return VectorIndex(tmp_path / "vectors", HashingEmbedder())
 
 
-IMPLEMENTATIONS = [_lexical, _dense]
+def _milvus_uri(tmp_path) -> str:
+    """BEDSIDE_TEST_MILVUS_URI (a real server) when set, otherwise a Milvus Lite file of this test's own."""
+    if os.environ.get("CI") != "true":  # CI=true must run them: the import below then fails loudly
+        pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
+    return os.environ.get("BEDSIDE_TEST_MILVUS_URI") or str(tmp_path / "milvus.db")
 
 
-@pytest.fixture(params=IMPLEMENTATIONS, ids=["lexical-tantivy", "dense-vectors"])
+def _collection(tmp_path) -> str:
+    """A collection name of this test's own (a shared server keeps every test's collections apart)."""
+    return "t_" + hashlib.blake2b(str(tmp_path).encode(), digest_size=6).hexdigest()
+
+
+def _milvus_lexical(tmp_path, store):
+    from bedside.index.milvus import MilvusLexicalIndex
+
+    return MilvusLexicalIndex(_milvus_uri(tmp_path), _collection(tmp_path), store)
+
+
+def _milvus_dense(tmp_path, store):
+    from bedside.index.milvus import MilvusDenseIndex
+
+    return MilvusDenseIndex(_milvus_uri(tmp_path), _collection(tmp_path), store, HashingEmbedder())
+
+
+IMPLEMENTATIONS = [_lexical, _dense, _milvus_lexical, _milvus_dense]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS, ids=["lexical-tantivy", "dense-vectors", "lexical-milvus", "dense-milvus"])
 def setup(request, tmp_path):
-    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     store.write([(d, chunk(d)) for d in (_doc(*row) for row in DOCS)])
-    index = request.param(tmp_path)
+    index = request.param(tmp_path, store)
     index.sync(store)
     yield store, index, request.param, tmp_path
     index.close()
+    if request.param in (_milvus_lexical, _milvus_dense) and os.environ.get("BEDSIDE_TEST_MILVUS_URI"):
+        from bedside.index.milvus import connect
+
+        client = connect(os.environ["BEDSIDE_TEST_MILVUS_URI"])
+        client.drop_collection(index.collection)
+        client.close()
     store.close()
 
 
@@ -116,10 +149,12 @@ def test_replaying_changes_after_a_crash_is_idempotent(setup):
     index.sync(store)
     if isinstance(index, LexicalIndex):
         index._set_watermark(0)  # as if the process died right after tantivy's commit
-    else:
+    elif isinstance(index, VectorIndex):
         index._set_meta("watermark", "0")
+    else:
+        store.set_watermark(index.name, 0)  # a shared index keeps its watermark in the store
     index.close()
-    reopened = make(tmp_path)
+    reopened = make(tmp_path, store)
     reopened.sync(store)
     assert reopened.count() == store.counts()[1] == 5  # nothing indexed twice
     assert reopened.watermark() == store.last_change()
@@ -132,7 +167,7 @@ def test_a_failed_embedding_leaves_the_vector_index_unchanged(tmp_path):
         def embed(self, texts, *, batch_size=32):
             raise RuntimeError("killed mid-sync")
 
-    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     store.write([(d, chunk(d)) for d in (_doc(*row) for row in DOCS)])
     index = VectorIndex(tmp_path / "vectors", Exploding())
     with pytest.raises(RuntimeError):
@@ -150,7 +185,7 @@ def test_bedside_replays_store_changes_its_indexes_missed(tmp_path):
     """Store committed, indexes not yet synced (a crash in between): opening bedside catches up."""
     from bedside import Bedside
 
-    store = KnowledgeStore(tmp_path / "data" / "knowledge.sqlite")
+    store = SqliteKnowledgeStore(tmp_path / "data" / "knowledge.sqlite")
     store.write([(d, chunk(d)) for d in (_doc(*row) for row in DOCS)])
     store.close()
     with Bedside(data_dir=tmp_path / "data", starter_kb=False) as b:
@@ -169,7 +204,7 @@ def test_large_indexes_switch_to_an_ann_index_and_still_find_passages(tmp_path, 
     monkeypatch.setattr(vectors, "EXACT_LIMIT", 50)
     if mode == "ivf":
         monkeypatch.setattr(graph, "available", lambda: False)
-    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     words = "iron folate cobalamin ferritin potassium sodium gout urate insulin glucose asthma copd".split()
     docs = [
         _doc(f"d{i}", f"Note {i} about {words[i % 12]} and {words[(i * 5) % 12]} dose {i} mg.", EvidenceType.RESEARCH,
@@ -200,7 +235,7 @@ def test_an_index_added_later_rebuilds_from_the_store(tmp_path, monkeypatch):
     monkeypatch.setenv("BEDSIDE_EMBEDDER", "none")
     with Bedside(data_dir=tmp_path / "d", starter_kb=False) as b:
         store_path = b.store.path
-    store = KnowledgeStore(store_path)
+    store = SqliteKnowledgeStore(store_path)
     store.write([(d, chunk(d)) for d in (_doc(*row) for row in DOCS)])
     store.close()
     with Bedside(data_dir=tmp_path / "d", starter_kb=False) as b:  # lexical catches up, then the log is pruned
@@ -217,9 +252,9 @@ def test_an_index_added_later_rebuilds_from_the_store(tmp_path, monkeypatch):
         assert b.search("hydroxocobalamin", 1)[0].document_id == "b12"
 
 
-def _numbered_store(tmp_path, n: int, snapshot: bool = True) -> KnowledgeStore:
+def _numbered_store(tmp_path, n: int, snapshot: bool = True) -> SqliteKnowledgeStore:
     """A store of `n` numbered one-passage documents ("c0", ...), its dense index synced (and its snapshot built)."""
-    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     store.write([(d, chunk(d)) for d in (_doc(f"c{i}", f"Entry {i} about item {i * 11} at {i} mg.",
                                               EvidenceType.RESEARCH, 2012, "J") for i in range(n))])  # fmt: skip
     index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
@@ -431,7 +466,7 @@ def test_the_graph_is_extended_after_changes_and_rebuilt_when_much_is_gone(tmp_p
     if not graph.available():
         pytest.skip("faiss is not installed")
     monkeypatch.setattr(vectors, "EXACT_LIMIT", 30)
-    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
 
     def doc(i: int, extra: str = "") -> Document:
         return _doc(f"x{i}", f"Record {i} on subject {i * 13} with {i} mg {extra}.", EvidenceType.RESEARCH, 2015, "J")
@@ -570,7 +605,7 @@ def test_the_lexical_index_is_rebuilt_when_text_analysis_changes(tmp_path, monke
     current one."""
     from bedside.index import analysis
 
-    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     store.write([(d, chunk(d)) for d in (
         _doc("tabs", "Take 2 tabs of paracetamol every 6 hours.", EvidenceType.GUIDELINE, 2020, "NICE"),
         _doc("other", "Gout flares respond to colchicine.", EvidenceType.GUIDELINE, 2020, "ACR"),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bedside.index.analysis import QueryAnalyzer, analyze
 from bedside.index.hybrid import FusionConfig, fuse, prior
 from bedside.index.ivf import IvfIndex
-from bedside.index.protocol import Candidate
+from bedside.index.protocol import Candidate, Filters
 from bedside.model import EvidenceType
 
 
@@ -221,3 +221,50 @@ def test_member_agrees_with_isin(values, pool, small):
     for a, b in ((values, pool), (small, small[::2]), (values + small, pool + small), ([], pool), (values, [])):
         a_arr, b_arr = np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
         assert np.array_equal(_member(a_arr, b_arr), np.isin(a_arr, b_arr))
+
+
+class _LexicalOnly:
+    """A lexical retriever that keeps the protocol and nothing more."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def search(self, query, limit=100, filters=None):
+        return self._inner.search(query, limit, filters)
+
+    def known(self, terms):
+        return self._inner.known(terms)
+
+
+class _DenseOnly:
+    """A dense retriever without the optional capabilities (facts, title focus)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    @property
+    def embedder(self):
+        return self._inner.embedder
+
+    def search_vector(self, q, limit=100, filters=None, seqs=None):
+        return self._inner.search_vector(q, limit, filters, seqs)
+
+
+def test_the_searcher_runs_on_the_bare_protocols_with_the_same_results(starter):
+    """Facts and title focus are optional capabilities that save store reads: a backend without them gives the same
+    ranking, read from the store instead."""
+    from bedside.index.hybrid import HybridSearcher
+    from bedside.index.protocol import PassageFacts, TitleFocus
+
+    b = starter
+    full = b.searcher
+    assert isinstance(full.facts, PassageFacts) and isinstance(full.focus, TitleFocus)
+    bare = HybridSearcher(b.store, _LexicalOnly(b.lexical), _DenseOnly(b.dense), config=full.config)
+    assert bare.facts is None and bare.focus is None
+    lexical_only = HybridSearcher(b.store, _LexicalOnly(b.lexical), None, config=full.config)
+    for q in ("iron deficiency anaemia oral iron dose", "hyperkalaemia calcium gluconate", "gout flare colchicine"):
+        for filters in (None, Filters(evidence_types=frozenset({EvidenceType.GUIDELINE}))):
+            expected = [(h.passage_id, h.score) for h in full.search(q, 5, filters)]
+            assert expected
+            assert [(h.passage_id, h.score) for h in bare.search(q, 5, filters)] == expected
+        assert lexical_only.search(q, 5)  # no dense retriever at all: lexical candidates alone

@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
-from test_articles import (  # the PostgreSQL fixtures and the article helpers of the store's contract suite
+from test_articles import (  # the article helpers of the store's contract suite
     FAST_HASHER,
     SOURCES,
     answer,
     database_url,
-    postgres_server,
-    postgres_url,
 )
 
 from bedside.cli import main
@@ -26,7 +24,7 @@ from bedside.editorial.interface import Role
 from bedside.editorial.service import SqlArticleService
 from bedside.store.articles import open_engine
 
-__all__ = ["database_url", "postgres_server", "postgres_url"]  # fixtures used here
+__all__ = ["database_url"]  # a fixture used here (the PostgreSQL ones are in tests/conftest.py)
 
 QUESTIONS = ("How is iron deficiency treated?", "How is B12 deficiency treated?", "How is folate deficiency treated?")
 

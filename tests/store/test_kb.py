@@ -4,7 +4,7 @@ from bedside.errors import NotFound
 from bedside.ingest import chunk
 from bedside.ingest.builder import TextBuilder
 from bedside.model import Document, DocumentId, EvidenceType
-from bedside.store import KnowledgeStore
+from bedside.store import SqliteKnowledgeStore
 
 
 def _doc(doc_id: str, body: str, **kw) -> Document:
@@ -17,7 +17,7 @@ def _doc(doc_id: str, body: str, **kw) -> Document:
 
 @pytest.fixture
 def store(tmp_path):
-    s = KnowledgeStore(tmp_path / "kb.sqlite")
+    s = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     yield s
     s.close()
 
@@ -97,15 +97,16 @@ def test_flags_round_trip_and_a_schema_1_store_gains_the_column(tmp_path):
     import sqlite3
 
     path = tmp_path / "old.sqlite"
-    KnowledgeStore(path).close()
+    SqliteKnowledgeStore(path).close()
     db = sqlite3.connect(path)  # make it a schema 1 store: no flags column
     db.execute("ALTER TABLE documents DROP COLUMN flags")
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     db.commit()
     db.close()
-    store = KnowledgeStore(path)
+    store = SqliteKnowledgeStore(path)
     try:
-        assert store.get_meta("schema_version") == "2"
+        assert store.get_meta("schema_version") == "3"
+        assert store.watermark("lexical") == 0  # schema 3: watermarks per index
         doc = _doc("d1", "Give amoxicillin 500 mg three times daily.", flags=("dropped 1 hidden text fragment",))
         store.write([(doc, chunk(doc))])
         assert store.document("d1") == doc

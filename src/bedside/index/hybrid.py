@@ -16,10 +16,8 @@ from typing import Literal, Protocol
 import numpy as np
 
 from bedside.index.analysis import analyze
-from bedside.index.lexical import LexicalIndex
-from bedside.index.protocol import Candidate, Filters
+from bedside.index.protocol import Candidate, DenseRetriever, Filters, LexicalRetriever, PassageFacts, TitleFocus
 from bedside.index.sentences import SentenceVectors, maxsim_rerank
-from bedside.index.vectors import VectorIndex
 from bedside.model import Document, EvidenceType, Passage, SearchHit
 
 
@@ -88,19 +86,24 @@ def title_focus(query_terms: set[str], title: str) -> float:
 
 
 class HybridSearcher:
-    """Lexical + dense retrieval over the knowledge store's passages."""
+    """Lexical + dense retrieval over the knowledge store's passages, on any backends that keep the retriever
+    protocols; fusion, title focus, priors and rerank are bedside's own, the same on every backend."""
 
     def __init__(
         self,
         store: PassageSource,
-        lexical: LexicalIndex,
-        dense: VectorIndex | None = None,
+        lexical: LexicalRetriever,
+        dense: DenseRetriever | None = None,
         config: FusionConfig | None = None,
         sentences: SentenceVectors | None = None,
     ) -> None:
         self.store = store
         self.lexical = lexical
         self.dense = dense
+        # Optional capabilities, from whichever retriever offers them (the dense one first: it holds every row).
+        backends = [r for r in (dense, lexical) if r is not None]
+        self.facts: PassageFacts | None = next((r for r in backends if isinstance(r, PassageFacts)), None)
+        self.focus: TitleFocus | None = next((r for r in backends if isinstance(r, TitleFocus)), None)
         if config is None:  # the weight tuned for this dense model (bench/retrieval.py, dev splits), if it has one
             weight = getattr(dense.embedder, "fusion_weight", None) if dense is not None else None
             config = FusionConfig(dense_weight=float(weight)) if weight is not None else FusionConfig()
@@ -148,11 +151,11 @@ class HybridSearcher:
         return [_hit(p, d, float(total), float(base)) for total, base, p, d in scored[:limit]]
 
     def _priors(self, fused: dict[int, float], config: FusionConfig) -> dict[int, float] | None:
-        """Each candidate's prior bonus from the dense snapshot's copy of its evidence type and year (no store
-        read), or None when priors are off or the snapshot lacks a candidate."""
-        if not config.priors or self.dense is None or len(fused) <= 1:
+        """Each candidate's prior bonus from the backend's copy of its evidence type and year (no store read), or
+        None when priors are off or no backend holds them all."""
+        if not config.priors or self.facts is None or len(fused) <= 1:
             return None
-        facts = self.dense.facts(list(fused))
+        facts = self.facts.facts(list(fused))
         if len(facts) < len(fused):
             return None
         newest = date.today().year
@@ -162,11 +165,11 @@ class HybridSearcher:
         self, query: str, window: dict[int, float], limit: int, config: FusionConfig, priors: dict[int, float] | None
     ) -> dict[int, float]:
         """The window cut to the candidates whose final score reaches the top `limit` (ties at the cut kept), scored
-        in memory from the dense snapshot's copy of each document's title terms; the window itself when the snapshot
-        lacks any of them. Only these few are then read from the store."""
-        if self.dense is None or len(window) <= limit or (config.priors and priors is None):
+        in memory from the backend's copy of each document's title terms; the window itself when no backend holds
+        them all. Only these few are then read from the store."""
+        if self.focus is None or len(window) <= limit or (config.priors and priors is None):
             return window
-        focus = self.dense.focus(list(window), set(analyze(query)))
+        focus = self.focus.focus(list(window), set(analyze(query)))
         if len(focus) < len(window):
             return window
         totals = {

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bedside.model import EvidenceType, IndexRow
 
-__all__ = ["Candidate", "ChangeSource", "Filters", "IndexRow", "SearchIndex", "SyncProgress", "SyncReport"]
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bedside.index.embedder import Embedder
+
+__all__ = [
+    "Candidate",
+    "ChangeSource",
+    "DenseRetriever",
+    "Filters",
+    "IndexRow",
+    "LexicalRetriever",
+    "PassageFacts",
+    "SearchIndex",
+    "SyncProgress",
+    "SyncReport",
+    "TitleFocus",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,4 +104,57 @@ class SearchIndex(Protocol):
 
     def close(self) -> None:
         """Release files."""
+        ...
+
+
+# -- what hybrid search needs of its backends ------------------------------------------------------------------------
+# `HybridSearcher` takes one lexical and (optionally) one dense retriever. A backend that keeps each passage's evidence
+# type and year, or its document title's terms, beside its rows may offer them as the optional capabilities below:
+# the searcher then scores candidates in memory and reads only its final hits from the knowledge store.
+
+
+class LexicalRetriever(Protocol):
+    """Ranked term matching over passages, queries and passages analysed by `bedside.index.analysis`."""
+
+    def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
+        """Best candidates first; higher scores are better (a backend that reports distances negates them)."""
+        ...
+
+    def known(self, terms: Iterable[str]) -> frozenset[str]:
+        """The analysed terms that occur in at least one indexed passage."""
+        ...
+
+
+class DenseRetriever(Protocol):
+    """Nearest passages to an embedded query."""
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model that embeds queries (and passages) for this index."""
+        ...
+
+    def search_vector(
+        self, q: np.ndarray, limit: int = 100, filters: Filters | None = None, seqs: np.ndarray | None = None
+    ) -> list[Candidate]:
+        """Best candidates first by similarity to `q` (higher is better). `seqs`, when given, are the passages of
+        `filters.document_ids` as the store numbers them; a backend that filters on document ids itself may ignore
+        it."""
+        ...
+
+
+@runtime_checkable
+class PassageFacts(Protocol):
+    """Optional: evidence type and year of indexed passages, without a store read."""
+
+    def facts(self, seqs: Sequence[int]) -> dict[int, tuple[EvidenceType, int | None]]:
+        """Those of these passages that the backend holds (a missing one makes the searcher read the store)."""
+        ...
+
+
+@runtime_checkable
+class TitleFocus(Protocol):
+    """Optional: the share of each passage's document title terms that the query mentions (`hybrid.title_focus`)."""
+
+    def focus(self, seqs: Sequence[int], query_terms: Iterable[str]) -> dict[int, float]:
+        """Those of these passages whose title terms the backend holds."""
         ...

@@ -13,13 +13,12 @@ title focus in memory and search reads only its final hits from the knowledge st
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from bedside.index.graph import GraphIndex
 from bedside.index.ivf import IvfIndex
 from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
 from bedside.model import EvidenceType, IndexRow
+from bedside.store.locks import file_lock
 
 EXACT_LIMIT = 200_000
 GRAPH_DEAD_SHARE = 0.2  # a graph whose removed nodes pass this share of its size is built afresh
@@ -54,22 +54,6 @@ _SCHEMA = (
 def text_hash(text: str) -> str:
     """The key under which a passage's vector is cached."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
-
-
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on `path` (POSIX flock; elsewhere no lock: one process per data directory)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    with path.open("a+b") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def term_key(term: str) -> int:
@@ -179,7 +163,7 @@ class VectorIndex:
 
     def _reset(self, model: str) -> None:
         """Forget every vector (they belong to another model), and the snapshots made of them."""
-        with _exclusive(self.path / "snapshot.lock"):
+        with file_lock(self.path / "snapshot.lock"):
             for old in self.path.glob("snapshot-*"):
                 old.unlink(missing_ok=True)
         self._current = None
@@ -379,7 +363,7 @@ class VectorIndex:
         graph_file = self.path / f"snapshot-{mark}.hnsw"
         # One process or thread at a time builds or opens snapshots here: a build removes older snapshot files,
         # which must not vanish while another is still building or opening them.
-        with _exclusive(self.path / "snapshot.lock"):
+        with file_lock(self.path / "snapshot.lock"):
             built = None  # the graph just built, already in memory
             if not (meta_file.exists() and matrix_file.exists()):
                 built = self._build_snapshot(meta_file, matrix_file, graph_file)

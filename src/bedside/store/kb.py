@@ -1,4 +1,4 @@
-"""The knowledge store: documents and passages in one SQLite database (WAL) inside the data directory.
+"""The embedded knowledge store: documents and passages in one SQLite database (WAL) inside the data directory.
 
 Every write is one transaction, so a crash leaves either the old or the new version of a document,
 never half of one. A change log (`changes`) records which documents were written or removed, in order;
@@ -7,17 +7,29 @@ search indexes replay it from their own watermark, which keeps them consistent a
 
 from __future__ import annotations
 
-import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from bedside.errors import NotFound
-from bedside.model import Block, Document, DocumentId, EvidenceType, IndexRow, Passage, PassageId
+from bedside.model import Document, IndexRow, Passage
+from bedside.store.kb_rows import (
+    DOC_COLUMNS,
+    HEAD_COLUMNS,
+    INDEX_ROW_SQL,
+    PASSAGE_COLUMNS,
+    document_from_row,
+    document_row,
+    index_row,
+    passage_from_row,
+)
+from bedside.store.locks import file_lock
+from bedside.store.protocol import Change
 
-SCHEMA_VERSION = 2  # 2: documents.flags (ingestion warnings)
+SCHEMA_VERSION = 3  # 2: documents.flags (ingestion warnings); 3: index_state (watermarks per index)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,28 +73,12 @@ CREATE TABLE IF NOT EXISTS changes (
     document_id TEXT NOT NULL,
     op TEXT NOT NULL CHECK (op IN ('upsert', 'remove'))
 );
+CREATE TABLE IF NOT EXISTS index_state (name TEXT PRIMARY KEY, watermark INTEGER NOT NULL);
 """
 
-_PASSAGE_COLUMNS = 'id, document_id, text, start, "end", section, page, ordinal'
-_DOC_COLUMNS = (
-    "id, title, evidence_type, source, year, authors, url, doi, pmid, issuer, guideline, format, origin, "
-    "reviewed, topics, blocks, extra, content_hash, text, passage_count, flags"
-)
-# The same row without the whole text and the block outline: what a search hit shows of its document.
-_HEAD_COLUMNS = _DOC_COLUMNS.replace("blocks,", "'[]',").replace("content_hash, text,", "content_hash, '',")
 
-
-@dataclass(frozen=True, slots=True)
-class StoredDocument:
-    """A document as stored, with its content hash and passage count."""
-
-    document: Document
-    content_hash: str
-    passage_count: int
-
-
-class KnowledgeStore:
-    """Documents and passages in SQLite; safe to open from several processes (WAL)."""
+class SqliteKnowledgeStore:
+    """Documents and passages in SQLite; safe to open from several processes of one host (WAL)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +87,20 @@ class KnowledgeStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def location(self) -> str:
+        """The database file."""
+        return str(self.path)
+
+    def reopen(self) -> SqliteKnowledgeStore:
+        """Another connection to the same file."""
+        return SqliteKnowledgeStore(self.path)
 
     def close(self) -> None:
         """Close the connection."""
@@ -133,8 +142,8 @@ class KnowledgeStore:
             for doc, passages in items:
                 self._db.execute("DELETE FROM passages WHERE document_id = ?", (doc.id,))
                 self._db.execute(
-                    f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}) VALUES ({','.join('?' * 21)})",
-                    _document_row(doc, len(passages)),
+                    f"INSERT OR REPLACE INTO documents ({DOC_COLUMNS}) VALUES ({','.join('?' * 21)})",
+                    document_row(doc, len(passages)),
                 )
                 self._db.executemany(
                     'INSERT INTO passages (id, document_id, ordinal, section, start, "end", page, text) '
@@ -167,25 +176,25 @@ class KnowledgeStore:
     def document(self, doc_id: str) -> Document:
         """The document with this id; NotFound otherwise."""
         # Safe to format: only a constant column list goes into the SQL, never values.
-        sql = f"SELECT {_DOC_COLUMNS} FROM documents WHERE id = ?"  # nosec B608
+        sql = f"SELECT {DOC_COLUMNS} FROM documents WHERE id = ?"  # nosec B608
         row = self._db.execute(sql, (doc_id,)).fetchone()
         if row is None:
             raise NotFound(f"no document with id {doc_id!r}")
-        return _document_from_row(row)
+        return document_from_row(row)
 
     def documents(self, ids: Iterable[str]) -> dict[str, Document]:
         """The documents among these ids that exist."""
         # Safe to format: only constant column names go into the SQL, never values.
-        rows = self._select_in(f"SELECT {_DOC_COLUMNS} FROM documents", "id", ids)  # nosec B608
-        return {row[0]: _document_from_row(row) for row in rows}
+        rows = self._select_in(f"SELECT {DOC_COLUMNS} FROM documents", "id", ids)  # nosec B608
+        return {row[0]: document_from_row(row) for row in rows}
 
     def document_heads(self, ids: Iterable[str]) -> dict[str, Document]:
         """The documents among these ids that exist, with empty text and blocks (so their `content_hash` is not the
         document's): a search hit needs only their facts, and reading every candidate's whole text was the largest
         cost of a search at 1M passages."""
         # Safe to format: only constant column names go into the SQL, never values.
-        rows = self._select_in(f"SELECT {_HEAD_COLUMNS} FROM documents", "id", ids)  # nosec B608
-        return {row[0]: _document_from_row(row) for row in rows}
+        rows = self._select_in(f"SELECT {HEAD_COLUMNS} FROM documents", "id", ids)  # nosec B608
+        return {row[0]: document_from_row(row) for row in rows}
 
     def document_ids(self, *, origin_prefix: str | None = None) -> list[str]:
         """All document ids, optionally only those read from files under a path prefix."""
@@ -203,20 +212,20 @@ class KnowledgeStore:
             "WHERE document_id = ? ORDER BY ordinal",
             (doc_id,),
         )
-        return [_passage_from_row(r) for r in rows]
+        return [passage_from_row(r) for r in rows]
 
     def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
         """The passages among these ids that exist."""
         # Safe to format: only constant column names go into the SQL, never values.
-        rows = self._select_in(f"SELECT {_PASSAGE_COLUMNS} FROM passages", "id", ids)  # nosec B608
-        return {r[0]: _passage_from_row(r) for r in rows}
+        rows = self._select_in(f"SELECT {PASSAGE_COLUMNS} FROM passages", "id", ids)  # nosec B608
+        return {r[0]: passage_from_row(r) for r in rows}
 
     def passages_by_seq(self, seqs: Iterable[int]) -> dict[int, Passage]:
         """Passages by their sequence numbers (as search indexes return them)."""
         # Safe to format: only a constant column list goes into the SQL, never values.
-        sql = f"SELECT seq, {_PASSAGE_COLUMNS} FROM passages"  # nosec B608
+        sql = f"SELECT seq, {PASSAGE_COLUMNS} FROM passages"  # nosec B608
         rows = self._select_in(sql, "seq", seqs)
-        return {int(r[0]): _passage_from_row(r[1:]) for r in rows}
+        return {int(r[0]): passage_from_row(r[1:]) for r in rows}
 
     def seqs_of(self, document_ids: Iterable[str]) -> list[int]:
         """Sequence numbers of the passages of these documents."""
@@ -233,22 +242,29 @@ class KnowledgeStore:
             if not rows:
                 return
             for r in rows:
-                yield r[0], _passage_from_row(r[1:])
+                yield r[0], passage_from_row(r[1:])
             after_seq = rows[-1][0]
 
     def index_rows(self, document_ids: list[str] | None = None) -> list[IndexRow]:
         """Passages joined with their document's facts, for indexing; all passages when ids is None."""
-        sql = (
-            "SELECT p.seq, p.id, p.document_id, p.text, d.title, p.section, d.topics, d.evidence_type, d.year, "
-            "d.source, d.issuer, d.guideline FROM passages p JOIN documents d ON d.id = p.document_id"
-        )
         if document_ids is None:
-            rows: Iterable[tuple[Any, ...]] = self._db.execute(sql + " ORDER BY p.seq")
-        else:
-            rows = self._select_in(sql, "p.document_id", document_ids, order="ORDER BY p.seq")
-        return [_index_row(r) for r in rows]
+            return [row for part in self.stream_index_rows() for row in part]
+        rows = self._select_in(INDEX_ROW_SQL, "p.document_id", document_ids, order="ORDER BY p.seq")
+        return [index_row(r) for r in rows]
 
-    def changes_after(self, seq: int) -> list[tuple[int, str, str]]:
+    def stream_index_rows(self, batch: int = 20_000) -> Iterator[list[IndexRow]]:
+        """Every passage's index row in sequence order, `batch` at a time."""
+        after = 0
+        while True:
+            # Safe to format: only a constant query goes into the SQL, never values.
+            sql = f"{INDEX_ROW_SQL} WHERE p.seq > ? ORDER BY p.seq LIMIT ?"  # nosec B608
+            rows = self._db.execute(sql, (after, batch)).fetchall()
+            if not rows:
+                return
+            yield [index_row(r) for r in rows]
+            after = int(rows[-1][0])
+
+    def changes_after(self, seq: int) -> list[Change]:
         """(seq, document id, op) of every change after `seq`, oldest first."""
         return self._db.execute(
             "SELECT seq, document_id, op FROM changes WHERE seq > ? ORDER BY seq", (seq,)
@@ -269,6 +285,24 @@ class KnowledgeStore:
     def pruned_upto(self) -> int:
         """Changes up to this number are gone from the log: an index behind it must rebuild from the documents."""
         return int(self.get_meta("pruned_upto") or 0)
+
+    def watermark(self, index: str) -> int:
+        """The last change the named index recorded as applied (0 when it never did)."""
+        row = self._db.execute("SELECT watermark FROM index_state WHERE name = ?", (index,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_watermark(self, index: str, seq: int) -> None:
+        """Record that the named index has applied every change up to `seq`."""
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO index_state VALUES (?, ?)", (index, int(seq)))
+
+    def watermarks(self) -> dict[str, int]:
+        """Every index's recorded watermark."""
+        return {str(n): int(w) for n, w in self._db.execute("SELECT name, watermark FROM index_state ORDER BY name")}
+
+    def indexer_lock(self, index: str) -> AbstractContextManager[None]:
+        """An exclusive file lock beside the database, one per index name."""
+        return file_lock(self.path.with_name(f"{self.path.name}.{_lock_name(index)}.lock"))
 
     def counts(self) -> tuple[int, int]:
         """(documents, passages)."""
@@ -342,67 +376,5 @@ class _Transaction:
             self._db.execute("ROLLBACK")
 
 
-def _document_row(doc: Document, passage_count: int) -> tuple[object, ...]:
-    return (
-        doc.id, doc.title, doc.evidence_type.value, doc.source, doc.year, json.dumps(list(doc.authors)),
-        doc.url, doc.doi, doc.pmid, doc.issuer, doc.guideline, doc.format, doc.origin,
-        None if doc.reviewed is None else int(doc.reviewed), json.dumps(list(doc.topics)),
-        json.dumps([[b.heading, b.start, b.end, b.page] for b in doc.blocks]), json.dumps(list(doc.extra)),
-        doc.content_hash, doc.text, passage_count, json.dumps(list(doc.flags)),
-    )  # fmt: skip
-
-
-def _document_from_row(row: Sequence[object]) -> Document:
-    (doc_id, title, etype, source, year, authors, url, doi, pmid, issuer, guideline, fmt, origin, reviewed,
-     topics, blocks, extra, _hash, text, _count, flags) = row  # fmt: skip
-    return Document(
-        id=DocumentId(str(doc_id)),
-        title=str(title),
-        text=str(text),
-        evidence_type=EvidenceType(str(etype)),
-        source=str(source),
-        year=int(year) if year is not None else None,  # type: ignore[call-overload]
-        authors=tuple(json.loads(str(authors))),
-        url=str(url),
-        doi=str(doi),
-        pmid=str(pmid),
-        issuer=str(issuer),
-        guideline=str(guideline),
-        format=str(fmt),
-        origin=str(origin),
-        reviewed=None if reviewed is None else bool(reviewed),
-        topics=tuple(json.loads(str(topics))),
-        blocks=tuple(Block(h, s, e, p) for h, s, e, p in json.loads(str(blocks))),
-        extra=tuple((k, v) for k, v in json.loads(str(extra))),
-        flags=tuple(json.loads(str(flags))),
-    )
-
-
-def _index_row(r: Sequence[object]) -> IndexRow:
-    seq, pid, doc_id, text, title, section, topics, etype, year, source, issuer, guideline = r
-    context = " ".join(str(x) for x in (title, section, " ".join(json.loads(str(topics))), issuer, guideline) if x)
-    return IndexRow(
-        seq=int(seq),  # type: ignore[call-overload]
-        passage_id=PassageId(str(pid)),
-        document_id=DocumentId(str(doc_id)),
-        text=str(text),
-        context=context,
-        evidence_type=EvidenceType(str(etype)),
-        year=None if year is None else int(year),  # type: ignore[call-overload]
-        source=str(source),
-        title=str(title),
-        section=str(section),
-    )
-
-
-def _passage_from_row(r: Sequence[object]) -> Passage:
-    return Passage(
-        id=PassageId(str(r[0])),
-        document_id=DocumentId(str(r[1])),
-        text=str(r[2]),
-        start=int(r[3]),  # type: ignore[call-overload]
-        end=int(r[4]),  # type: ignore[call-overload]
-        section=str(r[5]),
-        page=None if r[6] is None else int(r[6]),  # type: ignore[call-overload]
-        ordinal=int(r[7]),  # type: ignore[call-overload]
-    )
+def _lock_name(index: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", index) or "index"

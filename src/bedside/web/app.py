@@ -17,6 +17,7 @@ from bedside import __version__
 from bedside.config import Settings, load_settings
 from bedside.editorial.interface import ArticleService
 from bedside.engine import Bedside
+from bedside.index.vectors import VectorIndex
 from bedside.web import api, docs, errors, pages, review_pages
 from bedside.web.articles import EditorialService, open_articles
 from bedside.web.auth import Auth
@@ -117,7 +118,7 @@ def create_app(
     owned, owned_articles = bedside is None, articles is None
     engine = bedside or Bedside(settings=settings)
     engine.ensure_starter_kb()
-    if engine.dense is not None:
+    if isinstance(engine.dense, VectorIndex):
         # Open the search snapshot before the first request. After later changes (an ingest from the CLI beside
         # the server), requests go on with the previous snapshot while the new one is built in the background; an
         # engine handed in by the caller keeps the caller's choice.

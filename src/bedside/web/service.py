@@ -27,7 +27,6 @@ from bedside.editorial.interface import Article, ArticleService, ReviewStatus
 from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
 from bedside.model import Answer, EvidenceType
-from bedside.store import KnowledgeStore
 from bedside.store.conversations import ConversationStore
 from bedside.web.admission import AskGate
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
@@ -57,7 +56,7 @@ class WebService:
         self.gate = gate or AskGate(s.ask_concurrency, s.ask_queue, s.ask_wait)
         self._lock = threading.Lock()
         bedside.llm_wait = self._unlocked  # other requests go on while an answer waits for the LLM endpoint
-        self._reader = KnowledgeStore(bedside.store.path)
+        self._reader = bedside.store.reopen()
         self._trails = ConversationStore(bedside.data_dir / "conversations.sqlite")
         self._read_lock = threading.Lock()
         self._today = today

@@ -1,0 +1,373 @@
+"""Milvus as the search backend: BM25 and dense HNSW collections that every host of an installation shares.
+
+`MilvusClient(uri)` reaches a Milvus server (standalone or distributed) by URL, or runs Milvus Lite on a local file
+(tests, one host). Both collections hold the evidence type, year, source and document id of each passage as scalar
+fields, so filters run inside Milvus; the lexical one holds bedside's own analysed terms (`bedside.index.analysis`),
+and the dense one the passage vectors and the title terms that title focus needs.
+
+What Milvus does not decide: fusion, title focus, priors and rerank stay in `HybridSearcher`, the same on every
+backend (Milvus's own weighted ranker normalises scores with arctan, not bedside's min-max, and ranked worse).
+
+Terms travel as opaque tokens. Milvus's analyzers would split bedside's terms again ("6.5" into "6" and "5"), so each
+analysed term is written as one hexadecimal token that the standard tokenizer keeps whole; query term weights
+(expansions count less) become repetitions of the token, which Milvus's BM25 counts as query term frequency.
+
+Milvus reports a BM25 match as a distance that some versions give as minus the score (Milvus Lite does): scores are
+taken as its absolute value (a BM25 score is never negative), so the lexical ranking can never be flipped.
+
+Watermarks live in the knowledge store, not in Milvus: every host sees how far the shared collections are, and the
+store's indexer lock keeps one indexer per collection. A sync upserts a changed document's passages, then deletes
+its passages that are gone, then records the watermark: a crash at any point replays the same changes harmlessly,
+and searchers never see a changed document without passages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from bedside.errors import BackendUnavailable
+from bedside.index.analysis import QueryAnalyzer, analyze
+from bedside.index.embedder import Embedder
+from bedside.index.lexical import CONTEXT_BOOST
+from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
+from bedside.index.vectors import text_hash
+from bedside.model import EvidenceType, IndexRow
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pymilvus import MilvusClient
+
+log = logging.getLogger(__name__)
+
+MILVUS_HINT = "install with: pip install 'bedside[milvus]'"
+WEIGHT_STEPS = 10  # a query term of weight w is repeated round(w * WEIGHT_STEPS) times (at least once)
+TITLE_TERMS = 64  # title terms kept per passage for title focus; longer titles are left to the store
+_CHUNK_DOCUMENTS = 500
+_INSERT_ROWS = 2_000
+_MAX_TEXT = 65_535
+_ETYPES = {t.value: t for t in EvidenceType}
+
+
+class WatermarkSource(ChangeSource, Protocol):
+    """The knowledge store as a shared index needs it: the change log, and watermarks kept per index name."""
+
+    def watermark(self, index: str) -> int: ...
+    def set_watermark(self, index: str, seq: int) -> None: ...
+    def stream_index_rows(self, batch: int = 20_000) -> Iterator[list[IndexRow]]: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+def connect(uri: str) -> MilvusClient:
+    """A client for a Milvus server URL or a Milvus Lite file path."""
+    try:
+        from pymilvus import MilvusClient
+    except ImportError:
+        raise BackendUnavailable(f"Milvus support is not installed; {MILVUS_HINT}") from None
+    try:
+        return MilvusClient(uri)
+    except Exception as exc:  # noqa: BLE001 - the client raises several kinds; each means the same to a user
+        raise BackendUnavailable(f"cannot reach Milvus at {uri}: {exc}") from None
+
+
+def term_token(term: str) -> str:
+    """One analysed term as a token Milvus's standard tokenizer keeps whole."""
+    return "t" + hashlib.blake2b(term.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def analysed_tokens(text: str) -> str:
+    """A text analysed by bedside, as Milvus stores it (cut to a field's length limit at a token boundary)."""
+    tokens = " ".join(term_token(t) for t in analyze(text))
+    return tokens if len(tokens) <= _MAX_TEXT else tokens[: tokens.rfind(" ", 0, _MAX_TEXT)]
+
+
+def quote(value: str) -> str:
+    """A string literal for a Milvus filter expression."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def filter_expression(filters: Filters | None, seqs: Sequence[int] | None = None) -> str:
+    """A Milvus boolean expression for bedside's filters (empty: no filter); years 0 mean unknown, as elsewhere."""
+    parts = []
+    if filters is not None:
+        if filters.evidence_types:
+            parts.append(f"etype in [{', '.join(quote(t.value) for t in sorted(filters.evidence_types))}]")
+        if filters.year_min is not None:
+            parts.append(f"year >= {int(filters.year_min)} and year > 0")
+        if filters.year_max is not None:
+            parts.append(f"year <= {int(filters.year_max)} and year > 0")
+        if filters.sources:
+            parts.append(f"source in [{', '.join(quote(s.lower()) for s in sorted(filters.sources))}]")
+        if filters.document_ids:
+            parts.append(f"doc in [{', '.join(quote(d) for d in sorted(filters.document_ids))}]")
+    if seqs is not None:
+        parts.append(f"seq in [{', '.join(str(int(s)) for s in seqs)}]")
+    return " and ".join(f"({p})" for p in parts)
+
+
+class _MilvusCollection:
+    """A collection that follows the knowledge store's change log."""
+
+    kind = ""
+
+    def __init__(self, uri: str, collection: str, store: WatermarkSource, client: MilvusClient | None = None) -> None:
+        self.uri = uri
+        self.collection = f"{collection}_{self.kind}"
+        self.name = f"milvus:{self.collection}"
+        self.store = store
+        self._owns_client = client is None
+        self._closed = False
+        self.client = client if client is not None else connect(uri)
+        if not self.client.has_collection(self.collection):
+            self._create()
+
+    def _create(self) -> None:
+        raise NotImplementedError
+
+    def _entities(self, rows: list[IndexRow]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _scalars(self, row: IndexRow) -> dict[str, Any]:
+        return {"seq": row.seq, "doc": row.document_id, "etype": row.evidence_type.value, "year": row.year or 0,
+                "source": row.source.lower()[:512]}  # fmt: skip
+
+    def _schema(self) -> Any:
+        from pymilvus import DataType
+
+        schema = self.client.create_schema(auto_id=False)
+        schema.add_field("seq", DataType.INT64, is_primary=True)
+        schema.add_field("doc", DataType.VARCHAR, max_length=1024)
+        schema.add_field("etype", DataType.VARCHAR, max_length=64)
+        schema.add_field("year", DataType.INT32)
+        schema.add_field("source", DataType.VARCHAR, max_length=512)
+        return schema
+
+    def watermark(self) -> int:
+        """The last store change applied to the collection, as recorded in the store."""
+        return self.store.watermark(self.name)
+
+    def sync(self, source: ChangeSource, progress: SyncProgress | None = None) -> SyncReport:
+        """Apply every store change after the watermark; rebuild when the log no longer holds them all."""
+        report = SyncReport()
+        if self.watermark() < self.store.pruned_upto():
+            self._rebuild(report, progress)
+        changes = self.store.changes_after(self.watermark())
+        for start in range(0, len(changes), _CHUNK_DOCUMENTS):
+            part = changes[start : start + _CHUNK_DOCUMENTS]
+            doc_ids = list(dict.fromkeys(d for _, d, _ in part))
+            rows = self.store.index_rows(doc_ids)
+            self._put(rows, doc_ids, report)
+            self.store.set_watermark(self.name, part[-1][0])
+            report.documents += len(doc_ids)
+            if progress:
+                progress(start + len(part), len(changes))
+        return report
+
+    def _put(self, rows: list[IndexRow], doc_ids: list[str], report: SyncReport) -> None:
+        """Upsert these documents' passages, then delete those of their passages that are gone."""
+        for i in range(0, len(rows), _INSERT_ROWS):
+            self.client.upsert(self.collection, self._entities(rows[i : i + _INSERT_ROWS]))
+        report.added += len(rows)
+        keep = [r.seq for r in rows]
+        for i in range(0, len(doc_ids), _CHUNK_DOCUMENTS):
+            docs = filter_expression(Filters(document_ids=frozenset(doc_ids[i : i + _CHUNK_DOCUMENTS])))
+            self.client.delete(self.collection, filter=f"{docs} and not (seq in [{', '.join(map(str, keep))}])")
+
+    def _rebuild(self, report: SyncReport, progress: SyncProgress | None) -> None:
+        """Index every stored passage afresh; the watermark moves only at the end, so a crash repeats it."""
+        log.info("%s: indexing every passage again", self.collection)
+        self.client.drop_collection(self.collection)
+        self._create()
+        done = 0
+        for part in self.store.stream_index_rows():
+            for i in range(0, len(part), _INSERT_ROWS):
+                self.client.insert(self.collection, self._entities(part[i : i + _INSERT_ROWS]))
+            done += len(part)
+            report.added += len(part)
+            if progress:
+                progress(done, done)
+        self.store.set_watermark(self.name, self.store.pruned_upto())
+
+    def count(self) -> int:
+        """Passages in the collection."""
+        rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def seqs(self) -> list[int]:
+        """Every indexed passage's sequence number, ascending (for integrity checks)."""
+        found: list[int] = []
+        iterator = self.client.query_iterator(self.collection, batch_size=4096, filter="", output_fields=["seq"])
+        try:
+            while batch := iterator.next():
+                found.extend(int(r["seq"]) for r in batch)
+        finally:
+            iterator.close()
+        return sorted(found)
+
+    def stats(self) -> dict[str, object]:
+        """Passages and where they are."""
+        return {"passages": self.count(), "collection": self.collection, "uri": self.uri}
+
+    def close(self) -> None:
+        """Close the client this index opened (again: nothing)."""
+        if self._owns_client and not self._closed:
+            self.client.close()
+        self._closed = True
+
+
+class MilvusLexicalIndex(_MilvusCollection):
+    """BM25 over bedside's analysed passage text and, down-weighted, its title, section and topics."""
+
+    kind = "lexical"
+
+    def __init__(
+        self, uri: str, collection: str, store: WatermarkSource, client: MilvusClient | None = None,
+        analyzer: QueryAnalyzer | None = None,
+    ) -> None:  # fmt: skip
+        self.analyzer = analyzer or QueryAnalyzer()
+        super().__init__(uri, collection, store, client)
+
+    def _create(self) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        schema = self._schema()
+        for field in ("text", "context"):
+            schema.add_field(field, DataType.VARCHAR, max_length=_MAX_TEXT, enable_analyzer=True, enable_match=True,
+                             analyzer_params={"tokenizer": "standard"})  # fmt: skip
+            schema.add_field(f"{field}_bm25", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(name=f"{field}_bm25", function_type=FunctionType.BM25,
+                                         input_field_names=[field], output_field_names=[f"{field}_bm25"]))  # fmt: skip
+        index = self.client.prepare_index_params()
+        for field in ("text", "context"):
+            index.add_index(f"{field}_bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        self.client.create_collection(self.collection, schema=schema, index_params=index, consistency_level="Strong")
+
+    def _entities(self, rows: list[IndexRow]) -> list[dict[str, Any]]:
+        return [{**self._scalars(r), "text": analysed_tokens(r.text), "context": analysed_tokens(r.context)}
+                for r in rows]  # fmt: skip
+
+    def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
+        """BM25 over passage text plus down-weighted title/section/topics, with weighted expansions."""
+        terms = self.analyzer.terms(query)
+        if not terms:
+            return []
+        text = " ".join(" ".join([term_token(t.term)] * max(1, round(t.weight * WEIGHT_STEPS))) for t in terms)
+        expression = filter_expression(filters)
+        scores: dict[int, float] = {}
+        for field, boost in (("text", 1.0), ("context", CONTEXT_BOOST)):
+            hits = self.client.search(
+                self.collection, data=[text], anns_field=f"{field}_bm25", limit=limit, filter=expression,
+                search_params={"metric_type": "BM25"}, output_fields=["seq"],
+            )[0]  # fmt: skip
+            for hit in hits:
+                seq = int(hit["seq"])
+                scores[seq] = scores.get(seq, 0.0) + boost * abs(float(hit["distance"]))  # see the module's note
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return [Candidate(seq, score) for seq, score in ranked]
+
+    def known(self, terms: Iterable[str]) -> frozenset[str]:
+        """The analysed terms that occur in at least one indexed passage (its text or its document's context)."""
+        found = []
+        for term in dict.fromkeys(terms):
+            token = term_token(term)
+            match = f"TEXT_MATCH(text, '{token}') or TEXT_MATCH(context, '{token}')"
+            if self.client.query(self.collection, filter=match, output_fields=["seq"], limit=1):
+                found.append(term)
+        return frozenset(found)
+
+
+class MilvusDenseIndex(_MilvusCollection):
+    """Passage vectors in an HNSW index (inner product of unit vectors: cosine), with title terms for title focus."""
+
+    kind = "dense"
+
+    def __init__(
+        self, uri: str, collection: str, store: WatermarkSource, embedder: Embedder,
+        client: MilvusClient | None = None, seed: Mapping[str, np.ndarray] | None = None,
+    ) -> None:  # fmt: skip
+        self.embedder = embedder
+        self.seed = seed if seed is not None else {}
+        super().__init__(uri, collection, store, client)
+        key = f"{self.name}:model"
+        if store.get_meta(key) != embedder.name:  # vectors of another model are meaningless here
+            if store.get_meta(key) is not None:
+                self.client.drop_collection(self.collection)
+                self._create()
+                store.set_watermark(self.name, 0)
+            store.set_meta(key, embedder.name)
+
+    def _create(self) -> None:
+        from pymilvus import DataType
+
+        schema = self._schema()
+        schema.add_field("title_terms", DataType.ARRAY, element_type=DataType.INT64, max_capacity=TITLE_TERMS)
+        schema.add_field("title_n", DataType.INT32)  # distinct title terms; -1: too many to keep here
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.embedder.dim)
+        index = self.client.prepare_index_params()
+        index.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": 16, "efConstruction": 200})
+        self.client.create_collection(self.collection, schema=schema, index_params=index, consistency_level="Strong")
+
+    def _entities(self, rows: list[IndexRow]) -> list[dict[str, Any]]:
+        from bedside.index.vectors import term_key
+
+        texts = [r.embedding_text for r in rows]
+        hashes = [text_hash(t) for t in texts]
+        vecs = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
+        missing = [i for i, h in enumerate(hashes) if h not in self.seed]
+        if missing:
+            vecs[missing] = self.embedder.embed([texts[i] for i in missing])
+        for i, h in enumerate(hashes):
+            if h in self.seed:
+                vecs[i] = self.seed[h]
+        out = []
+        for row, vec in zip(rows, vecs, strict=True):
+            terms = sorted({term_key(t) for t in analyze(row.title)})
+            kept = terms if len(terms) <= TITLE_TERMS else []
+            out.append({**self._scalars(row), "title_terms": kept, "title_n": len(kept) if kept == terms else -1,
+                        "vector": vec.tolist()})  # fmt: skip
+        return out
+
+    def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
+        """Cosine similarity to the embedded query, best first."""
+        return self.search_vector(self.embedder.embed_query(query), limit, filters)
+
+    def search_vector(
+        self, q: np.ndarray, limit: int = 100, filters: Filters | None = None, seqs: np.ndarray | None = None
+    ) -> list[Candidate]:
+        """Nearest passages to `q`; document filters run on the document id field (`seqs` is not needed)."""
+        hits = self.client.search(
+            self.collection, data=[np.asarray(q, dtype=np.float32).tolist()], anns_field="vector", limit=limit,
+            filter=filter_expression(filters), search_params={"metric_type": "IP", "params": {"ef": max(64, limit)}},
+            output_fields=["seq"],
+        )[0]  # fmt: skip
+        return [Candidate(int(h["seq"]), float(h["distance"])) for h in hits]
+
+    def _rows(self, seqs: Sequence[int], fields: list[str]) -> list[dict[str, Any]]:
+        if not len(seqs):
+            return []
+        expression = filter_expression(None, [int(s) for s in seqs])
+        return list(self.client.query(self.collection, filter=expression, output_fields=["seq", *fields]))
+
+    def facts(self, seqs: Sequence[int]) -> dict[int, tuple[EvidenceType, int | None]]:
+        """Evidence type and year of those of these passages that the collection holds."""
+        return {
+            int(r["seq"]): (_ETYPES[r["etype"]], int(r["year"]) or None) for r in self._rows(seqs, ["etype", "year"])
+        }
+
+    def focus(self, seqs: Sequence[int], query_terms: Iterable[str]) -> dict[int, float]:
+        """Title focus (as `hybrid.title_focus`) of those of these passages whose title terms the collection holds."""
+        from bedside.index.vectors import term_key
+
+        keys = {term_key(t) for t in query_terms}
+        out: dict[int, float] = {}
+        for r in self._rows(seqs, ["title_terms", "title_n"]):
+            n = int(r["title_n"])
+            if n >= 0:
+                out[int(r["seq"])] = sum(int(t) in keys for t in r["title_terms"]) / n if n else 0.0
+        return out
