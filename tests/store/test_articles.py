@@ -27,6 +27,7 @@ from argon2 import PasswordHasher
 
 from bedside.answer.service import slug_for
 from bedside.editorial import records
+from bedside.editorial.audit import AuditKey
 from bedside.editorial.interface import ReviewStatus, Role, User
 from bedside.editorial.service import SqlArticleService
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, PermissionDenied
@@ -34,6 +35,8 @@ from bedside.store.articles import WRITE, metadata, open_engine
 
 QUESTION = "What is the first-line treatment for iron deficiency anaemia?"
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+AUDIT_SECRET = "test-audit-key-0123456789abcdef0123456789abcdef"
+AUDIT_KEY = AuditKey(AUDIT_SECRET.encode())
 
 
 # -- PostgreSQL server -----------------------------------------------------------------------------------------
@@ -138,7 +141,7 @@ def open_service(database_url: str) -> Iterator[Callable[[], SqlArticleService]]
     opened: list[SqlArticleService] = []
 
     def open_one() -> SqlArticleService:
-        opened.append(SqlArticleService(database_url, Clock(), hasher=FAST_HASHER))
+        opened.append(SqlArticleService(database_url, Clock(), hasher=FAST_HASHER, audit_key=AUDIT_KEY))
         return opened[-1]
 
     yield open_one
@@ -483,7 +486,7 @@ def test_migrations_match_the_tables_and_reopening_is_a_no_op(
     with service._engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": "bedside_alembic_version"})
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003"
     open_service().close()
 
 
@@ -504,7 +507,7 @@ def test_a_write_based_on_a_stale_read_is_refused(service: SqlArticleService, da
 def _race(url: str, slug: str, calls: list[Callable[[SqlArticleService], object]]) -> list[object]:
     """Run `calls` in threads, each with its own service (own connections), released together while the
     article row is held locked, so they truly contend."""
-    services = [SqlArticleService(url, hasher=FAST_HASHER) for _ in calls]
+    services = [SqlArticleService(url, hasher=FAST_HASHER, audit_key=AUDIT_KEY) for _ in calls]
     results: list[object] = [None] * len(calls)
     barrier = threading.Barrier(len(calls) + 1)
 

@@ -21,10 +21,11 @@ from bedside import __version__
 from bedside.answer.service import normalise_question, slug_for
 from bedside.config import Settings
 from bedside.editorial import records
-from bedside.editorial.audit import append_event, events_for, verify_chain
+from bedside.editorial.audit import AuditKey, RekeyReport, append_event, events_for, rekey, verify_chain
 from bedside.editorial.edits import apply_edit
 from bedside.editorial.export import ExportFormat, export_files
 from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, Role, User
+from bedside.editorial.keys import audit_key_for, key_file_beside, stored_key
 from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advance
 from bedside.editorial.users import Accounts
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
@@ -38,15 +39,20 @@ Recompose = Callable[[str], tuple[dict[str, Any], dict[str, str]]]
 
 def open_article_service(settings: Settings) -> SqlArticleService:
     """The article service for these settings (the web app's and the CLI's entry point)."""
-    return SqlArticleService(settings.resolved_database_url)
+    return SqlArticleService(settings.resolved_database_url, audit_key=audit_key_for(settings))
 
 
 class SqlArticleService:
-    """Articles and review over SQLAlchemy; SQLite by default, PostgreSQL by URL. Migrates to head on open."""
+    """Articles and review over SQLAlchemy; SQLite by default, PostgreSQL by URL. Migrates to head on open.
+
+    `audit_key` keys the audit chain; without it, a SQLite database uses the key file beside it, and any other
+    database is refused (its key must come from the settings).
+    """
 
     def __init__(
-        self, database_url: str, clock: Callable[[], datetime] | None = None, *, hasher: PasswordHasher | None = None
-    ) -> None:
+        self, database_url: str, clock: Callable[[], datetime] | None = None, *, hasher: PasswordHasher | None = None,
+        audit_key: AuditKey | None = None,
+    ) -> None:  # fmt: skip
         self._engine = open_engine(database_url)
         try:
             migrate(self._engine)
@@ -54,6 +60,11 @@ class SqlArticleService:
             self._engine.dispose()
             where = self._engine.url.render_as_string(hide_password=True)
             raise BackendUnavailable(f"cannot open the article database {where}: {exc.orig}") from None
+        except BaseException:
+            self._engine.dispose()
+            raise
+        try:
+            self._audit_key = audit_key or stored_key(key_file_beside(database_url))
         except BaseException:
             self._engine.dispose()
             raise
@@ -118,7 +129,14 @@ class SqlArticleService:
     def verify_audit(self, trusted_head: str | None = None) -> AuditCheck:
         """Recompute the audit log's hash chain (and, given a head kept elsewhere, check the log still holds it)."""
         with self._engine.connect() as connection:
-            return verify_chain(connection, trusted_head)
+            if connection.dialect.name == "postgresql":  # one snapshot for the chain and the tables it audits
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            return verify_chain(connection, self._audit_key, trusted_head)
+
+    def rekey_audit(self) -> RekeyReport:
+        """Check the records written before the chain was keyed and attest them with keyed checkpoints."""
+        with self._writer.begin() as connection:
+            return rekey(connection, self._audit_key, self._now())
 
     def export(self, status: ReviewStatus = ReviewStatus.APPROVED, fmt: ExportFormat = "markdown") -> dict[str, str]:
         """File name -> content for every article with this status (for approved: the approved version)."""
@@ -165,7 +183,7 @@ class SqlArticleService:
         version = self._version(1, {**answer, "slug": slug}, now, SYSTEM.email, sources)
         records.insert_version(connection, article_id, version)
         event = AuditEvent(now, SYSTEM.email, "compose", "", ReviewStatus.SUBMITTED.value, 1)
-        append_event(connection, article_id, slug, event)
+        append_event(connection, self._audit_key, article_id, slug, event)
 
     def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
         """action: claim | release | approve | request_changes | reject (the last two need a comment)."""
@@ -176,7 +194,7 @@ class SqlArticleService:
             step = advance(_subject(row, latest), action, user, self._now(), comment)
             values = _review_effects(step, user, latest.number)
             records.update_article(connection, row, status=step.status.value, updated=step.event.at, **values)
-            append_event(connection, row.id, slug, step.event)
+            append_event(connection, self._audit_key, row.id, slug, step.event)
         return self.get(slug)
 
     def edit(self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None) -> Article:
@@ -229,7 +247,7 @@ class SqlArticleService:
         search = normalise_question(f"{row.question} {version.answer.get('title', '')}")
         values = {"status": step.status.value, "updated": step.event.at, "claimed_by": "", "search": search}
         records.update_article(connection, row, **values)
-        append_event(connection, row.id, row.slug, step.event)
+        append_event(connection, self._audit_key, row.id, row.slug, step.event)
 
     def _version(
         self, number: int, answer: dict[str, Any], at: str, by: str, sources: dict[str, str],
@@ -272,7 +290,7 @@ class SqlArticleService:
         action = "sources_changed" if changes else "sources_current"
         shown = "; ".join(changes[:20]) + (f"; and {len(changes) - 20} more" if len(changes) > 20 else "")
         event = AuditEvent(self._now(), SYSTEM.email, action, row.status, row.status, row.approved_version, shown)
-        append_event(connection, row.id, row.slug, event)
+        append_event(connection, self._audit_key, row.id, row.slug, event)
 
     # -- users -------------------------------------------------------------------------------------------------
 
