@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bedside import __version__
-from bedside.answer.service import normalise_question, slug_for
+from bedside.answer.service import legacy_slug_for, normalise_question, same_question, slug_for
 from bedside.config import Settings
 from bedside.editorial import records
 from bedside.editorial.audit import AuditKey, RekeyReport, append_event, events_for, rekey, verify_chain
@@ -158,10 +158,9 @@ class SqlArticleService:
         if not question:
             raise InvalidInput("the question is empty")
         slug = slug_for(question)
-        try:
-            return self.get(slug)
-        except NotFound:
-            pass
+        existing = self._article_asking(question, slug)
+        if existing is not None:
+            return existing
         answer = compose()  # outside any transaction: composing is slow; a lost race only wastes the work
         if not isinstance(answer, dict):
             raise InvalidInput("the composed answer must be a JSON object")
@@ -170,7 +169,23 @@ class SqlArticleService:
                 self._create(connection, slug, question, answer, composer_sources)
         except IntegrityError:  # someone else created it first (PostgreSQL); theirs stands
             pass
-        return self.get(slug)
+        made = self._article_asking(question, slug)
+        if made is None:
+            raise Conflict(f"the article key {slug!r} is taken by another question")
+        return made
+
+    def _article_asking(self, question: str, slug: str) -> Article | None:
+        """The article that answers exactly this question (by its key, or the shorter key of older articles)."""
+        for key in (slug, legacy_slug_for(question)):
+            try:
+                found = self.get(key)
+            except NotFound:
+                continue
+            if same_question(found.question, question):
+                return found
+            if key == slug:  # the full digest of another question: refuse rather than answer the wrong one
+                raise Conflict(f"the article key {slug!r} is taken by another question")
+        return None
 
     def _create(
         self, connection: Connection, slug: str, question: str, answer: dict[str, Any], sources: dict[str, str]

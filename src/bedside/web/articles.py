@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from bedside import __version__
-from bedside.answer.service import normalise_question, slug_for
+from bedside.answer.service import normalise_question, same_question, slug_for
 from bedside.config import Settings
 from bedside.editorial.interface import (
     Article,
@@ -26,7 +26,7 @@ from bedside.editorial.interface import (
     Role,
     User,
 )
-from bedside.errors import InvalidInput, NotFound, TransitionError
+from bedside.errors import Conflict, InvalidInput, NotFound, TransitionError
 
 
 @runtime_checkable
@@ -80,8 +80,11 @@ class MemoryArticles:
         """The article for this question (after normalisation), composing version 1 only when it is new."""
         slug = slug_for(question)
         with self._lock:
-            if slug in self._by_slug:
-                return self._by_slug[slug]
+            found = self._by_slug.get(slug)
+            if found is not None and same_question(found.question, question):
+                return found
+            if found is not None:
+                raise Conflict(f"the article key {slug!r} is taken by another question")
         answer = compose()  # outside the lock: composing is slow, and a duplicate race only wastes work
         now = self._clock()
         meta = answer.get("meta", {})
