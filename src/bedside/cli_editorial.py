@@ -147,11 +147,13 @@ def _review_command(action: str, needs_comment: bool, summary: str) -> None:
     @click.argument("slug")
     @click.option("--comment", "-m", required=needs_comment, help="What to change, or why." if needs_comment else "")
     @click.option("--as", "as_email", required=True, metavar="EMAIL", help="The local account acting.")
+    @click.option("--version", "version", type=click.IntRange(1), metavar="N",
+                  help="The version you reviewed: refused when a newer one exists.")  # fmt: skip
     @click.pass_context
     @handle_errors
-    def command(ctx: click.Context, slug: str, comment: str | None, as_email: str) -> None:
+    def command(ctx: click.Context, slug: str, comment: str | None, as_email: str, version: int | None) -> None:
         service = _articles(ctx)
-        article = service.review(slug, action, service.get_user(as_email), comment or "")
+        article = service.review(slug, action, service.get_user(as_email), comment or "", version)
         out.print(f"{article.slug}: {article.status.value} (version {article.latest.number})", highlight=False)
 
 

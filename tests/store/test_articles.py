@@ -603,3 +603,28 @@ def test_the_settings_choose_the_database(tmp_path: Path, monkeypatch: pytest.Mo
     with open_article_service(load_settings(data_dir=tmp_path / "new" / "data")) as service:
         assert service.list() == []
     assert (tmp_path / "new" / "data" / "bedside.db").is_file()
+
+
+def test_four_eyes_excludes_every_author_since_the_last_approval(
+    service: SqlArticleService, people: dict[str, User]
+) -> None:
+    slug = new_article(service)
+    service.edit(slug, people["root"], answer(text="Give 1 g every hour."))  # the admin writes version 2
+    service.edit(slug, people["eve"], answer(text="Give 1 g every hour, orally."))  # an editor touches it up: 3
+    service.review(slug, "claim", people["root"], version=3)
+    with pytest.raises(PermissionDenied, match="you made a version since the last approval"):
+        service.review(slug, "approve", people["root"], version=3)
+    service.review(slug, "release", people["root"])
+    service.review(slug, "claim", people["ann"], version=3)
+    service.review(slug, "approve", people["ann"], version=3)  # someone who wrote none of it
+    service.edit(slug, people["eve"], answer(text="Give 1 g daily."))  # after an approval only newer authors count
+    service.review(slug, "claim", people["root"], version=4)
+    assert service.review(slug, "approve", people["root"], version=4).approved_version == 4
+
+
+def test_a_review_of_an_older_version_is_refused(service: SqlArticleService, people: dict[str, User]) -> None:
+    slug = new_article(service)
+    service.edit(slug, people["eve"], answer(text="Edited."))
+    with pytest.raises(Conflict, match="you reviewed version 1 but the latest is version 2"):
+        service.review(slug, "claim", people["ann"], version=1)
+    assert service.get(slug).status is ReviewStatus.SUBMITTED and len(service.history(slug)) == 2

@@ -122,8 +122,8 @@ class ArticleService(Protocol):
 
     def list(self, status: ReviewStatus | None = None, query: str = "", limit: int = 50) -> list[Article]: ...
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
-        """action: claim | approve | request_changes | reject."""
+    def review(self, slug: str, action: str, actor: User, comment: str = "", version: int | None = None) -> Article:
+        """action: claim | approve | request_changes | reject; `version`, the one reviewed, must be the latest."""
         ...
 
     def edit(self, slug: str, actor: User, answer: dict[str, Any]) -> Article:

@@ -200,13 +200,19 @@ class SqlArticleService:
         event = AuditEvent(now, SYSTEM.email, "compose", "", ReviewStatus.SUBMITTED.value, 1)
         append_event(connection, self._audit_key, article_id, slug, event)
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
-        """action: claim | release | approve | request_changes | reject (the last two need a comment)."""
+    def review(self, slug: str, action: str, actor: User, comment: str = "", version: int | None = None) -> Article:
+        """action: claim | release | approve | request_changes | reject (the last two need a comment).
+
+        `version` is the version the reviewer saw: when a newer one exists, Conflict and nothing changes.
+        """
         with self._writer.begin() as connection:
             user = self.users.current(connection, actor)
             row = records.lock_article(connection, slug)
             latest = records.latest_version(connection, row.id)
-            step = advance(_subject(row, latest), action, user, self._now(), comment)
+            subject = _subject(row, latest, records.authors_since(connection, row.id, row.approved_version))
+            step = advance(subject, action, user, self._now(), comment)
+            if version is not None and version != latest.number:
+                raise _stale_review(version, latest.number, step.event.action)
             values = _review_effects(step, user, latest.number)
             records.update_article(connection, row, status=step.status.value, updated=step.event.at, **values)
             append_event(connection, self._audit_key, row.id, slug, step.event)
@@ -338,8 +344,15 @@ class SqlArticleService:
         return self.users.set_active(email, active)
 
 
-def _subject(row: records.ArticleRow, latest: ArticleVersion) -> Subject:
-    return Subject(ReviewStatus(row.status), latest.number, latest.created_by, row.claimed_by)
+def _subject(row: records.ArticleRow, latest: ArticleVersion, authors: frozenset[str] = frozenset()) -> Subject:
+    return Subject(ReviewStatus(row.status), latest.number, latest.created_by, row.claimed_by, authors)
+
+
+def _stale_review(seen: int, latest: int, action: str) -> Conflict:
+    return Conflict(
+        f"you reviewed version {seen} but the latest is version {latest}; reload and review it before you "
+        f"{action.replace('_', ' ')}"
+    )
 
 
 def _review_effects(step: Transition, user: User, version: int) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from bedside.web.schemas import (
     EditIn,
     ErrorOut,
     HealthOut,
+    ReviewDetailOut,
     ReviewIn,
     ReviewOut,
     SourcesOut,
@@ -86,10 +87,18 @@ def article(slug: str, service: Service, audience: Audience = "clinician") -> Ar
     )  # fmt: skip
 
 
+@router.get("/articles/{slug}/review", response_model=ReviewDetailOut, responses=_REVIEW_ERRORS)
+def review_state(slug: str, user: ApiUser, desk: Desk) -> ReviewDetailOut:
+    """The article as the token's user reviews it: its review state and its latest version (send that `version`
+    with claim and approve)."""
+    found, answer = desk.latest(slug)
+    return ReviewDetailOut.of(found, answer)
+
+
 @router.post("/articles/{slug}/review", response_model=ReviewOut, responses={**_BODY_ERRORS, **_REVIEW_ERRORS})
 def review(slug: str, body: ReviewIn, user: ApiUser, desk: Desk) -> ReviewOut:
     """Take a review action as the token's user: claim, release, approve, request_changes or reject."""
-    return ReviewOut.from_domain(desk.review(slug, body.action, user, body.comment))
+    return ReviewOut.from_domain(desk.review(slug, body.action, user, body.comment, body.version))
 
 
 @router.post(

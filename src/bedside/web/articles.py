@@ -120,7 +120,7 @@ class MemoryArticles:
             ]  # fmt: skip
         return sorted(found, key=lambda a: a.updated, reverse=True)[:limit]
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
+    def review(self, slug: str, action: str, actor: User, comment: str = "", version: int | None = None) -> Article:
         raise TransitionError("review actions need the editorial service")
 
     def edit(self, slug: str, actor: User, answer: dict[str, Any]) -> Article:
