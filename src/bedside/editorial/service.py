@@ -97,11 +97,16 @@ class SqlArticleService:
             raise NotFound(f"no article {slug!r}")
         return found[0]
 
-    def list(self, status: ReviewStatus | None = None, query: str = "", limit: int = 50) -> list[Article]:
-        """Articles, most recently updated first; `query` words must all occur in the question or title."""
+    def list(
+        self, status: ReviewStatus | None = None, query: str = "", limit: int = 50, *, approved_only: bool = False
+    ) -> list[Article]:
+        """Articles, most recently updated first; `query` words must all occur in the question or title;
+        `approved_only`: only those with an approved version."""
         where = [articles.c.search.contains(word, autoescape=True) for word in normalise_question(query).split()]
         if status is not None:
             where.append(articles.c.status == ReviewStatus(status).value)
+        if approved_only:
+            where.append(articles.c.approved_version > 0)
         with self._engine.connect() as connection:
             return records.load_articles(connection, where, max(0, limit))
 

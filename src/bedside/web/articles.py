@@ -110,12 +110,14 @@ class MemoryArticles:
             raise NotFound(f"no article {slug!r}")
         return found
 
-    def list(self, status: ReviewStatus | None = None, query: str = "", limit: int = 50) -> list[Article]:
+    def list(
+        self, status: ReviewStatus | None = None, query: str = "", limit: int = 50, *, approved_only: bool = False
+    ) -> list[Article]:
         words = normalise_question(query).split()
         with self._lock:
             found = [
                 a for a in self._by_slug.values()
-                if (status is None or a.status is status)
+                if (status is None or a.status is status) and (a.approved_version or not approved_only)
                 and all(w in f"{a.question} {a.latest.answer.get('title', '')}".lower() for w in words)
             ]  # fmt: skip
         return sorted(found, key=lambda a: a.updated, reverse=True)[:limit]

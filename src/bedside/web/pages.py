@@ -52,10 +52,9 @@ def home(request: Request, service: Service) -> Response:
 
 def home_context(service: Any, question: str = "", error: str = "") -> dict[str, Any]:
     approved = service.list_articles(ReviewStatus.APPROVED.value, limit=8)
-    recent = [a for a in service.list_articles(limit=8) if a.status is not ReviewStatus.APPROVED][:5]
     return {
         "examples": service.examples(), "approved": [ArticleSummary.from_domain(a) for a in approved],
-        "recent": [ArticleSummary.from_domain(a) for a in recent], "question": question, "error": error,
+        "question": question, "error": error,
     }  # fmt: skip
 
 

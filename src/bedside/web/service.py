@@ -175,7 +175,8 @@ class WebService:
             return self._trails.questions(conversation)
 
     def list_articles(self, status: str | None = None, query: str = "", limit: int = 50) -> list[Article]:
-        """Articles, newest first, filtered by review status and words of the question or title."""
+        """Articles with an approved version, newest first, filtered by review status and words of the question or
+        title."""
         try:
             wanted = ReviewStatus(status) if status else None
         except ValueError:
@@ -183,8 +184,9 @@ class WebService:
             raise InvalidInput(f"unknown status {status!r} (choose from {allowed})") from None
         if not 1 <= limit <= 200:
             raise InvalidInput("limit must be between 1 and 200")
-        found = self.articles.list(wanted, query.strip(), limit)
-        return [a for a in found if a.public_version is not None]
+        # Only reviewed articles are listed: an unreviewed one holds a question as its asker typed it, which may name
+        # a patient; it stays reachable by its own address, never listed for everyone to browse.
+        return self.articles.list(wanted, query.strip(), limit, approved_only=True)
 
     # -- the knowledge base ----------------------------------------------------------------------------------------
 
