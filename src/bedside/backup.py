@@ -34,7 +34,7 @@ MANIFEST = "backup.json"
 ARTICLES = "bedside.db"
 # In copy order: the vector index before the store it follows; the rest are independent of each other.
 DATABASES = ("vectors/vectors.sqlite", "knowledge.sqlite", "conversations.sqlite", "sessions.db")
-KEY_FILE = "secret_key"
+KEY_FILES = ("secret_key", "audit_key")  # the cookie key and the audit chain's key: without it no verify
 
 
 @dataclass
@@ -70,9 +70,10 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
         dump = f"pg_dump --format=custom --file {dest / 'articles.pgdump'} '{url}'"
         what = "the article database and the knowledge store are" if shared else "the article database is"
         report.notes.append(f"{what} PostgreSQL ({url}) and NOT in this backup: dump it with: {dump}")
-    if (source / KEY_FILE).exists():
-        shutil.copy2(source / KEY_FILE, dest / KEY_FILE)
-        report.copied.append(KEY_FILE)
+    for key_file in KEY_FILES:
+        if (source / key_file).exists():
+            shutil.copy2(source / key_file, dest / key_file)
+            report.copied.append(key_file)
     report.notes.append("the lexical index is not copied: it is rebuilt from the knowledge store on first open")
     _write_manifest(dest, report)
     return report
@@ -87,7 +88,7 @@ def restore(src: Path, settings: Settings) -> BackupReport:
         raise InvalidInput(f"{target} already holds a knowledge base; restore into an empty data directory")
     manifest = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
     names = [str(n) for n in manifest.get("copied", [])]
-    problems = [p for n in names if n != KEY_FILE for p in sqlite_integrity(src / n)]
+    problems = [p for n in names if n not in KEY_FILES for p in sqlite_integrity(src / n)]
     if problems:
         raise InvalidInput("the backup is damaged: " + "; ".join(problems))
     report = BackupReport()
@@ -102,7 +103,7 @@ def restore(src: Path, settings: Settings) -> BackupReport:
         if dest.exists():
             raise InvalidInput(f"{dest} already exists; restore into an empty data directory")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if name == KEY_FILE:
+        if name in KEY_FILES:
             shutil.copy2(src / name, dest)
         else:
             _copy_database(src / name, dest)

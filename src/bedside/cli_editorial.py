@@ -132,16 +132,14 @@ def review_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
     if not found:
         out.print("No articles.")
         return
-    from rich.table import Table
-
-    table = Table("Status", "Version", "Claimed by", "Updated", title_justify="left")
-    table.add_column("Slug", no_wrap=True)
+    # One line an article, the slug last and whole (it carries the question's full hash: a table would cut it).
     for a in found:
         flag = " [yellow](sources changed)[/yellow]" if a.sources_changed else ""
-        table.add_row(
-            a.status.value + flag, str(a.latest.number), safe_markup(a.claimed_by), a.updated[:10], safe(a.slug)
+        claimed = f" claimed by {safe_markup(a.claimed_by)}" if a.claimed_by else ""
+        out.print(
+            f"{a.status.value}{flag} v{a.latest.number} {a.updated[:10]}{claimed}  {safe_markup(a.slug)}",
+            soft_wrap=True,
         )
-    out.print(table)
 
 
 def _review_command(action: str, needs_comment: bool, summary: str) -> None:
@@ -149,15 +147,18 @@ def _review_command(action: str, needs_comment: bool, summary: str) -> None:
     @click.argument("slug")
     @click.option("--comment", "-m", required=needs_comment, help="What to change, or why." if needs_comment else "")
     @click.option("--as", "as_email", required=True, metavar="EMAIL", help="The local account acting.")
+    @click.option("--version", "version", type=click.IntRange(1), metavar="N",
+                  help="The version you reviewed: refused when a newer one exists.")  # fmt: skip
     @click.pass_context
     @handle_errors
-    def command(ctx: click.Context, slug: str, comment: str | None, as_email: str) -> None:
+    def command(ctx: click.Context, slug: str, comment: str | None, as_email: str, version: int | None) -> None:
         service = _articles(ctx)
-        article = service.review(slug, action, service.get_user(as_email), comment or "")
+        article = service.review(slug, action, service.get_user(as_email), comment or "", version)
         out.print(
             f"{safe(article.slug)}: {article.status.value} (version {article.latest.number})",
             highlight=False,
             markup=False,
+            soft_wrap=True,  # the slug whole on one line, to copy
         )
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bedside.config import Settings
     from bedside.deploy import Finding
 
-__all__ = ["audit", "audit_verify", "backup", "check", "restore"]
+__all__ = ["audit", "audit_rekey", "audit_verify", "backup", "check", "restore"]
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -107,6 +107,27 @@ def audit_verify(ctx: click.Context, trusted_head: str | None) -> None:
         err.print(f"[red]audit:[/red] {problem}", highlight=False, soft_wrap=True)
     out.print(f"{result.records} audit records, chain {'intact' if result.ok else 'BROKEN'}; head {result.head}")
     if not result.ok:
-        first = f"record {result.first_broken}" if result.first_broken is not None else "the trusted head"
-        err.print(f"first broken: {first}", highlight=False)
+        first = f"record {result.first_broken}" if result.first_broken is not None else result.problems[0]
+        err.print(f"first broken: {first}", highlight=False, soft_wrap=True)
         sys.exit(1)
+
+
+@audit.command("rekey")
+@click.pass_context
+@handle_errors
+def audit_rekey(ctx: click.Context) -> None:
+    """Attest records written before the chain was keyed: check them, then seal a keyed checkpoint per article."""
+    from bedside.editorial.service import open_article_service
+
+    with open_article_service(_settings(ctx)) as service:
+        report = service.rekey_audit()
+    if not report.checkpoints:
+        out.print(f"nothing to re-key: every article's records are keyed; head {report.head}", highlight=False)
+        return
+    out.print(
+        f"checked {report.legacy_records} unkeyed audit records (head {report.legacy_head}); sealed a keyed checkpoint "
+        f"for {len(report.checkpoints)} article(s) under the audit key; new head {report.head}",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
+    err.print("[yellow]note:[/yellow] keep the new head outside this installation and pass it to "
+              "`bedside audit verify --trusted-head`", highlight=False, soft_wrap=True)  # fmt: skip

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     ask_queue: int = Field(default=16, ge=0, le=10_000)
     ask_wait: float = Field(default=30.0, gt=0)
     secret_key: str = ""
+    # Keys the audit chain (HMAC); kept outside the article database. Empty: a 0600 file `audit_key` in data_dir.
+    audit_key: str = ""
     environment: Literal["development", "production"] = "development"
     debug: bool = False  # tracebacks in error responses: development only
     cors_origins: list[str] = Field(default_factory=list)  # browser origins allowed to call the API; none: no CORS

@@ -21,10 +21,14 @@ from argon2 import PasswordHasher
 
 from bedside.answer.service import slug_for
 from bedside.editorial import records
+from bedside.editorial.audit import AuditKey
 from bedside.editorial.interface import ReviewStatus, Role, User
 from bedside.editorial.service import SqlArticleService
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, PermissionDenied
 from bedside.store.articles import WRITE, metadata, open_engine
+
+AUDIT_SECRET = "test-audit-key-0123456789abcdef0123456789abcdef"
+AUDIT_KEY = AuditKey(AUDIT_SECRET.encode())
 
 
 def _free_port() -> int:
@@ -65,7 +69,7 @@ def open_service(database_url: str) -> Iterator[Callable[[], SqlArticleService]]
     opened: list[SqlArticleService] = []
 
     def open_one() -> SqlArticleService:
-        opened.append(SqlArticleService(database_url, Clock(), hasher=FAST_HASHER))
+        opened.append(SqlArticleService(database_url, Clock(), hasher=FAST_HASHER, audit_key=AUDIT_KEY))
         return opened[-1]
 
     yield open_one
@@ -410,7 +414,7 @@ def test_migrations_match_the_tables_and_reopening_is_a_no_op(
     with service._engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": "bedside_alembic_version"})
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003"
     open_service().close()
 
 
@@ -431,7 +435,7 @@ def test_a_write_based_on_a_stale_read_is_refused(service: SqlArticleService, da
 def _race(url: str, slug: str, calls: list[Callable[[SqlArticleService], object]]) -> list[object]:
     """Run `calls` in threads, each with its own service (own connections), released together while the
     article row is held locked, so they truly contend."""
-    services = [SqlArticleService(url, hasher=FAST_HASHER) for _ in calls]
+    services = [SqlArticleService(url, hasher=FAST_HASHER, audit_key=AUDIT_KEY) for _ in calls]
     results: list[object] = [None] * len(calls)
     barrier = threading.Barrier(len(calls) + 1)
 
@@ -527,3 +531,28 @@ def test_the_settings_choose_the_database(tmp_path: Path, monkeypatch: pytest.Mo
     with open_article_service(load_settings(data_dir=tmp_path / "new" / "data")) as service:
         assert service.list() == []
     assert (tmp_path / "new" / "data" / "bedside.db").is_file()
+
+
+def test_four_eyes_excludes_every_author_since_the_last_approval(
+    service: SqlArticleService, people: dict[str, User]
+) -> None:
+    slug = new_article(service)
+    service.edit(slug, people["root"], answer(text="Give 1 g every hour."))  # the admin writes version 2
+    service.edit(slug, people["eve"], answer(text="Give 1 g every hour, orally."))  # an editor touches it up: 3
+    service.review(slug, "claim", people["root"], version=3)
+    with pytest.raises(PermissionDenied, match="you made a version since the last approval"):
+        service.review(slug, "approve", people["root"], version=3)
+    service.review(slug, "release", people["root"])
+    service.review(slug, "claim", people["ann"], version=3)
+    service.review(slug, "approve", people["ann"], version=3)  # someone who wrote none of it
+    service.edit(slug, people["eve"], answer(text="Give 1 g daily."))  # after an approval only newer authors count
+    service.review(slug, "claim", people["root"], version=4)
+    assert service.review(slug, "approve", people["root"], version=4).approved_version == 4
+
+
+def test_a_review_of_an_older_version_is_refused(service: SqlArticleService, people: dict[str, User]) -> None:
+    slug = new_article(service)
+    service.edit(slug, people["eve"], answer(text="Edited."))
+    with pytest.raises(Conflict, match="you reviewed version 1 but the latest is version 2"):
+        service.review(slug, "claim", people["ann"], version=1)
+    assert service.get(slug).status is ReviewStatus.SUBMITTED and len(service.history(slug)) == 2

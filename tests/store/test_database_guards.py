@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from test_articles import (  # the article helpers of the store's contract suite
+    AUDIT_KEY,
+    AUDIT_SECRET,
     FAST_HASHER,
     SOURCES,
     answer,
@@ -31,7 +33,7 @@ QUESTIONS = ("How is iron deficiency treated?", "How is B12 deficiency treated?"
 
 def _approved_articles(url: str) -> list[int]:
     """Three approved articles (nine audit records); the audit record ids, oldest first."""
-    with SqlArticleService(url, hasher=FAST_HASHER) as service:
+    with SqlArticleService(url, hasher=FAST_HASHER, audit_key=AUDIT_KEY) as service:
         ann = service.add_user("ann@example.org", Role.REVIEWER, "ann-password-long")[0]
         for question in QUESTIONS:
             slug = service.article_for(question, lambda q=question: answer(q), SOURCES).slug
@@ -62,7 +64,12 @@ def _as_owner(url: str, *statements: str) -> None:
 
 
 def _verify(url: str, tmp_path: Path, *args: str) -> Result:
-    env = {"BEDSIDE_DATA_DIR": str(tmp_path / "data"), "BEDSIDE_DATABASE_URL": url, "BEDSIDE_STARTER_KB": "false"}
+    env = {
+        "BEDSIDE_DATA_DIR": str(tmp_path / "data"),
+        "BEDSIDE_DATABASE_URL": url,
+        "BEDSIDE_STARTER_KB": "false",
+        "BEDSIDE_AUDIT_KEY": AUDIT_SECRET,
+    }
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
@@ -109,7 +116,9 @@ def test_audit_verify_finds_removed_records(database_url: str, tmp_path: Path) -
     ids = _approved_articles(database_url)
     head = _verify(database_url, tmp_path, "audit", "verify").output.split("head ")[-1].strip()
     _as_owner(database_url, f"DELETE FROM audit WHERE id = {ids[-1]}")  # the newest: the chain alone still links
-    assert _verify(database_url, tmp_path, "audit", "verify").exit_code == 0
+    replayed = _verify(database_url, tmp_path, "audit", "verify")  # but the article no longer matches its records
+    assert replayed.exit_code == 1, replayed.output
+    assert "the database says status 'approved' but audit record" in replayed.output
     cut = _verify(database_url, tmp_path, "audit", "verify", "--trusted-head", head)
     assert cut.exit_code == 1 and f"no record has the trusted head {head}" in cut.output
     _as_owner(database_url, f"DELETE FROM audit WHERE id = {ids[3]}")  # from the middle: the next one no longer links

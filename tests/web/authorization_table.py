@@ -119,6 +119,9 @@ def rows(s: Any) -> list[Row]:
         Row("GET", "/api/health", s.url("/api/health"), public),
         Row("GET", "/openapi.json", s.url("/openapi.json"), public),
         # -- the review API (bearer tokens) ----------------------------------------------------------------------
+        Row(
+            "GET", review, s.article(review), per(visible=(UNAUTHORIZED, OK, OK, OK), hidden=(UNAUTHORIZED, OK, OK, OK))
+        ),
         Row("POST", review, s.review("claim"), each(UNAUTHORIZED, OK, FORBIDDEN, OK), "claim"),
         Row("POST", review, s.review("release"), claim_rule, "release", "claim"),
         Row("POST", review, s.review("approve"), claim_rule, "approve", "claim"),

@@ -87,14 +87,16 @@ def test_get_article_renders_for_each_audience(client: TestClient, asked: dict[s
 
 
 def test_list_articles_by_status_and_words(client: TestClient, articles: MemoryArticles, asked: dict[str, Any]) -> None:
-    listed = client.get("/api/articles").json()["articles"]
-    assert asked["slug"] in [a["slug"] for a in listed]
-    found = client.get("/api/articles", params={"q": "pneumonia"}).json()["articles"]
-    assert asked["slug"] in [a["slug"] for a in found] and all("pneumonia" in a["question"] for a in found)
-    assert client.get("/api/articles", params={"q": "zebra"}).json()["articles"] == []
-    assert client.get("/api/articles", params={"status": "approved"}).json()["articles"] == []
+    assert client.get("/api/articles").json()["articles"] == []  # unreviewed articles are never listed
+    assert client.get("/api/articles", params={"status": "submitted"}).json()["articles"] == []
+    assert client.get(f"/api/articles/{asked['slug']}").status_code == 200  # but the asker can still open it
     articles.set_status(asked["slug"], ReviewStatus.APPROVED)
     try:
+        listed = client.get("/api/articles").json()["articles"]
+        assert asked["slug"] in [a["slug"] for a in listed]
+        found = client.get("/api/articles", params={"q": "pneumonia"}).json()["articles"]
+        assert asked["slug"] in [a["slug"] for a in found] and all("pneumonia" in a["question"] for a in found)
+        assert client.get("/api/articles", params={"q": "zebra"}).json()["articles"] == []
         approved = client.get("/api/articles", params={"status": "approved"}).json()["articles"]
         assert [a["slug"] for a in approved] == [asked["slug"]]
         assert client.get(f"/api/articles/{asked['slug']}").json()["answer"]["status"] == "approved"

@@ -124,7 +124,7 @@ class Scenes:
         may claim (else by another reviewer)."""
         slug = w.edit(w.fresh(), w.email(role) if variant == "own" else OTHER_EDITOR)
         w.act(slug, "claim", w.email(role) if role in CLAIMERS else OTHER_REVIEWER)
-        return step(slug, "approve", page)
+        return step(slug, "approve", page, version=2)
 
     @staticmethod
     def approve_version_page(w: World, role: str, variant: str, c: TestClient) -> Probe:
@@ -178,10 +178,13 @@ class Scenes:
         return Probe("/admin/users/active", data={"email": email, "active": "0"})
 
 
-def step(slug: str, action: str, page: bool) -> Probe:
+def step(slug: str, action: str, page: bool, version: int = 1) -> Probe:
+    """A review action on `version` (the scenes' articles have one version unless they say otherwise)."""
     if page:
-        return Probe(f"/review/{slug}/action", data={"action": action, "comment": "Needs work."}, slug=slug)
-    return Probe(f"/api/articles/{slug}/review", json={"action": action, "comment": "Needs work."}, slug=slug)
+        data = {"action": action, "comment": "Needs work.", "version": str(version)}
+        return Probe(f"/review/{slug}/action", data=data, slug=slug)
+    return Probe(f"/api/articles/{slug}/review", json={"action": action, "comment": "Needs work.", "version": version},
+                 slug=slug)  # fmt: skip
 
 
 ROWS = rows(Scenes)

@@ -17,8 +17,17 @@ QUESTIONS = (
 )
 
 
-def act(client: TestClient, e: Editorial, who: str, slug: str, action: str, comment: str | None = None) -> Any:
-    body = {"action": action} if comment is None else {"action": action, "comment": comment}
+def act(
+    client: TestClient, e: Editorial, who: str, slug: str, action: str, comment: str | None = None,
+    version: int | None = None,
+) -> Any:  # fmt: skip
+    """A review action on `version` (default: the latest, as a reviewer who just loaded it would send)."""
+    if version is None:
+        found = client.get(f"/api/articles/{slug}/review", headers=e.bearer(who))
+        version = found.json()["version"] if found.status_code == 200 else 1
+    body: dict[str, Any] = {"action": action, "version": version}
+    if comment is not None:
+        body["comment"] = comment
     return client.post(f"/api/articles/{slug}/review", json=body, headers=e.bearer(who))
 
 
@@ -134,3 +143,37 @@ def test_a_rejected_article_is_hidden_from_the_public(api: TestClient, editorial
     assert api.get(f"/articles/{slug}").status_code == 404
     assert slug not in [a["slug"] for a in api.get("/api/articles").json()["articles"]]
     assert act(api, editorial, "reviewer", slug, "claim").status_code == 409  # rejected is final
+
+
+def test_claim_and_approve_act_only_on_the_version_the_reviewer_saw(api: TestClient, editorial: Editorial) -> None:
+    e = editorial
+    slug = ask_api(api, "What is the first-line treatment for atrial fibrillation?")
+    seen = api.get(f"/api/articles/{slug}/review", headers=e.bearer("reviewer")).json()
+    assert seen["version"] == 1 and seen["answer"]["bottom_line"] and seen["status"] == "submitted"
+    for action in ("claim", "approve"):
+        r = api.post(f"/api/articles/{slug}/review", json={"action": action}, headers=e.bearer("reviewer"))
+        assert r.status_code == 422 and "needs the version you reviewed" in r.json()["detail"]
+    # An editor saves version 2 while the reviewer is still reading version 1.
+    body = {**edited(api, slug, "Give 10 units of insulin every hour."), "base": 1}
+    assert api.post(f"/api/articles/{slug}/versions", json=body, headers=e.bearer("editor")).status_code == 201
+    r = act(api, e, "reviewer", slug, "claim", version=1)
+    assert r.status_code == 409 and "you reviewed version 1 but the latest is version 2" in r.json()["detail"]
+    assert e.articles.get(slug).status.value == "submitted"  # nothing changed
+    assert act(api, e, "reviewer", slug, "claim", version=2).status_code == 200
+    assert act(api, e, "reviewer", slug, "approve", version=1).status_code == 409
+    assert e.articles.get(slug).approved_version == 0
+    assert act(api, e, "reviewer", slug, "approve", version=2).status_code == 200
+
+
+def test_the_review_form_names_the_version_it_shows(api: TestClient, editorial: Editorial) -> None:
+    from editorial_support import csrf_of, person
+
+    slug = ask_api(api, "How is diabetic ketoacidosis diagnosed?")
+    reviewer = person(editorial, "reviewer")
+    page = reviewer.get(f"/review/{slug}")
+    assert '<input type="hidden" name="version" value="1">' in page.text
+    body = {**edited(api, slug, "Edited text."), "base": 1}
+    assert api.post(f"/api/articles/{slug}/versions", json=body, headers=editorial.bearer("editor")).status_code == 201
+    r = reviewer.post(f"/review/{slug}/action", data={"csrf": csrf_of(page.text), "action": "claim", "version": "1"})
+    assert r.status_code == 409 and "you reviewed version 1 but the latest is version 2" in r.text
+    assert editorial.articles.get(slug).claimed_by == ""

@@ -103,7 +103,9 @@ def test_sign_out_ends_the_session_on_the_server(api: TestClient, editorial: Edi
     assert replay.get("/review").status_code == 303
     assert replay.get("/review").headers["location"].startswith("/login")
     slug = ask_api(api, "How is gout diagnosed?")
-    r = replay.post(f"/review/{slug}/action", data={"action": "claim", "csrf": token})  # with its form token too
+    r = replay.post(
+        f"/review/{slug}/action", data={"action": "claim", "csrf": token, "version": "1"}
+    )  # with its token too
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     assert editorial.articles.get(slug).claimed_by == ""
 
@@ -149,7 +151,7 @@ def test_every_form_carries_the_csrf_token_and_posts_without_it_are_refused(
     other = csrf_of(person(editorial, "reviewer").get("/review").text)
     assert admin.post(action, data={"action": "claim", "csrf": other}).status_code == 403  # another session's
     assert admin.post("/logout", data={}).status_code == 403
-    assert admin.post(action, data={"action": "claim", "csrf": token}).status_code == 303
+    assert admin.post(action, data={"action": "claim", "csrf": token, "version": "1"}).status_code == 303
     fresh = TestClient(editorial.app, follow_redirects=False)
     login = {"email": editorial.email("reviewer"), "password": PASSWORD}
     assert fresh.post("/login", data=login).status_code == 403  # no token

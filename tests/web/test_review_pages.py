@@ -23,8 +23,12 @@ def review(client: TestClient, slug: str, **params: Any) -> tuple[ReviewPage, An
 
 
 def act(client: TestClient, slug: str, action: str, comment: str = "") -> Any:
-    token = csrf_of(client.get("/review").text)
-    return client.post(f"/review/{slug}/action", data={"csrf": token, "action": action, "comment": comment})
+    """A review action from the article's review page, naming the version that page shows."""
+    page = client.get(f"/review/{slug}")
+    token = csrf_of(page.text)
+    version = str(page.context["review"].shown)  # type: ignore[attr-defined]
+    data = {"csrf": token, "action": action, "comment": comment, "version": version}
+    return client.post(f"/review/{slug}/action", data=data)
 
 
 def edit_fields(client: TestClient, slug: str) -> dict[str, str]:

@@ -165,7 +165,10 @@ class Workflow(RuleBasedStateMachine):
 
     def review(self, i: int, who: str, step: str, comment: str) -> None:
         expected, after = review_outcome(self.models[i], who, PEOPLE[who], self.active[who], step, comment)
-        r = self.clients[who].post(f"/api/articles/{self.slugs[i]}/review", json={"action": step, "comment": comment})
+        r = self.clients[who].post(
+            f"/api/articles/{self.slugs[i]}/review",
+            json={"action": step, "comment": comment, "version": self.seen[i][0].latest.number},
+        )
         self.answered(r.status_code, expected, r.text)
         if expected == 200:
             assert (r.json()["status"], r.json()["claimed_by"]) == (after.status, after.claimed_by)

@@ -166,7 +166,7 @@ def test_editor_payloads_show_as_text_on_review_edit_and_public_pages(desk: tupl
     comment = " ".join(p.text for p in CORPUS)[:9000]
     for action, extra in (("claim", {}), ("request_changes", {"comment": comment})):
         token = csrf_of(reviewer.get(f"/review/{slug}").text)
-        r = reviewer.post(f"/review/{slug}/action", data={"csrf": token, "action": action, **extra})
+        r = reviewer.post(f"/review/{slug}/action", data={"csrf": token, "action": action, "version": "1", **extra})
         assert r.status_code == 303, r.text[:300]
     fields, texts = edit_fields(editor, slug)
     assert all(any(p.text in t for t in texts) for p in CORPUS)  # the whole corpus goes into the edit

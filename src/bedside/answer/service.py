@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover
     render_for = None  # type: ignore[assignment]
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.focus import Focus, focus_of
+from bedside.answer.identifiers import identifier_notice, scrub_identifiers
 from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.sentences import expansions_in, terms_of
@@ -57,14 +58,18 @@ class AskContext:
 
 
 def validate(question: str, audience: str) -> str:
-    """The question, normalised; InvalidInput for an empty or over-long one or an unknown audience."""
+    """The question, normalised and without patient identifiers (see `identifiers`); InvalidInput for an empty or
+    over-long one, one that was nothing but identifiers, or an unknown audience."""
     if not isinstance(question, str) or not question.strip():
         raise InvalidInput("question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidInput(f"question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS})")
     if audience not in AUDIENCES:
         raise InvalidInput(f"unknown audience {audience!r} (choose from {', '.join(AUDIENCES)})")
-    return " ".join(question.split())
+    scrubbed = scrub_identifiers(" ".join(question.split()))
+    if not re.search(r"\w", scrubbed.text):
+        raise InvalidInput("the question held nothing but patient identifiers; ask without names or numbers")
+    return scrubbed.text
 
 
 def evidence_from_hits(hits: list[SearchHit], docs: dict[str, Document]) -> list[EvidencePassage]:
@@ -132,11 +137,26 @@ def retrieve(qplan: QueryPlan, search: Callable[[str, int], list[SearchHit]]) ->
 
 
 def slug_for(question: str) -> str:
-    """A readable, stable slug from the normalised question."""
+    """A readable, stable slug from the normalised question: its first words and the full SHA-256 of all of it.
+
+    The whole digest, so nobody can find a second question that takes a chosen question's slug (a short one could
+    be collided in seconds, planting the article a later asker receives); the store still compares questions.
+    """
     words = re.findall(r"[a-z0-9]+", normalise_question(question))
     base = "-".join(words)[:80].rstrip("-") or "question"
-    digest = hashlib.sha256(normalise_question(question).encode()).hexdigest()[:6]
+    digest = hashlib.sha256(normalise_question(question).encode()).hexdigest()
     return f"{base}-{digest}"
+
+
+def legacy_slug_for(question: str) -> str:
+    """The slug articles were given before slugs carried the full digest (six hex characters of it)."""
+    full = slug_for(question)
+    return full[: len(full) - 64 + 6]
+
+
+def same_question(a: str, b: str) -> bool:
+    """Whether two questions are the same after normalisation (what one article answers)."""
+    return normalise_question(a) == normalise_question(b)
 
 
 def normalise_question(question: str) -> str:
@@ -157,7 +177,8 @@ def answer_question(
     question: str, audience: str, ctx: AskContext, evidence: list[dict[str, Any]] | None = None
 ) -> Answer:
     """Compose the answer to one question (the conversation's earlier questions resolve follow-ups)."""
-    question = validate(question, audience)
+    removed = scrub_identifiers(question).removed if isinstance(question, str) else ()
+    question = validate(question, audience)  # without the identifiers: the answer never repeats them
     qplan = plan(question, list(ctx.previous_questions))
     docs: dict[str, Document] = {}
     focus: Focus | None = None
@@ -185,7 +206,7 @@ def answer_question(
         updated=ctx.today,
         disclaimer=PATIENT_DISCLAIMER if audience == "patient" else DISCLAIMER,
         kb_snapshot=snapshot_of(passages, docs),
-        notices=(*notices, *answer.notices),
+        notices=(*([identifier_notice(removed)] if removed else []), *notices, *answer.notices),
     )
 
 

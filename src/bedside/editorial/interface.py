@@ -120,10 +120,14 @@ class ArticleService(Protocol):
 
     def get(self, slug: str) -> Article: ...
 
-    def list(self, status: ReviewStatus | None = None, query: str = "", limit: int = 50) -> list[Article]: ...
+    def list(
+        self, status: ReviewStatus | None = None, query: str = "", limit: int = 50, *, approved_only: bool = False
+    ) -> list[Article]:
+        """Newest first; `approved_only`: only articles with an approved version (what the public may browse)."""
+        ...
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
-        """action: claim | approve | request_changes | reject."""
+    def review(self, slug: str, action: str, actor: User, comment: str = "", version: int | None = None) -> Article:
+        """action: claim | approve | request_changes | reject; `version`, the one reviewed, must be the latest."""
         ...
 
     def edit(self, slug: str, actor: User, answer: dict[str, Any]) -> Article:

@@ -15,6 +15,7 @@ from bedside.store.articles import articles, versions
 
 __all__ = [
     "ArticleRow",
+    "authors_since",
     "dump_json",
     "insert_article",
     "insert_version",
@@ -84,6 +85,14 @@ def latest_version(connection: Connection, article_id: int) -> ArticleVersion:
     """The article's newest version."""
     query = sa.select(versions).where(versions.c.article_id == article_id).order_by(versions.c.number.desc()).limit(1)
     return _version(connection.execute(query).one())
+
+
+def authors_since(connection: Connection, article_id: int, approved_version: int) -> frozenset[str]:
+    """Who made the article's versions newer than `approved_version` (every version when none is approved)."""
+    query = sa.select(versions.c.created_by).where(
+        versions.c.article_id == article_id, versions.c.number > approved_version
+    )
+    return frozenset(connection.execute(query).scalars())
 
 
 def load_articles(

@@ -18,13 +18,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bedside import __version__
-from bedside.answer.service import normalise_question, slug_for
+from bedside.answer.service import legacy_slug_for, normalise_question, same_question, slug_for
 from bedside.config import Settings
 from bedside.editorial import records
-from bedside.editorial.audit import append_event, events_for, verify_chain
+from bedside.editorial.audit import AuditKey, RekeyReport, append_event, events_for, rekey, verify_chain
 from bedside.editorial.edits import apply_edit
 from bedside.editorial.export import ExportFormat, export_files
 from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, Role, User
+from bedside.editorial.keys import audit_key_for, key_file_beside, stored_key
 from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advance
 from bedside.editorial.users import Accounts
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
@@ -38,15 +39,20 @@ Recompose = Callable[[str], tuple[dict[str, Any], dict[str, str]]]
 
 def open_article_service(settings: Settings) -> SqlArticleService:
     """The article service for these settings (the web app's and the CLI's entry point)."""
-    return SqlArticleService(settings.resolved_database_url)
+    return SqlArticleService(settings.resolved_database_url, audit_key=audit_key_for(settings))
 
 
 class SqlArticleService:
-    """Articles and review over SQLAlchemy; SQLite by default, PostgreSQL by URL. Migrates to head on open."""
+    """Articles and review over SQLAlchemy; SQLite by default, PostgreSQL by URL. Migrates to head on open.
+
+    `audit_key` keys the audit chain; without it, a SQLite database uses the key file beside it, and any other
+    database is refused (its key must come from the settings).
+    """
 
     def __init__(
-        self, database_url: str, clock: Callable[[], datetime] | None = None, *, hasher: PasswordHasher | None = None
-    ) -> None:
+        self, database_url: str, clock: Callable[[], datetime] | None = None, *, hasher: PasswordHasher | None = None,
+        audit_key: AuditKey | None = None,
+    ) -> None:  # fmt: skip
         self._engine = open_engine(database_url)
         try:
             migrate(self._engine)
@@ -54,6 +60,11 @@ class SqlArticleService:
             self._engine.dispose()
             where = self._engine.url.render_as_string(hide_password=True)
             raise BackendUnavailable(f"cannot open the article database {where}: {exc.orig}") from None
+        except BaseException:
+            self._engine.dispose()
+            raise
+        try:
+            self._audit_key = audit_key or stored_key(key_file_beside(database_url))
         except BaseException:
             self._engine.dispose()
             raise
@@ -86,11 +97,16 @@ class SqlArticleService:
             raise NotFound(f"no article {slug!r}")
         return found[0]
 
-    def list(self, status: ReviewStatus | None = None, query: str = "", limit: int = 50) -> list[Article]:
-        """Articles, most recently updated first; `query` words must all occur in the question or title."""
+    def list(
+        self, status: ReviewStatus | None = None, query: str = "", limit: int = 50, *, approved_only: bool = False
+    ) -> list[Article]:
+        """Articles, most recently updated first; `query` words must all occur in the question or title;
+        `approved_only`: only those with an approved version."""
         where = [articles.c.search.contains(word, autoescape=True) for word in normalise_question(query).split()]
         if status is not None:
             where.append(articles.c.status == ReviewStatus(status).value)
+        if approved_only:
+            where.append(articles.c.approved_version > 0)
         with self._engine.connect() as connection:
             return records.load_articles(connection, where, max(0, limit))
 
@@ -118,7 +134,14 @@ class SqlArticleService:
     def verify_audit(self, trusted_head: str | None = None) -> AuditCheck:
         """Recompute the audit log's hash chain (and, given a head kept elsewhere, check the log still holds it)."""
         with self._engine.connect() as connection:
-            return verify_chain(connection, trusted_head)
+            if connection.dialect.name == "postgresql":  # one snapshot for the chain and the tables it audits
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            return verify_chain(connection, self._audit_key, trusted_head)
+
+    def rekey_audit(self) -> RekeyReport:
+        """Check the records written before the chain was keyed and attest them with keyed checkpoints."""
+        with self._writer.begin() as connection:
+            return rekey(connection, self._audit_key, self._now())
 
     def export(self, status: ReviewStatus = ReviewStatus.APPROVED, fmt: ExportFormat = "markdown") -> dict[str, str]:
         """File name -> content for every article with this status (for approved: the approved version)."""
@@ -140,10 +163,9 @@ class SqlArticleService:
         if not question:
             raise InvalidInput("the question is empty")
         slug = slug_for(question)
-        try:
-            return self.get(slug)
-        except NotFound:
-            pass
+        existing = self._article_asking(question, slug)
+        if existing is not None:
+            return existing
         answer = compose()  # outside any transaction: composing is slow; a lost race only wastes the work
         if not isinstance(answer, dict):
             raise InvalidInput("the composed answer must be a JSON object")
@@ -152,7 +174,23 @@ class SqlArticleService:
                 self._create(connection, slug, question, answer, composer_sources)
         except IntegrityError:  # someone else created it first (PostgreSQL); theirs stands
             pass
-        return self.get(slug)
+        made = self._article_asking(question, slug)
+        if made is None:
+            raise Conflict(f"the article key {slug!r} is taken by another question")
+        return made
+
+    def _article_asking(self, question: str, slug: str) -> Article | None:
+        """The article that answers exactly this question (by its key, or the shorter key of older articles)."""
+        for key in (slug, legacy_slug_for(question)):
+            try:
+                found = self.get(key)
+            except NotFound:
+                continue
+            if same_question(found.question, question):
+                return found
+            if key == slug:  # the full digest of another question: refuse rather than answer the wrong one
+                raise Conflict(f"the article key {slug!r} is taken by another question")
+        return None
 
     def _create(
         self, connection: Connection, slug: str, question: str, answer: dict[str, Any], sources: dict[str, str]
@@ -165,18 +203,24 @@ class SqlArticleService:
         version = self._version(1, {**answer, "slug": slug}, now, SYSTEM.email, sources)
         records.insert_version(connection, article_id, version)
         event = AuditEvent(now, SYSTEM.email, "compose", "", ReviewStatus.SUBMITTED.value, 1)
-        append_event(connection, article_id, slug, event)
+        append_event(connection, self._audit_key, article_id, slug, event)
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
-        """action: claim | release | approve | request_changes | reject (the last two need a comment)."""
+    def review(self, slug: str, action: str, actor: User, comment: str = "", version: int | None = None) -> Article:
+        """action: claim | release | approve | request_changes | reject (the last two need a comment).
+
+        `version` is the version the reviewer saw: when a newer one exists, Conflict and nothing changes.
+        """
         with self._writer.begin() as connection:
             user = self.users.current(connection, actor)
             row = records.lock_article(connection, slug)
             latest = records.latest_version(connection, row.id)
-            step = advance(_subject(row, latest), action, user, self._now(), comment)
+            subject = _subject(row, latest, records.authors_since(connection, row.id, row.approved_version))
+            step = advance(subject, action, user, self._now(), comment)
+            if version is not None and version != latest.number:
+                raise _stale_review(version, latest.number, step.event.action)
             values = _review_effects(step, user, latest.number)
             records.update_article(connection, row, status=step.status.value, updated=step.event.at, **values)
-            append_event(connection, row.id, slug, step.event)
+            append_event(connection, self._audit_key, row.id, slug, step.event)
         return self.get(slug)
 
     def edit(self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None) -> Article:
@@ -229,7 +273,7 @@ class SqlArticleService:
         search = normalise_question(f"{row.question} {version.answer.get('title', '')}")
         values = {"status": step.status.value, "updated": step.event.at, "claimed_by": "", "search": search}
         records.update_article(connection, row, **values)
-        append_event(connection, row.id, row.slug, step.event)
+        append_event(connection, self._audit_key, row.id, row.slug, step.event)
 
     def _version(
         self, number: int, answer: dict[str, Any], at: str, by: str, sources: dict[str, str],
@@ -272,7 +316,7 @@ class SqlArticleService:
         action = "sources_changed" if changes else "sources_current"
         shown = "; ".join(changes[:20]) + (f"; and {len(changes) - 20} more" if len(changes) > 20 else "")
         event = AuditEvent(self._now(), SYSTEM.email, action, row.status, row.status, row.approved_version, shown)
-        append_event(connection, row.id, row.slug, event)
+        append_event(connection, self._audit_key, row.id, row.slug, event)
 
     # -- users -------------------------------------------------------------------------------------------------
 
@@ -305,8 +349,15 @@ class SqlArticleService:
         return self.users.set_active(email, active)
 
 
-def _subject(row: records.ArticleRow, latest: ArticleVersion) -> Subject:
-    return Subject(ReviewStatus(row.status), latest.number, latest.created_by, row.claimed_by)
+def _subject(row: records.ArticleRow, latest: ArticleVersion, authors: frozenset[str] = frozenset()) -> Subject:
+    return Subject(ReviewStatus(row.status), latest.number, latest.created_by, row.claimed_by, authors)
+
+
+def _stale_review(seen: int, latest: int, action: str) -> Conflict:
+    return Conflict(
+        f"you reviewed version {seen} but the latest is version {latest}; reload and review it before you "
+        f"{action.replace('_', ' ')}"
+    )
 
 
 def _review_effects(step: Transition, user: User, version: int) -> dict[str, Any]:

@@ -90,12 +90,14 @@ class Subject:
     version: int  # the latest version's number
     version_author: str = "system"  # who made the latest version
     claimed_by: str = ""
+    authors: frozenset[str] = frozenset()  # who made any version since the last approved one (the latest's too)
 
     @classmethod
     def of(cls, article: Article) -> Subject:
         """The subject view of a stored article."""
         latest = article.latest
-        return cls(article.status, latest.number, latest.created_by, article.claimed_by)
+        since = frozenset(v.created_by for v in article.versions if v.number > article.approved_version)
+        return cls(article.status, latest.number, latest.created_by, article.claimed_by, since)
 
 
 class Transition(NamedTuple):
@@ -162,6 +164,8 @@ def _check_relation(subject: Subject, step: Action, by: User) -> None:
         )
     if step is Action.APPROVE and subject.version_author == by.email:
         raise PermissionDenied(f"you made version {subject.version}; another reviewer must approve it")
+    if step is Action.APPROVE and by.email in subject.authors:
+        raise PermissionDenied("you made a version since the last approval; another reviewer must approve the changes")
 
 
 def _check_comment(step: Action, comment: str) -> str:

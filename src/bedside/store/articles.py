@@ -107,6 +107,10 @@ audit = sa.Table(
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("content_hash", sa.String(64), nullable=False, server_default=""),
+    sa.Column("state", sa.Text, nullable=False, server_default=""),
+    sa.Column("scheme", sa.String(16), nullable=False, server_default="sha256"),
+    sa.Column("key_id", sa.String(16), nullable=False, server_default=""),
 )
 
 

@@ -1,4 +1,9 @@
-"""Conversations: the questions and answers of a follow-up thread, so a follow-up can use earlier context."""
+"""Conversations: the questions and answers of a follow-up thread, so a follow-up can use earlier context.
+
+A conversation made through the web app belongs to the browser or API token that made it (`owner`, a hash of the
+client's cookie or token): read or extended with any other owner it is not found, so an id seen in a shared link
+or a Referer opens nothing. The command line and the Python API pass no owner and are not checked.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from typing import Any
 from bedside.errors import NotFound
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created TEXT NOT NULL, owner TEXT NOT NULL "
+    "DEFAULT '')",
     "CREATE TABLE IF NOT EXISTS turns (conversation TEXT NOT NULL REFERENCES conversations(id), n INTEGER NOT NULL, "
     "question TEXT NOT NULL, answer TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (conversation, n))",
 )
@@ -25,20 +31,29 @@ class ConversationStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         for statement in _SCHEMA:
             self._db.execute(statement)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(conversations)")}
+        if "owner" not in columns:  # made before conversations had owners: theirs is "" (no web client's)
+            try:
+                self._db.execute("ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     def close(self) -> None:
         """Close the database."""
         self._db.close()
 
-    def new(self, now: str) -> str:
-        """Start a conversation; returns its id."""
-        conversation = "c-" + secrets.token_urlsafe(9)
-        self._db.execute("INSERT INTO conversations VALUES (?, ?)", (conversation, now))
+    def new(self, now: str, owner: str = "") -> str:
+        """Start a conversation belonging to `owner`; returns its id."""
+        conversation = "c-" + secrets.token_urlsafe(16)
+        self._db.execute("INSERT INTO conversations (id, created, owner) VALUES (?, ?, ?)", (conversation, now, owner))
         return conversation
 
-    def questions(self, conversation: str) -> list[str]:
-        """Earlier questions, oldest first; NotFound for an unknown id."""
-        if self._db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone() is None:
+    def questions(self, conversation: str, owner: str | None = None) -> list[str]:
+        """Earlier questions, oldest first; NotFound for an unknown id, or one that `owner` (when given) did not
+        make."""
+        row = self._db.execute("SELECT owner FROM conversations WHERE id = ?", (conversation,)).fetchone()
+        if row is None or (owner is not None and not secrets.compare_digest(row[0], owner)):
             raise NotFound(f"no conversation with id {conversation!r}")
         rows = self._db.execute("SELECT question FROM turns WHERE conversation = ? ORDER BY n", (conversation,))
         return [r[0] for r in rows]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from bedside.editorial.interface import ReviewStatus
-from bedside.web.deps import ApiUser, Desk, Service, client_gone
+from bedside.web.deps import ApiUser, ClientDep, Desk, Service, client_gone
 from bedside.web.schemas import (
     AnswerOut,
     ArticleList,
@@ -19,6 +19,7 @@ from bedside.web.schemas import (
     EditIn,
     ErrorOut,
     HealthOut,
+    ReviewDetailOut,
     ReviewIn,
     ReviewOut,
     SourcesOut,
@@ -49,10 +50,16 @@ _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/ask", response_model=AnswerOut, responses={**_BODY_ERRORS, **_ERRORS})
-def ask(body: AskIn, service: Service, request: Request) -> dict[str, Any]:
-    """Answer a question: opens the existing article for a question asked before, or composes a new one."""
+def ask(body: AskIn, service: Service, request: Request, response: Response, client: ClientDep) -> dict[str, Any]:
+    """Answer a question: opens the existing article for a question asked before, or composes a new one.
+
+    A conversation belongs to the API token (or, without one, the client cookie) that started it: follow-ups must
+    send the same, else 404."""
     gone = client_gone(request)
-    asked = service.ask(body.question, body.audience, body.conversation, follows=body.follows, gone=gone)
+    asked = service.ask(
+        body.question, body.audience, body.conversation, follows=body.follows, gone=gone, owner=client.owner
+    )
+    client.keep(request, response)
     return asked.answer.to_dict()
 
 
@@ -64,14 +71,15 @@ def ask(body: AskIn, service: Service, request: Request) -> dict[str, Any]:
         200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
     },
 )
-def ask_stream(body: AskIn, service: Service) -> StreamingResponse:
+def ask_stream(body: AskIn, service: Service, request: Request, client: ClientDep) -> StreamingResponse:
     """As /api/ask, streamed: `statement` events (unverified drafts) then `done` with the verified answer."""
-    service.check(body.question, body.audience, body.conversation, body.follows)
-    return StreamingResponse(
-        answer_events(service, body.question, body.audience, body.conversation, body.follows),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    service.check(body.question, body.audience, body.conversation, body.follows, client.owner)
+    events = answer_events(service, body.question, body.audience, body.conversation, body.follows, client.owner)
+    streamed = StreamingResponse(
+        events, media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
+    client.keep(request, streamed)
+    return streamed
 
 
 @router.get("/articles/{slug}", response_model=ArticleOut, responses=_ERRORS)
@@ -86,10 +94,18 @@ def article(slug: str, service: Service, audience: Audience = "clinician") -> Ar
     )  # fmt: skip
 
 
+@router.get("/articles/{slug}/review", response_model=ReviewDetailOut, responses=_REVIEW_ERRORS)
+def review_state(slug: str, user: ApiUser, desk: Desk) -> ReviewDetailOut:
+    """The article as the token's user reviews it: its review state and its latest version (send that `version`
+    with claim and approve)."""
+    found, answer = desk.latest(slug)
+    return ReviewDetailOut.of(found, answer)
+
+
 @router.post("/articles/{slug}/review", response_model=ReviewOut, responses={**_BODY_ERRORS, **_REVIEW_ERRORS})
 def review(slug: str, body: ReviewIn, user: ApiUser, desk: Desk) -> ReviewOut:
     """Take a review action as the token's user: claim, release, approve, request_changes or reject."""
-    return ReviewOut.from_domain(desk.review(slug, body.action, user, body.comment))
+    return ReviewOut.from_domain(desk.review(slug, body.action, user, body.comment, body.version))
 
 
 @router.post(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from bedside import __version__
-from bedside.answer.service import normalise_question, slug_for
+from bedside.answer.service import normalise_question, same_question, slug_for
 from bedside.config import Settings
 from bedside.editorial.interface import (
     Article,
@@ -26,7 +26,7 @@ from bedside.editorial.interface import (
     Role,
     User,
 )
-from bedside.errors import InvalidInput, NotFound, TransitionError
+from bedside.errors import Conflict, InvalidInput, NotFound, TransitionError
 
 
 @runtime_checkable
@@ -80,8 +80,11 @@ class MemoryArticles:
         """The article for this question (after normalisation), composing version 1 only when it is new."""
         slug = slug_for(question)
         with self._lock:
-            if slug in self._by_slug:
-                return self._by_slug[slug]
+            found = self._by_slug.get(slug)
+            if found is not None and same_question(found.question, question):
+                return found
+            if found is not None:
+                raise Conflict(f"the article key {slug!r} is taken by another question")
         answer = compose()  # outside the lock: composing is slow, and a duplicate race only wastes work
         now = self._clock()
         meta = answer.get("meta", {})
@@ -107,17 +110,19 @@ class MemoryArticles:
             raise NotFound(f"no article {slug!r}")
         return found
 
-    def list(self, status: ReviewStatus | None = None, query: str = "", limit: int = 50) -> list[Article]:
+    def list(
+        self, status: ReviewStatus | None = None, query: str = "", limit: int = 50, *, approved_only: bool = False
+    ) -> list[Article]:
         words = normalise_question(query).split()
         with self._lock:
             found = [
                 a for a in self._by_slug.values()
-                if (status is None or a.status is status)
+                if (status is None or a.status is status) and (a.approved_version or not approved_only)
                 and all(w in f"{a.question} {a.latest.answer.get('title', '')}".lower() for w in words)
             ]  # fmt: skip
         return sorted(found, key=lambda a: a.updated, reverse=True)[:limit]
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
+    def review(self, slug: str, action: str, actor: User, comment: str = "", version: int | None = None) -> Article:
         raise TransitionError("review actions need the editorial service")
 
     def edit(self, slug: str, actor: User, answer: dict[str, Any]) -> Article:

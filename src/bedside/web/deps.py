@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 import anyio.from_thread
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -19,6 +21,8 @@ from bedside.web.review import Fields, ReviewDesk
 from bedside.web.service import WebService
 
 AUDIENCE_COOKIE = "bedside_audience"
+CLIENT_COOKIE = "bedside_client"  # a random key of this browser: its conversations are its own
+CLIENT_COOKIE_AGE_S = 90 * 24 * 3600
 FORM_EXPIRED = "This form has expired or did not come from this site. Reload the page and try again."
 
 
@@ -29,6 +33,39 @@ def client_gone(request: Request) -> Callable[[], bool]:
         return bool(anyio.from_thread.run(request.is_disconnected))
 
     return gone
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who is asking, for owning conversations: a hash of the API token sent, else of the browser's client cookie
+    (a new one when it has none: `keep` sets it on the response)."""
+
+    owner: str
+    new_cookie: str = ""
+
+    def keep(self, request: Request, response: Response) -> Response:
+        """Give the browser its client cookie when it is new."""
+        if self.new_cookie:
+            secure = request.url.scheme == "https"
+            response.set_cookie(CLIENT_COOKIE, self.new_cookie, max_age=CLIENT_COOKIE_AGE_S, httponly=True,
+                                samesite="lax", secure=secure)  # fmt: skip
+        return response
+
+
+def _key_of(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def get_client(request: Request) -> Client:
+    """The asking client's key (see Client)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return Client("t:" + _key_of(token.strip()))
+    cookie = request.cookies.get(CLIENT_COOKIE, "")
+    if 32 <= len(cookie) <= 128:
+        return Client("b:" + _key_of(cookie))
+    fresh = secrets.token_urlsafe(32)
+    return Client("b:" + _key_of(fresh), fresh)
 
 
 def get_service(request: Request) -> WebService:
@@ -52,6 +89,7 @@ def get_desk(request: Request) -> ReviewDesk:
 
 
 Service = Annotated[WebService, Depends(get_service)]
+ClientDep = Annotated[Client, Depends(get_client)]
 AuthDep = Annotated[Auth, Depends(get_auth)]
 Desk = Annotated[ReviewDesk, Depends(get_desk)]
 

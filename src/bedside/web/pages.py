@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from bedside.answer.identifiers import identifier_notice
 from bedside.editorial.interface import ReviewStatus
-from bedside.errors import InvalidInput
-from bedside.web.deps import AUDIENCE_COOKIE, Service, client_gone
+from bedside.errors import InvalidInput, NotFound
+from bedside.web.deps import AUDIENCE_COOKIE, ClientDep, Service, client_gone
 from bedside.web.schemas import ArticleSummary
 from bedside.web.views import READERS, check_audience
 
 router = APIRouter(include_in_schema=False)
+SCRUBBED_NOTICE = identifier_notice(("a name, a number or a date of birth",))
 COOKIE_AGE_S = 365 * 24 * 3600
 
 
@@ -52,10 +55,9 @@ def home(request: Request, service: Service) -> Response:
 
 def home_context(service: Any, question: str = "", error: str = "") -> dict[str, Any]:
     approved = service.list_articles(ReviewStatus.APPROVED.value, limit=8)
-    recent = [a for a in service.list_articles(limit=8) if a.status is not ReviewStatus.APPROVED][:5]
     return {
         "examples": service.examples(), "approved": [ArticleSummary.from_domain(a) for a in approved],
-        "recent": [ArticleSummary.from_domain(a) for a in recent], "question": question, "error": error,
+        "question": question, "error": error,
     }  # fmt: skip
 
 
@@ -63,21 +65,28 @@ def home_context(service: Any, question: str = "", error: str = "") -> dict[str,
 def ask(
     request: Request,
     service: Service,
+    client: ClientDep,
     question: Annotated[str, Form()] = "",
     audience: Annotated[str, Form()] = "",
     conversation: Annotated[str, Form()] = "",
     follows: Annotated[str, Form()] = "",
 ) -> Response:
-    """Ask (or follow up): opens the article, keeping the conversation id in the address."""
+    """Ask (or follow up): opens the article, keeping the conversation id in the address (the conversation is this
+    browser's: another browser opening the address sees the article without it)."""
     audience = audience or reader(request, service)
     try:
         asked = service.ask(
-            question, audience, conversation or None, follows=follows or None, gone=client_gone(request)
+            question,
+            audience,
+            conversation or None,
+            follows=follows or None,
+            gone=client_gone(request),
+            owner=client.owner,
         )
     except InvalidInput as exc:
         return render(request, "home", home_context(service, question, str(exc)), status=422)
-    target = f"/articles/{asked.article.slug}?c={asked.conversation}"
-    return remember(RedirectResponse(target, status_code=303), asked.answer.audience)
+    target = f"/articles/{asked.article.slug}?c={asked.conversation}" + ("&scrubbed=1" if asked.removed else "")
+    return client.keep(request, remember(RedirectResponse(target, status_code=303), asked.answer.audience))
 
 
 @router.get("/articles/{slug}")
@@ -85,14 +94,23 @@ def article(
     request: Request,
     slug: str,
     service: Service,
+    client: ClientDep,
     audience: Annotated[str, Query(max_length=20)] = "",
     c: Annotated[str, Query(max_length=100)] = "",
+    scrubbed: Annotated[int, Query(ge=0, le=1)] = 0,
 ) -> Response:
-    """An answer article for the chosen reader (remembered in a cookie), with its review status and sources."""
+    """An answer article for the chosen reader (remembered in a cookie), with its review status and sources;
+    `scrubbed` (set by the ask form) warns that identifiers were removed from the question."""
     chosen = check_audience(audience) if audience else reader(request, service)
     found, answer = service.article(slug, chosen)
+    if scrubbed:
+        answer = replace(answer, notices=(SCRUBBED_NOTICE, *answer.notices))
+    try:
+        trail = service.conversation_trail(c, client.owner)
+    except NotFound:  # another browser's conversation (a shared link): the article alone
+        c, trail = "", []
     context = {
-        "article": service.article_view(answer, c, found), "trail": service.conversation_trail(c)[:-1],
+        "article": service.article_view(answer, c, found), "trail": trail[:-1],
         "audience": chosen, "created": found.created[:10],
     }  # fmt: skip
     response = render(request, "article", context)

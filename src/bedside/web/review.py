@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -28,6 +28,7 @@ QUEUE_ORDER = (
     ReviewStatus.REJECTED,
 )  # fmt: skip
 QUEUE_LIMIT = 200
+VERSION_BOUND = (Action.CLAIM.value, Action.APPROVE.value)  # actions that must name the version reviewed
 Fields = Mapping[str, Sequence[str]]  # a submitted form: name -> every value given
 
 
@@ -139,11 +140,25 @@ class ReviewDesk:
 
     # -- acting ----------------------------------------------------------------------------------------------------
 
-    def review(self, slug: str, action: str, user: User, comment: str = "") -> Article:
-        """Take a review action (claim, release, approve, request_changes, reject)."""
+    def review(self, slug: str, action: str, user: User, comment: str = "", version: int | None = None) -> Article:
+        """Take a review action (claim, release, approve, request_changes, reject) on `version`, the version the
+        reviewer saw: claim and approve need it, and any action refuses (Conflict) when a newer version exists."""
         if action not in {a.value for a in REVIEW_ACTIONS}:
             raise InvalidInput(f"unknown review action {action!r}")
-        return self.editorial.review(slug, action, user, comment)
+        if version is None and action in VERSION_BOUND:
+            raise InvalidInput(f"{action} needs the version you reviewed (version: its number)")
+        return self.editorial.review(slug, action, user, comment, version)
+
+    def latest(self, slug: str) -> tuple[Article, dict[str, Any]]:
+        """The article and its latest version's answer JSON (with the article's slug and status)."""
+        article = self.editorial.get(slug)
+        answer = answer_from_dict(article.latest.answer)
+        return article, replace(answer, slug=article.slug, status=article.status.value).to_dict()
+
+    @staticmethod
+    def seen_version(value: str) -> int | None:
+        """The version number a review form names ('' when it names none)."""
+        return _number(value, "the version reviewed") if value.strip() else None
 
     def edit(self, slug: str, user: User, answer: dict[str, Any], base: int | None = None) -> Article:
         """A new version from an editor (every statement cited); the article goes back to submitted."""

@@ -94,6 +94,11 @@ class ReviewIn(BaseModel):
 
     action: Literal["claim", "release", "approve", "request_changes", "reject"]
     comment: str = Field(default="", max_length=MAX_COMMENT)
+    version: int | None = Field(
+        default=None, ge=1, le=2**31 - 1,
+        description="the version reviewed (the `version` GET /api/articles/{slug}/review gave): required for claim "
+        "and approve; 409 when a newer version exists",
+    )  # fmt: skip
 
 
 class EditStatementIn(BaseModel):
@@ -155,6 +160,16 @@ class ReviewOut(BaseModel):
             claimed_by=article.claimed_by, approved_by=article.approved_by, approved_at=article.approved_at,
             approved_version=article.approved_version, url=f"/articles/{article.slug}",
         )  # fmt: skip
+
+
+class ReviewDetailOut(ReviewOut):
+    """An article as a reviewer acts on it: its review state and its latest version's answer, as stored."""
+
+    answer: AnswerOut = Field(description="the latest version: claim and approve name its `version`")
+
+    @classmethod
+    def of(cls, article: Article, answer: dict[str, Any]) -> ReviewDetailOut:
+        return cls(**ReviewOut.from_domain(article).model_dump(), answer=AnswerOut.model_validate(answer))
 
 
 class ArticleSummary(BaseModel):

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from bedside import __version__, starter_kb
+from bedside.answer.identifiers import identifier_notice, scrub_identifiers
 from bedside.answer.question import plan
 from bedside.answer.service import slug_for, validate
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus
@@ -41,6 +42,7 @@ class Asked:
     article: Article
     answer: Answer
     conversation: str
+    removed: tuple[str, ...] = ()  # kinds of patient identifier removed from the question before anything was stored
 
 
 class WebService:
@@ -87,25 +89,27 @@ class WebService:
     def ask(
         self, question: str, audience: str | None = None, conversation: str | None = None,
         on_statement: Callable[[str], None] | None = None, *, follows: str | None = None,
-        gone: Callable[[], bool] | None = None,
+        gone: Callable[[], bool] | None = None, owner: str = "",
     ) -> Asked:  # fmt: skip
         """Open the article for this question (composing it when new) and record the turn in the conversation.
 
         `follows` (an article's slug) starts a conversation from that article when no conversation id is given.
+        `owner` (the client's key) owns a new conversation; a given one must be its own, else NotFound.
         A new question needs a slot at the gate: Overloaded (503, Retry-After) when none comes free in time,
         Abandoned when `gone()` says the client left while waiting; either way nothing is written.
         """
         audience = audience or self.bedside.settings.default_audience
-        question = validate(question, check_audience(audience))
+        removed = scrub_identifiers(question).removed if isinstance(question, str) else ()
+        question = validate(question, check_audience(audience))  # identifiers gone before anything is stored
         stamp = self._today().isoformat()
         earlier = self.articles.get(follows) if follows and not conversation else None
-        key = self._key(question, conversation, earlier)
+        key = self._key(question, conversation, earlier, owner)
         with self._admission(key, gone), self._lock:
             conversations = self.bedside.conversations
             if earlier is not None:
-                conversation = conversations.new(stamp)
+                conversation = conversations.new(stamp, owner)
                 conversations.add(conversation, earlier.question, public_answer(earlier, "clinician").to_dict(), stamp)
-            conversation = conversation or conversations.new(stamp)
+            conversation = conversation or conversations.new(stamp, owner)
             sources: dict[str, str] = {}
             composed: list[Answer] = []
 
@@ -122,11 +126,13 @@ class WebService:
             answer = replace(public_answer(article, audience), conversation=conversation)
             if not composed:  # an existing article: the turn still belongs to this conversation
                 conversations.add(conversation, question, answer.to_dict(), stamp)
-        return Asked(article, answer, conversation)
+        if removed:
+            answer = replace(answer, notices=(identifier_notice(removed), *answer.notices))
+        return Asked(article, answer, conversation, removed)
 
-    def _key(self, question: str, conversation: str | None, earlier: Article | None) -> str:
+    def _key(self, question: str, conversation: str | None, earlier: Article | None, owner: str) -> str:
         """The question as resolved against the conversation (or the article it follows): the article's key."""
-        previous = [earlier.question] if earlier else self.conversation_trail(conversation or "")
+        previous = [earlier.question] if earlier else self.conversation_trail(conversation or "", owner)
         return plan(question, previous).search_query
 
     def _known(self, key: str) -> bool:
@@ -140,12 +146,15 @@ class WebService:
         """No slot for a question that already has an article; the gate's slot otherwise."""
         return nullcontext() if self._known(key) else self.gate.admit(gone)
 
-    def check(self, question: str, audience: str | None, conversation: str | None, follows: str | None = None) -> None:
+    def check(
+        self, question: str, audience: str | None, conversation: str | None, follows: str | None = None,
+        owner: str = "",
+    ) -> None:  # fmt: skip
         """Raise what `ask` would raise for bad input (InvalidInput, NotFound) or when busy (Overloaded), without
         composing."""
         question = validate(question, check_audience(audience or self.bedside.settings.default_audience))
         earlier = self.articles.get(follows) if follows and not conversation else None
-        if not self._known(self._key(question, conversation, earlier)):
+        if not self._known(self._key(question, conversation, earlier, owner)):
             self.gate.check()
 
     # -- reading ---------------------------------------------------------------------------------------------------
@@ -166,15 +175,17 @@ class WebService:
             view = replace(view, approved_by=article.approved_by, approved_on=article.approved_at[:10])
         return view
 
-    def conversation_trail(self, conversation: str) -> list[str]:
-        """Earlier questions of a conversation, oldest first ([] for none); NotFound for an unknown id."""
+    def conversation_trail(self, conversation: str, owner: str) -> list[str]:
+        """Earlier questions of `owner`'s conversation, oldest first ([] for none); NotFound for an unknown id or
+        another client's conversation."""
         if not conversation:
             return []
         with self._read_lock:
-            return self._trails.questions(conversation)
+            return self._trails.questions(conversation, owner)
 
     def list_articles(self, status: str | None = None, query: str = "", limit: int = 50) -> list[Article]:
-        """Articles, newest first, filtered by review status and words of the question or title."""
+        """Articles with an approved version, newest first, filtered by review status and words of the question or
+        title."""
         try:
             wanted = ReviewStatus(status) if status else None
         except ValueError:
@@ -182,8 +193,9 @@ class WebService:
             raise InvalidInput(f"unknown status {status!r} (choose from {allowed})") from None
         if not 1 <= limit <= 200:
             raise InvalidInput("limit must be between 1 and 200")
-        found = self.articles.list(wanted, query.strip(), limit)
-        return [a for a in found if a.public_version is not None]
+        # Only reviewed articles are listed: an unreviewed one holds a question as its asker typed it, which may name
+        # a patient; it stays reachable by its own address, never listed for everyone to browse.
+        return self.articles.list(wanted, query.strip(), limit, approved_only=True)
 
     # -- the knowledge base ----------------------------------------------------------------------------------------
 

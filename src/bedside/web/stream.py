@@ -27,7 +27,12 @@ def sse(event: str, data: dict[str, Any]) -> str:
 
 
 async def answer_events(
-    service: WebService, question: str, audience: str | None, conversation: str | None, follows: str | None = None
+    service: WebService,
+    question: str,
+    audience: str | None,
+    conversation: str | None,
+    follows: str | None = None,
+    owner: str = "",
 ) -> AsyncIterator[str]:
     """Run `service.ask` in a thread and yield its progress as server-sent events."""
     loop = asyncio.get_running_loop()
@@ -39,7 +44,12 @@ async def answer_events(
     def work() -> None:
         try:
             asked = service.ask(
-                question, audience, conversation, on_statement=lambda t: put("statement", {"text": t}), follows=follows
+                question,
+                audience,
+                conversation,
+                on_statement=lambda t: put("statement", {"text": t}),
+                follows=follows,
+                owner=owner,
             )
             put("done", {**asked.answer.to_dict(), "url": f"/articles/{asked.article.slug}"})
         except BedsideError as exc:
