@@ -173,6 +173,8 @@ def test_a_yes_no_question_the_sources_do_not_decide_is_framed_as_such(kb):
         ("Is this AKI, what do I do with her tablets, and does she need a renal ultrasound?",
          ["diagnosis", "choice", "yes-no"]),
         ("72F, AF, eGFR 40. Apixaban dose?", ["dose"]),
+        ("On denosumab for 4 years. Is it OK to just stop?", ["yes-no"]),
+        ("Is it safe to give in pregnancy, and is she anaemic?", ["yes-no", "diagnosis"]),
     ],
 )  # fmt: skip
 def test_a_question_is_cut_into_the_parts_it_asks(question, decisions):

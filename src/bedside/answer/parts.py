@@ -68,12 +68,21 @@ class Part:
     also: tuple[str, ...] = ()  # further kinds of answer the same part asks ("antibiotic, dose and duration")
 
 
+# "Is this AKI?", "is she anaemic?" ask for a diagnosis; "is it OK to stop?", "is it safe to", "is it worth" ask
+# whether to do something.
+_IS_THIS = re.compile(
+    r"\s*is (?:this|it|she|he)\b(?!\s+(?:ok|okay|alright|safe|fine|reasonable|worth|possible|necessary|appropriate|"
+    r"advisable|sensible|better|best|too late|too early|still|acceptable|wise)\b)",
+    re.I,
+)
+
+
 def decision_of(text: str) -> str:
     """The kind of answer a part asks for."""
     yes_no = bool(_YES_NO_WORDS.match(text))
     for name, pattern in _DECISIONS:
         if pattern.search(text):
-            if yes_no and name not in ("dose", "duration") and not re.match(r"\s*is (?:this|it|she|he)\b", text, re.I):
+            if yes_no and name not in ("dose", "duration") and not _IS_THIS.match(text):
                 return "yes-no"  # "does she need a renal ultrasound?", "does X lower Y levels?": a yes/no decision
             return name
     return "yes-no" if yes_no else "general"
