@@ -278,7 +278,7 @@ class StyleSheets:
         self._buckets: dict[str, tuple[list[Rule], dict[str, list[Rule]]]] = {}  # key token -> (free, by ancestor)
         for rule in rules:
             free, by_ancestor = self._buckets.setdefault(_token(rule.key) or "*", ([], {}))
-            combinator, left = rule.parts[-2] if len(rule.parts) > 1 else ("", None)
+            left = rule.parts[-2][1] if len(rule.parts) > 1 else None
             ancestor = _token(left) if left is not None and rule.parts[-1][0] in (" ", ">") else ""
             if ancestor:
                 by_ancestor.setdefault(ancestor, []).append(rule)
