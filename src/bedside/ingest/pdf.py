@@ -182,7 +182,7 @@ def _switched_off(reader: Any) -> set[int]:
 
 
 def _layers(page: Any, off: set[int]) -> OptionalContent:
-    """The page's names for layers (/Properties) and fill alphas (/ExtGState), form XObjects' included."""
+    """The page's names for layers (/Properties), fill alphas (/ExtGState) and images, form XObjects' included."""
     layers = OptionalContent(off=off)
     pending = [(_resolve(page.get("/Resources")), 0)]
     while pending:
@@ -202,6 +202,9 @@ def _layers(page: Any, off: set[int]) -> OptionalContent:
             form = _resolve(xobjects[name])
             if isinstance(form, dict) and str(form.get("/Subtype")) == "/Form":
                 pending.append((_resolve(form.get("/Resources")), depth + 1))
+            elif isinstance(form, dict) and str(form.get("/Subtype")) == "/Image":
+                masked = any(k in form for k in ("/SMask", "/Mask")) or bool(form.get("/ImageMask"))
+                layers.images.setdefault(str(name), not masked)
     return layers
 
 
