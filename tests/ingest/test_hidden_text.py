@@ -245,6 +245,10 @@ def test_visible_pdf_drawing_is_kept(tmp_path: Path) -> None:
             "white-on-an-image", "q 480 0 0 30 60 690 cm /Im1 Do Q 1 g BT /F1 11 Tf 72 700 Td {h} Tj ET 0 g",
             resources="/XObject << /Im1 6 0 R >>", objects=(IMAGE,),
         ),
+        Technique(
+            "highlight-multiply", "BT /F1 11 Tf 72 700 Td {h} Tj ET q /HL gs 1 1 0 rg 60 690 480 30 re f Q",
+            resources="/ExtGState << /HL << /BM /Multiply >> >>",
+        ),
         Technique("box-elsewhere", "BT /F1 11 Tf 72 700 Td {h} Tj ET q 0 g 60 100 480 30 re f Q"),
         Technique(
             "layer-on", "/OC /L1 BDC BT /F1 11 Tf 72 700 Td {h} Tj ET EMC", resources="/Properties << /L1 6 0 R >>",

@@ -194,9 +194,14 @@ def _layers(page: Any, off: set[int]) -> OptionalContent:
             layers.properties.setdefault(str(name), dict.__getitem__(properties, name))
         states = _resolve(resources.get("/ExtGState")) or {}
         for name in states:
-            alpha = (_resolve(states[name]) or {}).get("/ca")
+            state = _resolve(states[name]) or {}
+            alpha = state.get("/ca")
             if isinstance(alpha, (int, float)):
                 layers.alphas.setdefault(str(name), float(alpha))
+            if "/BM" in state:
+                blend = _resolve(state["/BM"])
+                blend = blend[0] if isinstance(blend, list) and blend else blend
+                layers.blends.setdefault(str(name), str(blend) in ("/Normal", "/Compatible"))
         xobjects = _resolve(resources.get("/XObject")) or {}
         for name in xobjects:
             form = _resolve(xobjects[name])
