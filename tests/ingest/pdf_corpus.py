@@ -41,6 +41,7 @@ def _text(h: str = "{h}", at: str = "72 700 Td", size: int = 11, before: str = "
 
 
 OCG = "<< /Type /OCG /Name (Hidden layer) >>"
+IMAGE = "IMAGE:"  # a one-pixel white image
 TECHNIQUES = [
     Technique("white-gray", f"1 g {_text()} 0 g"),
     Technique("white-rgb", f"1 1 1 rg {_text()} 0 0 0 rg"),
@@ -81,6 +82,10 @@ TECHNIQUES = [
         objects=(OCG, "<< /Type /OCMD /OCGs [6 0 R] /P /AllOn >>"),
     ),
     Technique(
+        "image-over", "{t} q 480 0 0 30 60 690 cm /Im1 Do Q".replace("{t}", _text()),
+        resources="/XObject << /Im1 6 0 R >>", objects=(IMAGE,),
+    ),
+    Technique(
         "form-xobject-white", "q /Fm1 Do Q", resources="/XObject << /Fm1 6 0 R >>",
         objects=("FORM:1 g " + _text() + " 0 g",),
     ),
@@ -104,7 +109,10 @@ def write_pdf(path: Path, technique: Technique, code: str) -> None:
         _stream(b"", content),
     ]
     for extra in technique.objects:
-        if extra.startswith("FORM:"):
+        if extra == IMAGE:
+            head = b"/Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8"
+            objects.append(_stream(head, b"\xff"))
+        elif extra.startswith("FORM:"):
             body = extra.removeprefix("FORM:").replace("{h}", h).encode("latin-1")
             head = b"/Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >>"
             objects.append(_stream(head, body))

@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
-from pdf_corpus import CLOSING, VISIBLE, write_corpus
+from pdf_corpus import CLOSING, VISIBLE, hidden_sentence, write_corpus
 
 from bedside import Bedside
+from bedside.answer.evidence import EvidencePassage
+from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.ingest import read_path
 from bedside.model import Document
 
@@ -80,3 +82,22 @@ def test_no_hidden_sentence_is_quoted_in_answers_or_search(corpus: list[tuple[Pa
             assert statements, question  # the visible advice answers it
             quoted += sum(bool(LEAK.search(s)) for s in statements)
         assert quoted == 0
+
+
+def test_an_llm_statement_quoting_hidden_text_fails_verification(
+    corpus: list[tuple[Path, str]], tmp_path: Path
+) -> None:
+    """A model that quotes the hidden sentence, citing the document it hid in, is not supported by the passage."""
+    with Bedside(data_dir=tmp_path / "data", starter_kb=False) as b:
+        b.ingest([p for p, _ in corpus])
+        supported = []
+        for path, code in corpus:
+            (doc_id,) = [d for d in b.store.document_ids() if b.store.document(d).origin == str(path)]
+            cited = [
+                EvidencePassage(p.id, p.document_id, p.text, p.start, title="Paracetamol for fever")
+                for p in b.store.passages_of(doc_id)
+            ]
+            if verify_statement(hidden_sentence(code), cited, None, VerifyThresholds()).ok:
+                supported.append(path.name)
+            assert verify_statement(VISIBLE[0], cited, None, VerifyThresholds()).ok, path.name  # the control
+        assert supported == []

@@ -233,7 +233,7 @@ def test_text_inherits_hiding_a_descendant_can_undo(tmp_path: Path) -> None:
 
 def test_visible_pdf_drawing_is_kept(tmp_path: Path) -> None:
     """White text on a dark box, text inside its clip, shading under text and a layer switched on all stay."""
-    from pdf_corpus import Technique, write_pdf
+    from pdf_corpus import IMAGE, Technique, write_pdf
 
     layer = "<< /Type /OCG /Name (Layer) >>"
     cases = [
@@ -241,6 +241,14 @@ def test_visible_pdf_drawing_is_kept(tmp_path: Path) -> None:
         Technique("inside-clip", "q 60 680 480 40 re W n BT /F1 11 Tf 72 700 Td {h} Tj ET Q"),
         Technique("shading-under", "q 0.9 g 60 690 480 30 re f Q BT /F1 11 Tf 72 700 Td {h} Tj ET"),
         Technique("small-print", "BT /F1 6 Tf 72 700 Td {h} Tj ET"),
+        Technique(
+            "white-on-an-image", "q 480 0 0 30 60 690 cm /Im1 Do Q 1 g BT /F1 11 Tf 72 700 Td {h} Tj ET 0 g",
+            resources="/XObject << /Im1 6 0 R >>", objects=(IMAGE,),
+        ),
+        Technique(
+            "highlight-multiply", "BT /F1 11 Tf 72 700 Td {h} Tj ET q /HL gs 1 1 0 rg 60 690 480 30 re f Q",
+            resources="/ExtGState << /HL << /BM /Multiply >> >>",
+        ),
         Technique("box-elsewhere", "BT /F1 11 Tf 72 700 Td {h} Tj ET q 0 g 60 100 480 30 re f Q"),
         Technique(
             "layer-on", "/OC /L1 BDC BT /F1 11 Tf 72 700 Td {h} Tj ET EMC", resources="/Properties << /L1 6 0 R >>",

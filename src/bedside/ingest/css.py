@@ -270,35 +270,45 @@ def _compound(tag: str, rest: str) -> _Simple | None:
 
 
 class StyleSheets:
-    """The rules of a page's style sheets, indexed by the id, class or tag their rightmost compound needs."""
+    """The rules of a page's style sheets, indexed by the id, class or tag their rightmost compound needs and,
+    for `A B` and `A > B`, by a token A needs on an ancestor, so that a page with thousands of rules and
+    elements only tries the rules that could match (as browsers do with their ancestor filters)."""
 
     def __init__(self, rules: Iterable[Rule] = ()) -> None:
-        self._by_id: dict[str, list[Rule]] = {}
-        self._by_class: dict[str, list[Rule]] = {}
-        self._by_tag: dict[str, list[Rule]] = {}
-        self._any: list[Rule] = []
+        self._buckets: dict[str, tuple[list[Rule], dict[str, list[Rule]]]] = {}  # key token -> (free, by ancestor)
         for rule in rules:
-            key = rule.key
-            if key.ids:
-                self._by_id.setdefault(key.ids[0], []).append(rule)
-            elif key.classes:
-                self._by_class.setdefault(key.classes[0], []).append(rule)
-            elif key.tag:
-                self._by_tag.setdefault(key.tag, []).append(rule)
+            free, by_ancestor = self._buckets.setdefault(_token(rule.key) or "*", ([], {}))
+            left = rule.parts[-2][1] if len(rule.parts) > 1 else None
+            ancestor = _token(left) if left is not None and rule.parts[-1][0] in (" ", ">") else ""
+            if ancestor:
+                by_ancestor.setdefault(ancestor, []).append(rule)
             else:
-                self._any.append(rule)
+                free.append(rule)
+
+    def _candidates(self, el: etree._Element) -> list[Rule]:
+        keys = ["*"]
+        if el.get("id"):
+            keys.append("#" + (el.get("id") or ""))
+        keys += ["." + name for name in set((el.get("class") or "").split())]
+        if isinstance(el.tag, str):
+            keys.append(el.tag.lower())
+        buckets = [self._buckets[k] for k in keys if k in self._buckets]
+        if not buckets:
+            return []
+        found: list[Rule] = []
+        above: set[str] | None = None
+        for free, by_ancestor in buckets:
+            found += free
+            if by_ancestor:
+                above = _ancestor_tokens(el) if above is None else above
+                for token in above & by_ancestor.keys():
+                    found += by_ancestor[token]
+        return found
 
     def declarations(self, el: etree._Element) -> Declarations:
         """The cascaded declarations for el: matching rules by importance, specificity and order, then its style
         attribute (which beats any selector unless a rule's declaration is !important and its own is not)."""
-        candidates = list(self._any)
-        if el.get("id"):
-            candidates += self._by_id.get(el.get("id") or "", [])
-        for name in set((el.get("class") or "").split()):
-            candidates += self._by_class.get(name, [])
-        if isinstance(el.tag, str):
-            candidates += self._by_tag.get(el.tag.lower(), [])
-        matched = sorted((r for r in candidates if r.matches(el)), key=lambda r: (r.specificity, r.order))
+        matched = sorted((r for r in self._candidates(el) if r.matches(el)), key=lambda r: (r.specificity, r.order))
         result: Declarations = {}
         inline = parse_declarations(el.get("style") or "")
         for layer in [r.declarations for r in matched] + [inline]:
@@ -306,6 +316,28 @@ class StyleSheets:
                 if important or not result.get(name, ("", False))[1]:
                     result[name] = (value, important)
         return result
+
+
+def _token(simple: _Simple | None) -> str:
+    """The most selective thing a compound needs: "#id", ".class" or the tag ("" for none)."""
+    if simple is None:
+        return ""
+    if simple.ids:
+        return "#" + simple.ids[0]
+    if simple.classes:
+        return "." + simple.classes[0]
+    return simple.tag
+
+
+def _ancestor_tokens(el: etree._Element) -> set[str]:
+    tokens: set[str] = set()
+    for a in el.iterancestors():
+        if isinstance(a.tag, str):
+            tokens.add(a.tag.lower())
+        if a.get("id"):
+            tokens.add("#" + (a.get("id") or ""))
+        tokens.update("." + name for name in (a.get("class") or "").split())
+    return tokens
 
 
 # Colours ---------------------------------------------------------------------------------------------------------

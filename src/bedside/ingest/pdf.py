@@ -182,7 +182,7 @@ def _switched_off(reader: Any) -> set[int]:
 
 
 def _layers(page: Any, off: set[int]) -> OptionalContent:
-    """The page's names for layers (/Properties) and fill alphas (/ExtGState), form XObjects' included."""
+    """The page's names for layers (/Properties), fill alphas (/ExtGState) and images, form XObjects' included."""
     layers = OptionalContent(off=off)
     pending = [(_resolve(page.get("/Resources")), 0)]
     while pending:
@@ -194,14 +194,22 @@ def _layers(page: Any, off: set[int]) -> OptionalContent:
             layers.properties.setdefault(str(name), dict.__getitem__(properties, name))
         states = _resolve(resources.get("/ExtGState")) or {}
         for name in states:
-            alpha = (_resolve(states[name]) or {}).get("/ca")
+            state = _resolve(states[name]) or {}
+            alpha = state.get("/ca")
             if isinstance(alpha, (int, float)):
                 layers.alphas.setdefault(str(name), float(alpha))
+            if "/BM" in state:
+                blend = _resolve(state["/BM"])
+                blend = blend[0] if isinstance(blend, list) and blend else blend
+                layers.blends.setdefault(str(name), str(blend) in ("/Normal", "/Compatible"))
         xobjects = _resolve(resources.get("/XObject")) or {}
         for name in xobjects:
             form = _resolve(xobjects[name])
             if isinstance(form, dict) and str(form.get("/Subtype")) == "/Form":
                 pending.append((_resolve(form.get("/Resources")), depth + 1))
+            elif isinstance(form, dict) and str(form.get("/Subtype")) == "/Image":
+                masked = any(k in form for k in ("/SMask", "/Mask")) or bool(form.get("/ImageMask"))
+                layers.images.setdefault(str(name), not masked)
     return layers
 
 

@@ -35,6 +35,7 @@ RGB = tuple[float, float, float]  # 0-1
 class _State:
     fill: RGB = (0.0, 0.0, 0.0)
     alpha: float = 1.0
+    covers: bool = True  # normal blending: a shape painted now hides what is under it (Multiply would not)
     mode: int = 0
     size: float = 12.0
     scaling: float = 100.0
@@ -45,7 +46,7 @@ class _State:
 @dataclass(frozen=True, slots=True)
 class _Rect:
     box: Box
-    fill: RGB
+    fill: RGB | None  # None for an image: its colours under the text are unknown
     opaque: bool
     seq: int
 
@@ -57,6 +58,8 @@ class OptionalContent:
     off: set[int] = field(default_factory=set)  # object numbers of OCGs that are off
     properties: dict[str, Any] = field(default_factory=dict)  # /Properties name -> OCG or OCMD (unresolved)
     alphas: dict[str, float] = field(default_factory=dict)  # /ExtGState name -> fill alpha (/ca)
+    blends: dict[str, bool] = field(default_factory=dict)  # /ExtGState name -> its /BM blends normally
+    images: dict[str, bool] = field(default_factory=dict)  # image /XObject name -> opaque (no mask, no soft mask)
 
     def hides(self, ref: Any) -> bool:
         """True when marked content tagged with this OCG or membership dictionary is not shown."""
@@ -100,6 +103,10 @@ class HiddenText:
             self._show(operands, cm, tm)
         elif operator in (b"BMC", b"BDC", b"EMC"):
             self._mark(operator, operands)
+        elif operator == b"Do" and operands and str(operands[0]) in self.layers.images and not any(self._marked):
+            corners = [_apply(cm, x, y) for x, y in ((0, 0), (1, 0), (1, 1), (0, 1))]  # an image fills the unit square
+            opaque = self.layers.images[str(operands[0])] and self._state.alpha >= 0.5 and self._state.covers
+            self._rects.append(_Rect(_bbox(corners), None, opaque, self._seq))
         elif operator in (b"m", b"l", b"c", b"v", b"y", b"re", b"h", b"W", b"W*") or operator in _PAINTS:
             self._draw(operator, _numbers(operands), cm)
         else:
@@ -120,8 +127,11 @@ class HiddenText:
             self._state = self._stack.pop() if self._stack else _State()
         elif operator in (b"g", b"rg", b"k", b"sc", b"scn") and n:
             self._state = replace(s, fill=_rgb(n))
-        elif operator == b"gs" and operands and str(operands[0]) in self.layers.alphas:
-            self._state = replace(s, alpha=self.layers.alphas[str(operands[0])])
+        elif operator == b"gs" and operands:
+            name = str(operands[0])
+            self._state = replace(
+                s, alpha=self.layers.alphas.get(name, s.alpha), covers=self.layers.blends.get(name, s.covers)
+            )
         elif operator == b"Tr" and n:
             self._state = replace(s, mode=int(n[0]))
         elif operator == b"Tf" and len(operands) >= 2 and _numbers(operands[1:]):
@@ -170,7 +180,8 @@ class HiddenText:
             for sub, curved in self._path:
                 if not curved and _is_rectangle(sub):
                     box = _bbox(sub)
-                    self._rects.append(_Rect(box, self._state.fill, self._state.alpha >= 0.5, self._seq))
+                    opaque = self._state.alpha >= 0.5 and self._state.covers
+                    self._rects.append(_Rect(box, self._state.fill, opaque, self._seq))
         self._path = []
         self._clip_next = False
 
@@ -205,8 +216,9 @@ class HiddenText:
         clip = s.clip
         if clip is not None and (clip[2] - clip[0] < 1 or clip[3] - clip[1] < 1 or not _inside(x, y, clip, 2.0)):
             return "clipped", x, y
-        behind = next((r.fill for r in reversed(self._rects) if r.opaque and _inside(x, y, r.box)), _WHITE)
-        if contrast(_255(s.fill), _255(behind)) < MIN_CONTRAST:
+        under = next((r for r in reversed(self._rects) if r.opaque and _inside(x, y, r.box)), None)
+        behind = _WHITE if under is None else under.fill
+        if behind is not None and contrast(_255(s.fill), _255(behind)) < MIN_CONTRAST:
             return "text coloured as its background", x, y
         return "", x, y
 

@@ -23,6 +23,7 @@ _CONTROL = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 )
 _LINE_BREAKS = re.compile(r"[\t\n\r]")
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def sanitize(doc: Document) -> Document:
@@ -67,8 +68,17 @@ def _field(value: str, name: str, origin: str, limit: int | None = MAX_FIELD_CHA
     _valid(value, name, origin)
     if limit is not None and len(value) > limit:
         raise IngestError(origin, f"field '{name}' is {len(value):,} characters; the limit is {limit:,}")
+    return clean_field(name, value)
+
+
+def clean_field(name: str, value: str) -> str:
+    """A metadata value as stored: escape sequences and control characters removed, line breaks and tabs made
+    single spaces. A URL loses tabs and line breaks as a browser's URL parser drops them, and has other control
+    characters percent-encoded: removing them could join `java\x01script:` into a scheme."""
     if not _CONTROL.search(value) and not _LINE_BREAKS.search(value):
         return value
+    if name == "url":
+        return _URL_CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", _LINE_BREAKS.sub("", value)).strip()
     return " ".join(_CONTROL.sub("", value).split())
 
 

@@ -35,6 +35,7 @@ MIN_FONT_PX = 4.0  # smaller text cannot be read (a 1 pt font is 1.3 px)
 MIN_OPACITY = 0.1
 MIN_CONTRAST = 1.25  # WCAG ratio; #eee on white is 1.16, #ddd on white 1.36
 OFF_SCREEN_PX = 100.0
+_ATTRIBUTES = ("hidden", "aria-hidden", "color", "bgcolor")  # attributes that change what a reader sees
 _TRANSFORM = re.compile(r"(scale(?:x|y|z|3d)?|matrix|translate(?:x|y|3d)?)\(([^)]*)\)")
 _FONT_SIZE_IN_SHORTHAND = re.compile(r"(?:^|\s)((?:\d+\.?\d*|\.\d+)(?:px|pt|pc|em|rem|%|ex|ch|in|cm|mm))(?:/|\s)")
 
@@ -66,6 +67,7 @@ class PageStyle:
         for css in sheets:
             rules.extend(parse_stylesheet(css, start=len(rules)))
         self.sheets = StyleSheets(rules)
+        self._inherited: dict[Context, str] = {}  # _own_hidden of contexts seen, for elements that add nothing
 
     @classmethod
     def of_page(cls, root: etree._Element) -> PageStyle:
@@ -79,6 +81,11 @@ class PageStyle:
     def judge(self, el: etree._Element, parent: Context) -> Verdict:
         """Decide for el given what it inherits from its parent."""
         d = self.sheets.declarations(el)
+        if not d and not any(el.get(a) is not None for a in _ATTRIBUTES):  # most elements: nothing of their own
+            own = self._inherited.get(parent)
+            if own is None:
+                own = self._inherited[parent] = _own_hidden(parent)
+            return Verdict("", own, parent)
         ctx = _context(el, d, parent)
         return Verdict(_subtree_hidden(el, d, ctx, parent), _own_hidden(ctx), ctx)
 
