@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=1000, ge=1)
     max_connections_per_client: int = Field(default=100, ge=1)
     max_requests_in_flight: int = Field(default=64, ge=1)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed; none: the
+    # connection's own address is the client's (sign-in throttling counts by it), whoever sends such headers.
+    trusted_proxies: list[str] = Field(default_factory=list)
     secret_key: str = ""
     # Keys the audit chain (HMAC); kept outside the article database. Empty: a 0600 file `audit_key` in data_dir.
     audit_key: str = ""

@@ -171,4 +171,7 @@ def test_subject_of_an_article_reads_its_latest_version() -> None:
         return ArticleVersion(n, {}, AT, by, "extractive", "snap", "0.1.0")
 
     article = Article("s", "q", S.UNDER_REVIEW, (version(1, "system"), version(2, "ed@x.org")), AT, AT, "ann@x.org")
-    assert Subject.of(article) == Subject(S.UNDER_REVIEW, 2, "ed@x.org", "ann@x.org")
+    authors = frozenset({"system", "ed@x.org"})  # every author since the last approval (none yet)
+    assert Subject.of(article) == Subject(S.UNDER_REVIEW, 2, "ed@x.org", "ann@x.org", authors)
+    approved = Article("s", "q", S.UNDER_REVIEW, article.versions, AT, AT, "ann@x.org", approved_version=1)
+    assert Subject.of(approved).authors == frozenset({"ed@x.org"})

@@ -84,6 +84,11 @@ class Scenes:
         return lambda w, role, variant, c: Probe(path)
 
     @staticmethod
+    def wrong_password(w: World, role: str, variant: str, c: TestClient) -> Probe:
+        new = "a-new-password-123"
+        return Probe("/account/password", data={"current": "not the password", "new": new, "again": new})
+
+    @staticmethod
     def form(path: str) -> Scene:
         return lambda w, role, variant, c: Probe(path, data={})
 

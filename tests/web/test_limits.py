@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
@@ -145,6 +145,10 @@ def guarded() -> Iterator[str]:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/whoami")
+    async def whoami(request: Request) -> dict[str, str]:
+        return {"client": request.client.host if request.client else ""}
+
     @app.post("/echo")
     async def echo(body: dict[str, Any]) -> dict[str, int]:
         return {"keys": len(body)}
@@ -216,3 +220,11 @@ def test_a_large_body_is_refused_without_being_read(guarded: str) -> None:
     assert reply.startswith(b"HTTP/1.1 413") and b"connection: close" in reply.lower()
     r = httpx.post(f"http://{guarded}/echo", json={"a": 1}, timeout=5)
     assert r.status_code == 200 and r.json() == {"keys": 1}
+
+
+def test_forwarded_addresses_are_believed_only_from_configured_proxies(guarded: str) -> None:
+    spoofed = httpx.get(f"http://{guarded}/whoami", headers={"X-Forwarded-For": "198.51.100.4"}, timeout=5)
+    assert spoofed.json() == {"client": "127.0.0.1"}  # no proxy configured: the header is ignored, even from here
+    config = server_config(FastAPI(), load_settings(trusted_proxies=["10.0.0.2"]), "127.0.0.1", 8000)
+    assert config.proxy_headers and config.forwarded_allow_ips == "10.0.0.2"
+    assert not server_config(FastAPI(), load_settings(), "127.0.0.1", 8000).proxy_headers

@@ -27,7 +27,7 @@ from bedside.editorial.export import ExportFormat, export_files
 from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, Role, User
 from bedside.editorial.keys import audit_key_for, key_file_beside, stored_key
 from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advance
-from bedside.editorial.users import Accounts
+from bedside.editorial.users import TOKEN_DAYS, Accounts, TokenInfo
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
 from bedside.store.articles import WRITE, articles, migrate, open_engine, versions
 
@@ -328,9 +328,29 @@ class SqlArticleService:
         """The account with this email address (NotFound otherwise)."""
         return self.users.get(email)
 
-    def issue_token(self, email: str) -> str:
-        """A new API token for the account (stored hashed: shown once)."""
-        return self.users.issue_token(email)
+    def issue_token(self, email: str, days: int | None = TOKEN_DAYS) -> str:
+        """A new API token for the account, valid for `days` (None: until revoked; stored hashed: shown once)."""
+        return self.users.issue_token(email, days)
+
+    def tokens_of(self, email: str) -> builtins.list[TokenInfo]:
+        """The account's API tokens (ids and dates, never values)."""
+        return self.users.tokens_of(email)
+
+    def revoke_token(self, email: str, token_id: int) -> None:
+        """Remove one API token of the account."""
+        self.users.revoke_token(email, token_id)
+
+    def revoke_token_value(self, token: str) -> bool:
+        """Remove the API token with this value; whether there was one."""
+        return self.users.revoke_token_value(token)
+
+    def set_password(self, email: str, password: str | None = None, current: str | None = None) -> tuple[User, str]:
+        """A new password (generated when None, returned to show once); every session of the account ends."""
+        return self.users.set_password(email, password, current)
+
+    def set_role(self, email: str, role: Role | str) -> User:
+        """Give an account another role (checked on every action, so it applies at once)."""
+        return self.users.set_role(email, role)
 
     def user_by_token(self, token: str) -> User | None:
         """The active account for this API token, or None."""

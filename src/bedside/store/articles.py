@@ -48,6 +48,7 @@ users = sa.Table(
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("auth_epoch", sa.Integer, nullable=False, server_default="0"),
 )
 
 tokens = sa.Table(
@@ -57,6 +58,7 @@ tokens = sa.Table(
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("expires", sa.String(40), nullable=False, server_default=""),
 )
 
 articles = sa.Table(

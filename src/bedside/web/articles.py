@@ -53,6 +53,8 @@ class EditorialService(ArticleService, Protocol):
 
     def set_active(self, email: str, active: bool) -> User: ...
 
+    def set_password(self, email: str, password: str | None = None, current: str | None = None) -> tuple[User, str]: ...
+
 
 def open_articles(settings: Settings) -> ArticleService:
     """The article service for these settings."""

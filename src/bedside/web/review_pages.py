@@ -165,6 +165,36 @@ def save_edit(request: Request, slug: str, form: Posted, desk: Desk) -> Response
     return RedirectResponse(f"/review/{slug}?done=edit", status_code=303)
 
 
+# -- your account ----------------------------------------------------------------------------------------------------
+
+
+@router.get("/account/password")
+def password_page(request: Request, person: Person) -> Response:
+    """The form to change one's own password."""
+    return render(request, "account_password", {"message": "", "kind": "ok"})
+
+
+@router.post("/account/password")
+def change_password(request: Request, form: Posted, auth: AuthDep) -> Response:
+    """Change one's own password (the current one first): every session of the account ends, and this browser
+    gets a new one."""
+    new = form.get("new")
+    if new != form.get("again"):
+        return render(request, "account_password", {"message": "The two new passwords differ.", "kind": "error"}, 422)
+    try:
+        user, _ = auth.editorial().set_password(form.person.user.email, new, current=form.get("current"))
+    except (InvalidInput, PermissionDenied) as exc:
+        code = 403 if isinstance(exc, PermissionDenied) else 422
+        return render(request, "account_password", {"message": str(exc), "kind": "error"}, code)
+    auth.end(request)
+    signed = SignedIn(user, auth.sessions.create(user.email, user.epoch))
+    request.state.signed_in = signed
+    done = "Password changed. You stay signed in here; every other session of your account has ended."
+    response = render(request, "account_password", {"message": done, "kind": "ok"})
+    auth.set_session_cookie(request, response, signed)
+    return response
+
+
 # -- users -----------------------------------------------------------------------------------------------------------
 
 

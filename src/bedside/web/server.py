@@ -6,7 +6,8 @@ how many are open: enough of them exhaust the process's file descriptors and eve
 included, stops being served. Here each request's headers must arrive within `header_timeout` seconds of its
 first byte (or of the connection opening), else 408 and the connection closes; at most `max_connections` are open
 at once and at most `max_connections_per_client` from one address: beyond either, a new connection is closed at
-once. Body size, body read time and requests in flight are limited in the app (bedside.web.limits).
+once. Body size, body read time and requests in flight are limited in the app (bedside.web.limits). Forwarded-address
+headers are believed only from the configured `trusted_proxies` (uvicorn would otherwise trust 127.0.0.1's).
 """
 
 from __future__ import annotations
@@ -107,8 +108,10 @@ def server_config(app: Any, settings: Settings, host: str, port: int) -> Any:
     GuardedH11Protocol.limits = ServerLimits(
         settings.header_timeout, settings.max_connections, settings.max_connections_per_client
     )
+    proxies = ",".join(settings.trusted_proxies)
     return uvicorn.Config(
         app, host=host, port=port, access_log=False, http=GuardedH11Protocol,
+        proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
         timeout_keep_alive=max(1, round(settings.keep_alive_timeout)), h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         backlog=min(2048, settings.max_connections),
     )  # fmt: skip
