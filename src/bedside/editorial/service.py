@@ -91,6 +91,8 @@ class SqlArticleService:
 
     def get(self, slug: str) -> Article:
         """The article with this slug (every version, newest last)."""
+        if not _is_text(slug):
+            raise NotFound(f"no article {slug.encode('utf-8', 'backslashreplace').decode()!r}")
         with self._engine.connect() as connection:
             found = records.load_articles(connection, [articles.c.slug == slug])
         if not found:
@@ -367,6 +369,14 @@ class SqlArticleService:
     def set_active(self, email: str, active: bool) -> User:
         """Enable or disable an account (a disabled one can neither sign in nor use its tokens)."""
         return self.users.set_active(email, active)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _subject(row: records.ArticleRow, latest: ArticleVersion, authors: frozenset[str] = frozenset()) -> Subject:

@@ -52,6 +52,11 @@ class ConversationStore:
     def questions(self, conversation: str, owner: str | None = None) -> list[str]:
         """Earlier questions, oldest first; NotFound for an unknown id, or one that `owner` (when given) did not
         make."""
+        try:
+            conversation.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no id has one
+            shown = conversation.encode("utf-8", "backslashreplace").decode()
+            raise NotFound(f"no conversation with id {shown!r}") from None
         row = self._db.execute("SELECT owner FROM conversations WHERE id = ?", (conversation,)).fetchone()
         if row is None or (owner is not None and not secrets.compare_digest(row[0], owner)):
             raise NotFound(f"no conversation with id {conversation!r}")
