@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from editorial_support import Editorial, ask_api
 from fastapi.testclient import TestClient
 
