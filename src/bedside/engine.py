@@ -25,6 +25,7 @@ from bedside.knowledge import IngestProgress, IngestReport, KnowledgeBase
 from bedside.model import Answer, EvidenceType, SearchHit
 from bedside.store import KnowledgeStore
 from bedside.store.conversations import ConversationStore
+from bedside.store.private import private_dir
 
 if TYPE_CHECKING:
     from bedside.answer.service import Composer
@@ -53,7 +54,7 @@ class Bedside:
             settings = settings.model_copy(update=overrides)
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         self.store = KnowledgeStore(self.data_dir / "knowledge.sqlite")
         self.lexical = LexicalIndex(self.data_dir / "lexical")
         self.notices: list[str] = []

@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from bedside.errors import BackendUnavailable, InvalidInput
+from bedside.store.private import private_file
 
 __all__ = [
     "MIGRATIONS",
@@ -132,7 +133,7 @@ def open_engine(database_url: str) -> Engine:
 
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(url.database).expanduser())  # it holds password and token hashes
     engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

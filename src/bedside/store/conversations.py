@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bedside.errors import NotFound
+from bedside.store.private import private_file
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created TEXT NOT NULL, owner TEXT NOT NULL "
@@ -27,7 +28,7 @@ class ConversationStore:
     """Turns of each conversation, in order, in `<data_dir>/conversations.sqlite`."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(private_file(path), timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         for statement in _SCHEMA:
             self._db.execute(statement)

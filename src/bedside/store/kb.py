@@ -16,6 +16,7 @@ from typing import Any
 
 from bedside.errors import NotFound
 from bedside.model import Block, Document, DocumentId, EvidenceType, IndexRow, Passage, PassageId
+from bedside.store.private import private_file
 
 SCHEMA_VERSION = 2  # 2: documents.flags (ingestion warnings)
 
@@ -85,7 +86,7 @@ class KnowledgeStore:
     """Documents and passages in SQLite; safe to open from several processes (WAL)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self.path = path
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bedside.config import Settings
 from bedside.errors import InvalidInput
+from bedside.store.private import private_file
 
 __all__ = ["MIN_SECRET", "SESSION_TTL_S", "Session", "SessionStore", "Signer", "secret_key"]
 
@@ -118,7 +119,7 @@ class SessionStore:
         self.path = path
         self.ttl_s = ttl_s
         self.clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
