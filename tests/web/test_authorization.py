@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from authorization_table import ADMIN, ANON, CANNOT_OWN, EDITOR, REVIEWER, ROLES, Probe, Row, Scene, rows
-from editorial_support import PASSWORD, Editorial, ask_api, csrf_of, person
+from editorial_support import ASK_TOKEN, PASSWORD, Editorial, ask_api, csrf_of, person
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
@@ -98,7 +98,10 @@ class Scenes:
 
     @staticmethod
     def page_ask(w: World, role: str, variant: str, c: TestClient) -> Probe:
-        return Probe("/ask", data={"question": BASE_QUESTION}, fields={"slug": w.base_slug})
+        token = ASK_TOKEN.search(c.get("/").text)
+        assert token is not None
+        data = {"question": BASE_QUESTION, "ask_token": token.group(1)}
+        return Probe("/ask", data=data, fields={"slug": w.base_slug})
 
     @staticmethod
     def article(template: str) -> Scene:
