@@ -166,6 +166,8 @@ class SqlArticleService:
             raise InvalidInput("the question is empty")
         slug = slug_for(question)
         existing = self._article_asking(question, slug)
+        if existing is not None and existing.status is ReviewStatus.REJECTED:
+            return self._ask_again(existing, compose, composer_sources)
         if existing is not None:
             return existing
         answer = compose()  # outside any transaction: composing is slow; a lost race only wastes the work
@@ -180,6 +182,24 @@ class SqlArticleService:
         if made is None:
             raise Conflict(f"the article key {slug!r} is taken by another question")
         return made
+
+    def _ask_again(
+        self, rejected: Article, compose: Callable[[], dict[str, Any]], composer_sources: dict[str, str]
+    ) -> Article:
+        """A rejected article asked about again: a version composed afresh (by "system") goes back to review."""
+        answer = compose()
+        if not isinstance(answer, dict):
+            raise InvalidInput("the composed answer must be a JSON object")
+        with self._writer.begin() as connection:
+            row = records.lock_article(connection, rejected.slug)
+            if row.status != ReviewStatus.REJECTED.value:  # someone asked or edited first: theirs stands
+                return self.get(rejected.slug)
+            latest = records.latest_version(connection, row.id)
+            step = advance(_subject(row, latest), Action.REGENERATE, SYSTEM, self._now(), "asked again after rejection")
+            answer = {**answer, "slug": rejected.slug}
+            version = self._version(step.event.version, answer, step.event.at, SYSTEM.email, composer_sources)
+            self._add_version(connection, row, version, step)
+        return self.get(rejected.slug)
 
     def _article_asking(self, question: str, slug: str) -> Article | None:
         """The article that answers exactly this question (by its key, or the shorter key of older articles)."""
