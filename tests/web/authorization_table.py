@@ -191,6 +191,13 @@ def rows(s: Any) -> list[Row]:
         Row("POST", "/admin/users", s.add_user, each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
         Row(
             "POST",
+            "/admin/users/role",
+            s.change_role,
+            per(own=(NA, FORBIDDEN, FORBIDDEN, CONFLICT), other=(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
+            owns="account",
+        ),
+        Row(
+            "POST",
             "/admin/users/active",
             s.deactivate,
             per(own=(NA, FORBIDDEN, FORBIDDEN, CONFLICT), other=(LOGIN, FORBIDDEN, FORBIDDEN, OK)),

@@ -176,6 +176,16 @@ class Scenes:
         return Probe("/admin/users", data={"email": f"new{next(w.serial)}@example.org", "role": "reviewer"})
 
     @staticmethod
+    def change_role(w: World, role: str, variant: str, c: TestClient) -> Probe:
+        """Make the actor's own account, or a fresh account of someone else, an editor."""
+        if variant == "own":
+            email = w.email(role)
+        else:
+            email = f"promoted{next(w.serial)}@example.org"
+            w.articles.add_user(email, "reviewer", PASSWORD)
+        return Probe("/admin/users/role", data={"email": email, "role": "editor"})
+
+    @staticmethod
     def deactivate(w: World, role: str, variant: str, c: TestClient) -> Probe:
         """Deactivate the actor's own account, or a fresh account of someone else."""
         if variant == "own":

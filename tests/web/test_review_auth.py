@@ -308,3 +308,23 @@ def test_changing_a_password_ends_every_other_session(api: TestClient, editorial
     editorial.articles.set_password("pat@example.org")  # an admin's reset ends both
     for browser in (laptop, phone):
         assert browser.get("/review").headers["location"].startswith("/login")
+
+
+def test_an_admin_changes_a_role_and_it_applies_at_once(api: TestClient, editorial: Editorial) -> None:
+    editorial.articles.add_user("quinn@example.org", "reviewer", PASSWORD)
+    token = editorial.articles.issue_token("quinn@example.org")
+    slug = ask_api(api, "How is pseudogout treated?")
+    admin = person(editorial, "admin")
+    page = admin.get("/admin/users")
+    assert 'action="/admin/users/role"' in page.text
+    r = admin.post(
+        "/admin/users/role", data={"csrf": csrf_of(page.text), "email": "quinn@example.org", "role": "editor"}
+    )
+    assert r.status_code == 200 and "quinn@example.org is now editor" in r.text
+    claim = api.post(f"/api/articles/{slug}/review", json={"action": "claim", "version": 1},
+                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert claim.status_code == 403 and "editor may not claim" in claim.json()["detail"]
+    bad = admin.post(
+        "/admin/users/role", data={"csrf": csrf_of(page.text), "email": "quinn@example.org", "role": "owner"}
+    )
+    assert bad.status_code == 422 and "unknown role" in bad.text

@@ -231,6 +231,21 @@ def add_user(request: Request, form: Posted, auth: AuthDep) -> Response:
     return users_page(request, auth, message=message, password=password)
 
 
+@router.post("/admin/users/role")
+def set_role(request: Request, form: Posted, auth: AuthDep) -> Response:
+    """Give an account another role (it applies to their next action); not one's own, so an admin cannot demote
+    the last admin by mistake."""
+    require_admin(form.person)
+    email, role = form.get("email").strip().lower(), form.get("role")
+    if email == form.person.user.email:
+        return users_page(request, auth, 409, message="You cannot change your own role.", kind="error")
+    try:
+        user = auth.editorial().set_role(email, role)
+    except InvalidInput as exc:
+        return users_page(request, auth, 422, message=str(exc), kind="error")
+    return users_page(request, auth, message=f"{user.email} is now {user.role.value}.")
+
+
 @router.post("/admin/users/active")
 def set_active(request: Request, form: Posted, auth: AuthDep) -> Response:
     """Deactivate an account (ending its sessions; its API tokens stop working) or re-activate it."""
