@@ -73,12 +73,12 @@ def test_backups_are_private(data: Path, tmp_path: Path) -> None:
     assert _mode(tmp_path / "restored" / "audit_key") == 0o600
 
 
-@pytest.mark.parametrize("name", ["../escaped.sqlite", "/tmp/escaped.sqlite", "vectors/../../escaped", "notes.txt"])
+@pytest.mark.parametrize("name", ["../escaped.sqlite", "ABSOLUTE", "vectors/../../escaped", "notes.txt"])
 def test_restore_refuses_names_a_backup_never_holds(data: Path, tmp_path: Path, name: str) -> None:
     backup(load_settings(data_dir=data, starter_kb=False), tmp_path / "copy")
     manifest = tmp_path / "copy" / "backup.json"
     content = json.loads(manifest.read_text())
-    content["copied"].append(name)
+    content["copied"].append(str(tmp_path / "escaped.sqlite") if name == "ABSOLUTE" else name)
     manifest.write_text(json.dumps(content))
     target = tmp_path / "target" / "data"
     with pytest.raises(InvalidInput, match="names files a backup never holds"):
