@@ -16,6 +16,12 @@ starter knowledge base, starts `bedside serve` in a subprocess and drives it wit
      the time from the endpoint's return to the first answer composed by it again;
   5. pathological questions (only very common words, up to 2,000 characters) beside ordinary new questions.
 
+With --attack, instead: slow clients and large bodies against `bedside serve` with its request limits and, as the
+baseline, with them off (bench/attack.py): /api/health p50 under attack beside idle, and the server's peak memory.
+Needs no corpus (the starter knowledge base only) and no locust:
+
+    python bench/load.py --attack [--attack-seconds 15] [--slow-clients 1100] [--body-mb 50]
+
 Questions come from the queries' dev split. Only 127.0.0.1 is ever a target.
 """
 
@@ -285,6 +291,21 @@ def pathological(url: str, ordinary: list[str], count: int) -> None:
               f"p95 {times[int(0.95 * (len(times) - 1))]:7.0f} ms  max {times[-1]:7.0f} ms")  # fmt: skip
 
 
+def attack_phase(a: argparse.Namespace) -> None:
+    """Slow clients and large bodies, limits on and off, over a data directory with the starter KB only."""
+    from attack import run_attacks
+
+    data = Path(tempfile.mkdtemp(prefix="bedside-attack-")) / "data"
+    with Bedside(settings=load_settings(data_dir=data, embedder="hashing")) as b:
+        b.ensure_starter_kb()
+    print(f"Attack: {a.attack_seconds:g} s of health checks per scenario, server fd limit 1024, attackers from "
+          "127.0.0.2")  # fmt: skip
+    try:
+        run_attacks(data, a.attack_seconds, a.slow_clients, a.body_mb)
+    finally:
+        shutil.rmtree(data.parent, ignore_errors=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, default=HERE.parent.parent / "shared/data/medquad/corpus.jsonl.gz")
@@ -296,7 +317,14 @@ def main() -> None:
     p.add_argument("--askers", type=int, default=40, help="concurrent users asking new questions")
     p.add_argument("--duration", type=int, default=30, help="seconds per locust phase")
     p.add_argument("--llm-delay", type=float, default=2.0)
+    p.add_argument("--attack", action="store_true", help="run the slow-client and large-body scenarios only")
+    p.add_argument("--attack-seconds", type=float, default=15.0, help="seconds of health checks per scenario")
+    p.add_argument("--slow-clients", type=int, default=1100)
+    p.add_argument("--body-mb", type=int, default=50, help="size of each large body, in MB")
     a = p.parse_args()
+    if a.attack:
+        attack_phase(a)
+        return
 
     questions = [str(r["text"]) for r in read_jsonl(a.queries) if r.get("split") == "dev"]
     random.Random(1).shuffle(questions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -58,7 +59,14 @@ def test_check_deploy_passes_on_a_configured_installation(tmp_path: Path) -> Non
                            BEDSIDE_CORS_ORIGINS='["https://wards.example.org"]')  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert len(lines) == 6 and all(line.startswith("OK ") for line in lines), lines
+    assert len(lines) == 7 and all(line.startswith("OK ") for line in lines), lines
+    assert "audit key" in lines[-1] and "audit_key (mode 0600)" in lines[-1]
+    os.chmod(data / "audit_key", 0o644)
+    opened = _deploy_check(data, BEDSIDE_SECRET_KEY=GOOD_KEY, BEDSIDE_ENVIRONMENT="production")
+    assert opened.exit_code == 1 and "PROBLEM audit key" in opened.output and "open to other users" in opened.output
+    shared = _deploy_check(data, BEDSIDE_SECRET_KEY=GOOD_KEY, BEDSIDE_ENVIRONMENT="production",
+                           BEDSIDE_DATABASE_URL="postgresql://bedside@127.0.0.1:9/bedside")  # fmt: skip
+    assert "PROBLEM audit key: the article database is PostgreSQL: set BEDSIDE_AUDIT_KEY" in shared.output
 
 
 @pytest.mark.parametrize(

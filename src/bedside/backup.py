@@ -27,6 +27,7 @@ from bedside import __version__
 from bedside.config import Settings
 from bedside.errors import InvalidInput
 from bedside.integrity import sqlite_integrity
+from bedside.store.private import private_dir, private_file
 
 __all__ = ["MANIFEST", "BackupReport", "backup", "restore"]
 
@@ -35,6 +36,7 @@ ARTICLES = "bedside.db"
 # In copy order: the vector index before the store it follows; the rest are independent of each other.
 DATABASES = ("vectors/vectors.sqlite", "knowledge.sqlite", "conversations.sqlite", "sessions.db")
 KEY_FILES = ("secret_key", "audit_key")  # the cookie key and the audit chain's key: without it no verify
+KNOWN = (*DATABASES, ARTICLES, *KEY_FILES)  # every name a backup's manifest may list
 
 
 @dataclass
@@ -53,6 +55,7 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
         raise InvalidInput(f"{source} holds no knowledge base (no knowledge.sqlite) to back up")
     if dest.exists() and any(dest.iterdir()):
         raise InvalidInput(f"{dest} is not empty; back up into a new or empty folder")
+    private_dir(dest)  # it holds password and token hashes, sessions and the keys: its owner's alone
     report = BackupReport()
     for name in DATABASES:
         if (source / name).exists():
@@ -72,7 +75,7 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
         report.notes.append(f"{what} PostgreSQL ({url}) and NOT in this backup: dump it with: {dump}")
     for key_file in KEY_FILES:
         if (source / key_file).exists():
-            shutil.copy2(source / key_file, dest / key_file)
+            _copy_key(source / key_file, dest / key_file)
             report.copied.append(key_file)
     report.notes.append("the lexical index is not copied: it is rebuilt from the knowledge store on first open")
     _write_manifest(dest, report)
@@ -88,10 +91,16 @@ def restore(src: Path, settings: Settings) -> BackupReport:
         raise InvalidInput(f"{target} already holds a knowledge base; restore into an empty data directory")
     manifest = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
     names = [str(n) for n in manifest.get("copied", [])]
+    unknown = [n for n in names if n not in KNOWN]
+    if unknown:  # never a path of the manifest's choosing: "../x" would write outside the data directory
+        shown = ", ".join(repr(n) for n in unknown[:5])
+        raise InvalidInput(f"{src / MANIFEST} names files a backup never holds: {shown} (expected only: "
+                           f"{', '.join(KNOWN)})")  # fmt: skip
     problems = [p for n in names if n not in KEY_FILES for p in sqlite_integrity(src / n)]
     if problems:
         raise InvalidInput("the backup is damaged: " + "; ".join(problems))
     report = BackupReport()
+    private_dir(target)
     articles = _sqlite_articles(settings)
     for name in names:
         dest = target / name
@@ -104,7 +113,7 @@ def restore(src: Path, settings: Settings) -> BackupReport:
             raise InvalidInput(f"{dest} already exists; restore into an empty data directory")
         dest.parent.mkdir(parents=True, exist_ok=True)
         if name in KEY_FILES:
-            shutil.copy2(src / name, dest)
+            _copy_key(src / name, dest)
         else:
             _copy_database(src / name, dest)
         report.copied.append(name)
@@ -125,6 +134,7 @@ def _copy_database(source: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     draft = dest.with_name(dest.name + ".partial")
     draft.unlink(missing_ok=True)
+    private_file(draft)
     with closing(sqlite3.connect(source, timeout=60)) as src, closing(sqlite3.connect(draft)) as out:
         src.backup(out)  # pages=-1: one step, so the copy is a single consistent snapshot
         out.execute("PRAGMA journal_mode=DELETE")  # the copy is one self-contained file
@@ -137,6 +147,12 @@ def _copy_database(source: Path, dest: Path) -> None:
     os.replace(draft, dest)
 
 
+def _copy_key(source: Path, dest: Path) -> None:
+    """A key file's copy, readable by its owner only."""
+    shutil.copy2(source, private_file(dest))
+    os.chmod(dest, 0o600)
+
+
 def _write_manifest(dest: Path, report: BackupReport) -> None:
     manifest = {
         "bedside_version": __version__,
@@ -144,4 +160,4 @@ def _write_manifest(dest: Path, report: BackupReport) -> None:
         "copied": report.copied,
         "notes": report.notes,
     }
-    (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    private_file(dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

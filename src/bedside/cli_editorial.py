@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bedside.cli_console import err, handle_errors, out, safe, safe_json, safe_markup
+from bedside.cli_console import err, handle_errors, out, safe, safe_json
 from bedside.cli_ops import audit_verify
 
 __all__ = ["articles", "review", "users"]
@@ -61,11 +61,62 @@ def users_add(ctx: click.Context, email: str, role: str, password_stdin: bool) -
 
 @users.command("token")
 @click.argument("email")
+@click.option("--days", type=click.IntRange(1, 3650), default=90, show_default=True, help="How long it lasts.")
+@click.option("--no-expiry", is_flag=True, help="Valid until revoked (for a service account you rotate yourself).")
 @click.pass_context
 @handle_errors
-def users_token(ctx: click.Context, email: str) -> None:
+def users_token(ctx: click.Context, email: str, days: int, no_expiry: bool) -> None:
     """Print a new API token for the account (shown once; send it as `Authorization: Bearer TOKEN`)."""
-    click.echo(_articles(ctx).issue_token(email))
+    click.echo(_articles(ctx).issue_token(email, None if no_expiry else days))
+
+
+@users.command("tokens")
+@click.argument("email")
+@click.pass_context
+@handle_errors
+def users_tokens(ctx: click.Context, email: str) -> None:
+    """The account's API tokens: id, when made, when they expire (their values are never stored)."""
+    found = _articles(ctx).tokens_of(email)
+    for t in found:
+        out.print(f"{t.id}  made {t.created}  expires {t.expires or 'never'}", highlight=False)
+    if not found:
+        out.print(f"{email} has no API tokens", highlight=False, markup=False)
+
+
+@users.command("revoke-token")
+@click.argument("email")
+@click.argument("token_id", type=int)
+@click.pass_context
+@handle_errors
+def users_revoke_token(ctx: click.Context, email: str, token_id: int) -> None:
+    """Revoke one API token of the account (its id from `bedside users tokens EMAIL`)."""
+    _articles(ctx).revoke_token(email, token_id)
+    out.print(f"revoked token {token_id} of {email}", highlight=False, markup=False)
+
+
+@users.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input (else one is made).")
+@click.pass_context
+@handle_errors
+def users_password(ctx: click.Context, email: str, password_stdin: bool) -> None:
+    """Reset the account's password; every session it has ends (its API tokens stay: revoke them separately)."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    user, used = _articles(ctx).set_password(email, password)
+    out.print(f"new password set for {user.email}; its sessions have ended", highlight=False, markup=False)
+    if password is None:
+        out.print(f"password (shown once): {used}", highlight=False, markup=False)
+
+
+@users.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["reviewer", "editor", "admin"]))
+@click.pass_context
+@handle_errors
+def users_role(ctx: click.Context, email: str, role: str) -> None:
+    """Give the account another role (it applies to the next thing they do)."""
+    user = _articles(ctx).set_role(email, role)
+    out.print(f"{user.email} is now {user.role.value}", highlight=False, markup=False)
 
 
 @users.command("list")
@@ -93,7 +144,8 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 @handle_errors
 def users_deactivate(ctx: click.Context, email: str, undo: bool) -> None:
-    """Stop an account from signing in, using its tokens and reviewing."""
+    """Stop an account from signing in and reviewing; its sessions end and its API tokens are deleted (re-activating
+    it revives neither)."""
     user = _articles(ctx).set_active(email, undo)
     out.print(f"{safe(user.email)} is now {'active' if user.active else 'deactivated'}", highlight=False, markup=False)
 
@@ -111,6 +163,8 @@ def review() -> None:
 @handle_errors
 def review_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
     """Articles, most recently updated first."""
+    from rich.markup import escape
+
     from bedside.editorial.interface import ReviewStatus
 
     found = _articles(ctx).list(ReviewStatus(status) if status else None, limit=limit)
@@ -132,14 +186,12 @@ def review_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
     if not found:
         out.print("No articles.")
         return
-    # One line an article, the slug last and whole (it carries the question's full hash: a table would cut it).
+    # One line an article, never cut: a slug (the question's words and its full digest) is what the commands take.
     for a in found:
         flag = " [yellow](sources changed)[/yellow]" if a.sources_changed else ""
-        claimed = f" claimed by {safe_markup(a.claimed_by)}" if a.claimed_by else ""
-        out.print(
-            f"{a.status.value}{flag} v{a.latest.number} {a.updated[:10]}{claimed}  {safe_markup(a.slug)}",
-            soft_wrap=True,
-        )
+        claimed = f"  claimed by {escape(a.claimed_by)}" if a.claimed_by else ""
+        line = f"{a.status.value:<17} v{a.latest.number:<3} {a.updated[:10]}  {a.slug}{claimed}{flag}"
+        out.print(line, highlight=False, soft_wrap=True)
 
 
 def _review_command(action: str, needs_comment: bool, summary: str) -> None:

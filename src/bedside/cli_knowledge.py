@@ -272,11 +272,12 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     import uvicorn
 
     from bedside.web import create_app
+    from bedside.web.server import server_config
 
     b = _open(ctx)
     _load_starter(b)
     out.print(f"bedside on http://{host}:{port}  (API docs: /docs)", highlight=False)
-    uvicorn.run(create_app(b.settings, bedside=b), host=host, port=port, access_log=False)
+    uvicorn.Server(server_config(create_app(b.settings, bedside=b), b.settings, host, port)).run()
 
 
 def _hit_json(h: SearchHit) -> dict[str, Any]:

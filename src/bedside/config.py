@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     ask_concurrency: int = Field(default=4, ge=1, le=256)
     ask_queue: int = Field(default=16, ge=0, le=10_000)
     ask_wait: float = Field(default=30.0, gt=0)
+    # `bedside serve` under attack: bodies over max_body_bytes are refused (413) before they are read, a body must
+    # arrive within body_timeout seconds and request headers within header_timeout (else 408 and the connection
+    # closes), idle keep-alive connections close after keep_alive_timeout, at most max_connections are open (and
+    # max_connections_per_client from one address), and at most max_requests_in_flight run at once (else 503).
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    body_timeout: float = Field(default=30.0, gt=0)
+    header_timeout: float = Field(default=10.0, gt=0)
+    keep_alive_timeout: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
+    max_connections_per_client: int = Field(default=100, ge=1)
+    max_requests_in_flight: int = Field(default=64, ge=1)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed; none: the
+    # connection's own address is the client's (sign-in throttling counts by it), whoever sends such headers.
+    trusted_proxies: list[str] = Field(default_factory=list)
     secret_key: str = ""
     # Keys the audit chain (HMAC); kept outside the article database. Empty: a 0600 file `audit_key` in data_dir.
     audit_key: str = ""

@@ -7,6 +7,7 @@ connections are made by `open_engine`, so its per-connection PRAGMAs are the one
 from __future__ import annotations
 
 import math
+import stat
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -49,6 +50,7 @@ def check_deployment(settings: Settings) -> list[Finding]:
     """Run every deployment check; the installation is ready when all findings are ok."""
     checks: tuple[Callable[[Settings], Finding], ...] = (
         check_secret_key, check_environment, check_debug, check_cors, check_database, check_admin_accounts,
+        check_audit_key,
     )  # fmt: skip
     return [check(settings) for check in checks]
 
@@ -177,3 +179,29 @@ def _default_password(password_hash: str, email: str) -> bool:
         except (VerificationError, InvalidHashError):
             continue
     return False
+
+
+def check_audit_key(settings: Settings) -> Finding:
+    """The audit chain's key: configured, or a private key file in the data directory (never created here).
+
+    A PostgreSQL article database shared by several servers needs the same key on each: set BEDSIDE_AUDIT_KEY.
+    """
+    from bedside.editorial.audit import MIN_KEY_BYTES
+    from bedside.editorial.keys import KEY_FILE
+
+    name = "audit key"
+    if settings.audit_key.strip():
+        n = len(settings.audit_key.strip())
+        ok = n >= MIN_KEY_BYTES
+        return Finding(name, ok, "BEDSIDE_AUDIT_KEY is set" if ok else f"BEDSIDE_AUDIT_KEY has {n} characters; "
+                                 f"use at least {MIN_KEY_BYTES}")  # fmt: skip
+    path = settings.data_dir / KEY_FILE
+    if settings.database_url.startswith(("postgres", "postgresql")):
+        return Finding(name, False, "the article database is PostgreSQL: set BEDSIDE_AUDIT_KEY (the same on every "
+                                    f"server) rather than relying on {path}")  # fmt: skip
+    if not path.exists():
+        return Finding(name, True, f"{path} will be made (0600) when the article database is first opened")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return Finding(name, False, f"{path} is open to other users (mode {mode:04o}): chmod 600 {path}")
+    return Finding(name, True, f"{path} (mode {mode:04o}); keep a copy of it somewhere safe")

@@ -26,6 +26,7 @@ from bedside.knowledge import IngestProgress, IngestReport, KnowledgeBase
 from bedside.model import Answer, EvidenceType, SearchHit
 from bedside.store import open_knowledge_store
 from bedside.store.conversations import ConversationStore
+from bedside.store.private import private_dir
 
 if TYPE_CHECKING:
     from bedside.answer.service import Composer
@@ -54,7 +55,7 @@ class Bedside:
             settings = settings.model_copy(update=overrides)
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         self.store = open_knowledge_store(settings.knowledge_location)
         self._milvus: Any = None  # the Milvus client both Milvus indexes share, when that is the search backend
         self.notices: list[str] = []

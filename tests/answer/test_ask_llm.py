@@ -66,3 +66,33 @@ def test_unreachable_llm_falls_back_to_extractive_with_a_notice(starter, monkeyp
     assert answer.composer == "extractive"
     assert answer.notices and "LLM unavailable" in answer.notices[0]
     assert answer.statements()
+
+
+class _Nested(BaseHTTPRequestHandler):
+    """A hostile endpoint: its answer is 200,000 arrays deep."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        content = '{"title": "T", "bottom_line": ' + "[" * 200_000 + "]" * 200_000 + "}"
+        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_deeply_nested_llm_answer_falls_back_to_extractive(starter, monkeypatch):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Nested)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with _open(starter, monkeypatch, f"http://127.0.0.1:{httpd.server_address[1]}/v1") as b:
+            answer = b.ask(QUESTION, llm=True)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert answer.composer == "extractive" and answer.statements()
+    assert "nested too deeply" in answer.notices[0]

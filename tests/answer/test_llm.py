@@ -320,8 +320,11 @@ def test_no_surviving_statement_raises(llm_server: FakeLlmServer, passages: list
         (Script(status=500, body=b'{"error": {"message": "model overloaded for sk-test-secret-123"}}'),
          r"HTTP 500: model overloaded for \*\*\*$"),
         (Script(body=b"<html>gateway</html>"), r"malformed response: <html>gateway</html>"),
+        (Script(content='{"title": "T", "bottom_line": ' + "[" * 200_000 + "]" * 200_000 + "}"), r"nested too deeply"),
+        (Script(body=b'{"choices": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"), r"malformed response"),
     ],
-    ids=["truncated-json", "prose", "wrong-type", "string-citation", "empty", "http-500", "html-body"],
+    ids=["truncated-json", "prose", "wrong-type", "string-citation", "empty", "http-500", "html-body", "nested-answer",
+         "nested-body"],
 )  # fmt: skip
 @pytest.mark.parametrize("stream", [False, True])
 def test_failures_raise_upstream_error(

@@ -27,8 +27,14 @@ EXPECTED = {
     (S.UNDER_REVIEW, A.APPROVE): ({R.REVIEWER, R.ADMIN}, S.APPROVED),
     (S.UNDER_REVIEW, A.REQUEST_CHANGES): ({R.REVIEWER, R.ADMIN}, S.CHANGES_REQUESTED),
     (S.UNDER_REVIEW, A.REJECT): ({R.REVIEWER, R.ADMIN}, S.REJECTED),
-    **{(s, A.EDIT): ({R.EDITOR, R.ADMIN}, S.SUBMITTED) for s in (S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED)},
-    **{(s, A.REGENERATE): ({R.EDITOR, R.ADMIN}, S.SUBMITTED) for s in (S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED)},
+    **{
+        (s, A.EDIT): ({R.EDITOR, R.ADMIN}, S.SUBMITTED)
+        for s in (S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED, S.REJECTED)
+    },
+    **{
+        (s, A.REGENERATE): ({R.EDITOR, R.ADMIN}, S.SUBMITTED)
+        for s in (S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED, S.REJECTED)
+    },
 }
 ROLES_FOR = {
     a: {R.REVIEWER, R.ADMIN}
@@ -88,8 +94,9 @@ def test_conflict_messages_say_where_the_article_is_and_where_it_must_be() -> No
     assert str(info.value) == "cannot approve an article that is submitted; only one that is under review"
     with pytest.raises(Conflict, match=r"under review \(claimed by ann@example.org\)"):
         advance(subject(S.UNDER_REVIEW, "ann@example.org"), A.CLAIM, person(R.REVIEWER), AT)
-    with pytest.raises(Conflict, match="rejected; only one that is submitted or waiting for changes or approved"):
-        advance(subject(S.REJECTED), A.EDIT, person(R.EDITOR), AT)
+    with pytest.raises(Conflict, match=r"under review \(claimed by .*\); only one that is submitted or waiting for "
+                                       "changes or approved or rejected"):  # fmt: skip
+        advance(subject(S.UNDER_REVIEW), A.EDIT, person(R.EDITOR), AT)
 
 
 def test_role_refusals_name_the_role_needed() -> None:
@@ -160,7 +167,8 @@ def test_allowed_actions_lists_what_may_be_done_now() -> None:
     ]  # fmt: skip
     assert allowed_actions(subject(S.UNDER_REVIEW, "bob@example.org"), ann) == []
     assert allowed_actions(subject(S.APPROVED), person(R.EDITOR)) == [A.EDIT, A.REGENERATE]
-    assert allowed_actions(subject(S.REJECTED), person(R.ADMIN)) == []
+    assert allowed_actions(subject(S.REJECTED), person(R.ADMIN)) == [A.EDIT, A.REGENERATE]  # back to review
+    assert allowed_actions(subject(S.REJECTED), person(R.REVIEWER)) == []
     assert allowed_actions(subject(S.SUBMITTED), person(R.REVIEWER, active=False)) == []
 
 
@@ -171,4 +179,7 @@ def test_subject_of_an_article_reads_its_latest_version() -> None:
         return ArticleVersion(n, {}, AT, by, "extractive", "snap", "0.1.0")
 
     article = Article("s", "q", S.UNDER_REVIEW, (version(1, "system"), version(2, "ed@x.org")), AT, AT, "ann@x.org")
-    assert Subject.of(article) == Subject(S.UNDER_REVIEW, 2, "ed@x.org", "ann@x.org")
+    authors = frozenset({"system", "ed@x.org"})  # every author since the last approval (none yet)
+    assert Subject.of(article) == Subject(S.UNDER_REVIEW, 2, "ed@x.org", "ann@x.org", authors)
+    approved = Article("s", "q", S.UNDER_REVIEW, article.versions, AT, AT, "ann@x.org", approved_version=1)
+    assert Subject.of(approved).authors == frozenset({"ed@x.org"})

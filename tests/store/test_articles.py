@@ -202,8 +202,8 @@ def test_reject_needs_a_reason_and_hides_the_article(service: SqlArticleService,
     gone = service.review(slug, "reject", people["ann"], "Not a clinical question.")
     assert gone.status is ReviewStatus.REJECTED and gone.public_version is None
     assert [a.slug for a in service.list(ReviewStatus.REJECTED)] == [slug]
-    with pytest.raises(Conflict, match="rejected"):
-        service.edit(slug, people["eve"], answer())
+    with pytest.raises(Conflict, match="rejected"):  # nothing to review in it until an editor makes a new version
+        service.review(slug, "claim", people["bob"])
 
 
 def test_reviewers_cannot_approve_their_own_edits(service: SqlArticleService, people: dict[str, User]) -> None:
@@ -414,7 +414,7 @@ def test_migrations_match_the_tables_and_reopening_is_a_no_op(
     with service._engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": "bedside_alembic_version"})
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_revision() == "0003"
+        assert context.get_current_revision() == "0004"
     open_service().close()
 
 
@@ -556,3 +556,22 @@ def test_a_review_of_an_older_version_is_refused(service: SqlArticleService, peo
     with pytest.raises(Conflict, match="you reviewed version 1 but the latest is version 2"):
         service.review(slug, "claim", people["ann"], version=1)
     assert service.get(slug).status is ReviewStatus.SUBMITTED and len(service.history(slug)) == 2
+
+
+def test_a_rejected_article_can_be_asked_again_and_edited(service: SqlArticleService, people: dict[str, User]) -> None:
+    slug = new_article(service)
+    service.review(slug, "claim", people["ann"], version=1)
+    service.review(slug, "reject", people["ann"], "Wrong population.")
+    assert service.get(slug).public_version is None
+    again = service.article_for(QUESTION, lambda: answer(text="Give oral iron on alternate days."), SOURCES)
+    assert again.slug == slug and again.status is ReviewStatus.SUBMITTED and again.latest.number == 2
+    assert again.latest.created_by == "system" and again.public_version == again.latest
+    assert service.history(slug)[-1].action == "regenerate" and "asked again" in service.history(slug)[-1].comment
+    composed: list[int] = []
+    service.article_for(QUESTION, lambda: composed.append(1) or answer(), SOURCES)
+    assert composed == []  # submitted again: later askers get that version
+    service.review(slug, "claim", people["bob"], version=2)
+    service.review(slug, "reject", people["bob"], "Still wrong.")
+    edited = service.edit(slug, people["eve"], answer(text="Edited after rejection."))
+    assert edited.status is ReviewStatus.SUBMITTED and edited.latest.number == 3
+    assert service.verify_audit().ok

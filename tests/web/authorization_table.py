@@ -183,9 +183,19 @@ def rows(s: Any) -> list[Row]:
             ),
             owns="version",
         ),
+        # -- one's own account (a wrong current password: the staff's passwords stay as they are) -----------------
+        Row("GET", "/account/password", s.url("/account/password"), each(LOGIN, OK, OK, OK)),
+        Row("POST", "/account/password", s.wrong_password, each(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN)),
         # -- user admin ------------------------------------------------------------------------------------------
         Row("GET", "/admin/users", s.url("/admin/users"), each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
         Row("POST", "/admin/users", s.add_user, each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
+        Row(
+            "POST",
+            "/admin/users/role",
+            s.change_role,
+            per(own=(NA, FORBIDDEN, FORBIDDEN, CONFLICT), other=(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
+            owns="account",
+        ),
         Row(
             "POST",
             "/admin/users/active",

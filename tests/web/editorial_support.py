@@ -79,3 +79,13 @@ def person(editorial: Editorial, who: str, **kwargs: Any) -> TestClient:
     r = sign_in(client, editorial.email(who))
     assert r.status_code == 303, r.text
     return client
+
+
+ASK_TOKEN = re.compile(r'name="ask_token" value="([^"]+)"')
+
+
+def ask_form(client: TestClient, data: dict[str, str], **kwargs: Any) -> Any:
+    """Post the public ask form as a browser would: with the token from a page it was shown (the home page)."""
+    found = ASK_TOKEN.search(client.get("/").text)
+    assert found, "no ask token on the home page"
+    return client.post("/ask", data={"ask_token": found.group(1), **data}, **kwargs)

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from editorial_support import ask_form
 from fastapi.testclient import TestClient
 
 from bedside.answer.service import slug_for
@@ -147,7 +148,7 @@ def test_overload_is_refused_at_once_with_retry_after_while_pages_and_known_ques
         queued = [pool.submit(ask, q) for q in COVERED[1:3]]
         until(lambda: gate.load == (1, 2))
         refused = [ask(q) for q in COVERED[3:6]]  # answered while the LLM still holds the first reply
-        form = http.post("/ask", data={"question": COVERED[6]})
+        form = ask_form(http, {"question": COVERED[6]})
         stream = http.post("/api/ask/stream", json={"question": COVERED[7]})
         for r in [*refused, stream]:
             assert r.status_code == 503, r.text

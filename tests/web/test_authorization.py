@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from authorization_table import ADMIN, ANON, CANNOT_OWN, EDITOR, REVIEWER, ROLES, Probe, Row, Scene, rows
-from editorial_support import PASSWORD, Editorial, ask_api, csrf_of, person
+from editorial_support import ASK_TOKEN, PASSWORD, Editorial, ask_api, csrf_of, person
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
@@ -84,6 +84,11 @@ class Scenes:
         return lambda w, role, variant, c: Probe(path)
 
     @staticmethod
+    def wrong_password(w: World, role: str, variant: str, c: TestClient) -> Probe:
+        new = "a-new-password-123"
+        return Probe("/account/password", data={"current": "not the password", "new": new, "again": new})
+
+    @staticmethod
     def form(path: str) -> Scene:
         return lambda w, role, variant, c: Probe(path, data={})
 
@@ -93,7 +98,10 @@ class Scenes:
 
     @staticmethod
     def page_ask(w: World, role: str, variant: str, c: TestClient) -> Probe:
-        return Probe("/ask", data={"question": BASE_QUESTION}, fields={"slug": w.base_slug})
+        token = ASK_TOKEN.search(c.get("/").text)
+        assert token is not None
+        data = {"question": BASE_QUESTION, "ask_token": token.group(1)}
+        return Probe("/ask", data=data, fields={"slug": w.base_slug})
 
     @staticmethod
     def article(template: str) -> Scene:
@@ -166,6 +174,16 @@ class Scenes:
     @staticmethod
     def add_user(w: World, role: str, variant: str, c: TestClient) -> Probe:
         return Probe("/admin/users", data={"email": f"new{next(w.serial)}@example.org", "role": "reviewer"})
+
+    @staticmethod
+    def change_role(w: World, role: str, variant: str, c: TestClient) -> Probe:
+        """Make the actor's own account, or a fresh account of someone else, an editor."""
+        if variant == "own":
+            email = w.email(role)
+        else:
+            email = f"promoted{next(w.serial)}@example.org"
+            w.articles.add_user(email, "reviewer", PASSWORD)
+        return Probe("/admin/users/role", data={"email": email, "role": "editor"})
 
     @staticmethod
     def deactivate(w: World, role: str, variant: str, c: TestClient) -> Probe:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from editorial_support import ask_form
 from fastapi.testclient import TestClient
 
 from bedside.editorial.interface import ReviewStatus
@@ -42,12 +43,12 @@ def test_home_lists_recently_approved_articles(
 
 
 def test_ask_form_redirects_to_the_article_keeping_the_conversation(client: TestClient, question: str) -> None:
-    r = client.post("/ask", data={"question": question, "audience": "clinician"})
+    r = ask_form(client, {"question": question, "audience": "clinician"})
     assert r.status_code == 303
     location = r.headers["location"]
     assert location.startswith("/articles/what-is-the-first-line-treatment") and "?c=c-" in location
     conversation = location.split("?c=")[1]
-    follow = client.post("/ask", data={"question": "What about in pregnancy?", "conversation": conversation})
+    follow = ask_form(client, {"question": "What about in pregnancy?", "conversation": conversation})
     assert follow.status_code == 303 and follow.headers["location"].endswith(f"?c={conversation}")
     view, page = _article(client, follow.headers["location"].split("?")[0].rsplit("/", 1)[1], c=conversation)
     assert page.context["trail"] == [question]  # type: ignore[attr-defined]
@@ -56,12 +57,12 @@ def test_ask_form_redirects_to_the_article_keeping_the_conversation(client: Test
 
 
 def test_ask_form_with_bad_input_shows_the_problem_on_the_page(client: TestClient) -> None:
-    r = client.post("/ask", data={"question": "x" * 5000})
+    r = ask_form(client, {"question": "x" * 5000})
     assert r.status_code == 422 and r.template.name == "home.html"  # type: ignore[attr-defined]
     assert "too long" in r.context["error"] and 'role="alert"' in r.text  # type: ignore[attr-defined]
-    r = client.post("/ask", data={"question": "How is gout treated?", "audience": "vet"})
+    r = ask_form(client, {"question": "How is gout treated?", "audience": "vet"})
     assert r.status_code == 422 and "unknown audience" in r.context["error"]  # type: ignore[attr-defined]
-    r = client.post("/ask", data={"question": "How is gout treated?", "conversation": "c-missing"})
+    r = ask_form(client, {"question": "How is gout treated?", "conversation": "c-missing"})
     assert r.status_code == 404 and "text/html" in r.headers["content-type"]
 
 

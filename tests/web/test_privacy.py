@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from editorial_support import Editorial, ask_api
+from editorial_support import ASK_TOKEN, Editorial, ask_api, ask_form
 from fastapi.testclient import TestClient
 
 IDENTIFIED = "Mr John Smith, NHS number 943 476 5919, DOB 12/03/1950: what is the first-line treatment for gout?"
@@ -34,7 +34,7 @@ def test_identifiers_are_removed_before_anything_is_stored(api: TestClient, edit
     assert not any(s in body["question"] or s in body["title"] for s in SECRETS)
     follow = api.post("/api/ask", json={"question": "And in pregnancy?", "conversation": body["conversation"]})
     assert follow.status_code == 200
-    page = api.post("/ask", data={"question": IDENTIFIED.replace("Smith", "Jones")})
+    page = ask_form(api, {"question": IDENTIFIED.replace("Smith", "Jones")})
     assert page.status_code == 303 and page.headers["location"].endswith("&scrubbed=1")
     shown = api.get(page.headers["location"])
     assert "they were removed before anything was stored" in shown.text and "Jones" not in shown.text
@@ -54,11 +54,11 @@ def test_unreviewed_articles_are_never_listed(api: TestClient, editorial: Editor
 def test_a_conversation_belongs_to_the_browser_that_started_it(api: TestClient, editorial: Editorial) -> None:
     # no lifespans of their own: the module's `api` client holds the app's
     alice, mallory = TestClient(editorial.app, follow_redirects=False), TestClient(editorial.app)
-    r = alice.post("/ask", data={"question": "How is gout treated in a patient with renal impairment?"})
-    assert r.status_code == 303 and "bedside_client" in r.cookies
+    r = ask_form(alice, {"question": "How is gout treated in a patient with renal impairment?"})
+    assert r.status_code == 303 and "bedside_client" in alice.cookies
     target = r.headers["location"]  # /articles/SLUG?c=CONVERSATION: a link Alice might share
     conversation = target.split("?c=")[1]
-    assert alice.post("/ask", data={"question": "What about colchicine?", "conversation": conversation}).is_redirect
+    assert ask_form(alice, {"question": "What about colchicine?", "conversation": conversation}).is_redirect
     trail = alice.get(target)
     assert trail.context["trail"] and trail.context["article"].conversation == conversation  # type: ignore[attr-defined]
     seen = mallory.get(target)
@@ -66,7 +66,7 @@ def test_a_conversation_belongs_to_the_browser_that_started_it(api: TestClient, 
     assert conversation not in seen.text and "What about colchicine?" not in seen.text
     extend = mallory.post("/api/ask", json={"question": "And allopurinol?", "conversation": conversation})
     assert extend.status_code == 404
-    page = mallory.post("/ask", data={"question": "And allopurinol?", "conversation": conversation})
+    page = ask_form(mallory, {"question": "And allopurinol?", "conversation": conversation})
     assert page.status_code in (404, 422) and "And allopurinol?" not in _stored_text(editorial.data_dir)
 
 
@@ -80,3 +80,19 @@ def test_an_api_conversation_belongs_to_its_token(api: TestClient, editorial: Ed
     other = second.post("/api/ask", json={"question": "And in pregnancy?", "conversation": conversation},
                         headers=editorial.bearer("reviewer"))  # fmt: skip
     assert other.status_code == 404
+
+
+def test_the_ask_form_needs_this_browsers_token(api: TestClient, editorial: Editorial) -> None:
+    """CSRF: another site's form (no token, or someone else's, and SameSite=Lax keeps the cookie away) asks nothing."""
+    victim, other = TestClient(editorial.app, follow_redirects=False), TestClient(editorial.app)
+    question = "How is acute gout treated in an older adult with heart failure?"
+    assert victim.get("/").status_code == 200 and "bedside_client" in victim.cookies
+    theirs = ASK_TOKEN.search(other.get("/").text)
+    assert theirs is not None
+    for token in ({}, {"ask_token": ""}, {"ask_token": theirs.group(1)}):
+        r = victim.post("/ask", data={"question": question, **token})
+        assert r.status_code == 403 and "came from another site" in r.text
+    cookieless = TestClient(editorial.app, follow_redirects=False)
+    assert cookieless.post("/ask", data={"question": question, "ask_token": theirs.group(1)}).status_code == 403
+    assert question.lower() not in _stored_text(editorial.data_dir).lower()
+    assert ask_form(victim, {"question": question}).status_code == 303

@@ -51,6 +51,10 @@ def test_review_needs_a_valid_bearer_token(api: TestClient, editorial: Editorial
         assert act(api, editorial, "reviewer2", slug, "claim").status_code == 401  # a disabled account's token
     finally:
         editorial.articles.set_active(editorial.email("reviewer2"), True)
+        old = editorial.tokens["reviewer2"]
+        editorial.tokens["reviewer2"] = editorial.articles.issue_token(editorial.email("reviewer2"))
+    assert api.post(url, json={"action": "claim", "version": 1}, headers={"Authorization": f"Bearer {old}"}
+                    ).status_code == 401  # re-activated: the old token stays dead; the new one works  # fmt: skip
     assert act(api, editorial, "reviewer", "no-such-article", "claim").status_code == 404
 
 
@@ -142,7 +146,16 @@ def test_a_rejected_article_is_hidden_from_the_public(api: TestClient, editorial
     assert api.get(f"/api/articles/{slug}").status_code == 404
     assert api.get(f"/articles/{slug}").status_code == 404
     assert slug not in [a["slug"] for a in api.get("/api/articles").json()["articles"]]
-    assert act(api, editorial, "reviewer", slug, "claim").status_code == 409  # rejected is final
+    assert act(api, editorial, "reviewer", slug, "claim").status_code == 409  # nothing to review until a new version
+    again = api.post("/api/ask", json={"question": QUESTIONS[4]})  # asked again: composed afresh, back to review
+    assert again.status_code == 200 and again.json()["status"] == "submitted" and again.json()["slug"] == slug
+    assert api.get(f"/api/articles/{slug}").json()["version"] == 2
+    assert act(api, editorial, "reviewer", slug, "claim").status_code == 200
+    assert act(api, editorial, "reviewer", slug, "reject", "Still off-topic.").status_code == 200
+    latest = api.get(f"/api/articles/{slug}/review", headers=editorial.bearer("editor")).json()["answer"]  # staff view
+    latest["bottom_line"][0]["text"] = "Rewritten after rejection."
+    r = api.post(f"/api/articles/{slug}/versions", json={**latest, "base": 2}, headers=editorial.bearer("editor"))
+    assert r.status_code == 201 and r.json()["status"] == "submitted" and r.json()["version"] == 3
 
 
 def test_claim_and_approve_act_only_on_the_version_the_reviewer_saw(api: TestClient, editorial: Editorial) -> None:

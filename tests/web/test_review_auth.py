@@ -21,7 +21,7 @@ from bedside.config import load_settings
 from bedside.errors import InvalidInput
 from bedside.web import create_app
 from bedside.web.auth import SESSION_COOKIE, safe_next
-from bedside.web.ratelimit import LoginLimiter
+from bedside.web.ratelimit import LoginLimiter, LoginThrottle
 from bedside.web.sessions import SESSION_TTL_S, SessionStore, secret_key
 
 LONG_KEY = "k" * 48
@@ -206,25 +206,55 @@ def test_every_form_post_route_refuses_a_missing_or_another_sessions_csrf_token(
     assert admin.get("/review").status_code == 200  # and the refused sign-out did not sign anyone out
 
 
-def test_failed_sign_ins_are_limited_per_account_and_address(api: TestClient, editorial: Editorial) -> None:
+def test_failed_sign_ins_never_lock_the_owner_out(api: TestClient, editorial: Editorial) -> None:
     email = editorial.email("reviewer2")
-    attacker = TestClient(editorial.app, follow_redirects=False, client=("203.0.113.9", 4000))
-    for _ in range(5):
-        r = sign_in(attacker, email, "wrong password guess")
-        assert r.status_code == 401 and "Wrong email or password" in r.text
-    r = sign_in(attacker, email)  # even the right password waits now
-    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and "Too many failed sign-ins" in r.text
-    assert sign_in(attacker, editorial.email("editor")).status_code == 303  # other accounts from that address
-    attacker.cookies.clear()
-    elsewhere = TestClient(editorial.app, follow_redirects=False, client=("198.51.100.7", 4000))
-    assert sign_in(elsewhere, email).status_code == 303  # the same account from elsewhere
-    limiter = editorial.app.state.auth.limiter
-    real = limiter.clock
-    limiter.clock = lambda: real() + 301
+    auth = editorial.app.state.auth
+    now = [1000.0]
+    saved, auth.limiter = auth.limiter, LoginThrottle(per_address=8, clock=lambda: now[0])
     try:
-        assert sign_in(attacker, email).status_code == 303  # the window has passed
+        owner = TestClient(editorial.app, follow_redirects=False, client=("198.51.100.7", 4000))
+        assert sign_in(owner, email).status_code == 303  # the owner's browser has signed in before
+        attacker = TestClient(editorial.app, follow_redirects=False, client=("203.0.113.9", 4000))
+        for _ in range(5):
+            r = sign_in(attacker, email, "wrong password guess")
+            assert r.status_code == 401 and "Wrong email or password" in r.text
+        r = sign_in(attacker, email)  # even the right password waits now (1 s, doubling with each failure)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1 and "for this account" in r.text
+        owner.cookies.delete(SESSION_COOKIE)  # signed out; the browser keeps its device cookie
+        assert sign_in(owner, email).status_code == 303  # but never the owner's browser
+        stranger = TestClient(editorial.app, follow_redirects=False, client=("192.0.2.50", 4000))
+        assert sign_in(stranger, email).status_code == 429  # a browser new to the account waits like the attacker
+        now[0] += 2
+        assert sign_in(stranger, email).status_code == 303  # and only as long as the backoff
+        for n in range(3):  # the attacker's address, whatever the accounts: 8 failures in all
+            assert sign_in(attacker, editorial.email("editor"), f"guess {n} wrong").status_code == 401
+        r = sign_in(attacker, editorial.email("editor"))
+        assert r.status_code == 429 and "from your address" in r.text
+        owner.cookies.delete(SESSION_COOKIE)
+        assert sign_in(owner, email).status_code == 303
     finally:
-        limiter.clock = real
+        auth.limiter = saved
+
+
+def test_the_throttle_backs_off_and_limits_spraying() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(per_address=100, free=2, spray_accounts=3, window_s=60, max_backoff_s=8,
+                             clock=lambda: now[0])  # fmt: skip
+    for n in range(6):
+        throttle.failed("ann@x.org", f"10.0.0.{n}", "", f"p{n}")
+    wait, why = throttle.retry_after("ann@x.org", "10.9.9.9", "", "p9")
+    assert why == "account" and wait == 8  # 2 ** (6 - 2) = 16, capped at 8
+    assert throttle.retry_after("ann@x.org", "10.9.9.9", "her-device", "p9") == (0, "device")
+    now[0] += 8
+    assert throttle.retry_after("ann@x.org", "10.9.9.9", "", "p9") == (0, "")
+    throttle.succeeded("ann@x.org", "10.9.9.9", "")
+    for n, account in enumerate(("a@x.org", "b@x.org", "c@x.org")):  # one password, three accounts, three addresses
+        throttle.failed(account, f"10.1.0.{n}", "", "Winter2026!")
+    wait, why = throttle.retry_after("d@x.org", "10.2.0.1", "", "Winter2026!")
+    assert why == "password" and wait == 60
+    assert throttle.retry_after("d@x.org", "10.2.0.1", "", "another") == (0, "")
+    now[0] += 61
+    assert throttle.retry_after("d@x.org", "10.2.0.1", "", "Winter2026!") == (0, "")
 
 
 def test_login_limiter_slides_and_forgets_on_success() -> None:
@@ -253,3 +283,48 @@ def test_login_limiter_slides_and_forgets_on_success() -> None:
 )  # fmt: skip
 def test_only_local_paths_follow_sign_in(given: str, expected: str) -> None:
     assert safe_next(given) == expected
+
+
+def test_changing_a_password_ends_every_other_session(api: TestClient, editorial: Editorial) -> None:
+    editorial.articles.add_user("pat@example.org", "reviewer", PASSWORD)
+    laptop, phone = TestClient(editorial.app, follow_redirects=False), TestClient(editorial.app, follow_redirects=False)
+    for browser in (laptop, phone):
+        assert sign_in(browser, "pat@example.org").status_code == 303
+    page = laptop.get("/account/password")
+    fields = {
+        "csrf": csrf_of(page.text),
+        "current": "not it",
+        "new": "pat-new-password-1",
+        "again": "pat-new-password-1",
+    }
+    assert laptop.post("/account/password", data=fields).status_code == 403
+    assert laptop.post("/account/password", data={**fields, "current": PASSWORD, "again": "other"}).status_code == 422
+    changed = laptop.post("/account/password", data={**fields, "current": PASSWORD})
+    assert changed.status_code == 200 and "every other session of your account has ended" in changed.text
+    assert laptop.get("/review").status_code == 200  # this browser stays signed in
+    assert phone.get("/review").headers["location"].startswith("/login")  # the other session is over
+    assert sign_in(phone, "pat@example.org").status_code == 401
+    assert sign_in(phone, "pat@example.org", "pat-new-password-1").status_code == 303
+    editorial.articles.set_password("pat@example.org")  # an admin's reset ends both
+    for browser in (laptop, phone):
+        assert browser.get("/review").headers["location"].startswith("/login")
+
+
+def test_an_admin_changes_a_role_and_it_applies_at_once(api: TestClient, editorial: Editorial) -> None:
+    editorial.articles.add_user("quinn@example.org", "reviewer", PASSWORD)
+    token = editorial.articles.issue_token("quinn@example.org")
+    slug = ask_api(api, "How is pseudogout treated?")
+    admin = person(editorial, "admin")
+    page = admin.get("/admin/users")
+    assert 'action="/admin/users/role"' in page.text
+    r = admin.post(
+        "/admin/users/role", data={"csrf": csrf_of(page.text), "email": "quinn@example.org", "role": "editor"}
+    )
+    assert r.status_code == 200 and "quinn@example.org is now editor" in r.text
+    claim = api.post(f"/api/articles/{slug}/review", json={"action": "claim", "version": 1},
+                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert claim.status_code == 403 and "editor may not claim" in claim.json()["detail"]
+    bad = admin.post(
+        "/admin/users/role", data={"csrf": csrf_of(page.text), "email": "quinn@example.org", "role": "owner"}
+    )
+    assert bad.status_code == 422 and "unknown role" in bad.text

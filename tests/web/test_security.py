@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from editorial_support import Editorial, ask_api, person
+from editorial_support import Editorial, ask_api, ask_form, person
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Mount, Route
@@ -159,7 +159,7 @@ def test_no_inline_script_or_style_and_no_third_party_assets(client: TestClient,
 
 
 def test_hostile_passage_text_is_escaped_everywhere(evil_client: TestClient) -> None:
-    r = evil_client.post("/ask", data={"question": GOUT})
+    r = ask_form(evil_client, {"question": GOUT})
     assert r.status_code == 303
     page = evil_client.get(r.headers["location"])
     html = page.text

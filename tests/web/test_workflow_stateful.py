@@ -83,13 +83,14 @@ def review_outcome(m: Model, who: str, role: str, active: bool, step: str, comme
 
 
 def edit_outcome(m: Model, who: str, role: str, active: bool, base: int | None) -> tuple[int, Model]:
-    """An editor's new version: only editors and admins, never while under review or once rejected, and only on
+    """An editor's new version: only editors and admins, never while under review (a rejected one goes back to
+    review), and only on
     top of the latest version when the editor says which one they started from."""
     if not active:
         return 401, m
     if role not in ("editor", "admin"):
         return 403, m
-    if m.status not in ("submitted", "changes_requested", "approved"):
+    if m.status not in ("submitted", "changes_requested", "approved", "rejected"):
         return 409, m
     if base is not None and base != m.version:
         return 409, m
@@ -120,13 +121,19 @@ class Workflow(RuleBasedStateMachine):
         """New articles each run; every account active again, each admin with a new session."""
         answer, sources = self.answer
         for who in PEOPLE:
-            self.service.set_active(who, True)
+            if not self.service.get_user(who).active:
+                self._reactivate(who)
         for n in range(ARTICLES):
             question = f"Workflow run {next(self.serial)}, article {n}: which dose is safe?"
             self.slugs.append(self.service.article_for(question, lambda: copy.deepcopy(answer), sources).slug)
             self.models.append(Model())
         self.admin_pages = {who: self.signed_in(who) for who in ADMINS}
         self.seen = self.snapshot()
+
+    def _reactivate(self, who: str) -> None:
+        """Active again, with a new API token: deactivating deleted the old ones, and re-activating revives none."""
+        self.service.set_active(who, True)
+        self.clients[who].headers["Authorization"] = f"Bearer {self.service.issue_token(who)}"
 
     def signed_in(self, who: str) -> tuple[TestClient, str]:
         """A new session for `who` and its CSRF token."""
@@ -206,6 +213,8 @@ class Workflow(RuleBasedStateMachine):
         if expected == 303:
             assert r.headers["location"].startswith("/login")
         if expected == 200:
+            if active and not self.active[who]:
+                self.clients[who].headers["Authorization"] = f"Bearer {self.service.issue_token(who)}"
             self.active[who] = active
             if active and who in ADMINS and who != admin:  # their session ended when they were deactivated
                 self.admin_pages[who] = self.signed_in(who)

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from editorial_support import Editorial, ask_api, csrf_of, make_editorial, person
+from editorial_support import Editorial, ask_api, ask_form, csrf_of, make_editorial, person
 from fastapi.testclient import TestClient
 from xss_payloads import corpus, hostile_urls
 from xss_support import (
@@ -133,7 +133,7 @@ def test_questions_and_follow_ups_show_as_text(desk: tuple[Editorial, TestClient
     questions = pack(CORPUS, QUESTIONS[0], MAX_QUESTION)
     conversation, slugs = "", []
     for q in questions:
-        r = client.post("/ask", data={"question": q, "conversation": conversation})
+        r = ask_form(client, {"question": q, "conversation": conversation})
         assert r.status_code == 303, r.text[:300]
         slug, conversation = r.headers["location"].removeprefix("/articles/").split("?c=")
         slugs.append(slug)
@@ -155,7 +155,7 @@ def test_search_terms_show_as_text(desk: tuple[Editorial, TestClient]) -> None:
 
 def test_a_rejected_question_is_shown_back_as_text(desk: tuple[Editorial, TestClient]) -> None:
     q = " ".join(p.text for p in CORPUS)[: MAX_QUESTION * 2]  # too long: the form comes back with an error
-    r = desk[1].post("/ask", data={"question": q})
+    r = ask_form(desk[1], {"question": q})
     assert r.status_code == 422
     problems, shown = audit_html(r.text)
     assert problems == [] and missing([q[:MAX_QUESTION]], shown) == []

@@ -99,6 +99,8 @@ def parse_draft(content: str) -> Draft:
         data = json.loads(text[start : end + 1] if end > start else text[start:])
     except json.JSONDecodeError as exc:
         raise UpstreamError(f"LLM answer is malformed JSON ({exc.msg} at character {exc.pos})") from None
+    except RecursionError:  # a hostile endpoint's "[[[[…": refused like any other unusable answer
+        raise UpstreamError("LLM answer is nested too deeply to read") from None
     obj = _expect(data, dict, "the answer")
     items = _expect(obj.get("bottom_line", []), list, "bottom_line")
     bottom = tuple(_statement(s, f"bottom_line[{i}]") for i, s in enumerate(items))
@@ -157,7 +159,8 @@ class StatementScanner:
                 self.in_string = False
                 top = self.stack[-1]
                 if top[0] == "{" and top[3]:
-                    top[1] = json.loads(self.buf[self.string_start : self.pos + 1])
+                    with contextlib.suppress(json.JSONDecodeError, RecursionError):
+                        top[1] = json.loads(self.buf[self.string_start : self.pos + 1])
             return
         if c == '"' and self.stack:
             self.in_string, self.string_start = True, self.pos
@@ -166,7 +169,7 @@ class StatementScanner:
         elif c in "}]" and self.stack:
             frame = self.stack.pop()
             if frame[0] == "{" and self._path() in self._PATHS:
-                with contextlib.suppress(json.JSONDecodeError):  # the final, strict parse reports it
+                with contextlib.suppress(json.JSONDecodeError, RecursionError):  # the final, strict parse reports it
                     found.append(json.loads(self.buf[frame[2] : self.pos + 1]))
             self.done = not self.stack
         elif c == ":" and self.stack:

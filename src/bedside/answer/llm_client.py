@@ -113,7 +113,7 @@ class OpenAICompatibleClient:
     def _message_content(self, raw: bytes) -> str:
         try:
             content = json.loads(raw)["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError):
             excerpt = self._redact(_excerpt(raw))
             raise UpstreamError(f"LLM endpoint {self.where} sent a malformed response: {excerpt}") from None
         return content if isinstance(content, str) else ""
@@ -136,7 +136,7 @@ class OpenAICompatibleClient:
             if isinstance(obj, dict) and "error" in obj:
                 raise UpstreamError(f"LLM endpoint {self.where} reported an error: {self._redact(_excerpt(event))}")
             content = (obj["choices"][0].get("delta") or {}).get("content") if obj["choices"] else ""
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
             excerpt = self._redact(_excerpt(event))
             raise UpstreamError(f"LLM endpoint {self.where} sent a malformed stream event: {excerpt}") from None
         return content if isinstance(content, str) else ""
@@ -196,7 +196,7 @@ def _excerpt(raw: bytes | str, limit: int = 200) -> str:
     try:
         error = json.loads(text).get("error")
         text = str(error.get("message", error)) if isinstance(error, dict) else str(error or text)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         pass
     text = " ".join(text.split()) or "(empty body)"
     return text if len(text) <= limit else text[: limit - 1] + "…"

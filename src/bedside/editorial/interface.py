@@ -40,6 +40,7 @@ class User:
     email: str
     role: Role
     active: bool = True
+    epoch: int = 0  # goes up when the password changes or the account is deactivated: older sessions are over
 
 
 @dataclass(frozen=True, slots=True)

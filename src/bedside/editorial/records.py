@@ -31,9 +31,13 @@ ArticleRow = sa.Row[Any]
 def dump_json(value: Any, what: str) -> str:
     """`value` as JSON text, or InvalidInput naming `what`."""
     try:
-        return json.dumps(value, ensure_ascii=False)
+        text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} holds text that is not valid Unicode (a lone surrogate)") from None
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{what} is not valid JSON: {exc}") from None
+    return text
 
 
 def lock_article(connection: Connection, slug: str) -> ArticleRow:

@@ -27,7 +27,7 @@ from bedside.editorial.export import ExportFormat, export_files
 from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, Role, User
 from bedside.editorial.keys import audit_key_for, key_file_beside, stored_key
 from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advance
-from bedside.editorial.users import Accounts
+from bedside.editorial.users import TOKEN_DAYS, Accounts, TokenInfo
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
 from bedside.store.articles import WRITE, articles, migrate, open_engine, versions
 
@@ -91,6 +91,8 @@ class SqlArticleService:
 
     def get(self, slug: str) -> Article:
         """The article with this slug (every version, newest last)."""
+        if not _is_text(slug):
+            raise NotFound(f"no article {slug.encode('utf-8', 'backslashreplace').decode()!r}")
         with self._engine.connect() as connection:
             found = records.load_articles(connection, [articles.c.slug == slug])
         if not found:
@@ -164,6 +166,8 @@ class SqlArticleService:
             raise InvalidInput("the question is empty")
         slug = slug_for(question)
         existing = self._article_asking(question, slug)
+        if existing is not None and existing.status is ReviewStatus.REJECTED:
+            return self._ask_again(existing, compose, composer_sources)
         if existing is not None:
             return existing
         answer = compose()  # outside any transaction: composing is slow; a lost race only wastes the work
@@ -178,6 +182,24 @@ class SqlArticleService:
         if made is None:
             raise Conflict(f"the article key {slug!r} is taken by another question")
         return made
+
+    def _ask_again(
+        self, rejected: Article, compose: Callable[[], dict[str, Any]], composer_sources: dict[str, str]
+    ) -> Article:
+        """A rejected article asked about again: a version composed afresh (by "system") goes back to review."""
+        answer = compose()
+        if not isinstance(answer, dict):
+            raise InvalidInput("the composed answer must be a JSON object")
+        with self._writer.begin() as connection:
+            row = records.lock_article(connection, rejected.slug)
+            if row.status != ReviewStatus.REJECTED.value:  # someone asked or edited first: theirs stands
+                return self.get(rejected.slug)
+            latest = records.latest_version(connection, row.id)
+            step = advance(_subject(row, latest), Action.REGENERATE, SYSTEM, self._now(), "asked again after rejection")
+            answer = {**answer, "slug": rejected.slug}
+            version = self._version(step.event.version, answer, step.event.at, SYSTEM.email, composer_sources)
+            self._add_version(connection, row, version, step)
+        return self.get(rejected.slug)
 
     def _article_asking(self, question: str, slug: str) -> Article | None:
         """The article that answers exactly this question (by its key, or the shorter key of older articles)."""
@@ -328,9 +350,29 @@ class SqlArticleService:
         """The account with this email address (NotFound otherwise)."""
         return self.users.get(email)
 
-    def issue_token(self, email: str) -> str:
-        """A new API token for the account (stored hashed: shown once)."""
-        return self.users.issue_token(email)
+    def issue_token(self, email: str, days: int | None = TOKEN_DAYS) -> str:
+        """A new API token for the account, valid for `days` (None: until revoked; stored hashed: shown once)."""
+        return self.users.issue_token(email, days)
+
+    def tokens_of(self, email: str) -> builtins.list[TokenInfo]:
+        """The account's API tokens (ids and dates, never values)."""
+        return self.users.tokens_of(email)
+
+    def revoke_token(self, email: str, token_id: int) -> None:
+        """Remove one API token of the account."""
+        self.users.revoke_token(email, token_id)
+
+    def revoke_token_value(self, token: str) -> bool:
+        """Remove the API token with this value; whether there was one."""
+        return self.users.revoke_token_value(token)
+
+    def set_password(self, email: str, password: str | None = None, current: str | None = None) -> tuple[User, str]:
+        """A new password (generated when None, returned to show once); every session of the account ends."""
+        return self.users.set_password(email, password, current)
+
+    def set_role(self, email: str, role: Role | str) -> User:
+        """Give an account another role (checked on every action, so it applies at once)."""
+        return self.users.set_role(email, role)
 
     def user_by_token(self, token: str) -> User | None:
         """The active account for this API token, or None."""
@@ -347,6 +389,14 @@ class SqlArticleService:
     def set_active(self, email: str, active: bool) -> User:
         """Enable or disable an account (a disabled one can neither sign in nor use its tokens)."""
         return self.users.set_active(email, active)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _subject(row: records.ArticleRow, latest: ArticleVersion, authors: frozenset[str] = frozenset()) -> Subject:

@@ -51,7 +51,9 @@ SYSTEM = User(id=0, email="system", role=Role.EDITOR)
 _S = ReviewStatus
 _REVIEWERS = (Role.REVIEWER, Role.ADMIN)
 _EDITORS = (Role.EDITOR, Role.ADMIN)
-_EDITABLE = (_S.SUBMITTED, _S.CHANGES_REQUESTED, _S.APPROVED)  # never while someone reviews it, never rejected
+# Never while someone reviews it. A rejected article may be rewritten (or composed again): the new version goes back
+# to review, and nothing of it is public until approved.
+_EDITABLE = (_S.SUBMITTED, _S.CHANGES_REQUESTED, _S.APPROVED, _S.REJECTED)
 
 
 def _rows(

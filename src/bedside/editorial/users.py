@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,12 +22,24 @@ from bedside.editorial.interface import Role, User
 from bedside.errors import InvalidInput, NotFound, PermissionDenied
 from bedside.store.articles import tokens, users
 
-__all__ = ["MIN_PASSWORD", "TOKEN_PREFIX", "Accounts", "generate_password", "hash_token"]
+__all__ = ["MIN_PASSWORD", "TOKEN_PREFIX", "Accounts", "TokenInfo", "generate_password", "hash_token"]
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
+TOKEN_DAYS = 90  # an API token's default lifetime
+MAX_TOKEN_DAYS = 3650
 TOKEN_PREFIX = "bst_"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# The HTML living standard's "valid e-mail address": no spaces, quotes, angle brackets or control characters, so an
+# address is safe to show anywhere; the domain is dot-separated labels of letters, digits and inner hyphens.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+def _later(now: str, days: int) -> str:
+    """`now` (ISO 8601 UTC) plus `days`, in the same form (so the two compare as strings)."""
+    return (datetime.fromisoformat(now) + timedelta(days=days)).isoformat(timespec="seconds")
 
 
 def generate_password() -> str:
@@ -38,8 +54,10 @@ def hash_token(token: str) -> str:
 
 def _email(email: str) -> str:
     email = email.strip().lower()
-    if not _EMAIL.match(email) or len(email) > 320:
-        raise InvalidInput(f"not an email address: {email!r}")
+    if not _EMAIL.fullmatch(email) or len(email) > 320:
+        shown = email.encode("ascii", "backslashreplace").decode()[:100]
+        raise InvalidInput(f"not an email address: {shown!r} (letters, digits and .!#$%&'*+/=?^_`{{|}}~- before the"
+                           " @, a domain name after it)")  # fmt: skip
     return email
 
 
@@ -52,7 +70,24 @@ def _role(role: Role | str) -> Role:
 
 
 def _user(row: sa.Row[Any]) -> User:
-    return User(id=row.id, email=row.email, role=Role(row.role), active=bool(row.active))
+    return User(id=row.id, email=row.email, role=Role(row.role), active=bool(row.active), epoch=int(row.auth_epoch))
+
+
+def _check_password(password: str) -> str:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(f"a password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in password):
+        raise InvalidInput("a password may not hold control characters")
+    return password
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """An API token as listed: never its value (only its hash is stored)."""
+
+    id: int
+    created: str
+    expires: str  # "" for never
 
 
 class Accounts:
@@ -68,9 +103,7 @@ class Accounts:
     def add(self, email: str, role: Role | str, password: str | None = None) -> tuple[User, str]:
         """Create an account; returns it with its password (a generated one when `password` is None)."""
         email, role = _email(email), _role(role)
-        password = generate_password() if password is None else password
-        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise InvalidInput(f"a password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        password = _check_password(generate_password() if password is None else password)
         row = {"email": email, "role": role.value, "password_hash": self._hasher.hash(password), "active": True}
         try:
             with self._writer.begin() as connection:
@@ -93,8 +126,30 @@ class Accounts:
             return [_user(row) for row in connection.execute(sa.select(users).order_by(users.c.email))]
 
     def set_active(self, email: str, active: bool) -> User:
-        """Enable or disable an account; a disabled account's password and tokens stop working."""
-        return self._set(email, active=active)
+        """Enable or disable an account. Disabling ends its sessions and deletes its API tokens, so re-enabling it
+        revives neither: the person signs in again and is given new tokens."""
+        if active:
+            return self._set(email, active=True)
+        user = self.get(email)
+        with self._writer.begin() as connection:
+            connection.execute(sa.delete(tokens).where(tokens.c.user_id == user.id))
+            query = sa.update(users).where(users.c.id == user.id)
+            connection.execute(query.values(active=False, auth_epoch=users.c.auth_epoch + 1))
+        return self.get(email)
+
+    def set_password(self, email: str, password: str | None = None, current: str | None = None) -> tuple[User, str]:
+        """A new password (generated when None; returned, to show once), ending every session of the account.
+
+        With `current` (a person changing their own password), it must be the account's password now."""
+        user = self.get(email)
+        if current is not None and self.authenticate(user.email, current) is None:
+            raise PermissionDenied("the current password is wrong")
+        password = _check_password(generate_password() if password is None else password)
+        with self._writer.begin() as connection:
+            query = sa.update(users).where(users.c.id == user.id)
+            values = {"password_hash": self._hasher.hash(password), "auth_epoch": users.c.auth_epoch + 1}
+            connection.execute(query.values(**values))
+        return self.get(email), password
 
     def set_role(self, email: str, role: Role | str) -> User:
         """Give an account another role."""
@@ -107,14 +162,41 @@ class Accounts:
             raise NotFound(f"no user {email!r}")
         return self.get(email)
 
-    def issue_token(self, email: str) -> str:
-        """A new API token for the account; only its hash is stored, so it is shown once."""
+    def issue_token(self, email: str, days: int | None = TOKEN_DAYS) -> str:
+        """A new API token for the account, valid for `days` (None: until revoked); only its hash is stored, so it
+        is shown once."""
         user = self.get(email)
+        if not user.active:
+            raise InvalidInput(f"{user.email} is deactivated; re-activate the account first")
+        if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
+            raise InvalidInput(f"a token lasts 1 to {MAX_TOKEN_DAYS} days")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = self._now()
+        expires = "" if days is None else _later(now, days)
         with self._writer.begin() as connection:
-            values = {"user_id": user.id, "token_hash": hash_token(token), "created": self._now()}
+            values = {"user_id": user.id, "token_hash": hash_token(token), "created": now, "expires": expires}
             connection.execute(sa.insert(tokens).values(**values))
         return token
+
+    def tokens_of(self, email: str) -> builtins.list[TokenInfo]:
+        """The account's API tokens, oldest first."""
+        user = self.get(email)
+        query = sa.select(tokens).where(tokens.c.user_id == user.id).order_by(tokens.c.id)
+        with self._engine.connect() as connection:
+            return [TokenInfo(int(r.id), r.created, r.expires) for r in connection.execute(query)]
+
+    def revoke_token(self, email: str, token_id: int) -> None:
+        """Remove one of the account's API tokens (NotFound when it has no token with that id)."""
+        user = self.get(email)
+        with self._writer.begin() as connection:
+            query = sa.delete(tokens).where(tokens.c.user_id == user.id, tokens.c.id == token_id)
+            if connection.execute(query).rowcount != 1:
+                raise NotFound(f"{user.email} has no token {token_id}")
+
+    def revoke_token_value(self, token: str) -> bool:
+        """Remove the token with this value (its holder giving it up); whether there was one."""
+        with self._writer.begin() as connection:
+            return bool(connection.execute(sa.delete(tokens).where(tokens.c.token_hash == hash_token(token))).rowcount)
 
     def revoke_tokens(self, email: str) -> int:
         """Remove every API token of the account; returns how many there were."""
@@ -126,10 +208,12 @@ class Accounts:
         """The active account this token belongs to, or None."""
         if not token.startswith(TOKEN_PREFIX):
             return None
-        query = sa.select(users).join(tokens, tokens.c.user_id == users.c.id)
+        query = sa.select(users, tokens.c.expires).join(tokens, tokens.c.user_id == users.c.id)
         with self._engine.connect() as connection:
             row = connection.execute(query.where(tokens.c.token_hash == hash_token(token))).one_or_none()
-        return _user(row) if row is not None and row.active else None
+        if row is None or not row.active or (row.expires and row.expires <= self._now()):
+            return None
+        return _user(row)
 
     def authenticate(self, email: str, password: str) -> User | None:
         """The active account if the password matches, else None (the same work either way)."""

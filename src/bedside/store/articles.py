@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from bedside.errors import BackendUnavailable, InvalidInput
+from bedside.store.private import private_file
 
 __all__ = [
     "MIGRATIONS",
@@ -48,6 +49,7 @@ users = sa.Table(
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("auth_epoch", sa.Integer, nullable=False, server_default="0"),
 )
 
 tokens = sa.Table(
@@ -57,6 +59,7 @@ tokens = sa.Table(
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("expires", sa.String(40), nullable=False, server_default=""),
 )
 
 articles = sa.Table(
@@ -130,7 +133,7 @@ def open_engine(database_url: str) -> Engine:
 
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(url.database).expanduser())  # it holds password and token hashes
     engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bedside.errors import NotFound
+from bedside.store.private import private_file
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created TEXT NOT NULL, owner TEXT NOT NULL "
@@ -27,7 +28,7 @@ class ConversationStore:
     """Turns of each conversation, in order, in `<data_dir>/conversations.sqlite`."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(private_file(path), timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         for statement in _SCHEMA:
             self._db.execute(statement)
@@ -52,6 +53,11 @@ class ConversationStore:
     def questions(self, conversation: str, owner: str | None = None) -> list[str]:
         """Earlier questions, oldest first; NotFound for an unknown id, or one that `owner` (when given) did not
         make."""
+        try:
+            conversation.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no id has one
+            shown = conversation.encode("utf-8", "backslashreplace").decode()
+            raise NotFound(f"no conversation with id {shown!r}") from None
         row = self._db.execute("SELECT owner FROM conversations WHERE id = ?", (conversation,)).fetchone()
         if row is None or (owner is not None and not secrets.compare_digest(row[0], owner)):
             raise NotFound(f"no conversation with id {conversation!r}")

@@ -27,6 +27,7 @@ from bedside.store.kb_rows import (
     passage_from_row,
 )
 from bedside.store.locks import file_lock
+from bedside.store.private import private_file
 from bedside.store.protocol import Change
 
 SCHEMA_VERSION = 3  # 2: documents.flags (ingestion warnings); 3: index_state (watermarks per index)
@@ -81,7 +82,7 @@ class SqliteKnowledgeStore:
     """Documents and passages in SQLite; safe to open from several processes of one host (WAL)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self.path = path
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -21,6 +21,7 @@ from bedside.index.vectors import VectorIndex
 from bedside.web import api, docs, errors, pages, review_pages
 from bedside.web.articles import EditorialService, open_articles
 from bedside.web.auth import Auth
+from bedside.web.limits import Limits, RequestLimits
 from bedside.web.review import ReviewDesk
 from bedside.web.service import WebService
 
@@ -71,10 +72,12 @@ class SecurityHeaders:
 
 class BedsideApp(FastAPI):
     """FastAPI with SecurityHeaders outside every other layer, so that the 500 page (sent by Starlette's outermost
-    error middleware) carries the headers too."""
+    error middleware) carries the headers too, and the request limits next, before any layer reads a body."""
+
+    limits = Limits()
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+        return SecurityHeaders(RequestLimits(super().build_middleware_stack(), self.limits))
 
 
 def templates() -> Jinja2Templates:
@@ -147,6 +150,7 @@ def create_app(
         lifespan=lifespan,
         debug=settings.debug,
     )
+    app.limits = Limits(settings.max_body_bytes, settings.body_timeout, settings.max_requests_in_flight)
     app.state.service = service
     app.state.auth = auth
     app.state.desk = ReviewDesk(service, editorial) if editorial is not None else None

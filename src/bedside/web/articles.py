@@ -53,6 +53,10 @@ class EditorialService(ArticleService, Protocol):
 
     def set_active(self, email: str, active: bool) -> User: ...
 
+    def set_role(self, email: str, role: Role | str) -> User: ...
+
+    def set_password(self, email: str, password: str | None = None, current: str | None = None) -> tuple[User, str]: ...
+
 
 def open_articles(settings: Settings) -> ArticleService:
     """The article service for these settings."""

@@ -8,6 +8,7 @@ The sign-in form, which has no session yet, carries a token bound to a signed no
 
 from __future__ import annotations
 
+import hashlib
 import math
 import secrets
 from dataclasses import dataclass
@@ -20,13 +21,15 @@ from bedside.config import Settings
 from bedside.editorial.interface import User
 from bedside.errors import BackendUnavailable, BedsideError, NotFound
 from bedside.web.articles import EditorialService
-from bedside.web.ratelimit import LoginLimiter
+from bedside.web.ratelimit import LoginThrottle
 from bedside.web.sessions import Session, SessionStore, Signer, secret_key
 
 __all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "Auth", "SignInNeeded", "SignInRefused", "SignedIn", "safe_next"]
 
 SESSION_COOKIE = "bedside_session"
 LOGIN_COOKIE = "bedside_login"
+DEVICE_COOKIE = "bedside_device"  # this browser has signed in to an account before (see LoginThrottle)
+DEVICE_AGE_S = 365 * 24 * 3600
 LOGIN_NONCE_S = 3600
 _UNSET: Any = object()
 
@@ -66,6 +69,26 @@ def safe_next(value: str | None, default: str = "/review") -> str:
     return value
 
 
+_REFUSALS = {
+    "address": "Too many failed sign-ins from your address.",
+    "account": "Too many failed sign-ins for this account; it is slowed down for browsers that have not signed in "
+    "to it before.",
+    "device": "Too many failed sign-ins for this account from this browser.",
+    "password": "Too many failed sign-ins with this password across accounts.",
+}
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes"
+
+
+def _account_tag(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 def client_address(request: Request) -> str:
     """The client's address (behind a proxy, as uvicorn's --forwarded-allow-ips reports it)."""
     return request.client.host if request.client else "unknown"
@@ -74,10 +97,10 @@ def client_address(request: Request) -> str:
 class Auth:
     """Sessions, sign-in with rate limiting, CSRF checks and API tokens over the editorial accounts."""
 
-    def __init__(self, settings: Settings, accounts: EditorialService | None, limiter: LoginLimiter | None = None):
+    def __init__(self, settings: Settings, accounts: EditorialService | None, limiter: LoginThrottle | None = None):
         self.signer = Signer(secret_key(settings))
         self.sessions = SessionStore(settings.data_dir / "sessions.db")
-        self.limiter = limiter or LoginLimiter()
+        self.limiter = limiter or LoginThrottle()
         self.accounts = accounts
         self.production = settings.environment == "production"
 
@@ -112,8 +135,8 @@ class Auth:
             user = self.accounts.get_user(session.email)
         except NotFound:
             user = None
-        if user is None or not user.active:  # deactivated (or removed) since signing in
-            self.sessions.delete(session.id)
+        if user is None or not user.active or user.epoch != session.epoch:  # deactivated, removed or the password
+            self.sessions.delete(session.id)  # changed since signing in: this session is over
             return None
         return SignedIn(user, session)
 
@@ -122,29 +145,39 @@ class Auth:
         return self.signer.unsign("session", raw) if raw else None
 
     def sign_in(self, request: Request, email: str, password: str) -> SignedIn:
-        """Check the password (rate-limited per account and address) and start a new session; SignInRefused."""
+        """Check the password (throttled by address, account, device and password: LoginThrottle) and start a new
+        session; SignInRefused."""
         accounts = self.editorial()
-        key = self.limiter.key(email, client_address(request))
-        wait = self.limiter.retry_after(key)
+        address, device = client_address(request), self.device(request, email)
+        password_key = self.signer.mac("sign-in password", password.encode("utf-8", "surrogatepass").hex())
+        wait, why = self.limiter.retry_after(email, address, device, password_key)
         if wait:
-            minutes = math.ceil(wait / 60)
-            raise SignInRefused(
-                f"Too many failed sign-ins for this account from your address. Try again in {minutes} minute"
-                f"{'' if minutes == 1 else 's'}.",
-                wait,
-            )
+            raise SignInRefused(f"{_REFUSALS[why]} Try again in {_duration(wait)}.", wait)
         user = accounts.authenticate(email, password)
         if user is None:
-            self.limiter.failed(key)
+            self.limiter.failed(email, address, device, password_key)
             raise SignInRefused("Wrong email or password (or the account is deactivated).")
-        self.limiter.succeeded(key)
+        self.limiter.succeeded(email, address, device)
         self.end(request)  # a new id at every sign-in: a session id planted before sign-in is worthless
-        signed = SignedIn(user, self.sessions.create(user.email))
+        signed = SignedIn(user, self.sessions.create(user.email, user.epoch))
         request.state.signed_in = signed
         return signed
 
+    def device(self, request: Request, email: str) -> str:
+        """This browser's device id for the account when it has signed in to it before, else ""."""
+        raw = request.cookies.get(DEVICE_COOKIE, "")
+        value = self.signer.unsign("device", raw) if raw else None
+        device, _, account = (value or "").partition(":")
+        return device if device and account == _account_tag(email) else ""
+
     def set_session_cookie(self, request: Request, response: Response, signed: SignedIn) -> None:
-        """Give the browser its session (and drop the sign-in form's nonce)."""
+        """Give the browser its session and its device cookie for the account (and drop the sign-in form's
+        nonce)."""
+        device = self.device(request, signed.user.email) or secrets.token_urlsafe(16)
+        response.set_cookie(
+            DEVICE_COOKIE, self.signer.sign("device", f"{device}:{_account_tag(signed.user.email)}"),
+            max_age=DEVICE_AGE_S, path="/login", secure=self.secure(request), httponly=True, samesite="lax",
+        )  # fmt: skip
         response.set_cookie(
             SESSION_COOKIE, self.signer.sign("session", signed.session.id), max_age=int(self.sessions.ttl_s),
             path="/", secure=self.secure(request), httponly=True, samesite="lax",

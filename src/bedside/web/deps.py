@@ -57,7 +57,14 @@ def _key_of(secret: str) -> str:
 
 
 def get_client(request: Request) -> Client:
-    """The asking client's key (see Client)."""
+    """The asking client's key (see Client), the same for every use in one request."""
+    found: Client | None = getattr(request.state, "client", None)
+    if found is None:
+        found = request.state.client = _client(request)
+    return found
+
+
+def _client(request: Request) -> Client:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return Client("t:" + _key_of(token.strip()))

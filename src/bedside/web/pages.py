@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -12,8 +13,9 @@ from fastapi.templating import Jinja2Templates
 from bedside.answer.identifiers import identifier_notice
 from bedside.editorial.interface import ReviewStatus
 from bedside.errors import InvalidInput, NotFound
-from bedside.web.deps import AUDIENCE_COOKIE, ClientDep, Service, client_gone
+from bedside.web.deps import AUDIENCE_COOKIE, Client, ClientDep, Service, client_gone, get_client
 from bedside.web.schemas import ArticleSummary
+from bedside.web.sessions import Signer
 from bedside.web.views import READERS, check_audience
 
 router = APIRouter(include_in_schema=False)
@@ -26,14 +28,27 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     templates: Jinja2Templates = request.app.state.templates
     service = request.app.state.service
     person = request.app.state.auth.current(request)
+    client = get_client(request)
     base = {
         "audience": reader(request, service), "readers": READERS, "llm": service.llm_enabled, "page": name,
         "user": person.user if person else None, "csrf": person.csrf if person else "",
+        "ask_token": ask_token(request, client),
     }  # fmt: skip
     response = templates.TemplateResponse(request, f"{name}.html", {**base, **context}, status_code=status)
     if person is not None:  # pages for a signed-in person are theirs alone
         response.headers["Cache-Control"] = "no-store"
-    return response
+    return client.keep(request, response)
+
+
+def ask_token(request: Request, client: Client) -> str:
+    """The token the ask forms carry: bound to this browser's client cookie, which a cross-site form post does not
+    send (SameSite=Lax), so another site cannot make a visitor ask (and publish) a question."""
+    signer: Signer = request.app.state.auth.signer
+    return signer.mac("ask-form", client.owner)
+
+
+def ask_token_ok(request: Request, client: Client, token: str) -> bool:
+    return not client.new_cookie and bool(token) and secrets.compare_digest(token, ask_token(request, client))
 
 
 def reader(request: Request, service: Any) -> str:
@@ -70,10 +85,15 @@ def ask(
     audience: Annotated[str, Form()] = "",
     conversation: Annotated[str, Form()] = "",
     follows: Annotated[str, Form()] = "",
+    token: Annotated[str, Form(alias="ask_token", max_length=200)] = "",
 ) -> Response:
     """Ask (or follow up): opens the article, keeping the conversation id in the address (the conversation is this
-    browser's: another browser opening the address sees the article without it)."""
+    browser's: another browser opening the address sees the article without it). The form's token must be this
+    browser's (CSRF): else 403 and the form again."""
     audience = audience or reader(request, service)
+    if not ask_token_ok(request, client, token):
+        context = home_context(service, question, "This form has expired or came from another site. Ask again here.")
+        return render(request, "home", context, status=403)
     try:
         asked = service.ask(
             question,

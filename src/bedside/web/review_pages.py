@@ -165,6 +165,36 @@ def save_edit(request: Request, slug: str, form: Posted, desk: Desk) -> Response
     return RedirectResponse(f"/review/{slug}?done=edit", status_code=303)
 
 
+# -- your account ----------------------------------------------------------------------------------------------------
+
+
+@router.get("/account/password")
+def password_page(request: Request, person: Person) -> Response:
+    """The form to change one's own password."""
+    return render(request, "account_password", {"message": "", "kind": "ok"})
+
+
+@router.post("/account/password")
+def change_password(request: Request, form: Posted, auth: AuthDep) -> Response:
+    """Change one's own password (the current one first): every session of the account ends, and this browser
+    gets a new one."""
+    new = form.get("new")
+    if new != form.get("again"):
+        return render(request, "account_password", {"message": "The two new passwords differ.", "kind": "error"}, 422)
+    try:
+        user, _ = auth.editorial().set_password(form.person.user.email, new, current=form.get("current"))
+    except (InvalidInput, PermissionDenied) as exc:
+        code = 403 if isinstance(exc, PermissionDenied) else 422
+        return render(request, "account_password", {"message": str(exc), "kind": "error"}, code)
+    auth.end(request)
+    signed = SignedIn(user, auth.sessions.create(user.email, user.epoch))
+    request.state.signed_in = signed
+    done = "Password changed. You stay signed in here; every other session of your account has ended."
+    response = render(request, "account_password", {"message": done, "kind": "ok"})
+    auth.set_session_cookie(request, response, signed)
+    return response
+
+
 # -- users -----------------------------------------------------------------------------------------------------------
 
 
@@ -199,6 +229,21 @@ def add_user(request: Request, form: Posted, auth: AuthDep) -> Response:
         return users_page(request, auth, 422, message=str(exc), kind="error", email=email, role=role)
     message = f"Added {user.email} as {user.role.value}. Give them this password; it is not shown again:"
     return users_page(request, auth, message=message, password=password)
+
+
+@router.post("/admin/users/role")
+def set_role(request: Request, form: Posted, auth: AuthDep) -> Response:
+    """Give an account another role (it applies to their next action); not one's own, so an admin cannot demote
+    the last admin by mistake."""
+    require_admin(form.person)
+    email, role = form.get("email").strip().lower(), form.get("role")
+    if email == form.person.user.email:
+        return users_page(request, auth, 409, message="You cannot change your own role.", kind="error")
+    try:
+        user = auth.editorial().set_role(email, role)
+    except InvalidInput as exc:
+        return users_page(request, auth, 422, message=str(exc), kind="error")
+    return users_page(request, auth, message=f"{user.email} is now {user.role.value}.")
 
 
 @router.post("/admin/users/active")

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bedside.answer.service import MAX_QUESTION_CHARS
 from bedside.editorial.interface import Article
 from bedside.editorial.states import MAX_COMMENT
 
 Audience = Literal["clinician", "student", "patient"]
+
+
+def _unicode(value: str) -> str:
+    """Refuse a lone surrogate (JSON's "\\ud800" escape): it is not text, and no database can store it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("holds a lone surrogate (text that is not valid Unicode)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
 
 
 class AskIn(BaseModel):
@@ -20,15 +32,18 @@ class AskIn(BaseModel):
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, examples=["How is iron deficiency treated?"])
     audience: Audience | None = Field(default=None, description="clinician (default), student or patient")
-    conversation: str | None = Field(default=None, description="an id from an earlier answer, for follow-ups")
-    follows: str | None = Field(
-        default=None, description="slug of an article this question follows up, when there is no conversation id"
+    conversation: Text | None = Field(
+        default=None, max_length=100, description="an id from an earlier answer, for follow-ups"
     )
+    follows: Text | None = Field(
+        default=None, max_length=300,
+        description="slug of an article this question follows up, when there is no conversation id",
+    )  # fmt: skip
 
 
 class ProvenanceOut(BaseModel):
-    passage_id: str
-    document_id: str
+    passage_id: Text
+    document_id: Text
     start: int
     end: int
 
@@ -93,7 +108,7 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["claim", "release", "approve", "request_changes", "reject"]
-    comment: str = Field(default="", max_length=MAX_COMMENT)
+    comment: Text = Field(default="", max_length=MAX_COMMENT)
     version: int | None = Field(
         default=None, ge=1, le=2**31 - 1,
         description="the version reviewed (the `version` GET /api/articles/{slug}/review gave): required for claim "
@@ -104,13 +119,13 @@ class ReviewIn(BaseModel):
 class EditStatementIn(BaseModel):
     """A statement: its text and at least one citation (a reference number); provenance is kept as given."""
 
-    text: str
+    text: Text
     citations: list[int]
     provenance: list[ProvenanceOut] = Field(default_factory=list)
 
 
 class EditSectionIn(BaseModel):
-    heading: str
+    heading: Text
     statements: list[EditStatementIn]
 
 
@@ -118,7 +133,7 @@ class EditReferenceIn(BaseModel):
     """A reference of the version being edited (by document id), possibly renumbered; its details stay as stored."""
 
     number: int
-    document_id: str
+    document_id: Text
 
 
 class EditIn(BaseModel):
@@ -130,7 +145,7 @@ class EditIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    title: str | None = None
+    title: Text | None = None
     bottom_line: list[EditStatementIn]
     sections: list[EditSectionIn] = Field(default_factory=list)
     references: list[EditReferenceIn] | None = None

@@ -137,10 +137,10 @@ class WebService:
 
     def _known(self, key: str) -> bool:
         try:
-            self.articles.get(slug_for(" ".join(key.split())))
+            found = self.articles.get(slug_for(" ".join(key.split())))
         except NotFound:
             return False
-        return True
+        return found.status is not ReviewStatus.REJECTED  # a rejected one is composed again: it needs a slot
 
     def _admission(self, key: str, gone: Callable[[], bool] | None) -> AbstractContextManager[object]:
         """No slot for a question that already has an article; the gate's slot otherwise."""

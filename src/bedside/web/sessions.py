@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bedside.config import Settings
 from bedside.errors import InvalidInput
+from bedside.store.private import private_file
 
 __all__ = ["MIN_SECRET", "SESSION_TTL_S", "Session", "SessionStore", "Signer", "secret_key"]
 
@@ -104,6 +105,7 @@ class Session:
     email: str
     csrf: str  # the token every form of this session must carry
     expires: float  # seconds since the epoch
+    epoch: int = 0  # the account's credential epoch at sign-in: a newer one (password changed) ends the session
 
 
 def _digest(session_id: str) -> str:
@@ -117,7 +119,7 @@ class SessionStore:
         self.path = path
         self.ttl_s = ttl_s
         self.clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
@@ -125,21 +127,28 @@ class SessionStore:
                 "csrf TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL)"
             )
             db.execute("CREATE INDEX IF NOT EXISTS sessions_email ON sessions (email)")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+            if "epoch" not in columns:  # made before sessions knew their account's credential epoch
+                try:
+                    db.execute("ALTER TABLE sessions ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
             yield db
 
-    def create(self, email: str) -> Session:
-        """A new session for the account (and expired ones are swept away)."""
+    def create(self, email: str, epoch: int = 0) -> Session:
+        """A new session for the account at its credential `epoch` (and expired ones are swept away)."""
         now = self.clock()
-        session = Session(secrets.token_urlsafe(32), email, secrets.token_urlsafe(32), now + self.ttl_s)
+        session = Session(secrets.token_urlsafe(32), email, secrets.token_urlsafe(32), now + self.ttl_s, epoch)
         with self._connect() as db:
             db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
             db.execute(
-                "INSERT INTO sessions (id_hash, email, csrf, created, expires) VALUES (?, ?, ?, ?, ?)",
-                (_digest(session.id), email, session.csrf, now, session.expires),
+                "INSERT INTO sessions (id_hash, email, csrf, created, expires, epoch) VALUES (?, ?, ?, ?, ?, ?)",
+                (_digest(session.id), email, session.csrf, now, session.expires, epoch),
             )
         return session
 
@@ -147,11 +156,11 @@ class SessionStore:
         """The session while it lasts, else None."""
         with self._connect() as db:
             row = db.execute(
-                "SELECT email, csrf, expires FROM sessions WHERE id_hash = ?", (_digest(session_id),)
+                "SELECT email, csrf, expires, epoch FROM sessions WHERE id_hash = ?", (_digest(session_id),)
             ).fetchone()
         if row is None or row[2] <= self.clock():
             return None
-        return Session(session_id, row[0], row[1], row[2])
+        return Session(session_id, row[0], row[1], row[2], int(row[3]))
 
     def delete(self, session_id: str) -> None:
         """End one session."""
