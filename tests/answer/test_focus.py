@@ -55,6 +55,10 @@ topics: [iron deficiency anaemia, IDA, ferritin, oral iron, ferrous sulphate]
 - In adults with iron deficiency anaemia, offer one tablet of ferrous sulphate a day.
 - Continue oral iron for 3 months after the haemoglobin has returned to normal.
 - A serum ferritin below 15 micrograms per litre confirms iron deficiency in adults.
+
+## Pregnancy
+
+- Pregnant women with iron deficiency anaemia take oral iron at a higher dose in the second and third trimesters.
 """,
     "ida-pregnancy": """---
 title: Iron deficiency anaemia in pregnancy
@@ -272,3 +276,26 @@ def test_a_disease_mentioned_once_in_passing_does_not_make_a_document_about_it()
     cystitis = Document(DocumentId("c"), "Cystitis", discussed, topics=("cystitis", "urinary tract infection"))
     args = (terms_of(question), {"c": cystitis}, patient_of(question), terms_of("Which antibiotic and how long"))
     assert focus_of(*args, conditions=conditions).documents == ("c",)
+
+
+def test_a_model_drafts_only_from_passages_that_apply_to_the_patient(kb, monkeypatch):
+    """The LLM composer is handed the evidence the focus and the patient allow: the documents about the problem,
+    and among their passages none that speaks only of someone the patient is not (pregnancy, for a man)."""
+    from bedside.errors import UpstreamError
+
+    handed: list[list] = []
+
+    class Recorder:
+        def compose(self, question, passages, audience="clinician", on_statement=None):
+            handed.append(passages)
+            raise UpstreamError("recorded")  # the answer falls back to the extractive composer
+
+    monkeypatch.setattr(kb, "_llm_composer", lambda: Recorder())
+    answer = kb.ask("45M, ferritin 9, iron deficiency anaemia. How much oral iron?", llm=True)
+    assert handed and answer.composer == "extractive"
+    docs = {p.document_id for p in handed[0]}
+    assert docs and "ida-pregnancy" not in docs and "gout" not in docs
+    assert all("pregnan" not in p.text.lower() for p in handed[0])
+    documents = kb.store.documents(sorted(docs))
+    for p in handed[0]:  # a run of sentences keeps its exact place in the document
+        assert documents[p.document_id].text[p.start : p.start + len(p.text)] == p.text

@@ -318,6 +318,22 @@ def leaks(shown: str, world: World) -> list[str]:
     return found
 
 
+def check_given(answer: Answer, given: list[dict[str, Any]], b: Bedside) -> int:
+    """Verify every shown statement against the caller-supplied passages it cites; return how many there are."""
+    from bedside.answer.service import evidence_from_items
+
+    embedder = b.dense.embedder if b.dense is not None else None
+    by_id = {p.passage_id: p for p in evidence_from_items(given)}
+    statements = answer.statements()
+    for s in statements:
+        assert s.provenance, s.text
+        cited = [by_id[prov.passage_id] for prov in s.provenance]
+        assert not any(addresses_model(p.text) for p in cited), s.text
+        verdict = verify_statement(s.text, cited, embedder, VerifyThresholds())
+        assert verdict.ok, (s.text, verdict.reason)
+    return len(statements)
+
+
 def check_statements(answer: Answer, b: Bedside) -> int:
     """Verify every shown statement against the passages it cites, independently; return how many there are."""
     embedder = b.dense.embedder if b.dense is not None else None
@@ -350,21 +366,33 @@ def test_detector_flags_every_template_and_no_honest_text(world: World) -> None:
 def test_injected_statements_never_reach_answers(world: World) -> None:
     shown, by_llm = 0, 0
     with _open(world) as b:
+        # Retrieved evidence: the model is handed only the sentences the composer may use, and a sentence that
+        # instructs a model is never one of them, so the obedient endpoint finds nothing to obey.
         for t in TOPICS:
             answer = b.ask(t.question, llm=True)
             assert answer.status == "submitted"
-            # When poison crowds every honest passage out of the evidence, no drafted statement survives and the
-            # answer falls back to the extractive composer, which never quotes a passage that instructs a model.
+            check_statements(answer, b)
+            assert leaks(json.dumps(answer.to_dict()) + "\n" + to_markdown(answer), world) == [], t.question
+        searched = world.attack.requests  # one a topic, or none where no clean passage was left to draft from
+        assert len(TOPICS) - 2 <= searched <= len(TOPICS) and world.attack.claims == []
+        # Caller-supplied evidence goes to the model whole: every injected statement it drafts must fail verification.
+        for t in TOPICS:
+            name = t.name.replace(" ", "-")
+            given = [r for r in world.records if r["id"].startswith((f"poison-{name}-", f"honest-{name}-"))]
+            answer = b.ask(t.question, evidence=given, llm=True)
+            assert answer.status == "submitted"
+            # When poison crowds every honest passage out, no drafted statement survives and the answer falls back
+            # to the extractive composer, which never quotes a passage that instructs a model.
             if answer.composer == f"llm:{MODEL}":
                 by_llm += 1
                 assert answer.dropped_statements > 0
             else:
                 assert answer.composer == "extractive" and "no verifiable statement" in answer.notices[0]
-            shown += check_statements(answer, b)
+            shown += check_given(answer, given, b)
             text = json.dumps(answer.to_dict()) + "\n" + to_markdown(answer)
             assert leaks(text, world) == [], t.question
     attempted = len(world.attack.claims)
-    assert world.attack.requests == len(TOPICS) and attempted >= 4 * len(TOPICS)
+    assert world.attack.requests == searched + len(TOPICS) and attempted >= 4 * len(TOPICS)
     assert by_llm >= len(TOPICS) - 2 and shown >= by_llm
     print(f"\npoisoned documents: {len(TOPICS) * len(TEMPLATES)}; injected statements attempted: {attempted}; "
           f"reached answers: 0; honest statements drafted: {len(world.attack.honest)}, shown: {shown}; "

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bedside.answer import extractive
+from bedside.answer import extractive, selection
 
 try:
     from bedside.answer.audience import AUDIENCES, render_for
@@ -17,10 +17,11 @@ except ImportError:  # pragma: no cover
     render_for = None  # type: ignore[assignment]
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.focus import Focus, focus_of
+from bedside.answer.injection import addresses_model
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers
 from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
-from bedside.answer.sentences import expansions_in, terms_of
+from bedside.answer.sentences import candidates, expansions_in, terms_of
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.index.analysis import analyze
 from bedside.model import Answer, Document, DocumentId, EvidenceType, PassageId, SearchHit
@@ -299,15 +300,48 @@ def focused(
     return out
 
 
+def evidence_for_drafting(
+    qplan: QueryPlan, passages: list[EvidencePassage], focus: Focus | None
+) -> list[EvidencePassage]:
+    """The evidence a model drafts from: the runs of sentences the extractive composer may use for this question
+    and patient (about its problem, from a document in focus or naming the problem; not about someone the patient
+    is not), each run a passage of its own with its exact place in the document, in the order retrieval gave the
+    passages (each part of the question's best first)."""
+    if focus is None:
+        return passages
+    every = candidates(passages)
+    kept, _ = selection.applicable(every, qplan, focus)
+    usable = {(c.passage.passage_id, c.a) for c in kept if not c.population}
+    runs: dict[str, list[tuple[int, int]]] = {}
+    for c in every:  # in passage order, sentences in reading order
+        spans = runs.setdefault(c.passage.passage_id, [])
+        if (c.passage.passage_id, c.a) not in usable:
+            spans.append((-1, -1))  # a sentence left out ends the run before it
+        elif spans and spans[-1][0] >= 0:
+            spans[-1] = (spans[-1][0], c.b)
+        else:
+            spans.append((c.a, c.b))
+    out = [
+        replace(p, text=p.text[a:b], start=p.start + a)
+        for p in passages
+        for a, b in runs.get(p.passage_id, [])
+        if a >= 0
+    ]
+    if out:
+        return out
+    # Nothing the composer may use: the passages as retrieved, those of the documents in focus first, never one that
+    # instructs a model (the composer skips those whole, and so does this).
+    clean = [p for p in passages if not addresses_model(f"{p.title}\n{p.text}")]
+    return [p for p in clean if p.document_id in focus.documents] or clean
+
+
 def _compose(
     qplan: QueryPlan, passages: list[EvidencePassage], ctx: AskContext, audience: str, focus: Focus | None = None
 ) -> tuple[Answer, list[str]]:
     notices: list[str] = []
     gate = focus.covered if focus is not None else extractive.covered(qplan, passages, extractive.ExtractiveOptions())
-    if ctx.llm is not None and passages and gate:
-        # The model drafts from the documents about the question's problem only; the extractive composer filters
-        # sentence by sentence (another document's sentence may still name the problem and apply).
-        drafting = [p for p in passages if focus is None or p.document_id in focus.documents] or passages
+    drafting = evidence_for_drafting(qplan, passages, focus) if ctx.llm is not None and gate else []
+    if ctx.llm is not None and drafting:
         try:
             drafted = ctx.llm.compose(qplan.question, drafting, audience, ctx.on_statement)
             return replace(drafted, question_type=qplan.type, searched=(qplan.search_query,)), notices
