@@ -17,8 +17,8 @@ except ImportError:  # pragma: no cover
     render_for = None  # type: ignore[assignment]
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.focus import Focus, focus_of
-from bedside.answer.injection import addresses_model
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers
+from bedside.answer.injection import addresses_model
 from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.sentences import candidates, expansions_in, terms_of
