@@ -105,10 +105,69 @@ def test_flags_round_trip_and_a_schema_1_store_gains_the_column(tmp_path):
     db.close()
     store = KnowledgeStore(path)
     try:
-        assert store.get_meta("schema_version") == "2"
+        assert store.get_meta("schema_version") == "3"
         doc = _doc("d1", "Give amoxicillin 500 mg three times daily.", flags=("dropped 1 hidden text fragment",))
         store.write([(doc, chunk(doc))])
         assert store.document("d1") == doc
         assert doc.content_hash == _doc("d1", "Give amoxicillin 500 mg three times daily.").content_hash
+    finally:
+        store.close()
+
+
+def test_corrections_and_collection_round_trip(store, fixtures):
+    from dataclasses import replace
+
+    from bedside.ingest import read_path
+
+    docs = {d.id: d for d in read_path(fixtures / "medline" / "retractions.xml")}
+    cohort = replace(docs["91000003"], collection="local-protocols")
+    store.write([(d, chunk(d)) for d in (*docs.values(), cohort)])
+    back = store.document("91000003")
+    assert back.collection == "local-protocols" and back.content_hash == cohort.content_hash
+    own = [c for c in back.corrections if not c.inbound]
+    assert own == list(cohort.corrections)
+    assert store.document("91000001").retracted
+    assert store.document("91000002").notice == "retraction notice"
+    assert store.collections() == {"": 5, "local-protocols": 1}
+
+
+def test_a_retraction_notice_ingested_later_retracts_its_article(store, fixtures):
+    from bedside.ingest import read_path
+    from bedside.model import CorrectionKind
+
+    [trial] = read_path(fixtures / "medline" / "unflagged_trial.xml")
+    store.write([(trial, chunk(trial))])
+    assert not store.document("91000007").retracted
+    [notice] = read_path(fixtures / "medline" / "retraction_notice.xml")
+    store.write([(notice, chunk(notice))])
+    for read in (store.document("91000007"), store.documents(["91000007"])["91000007"],
+                 store.document_heads(["91000007"])["91000007"]):  # fmt: skip
+        assert read.retracted
+        [link] = read.corrections
+        assert link.kind is CorrectionKind.RETRACTION_IN and link.pmid == "91000008" and link.inbound
+        assert link.source == "Journal of Example Respiratory Medicine, 2023"
+    assert store.document("91000007").content_hash == trial.content_hash  # the article's own record is unchanged
+    store.remove("91000008")
+    assert not store.document("91000007").retracted
+
+
+def test_a_schema_2_store_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    KnowledgeStore(path).close()
+    db = sqlite3.connect(path)
+    for column in ("corrections", "retracted", "notice", "collection"):
+        db.execute(f"ALTER TABLE documents DROP COLUMN {column}")
+    db.execute("DROP TABLE notices")
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    store = KnowledgeStore(path)
+    try:
+        assert store.get_meta("schema_version") == "3"
+        doc = _doc("d1", "Text.", collection="ward-protocols", retracted=True)
+        store.write([(doc, chunk(doc))])
+        assert store.document("d1") == doc
     finally:
         store.close()

@@ -10,14 +10,25 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bedside.errors import NotFound
-from bedside.model import Block, Document, DocumentId, EvidenceType, IndexRow, Passage, PassageId
+from bedside.model import (
+    RETRACTING,
+    Block,
+    Correction,
+    CorrectionKind,
+    Document,
+    DocumentId,
+    EvidenceType,
+    IndexRow,
+    Passage,
+    PassageId,
+)
 
-SCHEMA_VERSION = 2  # 2: documents.flags (ingestion warnings)
+SCHEMA_VERSION = 3  # 2: documents.flags (ingestion warnings); 3: corrections, retraction, collection, notices
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +53,11 @@ CREATE TABLE IF NOT EXISTS documents (
     content_hash TEXT NOT NULL,
     text TEXT NOT NULL,
     passage_count INTEGER NOT NULL,
-    flags TEXT NOT NULL DEFAULT '[]'
+    flags TEXT NOT NULL DEFAULT '[]',
+    corrections TEXT NOT NULL DEFAULT '[]',
+    retracted INTEGER NOT NULL DEFAULT 0,
+    notice TEXT NOT NULL DEFAULT '',
+    collection TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS passages (
     seq INTEGER PRIMARY KEY,
@@ -56,6 +71,15 @@ CREATE TABLE IF NOT EXISTS passages (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id, ordinal);
+CREATE TABLE IF NOT EXISTS notices (
+    notice_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    target_pmid TEXT NOT NULL,
+    notice_pmid TEXT NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notices_target ON notices(target_pmid);
+CREATE INDEX IF NOT EXISTS notices_notice ON notices(notice_id);
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     document_id TEXT NOT NULL,
@@ -66,7 +90,15 @@ CREATE TABLE IF NOT EXISTS changes (
 _PASSAGE_COLUMNS = 'id, document_id, text, start, "end", section, page, ordinal'
 _DOC_COLUMNS = (
     "id, title, evidence_type, source, year, authors, url, doi, pmid, issuer, guideline, format, origin, "
-    "reviewed, topics, blocks, extra, content_hash, text, passage_count, flags"
+    "reviewed, topics, blocks, extra, content_hash, text, passage_count, flags, corrections, retracted, notice, "
+    "collection"
+)
+_NEW_COLUMNS = (  # added after schema 1, in order: (name, definition)
+    ("flags", "TEXT NOT NULL DEFAULT '[]'"),
+    ("corrections", "TEXT NOT NULL DEFAULT '[]'"),
+    ("retracted", "INTEGER NOT NULL DEFAULT 0"),
+    ("notice", "TEXT NOT NULL DEFAULT ''"),
+    ("collection", "TEXT NOT NULL DEFAULT ''"),
 )
 # The same row without the whole text and the block outline: what a search hit shows of its document.
 _HEAD_COLUMNS = _DOC_COLUMNS.replace("blocks,", "'[]',").replace("content_hash, text,", "content_hash, '',")
@@ -106,8 +138,9 @@ class KnowledgeStore:
             if row is not None and int(row[0]) > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path} was written by a newer bedside (schema {row[0]})")
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(documents)")}
-            if "flags" not in columns:  # schema 1
-                self._db.execute("ALTER TABLE documents ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'")
+            for name, definition in _NEW_COLUMNS:
+                if name not in columns:  # written by an older schema
+                    self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {definition}")
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def transaction(self) -> _Transaction:
@@ -133,8 +166,13 @@ class KnowledgeStore:
             for doc, passages in items:
                 self._db.execute("DELETE FROM passages WHERE document_id = ?", (doc.id,))
                 self._db.execute(
-                    f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}) VALUES ({','.join('?' * 21)})",
+                    f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}) VALUES ({','.join('?' * 25)})",
                     _document_row(doc, len(passages)),
+                )
+                self._db.execute("DELETE FROM notices WHERE notice_id = ?", (doc.id,))
+                self._db.executemany(
+                    "INSERT INTO notices (notice_id, kind, target_pmid, notice_pmid, source) VALUES (?,?,?,?,?)",
+                    [(doc.id, c.kind.value, c.pmid, doc.pmid, _citation(doc)) for c in _notices_in(doc)],
                 )
                 self._db.executemany(
                     'INSERT INTO passages (id, document_id, ordinal, section, start, "end", page, text) '
@@ -150,6 +188,7 @@ class KnowledgeStore:
             if cur.rowcount == 0:
                 raise NotFound(f"no document with id {doc_id!r}")
             self._db.execute("DELETE FROM passages WHERE document_id = ?", (doc_id,))
+            self._db.execute("DELETE FROM notices WHERE notice_id = ?", (doc_id,))
             self._db.execute("INSERT INTO changes (document_id, op) VALUES (?, 'remove')", (doc_id,))
 
     def set_meta(self, key: str, value: str) -> None:
@@ -171,13 +210,13 @@ class KnowledgeStore:
         row = self._db.execute(sql, (doc_id,)).fetchone()
         if row is None:
             raise NotFound(f"no document with id {doc_id!r}")
-        return _document_from_row(row)
+        return self._with_inbound({row[0]: _document_from_row(row)})[row[0]]
 
     def documents(self, ids: Iterable[str]) -> dict[str, Document]:
         """The documents among these ids that exist."""
         # Safe to format: only constant column names go into the SQL, never values.
         rows = self._select_in(f"SELECT {_DOC_COLUMNS} FROM documents", "id", ids)  # nosec B608
-        return {row[0]: _document_from_row(row) for row in rows}
+        return self._with_inbound({row[0]: _document_from_row(row) for row in rows})
 
     def document_heads(self, ids: Iterable[str]) -> dict[str, Document]:
         """The documents among these ids that exist, with empty text and blocks (so their `content_hash` is not the
@@ -185,7 +224,37 @@ class KnowledgeStore:
         cost of a search at 1M passages."""
         # Safe to format: only constant column names go into the SQL, never values.
         rows = self._select_in(f"SELECT {_HEAD_COLUMNS} FROM documents", "id", ids)  # nosec B608
-        return {row[0]: _document_from_row(row) for row in rows}
+        return self._with_inbound({row[0]: _document_from_row(row) for row in rows})
+
+    def _with_inbound(self, docs: dict[str, Document]) -> dict[str, Document]:
+        """The documents with the links that notices in the store state about them (a retraction notice ingested
+        after its article retracts the article), marked `inbound`."""
+        by_pmid: dict[str, list[str]] = {}
+        for doc_id, d in docs.items():
+            if d.pmid:
+                by_pmid.setdefault(d.pmid, []).append(doc_id)
+        if not by_pmid:
+            return docs
+        found: dict[str, list[Correction]] = {}
+        sql = "SELECT target_pmid, kind, notice_pmid, source, notice_id FROM notices"
+        for target, kind, notice_pmid, source, notice_id in self._select_in(sql, "target_pmid", by_pmid):
+            for doc_id in by_pmid[target]:
+                if doc_id != notice_id:
+                    link = Correction(CorrectionKind(kind).inverse, str(notice_pmid), str(source), inbound=True)
+                    found.setdefault(doc_id, []).append(link)
+        for doc_id, links in found.items():
+            d = docs[doc_id]
+            own = {(c.kind, c.pmid) for c in d.corrections}
+            new = tuple(c for c in links if (c.kind, c.pmid) not in own)
+            if new:
+                retracted = d.retracted or any(c.kind in RETRACTING for c in new)
+                docs[doc_id] = replace(d, corrections=d.corrections + new, retracted=retracted)
+        return docs
+
+    def collections(self) -> dict[str, int]:
+        """Named collections with their document counts ("" is the literature outside any collection)."""
+        rows = self._db.execute("SELECT collection, count(*) FROM documents GROUP BY collection ORDER BY collection")
+        return {str(name): int(n) for name, n in rows}
 
     def document_ids(self, *, origin_prefix: str | None = None) -> list[str]:
         """All document ids, optionally only those read from files under a path prefix."""
@@ -349,12 +418,24 @@ def _document_row(doc: Document, passage_count: int) -> tuple[object, ...]:
         None if doc.reviewed is None else int(doc.reviewed), json.dumps(list(doc.topics)),
         json.dumps([[b.heading, b.start, b.end, b.page] for b in doc.blocks]), json.dumps(list(doc.extra)),
         doc.content_hash, doc.text, passage_count, json.dumps(list(doc.flags)),
+        json.dumps([[c.kind.value, c.pmid, c.source] for c in doc.corrections if not c.inbound]),
+        int(doc.retracted), doc.notice, doc.collection,
     )  # fmt: skip
+
+
+def _notices_in(doc: Document) -> list[Correction]:
+    """The links by which this record is a notice about another article (kept to find its article's notices)."""
+    return [c for c in doc.corrections if c.pmid and not c.inbound and c.kind.points_back]
+
+
+def _citation(doc: Document) -> str:
+    """How a notice is cited beside the article it concerns: journal and year."""
+    return ", ".join(x for x in (doc.source, str(doc.year) if doc.year else "") if x)
 
 
 def _document_from_row(row: Sequence[object]) -> Document:
     (doc_id, title, etype, source, year, authors, url, doi, pmid, issuer, guideline, fmt, origin, reviewed,
-     topics, blocks, extra, _hash, text, _count, flags) = row  # fmt: skip
+     topics, blocks, extra, _hash, text, _count, flags, corrections, retracted, notice, collection) = row  # fmt: skip
     return Document(
         id=DocumentId(str(doc_id)),
         title=str(title),
@@ -375,6 +456,10 @@ def _document_from_row(row: Sequence[object]) -> Document:
         blocks=tuple(Block(h, s, e, p) for h, s, e, p in json.loads(str(blocks))),
         extra=tuple((k, v) for k, v in json.loads(str(extra))),
         flags=tuple(json.loads(str(flags))),
+        corrections=tuple(Correction(CorrectionKind(k), p, src) for k, p, src in json.loads(str(corrections))),
+        retracted=bool(retracted),
+        notice=str(notice),
+        collection=str(collection),
     )
 
 
