@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "bedside.cli_ops", "check",
         "Check the data directory's consistency, or (--deploy) that this installation is safe to expose.",
     ),
+    "collections": (
+        "bedside.cli_knowledge", "collections",
+        "Named collections (e.g. local protocols): their priority over the literature and label in references.",
+    ),
     "ingest": (
         "bedside.cli_knowledge", "ingest",
         "Read files, folders or globs (Markdown, MEDLINE/JATS XML, PDF, HTML, JSON Lines) into the knowledge base.",

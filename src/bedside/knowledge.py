@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from bedside.errors import IngestError
+from bedside.errors import IngestError, InvalidInput
 from bedside.index.protocol import SyncProgress, SyncReport
 from bedside.ingest import FORMATS, RecordError, chunk, read_path
 from bedside.model import Document, EvidenceType, Passage
@@ -17,6 +19,30 @@ from bedside.store import KnowledgeStore
 
 _SUFFIXES = (".md", ".markdown", ".txt", ".jsonl", ".ndjson", ".xml", ".nxml", ".html", ".htm", ".xhtml", ".pdf")
 BATCH_DOCUMENTS = 400
+_COLLECTIONS_KEY = "collections"
+_COLLECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# A named collection holds an institution's own documents unless its operator says otherwise.
+DEFAULT_PRIORITY = 1
+DEFAULT_LABEL = "Local protocol"
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """A named collection of documents: its priority over the literature (0: none) and its label in references."""
+
+    name: str
+    priority: int = DEFAULT_PRIORITY
+    label: str = DEFAULT_LABEL
+    documents: int = 0
+
+
+def check_collection_name(name: str) -> str:
+    """The name if usable (lower-case letters, digits, '.', '_', '-'; at most 64), else InvalidInput."""
+    if not _COLLECTION_NAME.match(name):
+        raise InvalidInput(
+            f"invalid collection name {name!r}: use lower-case letters, digits, '.', '_' and '-' (at most 64)"
+        )
+    return name
 
 
 @dataclass
@@ -98,10 +124,16 @@ class KnowledgeBase:
         fmt: str | None = None,
         evidence_type: EvidenceType | None = None,
         progress: IngestProgress | None = None,
+        collection: str = "",
     ) -> IngestReport:
-        """Read every path into the store; idempotent by content hash; one bad file never stops the rest."""
+        """Read every path into the store; idempotent by content hash; one bad file never stops the rest.
+
+        `collection` puts every document read into that named collection (re-ingesting a document into another
+        collection moves it there)."""
         if fmt is not None and fmt not in FORMATS:
             raise IngestError(fmt, f"unknown format (choose from {', '.join(FORMATS)})")
+        if collection:
+            check_collection_name(collection)
         files, missing = expand_paths(paths)
         report = IngestReport(failed=list(missing), files=len(files))
         sizes = [_size(f) for f in files]
@@ -121,6 +153,8 @@ class KnowledgeBase:
                         report.failed.append((_where(item.error), item.error.reason))
                         continue
                     doc = _retype(item, evidence_type)
+                    if collection:
+                        doc = replace(doc, collection=collection)
                     report.warnings.extend((doc.origin, flag) for flag in doc.flags)
                     first = seen.get(doc.id)
                     if first is not None:
@@ -176,6 +210,47 @@ class KnowledgeBase:
         """Counts by evidence type and source."""
         return self.store.stats()
 
+    def collections(self) -> list[Collection]:
+        """Every named collection holding documents or configured, with its settings."""
+        settings = self._collection_settings()
+        counts = {name: n for name, n in self.store.collections().items() if name}
+        return [
+            Collection(name, documents=counts.get(name, 0), **settings.get(name, {}))  # type: ignore[arg-type]
+            for name in sorted(set(counts) | set(settings))
+        ]
+
+    def collection(self, name: str) -> Collection:
+        """One collection's settings (the defaults for a name never configured)."""
+        return Collection(name, **self._collection_settings().get(name, {}))  # type: ignore[arg-type]
+
+    def set_collection(self, name: str, *, priority: int | None = None, label: str | None = None) -> Collection:
+        """Set a collection's priority (0 to 10; 0 ranks it as the literature) and reference label."""
+        check_collection_name(name)
+        settings = self._collection_settings()
+        entry = dict(settings.get(name, {}))
+        if priority is not None:
+            if not 0 <= priority <= 10:
+                raise InvalidInput(f"collection priority must be between 0 and 10, not {priority}")
+            entry["priority"] = priority
+        if label is not None:
+            label = " ".join(label.split())
+            if not label or len(label) > 60:
+                raise InvalidInput("a collection label needs 1 to 60 characters")
+            entry["label"] = label
+        settings[name] = entry
+        self.store.set_meta(_COLLECTIONS_KEY, json.dumps(settings, sort_keys=True))
+        return self.collection(name)
+
+    def collection_priorities(self) -> dict[str, int]:
+        """Collection name -> priority, for every collection that holds documents or is configured."""
+        settings = self._collection_settings()
+        names = set(self.store.collection_names()) | set(settings)
+        return {name: Collection(name, **settings.get(name, {})).priority for name in names}  # type: ignore[arg-type]
+
+    def _collection_settings(self) -> dict[str, dict[str, object]]:
+        raw = self.store.get_meta(_COLLECTIONS_KEY)
+        return json.loads(raw) if raw else {}
+
     def documents(self) -> Iterator[Document]:
         """Every stored document (for exports and checks)."""
         for doc_id in self.store.document_ids():
@@ -185,8 +260,6 @@ class KnowledgeBase:
 def _retype(doc: Document, evidence_type: EvidenceType | None) -> Document:
     if evidence_type is None or doc.evidence_type == evidence_type:
         return doc
-    from dataclasses import replace
-
     return replace(doc, evidence_type=evidence_type)
 
 

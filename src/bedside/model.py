@@ -288,6 +288,8 @@ class SearchHit:
     end: int
     url: str = ""
     scores: dict[str, float] = field(default_factory=dict)
+    withdrawn: str = ""  # "retracted", "retraction notice", ...: shown only when a search asks to include them
+    collection: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,16 +424,12 @@ class Reference:
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        """The reference's JSON form; `notes` and `label` appear only when the source has them."""
-        out: dict[str, Any] = {
+        """The reference's JSON form."""
+        return {
             "number": self.number, "type": self.type.label, "title": self.title, "source": self.source,
-            "year": self.year, "url": self.url, "document_id": self.document_id,
+            "year": self.year, "url": self.url, "document_id": self.document_id, "notes": list(self.notes),
+            "label": self.label,
         }  # fmt: skip
-        if self.notes:
-            out["notes"] = list(self.notes)
-        if self.label:
-            out["label"] = self.label
-        return out
 
 
 @dataclass(frozen=True, slots=True)

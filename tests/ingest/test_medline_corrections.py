@@ -23,7 +23,10 @@ def test_concern_and_erratum_are_notes_not_withdrawal(fixtures):
     docs = _by_id(fixtures / "medline" / "retractions.xml")
     cohort = docs["91000003"]
     assert not cohort.withdrawn
-    assert [c.kind for c in cohort.corrections] == [CorrectionKind.CONCERN_IN, CorrectionKind.ERRATUM_IN]  # CommentIn skipped
+    assert [c.kind for c in cohort.corrections] == [
+        CorrectionKind.CONCERN_IN,
+        CorrectionKind.ERRATUM_IN,
+    ]  # CommentIn skipped
     assert cohort.notes() == (
         "Expression of concern: J Ex Respir Med. 2023;15(1):3 (PMID 91000004)",
         "Erratum: J Ex Respir Med. 2021;13(6):410 (PMID 91000005)",

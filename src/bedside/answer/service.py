@@ -54,6 +54,8 @@ class AskContext:
     search_in: Callable[[str, int, Sequence[str]], list[SearchHit]] | None = None
     # The analysed terms the knowledge base has at all (for what a question names that bedside has never read of).
     known_terms: Callable[[frozenset[str]], frozenset[str]] | None = None
+    # A named collection's label for its references ("Local protocol"); None: the collection's name.
+    collection_label: Callable[[str], str] | None = None
 
 
 def validate(question: str, audience: str) -> str:
@@ -67,18 +69,25 @@ def validate(question: str, audience: str) -> str:
     return " ".join(question.split())
 
 
-def evidence_from_hits(hits: list[SearchHit], docs: dict[str, Document]) -> list[EvidencePassage]:
-    """Evidence passages, citing the guideline itself (not the digest file) for starter digests."""
+def evidence_from_hits(
+    hits: list[SearchHit], docs: dict[str, Document], collection_label: Callable[[str], str] | None = None
+) -> list[EvidencePassage]:
+    """Evidence passages, citing the guideline itself (not the digest file) for starter digests.
+
+    Never a retracted article or a notice about one, whatever the search returned.
+    """
     out = []
     for h in hits:
         d = docs.get(h.document_id)
-        if d is None:
+        if d is None or d.withdrawn:
             continue
+        label = (collection_label(d.collection) if collection_label else d.collection) if d.collection else ""
         out.append(
             EvidencePassage(
                 passage_id=h.passage_id, document_id=h.document_id, text=h.text, start=h.start,
                 title=d.guideline or d.title, section=h.section, evidence_type=d.evidence_type, year=d.year,
-                source=reference_source(d), url=d.link, reviewed=d.reviewed, score=h.score,
+                source=reference_source(d), url=d.link, reviewed=d.reviewed, score=h.score, notes=d.notes(),
+                label=label,
             )
         )  # fmt: skip
     return out
@@ -174,7 +183,7 @@ def answer_question(
         )  # fmt: skip
         if focus.covered and ctx.search_in is not None:
             hits = focused(qplan, focus, docs, hits, ctx.search_in)
-        passages = evidence_from_hits(hits, docs)
+        passages = evidence_from_hits(hits, docs, ctx.collection_label)
     ctx = replace(ctx, given_evidence=evidence is not None)
     answer, notices = _compose(qplan, passages, ctx, audience, focus)
     answer = render_for(answer, audience)

@@ -141,6 +141,7 @@ class KnowledgeStore:
             for name, definition in _NEW_COLUMNS:
                 if name not in columns:  # written by an older schema
                     self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {definition}")
+            self._db.execute("CREATE INDEX IF NOT EXISTS documents_collection ON documents(collection)")
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def transaction(self) -> _Transaction:
@@ -250,6 +251,11 @@ class KnowledgeStore:
                 retracted = d.retracted or any(c.kind in RETRACTING for c in new)
                 docs[doc_id] = replace(d, corrections=d.corrections + new, retracted=retracted)
         return docs
+
+    def collection_names(self) -> list[str]:
+        """The named collections that hold documents (read from an index: cheap however large the literature)."""
+        rows = self._db.execute("SELECT DISTINCT collection FROM documents WHERE collection > '' ORDER BY 1")
+        return [str(r[0]) for r in rows]
 
     def collections(self) -> dict[str, int]:
         """Named collections with their document counts ("" is the literature outside any collection)."""

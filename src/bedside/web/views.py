@@ -91,6 +91,8 @@ class ReferenceView:
     source: str
     year: int | None
     url: str
+    notes: tuple[str, ...] = ()
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,7 @@ def article_view(answer: Answer, documents: Mapping[str, str], conversation: str
             for i, sec in enumerate(answer.sections, 1)
         ),
         references=tuple(
-            ReferenceView(r.number, r.type.label, r.type.value, r.title, r.source, r.year, r.url)
+            ReferenceView(r.number, r.type.label, r.type.value, r.title, r.source, r.year, r.url, r.notes, r.label)
             for r in answer.references
         ),
         disclaimer=answer.disclaimer, notices=answer.notices, conversation=conversation, composer=answer.composer,
