@@ -22,7 +22,7 @@ __all__ = ["COMMANDS", "LazyGroup", "main"]
 # name -> (module, attribute, the command's help up to its first blank line). `bedside --help` lists the commands
 # from these summaries without importing their modules; tests/test_cli.py checks each against its command.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "articles": ("bedside.cli_editorial", "articles", "Articles: export."),
+    "articles": ("bedside.cli_editorial", "articles", "Articles: export, sources that changed, re-composing."),
     "ask": (
         "bedside.cli_knowledge", "ask",
         "Answer a clinical question with cited statements from the knowledge base.",

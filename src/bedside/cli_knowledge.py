@@ -147,6 +147,10 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: s
         err.print(f"[red]failed:[/red] {where}: {message}", highlight=False, soft_wrap=True)
     for where, message in report.warnings:
         err.print(f"[yellow]warning:[/yellow] {where}: {message}", highlight=False, soft_wrap=True)
+    if report.added or report.updated:
+        from bedside.cli_editorial import check_changed_sources
+
+        check_changed_sources(ctx)
     docs, passages = b.store.counts()
     out.print(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
@@ -315,6 +319,9 @@ def remove(ctx: click.Context, document_ids: tuple[str, ...]) -> None:
     for doc_id in document_ids:
         b.remove(doc_id)
         out.print(f"removed {doc_id}", highlight=False)
+    from bedside.cli_editorial import check_changed_sources
+
+    check_changed_sources(ctx)
 
 
 @click.command()

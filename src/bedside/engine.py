@@ -22,7 +22,7 @@ from bedside.index.protocol import Filters, SyncProgress
 from bedside.index.sentences import CachedEmbeddings, SentenceVectors
 from bedside.index.vectors import VectorIndex
 from bedside.knowledge import Collection, IngestProgress, IngestReport, KnowledgeBase
-from bedside.model import Answer, EvidenceType, SearchHit
+from bedside.model import Answer, EvidenceType, SearchHit, SourceState
 from bedside.store import KnowledgeStore
 from bedside.store.conversations import ConversationStore
 
@@ -250,6 +250,16 @@ class Bedside:
     def remove(self, document_id: str) -> None:
         """Remove one document by id."""
         self.kb.remove(document_id)
+
+    def source_states(self, ids: list[str]) -> dict[str, SourceState]:
+        """What the knowledge base says now about these documents (absent: removed), for "sources changed"."""
+        return self.kb.source_states(ids)
+
+    def compose_article(self, question: str, *, llm: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
+        """A fresh clinician answer for an article's question, as the article service stores it: the answer JSON
+        and its sources (cited document id -> content hash)."""
+        answer = self.ask(question, "clinician", llm=llm)
+        return answer.to_dict(), self.store.hashes([r.document_id for r in answer.references])
 
     def stats(self) -> dict[str, Any]:
         """{"documents", "passages", "by_type", "by_source"}."""

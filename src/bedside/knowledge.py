@@ -14,7 +14,15 @@ from typing import Protocol
 from bedside.errors import IngestError, InvalidInput
 from bedside.index.protocol import SyncProgress, SyncReport
 from bedside.ingest import FORMATS, RecordError, chunk, read_path
-from bedside.model import Document, EvidenceType, Passage
+from bedside.model import (
+    RETRACTING,
+    CorrectionKind,
+    Document,
+    EvidenceType,
+    NewerVersion,
+    Passage,
+    SourceState,
+)
 from bedside.store import KnowledgeStore
 
 _SUFFIXES = (".md", ".markdown", ".txt", ".jsonl", ".ndjson", ".xml", ".nxml", ".html", ".htm", ".xhtml", ".pdf")
@@ -209,6 +217,23 @@ class KnowledgeBase:
     def stats(self) -> dict[str, object]:
         """Counts by evidence type and source."""
         return self.store.stats()
+
+    def source_states(self, ids: Iterable[str]) -> dict[str, SourceState]:
+        """What the knowledge base says now about each of these documents that it holds (absent: removed)."""
+        wanted = list(dict.fromkeys(ids))
+        hashes = self.store.hashes(wanted)
+        out: dict[str, SourceState] = {}
+        for doc_id, d in self.store.document_heads(wanted).items():
+            updates = [c for c in d.corrections if c.kind is CorrectionKind.UPDATE_IN]
+            newer = self.store.newer_versions(d) + [NewerVersion("", c.source, None, c.pmid) for c in updates]
+            out[doc_id] = SourceState(
+                content_hash=hashes[doc_id], title=d.guideline or d.title, retracted=d.retracted,
+                retraction=next((c.note for c in d.corrections if c.kind in RETRACTING), ""), notice=d.notice,
+                newer=tuple(newer),
+                notes=tuple(c.note for c in d.corrections if c.kind in (CorrectionKind.CONCERN_IN,
+                                                                         CorrectionKind.ERRATUM_IN)),
+            )  # fmt: skip
+        return out
 
     def collections(self) -> list[Collection]:
         """Every named collection holding documents or configured, with its settings."""

@@ -157,6 +157,8 @@ def test_a_schema_2_store_gains_the_new_columns(tmp_path):
     path = tmp_path / "old.sqlite"
     KnowledgeStore(path).close()
     db = sqlite3.connect(path)
+    for index in ("documents_collection", "documents_guideline", "documents_title"):
+        db.execute(f"DROP INDEX {index}")
     for column in ("corrections", "retracted", "notice", "collection"):
         db.execute(f"ALTER TABLE documents DROP COLUMN {column}")
     db.execute("DROP TABLE notices")

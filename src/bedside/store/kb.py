@@ -24,6 +24,7 @@ from bedside.model import (
     DocumentId,
     EvidenceType,
     IndexRow,
+    NewerVersion,
     Passage,
     PassageId,
 )
@@ -142,6 +143,11 @@ class KnowledgeStore:
                 if name not in columns:  # written by an older schema
                     self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {definition}")
             self._db.execute("CREATE INDEX IF NOT EXISTS documents_collection ON documents(collection)")
+            # For finding a guideline's later editions (sources-changed checks).
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS documents_guideline ON documents(guideline) WHERE guideline > ''"
+            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS documents_title ON documents(title)")
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def transaction(self) -> _Transaction:
@@ -251,6 +257,28 @@ class KnowledgeStore:
                 retracted = d.retracted or any(c.kind in RETRACTING for c in new)
                 docs[doc_id] = replace(d, corrections=d.corrections + new, retracted=retracted)
         return docs
+
+    def newer_versions(self, doc: Document) -> list[NewerVersion]:
+        """Documents that replace this one, newest first: the same guideline issued in a later year (the same
+        `guideline` title summarised, or a guideline with the same title), never a retracted one or a notice."""
+        if doc.year is None:
+            return []
+        clauses, params = [], []
+        if doc.guideline:
+            clauses.append("guideline = ?")
+            params.append(doc.guideline)
+        if doc.evidence_type is EvidenceType.GUIDELINE:
+            clauses.append("(title = ? AND evidence_type = 'guideline')")
+            params.append(doc.title)
+        if not clauses:
+            return []
+        # Safe to format: only the constant clauses above go into the SQL, never values.
+        rows = self._db.execute(
+            f"SELECT id, title, year, pmid FROM documents WHERE ({' OR '.join(clauses)}) AND year > ? AND id != ? "  # nosec B608
+            "AND retracted = 0 AND notice = '' ORDER BY year DESC, id",
+            (*params, doc.year, doc.id),
+        )
+        return [NewerVersion(str(i), str(t), int(y), str(p)) for i, t, y, p in rows]
 
     def collection_names(self) -> list[str]:
         """The named collections that hold documents (read from an index: cheap however large the literature)."""

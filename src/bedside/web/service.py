@@ -165,6 +165,8 @@ class WebService:
         view = article_view(answer, {doc_id: d.text for doc_id, d in docs.items()}, conversation)
         if article is not None and answer.status == ReviewStatus.APPROVED and article.approved_by:
             view = replace(view, approved_by=article.approved_by, approved_on=article.approved_at[:10])
+        if article is not None and article.sources_changed:
+            view = replace(view, sources_changes=article.sources_changes or ("a source changed",))
         return view
 
     def conversation_trail(self, conversation: str) -> list[str]:

@@ -126,6 +126,7 @@ class ArticleView:
     composer: str
     approved_by: str = ""  # who approved the version shown ("" unless it is approved)
     approved_on: str = ""  # the approval's date (YYYY-MM-DD)
+    sources_changes: tuple[str, ...] = ()  # what changed in the article's sources since it was composed
 
 
 def review_steps(status: str) -> tuple[Step, ...]:
