@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Read files, folders or globs (Markdown, MEDLINE/JATS XML, PDF, HTML, JSON Lines) into the knowledge base.",
     ),
     "kb": ("bedside.cli_knowledge", "kb", "The starter knowledge base shipped with bedside."),
+    "pubmed": ("bedside.cli_pubmed", "pubmed", "Search PubMed and ingest what it finds (NCBI E-utilities)."),
     "remove": ("bedside.cli_knowledge", "remove", "Remove documents (and their passages) by id."),
     "restore": (
         "bedside.cli_ops", "restore",

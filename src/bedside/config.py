@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     debug: bool = False  # tracebacks in error responses: development only
     cors_origins: list[str] = Field(default_factory=list)  # browser origins allowed to call the API; none: no CORS
+    # NCBI E-utilities (`bedside pubmed`): NCBI asks every client to name its tool and a contact email; an API key
+    # raises the rate limit from 3 to 10 requests a second (shared by every bedside process using the key).
+    ncbi_base_url: str = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+    ncbi_tool: str = "bedside"
+    ncbi_email: str = ""
+    ncbi_api_key: str = ""
+    ncbi_timeout: float = Field(default=60.0, gt=0)
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -184,6 +184,30 @@ class KnowledgeBase:
             progress.finish(report)
         return report
 
+    def ingest_records(
+        self, items: Iterable[Document | RecordError], *, collection: str = "", report: IngestReport | None = None
+    ) -> IngestReport:
+        """Write documents already read (e.g. fetched from PubMed) like `ingest` writes a file's; idempotent by
+        content hash; record errors are reported, never stop the rest."""
+        if collection:
+            check_collection_name(collection)
+        report = report if report is not None else IngestReport()
+        batch: list[Document] = []
+        for item in items:
+            if isinstance(item, RecordError):
+                report.failed.append((_where(item.error), item.error.reason))
+                continue
+            doc = replace(item, collection=collection) if collection else item
+            report.warnings.extend((doc.origin, flag) for flag in doc.flags)
+            batch.append(doc)
+            if len(batch) >= BATCH_DOCUMENTS:
+                self._write(batch, report)
+                batch = []
+        if batch:
+            self._write(batch, report)
+        self.sync_indexes()
+        return report
+
     def _write(self, batch: list[Document], report: IngestReport) -> None:
         known = self.store.hashes([d.id for d in batch])
         changed: list[tuple[Document, list[Passage]]] = []

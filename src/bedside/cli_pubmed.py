@@ -1,0 +1,135 @@
+"""`bedside pubmed search` and `bedside pubmed ingest`: PubMed through NCBI's E-utilities.
+
+Identity and limits come from the settings (BEDSIDE_NCBI_EMAIL, BEDSIDE_NCBI_API_KEY, BEDSIDE_NCBI_TOOL); every
+bedside process using the same key shares one rate limit (3 requests a second without a key, 10 with one).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from bedside.cli_console import err, handle_errors, out
+
+if TYPE_CHECKING:
+    import httpx
+
+    from bedside.config import Settings
+    from bedside.pubmed.eutils import EUtils
+
+__all__ = ["pubmed"]
+
+_DATE = click.DateTime(formats=["%Y-%m-%d", "%Y/%m/%d"])
+
+
+def transport() -> httpx.BaseTransport | None:
+    """The HTTP transport for E-utilities requests: the network (None); tests replace this function."""
+    return None
+
+
+def _client(settings: Settings) -> EUtils:
+    from bedside.pubmed.eutils import EUtils, NcbiConfig
+    from bedside.pubmed.ratelimit import RateLimit, rate_for
+
+    if not settings.ncbi_email:
+        err.print(
+            "[yellow]notice:[/yellow] NCBI asks for a contact email with every request: set BEDSIDE_NCBI_EMAIL",
+            highlight=False,
+        )
+    config = NcbiConfig(settings.ncbi_base_url, settings.ncbi_tool, settings.ncbi_email, settings.ncbi_api_key,
+                        settings.ncbi_timeout)  # fmt: skip
+    limit = RateLimit(settings.data_dir / "pubmed", settings.ncbi_api_key, rate_for(settings.ncbi_api_key))
+    return EUtils(config, limit, transport=transport())
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+@click.group()
+def pubmed() -> None:
+    """Search PubMed and ingest what it finds (NCBI E-utilities)."""
+
+
+@pubmed.command("search")
+@click.argument("query")
+@click.option("--since", type=_DATE, help="Only records added to PubMed on or after this date (YYYY-MM-DD).")
+@click.option("--until", type=_DATE, help="Only records added up to this date (default: today).")
+@click.option("--max", "max_ids", default=20, show_default=True, type=click.IntRange(0, 10_000), help="PMIDs shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handle_errors
+def pubmed_search(
+    ctx: click.Context, query: str, since: datetime | None, until: datetime | None, max_ids: int, as_json: bool
+) -> None:
+    """Count the PubMed records a query matches and list the newest PMIDs (nothing is ingested)."""
+    from bedside.config import load_settings
+
+    settings = load_settings(data_dir=ctx.ensure_object(dict).get("data_dir"))
+    start, end = _day(since), _day(until)
+    with _client(settings) as client:
+        found = client.esearch(query, retmax=max_ids, mindate=start, maxdate=end if start or end else None)
+    if as_json:
+        data = {"query": query, "count": found.count, "translation": found.translation, "pmids": list(found.ids)}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    out.print(f"{found.count} records match", highlight=False)
+    if found.translation:
+        out.print(f"searched as: {found.translation}", highlight=False, markup=False, soft_wrap=True)
+    if found.ids:
+        out.print("newest: " + " ".join(found.ids), highlight=False, soft_wrap=True)
+
+
+@pubmed.command("ingest")
+@click.argument("query")
+@click.option("--since", type=_DATE, help="Only records added to PubMed on or after this date (YYYY-MM-DD).")
+@click.option("--until", type=_DATE, help="Only records added up to this date (default: today).")
+@click.option("--max", "max_records", type=click.IntRange(1), help="Fetch at most this many records this run.")
+@click.option("--page-size", default=500, show_default=True, type=click.IntRange(1, 10_000), help="Records a fetch.")
+@click.option("--collection", default="", metavar="NAME", help="Put the records into this named collection.")
+@click.pass_context
+@handle_errors
+def pubmed_ingest(
+    ctx: click.Context, query: str, since: datetime | None, until: datetime | None, max_records: int | None,
+    page_size: int, collection: str,
+) -> None:  # fmt: skip
+    """Fetch every record a PubMed query matches and ingest it; re-running continues where a run stopped and
+    fetches nothing already ingested."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bedside.cli_editorial import check_changed_sources
+    from bedside.cli_knowledge import _open
+    from bedside.pubmed.harvest import HarvestLog, harvest
+
+    b = _open(ctx)
+    log = HarvestLog(b.data_dir / "pubmed" / "harvest.sqlite")
+    ctx.call_on_close(log.close)
+    bar = Progress(TextColumn("[bold]PubMed"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=err, disable=not err.is_terminal)  # fmt: skip
+    task = bar.add_task("fetch", total=None)
+    with _client(b.settings) as client, bar:
+        report = harvest(
+            client, b.kb, log, query, since=_day(since), until=_day(until), max_records=max_records, page=page_size,
+            collection=collection, progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )  # fmt: skip
+        requests, retries = client.requests, client.retries
+    if report.ingest.added or report.ingest.updated:
+        b.prepare_search()
+        check_changed_sources(ctx)
+    for day in report.truncated:
+        err.print(f"[yellow]warning:[/yellow] {day}: more records than one search can list; the first 10,000 taken")
+    for where, message in report.ingest.failed:
+        err.print(f"[red]failed:[/red] {where}: {message}", highlight=False, soft_wrap=True)
+    i = report.ingest
+    out.print(
+        f"{report.found} match; {report.already} ingested before; {report.fetched} fetched in {report.windows} date "
+        f"window(s) ({requests} requests, {retries} retried): {i.added} added, {i.updated} updated, "
+        f"{i.unchanged} unchanged, {len(i.failed)} failed",
+        highlight=False,
+    )
+    if i.failed:
+        sys.exit(1)
