@@ -1,4 +1,4 @@
-"""`bedside pubmed search` and `bedside pubmed ingest`: PubMed through NCBI's E-utilities.
+"""`bedside pubmed search`, `ingest` (NCBI's E-utilities) and `sync` (MEDLINE baseline and update files).
 
 Identity and limits come from the settings (BEDSIDE_NCBI_EMAIL, BEDSIDE_NCBI_API_KEY, BEDSIDE_NCBI_TOOL); every
 bedside process using the same key shares one rate limit (3 requests a second without a key, 10 with one).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -132,4 +133,51 @@ def pubmed_ingest(
         highlight=False,
     )
     if i.failed:
+        sys.exit(1)
+
+
+@pubmed.command("sync")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--collection", default="", metavar="NAME", help="Put the records into this named collection.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handle_errors
+def pubmed_sync(ctx: click.Context, folder: Path, collection: str, as_json: bool) -> None:
+    """Apply MEDLINE baseline then update files (pubmedYYnNNNN.xml.gz, with their .md5) in order, deletions
+    included; re-running continues after the last file applied and does nothing when current."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bedside.cli_editorial import check_changed_sources
+    from bedside.cli_knowledge import _open
+    from bedside.pubmed.sync import sync_distribution
+
+    b = _open(ctx)
+    bar = Progress(TextColumn("[bold]MEDLINE {task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
+                   disable=not err.is_terminal)  # fmt: skip
+    task = bar.add_task("", total=None)
+    with bar:
+        report = sync_distribution(
+            b.kb, folder, collection=collection,
+            progress=lambda name, done, total: bar.update(task, description=name, completed=done, total=total),
+        )  # fmt: skip
+    i = report.ingest
+    if i.added or i.updated or report.deleted:
+        b.prepare_search()
+        check_changed_sources(ctx)
+    if as_json:
+        data = {"applied": report.applied, "skipped": report.skipped, "added": i.added, "updated": i.updated,
+                "unchanged": i.unchanged, "deleted": report.deleted, "failed": [list(f) for f in i.failed],
+                "problems": report.problems}  # fmt: skip
+        click.echo(json.dumps(data, indent=2))
+    else:
+        for problem in report.problems:
+            err.print(f"[red]stopped:[/red] {problem}", highlight=False, soft_wrap=True)
+        for where, message in i.failed:
+            err.print(f"[red]failed:[/red] {where}: {message}", highlight=False, soft_wrap=True)
+        out.print(
+            f"{len(report.applied)} file(s) applied, {report.skipped} already applied: {i.added} added, "
+            f"{i.updated} updated, {report.deleted} deleted, {len(i.failed)} failed",
+            highlight=False,
+        )
+    if report.problems or i.failed:
         sys.exit(1)

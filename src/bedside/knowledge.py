@@ -231,6 +231,15 @@ class KnowledgeBase:
         self.store.remove(doc_id)
         self.sync_indexes()
 
+    def remove_many(self, doc_ids: Iterable[str]) -> int:
+        """Remove those of these documents that exist (then sync the indexes once); how many were removed."""
+        present = self.store.hashes(list(dict.fromkeys(doc_ids)))
+        for doc_id in present:
+            self.store.remove(doc_id)
+        if present:
+            self.sync_indexes()
+        return len(present)
+
     def sync_indexes(self) -> None:
         """Bring every index up to the store's latest change, then forget changes all of them applied."""
         for index in self.indexes:

@@ -10,13 +10,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from ncbi_fake import FakeNcbi, rate_limited_body
 
 from bedside import Bedside
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.pubmed.eutils import EUtils, NcbiConfig
 from bedside.pubmed.harvest import HarvestLog, HarvestReport, date_windows, harvest
 from bedside.pubmed.ratelimit import RateLimit, rate_for
-from conftest import FakeNcbi, rate_limited_body
 
 
 def client_for(ncbi: FakeNcbi, tmp_path: Path, sleeps: list[float] | None = None, **config: object) -> EUtils:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from lxml import etree
@@ -25,11 +26,27 @@ _NOTICE_TYPES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class DeletedCitations:
+    """A DeleteCitation element of a MEDLINE update file: PMIDs NLM withdrew from PubMed."""
+
+    pmids: tuple[str, ...]
+
+
 def read_medline(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
     """Yield a Document for every PubmedArticle; elements are freed as soon as they are read."""
+    for item in read_medline_updates(stream, origin, deletions=False):
+        if not isinstance(item, DeletedCitations):
+            yield item
+
+
+def read_medline_updates(
+    stream: BinaryIO, origin: str, *, deletions: bool = True
+) -> Iterator[Document | RecordError | DeletedCitations]:
+    """As `read_medline`, and (with `deletions`) the PMIDs of every DeleteCitation element, in file order."""
+    tags = ("PubmedArticle", "MedlineCitation", "DeleteCitation") if deletions else ("PubmedArticle", "MedlineCitation")
     context = etree.iterparse(
-        stream, events=("end",), tag=("PubmedArticle", "MedlineCitation"), resolve_entities=False,
-        no_network=True, huge_tree=True, recover=False,
+        stream, events=("end",), tag=tags, resolve_entities=False, no_network=True, huge_tree=True, recover=False,
     )  # fmt: skip
     seen = 0
     try:
@@ -41,6 +58,10 @@ def read_medline(stream: BinaryIO, origin: str) -> Iterator[Document | RecordErr
             ):
                 continue  # read with its PubmedArticle
             seen += 1
+            if elem.tag == "DeleteCitation":
+                yield DeletedCitations(tuple((p.text or "").strip() for p in elem.iterfind("PMID") if p.text))
+                elem.clear(keep_tail=False)
+                continue
             try:
                 yield parse_article(elem, origin)
             except IngestError as exc:
