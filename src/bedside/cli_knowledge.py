@@ -337,6 +337,8 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     out.print(f"[bold]{data['documents']}[/bold] documents, [bold]{data['passages']}[/bold] passages")
+    if data.get("retracted") or data.get("notices"):
+        out.print(f"{data['retracted']} retracted and {data['notices']} notices (kept, never used as evidence)")
     from rich.table import Table
 
     for title, key, label in (("By evidence type", "by_type", _type_label), ("By source", "by_source", str)):
@@ -379,6 +381,10 @@ def kb_load(ctx: click.Context) -> None:
     """Load or refresh the starter knowledge base now."""
     b = _open(ctx)
     report = b.load_starter_kb(progress=BarProgress("Loading starter knowledge base:"))
+    if report is not None and (report.added or report.updated):
+        from bedside.cli_editorial import check_changed_sources
+
+        check_changed_sources(ctx)
     for where, message in report.failed if report else []:
         err.print(f"[yellow]starter knowledge base:[/yellow] {where}: {message}", highlight=False)
     out.print(f"starter knowledge base: {b.starter_status()['documents']} digests loaded")

@@ -147,8 +147,10 @@ def test_a_retraction_notice_ingested_later_retracts_its_article(store, fixtures
         assert link.kind is CorrectionKind.RETRACTION_IN and link.pmid == "91000008" and link.inbound
         assert link.source == "Journal of Example Respiratory Medicine, 2023"
     assert store.document("91000007").content_hash == trial.content_hash  # the article's own record is unchanged
+    assert (store.stats()["retracted"], store.stats()["notices"]) == (1, 1)
     store.remove("91000008")
     assert not store.document("91000007").retracted
+    assert (store.stats()["retracted"], store.stats()["notices"]) == (0, 0)
 
 
 def test_a_schema_2_store_gains_the_new_columns(tmp_path):

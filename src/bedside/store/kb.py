@@ -394,7 +394,15 @@ class KnowledgeStore:
                 "SELECT source, count(*) FROM documents GROUP BY source ORDER BY count(*) DESC, source LIMIT 20"
             )
         }
-        return {"documents": docs, "passages": passages, "by_type": by_type, "by_source": by_source}
+        retracted, notices = self._db.execute(
+            "SELECT coalesce(sum(retracted OR (pmid != '' AND EXISTS (SELECT 1 FROM notices n WHERE "
+            "n.target_pmid = documents.pmid AND n.kind IN ('RetractionOf', 'RetractedandRepublishedFrom')))), 0), "
+            "coalesce(sum(notice != ''), 0) FROM documents"
+        ).fetchone()
+        return {
+            "documents": docs, "passages": passages, "by_type": by_type, "by_source": by_source,
+            "retracted": int(retracted), "notices": int(notices),
+        }  # fmt: skip
 
     def check_integrity(self) -> list[str]:
         """Problems found: SQLite's own check, orphan passages, documents whose passage count is off."""
