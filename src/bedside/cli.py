@@ -49,6 +49,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Read files, folders or globs (Markdown, MEDLINE/JATS XML, PDF, HTML, JSON Lines) into the knowledge base.",
     ),
     "kb": ("bedside.cli_knowledge", "kb", "The starter knowledge base shipped with bedside."),
+    "pmc": (
+        "bedside.cli_pubmed", "pmc",
+        "Open-access full text from PubMed Central for PubMed records in the knowledge base.",
+    ),
     "pubmed": ("bedside.cli_pubmed", "pubmed", "Search PubMed and ingest what it finds (NCBI E-utilities)."),
     "remove": ("bedside.cli_knowledge", "remove", "Remove documents (and their passages) by id."),
     "restore": (

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bedside.config import Settings
     from bedside.pubmed.eutils import EUtils
 
-__all__ = ["pubmed"]
+__all__ = ["pmc", "pubmed"]
 
 _DATE = click.DateTime(formats=["%Y-%m-%d", "%Y/%m/%d"])
 
@@ -181,3 +181,49 @@ def pubmed_sync(ctx: click.Context, folder: Path, collection: str, as_json: bool
         )
     if report.problems or i.failed:
         sys.exit(1)
+
+
+@click.group()
+def pmc() -> None:
+    """Open-access full text from PubMed Central for PubMed records in the knowledge base."""
+
+
+@pmc.command("fetch")
+@click.argument("pmids", nargs=-1)
+@click.option("--collection", default="", metavar="NAME", help="Put the full texts into this named collection.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handle_errors
+def pmc_fetch(ctx: click.Context, pmids: tuple[str, ...], collection: str, as_json: bool) -> None:
+    """Fetch and ingest the open-licence full text (JATS) of these PMIDs' articles, or of every PubMed record in
+    the knowledge base; the licence is recorded on each document."""
+    from bedside.cli_editorial import check_changed_sources
+    from bedside.cli_knowledge import _open
+    from bedside.errors import InvalidInput
+    from bedside.pubmed.pmc import fetch_full_text
+
+    bad = [p for p in pmids if not p.isdigit()]
+    if bad:
+        raise InvalidInput(f"not a PMID: {bad[0]!r}")
+    b = _open(ctx)
+    wanted = list(pmids) or [d.pmid for d in b.store.document_heads(b.store.document_ids()).values()
+                             if d.format == "medline" and d.pmid]  # fmt: skip
+    with _client(b.settings) as client:
+        report = fetch_full_text(client, b.kb, wanted, collection=collection)
+    i = report.ingest
+    if i.added or i.updated:
+        b.prepare_search()
+        check_changed_sources(ctx)
+    if as_json:
+        data = {"asked": report.asked, "in_pmc": report.in_pmc, "open": report.open, "added": i.added,
+                "updated": i.updated, "unchanged": i.unchanged, "skipped": [list(s) for s in report.skipped],
+                "failed": [list(f) for f in i.failed]}  # fmt: skip
+        click.echo(json.dumps(data, indent=2))
+        return
+    for pmcid, why in report.skipped:
+        out.print(f"skipped {pmcid}: {why}", highlight=False)
+    out.print(
+        f"{report.asked} PMIDs: {report.in_pmc} in PMC, {report.open} open-licence; {i.added} added, "
+        f"{i.updated} updated, {i.unchanged} unchanged, {len(i.failed)} failed",
+        highlight=False,
+    )

@@ -15,7 +15,11 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from bedside.pubmed.eutils import EUtils, NcbiConfig
+from bedside.pubmed.ratelimit import RateLimit
+
 FIXTURES = Path(__file__).parents[1] / "fixtures"
+PMC = FIXTURES / "pmc"
 ESEARCH = (FIXTURES / "eutils" / "esearch.xml").read_text(encoding="utf-8")
 EFETCH_ERROR = (FIXTURES / "eutils" / "efetch_error.xml").read_bytes()
 RATE_LIMITED = (FIXTURES / "eutils" / "rate_limited.json").read_bytes()
@@ -44,7 +48,7 @@ class FakeNcbi:
         return httpx.MockTransport(self.handle)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        endpoint = request.url.path.rsplit("/", 1)[-1]
+        endpoint = request.url.path.rstrip("/").rsplit("/", 1)[-1]
         params = {k: v[-1] for k, v in parse_qs(request.url.query.decode()).items()}
         if request.method == "POST":
             params.update({k: v[-1] for k, v in parse_qs(request.content.decode()).items()})
@@ -60,8 +64,16 @@ class FakeNcbi:
             return httpx.Response(status, content=RATE_LIMITED if status == 429 else b"busy", headers=headers)
         if endpoint == "esearch.fcgi":
             return self._esearch(params)
+        if endpoint == "efetch.fcgi" and params.get("db") == "pmc":
+            return httpx.Response(200, content=(PMC / "efetch_pmc.xml").read_bytes())
         if endpoint == "efetch.fcgi":
             return self._efetch(params)
+        if endpoint == "articles":  # the PMC ID Converter (its path ends in /articles/)
+            return httpx.Response(200, content=(PMC / "idconv.json").read_bytes(),
+                                  headers={"Content-Type": "application/json"})  # fmt: skip
+        if endpoint == "oa.fcgi":
+            answer = {"PMC9100003": "oa_open.xml", "PMC9100009": "oa_restricted.xml"}.get(params["id"])
+            return httpx.Response(200, content=(PMC / (answer or "oa_not_open_access.xml")).read_bytes())
         return httpx.Response(404)
 
     def _matching(self, params: dict[str, str]) -> list[str]:
@@ -115,6 +127,13 @@ def fake_ncbi() -> FakeNcbi:
     records = medline_records()
     days = {pmid: date(2019, 1, 1 + i) for i, pmid in enumerate(sorted(records))}
     return FakeNcbi(records, days)
+
+
+def client_for(ncbi: FakeNcbi, tmp_path: Path, sleeps: list[float] | None = None, **config: object) -> EUtils:
+    cfg = NcbiConfig(base_url="https://eutils.example/entrez/eutils/", email="ops@example.org", **config)  # type: ignore[arg-type]
+    limit = RateLimit(tmp_path / "limits", cfg.api_key, 1000.0)
+    record = sleeps.append if sleeps is not None else (lambda s: None)
+    return EUtils(cfg, limit, transport=ncbi.transport(), sleep=record)
 
 
 def rate_limited_body() -> dict[str, str]:

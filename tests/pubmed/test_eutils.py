@@ -7,23 +7,14 @@ import itertools
 import threading
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
-from ncbi_fake import FakeNcbi, rate_limited_body
+from ncbi_fake import FakeNcbi, client_for, rate_limited_body
 
 from bedside import Bedside
 from bedside.errors import InvalidInput, UpstreamError
-from bedside.pubmed.eutils import EUtils, NcbiConfig
 from bedside.pubmed.harvest import HarvestLog, HarvestReport, date_windows, harvest
 from bedside.pubmed.ratelimit import RateLimit, rate_for
-
-
-def client_for(ncbi: FakeNcbi, tmp_path: Path, sleeps: list[float] | None = None, **config: object) -> EUtils:
-    cfg = NcbiConfig(base_url="https://eutils.example/entrez/eutils/", email="ops@example.org", **config)  # type: ignore[arg-type]
-    limit = RateLimit(tmp_path / "limits", cfg.api_key, 1000.0)
-    record = sleeps.append if sleeps is not None else (lambda s: None)
-    return EUtils(cfg, limit, transport=ncbi.transport(), sleep=record)
 
 
 def test_esearch_keeps_the_result_on_the_history_server_and_names_the_tool(ncbi, tmp_path) -> None:

@@ -38,6 +38,8 @@ class NcbiConfig:
     timeout: float = 60.0
     max_retries: int = 5
     backoff: float = 1.0  # the first retry's delay in seconds; doubled for each further one (at most 60)
+    idconv_url: str = "https://pmc.ncbi.nlm.nih.gov/tools/idconv/api/v1/articles/"  # PMC ID Converter
+    oa_url: str = "https://www.ncbi.nlm.nih.gov/pmc/utils/oa/oa.fcgi"  # PMC OA Web Service
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,23 @@ class EUtils:
             raise InvalidInput(f"not a PMID: {bad[0]!r}")
         params = {"db": "pubmed", "id": ",".join(ids), "retmode": "xml"}
         return _articles(self._call("efetch.fcgi", params, post=len(ids) > POST_ABOVE).content)
+
+    def efetch_pmc(self, pmcids: Sequence[str]) -> bytes:
+        """JATS XML (a pmc-articleset) for these PMC articles."""
+        numbers = [p.upper().removeprefix("PMC") for p in pmcids]
+        bad = [p for p in numbers if not p.isdigit()]
+        if bad or not numbers:
+            raise InvalidInput(f"not a PMCID: {bad[0]!r}" if bad else "no PMCIDs to fetch")
+        params = {"db": "pmc", "id": ",".join(numbers), "retmode": "xml"}
+        response = self.call("efetch.fcgi", params, post=len(numbers) > POST_ABOVE)
+        if b"<pmc-articleset" not in response.content[:2000] and b"<ERROR>" in response.content[:5000]:
+            _xml(response.content, "EFetch")
+        return response.content
+
+    def call(self, path: str, params: dict[str, Any], *, post: bool = False) -> httpx.Response:
+        """A request to an E-utility (a path under the base URL) or another NCBI service (a full URL), with the
+        identity, rate limit and retries of every request."""
+        return self._call(path, params, post=post)
 
     def _call(self, path: str, params: dict[str, Any], *, post: bool = False) -> httpx.Response:
         """Send under the rate limit; retry 429, 5xx and network errors with backoff; UpstreamError when done."""
