@@ -49,6 +49,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Read files, folders or globs (Markdown, MEDLINE/JATS XML, PDF, HTML, JSON Lines) into the knowledge base.",
     ),
     "kb": ("bedside.cli_knowledge", "kb", "The starter knowledge base shipped with bedside."),
+    "mcp": (
+        "bedside.cli_mcp", "mcp",
+        "Serve bedside to AI assistants over MCP (stdio): search_evidence, answer_question, get_document.",
+    ),
     "pmc": (
         "bedside.cli_pubmed", "pmc",
         "Open-access full text from PubMed Central for PubMed records in the knowledge base.",
