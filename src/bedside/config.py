@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     ncbi_email: str = ""
     ncbi_api_key: str = ""
     ncbi_timeout: float = Field(default=60.0, gt=0)
+    # CDS Hooks (/cds-services): off unless enabled; every request must carry a JWT signed by a CDS Client whose
+    # public key is in the JWK Set file `cds_jwks` (and whose `iss` is in `cds_issuers`, when that is set).
+    # `cds_base_url` is bedside's public URL as EHRs call it (the JWT audience and the cards' links).
+    cds_hooks: bool = False
+    cds_jwks: str = ""
+    cds_issuers: list[str] = Field(default_factory=list)
+    cds_base_url: str = ""
 
     @field_validator("data_dir", mode="after")
     @classmethod

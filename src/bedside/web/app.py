@@ -114,6 +114,11 @@ def create_app(
     """
     settings = settings or (bedside.settings if bedside is not None else load_settings())
     auth = Auth(settings, None)  # first: a production app without a secret key stops before opening anything
+    cds_state = None
+    if settings.cds_hooks:  # likewise CDS Hooks without trusted keys
+        from bedside.web.cds import CdsState
+
+        cds_state = CdsState(settings)
     owned, owned_articles = bedside is None, articles is None
     engine = bedside or Bedside(settings=settings)
     engine.ensure_starter_kb()
@@ -163,4 +168,9 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(review_pages.router)
+    if cds_state is not None:
+        from bedside.web import cds
+
+        app.state.cds = cds_state
+        app.include_router(cds.router)
     return app

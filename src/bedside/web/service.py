@@ -26,7 +26,7 @@ from bedside.answer.service import slug_for, validate
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus
 from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
-from bedside.model import Answer, EvidenceType
+from bedside.model import Answer, EvidenceType, SearchHit
 from bedside.store import KnowledgeStore
 from bedside.store.conversations import ConversationStore
 from bedside.web.admission import AskGate
@@ -148,6 +148,15 @@ class WebService:
         earlier = self.articles.get(follows) if follows and not conversation else None
         if not self._known(self._key(question, conversation, earlier)):
             self.gate.check()
+
+    def search_evidence(self, query: str, limit: int, evidence_type: str | None = None) -> list[SearchHit]:
+        """Ranked passages (retracted articles and notices left out), for faces such as CDS Hooks."""
+        with self._lock:
+            return self.bedside.search(query, limit, evidence_type=evidence_type)
+
+    def article_answer(self, question: str) -> Answer:
+        """The public clinician answer of the article for this question (composed and queued for review when new)."""
+        return self.ask(question, "clinician").answer
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
