@@ -97,3 +97,15 @@ def test_bad_collection_names_and_settings_are_refused(kb, tmp_path):
     with pytest.raises(InvalidInput, match="label"):
         kb.set_collection("local-protocols", label="  ")
     assert kb.store.counts() == (0, 0)
+
+
+def test_an_on_topic_protocol_leads_the_answer(kb, tmp_path):
+    kb.ingest([tmp_path / "lit.md", tmp_path / "gout.md"])
+    kb.ingest([tmp_path / "protocol.md"], collection="local-protocols")
+    question = "What is the treatment for example pleurisy in adults?"
+    first = kb.ask(question).references
+    assert first[0].title == "Example pleurisy (ward protocol)" and first[0].label == "Local protocol"
+    gout = kb.ask("What is the treatment for an example gout flare?").references
+    assert gout and gout[0].title == "Management of example gout flares"  # a protocol on another topic never leads
+    kb.set_collection("local-protocols", priority=0)
+    assert kb.ask(question + " ").references[0].title == "Management of example pleurisy in adults"

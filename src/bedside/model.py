@@ -313,6 +313,7 @@ class SearchHit:
     scores: dict[str, float] = field(default_factory=dict)
     withdrawn: str = ""  # "retracted", "retraction notice", ...: shown only when a search asks to include them
     collection: str = ""
+    priority: int = 0  # its collection's priority, when the searcher ranked it first for being on topic
 
 
 @dataclass(frozen=True, slots=True)

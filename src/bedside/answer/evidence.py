@@ -27,6 +27,7 @@ class EvidencePassage:
     score: float = 0.0
     notes: tuple[str, ...] = ()  # expressions of concern, errata, updates: shown with the reference
     label: str = ""  # the collection's label ("Local protocol"), shown with the reference
+    priority: int = 0  # its collection's priority when the searcher found it on topic (local protocols first)
 
     def provenance(self, a: int, b: int) -> Provenance:
         """Provenance of the span text[a:b] of this passage."""

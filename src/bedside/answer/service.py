@@ -15,8 +15,10 @@ try:
 except ImportError:  # pragma: no cover
     AUDIENCES = ("clinician", "student", "patient")
     render_for = None  # type: ignore[assignment]
+from bedside.answer.applicability import Applicability, Fit, fit
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.focus import Focus, focus_of
+from bedside.answer.patient import Patient
 from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.sentences import expansions_in, terms_of
@@ -87,7 +89,7 @@ def evidence_from_hits(
                 passage_id=h.passage_id, document_id=h.document_id, text=h.text, start=h.start,
                 title=d.guideline or d.title, section=h.section, evidence_type=d.evidence_type, year=d.year,
                 source=reference_source(d), url=d.link, reviewed=d.reviewed, score=h.score, notes=d.notes(),
-                label=label,
+                label=label, priority=h.priority,
             )
         )  # fmt: skip
     return out
@@ -181,6 +183,7 @@ def answer_question(
             question_terms(qplan), docs, qplan.patient, ask, qplan.parts, ctx.known_terms, problems,
             background_terms(qplan), expansion_shares(qplan), head_conditions(qplan),
         )  # fmt: skip
+        focus = local_first(focus, hits, qplan.patient)
         if focus.covered and ctx.search_in is not None:
             hits = focused(qplan, focus, docs, hits, ctx.search_in)
         passages = evidence_from_hits(hits, docs, ctx.collection_label)
@@ -254,6 +257,22 @@ def question_terms(qplan: QueryPlan) -> frozenset[str]:
     hypertension, "antidepressant": depression)."""
     terms = terms_of(_ABSENT.sub(" ", " ".join((qplan.search_query, *qplan.expansions))))
     return terms | {t[4:] for t in terms if t.startswith("anti") and len(t) > 8}
+
+
+def local_first(focus: Focus, hits: list[SearchHit], patient: Patient) -> Focus:
+    """The focus led by the documents of prioritised collections (local protocols) that the searcher ranked first
+    for being on the question's topic (`SearchHit.priority`), higher priority first, when they apply to this
+    patient: an institution's protocol leads the answer over the literature on the same subject. A protocol about
+    something else, or narrowed to another population, never joins."""
+    ranks: dict[str, int] = {}
+    for h in hits:
+        if h.priority > 0 and fit(focus.populations.get(h.document_id, Applicability()), patient) is Fit.APPLIES:
+            ranks[h.document_id] = max(ranks.get(h.document_id, 0), h.priority)
+    if not ranks or not focus.covered:
+        return focus
+    local = sorted(ranks, key=lambda d: -ranks[d])
+    rest = tuple(d for d in focus.documents if d not in ranks)
+    return replace(focus, documents=(*local, *rest), related=tuple(d for d in focus.related if d not in ranks))
 
 
 FOCUS_PASSAGES = 6  # more passages of the documents in focus, per part of the question

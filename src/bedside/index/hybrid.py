@@ -146,7 +146,7 @@ class HybridSearcher:
         if config.rerank_depth > 0 and q is not None and self.sentences is not None:
             reranked = self._reranked(query, q, fused, limit, config, self.sentences, keep)
             reranked = self._collections_first(reranked, config)
-            return [_hit(p, d, float(total), float(base)) for total, base, p, d in reranked[:limit]]
+            return self._hits(reranked[:limit], config)
         priors = self._priors(fused, config)
         if any(self.priorities.values()):  # a collection's boost is not bounded in advance: read every candidate
             window = fused
@@ -157,7 +157,17 @@ class HybridSearcher:
             scored = self._rescore(query, fused, config, keep)
         scored.sort(key=lambda t: (-t[0], t[2].id))
         scored = self._collections_first(scored, config)
-        return [_hit(p, d, float(total), float(base)) for total, base, p, d in scored[:limit]]
+        return self._hits(scored[:limit], config)
+
+    def _hits(self, ranked: list[tuple[float, float, Passage, Document]], config: FusionConfig) -> list[SearchHit]:
+        best = max((base for _, base, _, _ in ranked), default=0.0)
+        lifted = any(self.priorities.values())
+        return [
+            replace(_hit(p, d, float(total), float(base)), priority=self._lifted(base, d, best, config))
+            if lifted and d.collection
+            else _hit(p, d, float(total), float(base))
+            for total, base, p, d in ranked
+        ]
 
     def _collections_first(
         self, ranked: list[tuple[float, float, Passage, Document]], config: FusionConfig
@@ -167,12 +177,12 @@ class HybridSearcher:
         if not ranked or not any(self.priorities.values()):
             return ranked
         best = max(base for _, base, _, _ in ranked)
+        return sorted(ranked, key=lambda t: -self._lifted(t[1], t[3], best, config))
 
-        def priority(t: tuple[float, float, Passage, Document]) -> int:
-            on_topic = t[1] >= config.collection_topic_share * best
-            return self.priorities.get(t[3].collection, 0) if t[3].collection and on_topic else 0
-
-        return sorted(ranked, key=lambda t: -priority(t))
+    def _lifted(self, base: float, d: Document, best: float, config: FusionConfig) -> int:
+        """The priority a passage is ranked by: its collection's, when it is on topic (see FusionConfig)."""
+        on_topic = base >= config.collection_topic_share * best
+        return self.priorities.get(d.collection, 0) if d.collection and on_topic else 0
 
     def _priors(self, fused: dict[int, float], config: FusionConfig) -> dict[int, float] | None:
         """Each candidate's prior bonus from the dense snapshot's copy of its evidence type and year (no store
