@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from bedside import Bedside
 from bedside.config import load_settings
+from bedside.web import create_app
 
 GOUT = """---
 title: Management of example gout flares
@@ -51,3 +52,24 @@ def test_the_flag_shows_on_the_article_page_and_in_the_review_queue(tmp_path: Pa
         assert groups[0].items[0].sources_changes == (change,) and change in queue.text
         review = client.get(f"/review/{slug}")
         assert review.status_code == 200 and change in review.text
+
+
+def test_the_server_checks_sources_when_it_starts(tmp_path: Path) -> None:
+    """A change made while the server was down (here through the Python API) is flagged when it starts."""
+    data = tmp_path / "data"
+    source = tmp_path / "gout.md"
+    source.write_text(GOUT.format(dose="500 micrograms"), encoding="utf-8")
+    settings = load_settings(data_dir=data, starter_kb=False, embedder="hashing")
+    editorial = make_editorial(data, starter_kb=False)
+    with Bedside(settings=settings) as b:
+        assert b.ingest([source]).ok
+        answer, sources = b.compose_article(QUESTION)
+        slug = editorial.articles.article_for(QUESTION, lambda: answer, sources).slug
+        b.remove("gout")
+    assert not editorial.articles.get(slug).sources_changed
+    with TestClient(create_app(load_settings(data_dir=data, starter_kb=False, embedder="hashing"),
+                               articles=editorial.articles)):  # fmt: skip
+        pass
+    assert editorial.articles.get(slug).sources_changes == (  # a fresh app over the same data checked on start
+        "“Management of example gout flares” (gout) removed from the knowledge base",
+    )

@@ -131,6 +131,9 @@ def create_app(
     service = WebService(engine, articles or open_articles(settings))
     editorial = service.articles if isinstance(service.articles, EditorialService) else None
     auth.accounts = editorial
+    check_sources = getattr(service.articles, "check_sources", None)
+    if callable(check_sources):  # the knowledge base may have changed while the server was down
+        check_sources(engine.source_states)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
