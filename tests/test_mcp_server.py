@@ -15,7 +15,7 @@ from mcp import Client
 
 from bedside import Bedside
 from bedside.editorial.service import SqlArticleService
-from bedside.mcp_server import build_server
+from bedside.mcp_server import EngineFaces, build_server
 
 QUESTION = "Is inhaled corticosteroid step-down safe in stable example bronchitis?"
 
@@ -26,7 +26,7 @@ def served(tmp_path: Path, fixtures: Path):
     b = Bedside(data_dir=tmp_path / "data", starter_kb=False)
     assert b.ingest([tmp_path / "retractions.xml"]).ok
     articles = SqlArticleService(f"sqlite:///{tmp_path / 'data' / 'bedside.db'}")
-    yield build_server(b, articles), articles
+    yield build_server(EngineFaces(b, articles)), articles
     articles.close()
     b.close()
 

@@ -16,8 +16,8 @@ def mcp(ctx: click.Context) -> None:
     """Serve bedside to AI assistants over MCP (stdio): search_evidence, answer_question, get_document."""
     from bedside.cli_editorial import _articles
     from bedside.cli_knowledge import _open
-    from bedside.mcp_server import build_server
+    from bedside.mcp_server import EngineFaces, build_server
 
     b = _open(ctx)
     b.ensure_starter_kb()
-    build_server(b, _articles(ctx)).run("stdio")
+    build_server(EngineFaces(b, _articles(ctx))).run("stdio")

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     cds_jwks: str = ""
     cds_issuers: list[str] = Field(default_factory=list)
     cds_base_url: str = ""
+    # MCP over Streamable HTTP at /mcp/ in `bedside serve` (needs bedside[mcp]), behind the API tokens.
+    mcp_http: bool = False
+    mcp_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -135,9 +135,19 @@ def create_app(
     if callable(check_sources):  # the knowledge base may have changed while the server was down
         check_sources(engine.source_states)
 
+    mcp_http = None
+    if settings.mcp_http:
+        from bedside.web.mcp_http import McpHttp
+
+        mcp_http = McpHttp(service, settings.mcp_rate_per_minute)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        if mcp_http is not None:
+            async with mcp_http.server.session_manager.run():
+                yield
+        else:
+            yield
         service.close()
         close = getattr(service.articles, "close", None)
         if owned_articles and callable(close):
@@ -171,6 +181,8 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(review_pages.router)
+    if mcp_http is not None:
+        app.mount("/mcp", mcp_http)
     if cds_state is not None:
         from bedside.web import cds
 

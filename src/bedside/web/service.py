@@ -26,7 +26,7 @@ from bedside.answer.service import slug_for, validate
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus
 from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
-from bedside.model import Answer, EvidenceType, SearchHit
+from bedside.model import Answer, Document, EvidenceType, SearchHit
 from bedside.store import KnowledgeStore
 from bedside.store.conversations import ConversationStore
 from bedside.web.admission import AskGate
@@ -149,10 +149,19 @@ class WebService:
         if not self._known(self._key(question, conversation, earlier)):
             self.gate.check()
 
-    def search_evidence(self, query: str, limit: int, evidence_type: str | None = None) -> list[SearchHit]:
-        """Ranked passages (retracted articles and notices left out), for faces such as CDS Hooks."""
+    def search_evidence(
+        self, query: str, limit: int, evidence_type: str | None = None, year_min: int | None = None,
+        year_max: int | None = None,
+    ) -> list[SearchHit]:  # fmt: skip
+        """Ranked passages (retracted articles and notices left out), for faces such as CDS Hooks and MCP."""
         with self._lock:
-            return self.bedside.search(query, limit, evidence_type=evidence_type)
+            return self.bedside.search(query, limit, evidence_type=evidence_type, year_min=year_min,
+                                       year_max=year_max)  # fmt: skip
+
+    def document(self, document_id: str) -> Document:
+        """One document of the knowledge base (NotFound otherwise)."""
+        with self._read_lock:
+            return self._reader.document(document_id)
 
     def article_answer(self, question: str) -> Answer:
         """The public clinician answer of the article for this question (composed and queued for review when new)."""
