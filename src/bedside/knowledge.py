@@ -185,10 +185,12 @@ class KnowledgeBase:
         return report
 
     def ingest_records(
-        self, items: Iterable[Document | RecordError], *, collection: str = "", report: IngestReport | None = None
-    ) -> IngestReport:
+        self, items: Iterable[Document | RecordError], *, collection: str = "", report: IngestReport | None = None,
+        sync: bool = True,
+    ) -> IngestReport:  # fmt: skip
         """Write documents already read (e.g. fetched from PubMed) like `ingest` writes a file's; idempotent by
-        content hash; record errors are reported, never stop the rest."""
+        content hash; record errors are reported, never stop the rest. `sync=False` leaves the indexes to a later
+        `sync_indexes` (they follow the store's change log, so a crash before it loses nothing)."""
         if collection:
             check_collection_name(collection)
         report = report if report is not None else IngestReport()
@@ -205,7 +207,8 @@ class KnowledgeBase:
                 batch = []
         if batch:
             self._write(batch, report)
-        self.sync_indexes()
+        if sync:
+            self.sync_indexes()
         return report
 
     def _write(self, batch: list[Document], report: IngestReport) -> None:

@@ -127,28 +127,31 @@ def harvest(
     windows = date_windows(client, term, since, until, report)
     report.windows = len(windows)
     budget = max_records if max_records is not None else report.found
-    for window in windows:
-        if budget <= 0:
-            break
-        found = client.esearch(term, retmax=min(ESEARCH_CAP, max(window.count, 1)), mindate=window.start,
-                               maxdate=window.end)  # fmt: skip
-        done = log.done(term, found.ids)
-        report.already += len(done)
-        todo = [pmid for pmid in found.ids if pmid not in done][:budget]
-        budget -= len(todo)
-        report.planned += len(todo)
-        fresh = len(done) == 0
-        for i in range(0, len(todo), page):
-            part = todo[i : i + page]
-            xml = (client.efetch_history(found.webenv, found.query_key, i, len(part)) if fresh
-                   else client.efetch_ids(part))  # fmt: skip
-            docs = _read(xml, term)
-            kb.ingest_records(docs, collection=collection, report=report.ingest)
-            got = [d.pmid for d in docs if isinstance(d, Document)]
-            log.mark(term, got)
-            report.fetched += len(got)
-            if progress is not None:
-                progress(report.fetched, report.planned)
+    try:
+        for window in windows:
+            if budget <= 0:
+                break
+            found = client.esearch(term, retmax=min(ESEARCH_CAP, max(window.count, 1)), mindate=window.start,
+                                   maxdate=window.end)  # fmt: skip
+            done = log.done(term, found.ids)
+            report.already += len(done)
+            todo = [pmid for pmid in found.ids if pmid not in done][:budget]
+            budget -= len(todo)
+            report.planned += len(todo)
+            fresh = len(done) == 0
+            for i in range(0, len(todo), page):
+                part = todo[i : i + page]
+                xml = (client.efetch_history(found.webenv, found.query_key, i, len(part)) if fresh
+                       else client.efetch_ids(part))  # fmt: skip
+                docs = _read(xml, term)
+                kb.ingest_records(docs, collection=collection, report=report.ingest, sync=False)
+                got = [d.pmid for d in docs if isinstance(d, Document)]
+                log.mark(term, got)
+                report.fetched += len(got)
+                if progress is not None:
+                    progress(report.fetched, report.planned)
+    finally:  # once, at the end (or when a run dies): the store's change log keeps the indexes recoverable
+        kb.sync_indexes()
     return report
 
 
