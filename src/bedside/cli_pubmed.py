@@ -190,26 +190,37 @@ def pmc() -> None:
 
 @pmc.command("fetch")
 @click.argument("pmids", nargs=-1)
+@click.option(
+    "--updated-since", type=_DATE,
+    help="Instead: fetch again the full texts held here that PMC's Open Access Subset updated since this date.",
+)  # fmt: skip
 @click.option("--collection", default="", metavar="NAME", help="Put the full texts into this named collection.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @handle_errors
-def pmc_fetch(ctx: click.Context, pmids: tuple[str, ...], collection: str, as_json: bool) -> None:
+def pmc_fetch(
+    ctx: click.Context, pmids: tuple[str, ...], updated_since: datetime | None, collection: str, as_json: bool
+) -> None:
     """Fetch and ingest the open-licence full text (JATS) of these PMIDs' articles, or of every PubMed record in
     the knowledge base; the licence is recorded on each document."""
     from bedside.cli_editorial import check_changed_sources
     from bedside.cli_knowledge import _open
     from bedside.errors import InvalidInput
-    from bedside.pubmed.pmc import fetch_full_text
+    from bedside.pubmed.pmc import fetch_full_text, refresh_full_text
 
     bad = [p for p in pmids if not p.isdigit()]
     if bad:
         raise InvalidInput(f"not a PMID: {bad[0]!r}")
+    if pmids and updated_since:
+        raise InvalidInput("give PMIDs or --updated-since, not both")
     b = _open(ctx)
-    wanted = list(pmids) or [d.pmid for d in b.store.document_heads(b.store.document_ids()).values()
-                             if d.format == "medline" and d.pmid]  # fmt: skip
     with _client(b.settings) as client:
-        report = fetch_full_text(client, b.kb, wanted, collection=collection)
+        if updated_since is not None:
+            report = refresh_full_text(client, b.kb, updated_since.date(), collection=collection)
+        else:
+            wanted = list(pmids) or [d.pmid for d in b.store.document_heads(b.store.document_ids()).values()
+                                     if d.format == "medline" and d.pmid]  # fmt: skip
+            report = fetch_full_text(client, b.kb, wanted, collection=collection)
     i = report.ingest
     if i.added or i.updated:
         b.prepare_search()

@@ -71,6 +71,13 @@ class FakeNcbi:
         if endpoint == "articles":  # the PMC ID Converter (its path ends in /articles/)
             return httpx.Response(200, content=(PMC / "idconv.json").read_bytes(),
                                   headers={"Content-Type": "application/json"})  # fmt: skip
+        if endpoint == "oa.fcgi" and ("from" in params or "resumptionToken" in params):
+            page = (
+                "oa_updates_page2.xml"
+                if params.get("resumptionToken") == "bc7f1e20a9d34c1e"
+                else "oa_updates_page1.xml"
+            )
+            return httpx.Response(200, content=(PMC / page).read_bytes())
         if endpoint == "oa.fcgi":
             answer = {"PMC9100003": "oa_open.xml", "PMC9100009": "oa_restricted.xml"}.get(params["id"])
             return httpx.Response(200, content=(PMC / (answer or "oa_not_open_access.xml")).read_bytes())

@@ -60,3 +60,23 @@ def test_the_pmc_command(ncbi, tmp_path: Path, fixtures, monkeypatch) -> None:
     assert (data["in_pmc"], data["open"], data["added"]) == (3, 1, 1)
     again = runner.invoke(main, ["pmc", "fetch", "91000003"])
     assert again.exit_code == 0 and "1 unchanged" in again.stdout
+    updated = runner.invoke(main, ["pmc", "fetch", "--updated-since", "2026-11-01", "--json"])
+    assert updated.exit_code == 0, updated.output
+    assert (json.loads(updated.stdout)["asked"], json.loads(updated.stdout)["unchanged"]) == (1, 1)
+
+
+def test_updated_oa_texts_are_found_through_resumption_tokens_and_fetched_again(ncbi, tmp_path: Path, fixtures) -> None:
+    from datetime import date
+
+    from bedside.pubmed.pmc import oa_updated_since, refresh_full_text
+
+    with Bedside(data_dir=tmp_path / "data", starter_kb=False) as b, client_for(ncbi, tmp_path) as client:
+        assert b.ingest([fixtures / "medline" / "retractions.xml"]).ok
+        assert fetch_full_text(client, b.kb, ["91000003"]).ingest.added == 1
+        ncbi.log.clear()
+        records = list(oa_updated_since(client, date(2026, 11, 1)))
+        assert [r.pmcid for r in records] == ["PMC9199001", "PMC9100003", "PMC9199002"]
+        asked = [p for _, e, p in ncbi.log if e == "oa.fcgi"]
+        assert asked[0]["from"] == "2026-11-01" and asked[1]["resumptionToken"] == "bc7f1e20a9d34c1e"
+        report = refresh_full_text(client, b.kb, date(2026, 11, 1))
+        assert (report.asked, report.open, report.ingest.unchanged) == (1, 1, 1)  # only the text we hold

@@ -12,8 +12,9 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 from lxml import etree
 
@@ -23,7 +24,11 @@ from bedside.knowledge import IngestReport, KnowledgeBase
 from bedside.model import Document
 from bedside.pubmed.eutils import EUtils
 
-__all__ = ["OaRecord", "PmcReport", "fetch_full_text", "is_open_licence", "oa_record", "pmcids_for"]
+__all__ = [
+    "OaRecord", "PmcReport", "fetch_full_text", "is_open_licence", "oa_record", "oa_updated_since", "pmcids_for",
+    "refresh_full_text",
+]  # fmt: skip
+MAX_OA_PAGES = 10_000  # a guard against a resumption token that never ends
 
 IDCONV_BATCH = 200
 FETCH_BATCH = 50
@@ -78,9 +83,9 @@ def pmcids_for(client: EUtils, pmids: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def oa_record(client: EUtils, pmcid: str) -> OaRecord | None:
-    """The OA Web Service's record for an article, or None when it is not in the Open Access Subset."""
-    content = client.call(client.config.oa_url, {"id": pmcid}).content
+def _oa(client: EUtils, params: dict[str, str]) -> etree._Element | None:
+    """One OA Web Service answer; None for "not open access" and "no such id", UpstreamError for other errors."""
+    content = client.call(client.config.oa_url, params).content
     try:
         root = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
@@ -90,13 +95,61 @@ def oa_record(client: EUtils, pmcid: str) -> OaRecord | None:
         if error.get("code") in ("idIsNotOpenAccess", "idDoesNotExist"):
             return None
         raise UpstreamError(f"PMC OA Web Service: {(error.text or error.get('code') or '').strip()}")
-    record = root.find("records/record")
-    if record is None:
-        return None
+    return root
+
+
+def _record(record: etree._Element, pmcid: str = "") -> OaRecord:
     return OaRecord(
         pmcid=record.get("id") or pmcid, licence=(record.get("license") or "").strip(),
         retracted=(record.get("retracted") or "").lower() == "yes", citation=record.get("citation") or "",
     )  # fmt: skip
+
+
+def oa_record(client: EUtils, pmcid: str) -> OaRecord | None:
+    """The OA Web Service's record for an article, or None when it is not in the Open Access Subset."""
+    root = _oa(client, {"id": pmcid})
+    record = root.find("records/record") if root is not None else None
+    return _record(record, pmcid) if record is not None else None
+
+
+def oa_updated_since(client: EUtils, since: date) -> Iterator[OaRecord]:
+    """Every OA-subset record added or updated on or after `since`, following the service's resumption tokens."""
+    params = {"from": since.isoformat()}
+    for _ in range(MAX_OA_PAGES):
+        root = _oa(client, params)
+        if root is None:
+            return
+        for record in root.iterfind("records/record"):
+            yield _record(record)
+        link = root.find(".//resumption/link")
+        token = link.get("token") if link is not None else None
+        if not token:
+            return
+        params = {"resumptionToken": token}
+    raise UpstreamError(f"PMC OA Web Service: more than {MAX_OA_PAGES} pages of updates; give a later date")
+
+
+def refresh_full_text(client: EUtils, kb: KnowledgeBase, since: date, *, collection: str = "") -> PmcReport:
+    """Fetch again the full texts in the knowledge base that the OA subset updated since `since` (licence checked
+    again; a text whose record is now retracted or no longer open is reported, not fetched)."""
+    held = {d.upper(): d for d in kb.store.document_ids() if d.upper().startswith("PMC")}
+    report = PmcReport()
+    licences: dict[str, str] = {}
+    for record in oa_updated_since(client, since):
+        pmcid = record.pmcid.upper()
+        if pmcid not in held:
+            continue
+        report.asked += 1
+        if record.retracted:
+            report.skipped.append((pmcid, "retracted"))
+        elif not is_open_licence(record.licence):
+            report.skipped.append((pmcid, f"licence {record.licence or 'unknown'} is not an open licence"))
+        else:
+            licences[pmcid] = record.licence
+    report.in_pmc = report.asked
+    report.open = len(licences)
+    _fetch(client, kb, licences, collection, report)
+    return report
 
 
 def fetch_full_text(
@@ -123,6 +176,12 @@ def fetch_full_text(
         else:
             licences[pmcid.upper()] = record.licence
     report.open = len(licences)
+    _fetch(client, kb, licences, collection, report)
+    return report
+
+
+def _fetch(client: EUtils, kb: KnowledgeBase, licences: dict[str, str], collection: str, report: PmcReport) -> None:
+    """EFetch these PMC articles as JATS and ingest them, each with its licence recorded."""
     chosen = list(licences)
     for i in range(0, len(chosen), FETCH_BATCH):
         xml = client.efetch_pmc(chosen[i : i + FETCH_BATCH])
@@ -132,7 +191,6 @@ def fetch_full_text(
         ]
         kb.ingest_records([i for i in items if not isinstance(i, Document) or i.id.upper() in licences],
                           collection=collection, report=report.ingest)  # fmt: skip
-    return report
 
 
 def _licensed(doc: Document, licences: dict[str, str]) -> Document:
