@@ -194,3 +194,33 @@ def test_cds_hooks_need_trusted_keys(tmp_path) -> None:
     with pytest.raises(InvalidInput, match="every key has a kid"):
         create_app(load_settings(data_dir=tmp_path, embedder="hashing", starter_kb=False, cds_hooks=True,
                                  cds_jwks=str(tmp_path / "bad.json")))  # fmt: skip
+
+
+def test_a_missing_prefetch_is_read_from_the_fhir_server_with_the_token_given(cds, fixtures) -> None:
+    import httpx
+
+    client, ehr, _, _ = cds
+    path = "/cds-services/bedside-patient-view"
+    body = request(fixtures, "patient_view.json")
+    bundle = body.pop("prefetch")["conditions"]
+    body["fhirAuthorization"] = {"access_token": "fhir-token-1", "token_type": "Bearer", "expires_in": 300,
+                                 "scope": "patient/Condition.read", "subject": "bedside"}  # fmt: skip
+    seen: list[httpx.Request] = []
+
+    def fhir(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        if req.headers.get("authorization") != "Bearer fhir-token-1":
+            return httpx.Response(401)
+        return httpx.Response(200, json=bundle)
+
+    client.app.state.cds.fhir_transport = httpx.MockTransport(fhir)
+    try:
+        r = client.post(path, json=body, headers=ehr.headers(path))
+        assert r.status_code == 200, r.text
+        assert [c["summary"].split(":")[0] for c in r.json()["cards"]] == ["Community-acquired pneumonia"]
+        assert str(seen[0].url) == "https://ehr.example.org/fhir/Condition?patient=pat-7781&clinical-status=active"
+        body["fhirAuthorization"]["access_token"] = "expired"
+        r = client.post(path, json=body, headers=ehr.headers(path))
+        assert r.status_code == 412 and "could not be read from the FHIR server" in r.json()["detail"]
+    finally:
+        client.app.state.cds.fhir_transport = None

@@ -22,13 +22,14 @@ from bedside.model import Answer, SearchHit
 
 __all__ = ["SERVICES", "CdsEvidence", "MissingPrefetch", "discovery", "order_select", "patient_view"]
 
+CONDITIONS_QUERY = "Condition?patient={{context.patientId}}&clinical-status=active"
 PATIENT_VIEW = "bedside-patient-view"
 ORDER_SELECT = "bedside-order-select"
 SERVICES: dict[str, dict[str, Any]] = {
     PATIENT_VIEW: {
         "hook": "patient-view", "id": PATIENT_VIEW, "title": "bedside guideline reminders",
         "description": "Guideline passages from the bedside knowledge base for the patient's active conditions.",
-        "prefetch": {"conditions": "Condition?patient={{context.patientId}}&clinical-status=active"},
+        "prefetch": {"conditions": CONDITIONS_QUERY},
     },
     ORDER_SELECT: {
         "hook": "order-select", "id": ORDER_SELECT, "title": "bedside medication evidence",
@@ -102,8 +103,8 @@ def patient_view(body: dict[str, Any], evidence: CdsEvidence, links: Links) -> d
     prefetch = body.get("prefetch") or {}
     if "conditions" not in prefetch:
         raise MissingPrefetch(
-            "prefetch 'conditions' is missing (Condition?patient={{context.patientId}}&clinical-status=active); "
-            "bedside does not query the EHR's FHIR server itself"
+            f"prefetch 'conditions' is missing ({CONDITIONS_QUERY}), and the request gives no fhirServer with "
+            "fhirAuthorization to fetch it from"
         )
     cards = []
     for condition in active_conditions(prefetch["conditions"])[:MAX_CARDS]:

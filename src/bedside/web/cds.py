@@ -1,7 +1,8 @@
 """CDS Hooks 2.0 endpoints: discovery, the services, and feedback. Every call must carry the CDS Client's JWT.
 
 Mounted only when BEDSIDE_CDS_HOOKS is on. Errors answer JSON: 401 for an untrusted caller, 404 for an unknown
-service, 412 when a prefetch the service needs is missing, 422 for a malformed request.
+service, 412 when a prefetch the service needs is missing and cannot be read from the CDS Client's FHIR server
+(with the `fhirAuthorization` token it sent), 422 for a malformed request.
 """
 
 from __future__ import annotations
@@ -11,11 +12,21 @@ import threading
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from bedside.cds.auth import ClientVerifier, NotTrusted, load_jwks
-from bedside.cds.cards import HOOKS, SERVICES, Links, MissingPrefetch, check_request, discovery
+from bedside.cds.cards import (
+    CONDITIONS_QUERY,
+    HOOKS,
+    PATIENT_VIEW,
+    SERVICES,
+    Links,
+    MissingPrefetch,
+    check_request,
+    discovery,
+)
 from bedside.config import Settings
 from bedside.errors import InvalidInput
 from bedside.web.deps import get_service
@@ -36,7 +47,36 @@ class CdsState:
         self.verifier = ClientVerifier(load_jwks(Path(settings.cds_jwks).expanduser()), settings.cds_issuers)
         self.base_url = settings.cds_base_url.rstrip("/")
         self.feedback_log = Path(settings.data_dir) / "cds-feedback.jsonl"
+        self.https_only = settings.environment == "production"
+        self.fhir_transport: httpx.BaseTransport | None = None  # the network; tests replace it
         self._lock = threading.Lock()
+
+    def fetch_conditions(self, body: dict[str, Any]) -> None:
+        """Fill a missing `conditions` prefetch from the CDS Client's FHIR server with the token it gave, when it
+        gave both (CDS Hooks "FHIR Resource Access"); MissingPrefetch when it cannot be had."""
+        prefetch = body.setdefault("prefetch", {})
+        if "conditions" in prefetch:
+            return
+        server, grant = body.get("fhirServer"), body.get("fhirAuthorization")
+        patient = body["context"].get("patientId")
+        if not (isinstance(server, str) and isinstance(grant, dict) and grant.get("access_token") and patient):
+            return  # the hook answers 412
+        if self.https_only and not server.startswith("https://"):
+            raise MissingPrefetch("fhirServer must be https in production; the conditions prefetch is missing")
+        query = CONDITIONS_QUERY.replace("{{context.patientId}}", str(patient))
+        try:
+            with httpx.Client(transport=self.fhir_transport, timeout=5) as http:
+                r = http.get(
+                    f"{server.rstrip('/')}/{query}",
+                    headers={"Authorization": f"Bearer {grant['access_token']}", "Accept": "application/fhir+json"},
+                )
+            r.raise_for_status()
+            bundle = r.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise MissingPrefetch(f"the conditions could not be read from the FHIR server: {exc}") from None
+        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+            raise MissingPrefetch("the FHIR server did not answer the conditions search with a Bundle")
+        prefetch["conditions"] = bundle
 
     def base(self, request: Request) -> str:
         """bedside's public base URL: the configured one, else the one this request came to."""
@@ -88,6 +128,8 @@ async def call_service(request: Request, service_id: str, state: State, service:
         raise HTTPException(404, f"no CDS Service {service_id!r}")
     body = check_request(service_id, await _json(request))
     try:
+        if service_id == PATIENT_VIEW:
+            await run_in_threadpool(state.fetch_conditions, body)
         return await run_in_threadpool(HOOKS[service_id], body, service, Links(state.base(request)))
     except MissingPrefetch as exc:
         raise HTTPException(412, str(exc)) from None
