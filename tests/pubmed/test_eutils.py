@@ -9,12 +9,18 @@ import time
 from datetime import date, timedelta
 
 import pytest
-from ncbi_fake import FakeNcbi, client_for, rate_limited_body
+from ncbi_fake import FakeNcbi, client_for, fake_ncbi, rate_limited_body
 
 from bedside import Bedside
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.pubmed.harvest import HarvestLog, HarvestReport, date_windows, harvest
 from bedside.pubmed.ratelimit import RateLimit, rate_for
+
+
+@pytest.fixture
+def ncbi() -> FakeNcbi:
+    """PubMed and PMC as the E-utilities show them (tests/fixtures/eutils, tests/fixtures/pmc)."""
+    return fake_ncbi()
 
 
 def test_esearch_keeps_the_result_on_the_history_server_and_names_the_tool(ncbi, tmp_path) -> None:

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
-from ncbi_fake import client_for
+from ncbi_fake import FakeNcbi, client_for, fake_ncbi
 
 from bedside import Bedside
 from bedside.cli import main
 from bedside.pubmed.pmc import fetch_full_text, is_open_licence, oa_record, pmcids_for
+
+
+@pytest.fixture
+def ncbi() -> FakeNcbi:
+    """PubMed and PMC as the E-utilities show them (tests/fixtures/eutils, tests/fixtures/pmc)."""
+    return fake_ncbi()
 
 
 def test_licences() -> None:
