@@ -251,13 +251,17 @@ def articles_stale(ctx: click.Context, as_json: bool) -> None:
              "latest_version": a.latest.number, "changes": list(a.sources_changes)}
             for a in found
         ]  # fmt: skip
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(safe_json(json.dumps(rows, indent=2, ensure_ascii=False)))
         return
     if not found:
         out.print("No article has sources that changed.")
         return
     for a in found:
-        out.print(f"[bold]{a.slug}[/bold]  ({a.status.value}, version {a.latest.number})", highlight=False)
+        out.print(
+            f"[bold]{safe_markup(a.slug)}[/bold]  ({a.status.value}, version {a.latest.number})",
+            highlight=False,
+            soft_wrap=True,  # the slug whole on one line, to copy
+        )
         for change in a.sources_changes:
             out.print(f"  - {change}", highlight=False, markup=False, soft_wrap=True)
     err.print("Re-compose one with `bedside articles recompose SLUG`; the new version goes to review.")
@@ -280,6 +284,11 @@ def articles_recompose(ctx: click.Context, slug: str, as_email: str | None, llm:
     article = service.regenerate(slug, lambda question: b.compose_article(question, llm=llm), actor)
     check_changed_sources(ctx, quiet=True)
     article = service.get(slug)
-    out.print(f"{article.slug}: version {article.latest.number} composed, {article.status.value}", highlight=False)
+    out.print(
+        f"{safe(article.slug)}: version {article.latest.number} composed, {article.status.value}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,  # the slug whole on one line, to copy
+    )
     for change in article.sources_changes:
         out.print(f"  still flagged: {change}", highlight=False, markup=False, soft_wrap=True)
