@@ -78,9 +78,8 @@ _SCHEMA = (
 )
 # Safe to format: only the constant column list goes into the SQL, never values.
 _UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in DOC_COLUMNS.split(", ")[1:])
-_UPSERT_DOCUMENT = (
-    f"INSERT INTO documents ({DOC_COLUMNS}) VALUES ({','.join(['%s'] * len(DOC_COLUMNS.split(', ')))}) ON CONFLICT (id) DO UPDATE SET {_UPDATES}"  # nosec B608
-)
+_MARKS = ",".join(["%s"] * len(DOC_COLUMNS.split(", ")))
+_UPSERT_DOCUMENT = f"INSERT INTO documents ({DOC_COLUMNS}) VALUES ({_MARKS}) ON CONFLICT (id) DO UPDATE SET {_UPDATES}"  # nosec B608
 
 
 def _conninfo(url: str) -> str:
@@ -260,7 +259,9 @@ class PostgresKnowledgeStore:
 
     def collections(self) -> dict[str, int]:
         """Named collections with their document counts ("" is the literature outside any collection)."""
-        rows = self._all('SELECT collection, count(*) FROM documents GROUP BY collection ORDER BY collection COLLATE "C"')
+        rows = self._all(
+            'SELECT collection, count(*) FROM documents GROUP BY collection ORDER BY collection COLLATE "C"'
+        )
         return {str(name): int(n) for name, n in rows}
 
     def document_ids(self, *, origin_prefix: str | None = None) -> list[str]:
