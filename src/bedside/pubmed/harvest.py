@@ -71,9 +71,9 @@ class HarvestLog:
         out: set[str] = set()
         for i in range(0, len(wanted), 500):
             part = wanted[i : i + 500]
-            rows = self._db.execute(
-                f"SELECT pmid FROM done WHERE query = ? AND pmid IN ({','.join('?' * len(part))})", (query, *part)
-            )  # nosec B608 - only placeholders are formatted in
+            # Safe to format: only placeholders are formatted in, never values.
+            sql = f"SELECT pmid FROM done WHERE query = ? AND pmid IN ({','.join('?' * len(part))})"  # nosec B608
+            rows = self._db.execute(sql, (query, *part))
             out.update(r[0] for r in rows)
         return out
 

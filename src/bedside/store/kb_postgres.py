@@ -78,6 +78,7 @@ _SCHEMA = (
 )
 # Safe to format: only the constant column list goes into the SQL, never values.
 _UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in DOC_COLUMNS.split(", ")[1:])
+_INSERT_NOTICE = f"INSERT INTO notices ({NOTICE_COLUMNS}) VALUES (%s,%s,%s,%s,%s)"  # nosec B608
 _MARKS = ",".join(["%s"] * len(DOC_COLUMNS.split(", ")))
 _UPSERT_DOCUMENT = f"INSERT INTO documents ({DOC_COLUMNS}) VALUES ({_MARKS}) ON CONFLICT (id) DO UPDATE SET {_UPDATES}"  # nosec B608
 
@@ -187,7 +188,7 @@ class PostgresKnowledgeStore:
                 cur.execute("DELETE FROM passages WHERE document_id = %s", (doc.id,))
                 cur.execute(_UPSERT_DOCUMENT, document_row(doc, len(passages)))
                 cur.execute("DELETE FROM notices WHERE notice_id = %s", (doc.id,))
-                cur.executemany(f"INSERT INTO notices ({NOTICE_COLUMNS}) VALUES (%s,%s,%s,%s,%s)", notice_rows(doc))
+                cur.executemany(_INSERT_NOTICE, notice_rows(doc))
                 cur.executemany(
                     'INSERT INTO passages (id, document_id, ordinal, section, start, "end", page, text) '
                     "VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
