@@ -15,7 +15,7 @@ from bedside.index.vectors import VectorIndex
 from bedside.ingest import chunk
 from bedside.ingest.builder import TextBuilder
 from bedside.model import Document, DocumentId
-from bedside.store import KnowledgeStore
+from bedside.store import KnowledgeStore, SqliteKnowledgeStore
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -39,7 +39,7 @@ def _huge(tmp_path: Path) -> KnowledgeStore:
         builder.paragraph(f"Paragraph {i} records a dose of {i} mg of drug number {i * 7} for condition {i % 13}. " * 6)
     text, blocks = builder.build()
     doc = Document(DocumentId("huge"), title="A very long record", text=text, blocks=blocks)
-    store = KnowledgeStore(tmp_path / "kb.sqlite")
+    store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     store.write([(doc, chunk(doc))])
     return store
 
