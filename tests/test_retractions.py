@@ -75,3 +75,30 @@ def test_concern_and_erratum_show_on_the_reference(kb):
     assert "Expression of concern: J Ex Respir Med. 2023;15(1):3 (PMID 91000004)" in markdown.replace("\\", "")
     others = [r for r in data["references"] if r["document_id"] != "91000003"]
     assert all(r["notes"] == [] for r in others)
+
+
+def test_a_shared_deployment_leaves_out_what_a_later_notice_retracts(tmp_path, fixtures, postgres_url, monkeypatch):
+    """The knowledge store on PostgreSQL and the indexes on Milvus (Lite here): a notice ingested by one host retracts
+    its article for every host, and a collection's priority reaches the searcher."""
+    pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
+    from bedside.config import load_settings
+
+    monkeypatch.setenv("BEDSIDE_SEARCH_BACKEND", "milvus")
+    monkeypatch.setenv("BEDSIDE_MILVUS_URI", str(tmp_path / "milvus.db"))
+    monkeypatch.setenv("BEDSIDE_MILVUS_COLLECTION", "t_retractions")
+    settings = load_settings(
+        data_dir=tmp_path / "data", starter_kb=False, embedder="hashing", database_url=postgres_url
+    )
+    for name in ("unflagged_trial.xml", "retraction_notice.xml"):
+        shutil.copy(fixtures / "medline" / name, tmp_path / name)
+    with Bedside(settings=settings) as first, Bedside(settings=settings) as second:
+        assert first.ingest([tmp_path / "unflagged_trial.xml"], collection="ward-protocols").added == 1
+        assert "91000007" in {h.document_id for h in second.search("zanthoxin syrup cough", limit=5)}
+        assert first.ingest([tmp_path / "retraction_notice.xml"]).added == 1
+        for b in (first, second):
+            assert not {h.document_id for h in b.search("zanthoxin syrup cough", limit=5)} & {"91000007", "91000008"}
+            marked = {h.document_id: h.withdrawn for h in b.search("zanthoxin", limit=5, include_withdrawn=True)}
+            assert marked == {"91000007": "retracted", "91000008": "retraction notice"}
+        assert [(c.name, c.priority, c.documents) for c in second.collections()] == [("ward-protocols", 1, 1)]
+        for index in (first.lexical, first.dense):
+            first._milvus.drop_collection(index.collection)
