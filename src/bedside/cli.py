@@ -22,7 +22,7 @@ __all__ = ["COMMANDS", "LazyGroup", "main"]
 # name -> (module, attribute, the command's help up to its first blank line). `bedside --help` lists the commands
 # from these summaries without importing their modules; tests/test_cli.py checks each against its command.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "articles": ("bedside.cli_editorial", "articles", "Articles: export."),
+    "articles": ("bedside.cli_editorial", "articles", "Articles: export, sources that changed, re-composing."),
     "ask": (
         "bedside.cli_knowledge", "ask",
         "Answer a clinical question with cited statements from the knowledge base.",
@@ -40,11 +40,24 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "bedside.cli_ops", "check",
         "Check the data directory's consistency, or (--deploy) that this installation is safe to expose.",
     ),
+    "collections": (
+        "bedside.cli_knowledge", "collections",
+        "Named collections (e.g. local protocols): their priority over the literature and label in references.",
+    ),
     "ingest": (
         "bedside.cli_knowledge", "ingest",
         "Read files, folders or globs (Markdown, MEDLINE/JATS XML, PDF, HTML, JSON Lines) into the knowledge base.",
     ),
     "kb": ("bedside.cli_knowledge", "kb", "The starter knowledge base shipped with bedside."),
+    "mcp": (
+        "bedside.cli_mcp", "mcp",
+        "Serve bedside to AI assistants over MCP (stdio): search_evidence, answer_question, get_document.",
+    ),
+    "pmc": (
+        "bedside.cli_pubmed", "pmc",
+        "Open-access full text from PubMed Central for PubMed records in the knowledge base.",
+    ),
+    "pubmed": ("bedside.cli_pubmed", "pubmed", "Search PubMed and ingest what it finds (NCBI E-utilities)."),
     "remove": ("bedside.cli_knowledge", "remove", "Remove documents (and their passages) by id."),
     "restore": (
         "bedside.cli_ops", "restore",

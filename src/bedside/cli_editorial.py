@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bedside.cli_console import err, handle_errors, out, safe, safe_json
+from bedside.cli_console import err, handle_errors, out, safe, safe_json, safe_markup
 from bedside.cli_ops import audit_verify
 
 __all__ = ["articles", "review", "users"]
@@ -241,7 +241,7 @@ review.add_command(audit_verify, "verify-audit")  # the command's name before `b
 
 @click.group()
 def articles() -> None:
-    """Articles: export."""
+    """Articles: export, sources that changed, re-composing."""
 
 
 @articles.command("export")
@@ -267,3 +267,80 @@ def articles_export(ctx: click.Context, status: str, fmt: str, output: Path | No
     for name, text in files.items():
         (output / name).write_text(text, encoding="utf-8")
     err.print(f"wrote {len(files)} file(s) to {output}", highlight=False)
+
+
+def check_changed_sources(ctx: click.Context, *, quiet: bool = False) -> list[str]:
+    """Flag the articles whose sources changed (retracted, replaced, re-ingested, removed); their slugs.
+
+    Skipped, quietly, while the data directory has no article database yet (nothing can be stale)."""
+    from bedside.cli_knowledge import _open
+    from bedside.config import load_settings
+
+    settings = load_settings(data_dir=ctx.ensure_object(dict).get("data_dir"))
+    if not settings.database_url and not (settings.data_dir / "bedside.db").exists():
+        return []
+    b = _open(ctx)
+    flagged = _articles(ctx).check_sources(b.source_states)
+    if flagged and not quiet:
+        err.print(
+            f"[yellow]{len(flagged)} article(s) flagged: sources changed[/yellow] (see `bedside articles stale`)",
+            highlight=False,
+        )
+    return flagged
+
+
+@articles.command("stale")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handle_errors
+def articles_stale(ctx: click.Context, as_json: bool) -> None:
+    """Articles whose sources changed since they were composed, with what changed (checked now)."""
+    check_changed_sources(ctx, quiet=True)
+    found = _articles(ctx).stale()
+    if as_json:
+        rows = [
+            {"slug": a.slug, "question": a.question, "status": a.status.value, "approved_version": a.approved_version,
+             "latest_version": a.latest.number, "changes": list(a.sources_changes)}
+            for a in found
+        ]  # fmt: skip
+        click.echo(safe_json(json.dumps(rows, indent=2, ensure_ascii=False)))
+        return
+    if not found:
+        out.print("No article has sources that changed.")
+        return
+    for a in found:
+        out.print(
+            f"[bold]{safe_markup(a.slug)}[/bold]  ({a.status.value}, version {a.latest.number})",
+            highlight=False,
+            soft_wrap=True,  # the slug whole on one line, to copy
+        )
+        for change in a.sources_changes:
+            out.print(f"  - {change}", highlight=False, markup=False, soft_wrap=True)
+    err.print("Re-compose one with `bedside articles recompose SLUG`; the new version goes to review.")
+
+
+@articles.command("recompose")
+@click.argument("slug")
+@click.option("--as", "as_email", metavar="EMAIL", help="The editor or admin acting (default: system).")
+@click.option("--llm", is_flag=True, help="Compose with the configured LLM endpoint, verified against the sources.")
+@click.pass_context
+@handle_errors
+def articles_recompose(ctx: click.Context, slug: str, as_email: str | None, llm: bool) -> None:
+    """Compose a new version of an article from the current knowledge base; it goes to review (the approved
+    version stays public until the new one is approved)."""
+    from bedside.cli_knowledge import _open
+
+    b = _open(ctx)
+    service = _articles(ctx)
+    actor = service.get_user(as_email) if as_email else None
+    article = service.regenerate(slug, lambda question: b.compose_article(question, llm=llm), actor)
+    check_changed_sources(ctx, quiet=True)
+    article = service.get(slug)
+    out.print(
+        f"{safe(article.slug)}: version {article.latest.number} composed, {article.status.value}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,  # the slug whole on one line, to copy
+    )
+    for change in article.sources_changes:
+        out.print(f"  still flagged: {change}", highlight=False, markup=False, soft_wrap=True)

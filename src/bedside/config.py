@@ -96,6 +96,23 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     debug: bool = False  # tracebacks in error responses: development only
     cors_origins: list[str] = Field(default_factory=list)  # browser origins allowed to call the API; none: no CORS
+    # NCBI E-utilities (`bedside pubmed`): NCBI asks every client to name its tool and a contact email; an API key
+    # raises the rate limit from 3 to 10 requests a second (shared by every bedside process using the key).
+    ncbi_base_url: str = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+    ncbi_tool: str = "bedside"
+    ncbi_email: str = ""
+    ncbi_api_key: str = ""
+    ncbi_timeout: float = Field(default=60.0, gt=0)
+    # CDS Hooks (/cds-services): off unless enabled; every request must carry a JWT signed by a CDS Client whose
+    # public key is in the JWK Set file `cds_jwks` (and whose `iss` is in `cds_issuers`, when that is set).
+    # `cds_base_url` is bedside's public URL as EHRs call it (the JWT audience and the cards' links).
+    cds_hooks: bool = False
+    cds_jwks: str = ""
+    cds_issuers: list[str] = Field(default_factory=list)
+    cds_base_url: str = ""
+    # MCP over Streamable HTTP at /mcp/ in `bedside serve` (needs bedside[mcp]), behind the API tokens.
+    mcp_http: bool = False
+    mcp_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
 
     @field_validator("data_dir", mode="after")
     @classmethod

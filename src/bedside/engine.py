@@ -22,8 +22,8 @@ from bedside.index.milvus import MilvusDenseIndex, MilvusLexicalIndex
 from bedside.index.protocol import Filters, SyncProgress
 from bedside.index.sentences import CachedEmbeddings, SentenceVectors
 from bedside.index.vectors import VectorIndex
-from bedside.knowledge import IngestProgress, IngestReport, KnowledgeBase
-from bedside.model import Answer, EvidenceType, SearchHit
+from bedside.knowledge import Collection, IngestProgress, IngestReport, KnowledgeBase
+from bedside.model import Answer, EvidenceType, SearchHit, SourceState
 from bedside.store import open_knowledge_store
 from bedside.store.conversations import ConversationStore
 from bedside.store.private import private_dir
@@ -67,6 +67,7 @@ class Bedside:
             SentenceVectors(self.data_dir / "vectors" / "sentences.sqlite", self.dense.embedder) if self.dense else None
         )
         self.searcher = HybridSearcher(self.store, self.lexical, self.dense, sentences=self.sentences)
+        self.searcher.priorities = self.kb.collection_priorities()
         # Sentence vectors for the composer's agreement-in-meaning score (opt-in); hashing vectors carry no meaning.
         self.sentence_embed = (
             CachedEmbeddings(self.dense.embedder)
@@ -170,12 +171,25 @@ class Bedside:
         format: str | None = None,  # noqa: A002 - the public keyword
         evidence_type: str | None = None,
         progress: IngestProgress | None = None,
+        collection: str = "",
     ) -> IngestReport:
-        """Read files, folders and globs into the knowledge base."""
+        """Read files, folders and globs into the knowledge base (into a named collection when given)."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         etype = EvidenceType.parse(evidence_type) if evidence_type else None
-        return self.kb.ingest(paths, fmt=format, evidence_type=etype, progress=progress)
+        report = self.kb.ingest(paths, fmt=format, evidence_type=etype, progress=progress, collection=collection)
+        self.searcher.priorities = self.kb.collection_priorities()
+        return report
+
+    def collections(self) -> list[Collection]:
+        """Named collections with their priority, label and document count."""
+        return self.kb.collections()
+
+    def set_collection(self, name: str, *, priority: int | None = None, label: str | None = None) -> Collection:
+        """Set a collection's priority over the literature and its label in reference lists."""
+        found = self.kb.set_collection(name, priority=priority, label=label)
+        self.searcher.priorities = self.kb.collection_priorities()
+        return found
 
     def prepare_search(self) -> None:
         """Build the dense index's search snapshot for the latest changes now (at a million passages this takes
@@ -194,8 +208,11 @@ class Bedside:
         source: str | list[str] | None = None,
         document_id: str | list[str] | None = None,
         priors: bool = True,
+        include_withdrawn: bool = False,
     ) -> list[SearchHit]:
-        """Hybrid search over passages, best first; filters restrict by type, years, source or document."""
+        """Hybrid search over passages, best first; filters restrict by type, years, source or document.
+
+        Retracted articles and notices about articles are left out unless `include_withdrawn`."""
         if not query or not query.strip():
             raise InvalidInput("query is empty")
         if limit < 1:
@@ -208,6 +225,7 @@ class Bedside:
         filters = Filters(
             evidence_types=types, year_min=year_min, year_max=year_max,
             sources=frozenset(_as_list(source)), document_ids=frozenset(_as_list(document_id)),
+            include_withdrawn=include_withdrawn,
         )  # fmt: skip
         config = replace(self.searcher.config, priors=priors, depth=max(self.searcher.config.depth, limit))
         return self.searcher.search(query, limit, filters, config)
@@ -242,6 +260,7 @@ class Bedside:
                 q, n, Filters(document_ids=frozenset(ids)), replace(self.searcher.config, depth=100)
             ),
             known_terms=self.lexical.known,
+            collection_label=lambda name: self.kb.collection(name).label,
             documents=self.store.documents,
             today=stamp,
             previous_questions=tuple(previous),
@@ -276,6 +295,16 @@ class Bedside:
     def remove(self, document_id: str) -> None:
         """Remove one document by id."""
         self.kb.remove(document_id)
+
+    def source_states(self, ids: list[str]) -> dict[str, SourceState]:
+        """What the knowledge base says now about these documents (absent: removed), for "sources changed"."""
+        return self.kb.source_states(ids)
+
+    def compose_article(self, question: str, *, llm: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
+        """A fresh clinician answer for an article's question, as the article service stores it: the answer JSON
+        and its sources (cited document id -> content hash)."""
+        answer = self.ask(question, "clinician", llm=llm)
+        return answer.to_dict(), self.store.hashes([r.document_id for r in answer.references])
 
     def stats(self) -> dict[str, Any]:
         """{"documents", "passages", "by_type", "by_source"}."""

@@ -91,6 +91,96 @@ class Block:
     page: int | None = None
 
 
+class CorrectionKind(StrEnum):
+    """A link between a record and a notice about it (MEDLINE CommentsCorrections RefType), by direction.
+
+    The "...In" kinds sit on the article concerned and name the notice; the "...Of"/"...For" kinds sit on the
+    notice and name the article it concerns.
+    """
+
+    RETRACTION_IN = "RetractionIn"
+    RETRACTION_OF = "RetractionOf"
+    RETRACTED_AND_REPUBLISHED_IN = "RetractedandRepublishedIn"
+    RETRACTED_AND_REPUBLISHED_FROM = "RetractedandRepublishedFrom"
+    CONCERN_IN = "ExpressionOfConcernIn"
+    CONCERN_FOR = "ExpressionOfConcernFor"
+    ERRATUM_IN = "ErratumIn"
+    ERRATUM_FOR = "ErratumFor"
+    UPDATE_IN = "UpdateIn"
+    UPDATE_OF = "UpdateOf"
+
+    @property
+    def inverse(self) -> CorrectionKind:
+        """The same link seen from the other record (RetractionOf on a notice is RetractionIn on its article)."""
+        return _INVERSE[self]
+
+    @property
+    def points_back(self) -> bool:
+        """True for the kinds a notice (or a newer version) carries about the article it concerns."""
+        return self.value.endswith(("Of", "For", "From"))
+
+    @property
+    def label(self) -> str:
+        """How a reference list names the notice this link points to."""
+        return _CORRECTION_LABELS[self]
+
+
+_INVERSE = {
+    CorrectionKind.RETRACTION_IN: CorrectionKind.RETRACTION_OF,
+    CorrectionKind.RETRACTED_AND_REPUBLISHED_IN: CorrectionKind.RETRACTED_AND_REPUBLISHED_FROM,
+    CorrectionKind.CONCERN_IN: CorrectionKind.CONCERN_FOR,
+    CorrectionKind.ERRATUM_IN: CorrectionKind.ERRATUM_FOR,
+    CorrectionKind.UPDATE_IN: CorrectionKind.UPDATE_OF,
+}
+_INVERSE.update({v: k for k, v in list(_INVERSE.items())})
+
+_CORRECTION_LABELS = {
+    CorrectionKind.RETRACTION_IN: "Retracted",
+    CorrectionKind.RETRACTION_OF: "Retraction notice for",
+    CorrectionKind.RETRACTED_AND_REPUBLISHED_IN: "Retracted and republished",
+    CorrectionKind.RETRACTED_AND_REPUBLISHED_FROM: "Republished version of",
+    CorrectionKind.CONCERN_IN: "Expression of concern",
+    CorrectionKind.CONCERN_FOR: "Expression of concern about",
+    CorrectionKind.ERRATUM_IN: "Erratum",
+    CorrectionKind.ERRATUM_FOR: "Erratum for",
+    CorrectionKind.UPDATE_IN: "Updated version",
+    CorrectionKind.UPDATE_OF: "Update of",
+}
+
+# A record carrying one of these is the retracted article itself.
+RETRACTING = frozenset({CorrectionKind.RETRACTION_IN, CorrectionKind.RETRACTED_AND_REPUBLISHED_IN})
+# A record carrying one of these is a notice about another article, not evidence of its own.
+NOTICE_OF = {
+    CorrectionKind.RETRACTION_OF: "retraction notice",
+    CorrectionKind.CONCERN_FOR: "expression of concern",
+    CorrectionKind.ERRATUM_FOR: "erratum",
+}
+# The notes a reference shows for these links (others are shown by exclusion, never as a note).
+REFERENCE_NOTES = (CorrectionKind.CONCERN_IN, CorrectionKind.ERRATUM_IN, CorrectionKind.UPDATE_IN)
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A link from a document to a notice about it, or from a notice to the document it concerns.
+
+    `inbound` marks a link the knowledge store derived from the other record (a retraction notice that names this
+    document), not one the document's own record states; it is not part of the document's content hash.
+    """
+
+    kind: CorrectionKind
+    pmid: str = ""
+    source: str = ""  # the citation as the record gives it ("Lancet. 2010 Feb 6;375(9713):445")
+    inbound: bool = False
+
+    @property
+    def note(self) -> str:
+        """ "Expression of concern: Lancet. 2010 ... (PMID 20137807)"."""
+        where = self.source or ""
+        if self.pmid:
+            where = f"{where} (PMID {self.pmid})" if where else f"PMID {self.pmid}"
+        return f"{self.kind.label}: {where}" if where else self.kind.label
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """One source, with its full plain text and bibliographic facts."""
@@ -115,6 +205,12 @@ class Document:
     extra: tuple[tuple[str, str], ...] = ()
     # Ingestion warnings ("dropped 2 hidden text fragments (display:none: 2)"); about the source file, so not hashed.
     flags: tuple[str, ...] = ()
+    # Notices linked to this record (retraction, expression of concern, erratum, update), or the article a notice
+    # is about; the store adds the links other records state about this one (`Correction.inbound`).
+    corrections: tuple[Correction, ...] = ()
+    retracted: bool = False  # the record says so (publication type "Retracted Publication"), or a notice does
+    notice: str = ""  # when this record is itself a notice about another: "retraction notice", "erratum", ...
+    collection: str = ""  # the named collection it was ingested into ("local-protocols"); "" for the literature
 
     @property
     def content_hash(self) -> str:
@@ -128,7 +224,23 @@ class Document:
         ):  # fmt: skip
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\x1e")
+        # Added later, hashed only when set, so documents without them keep the hashes they always had.
+        own = [(c.kind.value, c.pmid, c.source) for c in self.corrections if not c.inbound]
+        for name, value in (("corrections", repr(own) if own else ""), ("notice", self.notice),
+                            ("collection", self.collection)):  # fmt: skip
+            if value:
+                h.update(f"{name}={value}".encode("utf-8", "surrogatepass"))
+                h.update(b"\x1e")
         return h.hexdigest()
+
+    @property
+    def withdrawn(self) -> bool:
+        """Never evidence: a retracted article, or a notice about another article."""
+        return self.retracted or bool(self.notice)
+
+    def notes(self) -> tuple[str, ...]:
+        """What a reference to this document must show beside it: expressions of concern, errata, updates."""
+        return tuple(dict.fromkeys(c.note for c in self.corrections if c.kind in REFERENCE_NOTES))
 
     @property
     def link(self) -> str:
@@ -138,6 +250,29 @@ class Document:
         if self.pmid:
             return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
         return self.url
+
+
+@dataclass(frozen=True, slots=True)
+class NewerVersion:
+    """A document that replaces another: the same guideline issued in a later year, or a MEDLINE update."""
+
+    document_id: str  # "" when only the record's UpdateIn names it and it is not in the knowledge base
+    title: str
+    year: int | None = None
+    pmid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the knowledge base says now about a document an article cites (for "sources changed" checks)."""
+
+    content_hash: str
+    title: str = ""
+    retracted: bool = False
+    retraction: str = ""  # the notice that retracts it, as a reference note ("Retracted: ... (PMID 1)")
+    notice: str = ""  # it is itself a notice about another article
+    newer: tuple[NewerVersion, ...] = ()
+    notes: tuple[str, ...] = ()  # expressions of concern, errata, updates, as a reference shows them
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +311,9 @@ class SearchHit:
     end: int
     url: str = ""
     scores: dict[str, float] = field(default_factory=dict)
+    withdrawn: str = ""  # "retracted", "retraction notice", ...: shown only when a search asks to include them
+    collection: str = ""
+    priority: int = 0  # its collection's priority, when the searcher ranked it first for being on topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +429,8 @@ class Reference:
     year: int | None
     url: str
     reviewed: bool | None = None  # digests: checked by the advisory board
+    notes: tuple[str, ...] = ()  # expressions of concern, errata, updates linked to the source
+    label: str = ""  # the collection's label for a source from a named collection ("Local protocol")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reference:
@@ -304,13 +444,15 @@ class Reference:
             number=int(data.get("number", 0)), document_id=DocumentId(str(data.get("document_id", ""))), type=kind,
             title=str(data.get("title", "")), source=str(data.get("source", "")),
             year=int(year) if isinstance(year, int) else None, url=str(data.get("url", "")),
+            notes=tuple(str(n) for n in data.get("notes", ()) if n), label=str(data.get("label", "")),
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """The reference's JSON form."""
         return {
             "number": self.number, "type": self.type.label, "title": self.title, "source": self.source,
-            "year": self.year, "url": self.url, "document_id": self.document_id,
+            "year": self.year, "url": self.url, "document_id": self.document_id, "notes": list(self.notes),
+            "label": self.label,
         }  # fmt: skip
 
 

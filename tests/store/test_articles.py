@@ -256,21 +256,27 @@ def test_changed_sources_flag_and_regenerate_keep_the_approved_version_public(
     service: SqlArticleService, people: dict[str, User]
 ) -> None:
     slug = approved(service, people)
-    other = new_article(service, "How is B12 deficiency treated?")  # not approved: never flagged
+    other = new_article(service, "How is B12 deficiency treated?")  # not approved: its latest version is current
     assert service.flag_changed_sources(SOURCES) == []
-    assert service.flag_changed_sources({"doc-a": "hash-a2"}) == [slug]
+    assert service.flag_changed_sources({"doc-a": "hash-a2"}) == sorted([slug, other])
     flagged = service.get(slug)
     assert flagged.sources_changed and flagged.status is ReviewStatus.APPROVED
-    assert service.history(slug)[-1].comment == "doc-a changed; doc-b removed"
-    assert not service.get(other).sources_changed
+    changes = (
+        "“Iron deficiency” (doc-a) changed: re-ingested with different content",
+        "“Anaemia” (doc-b) removed from the knowledge base",
+    )
+    assert flagged.sources_changes == changes and flagged.public_version == flagged.versions[0]
+    assert service.history(slug)[-1].comment == "; ".join(changes)
+    assert service.get(other).sources_changes == changes
+    assert [a.slug for a in service.stale()] == [slug, other]
     fresh = service.regenerate(slug, lambda q: (answer(title=f"New: {q}"), {"doc-a": "hash-a2"}))
     assert fresh.status is ReviewStatus.SUBMITTED and len(fresh.versions) == 2
     assert fresh.public_version == fresh.versions[0] and fresh.sources_changed
     assert fresh.latest.created_by == "system" and fresh.latest.sources == {"doc-a": "hash-a2"}
     service.review(slug, "claim", people["bob"])
     done = service.review(slug, "approve", people["bob"])
-    assert done.public_version == done.versions[1] and not done.sources_changed
-    assert service.flag_changed_sources({"doc-a": "hash-a2"}) == []
+    assert done.public_version == done.versions[1] and not done.sources_changed and not done.sources_changes
+    assert service.flag_changed_sources({"doc-a": "hash-a2"}) == [other]
     actions = [e.action for e in service.history(slug)]
     assert actions == ["compose", "claim", "approve", "sources_changed", "regenerate", "claim", "approve"]
 
@@ -414,7 +420,7 @@ def test_migrations_match_the_tables_and_reopening_is_a_no_op(
     with service._engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": "bedside_alembic_version"})
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_revision() == "0004"
+        assert context.get_current_revision() == "0006"
     open_service().close()
 
 

@@ -105,11 +105,35 @@ def test_flags_round_trip_and_a_schema_1_store_gains_the_column(tmp_path):
     db.close()
     store = SqliteKnowledgeStore(path)
     try:
-        assert store.get_meta("schema_version") == "3"
+        assert store.get_meta("schema_version") == "4"
         assert store.watermark("lexical") == 0  # schema 3: watermarks per index
         doc = _doc("d1", "Give amoxicillin 500 mg three times daily.", flags=("dropped 1 hidden text fragment",))
         store.write([(doc, chunk(doc))])
         assert store.document("d1") == doc
         assert doc.content_hash == _doc("d1", "Give amoxicillin 500 mg three times daily.").content_hash
+    finally:
+        store.close()
+
+
+def test_a_schema_3_store_gains_the_correction_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    SqliteKnowledgeStore(path).close()
+    db = sqlite3.connect(path)
+    for index in ("documents_collection", "documents_guideline", "documents_title"):
+        db.execute(f"DROP INDEX {index}")
+    for column in ("corrections", "retracted", "notice", "collection"):
+        db.execute(f"ALTER TABLE documents DROP COLUMN {column}")
+    db.execute("DROP TABLE notices")
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    store = SqliteKnowledgeStore(path)
+    try:
+        assert store.get_meta("schema_version") == "4"
+        doc = _doc("d1", "Text.", collection="ward-protocols", retracted=True)
+        store.write([(doc, chunk(doc))])
+        assert store.document("d1") == doc
     finally:
         store.close()

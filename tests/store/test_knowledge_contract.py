@@ -13,14 +13,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bedside.errors import NotFound
-from bedside.ingest import chunk
+from bedside.ingest import chunk, read_path
 from bedside.ingest.builder import TextBuilder
-from bedside.model import Document, DocumentId, EvidenceType
+from bedside.model import CorrectionKind, Document, DocumentId, EvidenceType
 from bedside.store import KnowledgeStore, open_knowledge_store
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -160,6 +161,80 @@ class KnowledgeStoreContract:
         head = store.document_heads(["pmid-1", "nope"])["pmid-1"]
         assert head.text == "" and head.blocks == () and head.title == doc.title and head.year == 2021
         assert store.documents(["pmid-1", "nope"]) == {"pmid-1": doc}
+
+    # -- corrections, notices, newer versions and collections ----------------------------------------------------
+
+    def test_corrections_and_collection_round_trip(self, store: KnowledgeStore, fixtures: Path) -> None:
+        docs = {d.id: d for d in read_path(fixtures / "medline" / "retractions.xml")}
+        cohort = replace(docs["91000003"], collection="local-protocols")
+        _put(store, *docs.values(), cohort)
+        back = store.document("91000003")
+        assert back.collection == "local-protocols" and back.content_hash == cohort.content_hash
+        assert [c for c in back.corrections if not c.inbound] == list(cohort.corrections)
+        assert store.hashes(["91000003"]) == {"91000003": cohort.content_hash}
+        assert store.document("91000001").retracted
+        assert store.document("91000002").notice == "retraction notice"
+        assert store.collections() == {"": 5, "local-protocols": 1}
+        assert store.collection_names() == ["local-protocols"]
+
+    def test_a_retraction_notice_stored_later_retracts_its_article(
+        self, store: KnowledgeStore, location: str, fixtures: Path
+    ) -> None:
+        [trial] = read_path(fixtures / "medline" / "unflagged_trial.xml")
+        _put(store, trial)
+        assert not store.document("91000007").retracted
+        [notice] = read_path(fixtures / "medline" / "retraction_notice.xml")
+        _put(store, notice)
+        other = open_knowledge_store(location)  # every connection sees it
+        try:
+            for read in (store.document("91000007"), store.documents(["91000007"])["91000007"],
+                         store.document_heads(["91000007"])["91000007"], other.document("91000007")):  # fmt: skip
+                assert read.retracted
+                [link] = read.corrections
+                assert link.kind is CorrectionKind.RETRACTION_IN and link.pmid == "91000008" and link.inbound
+                assert link.source == "Journal of Example Respiratory Medicine, 2023"
+        finally:
+            other.close()
+        assert store.document("91000007").content_hash == trial.content_hash  # the article's own record unchanged
+        assert not store.document("91000008").retracted  # a notice does not retract itself
+        assert (store.stats()["retracted"], store.stats()["notices"]) == (1, 1)
+        _put(store, trial)  # re-writing the article keeps the notice's word on it
+        assert store.document("91000007").retracted
+        store.remove("91000008")
+        assert not store.document("91000007").retracted and store.document("91000007").corrections == ()
+        assert (store.stats()["retracted"], store.stats()["notices"]) == (0, 0)
+
+    def test_a_notice_rewritten_without_its_link_no_longer_retracts(
+        self, store: KnowledgeStore, fixtures: Path
+    ) -> None:
+        [trial] = read_path(fixtures / "medline" / "unflagged_trial.xml")
+        [notice] = read_path(fixtures / "medline" / "retraction_notice.xml")
+        _put(store, notice, trial)
+        assert store.document("91000007").retracted
+        _put(store, replace(notice, corrections=(), notice=""))
+        assert not store.document("91000007").retracted and store.stats()["notices"] == 0
+
+    def test_newer_versions_of_a_guideline(self, store: KnowledgeStore) -> None:
+        def edition(doc_id: str, year: int, **kw: object) -> Document:
+            return _doc(doc_id, "Text.", evidence_type=EvidenceType.GUIDELINE, year=year, **kw)
+
+        old = replace(edition("g2019", 2019), title="Anaemia guideline")
+        same = replace(edition("g2023", 2023), title="Anaemia guideline")
+        newest = replace(edition("g2024", 2024), title="Anaemia guideline")
+        withdrawn = replace(edition("g2025", 2025), title="Anaemia guideline", retracted=True)
+        digest = _doc("digest", "Summary.", year=2020, guideline="Anaemia guideline")
+        later_digest = _doc("digest-2", "Summary.", year=2022, guideline="Anaemia guideline")
+        other = replace(edition("h2024", 2024), title="Another guideline")
+        _put(store, old, same, newest, withdrawn, digest, later_digest, other)
+        assert [v.document_id for v in store.newer_versions(old)] == ["g2024", "g2023"]
+        assert [(v.title, v.year) for v in store.newer_versions(old)] == [
+            ("Anaemia guideline", 2024),
+            ("Anaemia guideline", 2023),
+        ]
+        assert [v.document_id for v in store.newer_versions(digest)] == ["digest-2"]
+        assert store.newer_versions(newest) == []
+        assert store.newer_versions(replace(old, year=None)) == []
+        assert store.newer_versions(_doc("research", "Text.", year=2000)) == []
 
     def test_replace_is_atomic_for_a_concurrent_reader(self, store: KnowledgeStore, location: str) -> None:
         """A reader on another connection sees the old passages or the new ones, never none and never a mix."""
@@ -479,7 +554,7 @@ class TestSqliteKnowledgeStore(KnowledgeStoreContract):
         db.close()
         store = open_knowledge_store(location)
         try:
-            assert store.get_meta("schema_version") == "3"
+            assert store.get_meta("schema_version") == "4"
             store.set_watermark("lexical", 4)
             assert store.watermarks() == {"lexical": 4}
         finally:
@@ -504,6 +579,27 @@ class TestPostgresKnowledgeStore(KnowledgeStoreContract):
         assert _display("postgresql+psycopg://bedside:secret@db.example.org:5433/kb?sslmode=require") == (
             "postgresql://bedside@db.example.org:5433/kb"
         )
+
+    def test_schema_1_gains_the_correction_columns(self, location: str, fixtures: Path) -> None:
+        import psycopg
+
+        from bedside.store.kb_postgres import _conninfo
+
+        open_knowledge_store(location).close()
+        with psycopg.connect(_conninfo(location), autocommit=True) as db:
+            db.execute("DROP TABLE notices")
+            for column in ("corrections", "retracted", "notice", "collection"):
+                db.execute(f"ALTER TABLE documents DROP COLUMN {column}")
+            db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        store = open_knowledge_store(location)
+        try:
+            assert store.get_meta("schema_version") == "2"
+            [trial] = read_path(fixtures / "medline" / "unflagged_trial.xml")
+            [notice] = read_path(fixtures / "medline" / "retraction_notice.xml")
+            _put(store, replace(trial, collection="ward-protocols"), notice)
+            assert store.document("91000007").retracted and store.collection_names() == ["ward-protocols"]
+        finally:
+            store.close()
 
     def test_an_unreachable_server_is_a_clear_error(self) -> None:
         from bedside.errors import BackendUnavailable

@@ -25,6 +25,9 @@ class EvidencePassage:
     url: str = ""
     reviewed: bool | None = None
     score: float = 0.0
+    notes: tuple[str, ...] = ()  # expressions of concern, errata, updates: shown with the reference
+    label: str = ""  # the collection's label ("Local protocol"), shown with the reference
+    priority: int = 0  # its collection's priority when the searcher found it on topic (local protocols first)
 
     def provenance(self, a: int, b: int) -> Provenance:
         """Provenance of the span text[a:b] of this passage."""
@@ -48,7 +51,7 @@ class ReferenceList:
                 Reference(
                     number=number, document_id=passage.document_id, type=passage.evidence_type,
                     title=passage.title, source=passage.source, year=passage.year, url=passage.url,
-                    reviewed=passage.reviewed,
+                    reviewed=passage.reviewed, notes=passage.notes, label=passage.label,
                 )
             )  # fmt: skip
         return number

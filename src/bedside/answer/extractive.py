@@ -118,6 +118,10 @@ class ExtractiveOptions:
     retrieval_decay: float = 0.6
     # "What is X?": a sentence that opens on X and says what it is ("X is a ...") answers it most directly.
     w_definition: float = 0.2
+    # Per priority point of an on-topic passage's collection (local protocols): an institution's own sentence
+    # outranks the literature's on the same subject. Nothing in the evaluation data has a collection, so the
+    # figures tuned above are untouched.
+    w_local: float = 0.3
     # Treatment and dosing answers exist to give doses, routes and intervals: specific sentences count more there,
     # and agreement less (a dose is usually stated once, by one source).
     treatment_quantity_factor: float = 2.5
@@ -181,7 +185,7 @@ def score(c: Candidate, plan: QueryPlan, layout: str, options: ExtractiveOptions
         value += o.w_definition
     if c.category == "warning" and layout == "treatment":
         value += 0.1  # safety first: prohibitions and orderings earn their place near the top
-    return value
+    return value + o.w_local * c.passage.priority
 
 
 _COPULA = re.compile(

@@ -27,13 +27,16 @@ def _cite(s: Statement) -> str:
 
 
 def reference_line(r: Any) -> str:
-    """ "Guideline — Title. Source, Year. link"."""
-    parts = [f"{r.type.label} — {r.title.rstrip('.')}."]
+    """ "Guideline — Title. Source, Year. link", led by a collection's label ("Local protocol — ") and followed by
+    the source's notes ("Expression of concern: ...")."""
+    label = getattr(r, "label", "")
+    parts = [f"{label + ' — ' if label else ''}{r.type.label} — {r.title.rstrip('.')}."]
     tail = ", ".join(x for x in (r.source, str(r.year) if r.year else "") if x)
     if tail:
         parts.append(tail + ".")
     if r.url:
         parts.append(r.url)
+    parts += [f"[{note}]" for note in getattr(r, "notes", ())]
     return " ".join(parts)
 
 

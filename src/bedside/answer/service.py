@@ -15,10 +15,12 @@ try:
 except ImportError:  # pragma: no cover
     AUDIENCES = ("clinician", "student", "patient")
     render_for = None  # type: ignore[assignment]
+from bedside.answer.applicability import Applicability, Fit, fit
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.focus import Focus, focus_of
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers
 from bedside.answer.injection import addresses_model
+from bedside.answer.patient import Patient
 from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.sentences import candidates, expansions_in, terms_of
@@ -56,6 +58,8 @@ class AskContext:
     search_in: Callable[[str, int, Sequence[str]], list[SearchHit]] | None = None
     # The analysed terms the knowledge base has at all (for what a question names that bedside has never read of).
     known_terms: Callable[[frozenset[str]], frozenset[str]] | None = None
+    # A named collection's label for its references ("Local protocol"); None: the collection's name.
+    collection_label: Callable[[str], str] | None = None
 
 
 def validate(question: str, audience: str) -> str:
@@ -73,18 +77,25 @@ def validate(question: str, audience: str) -> str:
     return scrubbed.text
 
 
-def evidence_from_hits(hits: list[SearchHit], docs: dict[str, Document]) -> list[EvidencePassage]:
-    """Evidence passages, citing the guideline itself (not the digest file) for starter digests."""
+def evidence_from_hits(
+    hits: list[SearchHit], docs: dict[str, Document], collection_label: Callable[[str], str] | None = None
+) -> list[EvidencePassage]:
+    """Evidence passages, citing the guideline itself (not the digest file) for starter digests.
+
+    Never a retracted article or a notice about one, whatever the search returned.
+    """
     out = []
     for h in hits:
         d = docs.get(h.document_id)
-        if d is None:
+        if d is None or d.withdrawn:
             continue
+        label = (collection_label(d.collection) if collection_label else d.collection) if d.collection else ""
         out.append(
             EvidencePassage(
                 passage_id=h.passage_id, document_id=h.document_id, text=h.text, start=h.start,
                 title=d.guideline or d.title, section=h.section, evidence_type=d.evidence_type, year=d.year,
-                source=reference_source(d), url=d.link, reviewed=d.reviewed, score=h.score,
+                source=reference_source(d), url=d.link, reviewed=d.reviewed, score=h.score, notes=d.notes(),
+                label=label, priority=h.priority,
             )
         )  # fmt: skip
     return out
@@ -194,9 +205,10 @@ def answer_question(
             question_terms(qplan), docs, qplan.patient, ask, qplan.parts, ctx.known_terms, problems,
             background_terms(qplan), expansion_shares(qplan), head_conditions(qplan), retrieval_support(hits),
         )  # fmt: skip
+        focus = local_first(focus, hits, qplan.patient)
         if focus.covered and ctx.search_in is not None:
             hits = focused(qplan, focus, docs, hits, ctx.search_in)
-        passages = evidence_from_hits(hits, docs)
+        passages = evidence_from_hits(hits, docs, ctx.collection_label)
     ctx = replace(ctx, given_evidence=evidence is not None)
     answer, notices = _compose(qplan, passages, ctx, audience, focus)
     answer = render_for(answer, audience)
@@ -275,6 +287,22 @@ def retrieval_support(hits: Sequence[SearchHit]) -> dict[str, float]:
     for rank, h in enumerate(hits):
         support[h.document_id] = support.get(h.document_id, 0.0) + 1.0 / (1.0 + rank)
     return support
+
+
+def local_first(focus: Focus, hits: list[SearchHit], patient: Patient) -> Focus:
+    """The focus led by the documents of prioritised collections (local protocols) that the searcher ranked first
+    for being on the question's topic (`SearchHit.priority`), higher priority first, when they apply to this
+    patient: an institution's protocol leads the answer over the literature on the same subject. A protocol about
+    something else, or narrowed to another population, never joins."""
+    ranks: dict[str, int] = {}
+    for h in hits:
+        if h.priority > 0 and fit(focus.populations.get(h.document_id, Applicability()), patient) is Fit.APPLIES:
+            ranks[h.document_id] = max(ranks.get(h.document_id, 0), h.priority)
+    if not ranks or not focus.covered:
+        return focus
+    local = sorted(ranks, key=lambda d: -ranks[d])
+    rest = tuple(d for d in focus.documents if d not in ranks)
+    return replace(focus, documents=(*local, *rest), related=tuple(d for d in focus.related if d not in ranks))
 
 
 FOCUS_PASSAGES = 6  # more passages of the documents in focus, per part of the question

@@ -96,6 +96,8 @@ class Article:
     approved_at: str = ""
     approved_version: int = 0
     sources_changed: bool = False
+    # What changed, one line a source ("“Title” retracted: ..."); set with `sources_changed`.
+    sources_changes: tuple[str, ...] = ()
 
     @property
     def latest(self) -> ArticleVersion:

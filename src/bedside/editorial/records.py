@@ -23,6 +23,7 @@ __all__ = [
     "load_articles",
     "lock_article",
     "update_article",
+    "version",
 ]
 
 ArticleRow = sa.Row[Any]
@@ -99,6 +100,12 @@ def authors_since(connection: Connection, article_id: int, approved_version: int
     return frozenset(connection.execute(query).scalars())
 
 
+def version(connection: Connection, article_id: int, number: int) -> ArticleVersion:
+    """One version of the article."""
+    query = sa.select(versions).where(versions.c.article_id == article_id, versions.c.number == number)
+    return _version(connection.execute(query).one())
+
+
 def load_articles(
     connection: Connection, where: Sequence[sa.ColumnElement[bool]] = (), limit: int | None = None
 ) -> list[Article]:
@@ -122,6 +129,7 @@ def _article(row: ArticleRow, history: list[ArticleVersion]) -> Article:
         slug=row.slug, question=row.question, status=ReviewStatus(row.status), versions=tuple(history),
         created=row.created, updated=row.updated, claimed_by=row.claimed_by, approved_by=row.approved_by,
         approved_at=row.approved_at, approved_version=row.approved_version, sources_changed=row.sources_changed,
+        sources_changes=tuple(json.loads(row.sources_changes or "[]")),
     )  # fmt: skip
 
 

@@ -44,6 +44,11 @@ class FusionConfig:
     priors: bool = True
     rerank_depth: int = 0  # best fused passages rescored by their best sentence (0: no rerank stage)
     rerank_weight: float = 0.4  # share of the best-sentence similarity in a reranked score (tuned on dev)
+    # Local protocols first: a passage from a collection with a priority ranks above every passage of lower
+    # priority when its relevance (before priors) is at least this share of the best candidate's, i.e. when it is
+    # about what was asked; below that share it keeps its own place, so a protocol never outranks the literature
+    # on another topic.
+    collection_topic_share: float = 0.2
 
 
 RECENCY_SPAN = 30
@@ -109,6 +114,7 @@ class HybridSearcher:
             config = FusionConfig(dense_weight=float(weight)) if weight is not None else FusionConfig()
         self.config = config
         self.sentences = sentences
+        self.priorities: dict[str, int] = {}  # collection name -> priority (the operator's; 0 or absent: none)
 
     def candidates(
         self, query: str, filters: Filters | None = None, config: FusionConfig | None = None
@@ -139,16 +145,47 @@ class HybridSearcher:
         fused, q = self._candidates(query, filters, config)
         if not fused:
             return []
+        keep = filters is not None and filters.include_withdrawn
         if config.rerank_depth > 0 and q is not None and self.sentences is not None:
-            reranked = self._reranked(query, q, fused, limit, config, self.sentences)
-            return [_hit(p, d, float(total), float(base)) for total, base, p, d in reranked[:limit]]
+            reranked = self._reranked(query, q, fused, limit, config, self.sentences, keep)
+            reranked = self._collections_first(reranked, config)
+            return self._hits(reranked[:limit], config)
         priors = self._priors(fused, config)
-        window = self._finalists(query, _window(fused, limit, config, priors), limit, config, priors)
-        scored = self._rescore(query, window, config)
-        if len(scored) < limit and len(window) < len(fused):  # some candidates were removed since the sync
-            scored = self._rescore(query, fused, config)
+        if any(self.priorities.values()):  # a collection's boost is not bounded in advance: read every candidate
+            window = fused
+        else:
+            window = self._finalists(query, _window(fused, limit, config, priors), limit, config, priors)
+        scored = self._rescore(query, window, config, keep)
+        if len(scored) < limit and len(window) < len(fused):  # some were removed since the sync, or withdrawn
+            scored = self._rescore(query, fused, config, keep)
         scored.sort(key=lambda t: (-t[0], t[2].id))
-        return [_hit(p, d, float(total), float(base)) for total, base, p, d in scored[:limit]]
+        scored = self._collections_first(scored, config)
+        return self._hits(scored[:limit], config)
+
+    def _hits(self, ranked: list[tuple[float, float, Passage, Document]], config: FusionConfig) -> list[SearchHit]:
+        best = max((base for _, base, _, _ in ranked), default=0.0)
+        lifted = any(self.priorities.values())
+        return [
+            replace(_hit(p, d, float(total), float(base)), priority=self._lifted(base, d, best, config))
+            if lifted and d.collection
+            else _hit(p, d, float(total), float(base))
+            for total, base, p, d in ranked
+        ]
+
+    def _collections_first(
+        self, ranked: list[tuple[float, float, Passage, Document]], config: FusionConfig
+    ) -> list[tuple[float, float, Passage, Document]]:
+        """The ranking with on-topic passages of prioritised collections moved up, higher priority first; the
+        order within each priority is kept (a stable sort)."""
+        if not ranked or not any(self.priorities.values()):
+            return ranked
+        best = max(base for _, base, _, _ in ranked)
+        return sorted(ranked, key=lambda t: -self._lifted(t[1], t[3], best, config))
+
+    def _lifted(self, base: float, d: Document, best: float, config: FusionConfig) -> int:
+        """The priority a passage is ranked by: its collection's, when it is on topic (see FusionConfig)."""
+        on_topic = base >= config.collection_topic_share * best
+        return self.priorities.get(d.collection, 0) if d.collection and on_topic else 0
 
     def _priors(self, fused: dict[int, float], config: FusionConfig) -> dict[int, float] | None:
         """Each candidate's prior bonus from the backend's copy of its evidence type and year (no store read), or
@@ -180,8 +217,9 @@ class HybridSearcher:
         return {seq: window[seq] for seq, total in totals.items() if total >= kth - 1e-9}
 
     def _rescore(
-        self, query: str, fused: dict[int, float], config: FusionConfig
+        self, query: str, fused: dict[int, float], config: FusionConfig, keep_withdrawn: bool = False
     ) -> list[tuple[float, float, Passage, Document]]:
+        """Candidates with their final scores; a retracted article or a notice only when `keep_withdrawn`."""
         passages = self.store.passages_by_seq(list(fused))
         docs = self.store.document_heads([p.document_id for p in passages.values()])
         newest = date.today().year
@@ -192,6 +230,8 @@ class HybridSearcher:
             if p is None or p.document_id not in docs:
                 continue  # removed since the index was synced
             d = docs[p.document_id]
+            if d.withdrawn and not keep_withdrawn:
+                continue
             score += config.title_weight * title_focus(query_terms, d.title)
             total = score + (prior(d.evidence_type, d.year, config, newest) if config.priors else 0.0)
             scored.append((total, score, p, d))
@@ -205,12 +245,15 @@ class HybridSearcher:
         limit: int,
         config: FusionConfig,
         sentences: SentenceVectors,
+        keep_withdrawn: bool = False,
     ) -> list[tuple[float, float, Passage, Document]]:
         """At least `limit` candidates best first: the top `rerank_depth` by fused score blended with their
         best-sentence similarity (then priors), then, if `limit` reaches past them, the rest in their own order
         shifted below the reranked window."""
         ranked = sorted(fused, key=lambda seq: -fused[seq])
-        head = self._rescore(query, {s: fused[s] for s in ranked[: config.rerank_depth]}, replace(config, priors=False))
+        head = self._rescore(
+            query, {s: fused[s] for s in ranked[: config.rerank_depth]}, replace(config, priors=False), keep_withdrawn
+        )
         vecs = sentences.vectors_for({i: p.text for i, (_, _, p, _) in enumerate(head)})
         blended = maxsim_rerank({i: t[1] for i, t in enumerate(head)}, q, vecs, config.rerank_weight)
         newest = date.today().year
@@ -221,7 +264,7 @@ class HybridSearcher:
         out.sort(key=lambda t: (-t[0], t[2].id))
         if limit <= len(out):
             return out
-        tail = self._rescore(query, {s: fused[s] for s in ranked[config.rerank_depth :]}, config)
+        tail = self._rescore(query, {s: fused[s] for s in ranked[config.rerank_depth :]}, config, keep_withdrawn)
         tail.sort(key=lambda t: (-t[0], t[2].id))
         if out and tail:  # keep the unreranked below the window, in their own order
             shift = max(0.0, tail[0][0] - out[-1][0]) + 1e-6
@@ -253,5 +296,5 @@ def _hit(p: Passage, d: Document, total: float, base: float) -> SearchHit:
     return SearchHit(
         passage_id=p.id, document_id=d.id, score=round(total, 6), text=p.text, section=p.section, title=d.title,
         evidence_type=d.evidence_type, year=d.year, source=d.source, start=p.start, end=p.end, url=d.link,
-        scores={"fused": round(base, 6)},
+        scores={"fused": round(base, 6)}, withdrawn="retracted" if d.retracted else d.notice, collection=d.collection,
     )  # fmt: skip

@@ -37,6 +37,9 @@ class Filters:
     year_max: int | None = None
     sources: frozenset[str] = frozenset()
     document_ids: frozenset[str] = frozenset()
+    # Retracted articles and notices about articles are never evidence; a search leaves them out unless asked.
+    # Applied by the searcher over the indexes (it needs the store's current word on each document).
+    include_withdrawn: bool = False
 
     @property
     def empty(self) -> bool:

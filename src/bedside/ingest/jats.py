@@ -97,6 +97,9 @@ def parse_article(article: etree._Element, origin: str = "") -> Document:
     extra = [("article_type", article_type)] if article_type else []
     if subjects:
         extra.append(("subjects", "; ".join(subjects)))
+    licence = _licence(meta)
+    if licence:
+        extra.append(("license", licence))
     return Document(
         id=DocumentId(doc_id),
         title=title,
@@ -114,6 +117,20 @@ def parse_article(article: etree._Element, origin: str = "") -> Document:
         blocks=blocks,
         extra=tuple(extra),
     )
+
+
+def _licence(meta: etree._Element) -> str:
+    """The article's licence as its permissions state it: the licence's link, else its type."""
+    for lic in meta.iterfind("permissions/license"):
+        href = lic.get("{http://www.w3.org/1999/xlink}href") or ""
+        if href.strip():
+            return href.strip()
+        if (lic.get("license-type") or "").strip():
+            return str(lic.get("license-type")).strip()
+    for ref in meta.iterfind("permissions/{http://www.niso.org/schemas/ali/1.0/}license_ref"):
+        if ref.text and ref.text.strip():
+            return ref.text.strip()
+    return ""
 
 
 def _article_ids(meta: etree._Element) -> dict[str, str]:

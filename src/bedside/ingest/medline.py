@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from lxml import etree
@@ -12,16 +13,40 @@ from bedside.errors import IngestError
 from bedside.ingest.builder import TextBuilder, clean_text
 from bedside.ingest.evidence import from_publication_types
 from bedside.ingest.readers import RecordError
-from bedside.model import Document, DocumentId
+from bedside.model import NOTICE_OF, RETRACTING, Correction, CorrectionKind, Document, DocumentId
 
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_KINDS = {k.value: k for k in CorrectionKind}
+# Publication types NLM gives a retracted article and the notices about articles.
+RETRACTED_TYPE = "retracted publication"
+_NOTICE_TYPES = {
+    "retraction of publication": "retraction notice",
+    "expression of concern": "expression of concern",
+    "published erratum": "erratum",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedCitations:
+    """A DeleteCitation element of a MEDLINE update file: PMIDs NLM withdrew from PubMed."""
+
+    pmids: tuple[str, ...]
 
 
 def read_medline(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
     """Yield a Document for every PubmedArticle; elements are freed as soon as they are read."""
+    for item in read_medline_updates(stream, origin, deletions=False):
+        if not isinstance(item, DeletedCitations):
+            yield item
+
+
+def read_medline_updates(
+    stream: BinaryIO, origin: str, *, deletions: bool = True
+) -> Iterator[Document | RecordError | DeletedCitations]:
+    """As `read_medline`, and (with `deletions`) the PMIDs of every DeleteCitation element, in file order."""
+    tags = ("PubmedArticle", "MedlineCitation", "DeleteCitation") if deletions else ("PubmedArticle", "MedlineCitation")
     context = etree.iterparse(
-        stream, events=("end",), tag=("PubmedArticle", "MedlineCitation"), resolve_entities=False,
-        no_network=True, huge_tree=True, recover=False,
+        stream, events=("end",), tag=tags, resolve_entities=False, no_network=True, huge_tree=True, recover=False,
     )  # fmt: skip
     seen = 0
     try:
@@ -33,6 +58,10 @@ def read_medline(stream: BinaryIO, origin: str) -> Iterator[Document | RecordErr
             ):
                 continue  # read with its PubmedArticle
             seen += 1
+            if elem.tag == "DeleteCitation":
+                yield DeletedCitations(tuple((p.text or "").strip() for p in elem.iterfind("PMID") if p.text))
+                elem.clear(keep_tail=False)
+                continue
             try:
                 yield parse_article(elem, origin)
             except IngestError as exc:
@@ -108,6 +137,11 @@ def parse_article(article: etree._Element, origin: str = "") -> Document:
     pub_types = [_text(p) for p in art.iterfind("PublicationTypeList/PublicationType")]
     mesh = [_text(d) for d in citation.iterfind("MeshHeadingList/MeshHeading/DescriptorName")]
     keywords = [_text(k) for k in citation.iterfind("KeywordList/Keyword")]
+    corrections = _corrections(citation)
+    kinds = {c.kind for c in corrections}
+    types = {t.lower() for t in pub_types}
+    notice = next((_NOTICE_TYPES[t] for t in _NOTICE_TYPES if t in types), "")
+    notice = notice or next((label for kind, label in NOTICE_OF.items() if kind in kinds), "")
     return Document(
         id=DocumentId(pmid),
         title=title,
@@ -125,7 +159,23 @@ def parse_article(article: etree._Element, origin: str = "") -> Document:
         blocks=blocks,
         flags=builder.flags(),
         extra=(("publication_types", "; ".join(pub_types)),) if pub_types else (),
+        corrections=corrections,
+        retracted=RETRACTED_TYPE in types or bool(kinds & RETRACTING),
+        notice=notice,
     )
+
+
+def _corrections(citation: etree._Element) -> tuple[Correction, ...]:
+    """The record's links to notices (and a notice's link to its article); other RefTypes (CommentIn, Cites, ...)
+    are not read."""
+    out = []
+    for item in citation.iterfind("CommentsCorrectionsList/CommentsCorrections"):
+        kind = _KINDS.get((item.get("RefType") or "").strip())
+        if kind is None:
+            continue
+        pmid = (item.findtext("PMID") or "").strip()
+        out.append(Correction(kind, pmid, _text(item.find("RefSource"))))
+    return tuple(dict.fromkeys(out))
 
 
 def _year(art: etree._Element) -> int | None:

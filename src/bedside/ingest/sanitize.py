@@ -39,6 +39,11 @@ def sanitize(doc: Document) -> Document:
             changes[f.name] = _field(value, f.name, origin)
         elif f.name == "extra":  # extra metadata may be long (an abstract kept beside the text): no length limit
             changes[f.name] = tuple((_field(k, "extra", origin), _field(v, k, origin, limit=None)) for k, v in value)
+        elif f.name == "corrections":  # links to notices: their PMIDs and citations are fields too
+            changes[f.name] = tuple(
+                replace(c, pmid=_field(c.pmid, "corrections", origin), source=_field(c.source, "corrections", origin))
+                for c in value
+            )
         elif isinstance(value, tuple):
             changes[f.name] = tuple(_field(item, f.name, origin) for item in value)
     _valid(doc.text, "text", origin)

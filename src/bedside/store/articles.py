@@ -78,6 +78,7 @@ articles = sa.Table(
     sa.Column("created", sa.String(40), nullable=False),
     sa.Column("updated", sa.String(40), nullable=False),
     sa.Column("row_version", sa.Integer, nullable=False),
+    sa.Column("sources_changes", sa.Text, nullable=False, server_default="[]"),  # 0003: what changed, as shown
 )
 
 versions = sa.Table(

@@ -15,22 +15,32 @@ from pathlib import Path
 from typing import Any
 
 from bedside.errors import NotFound
-from bedside.model import Document, IndexRow, Passage
+from bedside.model import Document, IndexRow, NewerVersion, Passage
 from bedside.store.kb_rows import (
     DOC_COLUMNS,
     HEAD_COLUMNS,
     INDEX_ROW_SQL,
+    NEW_COLUMNS,
+    NOTICE_COLUMNS,
     PASSAGE_COLUMNS,
+    STATS_WITHDRAWN_SQL,
     document_from_row,
     document_row,
     index_row,
+    newer_versions_query,
+    notice_rows,
     passage_from_row,
+    with_inbound,
 )
 from bedside.store.locks import file_lock
 from bedside.store.private import private_file
 from bedside.store.protocol import Change
 
-SCHEMA_VERSION = 3  # 2: documents.flags (ingestion warnings); 3: index_state (watermarks per index)
+# 2: documents.flags (ingestion warnings); 3: index_state (watermarks per index); 4: corrections, retraction,
+# collection, notices
+SCHEMA_VERSION = 4
+
+_DOC_WIDTH = len(DOC_COLUMNS.split(", "))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,7 +65,11 @@ CREATE TABLE IF NOT EXISTS documents (
     content_hash TEXT NOT NULL,
     text TEXT NOT NULL,
     passage_count INTEGER NOT NULL,
-    flags TEXT NOT NULL DEFAULT '[]'
+    flags TEXT NOT NULL DEFAULT '[]',
+    corrections TEXT NOT NULL DEFAULT '[]',
+    retracted INTEGER NOT NULL DEFAULT 0,
+    notice TEXT NOT NULL DEFAULT '',
+    collection TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS passages (
     seq INTEGER PRIMARY KEY,
@@ -69,6 +83,15 @@ CREATE TABLE IF NOT EXISTS passages (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id, ordinal);
+CREATE TABLE IF NOT EXISTS notices (
+    notice_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    target_pmid TEXT NOT NULL,
+    notice_pmid TEXT NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notices_target ON notices(target_pmid);
+CREATE INDEX IF NOT EXISTS notices_notice ON notices(notice_id);
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     document_id TEXT NOT NULL,
@@ -116,8 +139,15 @@ class SqliteKnowledgeStore:
             if row is not None and int(row[0]) > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path} was written by a newer bedside (schema {row[0]})")
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(documents)")}
-            if "flags" not in columns:  # schema 1
-                self._db.execute("ALTER TABLE documents ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'")
+            for name, definition in NEW_COLUMNS:
+                if name not in columns:  # written by an older schema
+                    self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {definition}")
+            self._db.execute("CREATE INDEX IF NOT EXISTS documents_collection ON documents(collection)")
+            # For finding a guideline's later editions (sources-changed checks).
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS documents_guideline ON documents(guideline) WHERE guideline > ''"
+            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS documents_title ON documents(title)")
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def transaction(self) -> _Transaction:
@@ -143,9 +173,13 @@ class SqliteKnowledgeStore:
             for doc, passages in items:
                 self._db.execute("DELETE FROM passages WHERE document_id = ?", (doc.id,))
                 self._db.execute(
-                    f"INSERT OR REPLACE INTO documents ({DOC_COLUMNS}) VALUES ({','.join('?' * 21)})",
+                    f"INSERT OR REPLACE INTO documents ({DOC_COLUMNS}) VALUES ({','.join('?' * _DOC_WIDTH)})",
                     document_row(doc, len(passages)),
                 )
+                self._db.execute("DELETE FROM notices WHERE notice_id = ?", (doc.id,))
+                # Safe to format: only a constant column list goes into the SQL, never values.
+                sql = f"INSERT INTO notices ({NOTICE_COLUMNS}) VALUES (?,?,?,?,?)"  # nosec B608
+                self._db.executemany(sql, notice_rows(doc))
                 self._db.executemany(
                     'INSERT INTO passages (id, document_id, ordinal, section, start, "end", page, text) '
                     "VALUES (?,?,?,?,?,?,?,?)",
@@ -160,6 +194,7 @@ class SqliteKnowledgeStore:
             if cur.rowcount == 0:
                 raise NotFound(f"no document with id {doc_id!r}")
             self._db.execute("DELETE FROM passages WHERE document_id = ?", (doc_id,))
+            self._db.execute("DELETE FROM notices WHERE notice_id = ?", (doc_id,))
             self._db.execute("INSERT INTO changes (document_id, op) VALUES (?, 'remove')", (doc_id,))
 
     def set_meta(self, key: str, value: str) -> None:
@@ -181,13 +216,13 @@ class SqliteKnowledgeStore:
         row = self._db.execute(sql, (doc_id,)).fetchone()
         if row is None:
             raise NotFound(f"no document with id {doc_id!r}")
-        return document_from_row(row)
+        return self._with_inbound({row[0]: document_from_row(row)})[row[0]]
 
     def documents(self, ids: Iterable[str]) -> dict[str, Document]:
         """The documents among these ids that exist."""
         # Safe to format: only constant column names go into the SQL, never values.
         rows = self._select_in(f"SELECT {DOC_COLUMNS} FROM documents", "id", ids)  # nosec B608
-        return {row[0]: document_from_row(row) for row in rows}
+        return self._with_inbound({row[0]: document_from_row(row) for row in rows})
 
     def document_heads(self, ids: Iterable[str]) -> dict[str, Document]:
         """The documents among these ids that exist, with empty text and blocks (so their `content_hash` is not the
@@ -195,7 +230,34 @@ class SqliteKnowledgeStore:
         cost of a search at 1M passages."""
         # Safe to format: only constant column names go into the SQL, never values.
         rows = self._select_in(f"SELECT {HEAD_COLUMNS} FROM documents", "id", ids)  # nosec B608
-        return {row[0]: document_from_row(row) for row in rows}
+        return self._with_inbound({row[0]: document_from_row(row) for row in rows})
+
+    def _with_inbound(self, docs: dict[str, Document]) -> dict[str, Document]:
+        """The documents with the links that stored notices state about them (see `kb_rows.with_inbound`)."""
+        pmids = {d.pmid for d in docs.values() if d.pmid}
+        if not pmids:
+            return docs
+        # Safe to format: only a constant column list goes into the SQL, never values.
+        return with_inbound(docs, self._select_in(f"SELECT {NOTICE_COLUMNS} FROM notices", "target_pmid", pmids))  # nosec B608
+
+    def newer_versions(self, doc: Document) -> list[NewerVersion]:
+        """Documents that replace this one, newest first: the same guideline issued in a later year (the same
+        `guideline` title summarised, or a guideline with the same title), never a retracted one or a notice."""
+        query = newer_versions_query(doc, "?")
+        if query is None:
+            return []
+        rows = self._db.execute(query[0], query[1])
+        return [NewerVersion(str(i), str(t), int(y), str(p)) for i, t, y, p in rows]
+
+    def collection_names(self) -> list[str]:
+        """The named collections that hold documents (read from an index: cheap however large the literature)."""
+        rows = self._db.execute("SELECT DISTINCT collection FROM documents WHERE collection > '' ORDER BY 1")
+        return [str(r[0]) for r in rows]
+
+    def collections(self) -> dict[str, int]:
+        """Named collections with their document counts ("" is the literature outside any collection)."""
+        rows = self._db.execute("SELECT collection, count(*) FROM documents GROUP BY collection ORDER BY collection")
+        return {str(name): int(n) for name, n in rows}
 
     def document_ids(self, *, origin_prefix: str | None = None) -> list[str]:
         """All document ids, optionally only those read from files under a path prefix."""
@@ -326,7 +388,11 @@ class SqliteKnowledgeStore:
                 "SELECT source, count(*) FROM documents GROUP BY source ORDER BY count(*) DESC, source LIMIT 20"
             )
         }
-        return {"documents": docs, "passages": passages, "by_type": by_type, "by_source": by_source}
+        retracted, notices = self._db.execute(STATS_WITHDRAWN_SQL).fetchone()
+        return {
+            "documents": docs, "passages": passages, "by_type": by_type, "by_source": by_source,
+            "retracted": int(retracted), "notices": int(notices),
+        }  # fmt: skip
 
     def check_integrity(self) -> list[str]:
         """Problems found: SQLite's own check, orphan passages, documents whose passage count is off."""

@@ -19,23 +19,29 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bedside.errors import BackendUnavailable, NotFound
-from bedside.model import Document, IndexRow, Passage
+from bedside.model import Document, IndexRow, NewerVersion, Passage
 from bedside.store.kb_rows import (
     DOC_COLUMNS,
     HEAD_COLUMNS,
     INDEX_ROW_SQL,
+    NEW_COLUMNS,
+    NOTICE_COLUMNS,
     PASSAGE_COLUMNS,
+    STATS_WITHDRAWN_SQL,
     document_from_row,
     document_row,
     index_row,
+    newer_versions_query,
+    notice_rows,
     passage_from_row,
+    with_inbound,
 )
 from bedside.store.protocol import Change
 
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: corrections, retraction, collection, notices
 POSTGRES_HINT = "install with: pip install 'bedside[postgres]'"
 _LOCK_CLASS = 0x6B62  # advisory lock namespace of the knowledge store ("kb"), first key of the two-key form
 _MIGRATE_LOCK, _WRITE_LOCK = 1, 2
@@ -48,12 +54,23 @@ _SCHEMA = (
         authors TEXT NOT NULL, url TEXT NOT NULL, doi TEXT NOT NULL, pmid TEXT NOT NULL, issuer TEXT NOT NULL,
         guideline TEXT NOT NULL, format TEXT NOT NULL, origin TEXT NOT NULL, reviewed INTEGER, topics TEXT NOT NULL,
         blocks TEXT NOT NULL, extra TEXT NOT NULL, content_hash TEXT NOT NULL, text TEXT NOT NULL,
-        passage_count INTEGER NOT NULL, flags TEXT NOT NULL DEFAULT '[]')""",
+        passage_count INTEGER NOT NULL, flags TEXT NOT NULL DEFAULT '[]', corrections TEXT NOT NULL DEFAULT '[]',
+        retracted INTEGER NOT NULL DEFAULT 0, notice TEXT NOT NULL DEFAULT '', collection TEXT NOT NULL DEFAULT '')""",
     """CREATE TABLE IF NOT EXISTS passages (
         seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE,
         document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE, ordinal INTEGER NOT NULL,
         section TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, page INTEGER, text TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id, ordinal)",
+    "CREATE INDEX IF NOT EXISTS documents_collection ON documents(collection)",
+    # For finding a guideline's later editions (sources-changed checks).
+    # Hash indexes: a B-tree entry cannot hold a very long title, and only equality is asked.
+    "CREATE INDEX IF NOT EXISTS documents_guideline ON documents USING hash (guideline) WHERE guideline <> ''",
+    "CREATE INDEX IF NOT EXISTS documents_title ON documents USING hash (title)",
+    """CREATE TABLE IF NOT EXISTS notices (
+        notice_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE, kind TEXT NOT NULL,
+        target_pmid TEXT NOT NULL, notice_pmid TEXT NOT NULL, source TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS notices_target ON notices(target_pmid)",
+    "CREATE INDEX IF NOT EXISTS notices_notice ON notices(notice_id)",
     """CREATE TABLE IF NOT EXISTS changes (
         seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, document_id TEXT NOT NULL,
         op TEXT NOT NULL CHECK (op IN ('upsert', 'remove')))""",
@@ -61,9 +78,9 @@ _SCHEMA = (
 )
 # Safe to format: only the constant column list goes into the SQL, never values.
 _UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in DOC_COLUMNS.split(", ")[1:])
-_UPSERT_DOCUMENT = (
-    f"INSERT INTO documents ({DOC_COLUMNS}) VALUES ({','.join(['%s'] * 21)}) ON CONFLICT (id) DO UPDATE SET {_UPDATES}"  # nosec B608
-)
+_INSERT_NOTICE = f"INSERT INTO notices ({NOTICE_COLUMNS}) VALUES (%s,%s,%s,%s,%s)"  # nosec B608
+_MARKS = ",".join(["%s"] * len(DOC_COLUMNS.split(", ")))
+_UPSERT_DOCUMENT = f"INSERT INTO documents ({DOC_COLUMNS}) VALUES ({_MARKS}) ON CONFLICT (id) DO UPDATE SET {_UPDATES}"  # nosec B608
 
 
 def _conninfo(url: str) -> str:
@@ -119,7 +136,15 @@ class PostgresKnowledgeStore:
 
     def _migrate(self) -> None:
         with self._write(_MIGRATE_LOCK) as cur:
-            for statement in _SCHEMA:
+            for statement in _SCHEMA[:2]:  # meta and documents
+                cur.execute(statement)
+            cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'documents' "
+                        "AND table_schema = current_schema()")  # fmt: skip
+            columns = {str(r[0]) for r in cur.fetchall()}
+            for name, definition in NEW_COLUMNS:
+                if name not in columns:  # written by an older schema
+                    cur.execute(f"ALTER TABLE documents ADD COLUMN {name} {definition}")
+            for statement in _SCHEMA[2:]:
                 cur.execute(statement)
             cur.execute("SELECT value FROM meta WHERE key = 'schema_version'")
             row = cur.fetchone()
@@ -162,6 +187,8 @@ class PostgresKnowledgeStore:
             for doc, passages in items:
                 cur.execute("DELETE FROM passages WHERE document_id = %s", (doc.id,))
                 cur.execute(_UPSERT_DOCUMENT, document_row(doc, len(passages)))
+                cur.execute("DELETE FROM notices WHERE notice_id = %s", (doc.id,))
+                cur.executemany(_INSERT_NOTICE, notice_rows(doc))
                 cur.executemany(
                     'INSERT INTO passages (id, document_id, ordinal, section, start, "end", page, text) '
                     "VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
@@ -196,17 +223,47 @@ class PostgresKnowledgeStore:
         row = self._one(f"SELECT {DOC_COLUMNS} FROM documents WHERE id = %s", (doc_id,))  # nosec B608
         if row is None:
             raise NotFound(f"no document with id {doc_id!r}")
-        return document_from_row(row)
+        return self._with_inbound({row[0]: document_from_row(row)})[row[0]]
 
     def documents(self, ids: Iterable[str]) -> dict[str, Document]:
         """The documents among these ids that exist."""
         rows = self._select_in(f"SELECT {DOC_COLUMNS} FROM documents", "id", ids)  # nosec B608
-        return {row[0]: document_from_row(row) for row in rows}
+        return self._with_inbound({row[0]: document_from_row(row) for row in rows})
 
     def document_heads(self, ids: Iterable[str]) -> dict[str, Document]:
         """The documents among these ids that exist, with empty text and blocks."""
         rows = self._select_in(f"SELECT {HEAD_COLUMNS} FROM documents", "id", ids)  # nosec B608
-        return {row[0]: document_from_row(row) for row in rows}
+        return self._with_inbound({row[0]: document_from_row(row) for row in rows})
+
+    def _with_inbound(self, docs: dict[str, Document]) -> dict[str, Document]:
+        """The documents with the links that stored notices state about them (see `kb_rows.with_inbound`)."""
+        pmids = {d.pmid for d in docs.values() if d.pmid}
+        if not pmids:
+            return docs
+        # Safe to format: only a constant column list goes into the SQL, never values.
+        return with_inbound(docs, self._select_in(f"SELECT {NOTICE_COLUMNS} FROM notices", "target_pmid", pmids))  # nosec B608
+
+    def newer_versions(self, doc: Document) -> list[NewerVersion]:
+        """Documents that replace this one, newest first: the same guideline issued in a later year (the same
+        `guideline` title summarised, or a guideline with the same title), never a retracted one or a notice."""
+        query = newer_versions_query(doc, "%s", 'id COLLATE "C"')
+        if query is None:
+            return []
+        return [NewerVersion(str(i), str(t), int(y), str(p)) for i, t, y, p in self._all(*query)]
+
+    def collection_names(self) -> list[str]:
+        """The named collections that hold documents."""
+        rows = self._all(
+            "SELECT DISTINCT collection COLLATE \"C\" AS c FROM documents WHERE collection <> '' ORDER BY c"
+        )
+        return [str(r[0]) for r in rows]
+
+    def collections(self) -> dict[str, int]:
+        """Named collections with their document counts ("" is the literature outside any collection)."""
+        rows = self._all(
+            'SELECT collection, count(*) FROM documents GROUP BY collection ORDER BY collection COLLATE "C"'
+        )
+        return {str(name): int(n) for name, n in rows}
 
     def document_ids(self, *, origin_prefix: str | None = None) -> list[str]:
         """All document ids in byte order (as SQLite sorts them), optionally only those under a path prefix."""
@@ -287,7 +344,12 @@ class PostgresKnowledgeStore:
                 "LIMIT 20"
             )
         }
-        return {"documents": docs, "passages": passages, "by_type": by_type, "by_source": by_source}
+        withdrawn = self._one(STATS_WITHDRAWN_SQL)
+        assert withdrawn is not None
+        return {
+            "documents": docs, "passages": passages, "by_type": by_type, "by_source": by_source,
+            "retracted": int(withdrawn[0]), "notices": int(withdrawn[1]),
+        }  # fmt: skip
 
     def check_integrity(self) -> list[str]:
         """Problems found: orphan passages, documents whose passage count is off."""

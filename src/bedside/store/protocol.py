@@ -10,7 +10,9 @@ Invariants every implementation keeps:
   order of their sequence numbers, so an index that has applied every change up to N never misses one below N;
 - an index's watermark (the last change it applied) is kept per index name in the store itself, so every host
   sees the same state of a shared index;
-- `indexer_lock(name)` admits one indexer of an index at a time, across processes and hosts.
+- `indexer_lock(name)` admits one indexer of an index at a time, across processes and hosts;
+- a document read back carries the links that stored notices state about it (`Correction.inbound`): a retraction
+  notice stored before or after its article retracts it, and removing the notice undoes that.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bedside.errors import InvalidInput
-from bedside.model import Document, IndexRow, Passage
+from bedside.model import Document, IndexRow, NewerVersion, Passage
 
 __all__ = ["Change", "KnowledgeStore", "open_knowledge_store"]
 
@@ -80,6 +82,19 @@ class KnowledgeStore(Protocol):
         """The documents among these ids that exist, with empty text and blocks (what a search hit shows)."""
         ...
 
+    def newer_versions(self, doc: Document) -> list[NewerVersion]:
+        """Documents that replace this one, newest first: the same guideline issued in a later year (the same
+        `guideline` title summarised, or a guideline with the same title), never a retracted one or a notice."""
+        ...
+
+    def collection_names(self) -> list[str]:
+        """The named collections that hold documents, in order."""
+        ...
+
+    def collections(self) -> dict[str, int]:
+        """Collections with their document counts ("" is the literature outside any named collection)."""
+        ...
+
     def document_ids(self, *, origin_prefix: str | None = None) -> list[str]:
         """All document ids in order, optionally only those read from files under a path prefix."""
         ...
@@ -122,7 +137,7 @@ class KnowledgeStore(Protocol):
         ...
 
     def stats(self) -> dict[str, object]:
-        """Counts overall, by evidence type and by source."""
+        """Counts overall, by evidence type and by source, and of retracted articles and notices."""
         ...
 
     def check_integrity(self) -> list[str]:

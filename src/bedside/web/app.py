@@ -118,6 +118,11 @@ def create_app(
     """
     settings = settings or (bedside.settings if bedside is not None else load_settings())
     auth = Auth(settings, None)  # first: a production app without a secret key stops before opening anything
+    cds_state = None
+    if settings.cds_hooks:  # likewise CDS Hooks without trusted keys
+        from bedside.web.cds import CdsState
+
+        cds_state = CdsState(settings)
     owned, owned_articles = bedside is None, articles is None
     engine = bedside or Bedside(settings=settings)
     engine.ensure_starter_kb()
@@ -130,10 +135,23 @@ def create_app(
     service = WebService(engine, articles or open_articles(settings))
     editorial = service.articles if isinstance(service.articles, EditorialService) else None
     auth.accounts = editorial
+    check_sources = getattr(service.articles, "check_sources", None)
+    if callable(check_sources):  # the knowledge base may have changed while the server was down
+        check_sources(engine.source_states)
+
+    mcp_http = None
+    if settings.mcp_http:
+        from bedside.web.mcp_http import McpHttp
+
+        mcp_http = McpHttp(service, settings.mcp_rate_per_minute)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        if mcp_http is not None:
+            async with mcp_http.server.session_manager.run():
+                yield
+        else:
+            yield
         service.close()
         close = getattr(service.articles, "close", None)
         if owned_articles and callable(close):
@@ -168,4 +186,11 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(review_pages.router)
+    if mcp_http is not None:
+        app.mount("/mcp", mcp_http)
+    if cds_state is not None:
+        from bedside.web import cds
+
+        app.state.cds = cds_state
+        app.include_router(cds.router)
     return app

@@ -37,7 +37,8 @@ STATUS: tuple[tuple[type[BedsideError], int, str], ...] = (
 )
 _KINDS = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    408: "timeout", 409: "conflict", 413: "too_large", 422: "invalid_input", 429: "too_many_requests",
+    408: "timeout", 409: "conflict", 412: "precondition_failed", 413: "too_large", 422: "invalid_input",
+    429: "too_many_requests",
 }  # fmt: skip
 _TITLES = {
     401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Please check your question",
@@ -56,7 +57,7 @@ def status_of(exc: BedsideError) -> tuple[int, str]:
 def wants_json(request: Request) -> bool:
     """API paths answer JSON; pages answer HTML."""
     path = request.url.path
-    return path.startswith("/api/") or path == "/api" or path == "/openapi.json"
+    return path.startswith(("/api/", "/cds-services")) or path == "/api" or path == "/openapi.json"
 
 
 def error_response(request: Request, code: int, kind: str, detail: str) -> Response:

@@ -44,6 +44,7 @@ class QueueItem:
     claimed_by: str
     sources_changed: bool
     actions: tuple[str, ...]  # review actions the viewer may take now
+    sources_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,12 @@ class ReviewDesk:
     def queue(self, user: User) -> tuple[QueueGroup, ...]:
         """Articles by status (submitted first), the longest waiting first in each."""
         groups = []
+        stale = getattr(self.editorial, "stale", None)
+        if stale is not None:  # articles whose sources changed come first, whatever their status
+            found = stale()
+            if found:
+                items = tuple(self._item(a, user) for a in found[:QUEUE_LIMIT])
+                groups.append(QueueGroup("sources_changed", "Sources changed", items, len(found) > QUEUE_LIMIT))
         for status in QUEUE_ORDER:
             found = self.editorial.queue(status, QUEUE_LIMIT + 1)
             items = tuple(self._item(a, user) for a in found[:QUEUE_LIMIT])
@@ -189,7 +196,7 @@ class ReviewDesk:
             slug=article.slug, title=_title(article), question=article.question, status=article.status.value,
             waiting_since=article.updated, versions=len(article.versions), author=article.latest.created_by,
             claimed_by=article.claimed_by, sources_changed=article.sources_changed,
-            actions=_review_actions(article, user),
+            actions=_review_actions(article, user), sources_changes=article.sources_changes,
         )  # fmt: skip
 
     def page(self, slug: str, user: User, version: int | None = None, old: int | None = None) -> ReviewPage:

@@ -67,6 +67,8 @@ class ReferenceOut(BaseModel):
     year: int | None
     url: str
     document_id: str
+    notes: list[str] = []  # expressions of concern, errata, updates linked to the source
+    label: str = ""  # the collection's label ("Local protocol")
 
 
 class AnswerOut(BaseModel):

@@ -27,7 +27,7 @@ from bedside.answer.service import slug_for, validate
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus
 from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
-from bedside.model import Answer, EvidenceType
+from bedside.model import Answer, Document, EvidenceType, SearchHit
 from bedside.store.conversations import ConversationStore
 from bedside.web.admission import AskGate
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
@@ -157,6 +157,24 @@ class WebService:
         if not self._known(self._key(question, conversation, earlier, owner)):
             self.gate.check()
 
+    def search_evidence(
+        self, query: str, limit: int, evidence_type: str | None = None, year_min: int | None = None,
+        year_max: int | None = None,
+    ) -> list[SearchHit]:  # fmt: skip
+        """Ranked passages (retracted articles and notices left out), for faces such as CDS Hooks and MCP."""
+        with self._lock:
+            return self.bedside.search(query, limit, evidence_type=evidence_type, year_min=year_min,
+                                       year_max=year_max)  # fmt: skip
+
+    def document(self, document_id: str) -> Document:
+        """One document of the knowledge base (NotFound otherwise)."""
+        with self._read_lock:
+            return self._reader.document(document_id)
+
+    def article_answer(self, question: str) -> Answer:
+        """The public clinician answer of the article for this question (composed and queued for review when new)."""
+        return self.ask(question, "clinician").answer
+
     # -- reading ---------------------------------------------------------------------------------------------------
 
     def article(self, slug: str, audience: str) -> tuple[Article, Answer]:
@@ -173,6 +191,8 @@ class WebService:
         view = article_view(answer, {doc_id: d.text for doc_id, d in docs.items()}, conversation)
         if article is not None and answer.status == ReviewStatus.APPROVED and article.approved_by:
             view = replace(view, approved_by=article.approved_by, approved_on=article.approved_at[:10])
+        if article is not None and article.sources_changed:
+            view = replace(view, sources_changes=article.sources_changes or ("a source changed",))
         return view
 
     def conversation_trail(self, conversation: str, owner: str) -> list[str]:

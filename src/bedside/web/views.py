@@ -91,6 +91,8 @@ class ReferenceView:
     source: str
     year: int | None
     url: str
+    notes: tuple[str, ...] = ()
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,7 @@ class ArticleView:
     composer: str
     approved_by: str = ""  # who approved the version shown ("" unless it is approved)
     approved_on: str = ""  # the approval's date (YYYY-MM-DD)
+    sources_changes: tuple[str, ...] = ()  # what changed in the article's sources since it was composed
 
 
 def review_steps(status: str) -> tuple[Step, ...]:
@@ -163,7 +166,7 @@ def article_view(answer: Answer, documents: Mapping[str, str], conversation: str
             for i, sec in enumerate(answer.sections, 1)
         ),
         references=tuple(
-            ReferenceView(r.number, r.type.label, r.type.value, r.title, r.source, r.year, r.url)
+            ReferenceView(r.number, r.type.label, r.type.value, r.title, r.source, r.year, r.url, r.notes, r.label)
             for r in answer.references
         ),
         disclaimer=answer.disclaimer, notices=answer.notices, conversation=conversation, composer=answer.composer,

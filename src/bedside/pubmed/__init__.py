@@ -1,0 +1,1 @@
+"""Acquiring literature from PubMed: the NCBI E-utilities client, its shared rate limit, resumable harvests."""
