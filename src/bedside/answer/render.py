@@ -27,7 +27,11 @@ def _cite(s: Statement) -> str:
 
 
 def reference_line(r: Any) -> str:
-    """ "Guideline — Title. Source, Year. link"."""
+    """ "Guideline — Title. Source, Year. link"; for a digest, "Guideline — bedside digest of Title, Issuer Year
+    (not yet reviewed by the Medical Advisory Board). link"."""
+    if getattr(r, "digest", False):
+        line = f"{r.type.label} — {r.label} ({r.review_note})."
+        return f"{line} {r.url}" if r.url else line
     parts = [f"{r.type.label} — {r.title.rstrip('.')}."]
     tail = ", ".join(x for x in (r.source, str(r.year) if r.year else "") if x)
     if tail:

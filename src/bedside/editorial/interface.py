@@ -122,8 +122,9 @@ class ArticleService(Protocol):
 
     def list(self, status: ReviewStatus | None = None, query: str = "", limit: int = 50) -> list[Article]: ...
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
-        """action: claim | approve | request_changes | reject."""
+    def review(self, slug: str, action: str, actor: User, comment: str = "", *, override: bool = False) -> Article:
+        """action: claim | approve | request_changes | reject; `override` approves editor statements the verifier
+        did not find in their cited sources (with a reason in `comment`)."""
         ...
 
     def edit(self, slug: str, actor: User, answer: dict[str, Any]) -> Article:

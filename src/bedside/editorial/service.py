@@ -22,7 +22,7 @@ from bedside.answer.service import normalise_question, slug_for
 from bedside.config import Settings
 from bedside.editorial import records
 from bedside.editorial.audit import append_event, events_for, verify_chain
-from bedside.editorial.edits import apply_edit
+from bedside.editorial.edits import Check, apply_edit, unsupported_statements
 from bedside.editorial.export import ExportFormat, export_files
 from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, Role, User
 from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advance
@@ -167,22 +167,26 @@ class SqlArticleService:
         event = AuditEvent(now, SYSTEM.email, "compose", "", ReviewStatus.SUBMITTED.value, 1)
         append_event(connection, article_id, slug, event)
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
-        """action: claim | release | approve | request_changes | reject (the last two need a comment)."""
+    def review(self, slug: str, action: str, actor: User, comment: str = "", *, override: bool = False) -> Article:
+        """action: claim | release | approve | request_changes | reject (the last two need a comment; approving
+        editor statements the verifier did not find in their sources needs `override` and a reason)."""
         with self._writer.begin() as connection:
             user = self.users.current(connection, actor)
             row = records.lock_article(connection, slug)
             latest = records.latest_version(connection, row.id)
-            step = advance(_subject(row, latest), action, user, self._now(), comment)
+            step = advance(_subject(row, latest), action, user, self._now(), comment, override=override)
             values = _review_effects(step, user, latest.number)
             records.update_article(connection, row, status=step.status.value, updated=step.event.at, **values)
             append_event(connection, row.id, slug, step.event)
         return self.get(slug)
 
-    def edit(self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None) -> Article:
+    def edit(
+        self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None, check: Check | None = None
+    ) -> Article:
         """A new version from an editor (statements must keep citations); back to submitted.
 
         `base`, when given, is the version number the editor started from: if a newer one exists, Conflict.
+        `check` verifies the editor's statements against their cited sources; without it they count as unchecked.
         """
         with self._writer.begin() as connection:
             user = self.users.current(connection, actor)
@@ -191,7 +195,7 @@ class SqlArticleService:
             step = advance(_subject(row, latest), Action.EDIT, user, self._now())
             if base is not None and base != latest.number:
                 raise _stale_edit(base, latest.number)
-            edited = apply_edit(latest.answer, answer)
+            edited = apply_edit(latest.answer, answer, check)
             version = self._version(step.event.version, edited, step.event.at, user.email, latest.sources, latest)
             self._add_version(connection, row, version, step)
         return self.get(slug)
@@ -306,7 +310,8 @@ class SqlArticleService:
 
 
 def _subject(row: records.ArticleRow, latest: ArticleVersion) -> Subject:
-    return Subject(ReviewStatus(row.status), latest.number, latest.created_by, row.claimed_by)
+    unsupported = len(unsupported_statements(latest.answer))
+    return Subject(ReviewStatus(row.status), latest.number, latest.created_by, row.claimed_by, unsupported)
 
 
 def _review_effects(step: Transition, user: User, version: int) -> dict[str, Any]:

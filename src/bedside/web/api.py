@@ -89,7 +89,7 @@ def article(slug: str, service: Service, audience: Audience = "clinician") -> Ar
 @router.post("/articles/{slug}/review", response_model=ReviewOut, responses={**_BODY_ERRORS, **_REVIEW_ERRORS})
 def review(slug: str, body: ReviewIn, user: ApiUser, desk: Desk) -> ReviewOut:
     """Take a review action as the token's user: claim, release, approve, request_changes or reject."""
-    return ReviewOut.from_domain(desk.review(slug, body.action, user, body.comment))
+    return ReviewOut.from_domain(desk.review(slug, body.action, user, body.comment, body.override))
 
 
 @router.post(

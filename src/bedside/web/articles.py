@@ -26,6 +26,7 @@ from bedside.editorial.interface import (
     Role,
     User,
 )
+from bedside.editorial.edits import Check
 from bedside.errors import InvalidInput, NotFound, TransitionError
 
 
@@ -33,8 +34,11 @@ from bedside.errors import InvalidInput, NotFound, TransitionError
 class EditorialService(ArticleService, Protocol):
     """Articles with accounts and review queues: what sign-in, the review pages and the review API need."""
 
-    def edit(self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None) -> Article:
-        """A new version from an editor; `base` (the version edited) must still be the latest, else Conflict."""
+    def edit(
+        self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None, check: Check | None = None
+    ) -> Article:
+        """A new version from an editor; `base` (the version edited) must still be the latest, else Conflict;
+        `check` verifies the editor's statements against their cited sources."""
         ...
 
     def queue(self, status: ReviewStatus, limit: int = 200) -> builtins.list[Article]:
@@ -117,7 +121,7 @@ class MemoryArticles:
             ]  # fmt: skip
         return sorted(found, key=lambda a: a.updated, reverse=True)[:limit]
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "") -> Article:
+    def review(self, slug: str, action: str, actor: User, comment: str = "", *, override: bool = False) -> Article:
         raise TransitionError("review actions need the editorial service")
 
     def edit(self, slug: str, actor: User, answer: dict[str, Any]) -> Article:

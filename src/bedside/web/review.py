@@ -14,6 +14,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from bedside.answer.render import STATUS_LABELS
+from bedside.editorial.edits import unsupported_statements
 from bedside.editorial.interface import Article, AuditEvent, ReviewStatus, User
 from bedside.editorial.states import REVIEW_ACTIONS, Action, Subject, advance, allowed_actions
 from bedside.errors import InvalidInput
@@ -98,6 +99,7 @@ class ReviewPage:
     history: tuple[AuditEvent, ...]
     diff: Diff | None
     public_url: str  # "" while the public cannot see it
+    unsupported: tuple[str, ...] = ()  # the latest version's editor statements the verifier did not find
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +141,17 @@ class ReviewDesk:
 
     # -- acting ----------------------------------------------------------------------------------------------------
 
-    def review(self, slug: str, action: str, user: User, comment: str = "") -> Article:
-        """Take a review action (claim, release, approve, request_changes, reject)."""
+    def review(self, slug: str, action: str, user: User, comment: str = "", override: bool = False) -> Article:
+        """Take a review action (claim, release, approve, request_changes, reject); `override` approves editor
+        statements the verifier did not find in their cited sources."""
         if action not in {a.value for a in REVIEW_ACTIONS}:
             raise InvalidInput(f"unknown review action {action!r}")
-        return self.editorial.review(slug, action, user, comment)
+        return self.editorial.review(slug, action, user, comment, override=override)
 
     def edit(self, slug: str, user: User, answer: dict[str, Any], base: int | None = None) -> Article:
-        """A new version from an editor (every statement cited); the article goes back to submitted."""
-        return self.editorial.edit(slug, user, answer, base=base)
+        """A new version from an editor (every statement cited); the article goes back to submitted. Statements the
+        editor changed or added are checked against their cited sources."""
+        return self.editorial.edit(slug, user, answer, base=base, check=self.service.check_statement)
 
     def edit_from_form(self, slug: str, user: User, fields: Fields) -> Article:
         """The edit form's version: its statements over the version it was opened on (`base`)."""
@@ -194,9 +198,10 @@ class ReviewDesk:
             article=article, title=answer.title or article.question,
             status_label=STATUS_LABELS.get(article.status.value, article.status.value), shown=shown,
             versions=tuple(VersionInfo(v.number, v.created, v.created_by) for v in article.versions),
-            view=self.service.article_view(answer), actions=_review_actions(article, user),
+            view=self.service.article_view(answer, desk=True), actions=_review_actions(article, user),
             can_edit=Action.EDIT in allowed, history=tuple(self.editorial.history(slug)), diff=diff,
             public_url=f"/articles/{slug}" if article.public_version is not None else "",
+            unsupported=tuple(unsupported_statements(article.latest.answer)),
         )  # fmt: skip
 
     def edit_page(self, slug: str, user: User, fields: Fields | None = None) -> EditPage:

@@ -132,9 +132,9 @@ def refused(
 @router.post("/review/{slug}/action")
 def review_action(request: Request, slug: str, form: Posted, desk: Desk) -> Response:
     """Claim, release, approve, request changes (with a comment) or reject (with a reason)."""
-    action, comment = form.get("action"), form.get("comment")
+    action, comment, override = form.get("action"), form.get("comment"), form.get("override") == "1"
     try:
-        desk.review(slug, action, form.person.user, comment)
+        desk.review(slug, action, form.person.user, comment, override=override)
     except (TransitionError, InvalidInput) as exc:
         return refused(request, desk, slug, form.person, exc, comment)
     return RedirectResponse(f"/review/{slug}?done={action}", status_code=303)

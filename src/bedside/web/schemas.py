@@ -34,6 +34,11 @@ class ProvenanceOut(BaseModel):
 
 
 class StatementOut(BaseModel):
+    """A statement. Optional keys pass through when present: `indirect`; for an editor's words `editor` (true),
+    `supported` and `check` (the verifier's verdict on the cited passages)."""
+
+    model_config = ConfigDict(extra="allow")
+
     text: str
     citations: list[int]
     provenance: list[ProvenanceOut]
@@ -45,6 +50,11 @@ class SectionOut(BaseModel):
 
 
 class ReferenceOut(BaseModel):
+    """A reference. A digest adds `digest` (true: bedside's own summary of the guideline named in `title`, not the
+    guideline's text) and `reviewed` (whether the Medical Advisory Board has checked it)."""
+
+    model_config = ConfigDict(extra="allow")
+
     number: int
     type: str
     title: str
@@ -94,6 +104,11 @@ class ReviewIn(BaseModel):
 
     action: Literal["claim", "release", "approve", "request_changes", "reject"]
     comment: str = Field(default="", max_length=MAX_COMMENT)
+    override: bool = Field(
+        default=False,
+        description="approve editor statements that bedside's check did not find in their cited sources (the "
+        "comment gives the reason; the audit log records the override)",
+    )
 
 
 class EditStatementIn(BaseModel):

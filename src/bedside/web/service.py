@@ -14,25 +14,29 @@ being composed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from bedside import __version__, starter_kb
+from bedside.answer.evidence import EvidencePassage
 from bedside.answer.question import plan
 from bedside.answer.service import slug_for, validate
+from bedside.answer.verify import VerifyThresholds, verify_statement
+from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus
 from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
-from bedside.model import Answer, EvidenceType
+from bedside.model import Answer, Document, EvidenceType, Passage
 from bedside.store import KnowledgeStore
 from bedside.store.conversations import ConversationStore
 from bedside.web.admission import AskGate
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
 
 EXAMPLE_COUNT = 6
+CHECK_PASSAGES = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,17 @@ class Asked:
     article: Article
     answer: Answer
     conversation: str
+
+
+def with_digests(answer: Answer, docs: Mapping[str, Document]) -> Answer:
+    """The answer with every reference to a digest marked as one (answers stored before references said so)."""
+    refs = tuple(
+        replace(r, digest=True, reviewed=docs[r.document_id].reviewed)
+        if not r.digest and r.document_id in docs and docs[r.document_id].guideline
+        else r
+        for r in answer.references
+    )
+    return replace(answer, references=refs) if refs != answer.references else answer
 
 
 class WebService:
@@ -157,15 +172,49 @@ class WebService:
         article = self.articles.get(slug)
         return article, public_answer(article, audience)
 
-    def article_view(self, answer: Answer, conversation: str = "", article: Article | None = None) -> ArticleView:
+    def article_view(
+        self, answer: Answer, conversation: str = "", article: Article | None = None, *, desk: bool = False
+    ) -> ArticleView:
         """The page's view of an answer, with the exact source passage behind every citation (and, given the
         article, who approved the answer and when, when the answer shown is its approved version)."""
+        ids = [p.passage_id for s in answer.statements() for p in s.provenance]
         with self._read_lock:
             docs = self._reader.documents(cited_documents(answer))
-        view = article_view(answer, {doc_id: d.text for doc_id, d in docs.items()}, conversation)
+            passages = self._reader.passages(ids)
+        answer = with_digests(answer, docs)
+        sections = {pid: p.section for pid, p in passages.items()}
+        texts = {doc_id: d.text for doc_id, d in docs.items()}
+        view = article_view(answer, texts, conversation, sections, desk=desk)
         if article is not None and answer.status == ReviewStatus.APPROVED and article.approved_by:
             view = replace(view, approved_by=article.approved_by, approved_on=article.approved_at[:10])
         return view
+
+    def check_statement(self, text: str, documents: list[str], provenance: list[dict[str, Any]]) -> Verdict:
+        """Whether the cited documents support an editor's statement, by the verifier that checks LLM statements
+        (numbers and units stated in context; lexical or dense support above the calibrated thresholds).
+
+        The passages of the statement's provenance are tried first, then the rest of each cited document (at most
+        CHECK_PASSAGES a document: beyond that the statement counts as unsupported, never as supported)."""
+        first = [str(p.get("passage_id", "")) for p in provenance if isinstance(p, dict)]
+        with self._read_lock:
+            docs = self._reader.documents(documents)
+            found: dict[str, Passage] = self._reader.passages(first)
+            for doc_id in docs:
+                found.update({p.id: p for p in self._reader.passages_of(doc_id)[:CHECK_PASSAGES]})
+        ordered = sorted(found.values(), key=lambda p: (p.id not in first, p.document_id, p.ordinal))
+        cited = [
+            EvidencePassage(p.id, p.document_id, p.text, p.start, title=docs[p.document_id].title,
+                            section=p.section, year=docs[p.document_id].year)
+            for p in ordered if p.document_id in docs
+        ]  # fmt: skip
+        if not cited:
+            return Verdict(False, "its cited sources are no longer in the knowledge base", [])
+        with self._lock:
+            verdict = verify_statement(text, cited, self.bedside.verify_embedder(), VerifyThresholds())
+        spans = [cited[i].provenance(a, b) for i, a, b in verdict.spans]
+        return Verdict(verdict.ok, verdict.reason, [
+            {"passage_id": p.passage_id, "document_id": p.document_id, "start": p.start, "end": p.end} for p in spans
+        ])  # fmt: skip
 
     def conversation_trail(self, conversation: str) -> list[str]:
         """Earlier questions of a conversation, oldest first ([] for none); NotFound for an unknown id."""
