@@ -27,6 +27,7 @@ from argon2 import PasswordHasher
 
 from bedside.answer.service import slug_for
 from bedside.editorial import records
+from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import ReviewStatus, Role, User
 from bedside.editorial.service import SqlArticleService
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, PermissionDenied
@@ -252,11 +253,13 @@ def test_changes_requested_then_edited_then_approved_by_someone_else(
     assert service.get(slug).status is ReviewStatus.UNDER_REVIEW
     back = service.review(slug, "request_changes", people["ann"], "Give the dose.")
     assert back.status is ReviewStatus.CHANGES_REQUESTED and back.claimed_by == ""
-    edited = service.edit(slug, people["eve"], answer(text="Give oral iron 65 mg once daily."))
+    supported = Verdict(True, "supported", [])  # what the verifier says when the source states it
+    edited = service.edit(slug, people["eve"], answer(text="Give oral iron 65 mg once daily."), check=lambda *_: supported)
     assert edited.status is ReviewStatus.SUBMITTED and len(edited.versions) == 2
     v2 = edited.latest
     assert v2.created_by == "eve@example.org" and v2.sources == SOURCES
     assert v2.answer["bottom_line"][0]["text"] == "Give oral iron 65 mg once daily."
+    assert v2.answer["bottom_line"][0]["editor"] is True and v2.answer["bottom_line"][0]["supported"] is True
     assert edited.versions[0].answer["bottom_line"][0]["text"] == "Give oral iron once daily."  # kept as it was
     service.review(slug, "claim", people["bob"])
     assert service.review(slug, "approve", people["bob"]).public_version == v2

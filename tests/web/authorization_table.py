@@ -140,6 +140,8 @@ def rows(s: Any) -> list[Row]:
         Row("GET", "/", s.url("/"), public),
         Row("POST", "/ask", s.page_ask, each(*(to("/articles/{slug}"),) * 4)),
         Row("GET", "/articles/{slug}", s.article("/articles/{slug}"), per(visible=(OK,) * 4, hidden=(HIDDEN,) * 4)),
+        # an unpublished answer, by its conversation: the same for everyone (an unknown conversation is not found)
+        Row("GET", "/answer", s.url("/answer?c=c-none"), each(HIDDEN, HIDDEN, HIDDEN, HIDDEN)),
         Row("GET", "/search", s.url("/search?q=treatment"), public),
         Row("GET", "/sources", s.url("/sources"), public),
         Row("GET", "/policy", s.url("/policy"), public),

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 QUESTION = "What is the first-line treatment for community-acquired pneumonia?"
 BANNER = "Educational purpose only — content pending human review"
-EDITED = "Give amoxicillin first for adults with low-severity community-acquired pneumonia."
+# A wrong dose that no source states: the verifier flags it, and approving it needs the recorded override.
+EDITED = "Give amoxicillin 7 g every hour to adults with community-acquired pneumonia."
 
 
 def sign_in(page: Any, base: str, path: str, email: str) -> None:
@@ -81,8 +82,16 @@ def test_ask_review_edit_approve_in_a_browser(
             assert "Name the first-line antibiotic." in reviewer.locator(".history").inner_text()
             reviewer.get_by_role("button", name="Claim", exact=True).click()
             reviewer.wait_for_url(f"{base}/review/{slug}?done=claim")
+            flagged = reviewer.locator(".sbs-unsupported")
+            assert flagged.count() == 1 and "NOT found in its cited source" in flagged.inner_text()
+            assert reviewer.locator("#unsupported-warning").is_visible()
+            reviewer.get_by_label("Reason for the override (required)").fill("Dose checked with pharmacy.")
+            reviewer.get_by_role("button", name="Approve version 2").click()  # the override is not ticked yet
+            assert reviewer.url.endswith(f"/review/{slug}?done=claim")  # the browser refuses the form
+            reviewer.get_by_label(re.compile("approve it anyway")).check()
             reviewer.get_by_role("button", name="Approve version 2").click()
             reviewer.wait_for_url(f"{base}/review/{slug}?done=approve")
+            assert "override: approved with 1 editor statement" in reviewer.locator(".history").inner_text()
             assert reviewer.locator(".review-head .badge").inner_text() == "Approved"
             reviewer.screenshot(path=str(ARTIFACTS / "review-article.png"), full_page=True)
 
@@ -94,6 +103,8 @@ def test_ask_review_edit_approve_in_a_browser(
             assert f"Last updated {approved_on}" in byline and "Status: Approved" in byline
             assert page.get_by_text(BANNER).count() == 0
             assert EDITED in page.locator(".bottom-line").inner_text()
+            mark = page.locator(".bottom-line .editor-mark").first.inner_text()
+            assert mark.startswith("Editor's statement (not found in the cited source")
             assert all(s.get_attribute("class").find("step-done") >= 0 for s in page.locator(".steps .step").all())
             page.screenshot(path=str(ARTIFACTS / "article-approved.png"), full_page=True)
             assert page.js_errors == []

@@ -50,7 +50,8 @@ def apply_edit(base: dict[str, Any], edited: Any, check: Check | None = None) ->
         raise InvalidInput("the title must be non-empty text")
     doc_of = {ref["number"]: str(ref.get("document_id")) for ref in references}
     known = _base_statements(base)
-    for sec in [{"statements": bottom_line}, *sections]:
+    bottom_line = [_provenance(s, doc_of, known, check) for s in bottom_line]
+    for sec in sections:
         sec["statements"] = [_provenance(s, doc_of, known, check) for s in sec["statements"]]
     references, bottom_line, sections = _renumber(references, bottom_line, sections)
     return {

@@ -76,7 +76,7 @@ def ask(
         )
     except InvalidInput as exc:
         return render(request, "home", home_context(service, question, str(exc)), status=422)
-    target = f"/articles/{asked.article.slug}?c={asked.conversation}"
+    target = f"{asked.path}?c={asked.conversation}"
     return remember(RedirectResponse(target, status_code=303), asked.answer.audience)
 
 
@@ -96,6 +96,26 @@ def article(
         "audience": chosen, "created": found.created[:10],
     }  # fmt: skip
     response = render(request, "article", context)
+    return remember(response, chosen) if audience else response
+
+
+@router.get("/answer")
+def unpublished(
+    request: Request,
+    service: Service,
+    c: Annotated[str, Query(max_length=100)] = "",
+    audience: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """An answer shown to its asker only: it found too little evidence, so it is not an article."""
+    chosen = check_audience(audience) if audience else reader(request, service)
+    answer = service.last_answer(c, chosen)
+    context = {
+        "article": service.article_view(answer, c), "trail": service.conversation_trail(c)[:-1], "audience": chosen,
+        "created": "", "published": False,
+    }  # fmt: skip
+    response = render(request, "article", context)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
     return remember(response, chosen) if audience else response
 
 

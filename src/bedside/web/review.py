@@ -19,7 +19,7 @@ from bedside.editorial.interface import Article, AuditEvent, ReviewStatus, User
 from bedside.editorial.states import REVIEW_ACTIONS, Action, Subject, advance, allowed_actions
 from bedside.errors import InvalidInput
 from bedside.web.articles import EditorialService
-from bedside.web.service import WebService
+from bedside.web.service import WebService, is_article
 from bedside.web.views import ArticleView, answer_from_dict
 
 __all__ = ["QUEUE_ORDER", "ReviewDesk", "diff_lines", "edited_answer", "statement_lines"]
@@ -168,7 +168,7 @@ class ReviewDesk:
         """Articles by status (submitted first), the longest waiting first in each."""
         groups = []
         for status in QUEUE_ORDER:
-            found = self.editorial.queue(status, QUEUE_LIMIT + 1)
+            found = [a for a in self.editorial.queue(status, QUEUE_LIMIT + 1) if is_article(a.latest.answer)]
             items = tuple(self._item(a, user) for a in found[:QUEUE_LIMIT])
             groups.append(QueueGroup(status.value, STATUS_LABELS[status.value], items, len(found) > QUEUE_LIMIT))
         return tuple(groups)

@@ -22,7 +22,9 @@ from typing import Any
 
 from bedside import __version__, starter_kb
 from bedside.answer.evidence import EvidencePassage
+from bedside.answer.audience import render_for
 from bedside.answer.question import plan
+from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.service import slug_for, validate
 from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.editorial.edits import Verdict
@@ -39,13 +41,30 @@ EXAMPLE_COUNT = 6
 CHECK_PASSAGES = 60
 
 
+UNPUBLISHED = "unpublished"  # the status of an answer shown to its asker but never made an article
+
+
 @dataclass(frozen=True, slots=True)
 class Asked:
-    """The result of asking: the article, its answer for the reader, and the conversation it belongs to."""
+    """The result of asking: the article (None for an answer that abstained: too little evidence, or off-topic),
+    its answer for the reader, and the conversation it belongs to."""
 
-    article: Article
+    article: Article | None
     answer: Answer
     conversation: str
+
+    @property
+    def path(self) -> str:
+        """Where the asker reads it, without the conversation id: the article, or the conversation's last answer."""
+        return f"/articles/{self.article.slug}" if self.article is not None else "/answer"
+
+
+class _NoArticle(Exception):
+    """Raised from inside `article_for`'s compose so that an abstaining answer is never stored as an article."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("the answer abstained")
+        self.answer = answer
 
 
 def with_digests(answer: Answer, docs: Mapping[str, Document]) -> Answer:
@@ -57,6 +76,20 @@ def with_digests(answer: Answer, docs: Mapping[str, Document]) -> Answer:
         for r in answer.references
     )
     return replace(answer, references=refs) if refs != answer.references else answer
+
+
+def is_article(answer: Answer | dict[str, Any]) -> bool:
+    """Whether an answer may become (or be listed as) an article: not when it abstained for lack of evidence."""
+    if isinstance(answer, Answer):
+        return not answer.insufficient_evidence
+    return not answer.get("insufficient_evidence")
+
+
+def unpublished_answer(answer: Answer, audience: str) -> Answer:
+    """An answer shown only to its asker, rendered for their reader type."""
+    shown = render_for(replace(answer, audience="clinician"), check_audience(audience))
+    disclaimer = PATIENT_DISCLAIMER if audience == "patient" else (answer.disclaimer or DISCLAIMER)
+    return replace(shown, slug="", status=UNPUBLISHED, disclaimer=disclaimer)
 
 
 class WebService:
@@ -129,12 +162,18 @@ class WebService:
                 answer = self.bedside.ask(
                     question, "clinician", conversation, llm=self.llm_enabled, on_statement=on_statement
                 )
+                if not is_article(answer):
+                    raise _NoArticle(answer)
                 docs = self.bedside.store.documents(cited_documents(answer))
                 sources.update({doc_id: d.content_hash for doc_id, d in docs.items()})
                 composed.append(answer)
                 return answer.to_dict()
 
-            article = self.articles.article_for(key, compose, sources)
+            try:
+                article = self.articles.article_for(key, compose, sources)
+            except _NoArticle as abstained:  # shown to the asker (the turn is in the conversation), never published
+                shown = unpublished_answer(abstained.answer, audience)
+                return Asked(None, replace(shown, conversation=conversation), conversation)
             answer = replace(public_answer(article, audience), conversation=conversation)
             if not composed:  # an existing article: the turn still belongs to this conversation
                 conversations.add(conversation, question, answer.to_dict(), stamp)
@@ -216,6 +255,18 @@ class WebService:
             {"passage_id": p.passage_id, "document_id": p.document_id, "start": p.start, "end": p.end} for p in spans
         ])  # fmt: skip
 
+    def last_answer(self, conversation: str, audience: str) -> Answer:
+        """The conversation's latest answer, for an answer that was not made an article (NotFound otherwise)."""
+        check_audience(audience)
+        with self._read_lock:
+            turns = self._trails.turns(conversation) if conversation else []
+        if not turns:
+            raise NotFound(f"no conversation with id {conversation!r}")
+        answer = Answer.from_dict(turns[-1]["answer"])
+        if is_article(answer):
+            raise NotFound("this conversation's latest answer is an article: open it by its address")
+        return replace(unpublished_answer(answer, audience), conversation=conversation)
+
     def conversation_trail(self, conversation: str) -> list[str]:
         """Earlier questions of a conversation, oldest first ([] for none); NotFound for an unknown id."""
         if not conversation:
@@ -233,7 +284,7 @@ class WebService:
         if not 1 <= limit <= 200:
             raise InvalidInput("limit must be between 1 and 200")
         found = self.articles.list(wanted, query.strip(), limit)
-        return [a for a in found if a.public_version is not None]
+        return [a for a in found if a.public_version is not None and is_article(a.public_version.answer)]
 
     # -- the knowledge base ----------------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ async def answer_events(
             asked = service.ask(
                 question, audience, conversation, on_statement=lambda t: put("statement", {"text": t}), follows=follows
             )
-            put("done", {**asked.answer.to_dict(), "url": f"/articles/{asked.article.slug}"})
+            put("done", {**asked.answer.to_dict(), "url": asked.path})
         except BedsideError as exc:
             code, kind = status_of(exc)
             detail = str(exc) if code != 500 else "internal error"
