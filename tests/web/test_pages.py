@@ -51,7 +51,13 @@ def test_ask_form_redirects_to_the_article_keeping_the_conversation(client: Test
     follow = client.post("/ask", data={"question": "What about in pregnancy?", "conversation": conversation})
     assert follow.status_code == 303 and follow.headers["location"].endswith(f"?c={conversation}")
     view, page = _article(client, follow.headers["location"].split("?")[0].rsplit("/", 1)[1], c=conversation)
-    assert page.context["trail"] == [question]  # type: ignore[attr-defined]
+    trail = page.context["trail"]  # type: ignore[attr-defined]
+    assert [t.question for t in trail] == [question]
+    assert trail[0].url == f"{location.split('?')[0]}?c={conversation}"  # a link back to the earlier article
+    assert view.title == "First-Line Treatment of Community-acquired Pneumonia in Pregnancy"  # stands on its own
+    assert view.question == "What is the first-line treatment for community-acquired pneumonia in pregnancy?"
+    mine = client.get(location).context["trail"]  # type: ignore[attr-defined]
+    assert mine == []  # the page's own question is never listed as earlier
     assert view.conversation == conversation
     assert f'name="conversation" value="{conversation}"' in page.text
 

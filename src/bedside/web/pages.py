@@ -92,7 +92,7 @@ def article(
     chosen = check_audience(audience) if audience else reader(request, service)
     found, answer = service.article(slug, chosen)
     context = {
-        "article": service.article_view(answer, c, found), "trail": service.conversation_trail(c)[:-1],
+        "article": service.article_view(answer, c, found), "trail": service.trail(c, found.slug),
         "audience": chosen, "created": found.created[:10],
     }  # fmt: skip
     response = render(request, "article", context)
@@ -110,7 +110,7 @@ def unpublished(
     chosen = check_audience(audience) if audience else reader(request, service)
     answer = service.last_answer(c, chosen)
     context = {
-        "article": service.article_view(answer, c), "trail": service.conversation_trail(c)[:-1], "audience": chosen,
+        "article": service.article_view(answer, c), "trail": service.trail(c)[:-1], "audience": chosen,
         "created": "", "published": False,
     }  # fmt: skip
     response = render(request, "article", context)

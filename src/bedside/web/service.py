@@ -23,6 +23,8 @@ from typing import Any
 from bedside import __version__, starter_kb
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.audience import render_for
+from bedside.answer.extractive import title_for
+from bedside.answer.followup import resolved_question
 from bedside.answer.question import plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.service import slug_for, validate
@@ -57,6 +59,21 @@ class Asked:
     def path(self) -> str:
         """Where the asker reads it, without the conversation id: the article, or the conversation's last answer."""
         return f"/articles/{self.article.slug}" if self.article is not None else "/answer"
+
+
+@dataclass(frozen=True, slots=True)
+class TrailItem:
+    """An earlier question of a conversation, as it reads on its own, and its article's address ("" for none)."""
+
+    question: str
+    slug: str
+    url: str = ""
+
+
+def _asked(article: Article) -> str:
+    """The question as first asked (its casing kept), else the article's normalised key."""
+    version = article.public_version or article.latest
+    return str(version.answer.get("question") or article.question)
 
 
 class _NoArticle(Exception):
@@ -153,7 +170,7 @@ class WebService:
             conversations = self.bedside.conversations
             if earlier is not None:
                 conversation = conversations.new(stamp)
-                conversations.add(conversation, earlier.question, public_answer(earlier, "clinician").to_dict(), stamp)
+                conversations.add(conversation, _asked(earlier), public_answer(earlier, "clinician").to_dict(), stamp)
             conversation = conversation or conversations.new(stamp)
             sources: dict[str, str] = {}
             composed: list[Answer] = []
@@ -164,6 +181,8 @@ class WebService:
                 )
                 if not is_article(answer):
                     raise _NoArticle(answer)
+                if key != question:  # a follow-up: titled and stored by the question it resolves to
+                    answer = replace(answer, question=key, title=title_for(plan(key)))
                 docs = self.bedside.store.documents(cited_documents(answer))
                 sources.update({doc_id: d.content_hash for doc_id, d in docs.items()})
                 composed.append(answer)
@@ -180,9 +199,10 @@ class WebService:
         return Asked(article, answer, conversation)
 
     def _key(self, question: str, conversation: str | None, earlier: Article | None) -> str:
-        """The question as resolved against the conversation (or the article it follows): the article's key."""
-        previous = [earlier.question] if earlier else self.conversation_trail(conversation or "")
-        return plan(question, previous).search_query
+        """The question as resolved against the conversation (or the article it follows): the article's key, so a
+        follow-up's article stands on its own ("... deficiency in pregnancy?", not "What about in pregnancy?")."""
+        previous = [_asked(earlier)] if earlier else self.conversation_trail(conversation or "")
+        return resolved_question(question, previous)
 
     def _known(self, key: str) -> bool:
         try:
@@ -266,6 +286,24 @@ class WebService:
         if is_article(answer):
             raise NotFound("this conversation's latest answer is an article: open it by its address")
         return replace(unpublished_answer(answer, audience), conversation=conversation)
+
+    def trail(self, conversation: str, slug: str = "") -> list[TrailItem]:
+        """The conversation's questions before the page's own (the article `slug`), each as it reads on its own
+        and linked to its article when it has one; the page's own question is never listed."""
+        questions = self.conversation_trail(conversation)
+        items = []
+        for i, asked in enumerate(questions):
+            key = resolved_question(asked, questions[:i])
+            items.append(TrailItem(key, slug_for(key)))
+        own = [i for i, item in enumerate(items) if item.slug == slug]
+        before = items[: own[-1]] if own else items
+        shown: list[TrailItem] = []
+        for item in before:
+            if item.slug == slug or any(item.slug == seen.slug for seen in shown):
+                continue
+            shown.append(replace(item, url=f"/articles/{item.slug}?c={conversation}" if self._known(item.question)
+                                 else ""))  # fmt: skip
+        return shown
 
     def conversation_trail(self, conversation: str) -> list[str]:
         """Earlier questions of a conversation, oldest first ([] for none); NotFound for an unknown id."""
