@@ -145,6 +145,7 @@ def rows(s: Any) -> list[Row]:
         Row("GET", "/search", s.url("/search?q=treatment"), public),
         Row("GET", "/sources", s.url("/sources"), public),
         Row("GET", "/policy", s.url("/policy"), public),
+        Row("GET", "/board", s.url("/board"), public),
         Row("GET", "/docs", s.url("/docs"), public),
         # -- signing in and out ----------------------------------------------------------------------------------
         Row("GET", "/login", s.url("/login"), each(OK, to("/review"), to("/review"), to("/review"))),
@@ -185,6 +186,7 @@ def rows(s: Any) -> list[Row]:
         # -- user admin ------------------------------------------------------------------------------------------
         Row("GET", "/admin/users", s.url("/admin/users"), each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
         Row("POST", "/admin/users", s.add_user, each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
+        Row("POST", "/admin/users/profile", s.set_profile, each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
         Row(
             "POST",
             "/admin/users/active",

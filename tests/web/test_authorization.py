@@ -170,6 +170,12 @@ class Scenes:
         return Probe("/admin/users", data={"email": f"new{next(w.serial)}@example.org", "role": "reviewer"})
 
     @staticmethod
+    def set_profile(w: World, role: str, variant: str, c: TestClient) -> Probe:
+        email = f"member{next(w.serial)}@example.org"
+        w.articles.add_user(email, "reviewer", PASSWORD)
+        return Probe("/admin/users/profile", data={"email": email, "display_name": "Dr Board Member"})
+
+    @staticmethod
     def deactivate(w: World, role: str, variant: str, c: TestClient) -> Probe:
         """Deactivate the actor's own account, or a fresh account of someone else."""
         if variant == "own":

@@ -232,3 +232,29 @@ def test_an_answer_that_abstains_is_shown_to_its_asker_but_never_becomes_an_arti
     queue = person(editorial, "reviewer").get("/review").context["groups"]  # type: ignore[attr-defined]
     assert not any("bicycle" in item.question for g in queue for item in g.items)
     assert api.get("/answer", params={"c": "c-unknown"}).status_code == 404
+
+
+# -- the Medical Advisory Board --------------------------------------------------------------------------------------
+
+
+def test_an_admin_names_the_board_on_the_admin_page_and_bad_names_are_refused(
+    api: TestClient, editorial: Editorial
+) -> None:
+    admin = person(editorial, "admin")
+    token = csrf_of(admin.get("/admin/users").text)
+    fields = {"csrf": token, "email": editorial.email("reviewer2"), "credentials": "MB ChB, PhD"}
+    r = admin.post("/admin/users/profile", data={**fields, "display_name": "Prof Rob Okafor",
+                                                 "affiliation": "Royal Infirmary, Department of Medicine"})  # fmt: skip
+    assert r.status_code == 200 and "is now shown as: Prof Rob Okafor, MB ChB, PhD" in r.text
+    user = editorial.articles.get_user(editorial.email("reviewer2"))
+    assert (user.display_name, user.credentials, user.affiliation) == (
+        "Prof Rob Okafor", "MB ChB, PhD", "Royal Infirmary, Department of Medicine"
+    )
+    refused = admin.post("/admin/users/profile", data={**fields, "display_name": "rob@example.org"})
+    assert refused.status_code == 422 and "email address" in refused.text
+    assert editorial.articles.get_user(editorial.email("reviewer2")).display_name == "Prof Rob Okafor"
+    board = api.get("/board")
+    assert "Prof Rob Okafor" in board.text and "Royal Infirmary, Department of Medicine" in board.text
+    editor = person(editorial, "editor")
+    own = {**fields, "csrf": csrf_of(editor.get("/review").text), "display_name": "Someone Else"}
+    assert editor.post("/admin/users/profile", data=own).status_code == 403  # only an admin names the board

@@ -99,7 +99,15 @@ def test_ask_review_edit_approve_in_a_browser(
             approved_on = e.articles.get(slug).approved_at[:10]
             page.reload()
             byline = page.locator(".byline").inner_text()
-            assert f"Approved by {e.email('reviewer')} on {approved_on}" in byline
+            assert f"Approved by a member of the Medical Advisory Board on {approved_on}" in byline  # no profile yet
+            e.articles.set_profile(e.email("reviewer"), "Dr Rita Reyes", "MD", "St Elsewhere Hospital")
+            page.reload()
+            byline = page.locator(".byline").inner_text()
+            assert f"Approved by Dr Rita Reyes, MD on {approved_on}" in byline and e.email("reviewer") not in byline
+            page.locator(".byline").get_by_role("link", name="Dr Rita Reyes, MD").click()
+            page.wait_for_url(re.compile(r"/board$"))
+            assert "St Elsewhere Hospital" in page.locator("main").inner_text()
+            page.go_back()
             assert f"Last updated {approved_on}" in byline and "Status: Approved" in byline
             assert page.get_by_text(BANNER).count() == 0
             assert EDITED in page.locator(".bottom-line").inner_text()

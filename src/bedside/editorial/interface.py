@@ -40,6 +40,14 @@ class User:
     email: str
     role: Role
     active: bool = True
+    display_name: str = ""  # how the Medical Advisory Board page and approved articles name them
+    credentials: str = ""  # e.g. "MD, FRCP"
+    affiliation: str = ""  # e.g. "Department of Haematology, St Elsewhere Hospital"
+
+    @property
+    def public_name(self) -> str:
+        """The name the public sees ("Dr Ann Lee, MD, FRCP"), never the email address; "" without a profile."""
+        return ", ".join(x for x in (self.display_name, self.credentials) if x) if self.display_name else ""
 
 
 @dataclass(frozen=True, slots=True)

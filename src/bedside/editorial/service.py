@@ -304,6 +304,13 @@ class SqlArticleService:
         """Every account, by email."""
         return self.users.list()
 
+    def set_profile(
+        self, email: str, display_name: str | None = None, credentials: str | None = None,
+        affiliation: str | None = None,
+    ) -> User:  # fmt: skip
+        """Set a person's display name, credentials and affiliation (None: unchanged), as the public sees them."""
+        return self.users.set_profile(email, display_name, credentials, affiliation)
+
     def set_active(self, email: str, active: bool) -> User:
         """Enable or disable an account (a disabled one can neither sign in nor use its tokens)."""
         return self.users.set_active(email, active)

@@ -48,6 +48,9 @@ users = sa.Table(
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("display_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("credentials", sa.String(200), nullable=False, server_default=""),
+    sa.Column("affiliation", sa.String(300), nullable=False, server_default=""),
 )
 
 tokens = sa.Table(

@@ -57,6 +57,11 @@ class EditorialService(ArticleService, Protocol):
 
     def set_active(self, email: str, active: bool) -> User: ...
 
+    def set_profile(
+        self, email: str, display_name: str | None = None, credentials: str | None = None,
+        affiliation: str | None = None,
+    ) -> User: ...
+
 
 def open_articles(settings: Settings) -> ArticleService:
     """The article service for these settings."""

@@ -141,6 +141,12 @@ def sources(request: Request, service: Service) -> Response:
     return render(request, "sources", {"stats": service.sources()})
 
 
+@router.get("/board")
+def board(request: Request, service: Service) -> Response:
+    """The Medical Advisory Board: who reviews articles, with their credentials and affiliation."""
+    return render(request, "board", {"members": service.board()})
+
+
 @router.get("/policy")
 def policy(request: Request) -> Response:
     """How sources are chosen, how answers are composed, and what the review statuses mean."""

@@ -201,6 +201,21 @@ def add_user(request: Request, form: Posted, auth: AuthDep) -> Response:
     return users_page(request, auth, message=message, password=password)
 
 
+@router.post("/admin/users/profile")
+def set_profile(request: Request, form: Posted, auth: AuthDep) -> Response:
+    """Set how the Medical Advisory Board names someone: display name, credentials, affiliation."""
+    require_admin(form.person)
+    email = form.get("email").strip().lower()
+    try:
+        user = auth.editorial().set_profile(
+            email, form.get("display_name"), form.get("credentials"), form.get("affiliation")
+        )
+    except InvalidInput as exc:
+        return users_page(request, auth, 422, message=str(exc), kind="error")
+    shown = user.public_name or "no display name (shown as a member of the Medical Advisory Board)"
+    return users_page(request, auth, message=f"{user.email} is now shown as: {shown}.")
+
+
 @router.post("/admin/users/active")
 def set_active(request: Request, form: Posted, auth: AuthDep) -> Response:
     """Deactivate an account (ending its sessions; its API tokens stop working) or re-activate it."""

@@ -92,7 +92,10 @@ class ArticleOut(BaseModel):
     updated: str
     version: int
     approved_at: str = Field(description="when the version shown was approved ('' while none is approved)")
-    approved_by: str = Field(description="who approved it ('' while none is approved)")
+    approved_by: str = Field(
+        description="who approved it, as the Medical Advisory Board names them (never an email address; '' while "
+        "none is approved)"
+    )
     url: str
     answer: AnswerOut
 

@@ -30,7 +30,7 @@ from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.service import slug_for, validate
 from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.editorial.edits import Verdict
-from bedside.editorial.interface import Article, ArticleService, ReviewStatus
+from bedside.editorial.interface import Article, ArticleService, ReviewStatus, Role, User
 from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
 from bedside.model import Answer, Document, EvidenceType, Passage
@@ -43,6 +43,7 @@ EXAMPLE_COUNT = 6
 CHECK_PASSAGES = 60
 
 
+BOARD_MEMBER = "a member of the Medical Advisory Board"  # a reviewer who has not set a display name
 UNPUBLISHED = "unpublished"  # the status of an answer shown to its asker but never made an article
 
 
@@ -245,7 +246,7 @@ class WebService:
         texts = {doc_id: d.text for doc_id, d in docs.items()}
         view = article_view(answer, texts, conversation, sections, desk=desk)
         if article is not None and answer.status == ReviewStatus.APPROVED and article.approved_by:
-            view = replace(view, approved_by=article.approved_by, approved_on=article.approved_at[:10])
+            view = replace(view, approved_by=self.board_name(article.approved_by), approved_on=article.approved_at[:10])
         return view
 
     def check_statement(self, text: str, documents: list[str], provenance: list[dict[str, Any]]) -> Verdict:
@@ -274,6 +275,22 @@ class WebService:
         return Verdict(verdict.ok, verdict.reason, [
             {"passage_id": p.passage_id, "document_id": p.document_id, "start": p.start, "end": p.end} for p in spans
         ])  # fmt: skip
+
+    def board_name(self, email: str) -> str:
+        """How the public sees the reviewer with this account: their board name, never their email address."""
+        get_user = getattr(self.articles, "get_user", None)
+        try:
+            user = get_user(email) if get_user is not None and email else None
+        except NotFound:
+            user = None
+        return user.public_name if user is not None and user.public_name else BOARD_MEMBER
+
+    def board(self) -> list[User]:
+        """The Medical Advisory Board: active reviewers and admins with a display name, by name."""
+        list_users = getattr(self.articles, "list_users", None)
+        found: list[User] = list_users() if list_users is not None else []
+        members = [u for u in found if u.active and u.display_name and u.role in (Role.REVIEWER, Role.ADMIN)]
+        return sorted(members, key=lambda u: u.display_name.lower())
 
     def last_answer(self, conversation: str, audience: str) -> Answer:
         """The conversation's latest answer, for an answer that was not made an article (NotFound otherwise)."""
