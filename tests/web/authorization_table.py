@@ -184,6 +184,7 @@ def rows(s: Any) -> list[Row]:
             owns="version",
         ),
         # -- user admin ------------------------------------------------------------------------------------------
+        Row("GET", "/review/source", s.source_document, each(LOGIN, OK, OK, OK)),
         Row("GET", "/admin/users", s.url("/admin/users"), each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
         Row("POST", "/admin/users", s.add_user, each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
         Row("POST", "/admin/users/profile", s.set_profile, each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),

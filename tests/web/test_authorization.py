@@ -7,7 +7,7 @@ import copy
 import itertools
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from authorization_table import ADMIN, ANON, CANNOT_OWN, EDITOR, REVIEWER, ROLES, Probe, Row, Scene, rows
@@ -168,6 +168,11 @@ class Scenes:
     @staticmethod
     def add_user(w: World, role: str, variant: str, c: TestClient) -> Probe:
         return Probe("/admin/users", data={"email": f"new{next(w.serial)}@example.org", "role": "reviewer"})
+
+    @staticmethod
+    def source_document(w: World, role: str, variant: str, c: TestClient) -> Probe:
+        doc = w.e.app.state.service.bedside.store.document_ids()[0]
+        return Probe(f"/review/source?doc={quote(doc)}&start=0&end=10")
 
     @staticmethod
     def set_profile(w: World, role: str, variant: str, c: TestClient) -> Probe:

@@ -258,3 +258,65 @@ def test_an_admin_names_the_board_on_the_admin_page_and_bad_names_are_refused(
     editor = person(editorial, "editor")
     own = {**fields, "csrf": csrf_of(editor.get("/review").text), "display_name": "Someone Else"}
     assert editor.post("/admin/users/profile", data=own).status_code == 403  # only an admin names the board
+
+
+# -- the review desk -------------------------------------------------------------------------------------------------
+
+
+def test_a_change_request_with_statement_notes_reaches_the_editor(api: TestClient, editorial: Editorial) -> None:
+    slug = ask_api(api, "How is iron deficiency anaemia diagnosed?")
+    reviewer, editor = person(editorial, "reviewer"), person(editorial, "editor")
+    assert act(reviewer, slug, "claim").status_code == 303
+    page = reviewer.get(f"/review/{slug}")
+    assert 'name="note:bl:0" form="changes-form"' in page.text and 'id="changes-form"' in page.text
+    assert 'name="confirm" value="1" required' in page.text  # approval asks for confirmation
+    first = editorial.articles.get(slug).latest.answer["bottom_line"][0]["text"]
+    r = act(reviewer, slug, "request_changes", "Lead with the ferritin threshold.", **{"note:bl:0": "Name the test."})
+    assert r.status_code == 303
+    event = editorial.articles.history(slug)[-1]
+    assert event.comment.startswith("Lead with the ferritin threshold.\n[bl:0 «")
+    assert event.comment.endswith("] Name the test.") and first[:20] in event.comment
+
+    top = reviewer.get(f"/review/{slug}")
+    request = top.context["review"].change_request  # type: ignore[attr-defined]
+    assert (request.comment, dict(request.notes)) == ("Lead with the ferritin threshold.", {"bl:0": "Name the test."})
+    assert top.text.index('id="change-request"') < top.text.index('id="sbs-h"')  # at the top of the page
+    assert "<strong>Change requested:</strong> Name the test." in top.text
+
+    form = editor.get(f"/review/{slug}/edit")
+    assert form.status_code == 200 and "Lead with the ferritin threshold." in form.text
+    statement = form.context["edit"].groups[0].statements[0]  # type: ignore[attr-defined]
+    assert statement.note == "Name the test." and 'aria-describedby="text-bl-0-note"' in form.text
+    bad = act(reviewer, slug, "claim")  # nothing to claim while changes are requested: no crash, a message
+    assert bad.status_code == 409
+
+
+def test_the_source_column_shows_neighbouring_sentences_and_opens_the_document_there(
+    api: TestClient, editorial: Editorial
+) -> None:
+    slug = ask_api(api, "What is the first-line treatment for community-acquired pneumonia?")
+    reviewer = person(editorial, "reviewer")
+    page = reviewer.get(f"/review/{slug}")
+    cites = [c for s in page.context["review"].view.bottom_line for c in s.citations if c.quote]  # type: ignore[attr-defined]
+    assert cites
+    store = editorial.app.state.service.bedside.store
+    for c in cites:
+        text = store.documents([c.document_id])[c.document_id].text
+        assert text[c.start : c.end].strip() in c.quote
+        if c.before:
+            assert text.rfind(c.before, 0, c.start) >= 0  # the sentence before, from the same document
+        if c.after:
+            assert text.find(c.after, c.end) >= 0
+    assert any(c.before or c.after for c in cites)
+    c = cites[0]
+    link = f"/review/source?doc={c.document_id}&amp;start={c.start}&amp;end={c.end}#cited"
+    assert link in page.text
+    doc = reviewer.get("/review/source", params={"doc": c.document_id, "start": c.start, "end": c.end})
+    assert doc.status_code == 200 and f'<mark id="cited" tabindex="-1">{_html(text_of(store, c))}</mark>' in doc.text
+    assert api.get("/review/source", params={"doc": c.document_id}).status_code == 303  # staff only
+    assert reviewer.get("/review/source", params={"doc": "no-such-document"}).status_code == 404
+    assert reviewer.get("/review/source", params={"doc": c.document_id, "start": 10**9, "end": 10**9}).status_code == 422
+
+
+def text_of(store: Any, c: Any) -> str:
+    return str(store.documents([c.document_id])[c.document_id].text[c.start : c.end])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -85,7 +86,21 @@ def templates() -> Jinja2Templates:
     env.globals["version"] = __version__
     env.filters["web_link"] = web_link
     env.filters["link_label"] = link_label
+    env.filters["human_date"] = human_date
     return Jinja2Templates(env=env)
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")  # fmt: skip
+
+
+def human_date(value: str) -> str:
+    """An ISO date (or date-time) as people write it: "2026-12-06" -> "6 December 2026"; anything else as given."""
+    try:
+        day = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def web_link(url: str) -> str:

@@ -276,6 +276,14 @@ class WebService:
             {"passage_id": p.passage_id, "document_id": p.document_id, "start": p.start, "end": p.end} for p in spans
         ])  # fmt: skip
 
+    def document(self, document_id: str) -> Document:
+        """One document of the knowledge base, whole (NotFound for an unknown id)."""
+        with self._read_lock:
+            found = self._reader.documents([document_id])
+        if document_id not in found:
+            raise NotFound(f"no document {document_id!r} in the knowledge base")
+        return found[document_id]
+
     def board_name(self, email: str) -> str:
         """How the public sees the reviewer with this account: their board name, never their email address."""
         get_user = getattr(self.articles, "get_user", None)

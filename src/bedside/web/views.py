@@ -12,6 +12,7 @@ from bedside.answer.audience import AUDIENCES, lead_of, render_for
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER, STATUS_LABELS
 from bedside.editorial.interface import Article, ReviewStatus
 from bedside.errors import InvalidInput, NotFound
+from bedside.sentences import split_spans
 from bedside.model import (
     Answer,
     Statement,
@@ -73,6 +74,11 @@ class Citation:
     digest: bool = False
     review_note: str = ""  # a digest's review state in words
     url: str = ""  # the source's (for a digest: the guideline's) own address
+    before: str = ""  # the review desk: the sentence before the quoted text in its document ...
+    after: str = ""  # ... and the sentence after it
+    document_id: str = ""
+    start: int = 0  # the first quoted span in the document (for a link to that place)
+    end: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +181,12 @@ def article_view(
             shown = [p for p in spans if 0 <= p.start < p.end <= len(text)]
             quote = " … ".join(text[p.start : p.end].strip() for p in shown)
             locator = " · ".join(h for h in dict.fromkeys(_heading(sections.get(p.passage_id, "")) for p in shown) if h)
-            cites.append(Citation(n, ref.label, quote, locator, ref.digest, ref.review_note, ref.url))
+            cite = Citation(n, ref.label, quote, locator, ref.digest, ref.review_note, ref.url)
+            if desk and shown:
+                before, after = neighbours(text, shown[0].start, shown[-1].end)
+                cite = replace(cite, before=before, after=after, document_id=ref.document_id, start=shown[0].start,
+                               end=shown[0].end)  # fmt: skip
+            cites.append(cite)
         return StatementView(
             lead_of(s, answer.audience), s.text, tuple(cites), s.editor, not unsupported, s.check
         )  # fmt: skip
@@ -199,6 +210,18 @@ def article_view(
         ),
         disclaimer=answer.disclaimer, notices=answer.notices, conversation=conversation, composer=answer.composer,
     )  # fmt: skip
+
+
+NEIGHBOUR_CHARS = 600  # how far to look for the neighbouring sentences
+
+
+def neighbours(text: str, start: int, end: int) -> tuple[str, str]:
+    """The sentence before text[start:end] and the sentence after it ("" at either end of a section)."""
+    lead = max(0, start - NEIGHBOUR_CHARS)
+    before = [text[a:b] for a, b in split_spans(text, lead, start) if text[a:b].strip()]
+    after = [text[a:b] for a, b in split_spans(text, end, min(len(text), end + NEIGHBOUR_CHARS)) if text[a:b].strip()]
+    # a neighbour cut off by the window (or across a paragraph break into a heading) is still shown as found
+    return (before[-1].strip() if before else ""), (after[0].strip() if after else "")
 
 
 def _heading(section: str) -> str:
