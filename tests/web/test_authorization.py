@@ -25,7 +25,6 @@ OTHER_EDITOR = "edna@example.org"  # an editor making the versions that are some
 CLAIMERS = (REVIEWER, ADMIN)  # the roles that may claim (and so own a claim)
 EXCLUDED = {
     ("MOUNT", "/static"): "the site's own CSS and scripts: public files, no authorization",
-    ("MOUNT", "/docs/assets"): "Swagger UI's files (when installed): public files, no authorization",
 }
 
 
