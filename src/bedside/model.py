@@ -341,7 +341,11 @@ class Reference:
         """A digest's review state in words ("" for other sources)."""
         if not self.digest:
             return ""
-        return "reviewed by the Medical Advisory Board" if self.reviewed else "not yet reviewed by the Medical Advisory Board"
+        return (
+            "reviewed by the Medical Advisory Board"
+            if self.reviewed
+            else "not yet reviewed by the Medical Advisory Board"
+        )
 
 
 @dataclass(frozen=True, slots=True)

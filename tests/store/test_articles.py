@@ -254,7 +254,9 @@ def test_changes_requested_then_edited_then_approved_by_someone_else(
     back = service.review(slug, "request_changes", people["ann"], "Give the dose.")
     assert back.status is ReviewStatus.CHANGES_REQUESTED and back.claimed_by == ""
     supported = Verdict(True, "supported", [])  # what the verifier says when the source states it
-    edited = service.edit(slug, people["eve"], answer(text="Give oral iron 65 mg once daily."), check=lambda *_: supported)
+    edited = service.edit(
+        slug, people["eve"], answer(text="Give oral iron 65 mg once daily."), check=lambda *_: supported
+    )
     assert edited.status is ReviewStatus.SUBMITTED and len(edited.versions) == 2
     v2 = edited.latest
     assert v2.created_by == "eve@example.org" and v2.sources == SOURCES

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from bedside.answer.render import reference_line, to_markdown
 from bedside.editorial.edits import Verdict, apply_edit, unsupported_statements
-from bedside.editorial.states import Subject, advance
 from bedside.editorial.interface import ReviewStatus, Role, User
+from bedside.editorial.states import Subject, advance
 from bedside.errors import InvalidInput
 from bedside.model import Answer, DocumentId, EvidenceType, PassageId, Provenance, Reference, Statement
 from bedside.web.views import article_view
@@ -61,7 +61,7 @@ def test_a_digest_is_cited_as_bedsides_own_summary_with_its_review_state(api: Te
     doc = docs[data["references"][0]["document_id"]]
     assert first.digest and first.label == f"bedside digest of {doc.guideline.rstrip('.')}, {first.source} {doc.year}"
     assert first.review_note == "not yet reviewed by the Medical Advisory Board"
-    assert f"bedside digest of <cite class=\"ref-title\">{_html(doc.guideline)}</cite>" in r.text
+    assert f'bedside digest of <cite class="ref-title">{_html(doc.guideline)}</cite>' in r.text
     assert "Summary written for bedside, not yet reviewed by the Medical Advisory Board." in r.text
 
     cite = view.bottom_line[0].citations[0]
@@ -168,7 +168,9 @@ def test_an_unsupported_edit_cannot_be_approved_without_the_recorded_override(
     assert "Editor's statement · NOT found in its cited source" in r.text and 'name="override"' in r.text
     refused = act(reviewer, slug, "approve", "Fine.")
     assert refused.status_code == 422 and "override" in refused.context["message"]  # type: ignore[attr-defined]
-    api_refusal = api.post(f"/api/articles/{slug}/review", json={"action": "approve"}, headers=editorial.bearer("reviewer"))
+    api_refusal = api.post(
+        f"/api/articles/{slug}/review", json={"action": "approve"}, headers=editorial.bearer("reviewer")
+    )
     assert api_refusal.status_code == 422
     assert act(reviewer, slug, "approve", "", override="1").status_code == 422  # the override needs a reason
     assert editorial.articles.get(slug).status is ReviewStatus.UNDER_REVIEW
@@ -199,10 +201,9 @@ def _popover(html: str, pop_id: str) -> str:
 
 
 def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;").replace(
-        '"', "&#34;"
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;").replace('"', "&#34;")
     )
-
 
 
 # -- no article from nothing -----------------------------------------------------------------------------------------
@@ -248,7 +249,9 @@ def test_an_admin_names_the_board_on_the_admin_page_and_bad_names_are_refused(
     assert r.status_code == 200 and "is now shown as: Prof Rob Okafor, MB ChB, PhD" in r.text
     user = editorial.articles.get_user(editorial.email("reviewer2"))
     assert (user.display_name, user.credentials, user.affiliation) == (
-        "Prof Rob Okafor", "MB ChB, PhD", "Royal Infirmary, Department of Medicine"
+        "Prof Rob Okafor",
+        "MB ChB, PhD",
+        "Royal Infirmary, Department of Medicine",
     )
     refused = admin.post("/admin/users/profile", data={**fields, "display_name": "rob@example.org"})
     assert refused.status_code == 422 and "email address" in refused.text
@@ -315,7 +318,9 @@ def test_the_source_column_shows_neighbouring_sentences_and_opens_the_document_t
     assert doc.status_code == 200 and f'<mark id="cited" tabindex="-1">{_html(text_of(store, c))}</mark>' in doc.text
     assert api.get("/review/source", params={"doc": c.document_id}).status_code == 303  # staff only
     assert reviewer.get("/review/source", params={"doc": "no-such-document"}).status_code == 404
-    assert reviewer.get("/review/source", params={"doc": c.document_id, "start": 10**9, "end": 10**9}).status_code == 422
+    assert (
+        reviewer.get("/review/source", params={"doc": c.document_id, "start": 10**9, "end": 10**9}).status_code == 422
+    )
 
 
 def text_of(store: Any, c: Any) -> str:

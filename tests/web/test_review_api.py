@@ -96,7 +96,9 @@ def test_the_status_matrix_through_a_whole_review(api: TestClient, editorial: Ed
     assert shown["approved_at"] and shown["answer"]["updated"] == shown["approved_at"][:10]
     assert shown["answer"]["status"] == "approved" and shown["version"] == 2
     assert shown["answer"]["bottom_line"][0]["text"] == "Edited by the editor."
-    assert shown["answer"]["bottom_line"][0]["editor"] is True and shown["answer"]["bottom_line"][0]["supported"] is False
+    assert (
+        shown["answer"]["bottom_line"][0]["editor"] is True and shown["answer"]["bottom_line"][0]["supported"] is False
+    )
     actions = [event.action for event in e.articles.history(slug)]
     assert actions == ["compose", "claim", "request_changes", "edit", "claim", "approve"]
 

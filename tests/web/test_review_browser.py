@@ -65,7 +65,9 @@ def test_ask_review_edit_approve_in_a_browser(
             assert "You claimed this article" in reviewer.get_by_role("status").inner_text()
             quote = reviewer.locator(".sbs blockquote").first.inner_text()
             assert len(quote) > 20  # the cited passage's own text beside the statement
-            reviewer.get_by_label(re.compile(r"^What should change\? \(required")).fill("Name the first-line antibiotic.")
+            reviewer.get_by_label(re.compile(r"^What should change\? \(required")).fill(
+                "Name the first-line antibiotic."
+            )
             reviewer.get_by_role("button", name="Request changes").click()
             reviewer.wait_for_url(f"{base}/review/{slug}?done=request_changes")
             assert reviewer.locator(".review-head .badge").inner_text() == "Changes requested"

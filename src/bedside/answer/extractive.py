@@ -424,7 +424,7 @@ def title_for(plan: QueryPlan) -> str:
 
 
 def _restated(text: str) -> str:
-    """"What is the treatment for X" -> "Treatment of X"; any other text as it is."""
+    """Restate "What is the treatment for X" as "Treatment of X"; any other text stays as it is."""
     low = text.lower()
     for lead in _LEADS:
         if not low.startswith(lead + " "):

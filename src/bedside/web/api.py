@@ -82,7 +82,8 @@ def article(slug: str, service: Service, audience: Audience = "clinician") -> Ar
     return ArticleOut(
         slug=found.slug, question=found.question, status=found.status.value, created=found.created,
         updated=found.updated, version=version.number if version else 0, approved_at=found.approved_at,
-        approved_by=service.board_name(found.approved_by) if found.approved_by else "", url=f"/articles/{found.slug}", answer=AnswerOut.model_validate(answer.to_dict()),
+        approved_by=service.board_name(found.approved_by) if found.approved_by else "", url=f"/articles/{found.slug}",
+        answer=AnswerOut.model_validate(answer.to_dict()),
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from bedside import __version__
 from bedside.answer.service import normalise_question, slug_for
 from bedside.config import Settings
+from bedside.editorial.edits import Check
 from bedside.editorial.interface import (
     Article,
     ArticleService,
@@ -26,7 +27,6 @@ from bedside.editorial.interface import (
     Role,
     User,
 )
-from bedside.editorial.edits import Check
 from bedside.errors import InvalidInput, NotFound, TransitionError
 
 
@@ -58,7 +58,10 @@ class EditorialService(ArticleService, Protocol):
     def set_active(self, email: str, active: bool) -> User: ...
 
     def set_profile(
-        self, email: str, display_name: str | None = None, credentials: str | None = None,
+        self,
+        email: str,
+        display_name: str | None = None,
+        credentials: str | None = None,
         affiliation: str | None = None,
     ) -> User: ...
 

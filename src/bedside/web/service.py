@@ -21,8 +21,8 @@ from datetime import date
 from typing import Any
 
 from bedside import __version__, starter_kb
-from bedside.answer.evidence import EvidencePassage
 from bedside.answer.audience import render_for
+from bedside.answer.evidence import EvidencePassage
 from bedside.answer.extractive import title_for
 from bedside.answer.followup import resolved_question
 from bedside.answer.question import plan

@@ -12,11 +12,11 @@ from bedside.answer.audience import AUDIENCES, lead_of, render_for
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER, STATUS_LABELS
 from bedside.editorial.interface import Article, ReviewStatus
 from bedside.errors import InvalidInput, NotFound
-from bedside.sentences import split_spans
 from bedside.model import (
     Answer,
     Statement,
 )
+from bedside.sentences import split_spans
 
 READERS = (
     ("clinician", "Clinician", "Full clinical detail"),
@@ -158,8 +158,12 @@ def review_steps(status: str) -> tuple[Step, ...]:
 
 
 def article_view(
-    answer: Answer, documents: Mapping[str, str], conversation: str = "", sections: Mapping[str, str] | None = None,
-    *, desk: bool = False,
+    answer: Answer,
+    documents: Mapping[str, str],
+    conversation: str = "",
+    sections: Mapping[str, str] | None = None,
+    *,
+    desk: bool = False,
 ) -> ArticleView:
     """The page's view of a rendered answer; `documents` maps document id -> stored text (for source quotes) and
     `sections` passage id -> its section heading (the quote's locator). The public never sees a passage quoted
