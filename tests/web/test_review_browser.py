@@ -63,7 +63,7 @@ def test_ask_review_edit_approve_in_a_browser(
             reviewer.get_by_role("button", name=f"Claim: {title}").click()
             reviewer.wait_for_url(f"{base}/review/{slug}?done=claim")
             assert "You claimed this article" in reviewer.get_by_role("status").inner_text()
-            quote = reviewer.locator(".sbs blockquote").first.inner_text()
+            quote = reviewer.locator(".sbs .passage mark.cited").first.inner_text()
             assert len(quote) > 20  # the cited passage's own text beside the statement
             reviewer.get_by_label(re.compile(r"^What should change\? \(required")).fill(
                 "Name the first-line antibiotic."
