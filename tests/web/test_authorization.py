@@ -192,7 +192,8 @@ class Scenes:
 
 def step(slug: str, action: str, page: bool) -> Probe:
     if page:
-        return Probe(f"/review/{slug}/action", data={"action": action, "comment": "Needs work."}, slug=slug)
+        data = {"action": action, "comment": "Needs work.", "confirm": "1"}  # the approval's confirmation box
+        return Probe(f"/review/{slug}/action", data=data, slug=slug)
     return Probe(f"/api/articles/{slug}/review", json={"action": action, "comment": "Needs work."}, slug=slug)
 
 

@@ -8,6 +8,7 @@ audit log records, and references no statement cites any more leave the version.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -28,7 +29,8 @@ UNSUPPORTED = "Give 900 mg of aspirin by mouth every hour for a week after any s
 
 def act(client: TestClient, slug: str, action: str, comment: str = "", **extra: str) -> Any:
     token = csrf_of(client.get("/review").text)
-    return client.post(f"/review/{slug}/action", data={"csrf": token, "action": action, "comment": comment, **extra})
+    data = {"csrf": token, "action": action, "comment": comment, "confirm": "1", **extra}
+    return client.post(f"/review/{slug}/action", data=data)
 
 
 def edit_fields(client: TestClient, slug: str) -> dict[str, str]:
@@ -166,6 +168,8 @@ def test_an_unsupported_edit_cannot_be_approved_without_the_recorded_override(
     r = reviewer.get(f"/review/{slug}")
     assert r.context["review"].unsupported == (UNSUPPORTED,)  # type: ignore[attr-defined]
     assert "Editor's statement · NOT found in its cited source" in r.text and 'name="override"' in r.text
+    unconfirmed = act(reviewer, slug, "approve", "Fine.", override="1", confirm="")
+    assert unconfirmed.status_code == 422 and "tick the box" in unconfirmed.context["message"]  # type: ignore[attr-defined]
     refused = act(reviewer, slug, "approve", "Fine.")
     assert refused.status_code == 422 and "override" in refused.context["message"]  # type: ignore[attr-defined]
     api_refusal = api.post(
@@ -192,6 +196,8 @@ def test_an_unsupported_edit_cannot_be_approved_without_the_recorded_override(
     assert view.bottom_line[0].editor and view.bottom_line[0].supported
     data = api.get(f"/api/articles/{slug}").json()["answer"]
     assert data["bottom_line"][-1]["editor"] is True and data["bottom_line"][-1]["supported"] is False
+    markdown = editorial.articles.export()[f"{slug}.md"]  # the approved version, exported
+    assert f"Editor's statement (not found in the cited source by bedside's check): {UNSUPPORTED}" in markdown
 
 
 def _popover(html: str, pop_id: str) -> str:
@@ -233,6 +239,9 @@ def test_an_answer_that_abstains_is_shown_to_its_asker_but_never_becomes_an_arti
     queue = person(editorial, "reviewer").get("/review").context["groups"]  # type: ignore[attr-defined]
     assert not any("bicycle" in item.question for g in queue for item in g.items)
     assert api.get("/answer", params={"c": "c-unknown"}).status_code == 404
+    streamed = api.post("/api/ask/stream", json={"question": OFF_TOPIC[0]}).text
+    done = json.loads(streamed.split("event: done\ndata: ", 1)[1].split("\n\n", 1)[0])
+    assert done["url"] == "/answer" and done["insufficient_evidence"] and done["slug"] == ""  # the page adds ?c=
 
 
 # -- the Medical Advisory Board --------------------------------------------------------------------------------------

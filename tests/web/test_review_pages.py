@@ -24,7 +24,8 @@ def review(client: TestClient, slug: str, **params: Any) -> tuple[ReviewPage, An
 
 def act(client: TestClient, slug: str, action: str, comment: str = "") -> Any:
     token = csrf_of(client.get("/review").text)
-    return client.post(f"/review/{slug}/action", data={"csrf": token, "action": action, "comment": comment})
+    data = {"csrf": token, "action": action, "comment": comment, "confirm": "1"}  # approving: the box ticked
+    return client.post(f"/review/{slug}/action", data=data)
 
 
 def edit_fields(client: TestClient, slug: str) -> dict[str, str]:

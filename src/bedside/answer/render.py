@@ -7,7 +7,7 @@ from typing import Any
 
 from bedside.model import Answer, Statement
 
-__all__ = ["DISCLAIMER", "PATIENT_DISCLAIMER", "reference_line", "review_line", "to_markdown"]
+__all__ = ["DISCLAIMER", "PATIENT_DISCLAIMER", "editor_label", "reference_line", "review_line", "to_markdown"]
 
 DISCLAIMER = "For healthcare professionals. Not a substitute for clinical judgement; verify against primary sources."
 PATIENT_DISCLAIMER = (
@@ -86,7 +86,15 @@ def _led(s: Statement, answer: Answer) -> str:
     from bedside.answer.audience import lead_of
 
     lead = lead_of(s, answer.audience)
-    return f"{lead} {s.text}" if lead else s.text
+    text = f"{lead} {s.text}" if lead else s.text
+    return f"{editor_label(s)}: {text}" if s.editor else text
+
+
+def editor_label(s: Statement) -> str:
+    """How an editor's statement is labelled for readers (never as a sentence taken from its source)."""
+    if s.supported:
+        return "Editor's statement"
+    return "Editor's statement (not found in the cited source by bedside's check)"
 
 
 def _nums(s: Statement) -> str:

@@ -157,8 +157,13 @@ class ReviewDesk:
     # -- acting ----------------------------------------------------------------------------------------------------
 
     def review_from_form(self, slug: str, user: User, fields: Fields) -> Article:
-        """A review step from the review page; a change request joins the per-statement notes to its comment."""
+        """A review step from the review page: approving needs the confirmation box ticked (`confirm=1`); a change
+        request joins the per-statement notes to its comment."""
         action, comment = _first(fields, "action"), _first(fields, "comment")
+        if action == Action.APPROVE.value and _first(fields, "confirm") != "1":
+            raise InvalidInput(
+                "to approve, tick the box confirming that you checked every statement against its source"
+            )
         if action == Action.REQUEST_CHANGES.value:
             article = self.editorial.get(slug)
             comment = change_comment(comment, _notes(fields), article.latest.answer)
