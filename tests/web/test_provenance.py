@@ -16,7 +16,7 @@ from editorial_support import Editorial, ask_api, csrf_of, person
 from fastapi.testclient import TestClient
 
 from bedside.answer.render import reference_line, to_markdown
-from bedside.editorial.edits import Verdict, apply_edit, unsupported_statements
+from bedside.editorial.edits import Verdict, apply_edit, prechecked, unsupported_statements
 from bedside.editorial.interface import ReviewStatus, Role, User
 from bedside.editorial.states import Subject, advance
 from bedside.errors import InvalidInput
@@ -334,3 +334,21 @@ def test_the_source_column_shows_neighbouring_sentences_and_opens_the_document_t
 
 def text_of(store: Any, c: Any) -> str:
     return str(store.documents([c.document_id])[c.document_id].text[c.start : c.end])
+
+
+def test_the_edit_is_checked_before_its_transaction_and_nothing_checked_twice() -> None:
+    base = _base()
+    calls: list[str] = []
+
+    def check(text: str, documents: list[str], provenance: list[dict[str, Any]]) -> Verdict:
+        calls.append(text)
+        return Verdict(True, "supported", [{"passage_id": "a#0", "document_id": "a", "start": 1, "end": 5}])
+
+    edited = {**base, "bottom_line": [{"text": "Reworded.", "citations": [1]}]}
+    lookup = prechecked(base, edited, check)
+    assert calls == ["Reworded."]
+    new = apply_edit(base, edited, lookup)
+    assert calls == ["Reworded."] and new["bottom_line"][0]["supported"] is True
+    assert new["bottom_line"][0]["provenance"][0]["start"] == 1  # the supporting span replaces the old one
+    other = {**base, "bottom_line": [{"text": "Not seen before.", "citations": [1]}]}
+    assert apply_edit(base, other, lookup)["bottom_line"][0]["supported"] is False  # unseen: unchecked

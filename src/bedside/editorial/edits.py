@@ -9,11 +9,12 @@ statement cites any more are dropped, and the rest renumbered in order of first 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from typing import Any, NamedTuple
 
 from bedside.errors import InvalidInput
 
-__all__ = ["Check", "Verdict", "apply_edit", "unsupported_statements"]
+__all__ = ["Check", "Verdict", "apply_edit", "prechecked", "unsupported_statements"]
 
 MAX_STATEMENT = 5_000
 UNCHECKED = "not checked against its sources"
@@ -57,6 +58,26 @@ def apply_edit(base: dict[str, Any], edited: Any, check: Check | None = None) ->
     return {
         **base, "title": title.strip(), "bottom_line": bottom_line, "sections": sections, "references": references,
     }  # fmt: skip
+
+
+def prechecked(base: dict[str, Any], edited: Any, check: Check) -> Check:
+    """Run `check` on the edit's changed statements now, and return a check that answers from those verdicts.
+
+    Verifying is slow and may wait for the knowledge base, so it runs before the edit's transaction, never inside
+    it; a statement not seen here (the base changed meanwhile) counts as unchecked, so unsupported."""
+    verdicts: dict[tuple[str, tuple[str, ...]], Verdict] = {}
+
+    def recording(text: str, documents: list[str], provenance: list[dict[str, Any]]) -> Verdict:
+        verdict = verdicts[(text, tuple(documents))] = check(text, documents, provenance)
+        return verdict
+
+    with suppress(InvalidInput):  # refused again, with the same message, inside the transaction
+        apply_edit(base, edited, recording)
+
+    def lookup(text: str, documents: list[str], provenance: list[dict[str, Any]]) -> Verdict:
+        return verdicts.get((text, tuple(documents))) or Verdict(False, UNCHECKED, [])
+
+    return lookup
 
 
 def unsupported_statements(answer: dict[str, Any]) -> list[str]:

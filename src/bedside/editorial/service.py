@@ -22,7 +22,7 @@ from bedside.answer.service import normalise_question, slug_for
 from bedside.config import Settings
 from bedside.editorial import records
 from bedside.editorial.audit import append_event, events_for, verify_chain
-from bedside.editorial.edits import Check, apply_edit, unsupported_statements
+from bedside.editorial.edits import Check, apply_edit, prechecked, unsupported_statements
 from bedside.editorial.export import ExportFormat, export_files
 from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, Role, User
 from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advance
@@ -188,6 +188,8 @@ class SqlArticleService:
         `base`, when given, is the version number the editor started from: if a newer one exists, Conflict.
         `check` verifies the editor's statements against their cited sources; without it they count as unchecked.
         """
+        if check is not None:  # before the transaction: verifying is slow and must not hold the write lock
+            check = prechecked(self.get(slug).latest.answer, answer, check)
         with self._writer.begin() as connection:
             user = self.users.current(connection, actor)
             row = records.lock_article(connection, slug)
