@@ -488,7 +488,7 @@ def test_migrations_match_the_tables_and_reopening_is_a_no_op(
     with service._engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": "bedside_alembic_version"})
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_revision() == "0003"
+        assert context.get_current_revision() == "0004"
     open_service().close()
 
 

@@ -1,7 +1,7 @@
 """The Medical Advisory Board: a reviewer's display name, credentials and affiliation, shown on approved articles
 and the board page in place of an email address.
 
-Revision ID: 0003
+Revision ID: 0004
 Revises: 0002
 Create Date: 2026-12-06
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
+revision = "0004"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
