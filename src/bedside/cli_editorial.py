@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bedside.cli_console import err, handle_errors, out, safe, safe_json
+from bedside.cli_console import err, handle_errors, out, safe, safe_json, safe_markup
 from bedside.cli_ops import audit_verify
 
 __all__ = ["articles", "review", "users"]
@@ -127,15 +127,36 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     """Every account with its role."""
     found = _articles(ctx).list_users()
     if as_json:
-        rows = [{"email": u.email, "role": u.role.value, "active": u.active} for u in found]
+        rows = [
+            {"email": u.email, "role": u.role.value, "active": u.active, "display_name": u.display_name,
+             "credentials": u.credentials, "affiliation": u.affiliation}
+            for u in found
+        ]  # fmt: skip
         click.echo(safe_json(json.dumps(rows, indent=2)))
         return
     from rich.table import Table
 
-    table = Table("Email", "Role", "Active", title_justify="left")
+    table = Table("Email", "Role", "Active", "Shown as", title_justify="left")
     for u in found:
-        table.add_row(safe(u.email), u.role.value, "yes" if u.active else "no")
+        table.add_row(safe(u.email), u.role.value, "yes" if u.active else "no", safe_markup(u.public_name))
     out.print(table if found else "No users yet: bedside users add EMAIL --role reviewer")
+
+
+@users.command("profile")
+@click.argument("email")
+@click.option("--name", "display_name", help='The display name the public sees, e.g. "Dr Ann Lee".')
+@click.option("--credentials", help='Degrees and titles, e.g. "MD, FRCP".')
+@click.option("--affiliation", help='Where they work, e.g. "Department of Haematology, St Elsewhere Hospital".')
+@click.pass_context
+@handle_errors
+def users_profile(
+    ctx: click.Context, email: str, display_name: str | None, credentials: str | None, affiliation: str | None
+) -> None:
+    """Set how the Medical Advisory Board names a reviewer on approved articles and the board page (never by email)."""
+    user = _articles(ctx).set_profile(email, display_name, credentials, affiliation)
+    shown = user.public_name or "(no display name: approved articles say 'a member of the Medical Advisory Board')"
+    line = f"{user.email}: {shown}" + (f" — {user.affiliation}" if user.affiliation else "")
+    out.print(safe(line), highlight=False, markup=False)
 
 
 @users.command("deactivate")

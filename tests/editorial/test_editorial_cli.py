@@ -61,9 +61,10 @@ def test_users_add_with_a_generated_or_piped_password(run: Run) -> None:
         assert service.authenticate("ann@example.org", password) is not None
         assert service.authenticate("eve@example.org", "piped-password-1") is not None
     listed = json.loads(run("users", "list", "--json").output)
+    profile = {"display_name": "", "credentials": "", "affiliation": ""}
     assert listed == [
-        {"email": "ann@example.org", "role": "reviewer", "active": True},
-        {"email": "eve@example.org", "role": "editor", "active": True},
+        {"email": "ann@example.org", "role": "reviewer", "active": True, **profile},
+        {"email": "eve@example.org", "role": "editor", "active": True, **profile},
     ]
     assert "ann@example.org" in run("users", "list").output
 
@@ -121,3 +122,18 @@ def test_export_approved_articles(run: Run, slug: str, tmp_path: Path) -> None:
     exported = json.loads(run("articles", "export", "--format", "json").output)
     assert [a["slug"] for a in exported] == [slug] and exported[0]["approved_by"] == "ann@example.org"
     assert run("articles", "export", "--format", "docx").exit_code == 2
+
+
+def test_users_profile_sets_how_the_board_names_a_reviewer(run: Run) -> None:
+    assert run("users", "add", "ann@example.org", "--role", "reviewer").exit_code == 0
+    r = run("users", "profile", "ann@example.org", "--name", "Dr Ann Lee", "--credentials", "MD, FRCP",
+            "--affiliation", "St Elsewhere Hospital")  # fmt: skip
+    assert r.exit_code == 0 and "Dr Ann Lee, MD, FRCP — St Elsewhere Hospital" in r.output
+    r = run("users", "profile", "ann@example.org", "--affiliation", "Royal Infirmary")  # the rest stays
+    assert "Dr Ann Lee, MD, FRCP — Royal Infirmary" in r.output
+    listed = json.loads(run("users", "list", "--json").output)
+    assert listed[0]["display_name"] == "Dr Ann Lee" and listed[0]["affiliation"] == "Royal Infirmary"
+    bad = run("users", "profile", "ann@example.org", "--name", "ann@example.org")
+    assert bad.exit_code != 0 and "email address" in bad.output
+    missing = run("users", "profile", "nobody@example.org", "--name", "X")
+    assert missing.exit_code != 0 and "no user" in missing.output

@@ -25,6 +25,7 @@ class EvidencePassage:
     url: str = ""
     reviewed: bool | None = None
     score: float = 0.0
+    digest: bool = False  # the passage is bedside's summary of the guideline named in `title`
 
     def provenance(self, a: int, b: int) -> Provenance:
         """Provenance of the span text[a:b] of this passage."""
@@ -48,7 +49,7 @@ class ReferenceList:
                 Reference(
                     number=number, document_id=passage.document_id, type=passage.evidence_type,
                     title=passage.title, source=passage.source, year=passage.year, url=passage.url,
-                    reviewed=passage.reviewed,
+                    reviewed=passage.reviewed, digest=passage.digest,
                 )
             )  # fmt: skip
         return number

@@ -85,6 +85,7 @@ def evidence_from_hits(hits: list[SearchHit], docs: dict[str, Document]) -> list
                 passage_id=h.passage_id, document_id=h.document_id, text=h.text, start=h.start,
                 title=d.guideline or d.title, section=h.section, evidence_type=d.evidence_type, year=d.year,
                 source=reference_source(d), url=d.link, reviewed=d.reviewed, score=h.score,
+                digest=bool(d.guideline),
             )
         )  # fmt: skip
     return out
