@@ -168,7 +168,8 @@ def test_docs_are_a_page_of_the_site_built_from_the_openapi_document(client: Tes
     assert shown == {(m.upper(), path) for path, item in spec["paths"].items() for m in item}
     ask = next(op for op in r.context["operations"] if op.path == "/api/ask")  # type: ignore[attr-defined]
     assert ask.body == "AskIn" and [f.name for f in ask.body_fields if f.required] == ["question"]
-    review = next(op for op in r.context["operations"] if op.path.endswith("/review"))  # type: ignore[attr-defined]
-    assert review.needs_token and "override" in [f.name for f in review.body_fields]
+    operations = r.context["operations"]  # type: ignore[attr-defined]
+    review = next(op for op in operations if op.path.endswith("/review") and op.method == "POST")
+    assert review.needs_token and {"override", "version"} <= {f.name for f in review.body_fields}
     assert "<script" not in r.text.split("<main")[1] and "/static/css/bedside.css" in r.text
     assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 404  # no third-party bundle any more

@@ -58,7 +58,9 @@ def test_a_conversation_belongs_to_the_browser_that_started_it(api: TestClient, 
     assert r.status_code == 303 and "bedside_client" in alice.cookies
     target = r.headers["location"]  # /articles/SLUG?c=CONVERSATION: a link Alice might share
     conversation = target.split("?c=")[1]
-    assert ask_form(alice, {"question": "What about colchicine?", "conversation": conversation}).is_redirect
+    follow_up = ask_form(alice, {"question": "What about colchicine?", "conversation": conversation})
+    assert follow_up.is_redirect
+    target = follow_up.headers["location"]  # the follow-up's article: its trail lists the first question
     trail = alice.get(target)
     assert trail.context["trail"] and trail.context["article"].conversation == conversation  # type: ignore[attr-defined]
     seen = mallory.get(target)
