@@ -17,6 +17,8 @@ import httpx
 import pytest
 from editorial_support import PASSWORD, Editorial
 
+from bedside.web.deps import CLIENT_COOKIE
+
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
@@ -29,8 +31,9 @@ WIDTHS = (320, 390, 683, 720, 768, 1024, 1366, 1920)
 class Site:
     """A live editorial app with one article of each kind, and the address of every page type."""
 
-    def __init__(self, server: Any, e: Editorial, slug: str, document_id: str, conversation: str) -> None:
+    def __init__(self, server: Any, e: Editorial, slug: str, document_id: str, conversation: str, client: str) -> None:
         self.server, self.e, self.slug = server, e, slug
+        self.client = client  # the client cookie of whoever asked: an unpublished answer is theirs alone
         self.public = {
             "home": "/", "article": f"/articles/{slug}", "article-patient": f"/articles/{slug}?audience=patient",
             "unpublished answer": f"/answer?c={conversation}", "search": "/search?q=pneumonia", "sources": "/sources",
@@ -48,10 +51,17 @@ def site(editorial_factory: Any, live_server: Any) -> Iterator[Site]:
     e: Editorial = editorial_factory()
     with live_server(e.app) as server:
         body = httpx.post(server.url + "/api/ask", json={"question": QUESTION}, timeout=120).json()
-        off = httpx.post(server.url + "/api/ask", json={"question": OFF_TOPIC}, timeout=120).json()
+        off = httpx.post(server.url + "/api/ask", json={"question": OFF_TOPIC}, timeout=120)
         e.articles.set_profile(e.email("reviewer"), "Dr Rita Reyes", "MD", "St Elsewhere Hospital")
         document_id = body["references"][0]["document_id"]
-        yield Site(server, e, body["slug"], document_id, off["conversation"])
+        client = off.cookies[CLIENT_COOKIE]
+        yield Site(server, e, body["slug"], document_id, off.json()["conversation"], client)
+
+
+def as_the_asker(context: Any, site: Site) -> Any:
+    """The browser context with the asker's client cookie, so that it may open their unpublished answer."""
+    context.add_cookies([{"name": CLIENT_COOKIE, "value": site.client, "url": site.server.url}])
+    return context
 
 
 def sign_in(page: Any, base: str, email: str) -> None:
@@ -71,7 +81,7 @@ def violations(page: Any) -> list[str]:
 
 @pytest.mark.parametrize("width", [390, 1366])
 def test_no_page_type_has_an_axe_violation(browser: Any, site: Site, width: int) -> None:
-    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    context = as_the_asker(browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True), site)
     try:
         page = context.new_page()
         problems = {}
