@@ -222,11 +222,19 @@ def _review_command(action: str, needs_comment: bool, summary: str) -> None:
     @click.option("--as", "as_email", required=True, metavar="EMAIL", help="The local account acting.")
     @click.option("--version", "version", type=click.IntRange(1), metavar="N",
                   help="The version you reviewed: refused when a newer one exists.")  # fmt: skip
+    @click.option("--override", is_flag=True, hidden=action != "approve",
+                  help="Approve editor statements that bedside's check did not find in their cited sources "
+                       "(--comment gives the reason; the audit log records it).")  # fmt: skip
     @click.pass_context
     @handle_errors
-    def command(ctx: click.Context, slug: str, comment: str | None, as_email: str, version: int | None) -> None:
+    def command(
+        ctx: click.Context, slug: str, comment: str | None, as_email: str, version: int | None, override: bool
+    ) -> None:
+        if override and action != "approve":
+            raise click.UsageError("--override applies to approve only")
         service = _articles(ctx)
-        article = service.review(slug, action, service.get_user(as_email), comment or "", version)
+        user = service.get_user(as_email)
+        article = service.review(slug, action, user, comment or "", version, override=override)
         out.print(
             f"{safe(article.slug)}: {article.status.value} (version {article.latest.number})",
             highlight=False,
