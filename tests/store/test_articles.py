@@ -26,7 +26,7 @@ from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import ReviewStatus, Role, User
 from bedside.editorial.service import SqlArticleService
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, PermissionDenied
-from bedside.store.articles import WRITE, metadata, open_engine
+from bedside.store.articles import MIGRATIONS, WRITE, metadata, open_engine
 
 AUDIT_SECRET = "test-audit-key-0123456789abcdef0123456789abcdef"
 AUDIT_KEY = AuditKey(AUDIT_SECRET.encode())
@@ -421,6 +421,18 @@ def test_migrations_match_the_tables_and_reopening_is_a_no_op(
         assert compare_metadata(context, metadata) == []
         assert context.get_current_revision() == "0005"
     open_service().close()
+
+
+def test_the_migrations_form_one_chain_with_one_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    assert scripts.get_heads() == ["0005"]
+    chain = [(s.revision, s.down_revision) for s in scripts.walk_revisions()]  # newest first
+    assert chain == [("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)]
 
 
 def test_a_write_based_on_a_stale_read_is_refused(service: SqlArticleService, database_url: str) -> None:
