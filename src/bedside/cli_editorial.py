@@ -127,15 +127,36 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     """Every account with its role."""
     found = _articles(ctx).list_users()
     if as_json:
-        rows = [{"email": u.email, "role": u.role.value, "active": u.active} for u in found]
+        rows = [
+            {"email": u.email, "role": u.role.value, "active": u.active, "display_name": u.display_name,
+             "credentials": u.credentials, "affiliation": u.affiliation}
+            for u in found
+        ]  # fmt: skip
         click.echo(safe_json(json.dumps(rows, indent=2)))
         return
     from rich.table import Table
 
-    table = Table("Email", "Role", "Active", title_justify="left")
+    table = Table("Email", "Role", "Active", "Shown as", title_justify="left")
     for u in found:
-        table.add_row(safe(u.email), u.role.value, "yes" if u.active else "no")
+        table.add_row(safe(u.email), u.role.value, "yes" if u.active else "no", safe_markup(u.public_name))
     out.print(table if found else "No users yet: bedside users add EMAIL --role reviewer")
+
+
+@users.command("profile")
+@click.argument("email")
+@click.option("--name", "display_name", help='The display name the public sees, e.g. "Dr Ann Lee".')
+@click.option("--credentials", help='Degrees and titles, e.g. "MD, FRCP".')
+@click.option("--affiliation", help='Where they work, e.g. "Department of Haematology, St Elsewhere Hospital".')
+@click.pass_context
+@handle_errors
+def users_profile(
+    ctx: click.Context, email: str, display_name: str | None, credentials: str | None, affiliation: str | None
+) -> None:
+    """Set how the Medical Advisory Board names a reviewer on approved articles and the board page (never by email)."""
+    user = _articles(ctx).set_profile(email, display_name, credentials, affiliation)
+    shown = user.public_name or "(no display name: approved articles say 'a member of the Medical Advisory Board')"
+    line = f"{user.email}: {shown}" + (f" — {user.affiliation}" if user.affiliation else "")
+    out.print(safe(line), highlight=False, markup=False)
 
 
 @users.command("deactivate")
@@ -201,11 +222,19 @@ def _review_command(action: str, needs_comment: bool, summary: str) -> None:
     @click.option("--as", "as_email", required=True, metavar="EMAIL", help="The local account acting.")
     @click.option("--version", "version", type=click.IntRange(1), metavar="N",
                   help="The version you reviewed: refused when a newer one exists.")  # fmt: skip
+    @click.option("--override", is_flag=True, hidden=action != "approve",
+                  help="Approve editor statements that bedside's check did not find in their cited sources "
+                       "(--comment gives the reason; the audit log records it).")  # fmt: skip
     @click.pass_context
     @handle_errors
-    def command(ctx: click.Context, slug: str, comment: str | None, as_email: str, version: int | None) -> None:
+    def command(
+        ctx: click.Context, slug: str, comment: str | None, as_email: str, version: int | None, override: bool
+    ) -> None:
+        if override and action != "approve":
+            raise click.UsageError("--override applies to approve only")
         service = _articles(ctx)
-        article = service.review(slug, action, service.get_user(as_email), comment or "", version)
+        user = service.get_user(as_email)
+        article = service.review(slug, action, user, comment or "", version, override=override)
         out.print(
             f"{safe(article.slug)}: {article.status.value} (version {article.latest.number})",
             highlight=False,

@@ -377,6 +377,9 @@ class Statement:
     citations: tuple[int, ...]
     provenance: tuple[Provenance, ...]
     kind: str = ""  # e.g. "warning", "dose", "threshold": why it was placed where it is
+    editor: bool = False  # an editor's words, not a sentence taken from (or checked against) a source by bedside
+    supported: bool | None = None  # for an editor's statement: whether the verifier found it in its cited passages
+    check: str = ""  # the verifier's reason, for an editor's statement
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Statement:
@@ -391,11 +394,15 @@ class Statement:
                 if {"passage_id", "document_id", "start", "end"} <= p.keys()
             ),
             kind="indirect" if data.get("indirect") else "",
+            editor=data.get("editor") is True,
+            supported=data["supported"] if isinstance(data.get("supported"), bool) else None,
+            check=str(data.get("check") or ""),
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """The statement's JSON form; `"indirect": true` marks a bottom-line sentence that does not itself decide the
-        yes/no question asked (readers frame it so)."""
+        yes/no question asked (readers frame it so); `"editor": true` an editor's words, with `"supported"` and
+        `"check"` saying whether the verifier found them in the cited passages."""
         out: dict[str, Any] = {
             "text": self.text,
             "citations": list(self.citations),
@@ -406,6 +413,8 @@ class Statement:
         }
         if self.kind == "indirect":
             out["indirect"] = True
+        if self.editor:
+            out.update(editor=True, supported=bool(self.supported), check=self.check)
         return out
 
 
@@ -431,6 +440,7 @@ class Reference:
     reviewed: bool | None = None  # digests: checked by the advisory board
     notes: tuple[str, ...] = ()  # expressions of concern, errata, updates linked to the source
     label: str = ""  # the collection's label for a source from a named collection ("Local protocol")
+    digest: bool = False  # bedside's own summary of the guideline named in `title`, not the guideline's text
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reference:
@@ -445,15 +455,39 @@ class Reference:
             title=str(data.get("title", "")), source=str(data.get("source", "")),
             year=int(year) if isinstance(year, int) else None, url=str(data.get("url", "")),
             notes=tuple(str(n) for n in data.get("notes", ()) if n), label=str(data.get("label", "")),
+            reviewed=data["reviewed"] if isinstance(data.get("reviewed"), bool) else None,
+            digest=data.get("digest") is True,
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        """The reference's JSON form."""
-        return {
+        """The reference's JSON form; a digest adds `"digest": true` and its review state `"reviewed"`."""
+        out: dict[str, Any] = {
             "number": self.number, "type": self.type.label, "title": self.title, "source": self.source,
             "year": self.year, "url": self.url, "document_id": self.document_id, "notes": list(self.notes),
             "label": self.label,
         }  # fmt: skip
+        if self.digest:
+            out.update(digest=True, reviewed=bool(self.reviewed))
+        return out
+
+    @property
+    def shown_title(self) -> str:
+        """What the source is, for a reader: the title, or for a digest "bedside digest of <title>, <issuer> <year>"."""
+        if not self.digest:
+            return self.title
+        issued = " ".join(x for x in (self.source, str(self.year) if self.year else "") if x)
+        return f"bedside digest of {self.title.rstrip('.')}" + (f", {issued}" if issued else "")
+
+    @property
+    def review_note(self) -> str:
+        """A digest's review state in words ("" for other sources)."""
+        if not self.digest:
+            return ""
+        return (
+            "reviewed by the Medical Advisory Board"
+            if self.reviewed
+            else "not yet reviewed by the Medical Advisory Board"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -294,7 +294,7 @@ def test_prompt_injection_is_not_shown(llm_server: FakeLlmServer, passages: list
     shingles = {" ".join(prompt_words[i : i + 5]) for i in range(len(prompt_words) - 4)}
     words = re.findall(r"[a-z]+", text.lower())
     assert not any(" ".join(words[i : i + 5]) in shingles for i in range(len(words) - 4))
-    assert answer.title == "How do I treat iron and B12 deficiency"  # the off-topic title was replaced
+    assert answer.title == "How do I treat iron and B12 deficiency?"  # the off-topic title was replaced
 
 
 def test_no_surviving_statement_raises(llm_server: FakeLlmServer, passages: list[EvidencePassage]) -> None:

@@ -61,9 +61,10 @@ def test_users_add_with_a_generated_or_piped_password(run: Run) -> None:
         assert service.authenticate("ann@example.org", password) is not None
         assert service.authenticate("eve@example.org", "piped-password-1") is not None
     listed = json.loads(run("users", "list", "--json").output)
+    profile = {"display_name": "", "credentials": "", "affiliation": ""}
     assert listed == [
-        {"email": "ann@example.org", "role": "reviewer", "active": True},
-        {"email": "eve@example.org", "role": "editor", "active": True},
+        {"email": "ann@example.org", "role": "reviewer", "active": True, **profile},
+        {"email": "eve@example.org", "role": "editor", "active": True, **profile},
     ]
     assert "ann@example.org" in run("users", "list").output
 
@@ -121,3 +122,42 @@ def test_export_approved_articles(run: Run, slug: str, tmp_path: Path) -> None:
     exported = json.loads(run("articles", "export", "--format", "json").output)
     assert [a["slug"] for a in exported] == [slug] and exported[0]["approved_by"] == "ann@example.org"
     assert run("articles", "export", "--format", "docx").exit_code == 2
+
+
+def test_users_profile_sets_how_the_board_names_a_reviewer(run: Run) -> None:
+    assert run("users", "add", "ann@example.org", "--role", "reviewer").exit_code == 0
+    r = run("users", "profile", "ann@example.org", "--name", "Dr Ann Lee", "--credentials", "MD, FRCP",
+            "--affiliation", "St Elsewhere Hospital")  # fmt: skip
+    assert r.exit_code == 0 and "Dr Ann Lee, MD, FRCP — St Elsewhere Hospital" in r.output
+    r = run("users", "profile", "ann@example.org", "--affiliation", "Royal Infirmary")  # the rest stays
+    assert "Dr Ann Lee, MD, FRCP — Royal Infirmary" in r.output
+    listed = json.loads(run("users", "list", "--json").output)
+    assert listed[0]["display_name"] == "Dr Ann Lee" and listed[0]["affiliation"] == "Royal Infirmary"
+    bad = run("users", "profile", "ann@example.org", "--name", "ann@example.org")
+    assert bad.exit_code != 0 and "email address" in bad.output
+    missing = run("users", "profile", "nobody@example.org", "--name", "X")
+    assert missing.exit_code != 0 and "no user" in missing.output
+
+
+def test_approving_an_unsupported_edit_from_the_command_line_needs_the_override(run: Run, slug: str) -> None:
+    run("users", "add", "ann@example.org", "--role", "reviewer")
+    run("users", "add", "eve@example.org", "--role", "editor")
+    with SqlArticleService(load_settings().resolved_database_url) as service:
+        edit = service.get(slug).latest.answer
+        edit["bottom_line"][0]["text"] = "Give 900 mg of iron every hour."  # in no source, checked by nothing
+        service.edit(slug, service.get_user("eve@example.org"), edit)
+    assert run("review", "claim", slug, "--as", "ann@example.org", "--version", "2").exit_code == 0
+    result = run("review", "approve", slug, "--as", "ann@example.org", "--version", "2")
+    assert result.exit_code == 2 and "approve with the override" in result.output
+    result = run("review", "approve", slug, "--as", "ann@example.org", "--version", "2", "--override")
+    assert result.exit_code == 2 and "needs a reason for the override" in result.output
+    result = run("review", "reject", slug, "--as", "ann@example.org", "-m", "No.", "--override")
+    assert result.exit_code == 2 and "--override applies to approve only" in result.output
+    result = run(
+        "review", "approve", slug, "--as", "ann@example.org", "--version", "2", "--override", "-m", "Pharmacy agreed."
+    )
+    assert result.exit_code == 0 and f"{slug}: approved (version 2)" in result.output
+    history = run("review", "history", slug).output
+    assert "override: approved with 1 editor statement" in history and "Pharmacy agreed." in history
+    result = run("audit", "verify")
+    assert result.exit_code == 0 and "chain intact" in result.output, result.output

@@ -36,7 +36,10 @@ def test_statements_change_and_everything_else_stays() -> None:
     edited["question"] = "something else"
     edited["meta"] = {"composer": "forged"}
     result = apply_edit(base(), edited)
-    assert result["bottom_line"][0] == {"text": "Oral iron 65 mg once daily first.", "citations": [1], "provenance": []}
+    assert result["bottom_line"][0] == {
+        "text": "Oral iron 65 mg once daily first.", "citations": [1], "provenance": [],
+        "editor": True, "supported": False, "check": "not checked against its sources",
+    }  # fmt: skip
     assert (
         result["question"] == "q" and result["meta"] == base()["meta"] and result["references"] == base()["references"]
     )

@@ -22,10 +22,11 @@ from argon2 import PasswordHasher
 from bedside.answer.service import slug_for
 from bedside.editorial import records
 from bedside.editorial.audit import AuditKey
+from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import ReviewStatus, Role, User
 from bedside.editorial.service import SqlArticleService
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, PermissionDenied
-from bedside.store.articles import WRITE, metadata, open_engine
+from bedside.store.articles import MIGRATIONS, WRITE, metadata, open_engine
 
 AUDIT_SECRET = "test-audit-key-0123456789abcdef0123456789abcdef"
 AUDIT_KEY = AuditKey(AUDIT_SECRET.encode())
@@ -183,11 +184,15 @@ def test_changes_requested_then_edited_then_approved_by_someone_else(
     assert service.get(slug).status is ReviewStatus.UNDER_REVIEW
     back = service.review(slug, "request_changes", people["ann"], "Give the dose.")
     assert back.status is ReviewStatus.CHANGES_REQUESTED and back.claimed_by == ""
-    edited = service.edit(slug, people["eve"], answer(text="Give oral iron 65 mg once daily."))
+    supported = Verdict(True, "supported", [])  # what the verifier says when the source states it
+    edited = service.edit(
+        slug, people["eve"], answer(text="Give oral iron 65 mg once daily."), check=lambda *_: supported
+    )
     assert edited.status is ReviewStatus.SUBMITTED and len(edited.versions) == 2
     v2 = edited.latest
     assert v2.created_by == "eve@example.org" and v2.sources == SOURCES
     assert v2.answer["bottom_line"][0]["text"] == "Give oral iron 65 mg once daily."
+    assert v2.answer["bottom_line"][0]["editor"] is True and v2.answer["bottom_line"][0]["supported"] is True
     assert edited.versions[0].answer["bottom_line"][0]["text"] == "Give oral iron once daily."  # kept as it was
     service.review(slug, "claim", people["bob"])
     assert service.review(slug, "approve", people["bob"]).public_version == v2
@@ -424,6 +429,18 @@ def test_migrations_match_the_tables_and_reopening_is_a_no_op(
     open_service().close()
 
 
+def test_the_migrations_form_one_chain_with_one_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    assert scripts.get_heads() == ["0005"]
+    chain = [(s.revision, s.down_revision) for s in scripts.walk_revisions()]  # newest first
+    assert chain == [("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)]
+
+
 def test_a_write_based_on_a_stale_read_is_refused(service: SqlArticleService, database_url: str) -> None:
     slug = new_article(service)
     engine = open_engine(database_url).execution_options(**{WRITE: True})
@@ -543,15 +560,16 @@ def test_four_eyes_excludes_every_author_since_the_last_approval(
     service: SqlArticleService, people: dict[str, User]
 ) -> None:
     slug = new_article(service)
-    service.edit(slug, people["root"], answer(text="Give 1 g every hour."))  # the admin writes version 2
-    service.edit(slug, people["eve"], answer(text="Give 1 g every hour, orally."))  # an editor touches it up: 3
+    found = lambda *_: Verdict(True, "supported", [])  # noqa: E731  (the sources state it: no override needed)
+    service.edit(slug, people["root"], answer(text="Give 1 g every hour."), check=found)  # the admin writes version 2
+    service.edit(slug, people["eve"], answer(text="Give 1 g every hour, orally."), check=found)  # touched up: 3
     service.review(slug, "claim", people["root"], version=3)
     with pytest.raises(PermissionDenied, match="you made a version since the last approval"):
         service.review(slug, "approve", people["root"], version=3)
     service.review(slug, "release", people["root"])
     service.review(slug, "claim", people["ann"], version=3)
     service.review(slug, "approve", people["ann"], version=3)  # someone who wrote none of it
-    service.edit(slug, people["eve"], answer(text="Give 1 g daily."))  # after an approval only newer authors count
+    service.edit(slug, people["eve"], answer(text="Give 1 g daily."), check=found)  # after an approval: newer authors
     service.review(slug, "claim", people["root"], version=4)
     assert service.review(slug, "approve", people["root"], version=4).approved_version == 4
 

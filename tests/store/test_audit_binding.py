@@ -268,3 +268,39 @@ def test_a_tampered_legacy_chain_is_not_re_keyed(database_url: str, tmp_path: Pa
     with _service(database_url) as service, pytest.raises(InvalidInput, match="record 2: its content does not match"):
         service.rekey_audit()
     assert _scalar(database_url, "SELECT count(*) FROM audit") == 3  # nothing was appended
+
+
+def test_an_approval_with_the_override_is_sealed_and_verifies(database_url: str, tmp_path: Path) -> None:
+    """Approving an editor's statement that the verifier did not find is recorded, with its reason, in the keyed
+    chain: replay verifies it, and neither the override's words nor the statement's verdict can be changed after."""
+    with _service(database_url) as service:
+        ann = service.add_user("ann@example.org", Role.REVIEWER, "ann-password-long")[0]
+        eve = service.add_user("eve@example.org", Role.EDITOR, "eve-password-long")[0]
+        slug = service.article_for(QUESTIONS[0], lambda: answer(), SOURCES).slug
+        edited = service.edit(slug, eve, answer(text="Give 900 mg of iron every hour."))  # checked by nothing
+        assert edited.latest.answer["bottom_line"][0]["supported"] is False
+        service.review(slug, "claim", ann, version=2)
+        with pytest.raises(InvalidInput, match="approve with the override"):
+            service.review(slug, "approve", ann, version=2)
+        done = service.review(slug, "approve", ann, "Checked the dose with pharmacy.", 2, override=True)
+        assert done.approved_version == 2
+        last = service.history(slug)[-1]
+        assert last.comment.startswith("override: approved with 1 editor statement") and "pharmacy" in last.comment
+        assert service.verify_audit().ok
+    result = _verify(database_url, tmp_path)
+    assert result.exit_code == 0 and "chain intact" in result.output, result.output
+
+    _as_owner(database_url, "UPDATE audit SET comment = 'Looks right.' WHERE action = 'approve'")  # hide the override
+    result = _verify(database_url, tmp_path)
+    assert result.exit_code == 1 and "its content does not match its hash (altered)" in result.output
+
+    _as_owner(database_url, "UPDATE audit SET comment = 'override: approved with 1 editor statement that bedside''s "
+                            "check did not find in its cited sources. Checked the dose with pharmacy.' "
+                            "WHERE action = 'approve'")  # fmt: skip
+    assert _verify(database_url, tmp_path).exit_code == 0  # restored word for word: the seal holds again
+    article = f"(SELECT id FROM articles WHERE slug = '{slug}')"
+    flip = "REPLACE(answer, '\"supported\": false', '\"supported\": true')"  # the verdict made to say "found"
+    _as_owner(database_url, f"UPDATE versions SET answer = {flip} WHERE article_id = {article} AND number = 2")
+    result = _verify(database_url, tmp_path)
+    assert result.exit_code == 1, result.output
+    assert f"version 2 of {slug} is not the text this record sealed (rewritten)" in result.output

@@ -143,9 +143,12 @@ def rows(s: Any) -> list[Row]:
         Row("GET", "/", s.url("/"), public),
         Row("POST", "/ask", s.page_ask, each(*(to("/articles/{slug}"),) * 4)),
         Row("GET", "/articles/{slug}", s.article("/articles/{slug}"), per(visible=(OK,) * 4, hidden=(HIDDEN,) * 4)),
+        # an unpublished answer, by its conversation: the same for everyone (an unknown conversation is not found)
+        Row("GET", "/answer", s.url("/answer?c=c-none"), each(HIDDEN, HIDDEN, HIDDEN, HIDDEN)),
         Row("GET", "/search", s.url("/search?q=treatment"), public),
         Row("GET", "/sources", s.url("/sources"), public),
         Row("GET", "/policy", s.url("/policy"), public),
+        Row("GET", "/board", s.url("/board"), public),
         Row("GET", "/docs", s.url("/docs"), public),
         # -- signing in and out ----------------------------------------------------------------------------------
         Row("GET", "/login", s.url("/login"), each(OK, to("/review"), to("/review"), to("/review"))),
@@ -187,8 +190,10 @@ def rows(s: Any) -> list[Row]:
         Row("GET", "/account/password", s.url("/account/password"), each(LOGIN, OK, OK, OK)),
         Row("POST", "/account/password", s.wrong_password, each(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN)),
         # -- user admin ------------------------------------------------------------------------------------------
+        Row("GET", "/review/source", s.source_document, each(LOGIN, OK, OK, OK)),
         Row("GET", "/admin/users", s.url("/admin/users"), each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
         Row("POST", "/admin/users", s.add_user, each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
+        Row("POST", "/admin/users/profile", s.set_profile, each(LOGIN, FORBIDDEN, FORBIDDEN, OK)),
         Row(
             "POST",
             "/admin/users/role",

@@ -58,6 +58,7 @@ def ask_api(client: TestClient, question: str) -> str:
     """Ask through the API; the article's slug."""
     r = client.post("/api/ask", json={"question": question})
     assert r.status_code == 200, r.text
+    assert r.json()["slug"], f"{question!r} abstained: an answer with too little evidence is never an article"
     return str(r.json()["slug"])
 
 

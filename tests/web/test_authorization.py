@@ -7,7 +7,7 @@ import copy
 import itertools
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from authorization_table import ADMIN, ANON, CANNOT_OWN, EDITOR, REVIEWER, ROLES, Probe, Row, Scene, rows
@@ -25,7 +25,6 @@ OTHER_EDITOR = "edna@example.org"  # an editor making the versions that are some
 CLAIMERS = (REVIEWER, ADMIN)  # the roles that may claim (and so own a claim)
 EXCLUDED = {
     ("MOUNT", "/static"): "the site's own CSS and scripts: public files, no authorization",
-    ("MOUNT", "/docs/assets"): "Swagger UI's files (when installed): public files, no authorization",
 }
 
 
@@ -54,7 +53,9 @@ class World:
         return slug
 
     def edit(self, slug: str, email: str) -> str:
-        self.articles.edit(slug, self.articles.get_user(email), edit_of(self.articles.get(slug).latest.answer))
+        check = self.e.app.state.service.check_statement  # the verifier, as the review desk runs it
+        self.articles.edit(slug, self.articles.get_user(email), edit_of(self.articles.get(slug).latest.answer),
+                           check=check)  # fmt: skip
         return slug
 
     def client(self, role: str, api: bool) -> TestClient:
@@ -186,6 +187,17 @@ class Scenes:
         return Probe("/admin/users/role", data={"email": email, "role": "editor"})
 
     @staticmethod
+    def source_document(w: World, role: str, variant: str, c: TestClient) -> Probe:
+        doc = w.e.app.state.service.bedside.store.document_ids()[0]
+        return Probe(f"/review/source?doc={quote(doc)}&start=0&end=10")
+
+    @staticmethod
+    def set_profile(w: World, role: str, variant: str, c: TestClient) -> Probe:
+        email = f"member{next(w.serial)}@example.org"
+        w.articles.add_user(email, "reviewer", PASSWORD)
+        return Probe("/admin/users/profile", data={"email": email, "display_name": "Dr Board Member"})
+
+    @staticmethod
     def deactivate(w: World, role: str, variant: str, c: TestClient) -> Probe:
         """Deactivate the actor's own account, or a fresh account of someone else."""
         if variant == "own":
@@ -199,7 +211,7 @@ class Scenes:
 def step(slug: str, action: str, page: bool, version: int = 1) -> Probe:
     """A review action on `version` (the scenes' articles have one version unless they say otherwise)."""
     if page:
-        data = {"action": action, "comment": "Needs work.", "version": str(version)}
+        data = {"action": action, "comment": "Needs work.", "version": str(version), "confirm": "1"}  # box ticked
         return Probe(f"/review/{slug}/action", data=data, slug=slug)
     return Probe(f"/api/articles/{slug}/review", json={"action": action, "comment": "Needs work.", "version": version},
                  slug=slug)  # fmt: skip

@@ -133,7 +133,9 @@ def test_editorial_policy_sources_and_docs(page: Any, live: Any) -> None:
     page.get_by_role("navigation", name="Site").get_by_role("link", name="Sources").click()
     assert page.get_by_role("row", name=re.compile("Guideline")).count() >= 1
     page.goto(server.url + "/docs")
-    page.locator(".opblock-summary-path", has_text="/api/ask").first.wait_for(timeout=10_000)
+    page.get_by_role("navigation", name="Operations").get_by_role("link", name="POST /api/ask", exact=True).click()
+    assert page.url.endswith("#post-api-ask")
+    assert page.get_by_role("heading", name="POST /api/ask", exact=True).is_visible()
     assert page.js_errors == []
 
 

@@ -51,7 +51,13 @@ def test_ask_form_redirects_to_the_article_keeping_the_conversation(client: Test
     follow = ask_form(client, {"question": "What about in pregnancy?", "conversation": conversation})
     assert follow.status_code == 303 and follow.headers["location"].endswith(f"?c={conversation}")
     view, page = _article(client, follow.headers["location"].split("?")[0].rsplit("/", 1)[1], c=conversation)
-    assert page.context["trail"] == [question]  # type: ignore[attr-defined]
+    trail = page.context["trail"]  # type: ignore[attr-defined]
+    assert [t.question for t in trail] == [question]
+    assert trail[0].url == f"{location.split('?')[0]}?c={conversation}"  # a link back to the earlier article
+    assert view.title == "First-Line Treatment of Community-acquired Pneumonia in Pregnancy"  # stands on its own
+    assert view.question == "What is the first-line treatment for community-acquired pneumonia in pregnancy?"
+    mine = client.get(location).context["trail"]  # type: ignore[attr-defined]
+    assert mine == []  # the page's own question is never listed as earlier
     assert view.conversation == conversation
     assert f'name="conversation" value="{conversation}"' in page.text
 
@@ -154,9 +160,16 @@ def test_policy_sources_and_search_pages(client: TestClient, asked: dict[str, An
     assert client.get("/search", params={"status": "nonsense"}).status_code == 422
 
 
-def test_docs_are_served_locally(client: TestClient) -> None:
+def test_docs_are_a_page_of_the_site_built_from_the_openapi_document(client: TestClient) -> None:
     r = client.get("/docs")
-    assert r.status_code == 200
-    assert "/docs/assets/swagger-ui-bundle.js" in r.text and "http" not in r.text.split("<body>")[1]
-    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
-    assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+    assert r.status_code == 200 and r.template.name == "docs.html"  # type: ignore[attr-defined]
+    spec = client.get("/openapi.json").json()
+    shown = {(op.method, op.path) for op in r.context["operations"]}  # type: ignore[attr-defined]
+    assert shown == {(m.upper(), path) for path, item in spec["paths"].items() for m in item}
+    ask = next(op for op in r.context["operations"] if op.path == "/api/ask")  # type: ignore[attr-defined]
+    assert ask.body == "AskIn" and [f.name for f in ask.body_fields if f.required] == ["question"]
+    operations = r.context["operations"]  # type: ignore[attr-defined]
+    review = next(op for op in operations if op.path.endswith("/review") and op.method == "POST")
+    assert review.needs_token and {"override", "version"} <= {f.name for f in review.body_fields}
+    assert "<script" not in r.text.split("<main")[1] and "/static/css/bedside.css" in r.text
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 404  # no third-party bundle any more

@@ -58,7 +58,9 @@ def test_a_conversation_belongs_to_the_browser_that_started_it(api: TestClient, 
     assert r.status_code == 303 and "bedside_client" in alice.cookies
     target = r.headers["location"]  # /articles/SLUG?c=CONVERSATION: a link Alice might share
     conversation = target.split("?c=")[1]
-    assert ask_form(alice, {"question": "What about colchicine?", "conversation": conversation}).is_redirect
+    follow_up = ask_form(alice, {"question": "What about colchicine?", "conversation": conversation})
+    assert follow_up.is_redirect
+    target = follow_up.headers["location"]  # the follow-up's article: its trail lists the first question
     trail = alice.get(target)
     assert trail.context["trail"] and trail.context["article"].conversation == conversation  # type: ignore[attr-defined]
     seen = mallory.get(target)
@@ -96,3 +98,18 @@ def test_the_ask_form_needs_this_browsers_token(api: TestClient, editorial: Edit
     assert cookieless.post("/ask", data={"question": question, "ask_token": theirs.group(1)}).status_code == 403
     assert question.lower() not in _stored_text(editorial.data_dir).lower()
     assert ask_form(victim, {"question": question}).status_code == 303
+
+
+def test_an_unpublished_answer_is_shown_to_its_asker_alone(api: TestClient, editorial: Editorial) -> None:
+    """An answer that abstained is never an article: its page belongs to the browser that asked, and says what was
+    removed from the question."""
+    asker, other = TestClient(editorial.app, follow_redirects=False), TestClient(editorial.app)
+    question = "Mr John Smith asks: how do I fix a flat bicycle tyre?"
+    r = ask_form(asker, {"question": question})
+    assert r.status_code == 303 and r.headers["location"].startswith("/answer?c=c-")
+    assert "scrubbed=1" in r.headers["location"]
+    shown = asker.get(r.headers["location"])
+    assert shown.status_code == 200 and "not published as an article" in shown.text
+    assert "they were removed before anything was stored" in shown.text and "Smith" not in shown.text
+    assert other.get(r.headers["location"]).status_code == 404  # another browser, even with the address
+    assert "Smith" not in _stored_text(editorial.data_dir)

@@ -98,14 +98,20 @@ def test_the_status_matrix_through_a_whole_review(api: TestClient, editorial: Ed
     assert api.post(versions, json=body, headers=e.bearer("editor")).status_code == 409  # edited from a stale base
 
     assert act(api, e, "reviewer", slug, "claim").status_code == 200
-    r = act(api, e, "reviewer", slug, "approve")
+    r = act(api, e, "reviewer", slug, "approve")  # "Edited by the editor." is in no source: an override is needed
+    assert r.status_code == 422 and "override" in r.json()["detail"]
+    body = {"action": "approve", "comment": "Checked by hand.", "override": True, "version": 2}
+    r = api.post(f"/api/articles/{slug}/review", json=body, headers=e.bearer("reviewer"))
     assert r.status_code == 200 and r.json()["status"] == "approved" and r.json()["approved_version"] == 2
     assert act(api, e, "reviewer", slug, "approve").status_code == 409  # already approved
     shown = api.get(f"/api/articles/{slug}").json()
-    assert shown["status"] == "approved" and shown["approved_by"] == e.email("reviewer")
+    assert shown["status"] == "approved" and shown["approved_by"] == "a member of the Medical Advisory Board"
     assert shown["approved_at"] and shown["answer"]["updated"] == shown["approved_at"][:10]
     assert shown["answer"]["status"] == "approved" and shown["version"] == 2
     assert shown["answer"]["bottom_line"][0]["text"] == "Edited by the editor."
+    assert (
+        shown["answer"]["bottom_line"][0]["editor"] is True and shown["answer"]["bottom_line"][0]["supported"] is False
+    )
     actions = [event.action for event in e.articles.history(slug)]
     assert actions == ["compose", "claim", "request_changes", "edit", "claim", "approve"]
 
@@ -173,9 +179,12 @@ def test_claim_and_approve_act_only_on_the_version_the_reviewer_saw(api: TestCli
     assert r.status_code == 409 and "you reviewed version 1 but the latest is version 2" in r.json()["detail"]
     assert e.articles.get(slug).status.value == "submitted"  # nothing changed
     assert act(api, e, "reviewer", slug, "claim", version=2).status_code == 200
-    assert act(api, e, "reviewer", slug, "approve", version=1).status_code == 409
+    r = act(api, e, "reviewer", slug, "approve", version=1)  # stale first: version 1 needed no override
+    assert r.status_code == 409 and "you reviewed version 1 but the latest is version 2" in r.json()["detail"]
     assert e.articles.get(slug).approved_version == 0
-    assert act(api, e, "reviewer", slug, "approve", version=2).status_code == 200
+    assert act(api, e, "reviewer", slug, "approve", version=2).status_code == 422  # the edit is in no source
+    body = {"action": "approve", "version": 2, "override": True, "comment": "Checked against the protocol."}
+    assert api.post(f"/api/articles/{slug}/review", json=body, headers=e.bearer("reviewer")).status_code == 200
 
 
 def test_the_review_form_names_the_version_it_shows(api: TestClient, editorial: Editorial) -> None:

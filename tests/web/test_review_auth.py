@@ -313,7 +313,7 @@ def test_changing_a_password_ends_every_other_session(api: TestClient, editorial
 def test_an_admin_changes_a_role_and_it_applies_at_once(api: TestClient, editorial: Editorial) -> None:
     editorial.articles.add_user("quinn@example.org", "reviewer", PASSWORD)
     token = editorial.articles.issue_token("quinn@example.org")
-    slug = ask_api(api, "How is pseudogout treated?")
+    slug = ask_api(api, "How is an acute gout flare treated?")  # answered: it becomes an article
     admin = person(editorial, "admin")
     page = admin.get("/admin/users")
     assert 'action="/admin/users/role"' in page.text

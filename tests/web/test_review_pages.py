@@ -23,11 +23,12 @@ def review(client: TestClient, slug: str, **params: Any) -> tuple[ReviewPage, An
 
 
 def act(client: TestClient, slug: str, action: str, comment: str = "") -> Any:
-    """A review action from the article's review page, naming the version that page shows."""
+    """A review action from the article's review page, naming the version that page shows (approving: the
+    confirmation box ticked)."""
     page = client.get(f"/review/{slug}")
     token = csrf_of(page.text)
     version = str(page.context["review"].shown)  # type: ignore[attr-defined]
-    data = {"csrf": token, "action": action, "comment": comment, "version": version}
+    data = {"csrf": token, "action": action, "comment": comment, "version": version, "confirm": "1"}
     return client.post(f"/review/{slug}/action", data=data)
 
 
@@ -156,8 +157,17 @@ def test_approval_shows_on_the_public_page_and_an_approved_version_outlives_a_ne
     view = r.context["article"]  # type: ignore[attr-defined]
     day = article.approved_at[:10]
     assert view.status == "approved" and not view.pending and view.updated == day
-    assert (view.approved_by, view.approved_on) == (editorial.email("reviewer"), day)
-    assert f"Approved by <strong>{editorial.email('reviewer')}</strong> on" in r.text
+    assert (view.approved_by, view.approved_on) == ("a member of the Medical Advisory Board", day)  # no profile yet
+    editorial.articles.set_profile(editorial.email("reviewer"), "Dr Rita Reyes", "MD, FRCP", "St Elsewhere Hospital")
+    r = api.get(f"/articles/{slug}")
+    assert r.context["article"].approved_by == "Dr Rita Reyes, MD, FRCP"  # type: ignore[attr-defined]
+    assert 'Approved by <a href="/board"><strong>Dr Rita Reyes, MD, FRCP</strong></a> on' in r.text
+    assert editorial.email("reviewer") not in r.text  # the public never sees a reviewer's email address
+    assert api.get(f"/api/articles/{slug}").json()["approved_by"] == "Dr Rita Reyes, MD, FRCP"
+    board = api.get("/board")
+    assert board.status_code == 200 and "Dr Rita Reyes" in board.text and "St Elsewhere Hospital" in board.text
+    assert 'href="/policy"' in board.text and editorial.email("reviewer") not in board.text
+    editorial.articles.set_profile(editorial.email("reviewer"), "", "", "")
     assert "pending human review" not in r.text and f'Last updated <time datetime="{day}">' in r.text
     fields = edit_fields(editor, slug)
     assert editor.post(f"/review/{slug}/edit", data={**fields, "text:bl:0": "Rewritten."}).status_code == 303

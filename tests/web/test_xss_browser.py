@@ -170,7 +170,7 @@ def test_reviewer_pages_comment_and_edit(browser: Any, watch: Watch, desk_server
     watch.page.goto(f"{base}/review/{slug}")
     watch.page.get_by_role("button", name="Claim").click()
     watch.page.wait_for_url(f"{base}/review/{slug}?done=claim")
-    watch.page.get_by_label("What should change? (required)").fill(comment)
+    watch.page.get_by_label(re.compile(r"^What should change\? \(required")).fill(comment)
     watch.page.get_by_role("button", name="Request changes").click()
     watch.page.wait_for_url(f"{base}/review/{slug}?done=request_changes")
     watch.audit([comment])

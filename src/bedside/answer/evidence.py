@@ -28,6 +28,7 @@ class EvidencePassage:
     notes: tuple[str, ...] = ()  # expressions of concern, errata, updates: shown with the reference
     label: str = ""  # the collection's label ("Local protocol"), shown with the reference
     priority: int = 0  # its collection's priority when the searcher found it on topic (local protocols first)
+    digest: bool = False  # the passage is bedside's summary of the guideline named in `title`
 
     def provenance(self, a: int, b: int) -> Provenance:
         """Provenance of the span text[a:b] of this passage."""
@@ -51,7 +52,7 @@ class ReferenceList:
                 Reference(
                     number=number, document_id=passage.document_id, type=passage.evidence_type,
                     title=passage.title, source=passage.source, year=passage.year, url=passage.url,
-                    reviewed=passage.reviewed, notes=passage.notes, label=passage.label,
+                    reviewed=passage.reviewed, notes=passage.notes, label=passage.label, digest=passage.digest,
                 )
             )  # fmt: skip
         return number

@@ -432,8 +432,18 @@ _NOUNS = {
 
 
 def title_for(plan: QueryPlan) -> str:
-    """The question restated as a heading ("Treatment of Concurrent Iron and Vitamin B12 Deficiency")."""
-    text = plan.question.strip().rstrip("?.! ")
+    """The question restated as a heading ("Treatment of Concurrent Iron and Vitamin B12 Deficiency"); a question
+    that is not restated keeps its question mark ("Is Metformin Safe in Pregnancy?")."""
+    asked = plan.question.strip()
+    text = asked.rstrip("?.! ")
+    restated = _restated(text)
+    if restated != text:
+        return _title_case(restated)
+    return _title_case(text) + ("?" if asked.endswith("?") else "")
+
+
+def _restated(text: str) -> str:
+    """Restate "What is the treatment for X" as "Treatment of X"; any other text stays as it is."""
     low = text.lower()
     for lead in _LEADS:
         if not low.startswith(lead + " "):
@@ -448,7 +458,7 @@ def title_for(plan: QueryPlan) -> str:
                 continue
             break
         break
-    return _title_case(text)
+    return text
 
 
 def _title_case(text: str) -> str:

@@ -240,7 +240,7 @@ class LlmComposer:
             raise UpstreamError(f"LLM answer has no verifiable statement ({len(check.dropped)} dropped)")
         bottom_line, numbered, references = renumber(bottom, sections, {p.passage_id: p for p in passages})
         allowed = check.vocabulary | content_terms(question) | _GENERIC_TERMS
-        title = _label(draft.title, allowed, content_terms(question), 160) or " ".join(question.split()).rstrip("?")
+        title = _label(draft.title, allowed, content_terms(question), 160) or " ".join(question.split())
         return Answer(
             question=question, title=title, audience=audience, bottom_line=bottom_line,
             sections=tuple(AnswerSection(_label(h, allowed, None, 100) or "Key points", st) for h, st in numbered),

@@ -7,7 +7,7 @@ from typing import Any
 
 from bedside.model import Answer, Statement
 
-__all__ = ["DISCLAIMER", "PATIENT_DISCLAIMER", "reference_line", "review_line", "to_markdown"]
+__all__ = ["DISCLAIMER", "PATIENT_DISCLAIMER", "editor_label", "reference_line", "review_line", "to_markdown"]
 
 DISCLAIMER = "For healthcare professionals. Not a substitute for clinical judgement; verify against primary sources."
 PATIENT_DISCLAIMER = (
@@ -28,9 +28,15 @@ def _cite(s: Statement) -> str:
 
 def reference_line(r: Any) -> str:
     """ "Guideline — Title. Source, Year. link", led by a collection's label ("Local protocol — ") and followed by
-    the source's notes ("Expression of concern: ...")."""
+    the source's notes ("Expression of concern: ..."); for a digest, "Guideline — bedside digest of Title, Issuer Year
+    (not yet reviewed by the Medical Advisory Board). link"."""
     label = getattr(r, "label", "")
-    parts = [f"{label + ' — ' if label else ''}{r.type.label} — {r.title.rstrip('.')}."]
+    lead = f"{label} — " if label else ""
+    if getattr(r, "digest", False):
+        line = f"{lead}{r.type.label} — {r.shown_title} ({r.review_note})."
+        parts = [f"{line} {r.url}" if r.url else line]
+        return " ".join(parts + [f"[{note}]" for note in getattr(r, "notes", ())])
+    parts = [f"{lead}{r.type.label} — {r.title.rstrip('.')}."]
     tail = ", ".join(x for x in (r.source, str(r.year) if r.year else "") if x)
     if tail:
         parts.append(tail + ".")
@@ -85,7 +91,15 @@ def _led(s: Statement, answer: Answer) -> str:
     from bedside.answer.audience import lead_of
 
     lead = lead_of(s, answer.audience)
-    return f"{lead} {s.text}" if lead else s.text
+    text = f"{lead} {s.text}" if lead else s.text
+    return f"{editor_label(s)}: {text}" if s.editor else text
+
+
+def editor_label(s: Statement) -> str:
+    """How an editor's statement is labelled for readers (never as a sentence taken from its source)."""
+    if s.supported:
+        return "Editor's statement"
+    return "Editor's statement (not found in the cited source by bedside's check)"
 
 
 def _nums(s: Statement) -> str:

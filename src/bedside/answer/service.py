@@ -95,7 +95,7 @@ def evidence_from_hits(
                 passage_id=h.passage_id, document_id=h.document_id, text=h.text, start=h.start,
                 title=d.guideline or d.title, section=h.section, evidence_type=d.evidence_type, year=d.year,
                 source=reference_source(d), url=d.link, reviewed=d.reviewed, score=h.score, notes=d.notes(),
-                label=label, priority=h.priority,
+                label=label, priority=h.priority, digest=bool(d.guideline),
             )
         )  # fmt: skip
     return out

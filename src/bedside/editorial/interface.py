@@ -41,6 +41,14 @@ class User:
     role: Role
     active: bool = True
     epoch: int = 0  # goes up when the password changes or the account is deactivated: older sessions are over
+    display_name: str = ""  # how the Medical Advisory Board page and approved articles name them
+    credentials: str = ""  # e.g. "MD, FRCP"
+    affiliation: str = ""  # e.g. "Department of Haematology, St Elsewhere Hospital"
+
+    @property
+    def public_name(self) -> str:
+        """The name the public sees ("Dr Ann Lee, MD, FRCP"), never the email address; "" without a profile."""
+        return ", ".join(x for x in (self.display_name, self.credentials) if x) if self.display_name else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +137,19 @@ class ArticleService(Protocol):
         """Newest first; `approved_only`: only articles with an approved version (what the public may browse)."""
         ...
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "", version: int | None = None) -> Article:
-        """action: claim | approve | request_changes | reject; `version`, the one reviewed, must be the latest."""
+    def review(
+        self,
+        slug: str,
+        action: str,
+        actor: User,
+        comment: str = "",
+        version: int | None = None,
+        *,
+        override: bool = False,
+    ) -> Article:
+        """action: claim | approve | request_changes | reject; `version`, the one reviewed, must be the latest;
+        `override` approves editor statements the verifier did not find in their cited sources (with a reason in
+        `comment`)."""
         ...
 
     def edit(self, slug: str, actor: User, answer: dict[str, Any]) -> Article:

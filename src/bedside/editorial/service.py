@@ -22,7 +22,7 @@ from bedside.answer.service import legacy_slug_for, normalise_question, same_que
 from bedside.config import Settings
 from bedside.editorial import records
 from bedside.editorial.audit import AuditKey, RekeyReport, append_event, events_for, rekey, verify_chain
-from bedside.editorial.edits import apply_edit
+from bedside.editorial.edits import Check, apply_edit, prechecked, unsupported_statements
 from bedside.editorial.export import ExportFormat, export_files
 from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, Role, User
 from bedside.editorial.keys import audit_key_for, key_file_beside, stored_key
@@ -228,8 +228,18 @@ class SqlArticleService:
         event = AuditEvent(now, SYSTEM.email, "compose", "", ReviewStatus.SUBMITTED.value, 1)
         append_event(connection, self._audit_key, article_id, slug, event)
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "", version: int | None = None) -> Article:
-        """action: claim | release | approve | request_changes | reject (the last two need a comment).
+    def review(
+        self,
+        slug: str,
+        action: str,
+        actor: User,
+        comment: str = "",
+        version: int | None = None,
+        *,
+        override: bool = False,
+    ) -> Article:
+        """action: claim | release | approve | request_changes | reject (the last two need a comment; approving
+        editor statements the verifier did not find in their sources needs `override` and a reason).
 
         `version` is the version the reviewer saw: when a newer one exists, Conflict and nothing changes.
         """
@@ -238,19 +248,30 @@ class SqlArticleService:
             row = records.lock_article(connection, slug)
             latest = records.latest_version(connection, row.id)
             subject = _subject(row, latest, records.authors_since(connection, row.id, row.approved_version))
-            step = advance(subject, action, user, self._now(), comment)
-            if version is not None and version != latest.number:
-                raise _stale_review(version, latest.number, step.event.action)
+            stale = version is not None and version != latest.number
+            try:
+                step = advance(subject, action, user, self._now(), comment, override=override)
+            except InvalidInput:
+                if stale and action in {a.value for a in Action}:  # e.g. an override the seen version never needed
+                    raise _stale_review(version or 0, latest.number, action) from None
+                raise
+            if stale:
+                raise _stale_review(version or 0, latest.number, step.event.action)
             values = _review_effects(step, user, latest.number)
             records.update_article(connection, row, status=step.status.value, updated=step.event.at, **values)
             append_event(connection, self._audit_key, row.id, slug, step.event)
         return self.get(slug)
 
-    def edit(self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None) -> Article:
+    def edit(
+        self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None, check: Check | None = None
+    ) -> Article:
         """A new version from an editor (statements must keep citations); back to submitted.
 
         `base`, when given, is the version number the editor started from: if a newer one exists, Conflict.
+        `check` verifies the editor's statements against their cited sources; without it they count as unchecked.
         """
+        if check is not None:  # before the transaction: verifying is slow and must not hold the write lock
+            check = prechecked(self.get(slug).latest.answer, answer, check)
         with self._writer.begin() as connection:
             user = self.users.current(connection, actor)
             row = records.lock_article(connection, slug)
@@ -258,7 +279,7 @@ class SqlArticleService:
             step = advance(_subject(row, latest), Action.EDIT, user, self._now())
             if base is not None and base != latest.number:
                 raise _stale_edit(base, latest.number)
-            edited = apply_edit(latest.answer, answer)
+            edited = apply_edit(latest.answer, answer, check)
             version = self._version(step.event.version, edited, step.event.at, user.email, latest.sources, latest)
             self._add_version(connection, row, version, step)
         return self.get(slug)
@@ -403,6 +424,13 @@ class SqlArticleService:
         """Every account, by email."""
         return self.users.list()
 
+    def set_profile(
+        self, email: str, display_name: str | None = None, credentials: str | None = None,
+        affiliation: str | None = None,
+    ) -> User:  # fmt: skip
+        """Set a person's display name, credentials and affiliation (None: unchanged), as the public sees them."""
+        return self.users.set_profile(email, display_name, credentials, affiliation)
+
     def set_active(self, email: str, active: bool) -> User:
         """Enable or disable an account (a disabled one can neither sign in nor use its tokens)."""
         return self.users.set_active(email, active)
@@ -417,7 +445,8 @@ def _is_text(value: str) -> bool:
 
 
 def _subject(row: records.ArticleRow, latest: ArticleVersion, authors: frozenset[str] = frozenset()) -> Subject:
-    return Subject(ReviewStatus(row.status), latest.number, latest.created_by, row.claimed_by, authors)
+    unsupported = len(unsupported_statements(latest.answer))
+    return Subject(ReviewStatus(row.status), latest.number, latest.created_by, row.claimed_by, authors, unsupported)
 
 
 def _stale_review(seen: int, latest: int, action: str) -> Conflict:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from bedside.editorial.edits import unsupported_statements
 from bedside.editorial.interface import Article, AuditEvent, ReviewStatus, Role, User
 from bedside.errors import Conflict, InvalidInput, PermissionDenied
 
@@ -93,13 +94,15 @@ class Subject:
     version_author: str = "system"  # who made the latest version
     claimed_by: str = ""
     authors: frozenset[str] = frozenset()  # who made any version since the last approved one (the latest's too)
+    unsupported: int = 0  # the latest version's editor statements that the verifier did not find in their sources
 
     @classmethod
     def of(cls, article: Article) -> Subject:
         """The subject view of a stored article."""
         latest = article.latest
         since = frozenset(v.created_by for v in article.versions if v.number > article.approved_version)
-        return cls(article.status, latest.number, latest.created_by, article.claimed_by, since)
+        unsupported = len(unsupported_statements(latest.answer))
+        return cls(article.status, latest.number, latest.created_by, article.claimed_by, since, unsupported)
 
 
 class Transition(NamedTuple):
@@ -109,10 +112,14 @@ class Transition(NamedTuple):
     event: AuditEvent
 
 
-def advance(subject: Subject, action: Action | str, by: User, at: str, comment: str = "") -> Transition:
+def advance(
+    subject: Subject, action: Action | str, by: User, at: str, comment: str = "", *, override: bool = False
+) -> Transition:
     """Take `action` on the article as `by` at time `at`, or raise without changing anything.
 
-    Raises InvalidInput (unknown action, missing or overlong comment), PermissionDenied, or Conflict.
+    Approving a version with editor statements the verifier did not find in their sources needs `override` and a
+    comment giving the reason; the audit record then says so. Raises InvalidInput (unknown action, missing or
+    overlong comment, unsupported statements without the override), PermissionDenied, or Conflict.
     """
     step = _parse(action)
     _check_actor(step, by)
@@ -121,6 +128,8 @@ def advance(subject: Subject, action: Action | str, by: User, at: str, comment: 
         raise Conflict(_conflict_message(subject, step))
     _check_relation(subject, step, by)
     comment = _check_comment(step, comment)
+    if step is Action.APPROVE and subject.unsupported:
+        comment = _override(subject.unsupported, override, comment)
     number = subject.version + 1 if step in (Action.EDIT, Action.REGENERATE) else subject.version
     event = AuditEvent(at, by.email, step.value, subject.status.value, target.value, number, comment)
     return Transition(target, event)
@@ -177,6 +186,20 @@ def _check_comment(step: Action, comment: str) -> str:
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"comment is too long ({len(comment)} characters; at most {MAX_COMMENT})")
     return comment
+
+
+OVERRIDE = "override"
+
+
+def _override(unsupported: int, override: bool, comment: str) -> str:
+    """The approval's audit comment when it overrides the verifier, or InvalidInput saying what is needed."""
+    what = f"{unsupported} editor statement{'s' if unsupported > 1 else ''} that bedside's check did not find in " + (
+        "their" if unsupported > 1 else "its") + " cited sources"  # fmt: skip
+    if not override:
+        raise InvalidInput(f"this version has {what}: approve with the override, giving your reason")
+    if not comment:
+        raise InvalidInput(f"approving {what} needs a reason for the override")
+    return f"{OVERRIDE}: approved with {what}. {comment}"
 
 
 def _conflict_message(subject: Subject, step: Action) -> str:

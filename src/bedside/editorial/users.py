@@ -70,7 +70,10 @@ def _role(role: Role | str) -> Role:
 
 
 def _user(row: sa.Row[Any]) -> User:
-    return User(id=row.id, email=row.email, role=Role(row.role), active=bool(row.active), epoch=int(row.auth_epoch))
+    return User(
+        id=row.id, email=row.email, role=Role(row.role), active=bool(row.active), epoch=int(row.auth_epoch),
+        display_name=row.display_name, credentials=row.credentials, affiliation=row.affiliation,
+    )  # fmt: skip
 
 
 def _check_password(password: str) -> str:
@@ -88,6 +91,29 @@ class TokenInfo:
     id: int
     created: str
     expires: str  # "" for never
+
+
+PROFILE_LIMITS = {"display_name": 200, "credentials": 200, "affiliation": 300}
+_PROFILE_LABELS = {"display_name": "display name", "credentials": "credentials", "affiliation": "affiliation"}
+
+
+def _profile(values: dict[str, str | None]) -> dict[str, str]:
+    """The profile fields given (None: unchanged), trimmed; InvalidInput naming a field that is too long, holds a
+    control character or looks like an email address (the public never sees one)."""
+    out = {}
+    for field, value in values.items():
+        if value is None:
+            continue
+        value = " ".join(value.split())
+        label = _PROFILE_LABELS[field]
+        if len(value) > PROFILE_LIMITS[field]:
+            raise InvalidInput(f"{label} is too long ({len(value)} characters; at most {PROFILE_LIMITS[field]})")
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+            raise InvalidInput(f"{label} holds a control character or a lone surrogate")
+        if "@" in value:
+            raise InvalidInput(f"{label} may not hold an email address: it is shown to the public")
+        out[field] = value
+    return out
 
 
 class Accounts:
@@ -150,6 +176,14 @@ class Accounts:
             values = {"password_hash": self._hasher.hash(password), "auth_epoch": users.c.auth_epoch + 1}
             connection.execute(query.values(**values))
         return self.get(email), password
+
+    def set_profile(
+        self, email: str, display_name: str | None = None, credentials: str | None = None,
+        affiliation: str | None = None,
+    ) -> User:  # fmt: skip
+        """Set how the Medical Advisory Board names a person (fields left None stay as they are)."""
+        values = _profile({"display_name": display_name, "credentials": credentials, "affiliation": affiliation})
+        return self._set(email, **values) if values else self.get(email)
 
     def set_role(self, email: str, role: Role | str) -> User:
         """Give an account another role."""

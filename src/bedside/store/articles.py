@@ -50,6 +50,9 @@ users = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created", sa.String(40), nullable=False),
     sa.Column("auth_epoch", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("display_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("credentials", sa.String(200), nullable=False, server_default=""),
+    sa.Column("affiliation", sa.String(300), nullable=False, server_default=""),
 )
 
 tokens = sa.Table(

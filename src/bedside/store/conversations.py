@@ -64,9 +64,9 @@ class ConversationStore:
         rows = self._db.execute("SELECT question FROM turns WHERE conversation = ? ORDER BY n", (conversation,))
         return [r[0] for r in rows]
 
-    def turns(self, conversation: str) -> list[dict[str, Any]]:
-        """Earlier turns with their answers' JSON."""
-        self.questions(conversation)
+    def turns(self, conversation: str, owner: str | None = None) -> list[dict[str, Any]]:
+        """Earlier turns with their answers' JSON; NotFound as for `questions`."""
+        self.questions(conversation, owner)
         rows = self._db.execute(
             "SELECT question, answer, created FROM turns WHERE conversation = ? ORDER BY n", (conversation,)
         )

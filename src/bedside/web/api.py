@@ -90,7 +90,8 @@ def article(slug: str, service: Service, audience: Audience = "clinician") -> Ar
     return ArticleOut(
         slug=found.slug, question=found.question, status=found.status.value, created=found.created,
         updated=found.updated, version=version.number if version else 0, approved_at=found.approved_at,
-        approved_by=found.approved_by, url=f"/articles/{found.slug}", answer=AnswerOut.model_validate(answer.to_dict()),
+        approved_by=service.board_name(found.approved_by) if found.approved_by else "", url=f"/articles/{found.slug}",
+        answer=AnswerOut.model_validate(answer.to_dict()),
     )  # fmt: skip
 
 
@@ -105,7 +106,8 @@ def review_state(slug: str, user: ApiUser, desk: Desk) -> ReviewDetailOut:
 @router.post("/articles/{slug}/review", response_model=ReviewOut, responses={**_BODY_ERRORS, **_REVIEW_ERRORS})
 def review(slug: str, body: ReviewIn, user: ApiUser, desk: Desk) -> ReviewOut:
     """Take a review action as the token's user: claim, release, approve, request_changes or reject."""
-    return ReviewOut.from_domain(desk.review(slug, body.action, user, body.comment, body.version))
+    article = desk.review(slug, body.action, user, body.comment, body.version, override=body.override)
+    return ReviewOut.from_domain(article)
 
 
 @router.post(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bedside import __version__
@@ -26,15 +29,13 @@ from bedside.web.review import ReviewDesk
 from bedside.web.service import WebService
 
 HERE = Path(__file__).parent
-# No inline script anywhere: every script is a static file, every image one of ours. Swagger UI (/docs only) sets
-# inline styles, and its stylesheet draws its icons from data: URLs.
+# No inline script or style anywhere (the API reference at /docs included): every script is a static file, every
+# image one of ours.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
-DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'").replace(
-    "img-src 'self'", "img-src 'self' data:"
-)
+GZIP_MIN_BYTES = 500
 # Only over TLS (RFC 6797 7.2: a browser ignores it over plain http, and it must never pin a plain-http site).
 HSTS = b"max-age=31536000; includeSubDomains"
 
@@ -51,7 +52,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"].startswith("/docs") else CSP
+        csp = CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -68,6 +69,48 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"  # a fingerprinted file never changes under its address
+FONTS = "public, max-age=604800"
+REVALIDATE = "public, max-age=3600"
+
+
+class CachedStatic(StaticFiles):
+    """Static files with cache lifetimes: a year for fingerprinted addresses (`?v=` this version, as the pages link
+    them), a week for the fonts, an hour for anything else."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if query.get("v") == [__version__]:
+                response.headers["Cache-Control"] = IMMUTABLE
+            else:
+                response.headers["Cache-Control"] = FONTS if path.startswith("fonts/") else REVALIDATE
+        return response
+
+
+class Compressed:
+    """gzip for responses of GZIP_MIN_BYTES or more whose client accepts it (server-sent events stay uncompressed:
+    Starlette's GZipMiddleware excludes them). The debug message that carries a page's template to test clients goes
+    around the compressor, which would drop it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def app(scope: Scope, receive: Receive, compress: Send) -> None:
+            async def route(message: Message) -> None:
+                await (send if message["type"] == "http.response.debug" else compress)(message)
+
+            await self.app(scope, receive, route)
+
+        await GZipMiddleware(app, minimum_size=GZIP_MIN_BYTES)(scope, receive, send)
 
 
 class BedsideApp(FastAPI):
@@ -89,7 +132,21 @@ def templates() -> Jinja2Templates:
     env.globals["version"] = __version__
     env.filters["web_link"] = web_link
     env.filters["link_label"] = link_label
+    env.filters["human_date"] = human_date
     return Jinja2Templates(env=env)
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")  # fmt: skip
+
+
+def human_date(value: str) -> str:
+    """An ISO date (or date-time) as people write it: "2026-12-06" -> "6 December 2026"; anything else as given."""
+    try:
+        day = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def web_link(url: str) -> str:
@@ -181,7 +238,8 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )  # fmt: skip
     errors.install(app)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(Compressed)
+    app.mount("/static", CachedStatic(directory=HERE / "static"), name="static")
     docs.mount(app)
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from bedside import __version__
 from bedside.answer.service import normalise_question, same_question, slug_for
 from bedside.config import Settings
+from bedside.editorial.edits import Check
 from bedside.editorial.interface import (
     Article,
     ArticleService,
@@ -33,8 +34,11 @@ from bedside.errors import Conflict, InvalidInput, NotFound, TransitionError
 class EditorialService(ArticleService, Protocol):
     """Articles with accounts and review queues: what sign-in, the review pages and the review API need."""
 
-    def edit(self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None) -> Article:
-        """A new version from an editor; `base` (the version edited) must still be the latest, else Conflict."""
+    def edit(
+        self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None, check: Check | None = None
+    ) -> Article:
+        """A new version from an editor; `base` (the version edited) must still be the latest, else Conflict;
+        `check` verifies the editor's statements against their cited sources."""
         ...
 
     def queue(self, status: ReviewStatus, limit: int = 200) -> builtins.list[Article]:
@@ -56,6 +60,14 @@ class EditorialService(ArticleService, Protocol):
     def set_role(self, email: str, role: Role | str) -> User: ...
 
     def set_password(self, email: str, password: str | None = None, current: str | None = None) -> tuple[User, str]: ...
+
+    def set_profile(
+        self,
+        email: str,
+        display_name: str | None = None,
+        credentials: str | None = None,
+        affiliation: str | None = None,
+    ) -> User: ...
 
 
 def open_articles(settings: Settings) -> ArticleService:
@@ -126,7 +138,10 @@ class MemoryArticles:
             ]  # fmt: skip
         return sorted(found, key=lambda a: a.updated, reverse=True)[:limit]
 
-    def review(self, slug: str, action: str, actor: User, comment: str = "", version: int | None = None) -> Article:
+    def review(
+        self, slug: str, action: str, actor: User, comment: str = "", version: int | None = None, *,
+        override: bool = False,
+    ) -> Article:  # fmt: skip
         raise TransitionError("review actions need the editorial service")
 
     def edit(self, slug: str, actor: User, answer: dict[str, Any]) -> Article:

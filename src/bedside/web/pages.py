@@ -105,7 +105,7 @@ def ask(
         )
     except InvalidInput as exc:
         return render(request, "home", home_context(service, question, str(exc)), status=422)
-    target = f"/articles/{asked.article.slug}?c={asked.conversation}" + ("&scrubbed=1" if asked.removed else "")
+    target = f"{asked.path}?c={asked.conversation}" + ("&scrubbed=1" if asked.removed else "")
     return client.keep(request, remember(RedirectResponse(target, status_code=303), asked.answer.audience))
 
 
@@ -126,14 +126,39 @@ def article(
     if scrubbed:
         answer = replace(answer, notices=(SCRUBBED_NOTICE, *answer.notices))
     try:
-        trail = service.conversation_trail(c, client.owner)
+        trail = service.trail(c, client.owner, found.slug)
     except NotFound:  # another browser's conversation (a shared link): the article alone
         c, trail = "", []
     context = {
-        "article": service.article_view(answer, c, found), "trail": trail[:-1],
+        "article": service.article_view(answer, c, found), "trail": trail,
         "audience": chosen, "created": found.created[:10],
     }  # fmt: skip
     response = render(request, "article", context)
+    return remember(response, chosen) if audience else response
+
+
+@router.get("/answer")
+def unpublished(
+    request: Request,
+    service: Service,
+    client: ClientDep,
+    c: Annotated[str, Query(max_length=100)] = "",
+    audience: Annotated[str, Query(max_length=20)] = "",
+    scrubbed: Annotated[int, Query(ge=0, le=1)] = 0,
+) -> Response:
+    """An answer shown to its asker only (this browser's conversation: 404 for any other): it found too little
+    evidence, so it is not an article. `scrubbed` warns that identifiers were removed from the question."""
+    chosen = check_audience(audience) if audience else reader(request, service)
+    answer = service.last_answer(c, chosen, client.owner)
+    if scrubbed:
+        answer = replace(answer, notices=(SCRUBBED_NOTICE, *answer.notices))
+    context = {
+        "article": service.article_view(answer, c), "trail": service.trail(c, client.owner)[:-1],
+        "audience": chosen, "created": "", "published": False,
+    }  # fmt: skip
+    response = render(request, "article", context)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
     return remember(response, chosen) if audience else response
 
 
@@ -157,6 +182,12 @@ def search(
 def sources(request: Request, service: Service) -> Response:
     """The knowledge base by evidence type and by source."""
     return render(request, "sources", {"stats": service.sources()})
+
+
+@router.get("/board")
+def board(request: Request, service: Service) -> Response:
+    """The Medical Advisory Board: who reviews articles, with their credentials and affiliation."""
+    return render(request, "board", {"members": service.board()})
 
 
 @router.get("/policy")

@@ -14,11 +14,12 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from bedside.answer.render import STATUS_LABELS
+from bedside.editorial.edits import unsupported_statements
 from bedside.editorial.interface import Article, AuditEvent, ReviewStatus, User
 from bedside.editorial.states import REVIEW_ACTIONS, Action, Subject, advance, allowed_actions
 from bedside.errors import InvalidInput
 from bedside.web.articles import EditorialService
-from bedside.web.service import WebService
+from bedside.web.service import WebService, is_article
 from bedside.web.views import ArticleView, answer_from_dict
 
 __all__ = ["QUEUE_ORDER", "ReviewDesk", "diff_lines", "edited_answer", "statement_lines"]
@@ -86,6 +87,18 @@ class Diff:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeRequest:
+    """A reviewer's request for changes: who, when, on which version, the general comment and per-statement notes
+    (statement key such as "bl:0" or "2:1" -> note)."""
+
+    by: str
+    at: str
+    version: int
+    comment: str
+    notes: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewPage:
     """Everything a reviewer sees of one article."""
 
@@ -100,6 +113,8 @@ class ReviewPage:
     history: tuple[AuditEvent, ...]
     diff: Diff | None
     public_url: str  # "" while the public cannot see it
+    unsupported: tuple[str, ...] = ()  # the latest version's editor statements the verifier did not find
+    change_request: ChangeRequest | None = None  # the latest request for changes, while it is the last word
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +122,7 @@ class EditStatement:
     name: str  # the form field holding its text
     text: str
     citations: tuple[int, ...]
+    note: str = ""  # the reviewer's note on this statement, from the latest change request
 
     @property
     def id(self) -> str:
@@ -130,6 +146,7 @@ class EditPage:
     base: int
     groups: tuple[EditGroup, ...]
     references: tuple[tuple[int, str], ...]  # (number, title)
+    change_request: ChangeRequest | None = None
 
 
 class ReviewDesk:
@@ -141,14 +158,33 @@ class ReviewDesk:
 
     # -- acting ----------------------------------------------------------------------------------------------------
 
-    def review(self, slug: str, action: str, user: User, comment: str = "", version: int | None = None) -> Article:
+    def review_from_form(self, slug: str, user: User, fields: Fields) -> Article:
+        """A review step from the review page, on the version the page showed (its hidden `version`): approving
+        needs the confirmation box ticked (`confirm=1`); a change request joins the per-statement notes to its
+        comment."""
+        action, comment = _first(fields, "action"), _first(fields, "comment")
+        version = self.seen_version(_first(fields, "version"))
+        if action == Action.APPROVE.value and _first(fields, "confirm") != "1":
+            raise InvalidInput(
+                "to approve, tick the box confirming that you checked every statement against its source"
+            )
+        if action == Action.REQUEST_CHANGES.value:
+            article = self.editorial.get(slug)
+            comment = change_comment(comment, _notes(fields), article.latest.answer)
+        return self.review(slug, action, user, comment, version, override=_first(fields, "override") == "1")
+
+    def review(
+        self, slug: str, action: str, user: User, comment: str = "", version: int | None = None, *,
+        override: bool = False,
+    ) -> Article:  # fmt: skip
         """Take a review action (claim, release, approve, request_changes, reject) on `version`, the version the
-        reviewer saw: claim and approve need it, and any action refuses (Conflict) when a newer version exists."""
+        reviewer saw: claim and approve need it, and any action refuses (Conflict) when a newer version exists.
+        `override` approves editor statements the verifier did not find in their cited sources."""
         if action not in {a.value for a in REVIEW_ACTIONS}:
             raise InvalidInput(f"unknown review action {action!r}")
         if version is None and action in VERSION_BOUND:
             raise InvalidInput(f"{action} needs the version you reviewed (version: its number)")
-        return self.editorial.review(slug, action, user, comment, version)
+        return self.editorial.review(slug, action, user, comment, version, override=override)
 
     def latest(self, slug: str) -> tuple[Article, dict[str, Any]]:
         """The article and its latest version's answer JSON (with the article's slug and status)."""
@@ -162,8 +198,9 @@ class ReviewDesk:
         return _number(value, "the version reviewed") if value.strip() else None
 
     def edit(self, slug: str, user: User, answer: dict[str, Any], base: int | None = None) -> Article:
-        """A new version from an editor (every statement cited); the article goes back to submitted."""
-        return self.editorial.edit(slug, user, answer, base=base)
+        """A new version from an editor (every statement cited); the article goes back to submitted. Statements the
+        editor changed or added are checked against their cited sources."""
+        return self.editorial.edit(slug, user, answer, base=base, check=self.service.check_statement)
 
     def edit_from_form(self, slug: str, user: User, fields: Fields) -> Article:
         """The edit form's version: its statements over the version it was opened on (`base`)."""
@@ -186,7 +223,7 @@ class ReviewDesk:
                 items = tuple(self._item(a, user) for a in found[:QUEUE_LIMIT])
                 groups.append(QueueGroup("sources_changed", "Sources changed", items, len(found) > QUEUE_LIMIT))
         for status in QUEUE_ORDER:
-            found = self.editorial.queue(status, QUEUE_LIMIT + 1)
+            found = [a for a in self.editorial.queue(status, QUEUE_LIMIT + 1) if is_article(a.latest.answer)]
             items = tuple(self._item(a, user) for a in found[:QUEUE_LIMIT])
             groups.append(QueueGroup(status.value, STATUS_LABELS[status.value], items, len(found) > QUEUE_LIMIT))
         return tuple(groups)
@@ -212,13 +249,16 @@ class ReviewDesk:
             diff = Diff(old, shown, diff_lines(statement_lines(before), statement_lines(after)))
         answer = answer_from_dict(article.versions[shown - 1].answer)
         allowed = allowed_actions(Subject.of(article), user)
+        history = tuple(self.editorial.history(slug))
         return ReviewPage(
             article=article, title=answer.title or article.question,
             status_label=STATUS_LABELS.get(article.status.value, article.status.value), shown=shown,
             versions=tuple(VersionInfo(v.number, v.created, v.created_by) for v in article.versions),
-            view=self.service.article_view(answer), actions=_review_actions(article, user),
-            can_edit=Action.EDIT in allowed, history=tuple(self.editorial.history(slug)), diff=diff,
+            view=self.service.article_view(answer, desk=True), actions=_review_actions(article, user),
+            can_edit=Action.EDIT in allowed, history=history, diff=diff,
             public_url=f"/articles/{slug}" if article.public_version is not None else "",
+            unsupported=tuple(unsupported_statements(article.latest.answer)),
+            change_request=latest_change_request(history),
         )  # fmt: skip
 
     def edit_page(self, slug: str, user: User, fields: Fields | None = None) -> EditPage:
@@ -238,7 +278,11 @@ class ReviewDesk:
             texts = shown["sections"][i]["statements"]
             groups.append(_group(str(i), str(sec.get("heading", "")), sec.get("statements", []), texts, new))
         refs = tuple((int(r["number"]), str(r.get("title", ""))) for r in answer.get("references", []))
-        return EditPage(slug, article.question, str(shown.get("title", "")), base, tuple(groups), refs)
+        request = latest_change_request(self.editorial.history(slug))
+        if request is not None and request.version == base:  # its notes name this version's statements
+            groups = [replace(g, statements=tuple(replace(st, note=request.notes.get(st.name[5:], ""))
+                                                  for st in g.statements)) for g in groups]  # fmt: skip
+        return EditPage(slug, article.question, str(shown.get("title", "")), base, tuple(groups), refs, request)
 
 
 # -- the edit form ---------------------------------------------------------------------------------------------------
@@ -308,6 +352,57 @@ def _in_range(number: int, latest: int, what: str) -> int:
     if not 1 <= number <= latest:
         raise InvalidInput(f"no {what} {number}: this article has versions 1 to {latest}")
     return number
+
+
+# -- change requests -------------------------------------------------------------------------------------------------
+
+_NOTE = re.compile(r"^\[(?P<key>bl|\d+):(?P<i>\d+)\b[^\]]*\] (?P<note>.+)$")
+NOTE_QUOTE = 60  # characters of the statement quoted beside a note, so the audit log reads on its own
+
+
+def _notes(fields: Fields) -> dict[str, str]:
+    """Per-statement notes of the request-changes form: "note:bl:0" -> the note, for those filled in."""
+    notes = {}
+    for name, values in fields.items():
+        if name.startswith("note:") and values and str(values[0]).strip():
+            notes[name[5:]] = " ".join(str(values[0]).split())
+    return notes
+
+
+def change_comment(comment: str, notes: Mapping[str, str], answer: Mapping[str, Any]) -> str:
+    """The change request's comment: the general comment, then one line a note: "[bl:0 «Give oral…»] note"."""
+    texts = {key: str(s.get("text", "")) for key, s in _statement_keys(answer)}
+    lines = [comment.strip()] if comment.strip() else []
+    for key, note in notes.items():
+        if key not in texts:
+            raise InvalidInput(f"a note names statement {key!r}, which this version does not have")
+        quote = texts[key] if len(texts[key]) <= NOTE_QUOTE else texts[key][:NOTE_QUOTE].rstrip() + "…"
+        lines.append(f"[{key} «{quote}»] {note}")
+    return "\n".join(lines)
+
+
+def _statement_keys(answer: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    keyed = [(f"bl:{i}", s) for i, s in enumerate(answer.get("bottom_line", []))]
+    for j, sec in enumerate(answer.get("sections", [])):
+        keyed += [(f"{j}:{i}", s) for i, s in enumerate(sec.get("statements", []))]
+    return keyed
+
+
+def latest_change_request(history: Sequence[AuditEvent]) -> ChangeRequest | None:
+    """The latest request for changes, unless an approval or rejection came after it."""
+    for event in reversed(history):
+        if event.action in ("approve", "reject"):
+            return None
+        if event.action == "request_changes":
+            general, notes = [], {}
+            for line in event.comment.splitlines():
+                found = _NOTE.match(line)
+                if found:
+                    notes[f"{found['key']}:{found['i']}"] = found["note"]
+                else:
+                    general.append(line)
+            return ChangeRequest(event.actor, event.at, event.version, "\n".join(general).strip(), notes)
+    return None
 
 
 # -- queue and changes -----------------------------------------------------------------------------------------------

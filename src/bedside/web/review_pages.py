@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from bedside.editorial.interface import Role
 from bedside.errors import BedsideError, InvalidInput, PermissionDenied, TransitionError
 from bedside.web.auth import SignedIn, SignInRefused, safe_next
-from bedside.web.deps import AuthDep, Desk, Person
+from bedside.web.deps import AuthDep, Desk, Person, Service
 from bedside.web.deps import Form as Posted
 from bedside.web.errors import status_of
 from bedside.web.pages import render
@@ -98,6 +98,23 @@ def queue(request: Request, person: Person, desk: Desk) -> Response:
     return render(request, "review_queue", {"groups": desk.queue(person.user)})
 
 
+@router.get("/review/source")
+def source_document(
+    request: Request,
+    person: Person,
+    service: Service,
+    doc: Annotated[str, Query(max_length=500)],
+    start: Annotated[int, Query(ge=0)] = 0,
+    end: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """A whole source document as the knowledge base holds it, with a cited span marked (and scrolled to)."""
+    document = service.document(doc)
+    if not start <= end <= len(document.text):
+        raise InvalidInput(f"no span {start}-{end} in this document ({len(document.text)} characters)")
+    parts = (document.text[:start], document.text[start:end], document.text[end:])
+    return render(request, "review_source", {"document": document, "parts": parts})
+
+
 @router.get("/review/{slug}")
 def review_page(
     request: Request,
@@ -132,9 +149,9 @@ def refused(
 @router.post("/review/{slug}/action")
 def review_action(request: Request, slug: str, form: Posted, desk: Desk) -> Response:
     """Claim, release, approve, request changes (with a comment) or reject (with a reason)."""
-    action, comment, version = form.get("action"), form.get("comment"), form.get("version")
+    action, comment = form.get("action"), form.get("comment")
     try:
-        desk.review(slug, action, form.person.user, comment, desk.seen_version(version))
+        desk.review_from_form(slug, form.person.user, form.fields)
     except (TransitionError, InvalidInput) as exc:
         return refused(request, desk, slug, form.person, exc, comment)
     return RedirectResponse(f"/review/{slug}?done={action}", status_code=303)
@@ -244,6 +261,21 @@ def set_role(request: Request, form: Posted, auth: AuthDep) -> Response:
     except InvalidInput as exc:
         return users_page(request, auth, 422, message=str(exc), kind="error")
     return users_page(request, auth, message=f"{user.email} is now {user.role.value}.")
+
+
+@router.post("/admin/users/profile")
+def set_profile(request: Request, form: Posted, auth: AuthDep) -> Response:
+    """Set how the Medical Advisory Board names someone: display name, credentials, affiliation."""
+    require_admin(form.person)
+    email = form.get("email").strip().lower()
+    try:
+        user = auth.editorial().set_profile(
+            email, form.get("display_name"), form.get("credentials"), form.get("affiliation")
+        )
+    except InvalidInput as exc:
+        return users_page(request, auth, 422, message=str(exc), kind="error")
+    shown = user.public_name or "no display name (shown as a member of the Medical Advisory Board)"
+    return users_page(request, auth, message=f"{user.email} is now shown as: {shown}.")
 
 
 @router.post("/admin/users/active")

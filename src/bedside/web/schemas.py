@@ -49,6 +49,11 @@ class ProvenanceOut(BaseModel):
 
 
 class StatementOut(BaseModel):
+    """A statement. Optional keys pass through when present: `indirect`; for an editor's words `editor` (true),
+    `supported` and `check` (the verifier's verdict on the cited passages)."""
+
+    model_config = ConfigDict(extra="allow")
+
     text: str
     citations: list[int]
     provenance: list[ProvenanceOut]
@@ -60,6 +65,11 @@ class SectionOut(BaseModel):
 
 
 class ReferenceOut(BaseModel):
+    """A reference. A digest adds `digest` (true: bedside's own summary of the guideline named in `title`, not the
+    guideline's text) and `reviewed` (whether the Medical Advisory Board has checked it)."""
+
+    model_config = ConfigDict(extra="allow")
+
     number: int
     type: str
     title: str
@@ -99,7 +109,10 @@ class ArticleOut(BaseModel):
     updated: str
     version: int
     approved_at: str = Field(description="when the version shown was approved ('' while none is approved)")
-    approved_by: str = Field(description="who approved it ('' while none is approved)")
+    approved_by: str = Field(
+        description="who approved it, as the Medical Advisory Board names them (never an email address; '' while "
+        "none is approved)"
+    )
     url: str
     answer: AnswerOut
 
@@ -116,6 +129,11 @@ class ReviewIn(BaseModel):
         description="the version reviewed (the `version` GET /api/articles/{slug}/review gave): required for claim "
         "and approve; 409 when a newer version exists",
     )  # fmt: skip
+    override: bool = Field(
+        default=False,
+        description="approve editor statements that bedside's check did not find in their cited sources (the "
+        "comment gives the reason; the audit log records the override)",
+    )
 
 
 class EditStatementIn(BaseModel):

@@ -14,35 +14,106 @@ being composed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from bedside import __version__, starter_kb
+from bedside.answer.audience import render_for
+from bedside.answer.evidence import EvidencePassage
+from bedside.answer.extractive import title_for
+from bedside.answer.followup import resolved_question
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers
 from bedside.answer.question import plan
+from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.service import slug_for, validate
-from bedside.editorial.interface import Article, ArticleService, ReviewStatus
+from bedside.answer.verify import VerifyThresholds, verify_statement
+from bedside.editorial.edits import Verdict
+from bedside.editorial.interface import Article, ArticleService, ReviewStatus, Role, User
 from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
-from bedside.model import Answer, Document, EvidenceType, SearchHit
+from bedside.model import Answer, Document, EvidenceType, Passage, SearchHit
 from bedside.store.conversations import ConversationStore
 from bedside.web.admission import AskGate
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
 
 EXAMPLE_COUNT = 6
+CHECK_PASSAGES = 60
+
+
+BOARD_MEMBER = "a member of the Medical Advisory Board"  # a reviewer who has not set a display name
+UNPUBLISHED = "unpublished"  # the status of an answer shown to its asker but never made an article
 
 
 @dataclass(frozen=True, slots=True)
 class Asked:
-    """The result of asking: the article, its answer for the reader, and the conversation it belongs to."""
+    """The result of asking: the article (None for an answer that abstained: too little evidence, or off-topic),
+    its answer for the reader, and the conversation it belongs to."""
 
-    article: Article
+    article: Article | None
     answer: Answer
     conversation: str
     removed: tuple[str, ...] = ()  # kinds of patient identifier removed from the question before anything was stored
+
+    @property
+    def path(self) -> str:
+        """Where the asker reads it, without the conversation id: the article, or the conversation's last answer."""
+        return f"/articles/{self.article.slug}" if self.article is not None else "/answer"
+
+
+@dataclass(frozen=True, slots=True)
+class TrailItem:
+    """An earlier question of a conversation, as it reads on its own, and its article's address ("" for none)."""
+
+    question: str
+    slug: str
+    url: str = ""
+
+
+def _asked(article: Article) -> str:
+    """The question as first asked (its casing kept), else the article's normalised key."""
+    version = article.public_version or article.latest
+    return str(version.answer.get("question") or article.question)
+
+
+class _NoArticle(Exception):
+    """Raised from inside `article_for`'s compose so that an abstaining answer is never stored as an article."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("the answer abstained")
+        self.answer = answer
+
+
+def with_digests(answer: Answer, docs: Mapping[str, Document]) -> Answer:
+    """The answer with every reference to a digest marked as one (answers stored before references said so)."""
+    refs = tuple(
+        replace(r, digest=True, reviewed=docs[r.document_id].reviewed)
+        if not r.digest and r.document_id in docs and docs[r.document_id].guideline
+        else r
+        for r in answer.references
+    )
+    return replace(answer, references=refs) if refs != answer.references else answer
+
+
+def _noted(answer: Answer, removed: tuple[str, ...]) -> Answer:
+    """The answer with a notice naming the kinds of patient identifier removed from its question (when any were)."""
+    return replace(answer, notices=(identifier_notice(removed), *answer.notices)) if removed else answer
+
+
+def is_article(answer: Answer | dict[str, Any]) -> bool:
+    """Whether an answer may become (or be listed as) an article: not when it abstained for lack of evidence."""
+    if isinstance(answer, Answer):
+        return not answer.insufficient_evidence
+    return not answer.get("insufficient_evidence")
+
+
+def unpublished_answer(answer: Answer, audience: str) -> Answer:
+    """An answer shown only to its asker, rendered for their reader type."""
+    shown = render_for(replace(answer, audience="clinician"), check_audience(audience))
+    disclaimer = PATIENT_DISCLAIMER if audience == "patient" else (answer.disclaimer or DISCLAIMER)
+    return replace(shown, slug="", status=UNPUBLISHED, disclaimer=disclaimer)
 
 
 class WebService:
@@ -108,7 +179,7 @@ class WebService:
             conversations = self.bedside.conversations
             if earlier is not None:
                 conversation = conversations.new(stamp, owner)
-                conversations.add(conversation, earlier.question, public_answer(earlier, "clinician").to_dict(), stamp)
+                conversations.add(conversation, _asked(earlier), public_answer(earlier, "clinician").to_dict(), stamp)
             conversation = conversation or conversations.new(stamp, owner)
             sources: dict[str, str] = {}
             composed: list[Answer] = []
@@ -117,23 +188,30 @@ class WebService:
                 answer = self.bedside.ask(
                     question, "clinician", conversation, llm=self.llm_enabled, on_statement=on_statement
                 )
+                if not is_article(answer):
+                    raise _NoArticle(answer)
+                if key != question:  # a follow-up: titled and stored by the question it resolves to
+                    answer = replace(answer, question=key, title=title_for(plan(key)))
                 docs = self.bedside.store.documents(cited_documents(answer))
                 sources.update({doc_id: d.content_hash for doc_id, d in docs.items()})
                 composed.append(answer)
                 return answer.to_dict()
 
-            article = self.articles.article_for(key, compose, sources)
+            try:
+                article = self.articles.article_for(key, compose, sources)
+            except _NoArticle as abstained:  # shown to the asker (the turn is in the conversation), never published
+                shown = replace(unpublished_answer(abstained.answer, audience), conversation=conversation)
+                return Asked(None, _noted(shown, removed), conversation, removed)
             answer = replace(public_answer(article, audience), conversation=conversation)
             if not composed:  # an existing article: the turn still belongs to this conversation
                 conversations.add(conversation, question, answer.to_dict(), stamp)
-        if removed:
-            answer = replace(answer, notices=(identifier_notice(removed), *answer.notices))
-        return Asked(article, answer, conversation, removed)
+        return Asked(article, _noted(answer, removed), conversation, removed)
 
     def _key(self, question: str, conversation: str | None, earlier: Article | None, owner: str) -> str:
-        """The question as resolved against the conversation (or the article it follows): the article's key."""
-        previous = [earlier.question] if earlier else self.conversation_trail(conversation or "", owner)
-        return plan(question, previous).search_query
+        """The question as resolved against the conversation (or the article it follows): the article's key, so a
+        follow-up's article stands on its own ("... deficiency in pregnancy?", not "What about in pregnancy?")."""
+        previous = [_asked(earlier)] if earlier else self.conversation_trail(conversation or "", owner)
+        return resolved_question(question, previous)
 
     def _known(self, key: str) -> bool:
         try:
@@ -166,11 +244,6 @@ class WebService:
             return self.bedside.search(query, limit, evidence_type=evidence_type, year_min=year_min,
                                        year_max=year_max)  # fmt: skip
 
-    def document(self, document_id: str) -> Document:
-        """One document of the knowledge base (NotFound otherwise)."""
-        with self._read_lock:
-            return self._reader.document(document_id)
-
     def article_answer(self, question: str) -> Answer:
         """The public clinician answer of the article for this question (composed and queued for review when new)."""
         return self.ask(question, "clinician").answer
@@ -183,17 +256,107 @@ class WebService:
         article = self.articles.get(slug)
         return article, public_answer(article, audience)
 
-    def article_view(self, answer: Answer, conversation: str = "", article: Article | None = None) -> ArticleView:
+    def article_view(
+        self, answer: Answer, conversation: str = "", article: Article | None = None, *, desk: bool = False
+    ) -> ArticleView:
         """The page's view of an answer, with the exact source passage behind every citation (and, given the
         article, who approved the answer and when, when the answer shown is its approved version)."""
+        ids = [p.passage_id for s in answer.statements() for p in s.provenance]
         with self._read_lock:
             docs = self._reader.documents(cited_documents(answer))
-        view = article_view(answer, {doc_id: d.text for doc_id, d in docs.items()}, conversation)
+            passages = self._reader.passages(ids)
+        answer = with_digests(answer, docs)
+        sections = {pid: p.section for pid, p in passages.items()}
+        texts = {doc_id: d.text for doc_id, d in docs.items()}
+        view = article_view(answer, texts, conversation, sections, desk=desk)
         if article is not None and answer.status == ReviewStatus.APPROVED and article.approved_by:
-            view = replace(view, approved_by=article.approved_by, approved_on=article.approved_at[:10])
+            view = replace(view, approved_by=self.board_name(article.approved_by), approved_on=article.approved_at[:10])
         if article is not None and article.sources_changed:
             view = replace(view, sources_changes=article.sources_changes or ("a source changed",))
         return view
+
+    def check_statement(self, text: str, documents: list[str], provenance: list[dict[str, Any]]) -> Verdict:
+        """Whether the cited documents support an editor's statement, by the verifier that checks LLM statements
+        (numbers and units stated in context; lexical or dense support above the calibrated thresholds).
+
+        The passages of the statement's provenance are tried first, then the rest of each cited document (at most
+        CHECK_PASSAGES a document: beyond that the statement counts as unsupported, never as supported)."""
+        first = [str(p.get("passage_id", "")) for p in provenance if isinstance(p, dict)]
+        with self._read_lock:
+            docs = self._reader.documents(documents)
+            found: dict[str, Passage] = self._reader.passages(first)
+            for doc_id in docs:
+                found.update({p.id: p for p in self._reader.passages_of(doc_id)[:CHECK_PASSAGES]})
+        ordered = sorted(found.values(), key=lambda p: (p.id not in first, p.document_id, p.ordinal))
+        cited = [
+            EvidencePassage(p.id, p.document_id, p.text, p.start, title=docs[p.document_id].title,
+                            section=p.section, year=docs[p.document_id].year)
+            for p in ordered if p.document_id in docs
+        ]  # fmt: skip
+        if not cited:
+            return Verdict(False, "its cited sources are no longer in the knowledge base", [])
+        with self._lock:
+            verdict = verify_statement(text, cited, self.bedside.verify_embedder(), VerifyThresholds())
+        spans = [cited[i].provenance(a, b) for i, a, b in verdict.spans]
+        return Verdict(verdict.ok, verdict.reason, [
+            {"passage_id": p.passage_id, "document_id": p.document_id, "start": p.start, "end": p.end} for p in spans
+        ])  # fmt: skip
+
+    def document(self, document_id: str) -> Document:
+        """One document of the knowledge base, whole (NotFound for an unknown id)."""
+        with self._read_lock:
+            found = self._reader.documents([document_id])
+        if document_id not in found:
+            raise NotFound(f"no document {document_id!r} in the knowledge base")
+        return found[document_id]
+
+    def board_name(self, email: str) -> str:
+        """How the public sees the reviewer with this account: their board name, never their email address."""
+        get_user = getattr(self.articles, "get_user", None)
+        try:
+            user = get_user(email) if get_user is not None and email else None
+        except NotFound:
+            user = None
+        return user.public_name if user is not None and user.public_name else BOARD_MEMBER
+
+    def board(self) -> list[User]:
+        """The Medical Advisory Board: active reviewers and admins with a display name, by name."""
+        list_users = getattr(self.articles, "list_users", None)
+        found: list[User] = list_users() if list_users is not None else []
+        members = [u for u in found if u.active and u.display_name and u.role in (Role.REVIEWER, Role.ADMIN)]
+        return sorted(members, key=lambda u: u.display_name.lower())
+
+    def last_answer(self, conversation: str, audience: str, owner: str) -> Answer:
+        """The latest answer of `owner`'s conversation, for an answer that was not made an article (NotFound
+        otherwise, and for another client's conversation)."""
+        check_audience(audience)
+        with self._read_lock:
+            turns = self._trails.turns(conversation, owner) if conversation else []
+        if not turns:
+            raise NotFound(f"no conversation with id {conversation!r}")
+        answer = Answer.from_dict(turns[-1]["answer"])
+        if is_article(answer):
+            raise NotFound("this conversation's latest answer is an article: open it by its address")
+        return replace(unpublished_answer(answer, audience), conversation=conversation)
+
+    def trail(self, conversation: str, owner: str, slug: str = "") -> list[TrailItem]:
+        """The questions of `owner`'s conversation before the page's own (the article `slug`), each as it reads on
+        its own and linked to its article when it has one; the page's own question is never listed. NotFound for
+        an unknown id or another client's conversation."""
+        questions = self.conversation_trail(conversation, owner)
+        items = []
+        for i, asked in enumerate(questions):
+            key = resolved_question(asked, questions[:i])
+            items.append(TrailItem(key, slug_for(key)))
+        own = [i for i, item in enumerate(items) if item.slug == slug]
+        before = items[: own[-1]] if own else items
+        shown: list[TrailItem] = []
+        for item in before:
+            if item.slug == slug or any(item.slug == seen.slug for seen in shown):
+                continue
+            shown.append(replace(item, url=f"/articles/{item.slug}?c={conversation}" if self._known(item.question)
+                                 else ""))  # fmt: skip
+        return shown
 
     def conversation_trail(self, conversation: str, owner: str) -> list[str]:
         """Earlier questions of `owner`'s conversation, oldest first ([] for none); NotFound for an unknown id or
@@ -214,8 +377,10 @@ class WebService:
         if not 1 <= limit <= 200:
             raise InvalidInput("limit must be between 1 and 200")
         # Only reviewed articles are listed: an unreviewed one holds a question as its asker typed it, which may name
-        # a patient; it stays reachable by its own address, never listed for everyone to browse.
-        return self.articles.list(wanted, query.strip(), limit, approved_only=True)
+        # a patient; it stays reachable by its own address, never listed for everyone to browse. An answer that
+        # abstained is never listed either (articles stored before they were refused).
+        found = self.articles.list(wanted, query.strip(), limit, approved_only=True)
+        return [a for a in found if a.public_version is not None and is_article(a.public_version.answer)]
 
     # -- the knowledge base ----------------------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ async def answer_events(
                 follows=follows,
                 owner=owner,
             )
-            put("done", {**asked.answer.to_dict(), "url": f"/articles/{asked.article.slug}"})
+            put("done", {**asked.answer.to_dict(), "url": asked.path})
         except BedsideError as exc:
             code, kind = status_of(exc)
             detail = str(exc) if code != 500 else "internal error"

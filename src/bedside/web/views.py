@@ -16,6 +16,7 @@ from bedside.model import (
     Answer,
     Statement,
 )
+from bedside.sentences import split_spans
 
 READERS = (
     ("clinician", "Clinician", "Full clinical detail"),
@@ -61,11 +62,23 @@ def public_answer(article: Article, audience: str) -> Answer:
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """One citation mark: the reference number and the exact source text behind the statement."""
+    """One citation mark: the reference number and the exact source text behind the statement.
+
+    A digest's text is bedside's own summary, so it is shown as such, never in quotation marks; an editor's
+    statement that the verifier did not find in its cited passages shows no passage as its support."""
 
     number: int
-    reference_title: str
+    reference_title: str  # the reference's label: its title, or "bedside digest of <title>, <issuer> <year>"
     quote: str  # document.text[start:end] for this statement's provenance in that document; "" when unknown
+    locator: str = ""  # the section heading the quoted text sits under
+    digest: bool = False
+    review_note: str = ""  # a digest's review state in words
+    url: str = ""  # the source's (for a digest: the guideline's) own address
+    before: str = ""  # the review desk: the sentence before the quoted text in its document ...
+    after: str = ""  # ... and the sentence after it
+    document_id: str = ""
+    start: int = 0  # the first quoted span in the document (for a link to that place)
+    end: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +86,9 @@ class StatementView:
     lead: str
     text: str
     citations: tuple[Citation, ...]
+    editor: bool = False  # the editor's words
+    supported: bool = True  # False: the verifier did not find the editor's words in the cited passages
+    check: str = ""  # the verifier's reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +108,10 @@ class ReferenceView:
     year: int | None
     url: str
     notes: tuple[str, ...] = ()
-    label: str = ""
+    label: str = ""  # a named collection's label ("Local protocol")
+    shown: str = ""  # for a digest: "bedside digest of <title>, <issuer> <year>"
+    digest: bool = False
+    review_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,19 +160,43 @@ def review_steps(status: str) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def article_view(answer: Answer, documents: Mapping[str, str], conversation: str = "") -> ArticleView:
-    """The page's view of a rendered answer; `documents` maps document id -> stored text (for source quotes)."""
-    titles = {r.number: r.title for r in answer.references}
-    doc_of = {r.number: r.document_id for r in answer.references}
+def article_view(
+    answer: Answer,
+    documents: Mapping[str, str],
+    conversation: str = "",
+    sections: Mapping[str, str] | None = None,
+    *,
+    desk: bool = False,
+) -> ArticleView:
+    """The page's view of a rendered answer; `documents` maps document id -> stored text (for source quotes) and
+    `sections` passage id -> its section heading (the quote's locator). The public never sees a passage quoted
+    under an editor's statement it does not support; the review desk (`desk`) does, to judge it."""
+    refs = {r.number: r for r in answer.references}
+    sections = sections or {}
 
     def view(s: Statement) -> StatementView:
         cites = []
+        unsupported = s.editor and not s.supported
+        hide = unsupported and not desk
         for n in s.citations:
-            spans = [p for p in s.provenance if p.document_id == doc_of.get(n)]
-            text = documents.get(doc_of.get(n, ""), "")
-            quote = " … ".join(text[p.start : p.end].strip() for p in spans if 0 <= p.start < p.end <= len(text))
-            cites.append(Citation(n, titles.get(n, ""), quote))
-        return StatementView(lead_of(s, answer.audience), s.text, tuple(cites))
+            ref = refs.get(n)
+            if ref is None:
+                cites.append(Citation(n, "", ""))
+                continue
+            spans = [p for p in s.provenance if p.document_id == ref.document_id and not hide]
+            text = documents.get(ref.document_id, "")
+            shown = [p for p in spans if 0 <= p.start < p.end <= len(text)]
+            quote = " … ".join(text[p.start : p.end].strip() for p in shown)
+            locator = " · ".join(h for h in dict.fromkeys(_heading(sections.get(p.passage_id, "")) for p in shown) if h)
+            cite = Citation(n, ref.shown_title, quote, locator, ref.digest, ref.review_note, ref.url)
+            if desk and shown:
+                before, after = neighbours(text, shown[0].start, shown[-1].end)
+                cite = replace(cite, before=before, after=after, document_id=ref.document_id, start=shown[0].start,
+                               end=shown[0].end)  # fmt: skip
+            cites.append(cite)
+        return StatementView(
+            lead_of(s, answer.audience), s.text, tuple(cites), s.editor, not unsupported, s.check
+        )  # fmt: skip
 
     return ArticleView(
         slug=answer.slug, question=answer.question, title=answer.title, audience=answer.audience,
@@ -166,11 +209,31 @@ def article_view(answer: Answer, documents: Mapping[str, str], conversation: str
             for i, sec in enumerate(answer.sections, 1)
         ),
         references=tuple(
-            ReferenceView(r.number, r.type.label, r.type.value, r.title, r.source, r.year, r.url, r.notes, r.label)
+            ReferenceView(
+                r.number, r.type.label, r.type.value, r.title, r.source, r.year, r.url, r.notes, r.label,
+                r.shown_title, r.digest, r.review_note,
+            )
             for r in answer.references
         ),
         disclaimer=answer.disclaimer, notices=answer.notices, conversation=conversation, composer=answer.composer,
     )  # fmt: skip
+
+
+NEIGHBOUR_CHARS = 600  # how far to look for the neighbouring sentences
+
+
+def neighbours(text: str, start: int, end: int) -> tuple[str, str]:
+    """The sentence before text[start:end] and the sentence after it ("" at either end of a section)."""
+    lead = max(0, start - NEIGHBOUR_CHARS)
+    before = [text[a:b] for a, b in split_spans(text, lead, start) if text[a:b].strip()]
+    after = [text[a:b] for a, b in split_spans(text, end, min(len(text), end + NEIGHBOUR_CHARS)) if text[a:b].strip()]
+    # a neighbour cut off by the window (or across a paragraph break into a heading) is still shown as found
+    return (before[-1].strip() if before else ""), (after[0].strip() if after else "")
+
+
+def _heading(section: str) -> str:
+    """The innermost heading of a section path ("Guideline > Treatment" -> "Treatment")."""
+    return section.rsplit(" > ", 1)[-1].strip()
 
 
 def cited_documents(answer: Answer) -> list[str]:

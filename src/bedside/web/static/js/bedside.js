@@ -25,6 +25,7 @@
     var link = event.target.closest ? event.target.closest(".cite-link") : null;
     if (link) {
       var cite = link.parentElement;
+      cite.classList.remove("is-dismissed");
       if (!cite.classList.contains("is-open")) {
         event.preventDefault();       // first tap: show the source; a second tap follows the link
         closeCites(cite);
@@ -38,18 +39,33 @@
     if (!(event.target.closest && event.target.closest(".source-pop"))) { closeCites(null); }
   });
 
+  // Escape closes every popover however it was opened (pinned, hovered or focused); it stays closed until the
+  // pointer or the focus leaves that citation and comes back (WCAG 1.4.13).
   document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") { closeCites(null); }
+    if (event.key !== "Escape") { return; }
+    document.querySelectorAll(".cite.is-open, .cite:hover, .cite:focus-within").forEach(function (el) {
+      el.classList.add("is-dismissed");
+    });
+    closeCites(null);
   });
 
+  function reopen(event) {
+    var cite = event.target.closest ? event.target.closest(".cite") : null;
+    if (cite) { cite.classList.remove("is-dismissed"); placePopover(cite); }
+  }
+  function leave(event) {
+    var cite = event.target.closest ? event.target.closest(".cite") : null;
+    var to = event.relatedTarget && event.relatedTarget.closest ? event.relatedTarget.closest(".cite") : null;
+    if (cite && to !== cite) { cite.classList.remove("is-dismissed"); }
+  }
   document.addEventListener("mouseover", function (event) {
+    var from = event.relatedTarget && event.relatedTarget.closest ? event.relatedTarget.closest(".cite") : null;
     var cite = event.target.closest ? event.target.closest(".cite") : null;
-    if (cite) { placePopover(cite); }
+    if (cite && from !== cite) { reopen(event); }
   });
-  document.addEventListener("focusin", function (event) {
-    var cite = event.target.closest ? event.target.closest(".cite") : null;
-    if (cite) { placePopover(cite); }
-  });
+  document.addEventListener("mouseout", leave);
+  document.addEventListener("focusin", reopen);
+  document.addEventListener("focusout", leave);
 
   // -- asking: a busy state, and with an LLM configured, the draft streams in ---------------------------------
   function setBusy(form, busy, label) {
