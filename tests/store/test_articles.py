@@ -436,9 +436,11 @@ def test_the_migrations_form_one_chain_with_one_head() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     scripts = ScriptDirectory.from_config(config)
-    assert scripts.get_heads() == ["0005"]
+    assert scripts.get_heads() == ["0006"]
     chain = [(s.revision, s.down_revision) for s in scripts.walk_revisions()]  # newest first
-    assert chain == [("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)]
+    assert chain == [
+        ("0006", "0005"), ("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)
+    ]  # fmt: skip
 
 
 def test_a_write_based_on_a_stale_read_is_refused(service: SqlArticleService, database_url: str) -> None:
