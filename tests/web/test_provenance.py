@@ -247,6 +247,25 @@ def test_an_answer_that_abstains_is_shown_to_its_asker_but_never_becomes_an_arti
     assert done["url"] == "/answer" and done["insufficient_evidence"] and done["slug"] == ""  # the page adds ?c=
 
 
+def test_a_one_word_question_is_answered_to_its_asker_but_never_becomes_an_article(
+    api: TestClient, editorial: Editorial
+) -> None:
+    """ "b12?" names a subject and asks nothing of it: the asker sees what the knowledge base says, and no article,
+    listing or review item is made of it; the full question is published as usual."""
+    before = len(editorial.articles.list(limit=500))
+    r = api.post("/api/ask", json={"question": "b12?"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["slug"] == "" and body["status"] == "unpublished"
+    page = ask_form(api, {"question": "b12?"})
+    assert page.status_code == 303 and page.headers["location"].startswith("/answer?c=c-")
+    shown = api.get(page.headers["location"])
+    assert shown.status_code == 200 and "a question this short" in shown.text
+    assert len(editorial.articles.list(limit=500)) == before
+    full = api.post("/api/ask", json={"question": "How is vitamin B12 deficiency treated?"}).json()
+    assert full["slug"] and full["status"] != "unpublished"
+
+
 # -- the Medical Advisory Board --------------------------------------------------------------------------------------
 
 

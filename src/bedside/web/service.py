@@ -34,6 +34,7 @@ from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus, Role, User
 from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
+from bedside.index.analysis import analyze
 from bedside.model import Answer, Document, EvidenceType, Passage, SearchHit
 from bedside.store.conversations import ConversationStore
 from bedside.web.admission import AskGate
@@ -102,11 +103,23 @@ def _noted(answer: Answer, removed: tuple[str, ...]) -> Answer:
     return replace(answer, notices=(identifier_notice(removed), *answer.notices)) if removed else answer
 
 
+# An article answers a question: one word ("b12?") names a subject without asking anything of it.
+MIN_QUESTION_TERMS = 2
+
+
 def is_article(answer: Answer | dict[str, Any]) -> bool:
-    """Whether an answer may become (or be listed as) an article: not when it abstained for lack of evidence."""
+    """Whether an answer may become (or be listed as) an article: not when it abstained for lack of evidence, nor
+    when its question is too short to say what it asks (fewer than MIN_QUESTION_TERMS content words)."""
     if isinstance(answer, Answer):
-        return not answer.insufficient_evidence
-    return not answer.get("insufficient_evidence")
+        insufficient, question = answer.insufficient_evidence, answer.question
+    else:
+        insufficient, question = bool(answer.get("insufficient_evidence")), str(answer.get("question") or "")
+    return not insufficient and asks_enough(question)
+
+
+def asks_enough(question: str) -> bool:
+    """Whether a question names at least MIN_QUESTION_TERMS content words (analysed, stop words left out)."""
+    return len(set(analyze(question))) >= MIN_QUESTION_TERMS
 
 
 def unpublished_answer(answer: Answer, audience: str) -> Answer:
@@ -188,10 +201,10 @@ class WebService:
                 answer = self.bedside.ask(
                     question, "clinician", conversation, llm=self.llm_enabled, on_statement=on_statement
                 )
-                if not is_article(answer):
-                    raise _NoArticle(answer)
                 if key != question:  # a follow-up: titled and stored by the question it resolves to
                     answer = replace(answer, question=key, title=title_for(plan(key)))
+                if not is_article(answer):
+                    raise _NoArticle(answer)
                 docs = self.bedside.store.documents(cited_documents(answer))
                 sources.update({doc_id: d.content_hash for doc_id, d in docs.items()})
                 composed.append(answer)
