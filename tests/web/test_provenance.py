@@ -63,7 +63,7 @@ def test_a_digest_is_cited_as_bedsides_own_summary_with_its_review_state(api: Te
     view = r.context["article"]  # type: ignore[attr-defined]
     first = view.references[0]
     doc = docs[data["references"][0]["document_id"]]
-    assert first.digest and first.label == f"bedside digest of {doc.guideline.rstrip('.')}, {first.source} {doc.year}"
+    assert first.digest and first.shown == f"bedside digest of {doc.guideline.rstrip('.')}, {first.source} {doc.year}"
     assert first.review_note == "not yet reviewed by the Medical Advisory Board"
     assert f'bedside digest of <cite class="ref-title">{_html(doc.guideline)}</cite>' in r.text
     assert "Summary written for bedside, not yet reviewed by the Medical Advisory Board." in r.text
