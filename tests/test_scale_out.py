@@ -123,7 +123,7 @@ def test_an_ingestion_worker_and_two_servers_share_one_knowledge_base(tmp_path, 
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for n, port in enumerate(ports)
     ]
     worker_env = _env(tmp_path, "ingest", postgres_url, milvus_uri, collection)
