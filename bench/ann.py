@@ -47,13 +47,13 @@ def questions(data: Path, n: int, seed: int) -> list[str]:
 
 
 def main() -> None:
+    from ivf import IvfIndex
     from rich.console import Console
     from rich.progress import track
     from rich.table import Table
 
     from bedside.index.embedder import load_embedder
     from bedside.index.graph import GraphIndex, available
-    from bedside.index.ivf import IvfIndex
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared datasets folder")

@@ -9,6 +9,10 @@ stop words over title + text. Reported per query subset: nDCG@10, recall@100, qu
 Tune on `dev`; report `test` (and, for SciFact, the 300 standard BEIR test claims).
 `--rerank` adds the hybrid with the sentence rerank stage; the first run embeds the sentences of every passage that
 reaches a rerank window (cached in the data directory afterwards).
+`--backends embedded,milvus-lite` runs the same rankings on each search backend in one run (Milvus Lite in a file
+under --work; the Milvus dense collection takes the embedded index's vectors, so only the backend differs):
+
+    python bench/retrieval.py --data ../shared/data --sets scifact --subsets dev --backends embedded,milvus-lite
 """
 
 from __future__ import annotations
@@ -101,21 +105,40 @@ def evaluate(rank: Ranker, queries: list[tuple[str, str]], qrels: dict[str, dict
     }
 
 
-def open_dataset(folder: Path, work: Path, embedder: str) -> Bedside:
+def open_dataset(folder: Path, work: Path, embedder: str, backend: str = "embedded") -> Bedside:
     from bedside.config import load_settings
 
-    settings = load_settings(data_dir=work / f"{folder.name}-{embedder}", starter_kb=False, embedder=embedder)
+    embedded_dir = work / f"{folder.name}-{embedder}"
+    if backend == "embedded":
+        settings = load_settings(data_dir=embedded_dir, starter_kb=False, embedder=embedder)
+    else:
+        settings = load_settings(data_dir=work / f"{folder.name}-{embedder}-{backend}", starter_kb=False,
+                                 embedder=embedder, search_backend="milvus")  # fmt: skip
     b = Bedside(settings=settings)
+    if backend != "embedded" and b.dense is not None:
+        b.dense.seed = embedded_vectors(embedded_dir / "vectors" / "vectors.sqlite")  # type: ignore[misc]
     from rich.console import Console
 
-    Console(stderr=True).print(f"[bold]{folder.name}[/bold]: ingesting and indexing (cached after the first run)")
-    from bedside.cli import BarProgress, SyncBar
+    Console(stderr=True).print(
+        f"[bold]{folder.name}[/bold] ({backend}): ingesting and indexing (cached after the first run)"
+    )
+    from bedside.cli_knowledge import BarProgress, SyncBar
 
     b.set_sync_progress(SyncBar())
     report = b.ingest([corpus_path(folder)], progress=BarProgress())
     if report.failed:
         print(f"{folder.name}: {len(report.failed)} records failed to ingest", file=sys.stderr)
     return b
+
+
+def embedded_vectors(path: Path) -> dict[str, np.ndarray]:
+    """The embedded index's vectors by passage-text hash (what a Milvus dense collection is seeded with)."""
+    import sqlite3
+
+    if not path.exists():
+        return {}
+    with sqlite3.connect(path) as db:
+        return {h: np.frombuffer(v, dtype=np.float32) for h, v in db.execute("SELECT text_hash, vec FROM vectors")}
 
 
 VARIANTS: dict[str, FusionConfig] = {
@@ -146,6 +169,7 @@ def main() -> None:
         help="Also run the sentence rerank stage (embeds each candidate passage's sentences once; slow when cold).",
     )
     parser.add_argument("--rerank-depth", type=int, default=None, help="Override the rerank window (passages).")
+    parser.add_argument("--backends", default="embedded", help="Comma list of search backends: embedded, milvus-lite")
     args = parser.parse_args()
     from rich.console import Console
     from rich.table import Table
@@ -163,15 +187,27 @@ def main() -> None:
         subsets = queries_for(folder, name, args.max_queries or (2000 if name == "medquad" else None))
         if args.subsets:
             subsets = {k: v for k, v in subsets.items() if k in args.subsets.split(",")}
-        b = open_dataset(folder, args.work, args.embedder)
-        rankers: dict[str, Ranker] = {"peer bm25s": peer_ranker(folder)}
-        variants = VARIANTS | (RERANKED if args.rerank else {})
-        if args.dense_weight is None:  # hybrids fuse with the weight bedside uses for this dense model
-            weight = b.searcher.config.dense_weight
-            variants = {
-                k: replace(v, dense_weight=weight) if 0 < v.dense_weight < 1 else v for k, v in variants.items()
-            }
-        rankers |= {label: bedside_ranker(b, cfg) for label, cfg in variants.items()}
+        rankers: dict[str, Ranker] = {}
+        try:
+            rankers["peer bm25s"] = peer_ranker(folder)
+        except ImportError:
+            print(
+                "bm25s is not installed: the peer is left out (ratios are to the first bedside ranking)",
+                file=sys.stderr,
+            )
+        backends = [x.strip() for x in args.backends.split(",") if x.strip()]
+        opened = []
+        for backend in backends:  # the embedded one first: a Milvus backend takes its vectors
+            b = open_dataset(folder, args.work, args.embedder, backend)
+            opened.append(b)
+            variants = VARIANTS | (RERANKED if args.rerank else {})
+            if args.dense_weight is None:  # hybrids fuse with the weight bedside uses for this dense model
+                weight = b.searcher.config.dense_weight
+                variants = {
+                    k: replace(v, dense_weight=weight) if 0 < v.dense_weight < 1 else v for k, v in variants.items()
+                }
+            tag = f" ({backend})" if len(backends) > 1 else ""
+            rankers |= {f"{label}{tag}": bedside_ranker(b, cfg) for label, cfg in variants.items()}
         table = Table(title=f"{name}: document retrieval ({b.store.counts()[1]} passages)")
         table.add_column("system")
         for subset, qs in subsets.items():
@@ -187,10 +223,12 @@ def main() -> None:
             cells = []
             for s in subsets:
                 cells += [f"{per[s]['ndcg@10']:.3f}", f"{per[s]['recall@100']:.3f}"]
-            ratio = per[first]["ndcg@10"] / max(results["peer bm25s"][first]["ndcg@10"], 1e-9)
+            base = results.get("peer bm25s") or next(iter(results.values()))
+            ratio = per[first]["ndcg@10"] / max(base[first]["ndcg@10"], 1e-9)
             table.add_row(label, *cells, f"{ratio:.2f}x", f"{per[first]['p50_ms']:.1f}")
         console.print(table)
-        b.close()
+        for b in opened:
+            b.close()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ indexing throughput (raw `embed` vs `VectorIndex.sync` on ~1,000 passages) and q
 
 Each size is built in one fresh process and searched in another, so peak RSS (ru_maxrss) is per size and per phase.
 Baselines: bm25s on the same passages (lexical, sizes up to --bm25s-max) and an exact NumPy scan of the same
-vector snapshot (dense; at 1M the index answers through its HNSW graph, or IVF lists without faiss, and recall@10
+vector snapshot (dense; at 1M the index answers through its HNSW graph (an exact scan without faiss), and recall@10
 against exact is reported).
 """
 
@@ -364,10 +364,10 @@ def worker_build(corpus: Path, data_dir: Path, work: Path, key: str) -> dict[str
         bar.close()
         _log(f"{index.name} sync: {timings[key]:.1f}s")
     start = time.perf_counter()
-    snap = dense.snapshot()  # the searchable matrix (+ graph or IVF lists above EXACT_LIMIT), built after changes
+    snap = dense.snapshot()  # the searchable matrix (+ its graph above EXACT_LIMIT), built after changes
     timings["snapshot_s"] = time.perf_counter() - start
     stage_peaks["snapshot"] = _peak_mb()
-    mode = "hnsw" if snap.graph is not None else "ivf" if snap.ivf is not None else "exact"
+    mode = "hnsw" if snap.graph is not None else "exact"
     _log(f"dense snapshot ({mode}): {timings['snapshot_s']:.1f}s")
     b.kb.indexes = indexes
     b.kb.sync_indexes()  # nothing left to apply; prunes the change log as a normal ingest would
@@ -430,9 +430,7 @@ def worker_search(data_dir: Path, work: Path, key: str) -> dict[str, Any]:
     for key, times in (("lexical", lex), ("dense", den), ("hybrid", hyb), ("candidates", cand), ("real", hyb_real)):
         out[f"{key}_p50"], out[f"{key}_p95"] = _pct(times, 50), _pct(times, 95)
     snap = dense.snapshot()
-    out["mode"] = "hnsw" if snap.graph is not None else "ivf" if snap.ivf is not None else "exact"
-    if snap.ivf is not None:
-        out["nlist"], out["nprobe"] = len(snap.ivf.centroids), int(snap.ivf.nprobe)
+    out["mode"] = "hnsw" if snap.graph is not None else "exact"
     out["vectors"] = len(snap.seqs)
     # Baseline: exact brute force over the same snapshot matrix (loaded into RAM, as a NumPy user would).
     matrix = np.ascontiguousarray(snap.vecs)
@@ -557,7 +555,7 @@ def worker_update(data_dir: Path, work: Path, key: str, seed: int) -> dict[str, 
     snap = dense.snapshot()
     out["remove_dead"] = snap.dead
     serve("remove")
-    out["mode"] = "hnsw" if snap.graph is not None else "ivf" if snap.ivf is not None else "exact"
+    out["mode"] = "hnsw" if snap.graph is not None else "exact"
     out["peak_mb"] = _peak_mb()
     server.close()
     b.close()
@@ -710,7 +708,7 @@ def render(results: dict[int, dict[str, Any]], tp: dict[str, Any], per_doc: floa
                    ratio(r["build"]["lexical_s"], r.get("bm25s", {}).get("build_s"))),
     )  # fmt: skip
     row("build: dense sync s (synthetic embedder)", "", lambda r: (_f(r["build"]["dense_s"]), "", ""))
-    row("build: dense snapshot (+ HNSW graph or IVF) s", "", lambda r: (_f(r["build"]["snapshot_s"]), "", ""))
+    row("build: dense snapshot (+ HNSW graph) s", "", lambda r: (_f(r["build"]["snapshot_s"]), "", ""))
     row(
         "build: total s (passages/s)", "",
         lambda r: (f"{r['build_total']:.0f} ({r['build']['passages'] / r['build_total']:,.0f}/s)", "", ""),
@@ -825,7 +823,7 @@ def render(results: dict[int, dict[str, Any]], tp: dict[str, Any], per_doc: floa
         "real recall (IVF lists scored higher here, the graph lower); bench/ann.py measures it on real vectors. Dense "
         "build times exclude model inference (see the real-model rows). Hybrid latency is timed with a precomputed "
         "query vector and, on the same queries, with each query embedded by the real model; the ask rows embed each "
-        "question with the real model. Lexical, store, graph, IVF and all search code paths are bedside's own. bm25s "
+        "question with the real model. Lexical, store, graph and all search code paths are bedside's own. bm25s "
         "runs on the same passages (title + text) at sizes up to --bm25s-max only."
     )
 

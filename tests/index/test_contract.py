@@ -193,16 +193,16 @@ def test_bedside_replays_store_changes_its_indexes_missed(tmp_path):
         assert b.search("hydroxocobalamin", 1)[0].document_id == "b12"
 
 
-@pytest.mark.parametrize("mode", ["hnsw", "ivf"])
+@pytest.mark.parametrize("mode", ["hnsw", "exact"])
 def test_large_indexes_switch_to_an_ann_index_and_still_find_passages(tmp_path, monkeypatch, mode):
-    """Above EXACT_LIMIT vectors search goes through a graph (faiss installed) or IVF lists (without it); either
-    must still find the passages, and filters still apply."""
-    from bedside.index import graph, vectors
+    """Above EXACT_LIMIT vectors search goes through a graph (faiss installed) or, without faiss, scans them all;
+    either must still find the passages, and filters still apply."""
+    from bedside.index import graph, snapshot_build
 
     if mode == "hnsw" and not graph.available():
         pytest.skip("faiss is not installed")
-    monkeypatch.setattr(vectors, "EXACT_LIMIT", 50)
-    if mode == "ivf":
+    monkeypatch.setattr(snapshot_build, "EXACT_LIMIT", 50)
+    if mode == "exact":
         monkeypatch.setattr(graph, "available", lambda: False)
     store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     words = "iron folate cobalamin ferritin potassium sodium gout urate insulin glucose asthma copd".split()
@@ -216,12 +216,12 @@ def test_large_indexes_switch_to_an_ann_index_and_still_find_passages(tmp_path, 
     index.sync(store)
     snap = index.snapshot()
     assert index.stats()["mode"] == mode
-    assert (snap.graph is not None, snap.ivf is not None) == (mode == "hnsw", mode == "ivf")
+    assert (snap.graph is not None) == (mode == "hnsw")
     found = 0
     for i in range(0, 240, 12):
         top = _doc_ids(store, index.search(f"Note {i} about {words[i % 12]} and {words[(i * 5) % 12]} dose {i} mg.", 5))
         found += f"d{i}" in top
-    assert found >= 18  # approximate search: near-exact, not exact
+    assert found >= (18 if mode == "hnsw" else 20)  # approximate search: near-exact, not exact
     filtered = index.search("iron folate", 10, Filters(year_min=2015))
     assert filtered and all(store.document(d).year >= 2015 for d in _doc_ids(store, filtered))
     index.close()
@@ -282,12 +282,12 @@ def test_reopening_with_another_model_of_the_same_dimension_replaces_the_snapsho
     """Re-embedding with another model ends at the same watermark as before, so a snapshot file of that name
     already exists: it must not be served. Snapshots name their model; one written before they did (`legacy`) is
     checked against a stored vector."""
-    from bedside.index import graph, vectors
+    from bedside.index import graph, snapshot_build
 
     if mode == "hnsw" and not graph.available():
         pytest.skip("faiss is not installed")
     if mode == "hnsw":
-        monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
+        monkeypatch.setattr(snapshot_build, "EXACT_LIMIT", 20)
     store = _numbered_store(tmp_path, 60)
     (meta_file,) = (tmp_path / "vectors").glob("snapshot-*.npz")
     seqs = np.load(meta_file)["seqs"]
@@ -316,11 +316,11 @@ def test_reopening_with_another_model_of_the_same_dimension_replaces_the_snapsho
 
 def test_a_lost_graph_file_is_rebuilt_from_the_stored_vectors(tmp_path, monkeypatch):
     """The graph file is derived data: if it goes missing, the next search rebuilds it instead of failing."""
-    from bedside.index import graph, vectors
+    from bedside.index import graph, snapshot_build
 
     if not graph.available():
         pytest.skip("faiss is not installed")
-    monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
+    monkeypatch.setattr(snapshot_build, "EXACT_LIMIT", 20)
     store = _numbered_store(tmp_path, 60)
     (graph_file,) = (tmp_path / "vectors").glob("snapshot-*.hnsw")
     graph_file.unlink()
@@ -336,11 +336,11 @@ def test_a_graph_saved_with_float32_vectors_is_rebuilt_with_8_bit_codes_at_the_n
     the graph afresh with 8-bit codes instead of extending the old one, and search still finds every passage."""
     import faiss
 
-    from bedside.index import graph, vectors
+    from bedside.index import graph, snapshot_build
 
     if not graph.available():
         pytest.skip("faiss is not installed")
-    monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
+    monkeypatch.setattr(snapshot_build, "EXACT_LIMIT", 20)
     store = _numbered_store(tmp_path, 60)
     (graph_file,) = (tmp_path / "vectors").glob("snapshot-*.hnsw")
     assert isinstance(faiss.read_index(str(graph_file)), faiss.IndexHNSWSQ)
@@ -365,21 +365,19 @@ def test_a_graph_saved_with_float32_vectors_is_rebuilt_with_8_bit_codes_at_the_n
     store.close()
 
 
-@pytest.mark.parametrize("mode", ["exact", "hnsw", "ivf"])
+@pytest.mark.parametrize("mode", ["exact", "hnsw"])
 def test_an_index_from_before_title_terms_is_upgraded_in_place(tmp_path, monkeypatch, mode):
     """Vectors written before rows kept their documents' title terms: search still works (title focus is read
     from the store), the next sync records the terms, and the snapshot gains them without a rebuild."""
     import sqlite3
 
-    from bedside.index import graph, hybrid, vectors
+    from bedside.index import graph, hybrid, snapshot, snapshot_build
     from bedside.index.analysis import analyze
 
     if mode == "hnsw" and not graph.available():
         pytest.skip("faiss is not installed")
     if mode != "exact":
-        monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
-    if mode == "ivf":
-        monkeypatch.setattr(graph, "available", lambda: False)
+        monkeypatch.setattr(snapshot_build, "EXACT_LIMIT", 20)
     store = _numbered_store(tmp_path, 60)
     folder = tmp_path / "vectors"
     db = sqlite3.connect(folder / "vectors.sqlite")
@@ -387,10 +385,10 @@ def test_an_index_from_before_title_terms_is_upgraded_in_place(tmp_path, monkeyp
     db.commit()
     db.close()
     (meta_file,) = folder.glob("snapshot-*.npz")
-    old = {k: v for k, v in vectors._read_meta(meta_file).items() if not k.startswith("title_")}
+    old = {k: v for k, v in snapshot.read_meta(meta_file).items() if not k.startswith("title_")}
     if mode == "exact":
         del old["keys"]  # exact snapshots from before row keys are matched to their rows by seq
-    vectors._write_meta(meta_file, old)
+    snapshot.write_meta(meta_file, old)
     built = {p.name: p.stat().st_mtime_ns for p in folder.glob("snapshot-*") if p.suffix != ".npz"}
     seqs = [int(s) for s in old["seqs"]]
     terms = set(analyze("what about c7 or c12"))  # titles are "About c<i>"
@@ -407,7 +405,7 @@ def test_an_index_from_before_title_terms_is_upgraded_in_place(tmp_path, monkeyp
     assert focus == pytest.approx({seq: hybrid.title_focus(terms, titles[seq]) for seq in seqs})
     assert focus[passages_seq(passages, "c7")] == 1.0 and focus[passages_seq(passages, "c8")] == 0.0
     assert {p.name: p.stat().st_mtime_ns for p in folder.glob("snapshot-*") if p.suffix != ".npz"} == built
-    assert "title_len" in vectors._read_meta(meta_file)  # kept for the next process
+    assert "title_len" in snapshot.read_meta(meta_file)  # kept for the next process
     index.close()
     store.close()
 
@@ -418,17 +416,17 @@ def test_title_terms_are_recorded_again_when_text_analysis_changes(tmp_path, mon
     being a stop word, so the title "About c7" gains a term), stale terms are never used: until the next sync
     records them again, title focus is left to the store; after it, the snapshot's copy matches the store's
     titles, without rebuilding the matrix or the graph."""
-    from bedside.index import analysis, graph, hybrid, vectors
+    from bedside.index import analysis, graph, hybrid, snapshot, snapshot_build
 
     if mode == "hnsw" and not graph.available():
         pytest.skip("faiss is not installed")
     if mode == "hnsw":
-        monkeypatch.setattr(vectors, "EXACT_LIMIT", 20)
+        monkeypatch.setattr(snapshot_build, "EXACT_LIMIT", 20)
     store = _numbered_store(tmp_path, 60)
     folder = tmp_path / "vectors"
     (meta_file,) = folder.glob("snapshot-*.npz")
     built = {p.name: p.stat().st_mtime_ns for p in folder.glob("snapshot-*") if p.suffix != ".npz"}
-    seqs = [int(x) for x in vectors._read_meta(meta_file)["seqs"]]
+    seqs = [int(x) for x in snapshot.read_meta(meta_file)["seqs"]]
     passages = store.passages_by_seq(seqs)
     c7 = passages_seq(passages, "c7")
     index = VectorIndex(folder, HashingEmbedder())
@@ -447,7 +445,7 @@ def test_title_terms_are_recorded_again_when_text_analysis_changes(tmp_path, mon
     assert focus == pytest.approx({seq: hybrid.title_focus(terms, titles[seq]) for seq in seqs})
     assert focus[c7] == 0.5  # "about" now counts in the title
     assert {p.name: p.stat().st_mtime_ns for p in folder.glob("snapshot-*") if p.suffix != ".npz"} == built
-    assert str(vectors._read_meta(meta_file)["analysis"]) == analysis.fingerprint()
+    assert str(snapshot.read_meta(meta_file)["analysis"]) == analysis.fingerprint()
     index.close()
     monkeypatch.undo()
     analysis._normalise_word.cache_clear()
@@ -461,11 +459,11 @@ def passages_seq(passages, doc_id: str) -> int:
 def test_the_graph_is_extended_after_changes_and_rebuilt_when_much_is_gone(tmp_path, monkeypatch):
     """New passages are linked into the previous graph; removed ones stay as dead nodes that no search returns;
     once dead nodes pass GRAPH_DEAD_SHARE the graph is built afresh. Live labels always match the stored passages."""
-    from bedside.index import graph, vectors
+    from bedside.index import graph, snapshot, snapshot_build
 
     if not graph.available():
         pytest.skip("faiss is not installed")
-    monkeypatch.setattr(vectors, "EXACT_LIMIT", 30)
+    monkeypatch.setattr(snapshot_build, "EXACT_LIMIT", 30)
     store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
 
     def doc(i: int, extra: str = "") -> Document:
@@ -475,7 +473,7 @@ def test_the_graph_is_extended_after_changes_and_rebuilt_when_much_is_gone(tmp_p
     index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
     index.sync(store)
 
-    def check() -> vectors._Snapshot:
+    def check() -> snapshot.Snapshot:
         snap = index.snapshot()
         assert snap.graph is not None and snap.graph_seqs is not None and snap.graph_live is not None
         live = snap.graph_seqs[snap.graph_live]
@@ -512,9 +510,9 @@ def test_concurrent_snapshot_builds_leave_one_complete_snapshot(tmp_path, monkey
     a change: every one of them searches, and exactly one complete snapshot remains."""
     import threading
 
-    from bedside.index import graph, vectors
+    from bedside.index import graph, snapshot_build
 
-    monkeypatch.setattr(vectors, "EXACT_LIMIT", 30)
+    monkeypatch.setattr(snapshot_build, "EXACT_LIMIT", 30)
     store = _numbered_store(tmp_path, 80, snapshot=False)  # the searches below race to build it
     indexes = [VectorIndex(tmp_path / "vectors", HashingEmbedder()) for _ in range(4)]
     found: list[int] = []

@@ -163,3 +163,21 @@ def test_bedside_runs_on_milvus_and_finds_the_same_documents(tmp_path, monkeypat
         for index in (b.lexical, b.dense):
             b._milvus.drop_collection(index.collection)
     assert not (tmp_path / "data" / "lexical").exists()
+
+
+def test_a_collection_reopened_later_is_loaded_for_search(tmp_path):
+    """A collection made by an earlier run is released when its server restarts: opening it loads it again."""
+    store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
+    store.write([(d, chunk(d)) for d in DOCS])
+    first = MilvusLexicalIndex(_uri(tmp_path), _name(tmp_path), store)
+    first.sync(store)
+    first.client.release_collection(first.collection)  # as after a restart of the server
+    first.close()
+    again = MilvusLexicalIndex(_uri(tmp_path), _name(tmp_path), store)
+    try:
+        assert _docs(store, again.search("colchicine gout", 1)) == ["gout"]
+        assert again.sync(store).added == 0  # its watermark is in the store: nothing to redo
+    finally:
+        again.client.drop_collection(again.collection)
+        again.close()
+        store.close()

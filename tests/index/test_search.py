@@ -1,4 +1,4 @@
-"""The analyzer, the IVF index and the hybrid ranking."""
+"""The analyzer, the graph index and the hybrid ranking."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from bedside.index.analysis import QueryAnalyzer, analyze
 from bedside.index.hybrid import FusionConfig, fuse, prior
-from bedside.index.ivf import IvfIndex
 from bedside.index.protocol import Candidate, Filters
 from bedside.model import EvidenceType
 
@@ -29,21 +28,6 @@ def test_query_expansion_reaches_both_abbreviation_and_expansion():
     assert expanded["ida"].weight == 1.0 and expanded["iron"].expansion and expanded["iron"].weight < 1.0
     back = {t.term for t in q.terms("iron deficiency anaemia treatment")}
     assert "ida" in back
-
-
-def test_ivf_recall_against_exact_search():
-    rng = np.random.default_rng(3)
-    centres = rng.normal(size=(40, 32))
-    vecs = centres[rng.integers(0, 40, 6000)] + 0.3 * rng.normal(size=(6000, 32))
-    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
-    ivf, order = IvfIndex.build(vecs, nlist=32)
-    grouped = vecs[order]
-    hits = 0
-    for q in vecs[rng.integers(0, 6000, 50)]:
-        exact = set(np.argsort(-(vecs @ q))[:10])
-        rows, _ = ivf.search(grouped, q, 10)
-        hits += len(exact & set(order[rows]))
-    assert hits / 500 >= 0.9
 
 
 def _graph_or_skip():
@@ -216,7 +200,7 @@ def test_the_searcher_fuses_with_its_dense_models_own_weight(tmp_path):
 def test_member_agrees_with_isin(values, pool, small):
     """The binary-search membership test that graph extension uses gives np.isin's answer, duplicates, extremes and
     empty arrays included."""
-    from bedside.index.vectors import _member
+    from bedside.index.snapshot import member as _member
 
     for a, b in ((values, pool), (small, small[::2]), (values + small, pool + small), ([], pool), (values, [])):
         a_arr, b_arr = np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)

@@ -1,17 +1,18 @@
 """A proximity graph (HNSW, built with faiss) over the snapshot matrix, for knowledge bases past EXACT_LIMIT vectors.
 
 On real bge-small vectors (44,905 MedQuAD and BioASQ passages, 300 real questions), the graph found the exact top 10
-with recall 0.97 in about 1 ms per query, where the inverted-file lists of `ivf.py` had to scan about a sixth of the
-matrix for 0.96. Its labels count the vectors in the order they were added (`vectors.py` keeps what passage each
-label holds), so a later snapshot extends the graph instead of building it again.
+with recall 0.97 in about 1 ms per query, where inverted-file lists (bench/ivf.py, which bedside used before) had
+to scan about a sixth of the matrix for 0.96. Its labels count the vectors in the order they were added (the
+snapshot keeps what passage each label holds; `snapshot_build.py` writes them), so a later snapshot extends the
+graph instead of building it again.
 
 The graph keeps its vectors as 8-bit codes (one byte per dimension, over each dimension's range in a sample of the
 rows, widened by RANGE_MARGIN for rows added later), not as float32: 656 bytes per 384-dimensional vector instead of
 1,808, held in memory by every searching process. On those same real vectors the inner products it returns differ
 from the exact ones by 0.0003 on average (0.006 at most), and with SEARCH_DEPTH raised from 256 to 400 it finds the
 same share of the exact top 10 (0.980) as the float32 graph did, in 0.64 ms per query instead of 0.73. Graphs saved
-with float32 vectors by an older bedside still load; the next change builds them afresh (`vectors.py`).
-Without faiss installed, bedside keeps using the IVF lists.
+with float32 vectors by an older bedside still load; the next change builds them afresh (`snapshot_build.py`).
+Without faiss installed, bedside scans the whole matrix instead.
 """
 
 from __future__ import annotations

@@ -126,6 +126,8 @@ class _MilvusCollection:
         self.client = client if client is not None else connect(uri)
         if not self.client.has_collection(self.collection):
             self._create()
+        else:  # a collection another process (or an earlier run) made is searchable only once loaded
+            self.client.load_collection(self.collection)
 
     def _create(self) -> None:
         raise NotImplementedError
@@ -238,7 +240,7 @@ class MilvusLexicalIndex(_MilvusCollection):
 
         schema = self._schema()
         for field in ("text", "context"):
-            schema.add_field(field, DataType.VARCHAR, max_length=_MAX_TEXT, enable_analyzer=True, enable_match=True,
+            schema.add_field(field, DataType.VARCHAR, max_length=_MAX_TEXT, enable_analyzer=True,
                              analyzer_params={"tokenizer": "standard"})  # fmt: skip
             schema.add_field(f"{field}_bm25", DataType.SPARSE_FLOAT_VECTOR)
             schema.add_function(Function(name=f"{field}_bm25", function_type=FunctionType.BM25,
@@ -275,10 +277,14 @@ class MilvusLexicalIndex(_MilvusCollection):
         """The analysed terms that occur in at least one indexed passage (its text or its document's context)."""
         found = []
         for term in dict.fromkeys(terms):
-            token = term_token(term)
-            match = f"TEXT_MATCH(text, '{token}') or TEXT_MATCH(context, '{token}')"
-            if self.client.query(self.collection, filter=match, output_fields=["seq"], limit=1):
-                found.append(term)
+            for field in ("text", "context"):
+                hits = self.client.search(
+                    self.collection, data=[term_token(term)], anns_field=f"{field}_bm25", limit=1,
+                    search_params={"metric_type": "BM25"}, output_fields=["seq"],
+                )[0]  # fmt: skip
+                if len(hits):
+                    found.append(term)
+                    break
         return frozenset(found)
 
 

@@ -2,9 +2,8 @@
 
 SQLite (`<dir>/vectors.sqlite`) is the source of truth: a sync writes a chunk's vectors and the watermark in one
 transaction, so a crash never leaves vectors and watermark disagreeing. Searching uses a snapshot of the matrix
-(`snapshot-<watermark>.npy` plus metadata) rebuilt after changes. Up to EXACT_LIMIT vectors the scan is exact;
-beyond, a proximity graph (HNSW, `graph.py`, when faiss is installed) or else an inverted-file index (k-means lists,
-probing the closest lists) keeps queries fast.
+(`snapshot-<watermark>.npy` plus metadata, `snapshot.py`) rebuilt after changes (`snapshot_build.py`). Up to
+EXACT_LIMIT vectors the scan is exact; beyond, a proximity graph (HNSW, `graph.py`, with faiss) keeps queries fast.
 Vectors are looked up by passage-text hash first, so unchanged passages of an updated document, and passages
 whose vectors ship with the starter knowledge base, are never embedded twice.
 Each row also keeps its document title's analysed terms (as 64-bit hashes), so the snapshot can score a candidate's
@@ -23,21 +22,21 @@ from pathlib import Path
 
 import numpy as np
 
-from bedside.index import graph
-from bedside.index.analysis import analyze, fingerprint
+from bedside.index import graph, snapshot_build
+from bedside.index.analysis import fingerprint
 from bedside.index.embedder import Embedder
 from bedside.index.graph import GraphIndex
-from bedside.index.ivf import IvfIndex
 from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
+from bedside.index.snapshot import ETYPES, Snapshot, read_meta, term_key, title_terms, write_meta
+from bedside.index.snapshot_build import SnapshotBuilder
 from bedside.model import EvidenceType, IndexRow
 from bedside.store.locks import file_lock
 
-EXACT_LIMIT = 200_000
-GRAPH_DEAD_SHARE = 0.2  # a graph whose removed nodes pass this share of its size is built afresh
+__all__ = ["Snapshot", "VectorIndex", "term_key", "text_hash", "title_terms"]
+
 REFRESH_RETRY_S = 30.0  # after a failed background refresh, searches wait this long before starting another
 _CHUNK_DOCUMENTS = 2_000
 EMBED_BATCH = 512  # passages embedded, then committed, at a time
-_ETYPES = list(EvidenceType)
 log = logging.getLogger(__name__)
 
 _SCHEMA = (
@@ -56,56 +55,6 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def term_key(term: str) -> int:
-    """A stable 64-bit key for an analysed term (the same in every process)."""
-    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
-
-
-def title_terms(title: str) -> bytes:
-    """A title's distinct analysed terms as sorted 64-bit keys: what title focus needs of a document."""
-    return np.array(sorted({term_key(t) for t in analyze(title)}), dtype=np.int64).tobytes()
-
-
-def _row_key(seq: int, hashed: str) -> int:
-    """One int64 per (passage seq, text hash): a seq reused by a different text gets another key."""
-    return int.from_bytes(hashlib.blake2b(f"{seq}:{hashed}".encode(), digest_size=8).digest(), "little", signed=True)
-
-
-def _mark_of(path: Path) -> int:
-    try:
-        return int(path.stem.split("-", 1)[1].split(".")[0])
-    except (IndexError, ValueError):
-        return -1
-
-
-def _read_meta(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as meta:
-        return {k: meta[k] for k in meta.files}
-
-
-class _Snapshot:
-    """The searchable matrix and per-row metadata at one watermark."""
-
-    def __init__(self, vecs: np.ndarray, meta: Mapping[str, np.ndarray], graph: GraphIndex | None = None) -> None:
-        self.vecs = vecs
-        self.graph = graph
-        self.seqs = meta["seqs"]
-        self.etypes = meta["etypes"]
-        self.years = meta["years"]
-        self.sources = meta["sources"]
-        self.ivf = IvfIndex(meta["centroids"], meta["offsets"], int(meta["nprobe"])) if "centroids" in meta else None
-        # The graph's labels: the passage each node holds, and whether that passage is still there.
-        self.graph_seqs = meta.get("graph_seqs")
-        self.graph_live = meta.get("graph_live")
-        self.dead = 0 if self.graph_live is None else int(len(self.graph_live) - self.graph_live.sum())
-        # Each row's title terms: pool[start : start + length]; length -1 where the row has none recorded.
-        self.title_start = meta.get("title_start")
-        self.title_len = meta.get("title_len")
-        self.title_pool = meta.get("title_pool")
-        # Rows by seq for lookups: None when the rows are already in seq order (IVF permutes them).
-        self.by_seq = None if np.all(self.seqs[1:] >= self.seqs[:-1]) else np.argsort(self.seqs, kind="stable")
-
-
 class VectorIndex:
     """The embedded dense index in `<data_dir>/vectors`."""
 
@@ -117,6 +66,7 @@ class VectorIndex:
         self.embedder = embedder
         self.seed = seed if seed is not None else {}
         self._db = sqlite3.connect(path / "vectors.sqlite", timeout=30, isolation_level=None, check_same_thread=False)
+        self._builder = SnapshotBuilder(self._db, path, embedder, lambda: self._meta("titles") == "complete")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         for statement in _SCHEMA:
@@ -141,7 +91,7 @@ class VectorIndex:
             self._set_meta("model", embedder.name)
         elif model != embedder.name:
             self._reset(embedder.name)  # vectors of another model are meaningless here
-        self._current: tuple[int, _Snapshot] | None = None  # (watermark, snapshot), swapped as one
+        self._current: tuple[int, Snapshot] | None = None  # (watermark, snapshot), swapped as one
         # A long-running server sets this: after a change, searches keep using the previous snapshot while a
         # background thread builds or loads the new one, instead of waiting for it (tens of seconds at 1M passages).
         self.refresh_in_background = False
@@ -298,7 +248,7 @@ class VectorIndex:
                 "INSERT OR REPLACE INTO vectors (seq, document_id, text_hash, etype, year, source, vec, title_terms)"
                 " VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (r.seq, r.document_id, text_hash(r.embedding_text), _ETYPES.index(r.evidence_type), r.year or 0,
+                    (r.seq, r.document_id, text_hash(r.embedding_text), ETYPES.index(r.evidence_type), r.year or 0,
                      r.source.lower(), vecs[i].tobytes(), terms[r.document_id])
                     for i, r in enumerate(rows)
                 ],
@@ -312,7 +262,7 @@ class VectorIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def snapshot(self) -> _Snapshot:
+    def snapshot(self) -> Snapshot:
         """The current matrix, loaded from the snapshot file or rebuilt from SQLite. With `refresh_in_background`,
         a snapshot that is out of date is still returned while a background thread brings in the current one."""
         mark = self.watermark()
@@ -357,7 +307,7 @@ class VectorIndex:
             self._retry_at = time.monotonic() + REFRESH_RETRY_S
             log.exception("refreshing the vector snapshot in %s failed", self.path)
 
-    def _open_snapshot(self, mark: int) -> _Snapshot:
+    def _open_snapshot(self, mark: int) -> Snapshot:
         meta_file = self.path / f"snapshot-{mark}.npz"
         matrix_file = self.path / f"snapshot-{mark}.npy"
         graph_file = self.path / f"snapshot-{mark}.hnsw"
@@ -366,23 +316,23 @@ class VectorIndex:
         with file_lock(self.path / "snapshot.lock"):
             built = None  # the graph just built, already in memory
             if not (meta_file.exists() and matrix_file.exists()):
-                built = self._build_snapshot(meta_file, matrix_file, graph_file)
-            fields = _read_meta(meta_file)
+                built = self._builder.build(meta_file, matrix_file, graph_file)
+            fields = read_meta(meta_file)
             lost = "graph_seqs" in fields and not graph_file.exists()  # lost after the snapshot was written
             if lost or not self._same_model(fields, matrix_file):
                 meta_file.unlink()
-                built = self._build_snapshot(meta_file, matrix_file, graph_file)
-                fields = _read_meta(meta_file)
+                built = self._builder.build(meta_file, matrix_file, graph_file)
+                fields = read_meta(meta_file)
             if "model" not in fields:  # written before snapshots named their model, and checked just now
                 fields = {**fields, "model": np.array(self.embedder.name)}
-                _write_meta(meta_file, fields)
+                write_meta(meta_file, fields)
             analysis = fingerprint()
             if str(fields.get("analysis", analysis)) != analysis:  # title terms made by another analysis
                 fields = {k: v for k, v in fields.items() if not k.startswith("title_")}
             if "title_len" not in fields:  # written before rows kept their title terms, or dropped just now
-                fields = self._add_titles(meta_file, fields)
+                fields = self._builder.add_titles(meta_file, fields)
             loaded = (built or GraphIndex.load(graph_file)) if "graph_seqs" in fields else None
-            return _Snapshot(np.load(matrix_file, mmap_mode="r"), fields, loaded)
+            return Snapshot(np.load(matrix_file, mmap_mode="r"), fields, loaded)
 
     def _same_model(self, fields: Mapping[str, np.ndarray], matrix_file: Path) -> bool:
         """Whether a snapshot holds this index's model's vectors. Snapshots name their model; an older one that does
@@ -398,163 +348,6 @@ class VectorIndex:
         row = self._db.execute("SELECT vec FROM vectors WHERE seq = ?", (int(fields["seqs"][0]),)).fetchone()
         return row is None or np.array_equal(np.frombuffer(row[0], dtype=np.float32), matrix[0])
 
-    def _build_snapshot(self, meta_file: Path, matrix_file: Path, graph_file: Path) -> GraphIndex | None:
-        """Write the matrix (with its graph, or in IVF list order, when large) and its metadata, then drop older
-        snapshots; return the graph, if one was written. The metadata file is written last: while it is missing, the
-        snapshot does not exist.
-
-        Rows stream from SQLite into a memory-mapped file and are permuted chunk by chunk, so memory stays near
-        one copy of the matrix however large it is. The previous snapshot's graph is extended with the new rows
-        rather than built again, unless too many of its nodes are gone (see `_graph`).
-        """
-        self._db.execute("BEGIN")  # the count and the rows from one state of the table
-        try:
-            fields = self._read_rows(matrix_file.with_suffix(".raw.npy"))
-        finally:
-            self._db.execute("COMMIT")
-        return self._write_snapshot(meta_file, matrix_file, graph_file, *fields)
-
-    def _read_rows(self, raw_file: Path) -> tuple[np.ndarray, dict[str, np.ndarray], _TitleColumn]:
-        """Every row, in seq order: vectors into a memory-mapped file at `raw_file`; metadata; title terms."""
-        n = int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
-        vecs = np.lib.format.open_memmap(raw_file, mode="w+", dtype=np.float32, shape=(n, self.embedder.dim))
-        meta: dict[str, np.ndarray] = {
-            "seqs": np.empty(n, dtype=np.int64), "etypes": np.empty(n, dtype=np.int8),
-            "years": np.empty(n, dtype=np.int16), "keys": np.empty(n, dtype=np.int64),
-        }  # fmt: skip
-        sources: list[str] = []
-        titles = _TitleColumn(n)
-        cursor = self._db.execute(
-            "SELECT seq, etype, year, source, text_hash, vec, title_terms FROM vectors ORDER BY seq"
-        )
-        i = 0
-        while rows := cursor.fetchmany(8192):  # a block at a time: per-row NumPy calls cost more than the reading
-            seqs, etypes, years, srcs, hashes, blobs, terms = zip(*rows, strict=True)
-            j = i + len(rows)
-            vecs[i:j] = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), self.embedder.dim)
-            meta["seqs"][i:j], meta["etypes"][i:j], meta["years"][i:j] = seqs, etypes, years
-            meta["keys"][i:j] = [_row_key(seq, hashed) for seq, hashed in zip(seqs, hashes, strict=True)]
-            sources.extend(str(x) for x in srcs)
-            for row, t in enumerate(terms, start=i):
-                titles.add(row, t)
-            i = j
-        meta["sources"] = np.array(sources, dtype=str)
-        meta["title_start"], meta["title_len"] = titles.start, titles.length
-        vecs.flush()
-        return vecs, meta, titles
-
-    def _write_snapshot(
-        self,
-        meta_file: Path,
-        matrix_file: Path,
-        graph_file: Path,
-        vecs: np.ndarray,
-        meta: dict[str, np.ndarray],
-        titles: _TitleColumn,
-    ) -> GraphIndex | None:
-        n = len(vecs)
-        raw_file = matrix_file.with_suffix(".raw.npy")
-        built = None
-        new_files = {meta_file, matrix_file, graph_file}
-        previous = self._previous_graph(exclude=new_files)
-        for old in self.path.glob("snapshot-*"):
-            if old not in new_files and old != raw_file and (previous is None or old not in previous[:2]):
-                old.unlink(missing_ok=True)
-        if n > EXACT_LIMIT and graph.available():
-            del vecs
-            raw_file.replace(matrix_file.with_suffix(".tmp.npy"))
-            labels, built = self._graph(matrix_file.with_suffix(".tmp.npy"), meta, graph_file, previous)
-            meta |= labels
-        elif n > EXACT_LIMIT:
-            ivf, order = IvfIndex.build(vecs)
-            ordered = np.lib.format.open_memmap(matrix_file.with_suffix(".tmp.npy"), mode="w+", dtype=np.float32,
-                                                shape=(n, self.embedder.dim))  # fmt: skip
-            for i in range(0, n, 65_536):
-                ordered[i : i + 65_536] = vecs[order[i : i + 65_536]]
-            ordered.flush()
-            del ordered, vecs
-            raw_file.unlink()
-            meta = {k: v[order] for k, v in meta.items()}
-            meta |= {"centroids": ivf.centroids, "offsets": ivf.offsets, "nprobe": np.array(ivf.nprobe)}
-        else:
-            del vecs
-            raw_file.replace(matrix_file.with_suffix(".tmp.npy"))
-        matrix_file.with_suffix(".tmp.npy").replace(matrix_file)
-        meta["title_pool"] = titles.pool()  # after the IVF permutation, which reorders only per-row arrays
-        meta["model"] = np.array(self.embedder.name)
-        meta["analysis"] = np.array(fingerprint())
-        _write_meta(meta_file, meta)
-        for old in self.path.glob("snapshot-*"):
-            if old not in new_files:
-                old.unlink(missing_ok=True)
-        return built
-
-    def _add_titles(self, meta_file: Path, fields: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Give a snapshot its title arrays, matched to its rows by row key, once every row in SQLite has its title
-        terms (the first sync after an upgrade, or after the text analysis changed, records them); until then it is
-        left as it is."""
-        if self._meta("titles") != "complete":
-            return fields
-        keyed = "keys" in fields  # snapshots from before row keys are matched by seq alone
-        position = {int(k): i for i, k in enumerate(fields["keys" if keyed else "seqs"])}
-        titles = _TitleColumn(len(fields["seqs"]))
-        for seq, hashed, terms in self._db.execute("SELECT seq, text_hash, title_terms FROM vectors ORDER BY seq"):
-            row = position.get(_row_key(seq, hashed) if keyed else seq)
-            if row is not None:
-                titles.add(row, terms)
-        fields = {**fields, "title_start": titles.start, "title_len": titles.length, "title_pool": titles.pool(),
-                  "analysis": np.array(fingerprint())}  # fmt: skip
-        _write_meta(meta_file, fields)
-        return fields
-
-    def _previous_graph(self, exclude: set[Path]) -> tuple[Path, Path, dict[str, np.ndarray]] | None:
-        """(metadata file, graph file, metadata) of the newest complete older snapshot that has a graph."""
-        for meta_file in sorted(self.path.glob("snapshot-*.npz"), key=_mark_of, reverse=True):
-            graph_file = meta_file.with_suffix(".hnsw")
-            if meta_file in exclude or not graph_file.exists():
-                continue
-            try:
-                fields = _read_meta(meta_file)
-            except (OSError, ValueError):
-                continue  # unreadable: the graph is built afresh
-            if "graph_seqs" in fields and str(fields.get("model", self.embedder.name)) == self.embedder.name:
-                return meta_file, graph_file, fields
-        return None
-
-    def _graph(
-        self,
-        matrix: Path,
-        meta: dict[str, np.ndarray],
-        graph_file: Path,
-        previous: tuple[Path, Path, dict[str, np.ndarray]] | None,
-    ) -> tuple[dict[str, np.ndarray], GraphIndex]:
-        """Write the graph over `matrix`; return its label arrays (label -> seq, row key, whether still live) and the
-        graph itself.
-
-        A graph keeps every node it was given: nodes of passages removed since are marked dead and skipped at
-        search time. The previous graph is extended with the rows it lacks while dead nodes stay under
-        GRAPH_DEAD_SHARE of its size; past that, without a previous graph, or when the previous one holds float32
-        vectors (graphs now keep 8-bit codes, see `graph.py`), it is built afresh.
-        """
-        keys = meta["keys"]
-        if previous is not None:
-            old = previous[2]
-            live = old["graph_live"] & _member(old["graph_keys"], keys)
-            fresh = np.flatnonzero(~_member(keys, old["graph_keys"][live]))
-            dead = len(live) - int(live.sum())
-            if dead <= GRAPH_DEAD_SHARE * (len(live) + len(fresh)):
-                added = np.load(matrix, mmap_mode="r")[fresh] if len(fresh) else None
-                extended = GraphIndex.extend(previous[1], added, graph_file)
-                if extended is not None:  # None: an older graph of float32 vectors, built afresh below
-                    return {
-                        "graph_seqs": np.concatenate([old["graph_seqs"], meta["seqs"][fresh]]),
-                        "graph_keys": np.concatenate([old["graph_keys"], keys[fresh]]),
-                        "graph_live": np.concatenate([live, np.ones(len(fresh), dtype=bool)]),
-                    }, extended
-        built = GraphIndex.build(matrix, graph_file)
-        labels = {"graph_seqs": meta["seqs"].copy(), "graph_keys": keys.copy(), "graph_live": np.ones(len(keys), bool)}
-        return labels, built
-
     def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
         """Cosine similarity to the embedded query, best first."""
         snap = self.snapshot()
@@ -567,54 +360,16 @@ class VectorIndex:
         self, q: np.ndarray, limit: int = 100, filters: Filters | None = None, seqs: np.ndarray | None = None
     ) -> list[Candidate]:
         """Search with an already embedded query; `seqs` restricts the search to those passages."""
-        snap = self.snapshot()
-        mask = _mask(snap, filters)
-        if seqs is not None:
-            mask = seq_mask(snap, seqs) if mask is None else mask & seq_mask(snap, seqs)
-        if mask is not None:
-            rows = np.flatnonzero(mask)
-            if len(rows) == 0:
-                return []
-            scores = snap.vecs[rows] @ q
-            top = _top(scores, limit)
-            return [Candidate(int(snap.seqs[rows[i]]), float(scores[i])) for i in top]
-        if snap.graph is not None and snap.graph_seqs is not None and snap.graph_live is not None:
-            labels, scores = snap.graph.search(q, limit + min(snap.dead, limit))  # room for dead nodes
-            keep = snap.graph_live[labels]
-            return [
-                Candidate(int(snap.graph_seqs[i]), float(s)) for i, s in zip(labels[keep], scores[keep], strict=True)
-            ][:limit]
-        if snap.ivf is not None:
-            idx, scores = snap.ivf.search(snap.vecs, q, limit)
-            return [Candidate(int(snap.seqs[i]), float(s)) for i, s in zip(idx, scores, strict=True)]
-        scores = snap.vecs @ q
-        return [Candidate(int(snap.seqs[i]), float(scores[i])) for i in _top(scores, limit)]
+        return self.snapshot().search(q, limit, filters, seqs)
 
     def facts(self, seqs: Sequence[int]) -> dict[int, tuple[EvidenceType, int | None]]:
         """Evidence type and year of those of these passages that the snapshot holds, read from memory."""
-        snap = self.snapshot()
-        wanted, rows = _locate(snap, seqs)
-        return {
-            int(s): (_ETYPES[int(snap.etypes[r])], int(snap.years[r]) or None)
-            for s, r in zip(wanted, rows, strict=True)
-        }
+        return self.snapshot().facts(seqs)
 
     def focus(self, seqs: Sequence[int], query_terms: Iterable[str]) -> dict[int, float]:
         """Title focus (the share of a document title's terms that the query mentions, as `hybrid.title_focus`)
         of those of these passages whose title terms the snapshot holds, read from memory."""
-        snap = self.snapshot()
-        if snap.title_len is None or snap.title_start is None or snap.title_pool is None:
-            return {}
-        keys = {term_key(t) for t in query_terms}
-        out: dict[int, float] = {}
-        for s, r in zip(*_locate(snap, seqs), strict=True):
-            n = int(snap.title_len[r])
-            if n > 0:
-                start = int(snap.title_start[r])
-                out[int(s)] = sum(t in keys for t in snap.title_pool[start : start + n].tolist()) / n
-            elif n == 0:
-                out[int(s)] = 0.0
-        return out
+        return self.snapshot().focus(seqs, query_terms)
 
     def count(self) -> int:
         """Vectors stored."""
@@ -624,85 +379,5 @@ class VectorIndex:
         """Vectors, model, bytes on disk and search mode."""
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
         n = self.count()
-        mode = "exact" if n <= EXACT_LIMIT else "hnsw" if graph.available() else "ivf"
+        mode = "hnsw" if n > snapshot_build.EXACT_LIMIT and graph.available() else "exact"
         return {"vectors": n, "model": self.embedder.name, "bytes": size, "mode": mode}
-
-
-def _locate(snap: _Snapshot, seqs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(seqs, rows) of those of these passages that the snapshot holds."""
-    if len(snap.seqs) == 0 or not len(seqs):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    wanted = np.asarray(seqs, dtype=np.int64)
-    pos = np.searchsorted(snap.seqs, wanted, sorter=snap.by_seq).clip(0, len(snap.seqs) - 1)
-    rows = pos if snap.by_seq is None else snap.by_seq[pos]
-    found = snap.seqs[rows] == wanted
-    return wanted[found], rows[found]
-
-
-class _TitleColumn:
-    """Rows' title terms gathered into one pool; consecutive rows with the same terms (the passages of one
-    document) share one slice of it."""
-
-    def __init__(self, n: int) -> None:
-        self.start = np.zeros(n, dtype=np.int64)
-        self.length = np.full(n, -1, dtype=np.int32)  # -1: no terms recorded for the row
-        self._blobs: list[bytes] = []
-        self._size = 0
-        self._last: bytes | None = None
-
-    def add(self, row: int, terms: bytes | None) -> None:
-        if terms is None:
-            return
-        n = len(terms) // 8
-        if terms != self._last:
-            self._blobs.append(terms)
-            self._last = terms
-            self._size += n
-        self.start[row], self.length[row] = self._size - n, n
-
-    def pool(self) -> np.ndarray:
-        return np.frombuffer(b"".join(self._blobs), dtype=np.int64).copy()
-
-
-def _member(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """np.isin(values, pool) for int64 keys, by binary search in a sorted copy of `pool` (np.isin, which hashes
-    both arrays, took 0.8 s per call at a million keys)."""
-    if len(pool) == 0:
-        return np.zeros(len(values), dtype=bool)
-    ordered = np.sort(pool)
-    found: np.ndarray = ordered[np.searchsorted(ordered, values).clip(0, len(ordered) - 1)] == values
-    return found
-
-
-def _write_meta(meta_file: Path, meta: Mapping[str, np.ndarray]) -> None:
-    """Write snapshot metadata atomically: readers see the old file or the whole new one."""
-    tmp = meta_file.with_suffix(".tmp.npz")
-    np.savez(tmp, **meta)  # type: ignore[arg-type]
-    tmp.replace(meta_file)
-
-
-def _top(scores: np.ndarray, limit: int) -> np.ndarray:
-    if len(scores) <= limit:
-        return np.argsort(-scores)
-    part = np.argpartition(-scores, limit)[:limit]
-    return part[np.argsort(-scores[part])]
-
-
-def _mask(snap: _Snapshot, filters: Filters | None) -> np.ndarray | None:
-    if filters is None or filters.empty:
-        return None
-    mask = np.ones(len(snap.seqs), dtype=bool)
-    if filters.evidence_types:
-        mask &= np.isin(snap.etypes, [_ETYPES.index(t) for t in filters.evidence_types])
-    if filters.year_min is not None:
-        mask &= snap.years >= filters.year_min
-    if filters.year_max is not None:
-        mask &= (snap.years <= filters.year_max) & (snap.years > 0)
-    if filters.sources:
-        mask &= np.isin(snap.sources, [s.lower() for s in filters.sources])
-    return mask
-
-
-def seq_mask(snap: _Snapshot, seqs: np.ndarray) -> np.ndarray:
-    """Rows whose passage is among `seqs` (document filters arrive as the documents' passage seqs)."""
-    return np.isin(snap.seqs, seqs)

@@ -1,5 +1,8 @@
 """An inverted-file index over unit vectors: spherical k-means lists; a search probes the closest lists.
 
+bedside searched large snapshots this way before its HNSW graph (`bedside.index.graph`); it stays here as a baseline
+for bench/ann.py.
+
 The caller stores its matrix in list order (`IvfIndex.build` returns the permutation), so probing a list is a
 contiguous slice of the memory-mapped matrix and no second copy of the vectors is ever held.
 """
