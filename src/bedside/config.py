@@ -40,7 +40,6 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""  # empty: sqlite in data_dir
     starter_kb: bool = True
-    index_backend: Literal["embedded"] = "embedded"
     # Where passages are searched: "embedded" (tantivy and a vector file in the data directory, one host) or
     # "milvus" (collections on a Milvus server that every host shares; milvus_uri empty: Milvus Lite in the data
     # directory). With milvus, point database_url at PostgreSQL so that every host shares the knowledge store too.

@@ -88,3 +88,15 @@ def test_search_with_the_rerank_switch(tmp_path):
             reranked = b.searcher.search(q, 8, None, FusionConfig(rerank_depth=5, rerank_weight=0.5))
             assert {h.passage_id for h in reranked[:5]} <= window | {h.passage_id for h in plain[5:]}
             assert [h.score for h in reranked] == sorted((h.score for h in reranked), reverse=True)
+
+
+def test_the_rerank_cuts_sentences_with_bedsides_one_splitter():
+    """An abbreviation inside a citation ("No. RR-3") or a figure ("Fig. 2") does not end a sentence."""
+    from bedside.index.sentences import split_sentences
+
+    text = "CDC guidance (MMWR Recomm Rep 2021, No. RR-3) gives the schedule. Fig. 2 shows it.\n\n- Give 2 mg daily."
+    assert split_sentences(text) == [
+        "CDC guidance (MMWR Recomm Rep 2021, No. RR-3) gives the schedule.",
+        "Fig. 2 shows it.",
+        "- Give 2 mg daily.",
+    ]

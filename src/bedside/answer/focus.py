@@ -8,7 +8,6 @@ When no retrieved document is about the question, the knowledge base does not co
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -20,6 +19,7 @@ from bedside.answer.sentences import expanded_terms, terms_of
 from bedside.answer.topics import Aboutness, Subject, aboutness, subject_of, term_weights
 from bedside.index.analysis import raw_tokens
 from bedside.model import Document
+from bedside.sentences import split
 
 # A document is in focus when its aboutness reaches this share of the best document's (two conditions asked about
 # together, "iron and B12 deficiency", keep both of their documents) ...
@@ -110,7 +110,7 @@ def _mentioned(terms: frozenset[str], docs: Sequence[Document]) -> frozenset[str
 @lru_cache(maxsize=1024)
 def _sentence_counts(doc_id: str, content_hash: str, text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+    for sentence in split(text):
         for t in terms_of(sentence):
             counts[t] = counts.get(t, 0) + 1
     return counts

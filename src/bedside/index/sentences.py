@@ -9,7 +9,6 @@ so a cold passage costs one embedding call the first time it reaches a rerank wi
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -20,8 +19,10 @@ import numpy as np
 
 from bedside.index.embedder import Embedder
 from bedside.index.vectors import text_hash
+from bedside.sentences import split
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+# The cache's key for how passages were cut into sentences: vectors cut another way are dropped on open.
+SPLITTER = "bedside.sentences/1"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sentences (text_hash TEXT PRIMARY KEY, n INTEGER NOT NULL, vecs BLOB NOT NULL)",
@@ -31,8 +32,9 @@ WARM_BATCH = 128  # passages whose sentences are embedded and stored at a time
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage, split after . ! ? before a capital, digit or bracket; never empty strings."""
-    return [s.strip() for s in _SENTENCE_BREAK.split(text) if s.strip()]
+    """Sentences of a passage, cut by bedside's one splitter (abbreviations such as "No. RR-3" or "Fig. 2" do not
+    end a sentence); never empty strings."""
+    return [s.strip() for s in split(text) if s.strip()] or ([text.strip()] if text.strip() else [])
 
 
 class SentenceVectors:
@@ -49,11 +51,12 @@ class SentenceVectors:
         self._db.execute("PRAGMA journal_mode=WAL")
         for statement in _SCHEMA:
             self._db.execute(statement)
+        key = f"{embedder.name} {SPLITTER}"
         row = self._db.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
-        if row is None or row[0] != embedder.name:  # vectors of another model are meaningless here
+        if row is None or row[0] != key:  # vectors of another model, or of sentences cut another way, are no use
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM sentences")
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (embedder.name,))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (key,))
             self._db.execute("COMMIT")
 
     def close(self) -> None:
