@@ -7,7 +7,6 @@ audit rekey`).
 
 from __future__ import annotations
 
-import os
 import secrets
 import stat
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy.engine import make_url
 from bedside.config import Settings
 from bedside.editorial.audit import MIN_KEY_BYTES, AuditKey
 from bedside.errors import InvalidInput
+from bedside.store.private import secret_file
 
 __all__ = ["KEY_FILE", "audit_key_for", "key_file_beside", "stored_key"]
 
@@ -46,20 +46,7 @@ def key_file_beside(database_url: str) -> Path:
 
 def stored_key(path: Path) -> AuditKey:
     """The key in `path`, created (mode 0600) when missing; refused when others may read or write it."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_hex(32) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            os.link(draft, path)  # atomic, and never replaces a key another process wrote first
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
+    secret_file(path, lambda: secrets.token_hex(32))
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise InvalidInput(f"{path} is open to other users (mode {mode:04o}); make it private: chmod 600 {path}")

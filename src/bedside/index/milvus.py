@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -111,7 +112,7 @@ def filter_expression(filters: Filters | None, seqs: Sequence[int] | None = None
     return " and ".join(f"({p})" for p in parts)
 
 
-class _MilvusCollection:
+class _MilvusCollection(ABC):
     """A collection that follows the knowledge store's change log."""
 
     kind = ""
@@ -129,11 +130,13 @@ class _MilvusCollection:
         else:  # a collection another process (or an earlier run) made is searchable only once loaded
             self.client.load_collection(self.collection)
 
+    @abstractmethod
     def _create(self) -> None:
-        raise NotImplementedError
+        """Create this kind's collection (schema, index) and load it."""
 
+    @abstractmethod
     def _entities(self, rows: list[IndexRow]) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """The rows as this kind's entities (scalars plus its vector or analysed text)."""
 
     def _scalars(self, row: IndexRow) -> dict[str, Any]:
         return {"seq": row.seq, "doc": row.document_id, "etype": row.evidence_type.value, "year": row.year or 0,

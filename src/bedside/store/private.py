@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["private_dir", "private_file"]
+__all__ = ["private_dir", "private_file", "secret_file"]
 
 
 def private_dir(path: Path) -> Path:
@@ -33,6 +35,27 @@ def private_file(path: Path) -> Path:
         companion = path.with_name(path.name + suffix)
         if companion.exists():
             _narrow(companion, 0o600)
+    return path
+
+
+def secret_file(path: Path, make: Callable[[], str]) -> Path:
+    """Create `path` (mode 0600) holding the secret `make()` gives, when missing; safe when two processes race (the
+    first file written wins, never replaced). Returns `path`."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(make() + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    try:
+        os.link(draft, path)  # atomic, and never replaces a key another process wrote first
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
     return path
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import sqlite3
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from bedside.config import Settings
 from bedside.errors import InvalidInput
-from bedside.store.private import private_file
+from bedside.store.private import private_file, secret_file
 
 __all__ = ["MIN_SECRET", "SESSION_TTL_S", "Session", "SessionStore", "Signer", "secret_key"]
 
@@ -49,18 +48,7 @@ def secret_key(settings: Settings) -> bytes:
 
 def _stored_key(path: Path) -> bytes:
     """The key in `path`, created (readable by the owner only) when missing; safe when two processes race."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_urlsafe(48) + "\n")
-        try:
-            os.link(draft, path)  # atomic, and never replaces a key another process wrote first
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
+    secret_file(path, lambda: secrets.token_urlsafe(48))
     key = path.read_text(encoding="ascii").strip()
     if len(key) < MIN_SECRET:
         raise InvalidInput(f"{path} does not hold a usable secret key; delete it and a new one is made")
