@@ -8,14 +8,14 @@ from __future__ import annotations
 import codecs
 import http.client
 import json
-import re
 import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from bedside.errors import InvalidInput, UpstreamError
+from bedside.errors import UpstreamError
+from bedside.index.endpoint import api_url
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
@@ -32,18 +32,8 @@ class ChatClient(Protocol):
 
 
 def chat_url(base_url: str) -> str:
-    """The chat-completions URL for a base URL as users write it. A URL already ending in /chat/completions is used
-    as is; one whose path has a version segment (/v1, /v1beta, ...) gets /chat/completions; any other (a bare
-    host such as http://localhost:11434) gets /v1/chat/completions."""
-    url = base_url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise InvalidInput("LLM base URL must look like http(s)://host[:port][/path]")
-    if parts.path.endswith("/chat/completions"):
-        return url
-    if re.search(r"/v\d+[a-z0-9]*(?:/|$)", parts.path):
-        return url + "/chat/completions"
-    return url + "/v1/chat/completions"
+    """The chat-completions URL for a base URL as users write it (see `bedside.index.endpoint.api_url`)."""
+    return api_url(base_url, "/chat/completions", "LLM base URL")
 
 
 class OpenAICompatibleClient:

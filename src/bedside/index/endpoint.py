@@ -33,18 +33,25 @@ PROBE_AGREEMENT = 0.99  # the least cosine between a recorded probe vector and t
 MAX_RETRY_AFTER_S = 30.0
 
 
-def embeddings_url(base_url: str) -> str:
-    """The embeddings URL for a base URL as users write it: one ending in /embeddings as it is; one whose path has a
-    version segment (/v1) with /embeddings added; any other (a bare host) with /v1/embeddings added."""
+def api_url(base_url: str, path: str, what: str) -> str:
+    """The URL of an OpenAI-compatible endpoint (`path`: "/embeddings", "/chat/completions") for a base URL as users
+    write it: one already ending in `path` as it is; one whose path has a version segment (/v1, /v1beta, ...) with
+    `path` added; any other (a bare host such as http://localhost:11434) with /v1 and `path` added. `what` names the
+    setting in the error for a malformed one."""
     url = base_url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise InvalidInput("the embeddings base URL must look like http(s)://host[:port][/path]")
-    if parts.path.endswith("/embeddings"):
+        raise InvalidInput(f"{what} must look like http(s)://host[:port][/path]")
+    if parts.path.endswith(path):
         return url
     if re.search(r"/v\d+[a-z0-9]*(?:/|$)", parts.path):
-        return url + "/embeddings"
-    return url + "/v1/embeddings"
+        return url + path
+    return url + "/v1" + path
+
+
+def embeddings_url(base_url: str) -> str:
+    """The embeddings URL for a base URL as users write it (see `api_url`)."""
+    return api_url(base_url, "/embeddings", "the embeddings base URL")
 
 
 class _Retryable(Exception):
