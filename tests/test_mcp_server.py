@@ -16,6 +16,7 @@ from mcp import Client
 from bedside import Bedside
 from bedside.editorial.service import SqlArticleService
 from bedside.mcp_server import EngineFaces, build_server
+from bedside.model import AnswerJSON, StatementJSON
 
 QUESTION = "Is inhaled corticosteroid step-down safe in stable example bronchitis?"
 
@@ -49,6 +50,9 @@ def test_tools_are_listed_with_their_schemas(served) -> None:
     assert set(tools) == {"search_evidence", "answer_question", "get_document"}
     assert tools["search_evidence"].input_schema["required"] == ["query"]
     assert "Retracted articles" in tools["search_evidence"].description
+    answer_schema = tools["answer_question"].output_schema  # the answer JSON's one model
+    assert answer_schema["properties"].keys() == AnswerJSON.model_fields.keys()
+    assert answer_schema["$defs"]["StatementJSON"]["properties"].keys() == StatementJSON.model_fields.keys()
 
 
 def test_search_answer_and_document(served) -> None:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bedside.errors import BackendUnavailable, BedsideError, InvalidInput, NotFound
-from bedside.model import Answer, Document, SearchHit
+from bedside.model import Answer, AnswerJSON, Document, SearchHit
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -136,13 +136,13 @@ def build_server(faces: Faces, *, caller: Callable[[], str] | None = None) -> MC
         ]}  # fmt: skip
 
     @server.tool()
-    def answer_question(question: str, audience: str = "clinician") -> dict[str, Any]:
+    def answer_question(question: str, audience: str = "clinician") -> AnswerJSON:
         """Answer a clinical question from the knowledge base: a title, a bottom line and sections of statements,
         each with its citation numbers and provenance (passage, document, character span), numbered references,
         and the review status ('approved', or pending human review). The same question always opens the same
         article; a new one is composed and queued for review."""
         with reported("answer_question", question):
-            return faces.public_answer(question, audience).to_dict()
+            return AnswerJSON.of(faces.public_answer(question, audience))
 
     @server.tool()
     def get_document(document_id: str, offset: int = 0, length: int = MAX_TEXT) -> dict[str, Any]:

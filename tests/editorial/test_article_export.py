@@ -68,3 +68,28 @@ def test_markdown_export_uses_the_shared_renderer() -> None:
     expected = answer_from_dict({**sample().to_dict(), "title": "v1", "status": "approved", "updated": "2026-11-25"})
     assert files == {"s.md": to_markdown(expected)}
     assert "Review status: Approved. Last updated 2026-11-25." in files["s.md"] and "\\*oral\\*" in files["s.md"]
+
+
+def test_json_export_writes_the_answer_in_the_current_shape() -> None:
+    """A version stored before `kind`, `notes` and `label` were written exports with them, as the model says."""
+    old = sample().to_dict()
+    for s in old["bottom_line"]:
+        del s["provenance"][0]["end"]  # an older edit's span without its end names nothing
+    for ref in old["references"]:
+        del ref["notes"], ref["label"]
+    del old["meta"]["question_type"]
+    stored = Article(
+        "s",
+        "q",
+        ReviewStatus.APPROVED,
+        (ArticleVersion(1, old, AT, "system", "x", "k", "0.1.0"),),
+        AT,
+        AT,
+        approved_version=1,
+        approved_at=AT,
+    )
+    record = json.loads(export_files([stored], "json", ReviewStatus.APPROVED)["s.json"])
+    answer = record["answer"]
+    assert [(r["notes"], r["label"]) for r in answer["references"]] == [([], ""), ([], "")]
+    assert answer["bottom_line"][0]["provenance"] == [] and answer["meta"]["question_type"] == "general"
+    assert (answer["status"], answer["updated"]) == ("approved", AT[:10])

@@ -8,9 +8,7 @@ from typing import Any, Literal
 from bedside.answer.render import to_markdown
 from bedside.editorial.interface import Article, ArticleVersion, ReviewStatus
 from bedside.errors import InvalidInput
-from bedside.model import (
-    Answer,
-)
+from bedside.model import Answer, AnswerJSON
 
 __all__ = ["ExportFormat", "answer_from_dict", "export_files", "public_answer", "shown_version"]
 
@@ -62,7 +60,7 @@ def _record(article: Article, version: ArticleVersion, answer: dict[str, Any]) -
         "approved_by": article.approved_by if answer["status"] == "approved" else "",
         "approved_at": article.approved_at if answer["status"] == "approved" else "",
         "composer": version.composer, "kb_snapshot": version.kb_snapshot, "bedside_version": version.bedside_version,
-        "sources": version.sources, "answer": answer,
+        "sources": version.sources, "answer": AnswerJSON.model_validate(answer).model_dump(mode="json"),
     }  # fmt: skip
 
 

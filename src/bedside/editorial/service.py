@@ -7,13 +7,13 @@ on the same article at once are serialised: exactly one succeeds, the other gets
 from __future__ import annotations
 
 import builtins
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -24,12 +24,14 @@ from bedside.editorial import records
 from bedside.editorial.audit import AuditKey, RekeyReport, append_event, events_for, rekey, verify_chain
 from bedside.editorial.edits import Check, apply_edit, prechecked, unsupported_statements
 from bedside.editorial.export import ExportFormat, export_files
-from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, Role, User
+from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, User
 from bedside.editorial.keys import audit_key_for, key_file_beside, stored_key
+from bedside.editorial.source_checks import SourceChecks
 from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advance
-from bedside.editorial.users import TOKEN_DAYS, Accounts, TokenInfo
+from bedside.editorial.user_admin import UserAdmin
+from bedside.editorial.users import Accounts
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
-from bedside.model import SourceState
+from bedside.model import AnswerJSON
 from bedside.store.articles import WRITE, articles, migrate, open_engine
 
 __all__ = ["Recompose", "SqlArticleService", "open_article_service"]
@@ -43,7 +45,7 @@ def open_article_service(settings: Settings) -> SqlArticleService:
     return SqlArticleService(settings.resolved_database_url, audit_key=audit_key_for(settings))
 
 
-class SqlArticleService:
+class SqlArticleService(SourceChecks, UserAdmin):
     """Articles and review over SQLAlchemy; SQLite by default, PostgreSQL by URL. Migrates to head on open.
 
     `audit_key` keys the audit chain; without it, a SQLite database uses the key file beside it, and any other
@@ -323,6 +325,7 @@ class SqlArticleService:
         self, number: int, answer: dict[str, Any], at: str, by: str, sources: dict[str, str],
         base: ArticleVersion | None = None,
     ) -> ArticleVersion:  # fmt: skip
+        _check_answer(answer)
         meta = answer.get("meta")
         meta = meta if isinstance(meta, dict) else {}
         return ArticleVersion(
@@ -332,109 +335,6 @@ class SqlArticleService:
             bedside_version=__version__, sources=dict(sources),
         )  # fmt: skip
 
-    def flag_changed_sources(self, current: dict[str, str]) -> builtins.list[str]:
-        """Flag articles whose current version's sources changed or left the knowledge base.
-
-        `current` maps every document id in the knowledge base to its content hash (see `check_sources` for the
-        full check, with retractions and newer versions). Returns the slugs flagged after this run.
-        """
-        return self.check_sources(lambda ids: {i: SourceState(current[i]) for i in ids if i in current})
-
-    def check_sources(self, states: Callable[[builtins.list[str]], Mapping[str, SourceState]]) -> builtins.list[str]:
-        """Flag "sources changed", with what changed, on every article whose current version cites a document that
-        was re-ingested with different content, retracted, replaced by a newer version or removed; clear the flag
-        where its sources are current again. The current versions are the approved one and the latest (a rejected
-        article's latest only while an approved version is public). Nothing else of an article changes: a flagged
-        article is re-composed (`regenerate`) and reviewed like any other. `states(ids)` describes the documents
-        the knowledge base holds among `ids`. Returns the slugs flagged after this run.
-        """
-        query = sa.select(articles).with_for_update()
-        flagged: builtins.list[str] = []
-        with self._writer.begin() as connection:
-            rows = connection.execute(query).all()
-            current = {row.id: _current_versions(connection, row) for row in rows}
-            cited = sorted({doc_id for vs in current.values() for v in vs for doc_id in v.sources})
-            known = states(cited) if cited else {}
-            for row in rows:
-                changes = list(dict.fromkeys(c for v in current[row.id] for c in _source_changes(v, known)))
-                if changes != json.loads(row.sources_changes or "[]") or bool(changes) != row.sources_changed:
-                    self._set_flag(connection, row, changes)
-                if changes:
-                    flagged.append(row.slug)
-        return sorted(flagged)
-
-    def stale(self) -> builtins.list[Article]:
-        """Articles flagged "sources changed", least recently updated first (as last checked)."""
-        with self._engine.connect() as connection:
-            found = records.load_articles(connection, [articles.c.sources_changed.is_(True)])
-        return found[::-1]
-
-    def _set_flag(self, connection: Connection, row: records.ArticleRow, changes: builtins.list[str]) -> None:
-        records.update_article(
-            connection, row, sources_changed=bool(changes), sources_changes=json.dumps(changes, ensure_ascii=False)
-        )
-        action = "sources_changed" if changes else "sources_current"
-        shown = "; ".join(changes[:20]) + (f"; and {len(changes) - 20} more" if len(changes) > 20 else "")
-        event = AuditEvent(self._now(), SYSTEM.email, action, row.status, row.status, row.approved_version, shown)
-        append_event(connection, self._audit_key, row.id, row.slug, event)
-
-    # -- users -------------------------------------------------------------------------------------------------
-
-    def add_user(self, email: str, role: Role | str, password: str | None = None) -> tuple[User, str]:
-        """A new account; returns it with its password (generated when not given: show it once)."""
-        return self.users.add(email, role, password)
-
-    def get_user(self, email: str) -> User:
-        """The account with this email address (NotFound otherwise)."""
-        return self.users.get(email)
-
-    def issue_token(self, email: str, days: int | None = TOKEN_DAYS) -> str:
-        """A new API token for the account, valid for `days` (None: until revoked; stored hashed: shown once)."""
-        return self.users.issue_token(email, days)
-
-    def tokens_of(self, email: str) -> builtins.list[TokenInfo]:
-        """The account's API tokens (ids and dates, never values)."""
-        return self.users.tokens_of(email)
-
-    def revoke_token(self, email: str, token_id: int) -> None:
-        """Remove one API token of the account."""
-        self.users.revoke_token(email, token_id)
-
-    def revoke_token_value(self, token: str) -> bool:
-        """Remove the API token with this value; whether there was one."""
-        return self.users.revoke_token_value(token)
-
-    def set_password(self, email: str, password: str | None = None, current: str | None = None) -> tuple[User, str]:
-        """A new password (generated when None, returned to show once); every session of the account ends."""
-        return self.users.set_password(email, password, current)
-
-    def set_role(self, email: str, role: Role | str) -> User:
-        """Give an account another role (checked on every action, so it applies at once)."""
-        return self.users.set_role(email, role)
-
-    def user_by_token(self, token: str) -> User | None:
-        """The active account for this API token, or None."""
-        return self.users.by_token(token)
-
-    def authenticate(self, email: str, password: str) -> User | None:
-        """The active account if the password matches, or None."""
-        return self.users.authenticate(email, password)
-
-    def list_users(self) -> builtins.list[User]:
-        """Every account, by email."""
-        return self.users.list()
-
-    def set_profile(
-        self, email: str, display_name: str | None = None, credentials: str | None = None,
-        affiliation: str | None = None,
-    ) -> User:  # fmt: skip
-        """Set a person's display name, credentials and affiliation (None: unchanged), as the public sees them."""
-        return self.users.set_profile(email, display_name, credentials, affiliation)
-
-    def set_active(self, email: str, active: bool) -> User:
-        """Enable or disable an account (a disabled one can neither sign in nor use its tokens)."""
-        return self.users.set_active(email, active)
-
 
 def _is_text(value: str) -> bool:
     try:
@@ -442,6 +342,16 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _check_answer(answer: dict[str, Any]) -> None:
+    """Refuse to store what could not be read back as the answer JSON (`AnswerJSON`), naming the field."""
+    try:
+        AnswerJSON.model_validate(answer)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        raise InvalidInput(f"not a valid answer: {where}: {first['msg']}") from None
 
 
 def _subject(row: records.ArticleRow, latest: ArticleVersion, authors: frozenset[str] = frozenset()) -> Subject:
@@ -469,44 +379,3 @@ def _review_effects(step: Transition, user: User, version: int) -> dict[str, Any
 
 def _stale_edit(base: int, latest: int) -> Conflict:
     return Conflict(f"version {base} is no longer the latest (now version {latest}); reload and edit again")
-
-
-def _current_versions(connection: Connection, row: records.ArticleRow) -> list[ArticleVersion]:
-    """The versions a "sources changed" check looks at: the approved one (public) and the latest (under review)."""
-    if row.status == ReviewStatus.REJECTED.value and not row.approved_version:
-        return []
-    latest = records.latest_version(connection, row.id)
-    shown = [records.version(connection, row.id, row.approved_version)] if row.approved_version else []
-    if row.status != ReviewStatus.REJECTED.value and latest.number != row.approved_version:
-        shown.append(latest)
-    return shown
-
-
-def _source_changes(version: ArticleVersion, known: Mapping[str, SourceState]) -> list[str]:
-    """One line for each source of this version that changed since it was composed, in reference order."""
-    refs = {str(r.get("document_id", "")): r for r in version.answer.get("references", []) if isinstance(r, dict)}
-    order = [d for d in refs if d in version.sources] + sorted(set(version.sources) - set(refs))
-    changes = []
-    for doc_id in order:
-        ref = refs.get(doc_id, {})
-        state = known.get(doc_id)
-        name = f"“{(state.title if state else '') or ref.get('title') or doc_id}” ({doc_id})"
-        if state is None:
-            changes.append(f"{name} removed from the knowledge base")
-            continue
-        if state.retracted:
-            changes.append(f"{name} retracted" + (f" ({state.retraction})" if state.retraction else ""))
-        elif state.notice:
-            changes.append(f"{name} is a {state.notice}, not evidence")
-        elif state.content_hash != version.sources[doc_id]:
-            changes.append(f"{name} changed: re-ingested with different content")
-        shown = set(ref.get("notes") or ())
-        for newer in state.newer:
-            if newer.pmid and not newer.document_id and any(f"PMID {newer.pmid})" in note for note in shown):
-                continue  # the update was already shown with the reference when this version was composed
-            what = f"“{newer.title}”" if newer.title else "a newer version"
-            year = f", {newer.year}" if newer.year else ""
-            where = newer.document_id or (f"PMID {newer.pmid}" if newer.pmid else "")
-            changes.append(f"{name} replaced by a newer version: {what} ({where}{year})".replace(" ()", ""))
-        changes += [f"{name}: new {note[0].lower()}{note[1:]}" for note in state.notes if note not in shown]
-    return changes

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from bedside.editorial.interface import ReviewStatus
+from bedside.model import AnswerJSON
 from bedside.web.deps import ApiUser, ClientDep, Desk, Service, client_gone
 from bedside.web.schemas import (
-    AnswerOut,
     ArticleList,
     ArticleOut,
     ArticleSummary,
@@ -49,8 +49,8 @@ _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/ask", response_model=AnswerOut, responses={**_BODY_ERRORS, **_ERRORS})
-def ask(body: AskIn, service: Service, request: Request, response: Response, client: ClientDep) -> dict[str, Any]:
+@router.post("/ask", response_model=AnswerJSON, responses={**_BODY_ERRORS, **_ERRORS})
+def ask(body: AskIn, service: Service, request: Request, response: Response, client: ClientDep) -> AnswerJSON:
     """Answer a question: opens the existing article for a question asked before, or composes a new one.
 
     A conversation belongs to the API token (or, without one, the client cookie) that started it: follow-ups must
@@ -60,7 +60,7 @@ def ask(body: AskIn, service: Service, request: Request, response: Response, cli
         body.question, body.audience, body.conversation, follows=body.follows, gone=gone, owner=client.owner
     )
     client.keep(request, response)
-    return asked.answer.to_dict()
+    return AnswerJSON.of(asked.answer)
 
 
 @router.post(
@@ -91,7 +91,7 @@ def article(slug: str, service: Service, audience: Audience = "clinician") -> Ar
         slug=found.slug, question=found.question, status=found.status.value, created=found.created,
         updated=found.updated, version=version.number if version else 0, approved_at=found.approved_at,
         approved_by=service.board_name(found.approved_by) if found.approved_by else "", url=f"/articles/{found.slug}",
-        answer=AnswerOut.model_validate(answer.to_dict()),
+        answer=AnswerJSON.of(answer),
     )  # fmt: skip
 
 

@@ -1,4 +1,6 @@
-"""The JSON API's request and response bodies (pydantic at the edge); the pages use the same service results."""
+"""The JSON API's request and response bodies (pydantic at the edge); the pages use the same service results.
+
+The answer JSON itself is `bedside.model.AnswerJSON`, the one definition `Answer.to_dict` also uses."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from bedside.answer.service import MAX_QUESTION_CHARS
 from bedside.editorial.interface import Article
 from bedside.editorial.states import MAX_COMMENT
+from bedside.model import AnswerJSON
 
 Audience = Literal["clinician", "student", "patient"]
 
@@ -48,57 +51,6 @@ class ProvenanceOut(BaseModel):
     end: int
 
 
-class StatementOut(BaseModel):
-    """A statement. Optional keys pass through when present: `indirect`; for an editor's words `editor` (true),
-    `supported` and `check` (the verifier's verdict on the cited passages)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    text: str
-    citations: list[int]
-    provenance: list[ProvenanceOut]
-
-
-class SectionOut(BaseModel):
-    heading: str
-    statements: list[StatementOut]
-
-
-class ReferenceOut(BaseModel):
-    """A reference. A digest adds `digest` (true: bedside's own summary of the guideline named in `title`, not the
-    guideline's text) and `reviewed` (whether the Medical Advisory Board has checked it)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    number: int
-    type: str
-    title: str
-    source: str
-    year: int | None
-    url: str
-    document_id: str
-    notes: list[str] = []  # expressions of concern, errata, updates linked to the source
-    label: str = ""  # the collection's label ("Local protocol")
-
-
-class AnswerOut(BaseModel):
-    """The answer JSON of interfaces.md; `slug` names the article, `status` its review status."""
-
-    question: str
-    title: str
-    audience: Audience
-    status: str
-    updated: str
-    conversation: str
-    slug: str
-    insufficient_evidence: bool
-    bottom_line: list[StatementOut]
-    sections: list[SectionOut]
-    references: list[ReferenceOut]
-    disclaimer: str
-    meta: dict[str, Any]
-
-
 class ArticleOut(BaseModel):
     """An article: its review state and the public version's answer, rendered for one audience."""
 
@@ -114,7 +66,7 @@ class ArticleOut(BaseModel):
         "none is approved)"
     )
     url: str
-    answer: AnswerOut
+    answer: AnswerJSON
 
 
 class ReviewIn(BaseModel):
@@ -200,11 +152,11 @@ class ReviewOut(BaseModel):
 class ReviewDetailOut(ReviewOut):
     """An article as a reviewer acts on it: its review state and its latest version's answer, as stored."""
 
-    answer: AnswerOut = Field(description="the latest version: claim and approve name its `version`")
+    answer: AnswerJSON = Field(description="the latest version: claim and approve name its `version`")
 
     @classmethod
     def of(cls, article: Article, answer: dict[str, Any]) -> ReviewDetailOut:
-        return cls(**ReviewOut.from_domain(article).model_dump(), answer=AnswerOut.model_validate(answer))
+        return cls(**ReviewOut.from_domain(article).model_dump(), answer=AnswerJSON.model_validate(answer))
 
 
 class ArticleSummary(BaseModel):
