@@ -262,6 +262,20 @@ def test_patient_frames_doses_with_a_lead_not_a_rewrite(rendered: dict[str, Answ
                and not leads[s.provenance])  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("text", "lead"),
+    [
+        ("Amoxicillin 15 mg/kg/day is given in two doses.", DOSE_LEAD),  # a dose per weight and time
+        ("Hydroxocobalamin 1 mg is given every 3 months.", DOSE_LEAD),
+        ("A ferritin below 30 µg/L confirms iron deficiency.", ""),  # a concentration, not a dose
+        ("Nitrofurantoin is unsuitable when eGFR is below 45 mL/min.", ""),  # a clearance
+    ],
+)
+def test_a_dose_lead_only_where_the_statement_gives_a_dose(text: str, lead: str) -> None:
+    answer = replace(ANSWER, bottom_line=(_st(text, 1),), sections=())
+    assert lead_of(render_for(answer, "patient").bottom_line[0], "patient") == lead
+
+
 def test_patient_reads_prescriber_instructions_as_advice_for_the_care_team(rendered: dict[str, Answer]) -> None:
     """ "Do not give folic acid alone ..." is the prescriber's to-do, not the patient's; "Seek urgent medical
     advice ..." is the patient's own, and keeps no lead."""
