@@ -55,7 +55,6 @@ CITATION_MARK = re.compile(r"\[\d+(?:\s*[,–-]\s*\d+)*\]")
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())}  # fmt: skip
 _NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})(?=[\s-]+{_UNIT})", re.IGNORECASE)
-_ANY_NUMBER = re.compile(rf"\d|\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)  # before parsing: is there any?
 _LIST_GAP = re.compile(r"\s*(?:,|,?\s*or|,?\s*and)\s*", re.IGNORECASE)
 _CMP_NORMAL = {
     "<=": "<=", "=<": "<=", "≤": "<=", "at most": "<=", "up to": "<=", "no more than": "<=", "not more than": "<=",
@@ -66,6 +65,11 @@ _LESS = ("<", "less", "fewer", "lower", "below", "under")
 # area, time or a dose ("mg/dose" keeps its unit "mg"); per litre it is a concentration, not a dose.
 _DOSE_UNITS = frozenset({"g", "mg", "ug", "units", "mmol", "ml"})
 _DOSE_PER = frozenset({"kg", "m2", *_TIME})
+# A number straight before a dose unit: a quick test that lets `has_dose` parse only the sentences that may hold one.
+_DOSE_ALT = "|".join(sorted((a for u in _DOSE_UNITS for a in _UNIT_NAMES[u]), key=len, reverse=True))
+_MAYBE_DOSE = re.compile(
+    rf"(?:\d|\b(?:{'|'.join(_NUMBER_WORDS)}))[\s\-‑]*(?:{_DOSE_ALT})(?![A-Za-z0-9])", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +168,7 @@ def has_measure(text: str) -> bool:
 def has_dose(text: str) -> bool:
     """Whether the text states a dose: an amount ("1 mg", "500 mL", "40 units"), alone or per kg, m² or time
     ("15 mg/kg/day"), but not a concentration ("30 µg/L")."""
-    return _ANY_NUMBER.search(text) is not None and any(q.is_dose for q in quantities(text))
+    return _MAYBE_DOSE.search(text) is not None and any(q.is_dose for q in quantities(text))
 
 
 def _direction(comparator: str) -> str:
