@@ -68,16 +68,19 @@ class OpenAICompatibleClient:
         headers = {"User-Agent": "bedside", "Accept": "text/event-stream" if stream else "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
+        expired = threading.Event()  # set when the connection was shut at the deadline
         try:
             with (
                 httpx.Client(timeout=self.timeout, headers=headers) as http,
                 http.stream("POST", self.url, json=body) as response,
-                _shut_at(response, deadline) as expired,
+                _shut_at(response, deadline, expired),
             ):
                 content = self._reply(response, on_delta, deadline)
                 if expired.is_set():  # the body ended because the connection was shut, not because it was whole
                     raise _TimedOut
         except UpstreamError:
+            if expired.is_set():  # what was read was cut short by the deadline (a truncated body reads as malformed)
+                raise UpstreamError(f"LLM endpoint {self.where} timed out after {self.timeout:g} s") from None
             raise
         except (_TimedOut, httpx.TimeoutException):
             raise UpstreamError(f"LLM endpoint {self.where} timed out after {self.timeout:g} s") from None
@@ -151,14 +154,13 @@ class OpenAICompatibleClient:
 
 
 @contextmanager
-def _shut_at(response: httpx.Response, deadline: float) -> Iterator[threading.Event]:
-    """Shut the response's connection at the deadline, so that no read of the body outlives it; the event yielded
-    is set once that happened. (httpx's read timeout applies to each read, not to the whole body.)"""
-    expired = threading.Event()
+def _shut_at(response: httpx.Response, deadline: float, expired: threading.Event) -> Iterator[None]:
+    """Shut the response's connection at the deadline, so that no read of the body outlives it, and set `expired`
+    when that happened. (httpx's read timeout applies to each read, not to the whole body.)"""
     network = response.extensions.get("network_stream")
     sock = network.get_extra_info("socket") if network is not None else None
     if not isinstance(sock, socket.socket):
-        yield expired  # a transport without a socket: the checks between events are all there is
+        yield  # a transport without a socket: the checks between events are all there is
         return
 
     def shut() -> None:
@@ -170,7 +172,7 @@ def _shut_at(response: httpx.Response, deadline: float) -> Iterator[threading.Ev
     timer.daemon = True
     timer.start()
     try:
-        yield expired
+        yield
     finally:
         timer.cancel()
 
