@@ -81,7 +81,8 @@ def test_follow_up_keeps_the_conversation(starter):
 def test_audiences_keep_numbers_and_citations(starter):
     """The patient version is a plainer selection of the clinician's statements: each one it keeps has the same
     numbers and citations as the clinician's statement from the same source span, and it reads shorter."""
-    from bedside.answer.audience import answer_texts, reading_grade
+    from bedside.answer.audience import answer_texts
+    from bedside.answer.readability import reading_grade
 
     clinician = starter.ask(FLAGSHIP, audience="clinician")
     patient = starter.ask(FLAGSHIP, audience="patient")

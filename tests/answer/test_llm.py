@@ -44,6 +44,7 @@ class Script:
     delay: float = 0.0
     chunk_delay: float = 0.0
     chunk_size: int = 9
+    stall_after: int | None = None  # send this many bytes of `body` (no Content-Length), then stall for 3 s
 
 
 @dataclass
@@ -75,7 +76,9 @@ def _handler(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
             if s.delay and fake.stop.wait(s.delay):
                 return
             try:
-                if s.body is not None or s.status != 200:
+                if s.body is not None and s.stall_after is not None:
+                    self._stall(s.body, s.stall_after)
+                elif s.body is not None or s.status != 200:
                     self._send(s.status, "application/json", s.body or b"{}")
                 elif request.get("stream"):
                     self._stream(s)
@@ -91,6 +94,15 @@ def _handler(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _stall(self, body: bytes, after: int) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()  # no Content-Length: the body ends when the connection closes
+            self.wfile.write(body[:after])
+            self.wfile.flush()
+            if not fake.stop.wait(3.0):
+                self.wfile.write(body[after:])
 
         def _stream(self, s: Script) -> None:
             self.send_response(200)
@@ -339,15 +351,26 @@ def test_failures_raise_upstream_error(
 
 
 @pytest.mark.parametrize(
-    "script", [Script(content=answer_json(), delay=3.0), Script(content="x" * 200, chunk_delay=0.1)],
-    ids=["slow-response", "slow-stream"],
-)  # fmt: skip
-def test_overall_deadline(llm_server: FakeLlmServer, passages: list[EvidencePassage], script: Script) -> None:
+    ("script", "timeout"),
+    [
+        (Script(content=answer_json(), delay=3.0), 0.4),
+        (Script(content="x" * 200, chunk_delay=0.1), 0.4),
+        (Script(content="x" * 200, chunk_delay=3.0), 0.4),
+        (Script(content="x" * 40, chunk_delay=1.2), 1.5),
+        (Script(body=json.dumps({"choices": [{"message": {"content": "{}"}}]}).encode(), stall_after=20), 1.0),
+    ],
+    ids=["slow-response", "slow-stream", "stalled-stream", "stream-slower-than-the-deadline", "body-cut-at-deadline"],
+)
+def test_overall_deadline(
+    llm_server: FakeLlmServer, passages: list[EvidencePassage], script: Script, timeout: float
+) -> None:
+    """The timeout bounds the whole call: a stream whose every piece comes within the timeout but whose whole takes
+    longer is cut at the deadline, not at the first piece after it."""
     llm_server.script = script
     started = time.monotonic()
-    with pytest.raises(UpstreamError, match=r"timed out after 0\.4 s"):
-        composer(llm_server, timeout=0.4).compose("Iron?", passages, on_statement=[].append)
-    assert time.monotonic() - started < 1.5
+    with pytest.raises(UpstreamError, match=rf"timed out after {timeout:g} s"):
+        composer(llm_server, timeout=timeout).compose("Iron?", passages, on_statement=[].append)
+    assert time.monotonic() - started < timeout + 0.5
 
 
 def test_refused_connection(passages: list[EvidencePassage]) -> None:

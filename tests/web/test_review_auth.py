@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from bedside.config import load_settings
 from bedside.errors import InvalidInput
 from bedside.web import create_app
-from bedside.web.auth import SESSION_COOKIE, safe_next
+from bedside.web.auth import LOGIN_COOKIE, LOGIN_NONCE_S, SESSION_COOKIE, safe_next
 from bedside.web.ratelimit import LoginLimiter, LoginThrottle
 from bedside.web.sessions import SESSION_TTL_S, SessionStore, secret_key
 
@@ -158,6 +158,30 @@ def test_every_form_carries_the_csrf_token_and_posts_without_it_are_refused(
     page_token = csrf_of(fresh.get("/login").text)
     fresh.cookies.clear()  # the token is bound to the browser's nonce cookie
     assert fresh.post("/login", data={**login, "csrf": page_token}).status_code == 403
+
+
+def test_the_sign_in_nonce_expires_on_the_server(api: TestClient, editorial: Editorial) -> None:
+    """A sign-in form's nonce cookie older than LOGIN_NONCE_S is refused whatever the browser keeps (a replayed or
+    copied cookie); the form comes back with a fresh nonce and token, and signing in with them works."""
+    signer = editorial.app.state.auth.signer
+    login = {"email": editorial.email("reviewer"), "password": PASSWORD, "next": "/review"}
+    stale, in_time = (TestClient(editorial.app, follow_redirects=False) for _ in range(2))
+    stale_token, in_time_token = csrf_of(stale.get("/login").text), csrf_of(in_time.get("/login").text)
+    old_nonce = stale.cookies[LOGIN_COOKIE]
+    real = signer.clock
+    try:
+        signer.clock = lambda: time.time() + LOGIN_NONCE_S + 5
+        page = stale.post("/login", data={**login, "csrf": stale_token})
+        assert page.status_code == 403  # the form again, with a fresh nonce and token
+        assert f"max-age={LOGIN_NONCE_S}" in page.headers["set-cookie"].lower()
+        assert stale.cookies[LOGIN_COOKIE] != old_nonce
+        fresh_token = csrf_of(page.text)
+        assert fresh_token != stale_token
+        assert stale.post("/login", data={**login, "csrf": fresh_token}).status_code == 303
+        signer.clock = lambda: time.time() + LOGIN_NONCE_S - 60  # not yet too old
+        assert in_time.post("/login", data={**login, "csrf": in_time_token}).status_code == 303
+    finally:
+        signer.clock = real
 
 
 def form_post_paths(app: FastAPI, slug: str) -> set[str]:

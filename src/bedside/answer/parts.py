@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bedside.answer.sentences import QUANTITY, Candidate
+from bedside.answer.quantities import has_dose, has_measure
+from bedside.answer.sentences import Candidate
 from bedside.index.analysis import analyze
 
 _SENTENCE = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9])")
@@ -38,8 +39,6 @@ _DECISIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )  # fmt: skip
 _YES_NO_WORDS = re.compile(r"^\s*(?:is|are|does|do|did|should|shall|can|could|must|will|would|has|have|may|might)\b",
                            re.I)  # fmt: skip
-_DOSE_UNIT = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:mg|mcg|µg|μg|micrograms?|g|units?|IU|mmol|mL|ml)(?:/kg)?\b|"
-                        r"\bmg/kg\b|\bunits/kg\b", re.I)  # fmt: skip
 _DURATION = re.compile(
     r"\b(?:for|over|within|at least|continue\w*|duration|course)\b.{0,40}\b\d+(?:\s*(?:-|–|to)\s*\d+)?"
     r"\s*(?:days?|weeks?|months?|years?|hours?)\b|\b\d+[- ]day course\b",
@@ -116,11 +115,11 @@ def decision_fit(c: Candidate, decision: str) -> float:
     """How directly a sentence gives the kind of answer asked for, 0 to 1."""
     text = c.text
     if decision == "dose":
-        return 1.0 if _DOSE_UNIT.search(text) else 0.3 if QUANTITY.search(text) else 0.0
+        return 1.0 if has_dose(text) else 0.3 if has_measure(text) else 0.0
     if decision == "duration":
         return 1.0 if _DURATION.search(text) else 0.0
     if decision == "threshold":
-        return 1.0 if _THRESHOLD.search(text) else 0.3 if QUANTITY.search(text) else 0.0
+        return 1.0 if _THRESHOLD.search(text) else 0.3 if has_measure(text) else 0.0
     if decision == "monitoring":
         return 1.0 if c.category == "monitoring" else 0.0
     if decision == "diagnosis":

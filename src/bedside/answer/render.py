@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bedside.model import Answer, Statement
+from bedside.model import Answer, Reference, Statement
 
 __all__ = ["DISCLAIMER", "PATIENT_DISCLAIMER", "editor_label", "reference_line", "review_line", "to_markdown"]
 
@@ -26,23 +26,22 @@ def _cite(s: Statement) -> str:
     return s.text + " " + "".join(f"[{n}]" for n in s.citations)
 
 
-def reference_line(r: Any) -> str:
+def reference_line(r: Reference) -> str:
     """ "Guideline — Title. Source, Year. link", led by a collection's label ("Local protocol — ") and followed by
     the source's notes ("Expression of concern: ..."); for a digest, "Guideline — bedside digest of Title, Issuer Year
     (not yet reviewed by the Medical Advisory Board). link"."""
-    label = getattr(r, "label", "")
-    lead = f"{label} — " if label else ""
-    if getattr(r, "digest", False):
+    lead = f"{r.label} — " if r.label else ""
+    if r.digest:
         line = f"{lead}{r.type.label} — {r.shown_title} ({r.review_note})."
         parts = [f"{line} {r.url}" if r.url else line]
-        return " ".join(parts + [f"[{note}]" for note in getattr(r, "notes", ())])
+        return " ".join(parts + [f"[{note}]" for note in r.notes])
     parts = [f"{lead}{r.type.label} — {r.title.rstrip('.')}."]
     tail = ", ".join(x for x in (r.source, str(r.year) if r.year else "") if x)
     if tail:
         parts.append(tail + ".")
     if r.url:
         parts.append(r.url)
-    parts += [f"[{note}]" for note in getattr(r, "notes", ())]
+    parts += [f"[{note}]" for note in r.notes]
     return " ".join(parts)
 
 

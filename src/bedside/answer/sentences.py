@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.injection import addresses_model
+from bedside.answer.quantities import has_measure
 from bedside.index.analysis import analyze, raw_tokens
 from bedside.sentences import append_trimmed, split_spans
 from bedside.vocabulary import load_vocabulary
@@ -40,12 +41,6 @@ _JOIN = re.compile(r"(?<=[a-z][a-z)][.!?])(?=[A-Z])|<[A-Za-z/][^<>\n]{0,200}>")
 _HYPHENATED = re.compile(r"\b[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b")
 # A sentence that opens with a pronoun leans on the one before it and cannot stand alone as a bullet.
 _ANAPHORIC = re.compile(r"^(it|this|these|they|those|such|he|she|its|their)\b", re.I)
-QUANTITY = re.compile(
-    r"\b\d+(?:[.,]\d+)?(?:\s*(?:–|-|to)\s*\d+(?:[.,]\d+)?)?\s*"
-    r"(?:mg|mcg|µg|μg|ug|g|kg|mmol|µmol|nmol|pmol|mol|ml|mL|l|L|units?|IU|%|mmHg|hours?|h|days?|weeks?|months?|years?|"
-    r"minutes?|min|times|doses?|tablets?|g/L|g/dL|ng/mL|µg/L|ug/L|pmol/L|nmol/L|mmol/L|mL/min)\b"
-)
-
 # Category cues, checked in order: the first that fires decides.
 CATEGORY_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("warning", re.compile(r"\b(do not|don't|never|avoid|contraindicated|must not|should not|not be (used|given)|"
@@ -202,7 +197,7 @@ def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
                 Candidate(
                     passage=p, rank=rank, a=a + cut, b=b, text=text, heading=heading,
                     terms=terms_of(text), category=category,
-                    quantitative=bool(QUANTITY.search(text)), population=population,
+                    quantitative=has_measure(text), population=population,
                 )
             )  # fmt: skip
     return out

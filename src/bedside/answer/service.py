@@ -9,13 +9,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bedside.answer import extractive, selection
-
-try:
-    from bedside.answer.audience import AUDIENCES, render_for
-except ImportError:  # pragma: no cover
-    AUDIENCES = ("clinician", "student", "patient")
-    render_for = None  # type: ignore[assignment]
 from bedside.answer.applicability import Applicability, Fit, fit
+from bedside.answer.audience import AUDIENCES, render_for
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.focus import Focus, focus_of
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers

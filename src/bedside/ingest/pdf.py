@@ -1,6 +1,6 @@
 """PDF documents (guidelines, leaflets, papers) read with pypdf: text by page, headings from font sizes.
 
-pypdf is optional (`pip install 'bedside[pdf]'`) and imported only when a PDF is read.
+pypdf, a dependency of bedside, is imported only when a PDF is read (it is slow to import).
 """
 
 from __future__ import annotations
@@ -64,11 +64,9 @@ class _Paragraph:
 
 def read_pdf(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
     """Read one PDF into one Document; every block records the page (1-based) it starts on."""
-    try:
-        import pypdf
-        from pypdf.errors import DependencyError, PyPdfError
-    except ImportError as exc:
-        raise BackendUnavailable("reading PDF needs pypdf; install with: pip install 'bedside[pdf]'") from exc
+    import pypdf  # a dependency of bedside, imported here only when a PDF is read
+    from pypdf.errors import DependencyError, PyPdfError
+
     data = read_whole(stream, origin, "pdf")
     if not data.strip():
         raise IngestError(origin, "file is empty")

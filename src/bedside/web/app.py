@@ -192,9 +192,8 @@ def create_app(
     service = WebService(engine, articles or open_articles(settings))
     editorial = service.articles if isinstance(service.articles, EditorialService) else None
     auth.accounts = editorial
-    check_sources = getattr(service.articles, "check_sources", None)
-    if callable(check_sources):  # the knowledge base may have changed while the server was down
-        check_sources(engine.source_states)
+    if editorial is not None:  # the knowledge base may have changed while the server was down
+        editorial.check_sources(engine.source_states)
 
     mcp_http = None
     if settings.mcp_http:

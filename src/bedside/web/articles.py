@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -28,6 +28,7 @@ from bedside.editorial.interface import (
     User,
 )
 from bedside.errors import Conflict, InvalidInput, NotFound, TransitionError
+from bedside.model import SourceState
 
 
 @runtime_checkable
@@ -43,6 +44,14 @@ class EditorialService(ArticleService, Protocol):
 
     def queue(self, status: ReviewStatus, limit: int = 200) -> builtins.list[Article]:
         """Articles with this status, least recently updated first."""
+        ...
+
+    def check_sources(self, states: Callable[[builtins.list[str]], Mapping[str, SourceState]]) -> builtins.list[str]:
+        """Flag "sources changed" on articles whose cited documents changed, were retracted or left; the slugs."""
+        ...
+
+    def stale(self) -> builtins.list[Article]:
+        """Articles flagged "sources changed", least recently updated first."""
         ...
 
     def authenticate(self, email: str, password: str) -> User | None: ...

@@ -3,7 +3,8 @@
 Cookies are HttpOnly and SameSite=Lax, and Secure in production (in development, whenever the request came over
 HTTPS, so trying bedside on http://localhost still works). A sign-in always starts a new session (the id a browser
 had before is deleted), signing out deletes the session on the server, and sessions end after SESSION_TTL_S.
-The sign-in form, which has no session yet, carries a token bound to a signed nonce cookie instead.
+The sign-in form, which has no session yet, carries a token bound to a signed nonce cookie instead; the server refuses
+a nonce older than LOGIN_NONCE_S, as it refuses any signed cookie older than the age the browser was told.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from bedside.editorial.interface import User
 from bedside.errors import BackendUnavailable, BedsideError, NotFound
 from bedside.web.articles import EditorialService
 from bedside.web.ratelimit import LoginThrottle
-from bedside.web.sessions import Session, SessionStore, Signer, secret_key
+from bedside.web.sessions import Session, SessionStore, secret_key
+from bedside.web.signing import Signer
 
 __all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "Auth", "SignInNeeded", "SignInRefused", "SignedIn", "safe_next"]
 
@@ -142,7 +144,7 @@ class Auth:
 
     def _session_id(self, request: Request) -> str | None:
         raw = request.cookies.get(SESSION_COOKIE, "")
-        return self.signer.unsign("session", raw) if raw else None
+        return self.signer.unsign("session", raw, int(self.sessions.ttl_s)) if raw else None
 
     def sign_in(self, request: Request, email: str, password: str) -> SignedIn:
         """Check the password (throttled by address, account, device and password: LoginThrottle) and start a new
@@ -166,7 +168,7 @@ class Auth:
     def device(self, request: Request, email: str) -> str:
         """This browser's device id for the account when it has signed in to it before, else ""."""
         raw = request.cookies.get(DEVICE_COOKIE, "")
-        value = self.signer.unsign("device", raw) if raw else None
+        value = self.signer.unsign("device", raw, DEVICE_AGE_S) if raw else None
         device, _, account = (value or "").partition(":")
         return device if device and account == _account_tag(email) else ""
 
@@ -204,13 +206,17 @@ class Auth:
 
     def login_token(self, request: Request) -> tuple[str, str]:
         """The sign-in form's token, and the nonce cookie to set with it ("" when the browser has a valid one)."""
-        raw = request.cookies.get(LOGIN_COOKIE, "")
-        nonce = self.signer.unsign("login", raw) if raw else None
+        nonce = self._login_nonce(request)
         cookie = ""
         if nonce is None:
             nonce = secrets.token_urlsafe(16)
             cookie = self.signer.sign("login", nonce)
         return self.signer.mac("login-form", nonce), cookie
+
+    def _login_nonce(self, request: Request) -> str | None:
+        """This browser's sign-in nonce, when its cookie is genuine and at most LOGIN_NONCE_S old."""
+        raw = request.cookies.get(LOGIN_COOKIE, "")
+        return self.signer.unsign("login", raw, LOGIN_NONCE_S) if raw else None
 
     def set_login_cookie(self, request: Request, response: Response, cookie: str) -> None:
         """Send the sign-in form's nonce cookie (from `login_token`), when there is one to send."""
@@ -222,8 +228,7 @@ class Auth:
 
     def login_token_ok(self, request: Request, token: str) -> bool:
         """Whether the sign-in form's token matches this browser's nonce cookie."""
-        raw = request.cookies.get(LOGIN_COOKIE, "")
-        nonce = self.signer.unsign("login", raw) if raw else None
+        nonce = self._login_nonce(request)
         return nonce is not None and bool(token) and self.signer.matches("login-form", nonce, token)
 
     # -- API tokens --------------------------------------------------------------------------------------------

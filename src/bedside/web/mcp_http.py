@@ -24,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 from bedside.errors import InvalidInput
 from bedside.mcp_server import build_server
 from bedside.model import Answer, Document, SearchHit
+from bedside.web.articles import EditorialService
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -62,10 +63,9 @@ class McpHttp:
     def __init__(self, service: WebService, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         from mcp.server.transport_security import TransportSecuritySettings
 
-        user_by_token = getattr(service.articles, "user_by_token", None)
-        if not callable(user_by_token):
+        if not isinstance(service.articles, EditorialService):
             raise InvalidInput("BEDSIDE_MCP_HTTP needs the article database's API tokens (an SQL article service)")
-        self._user_by_token: Callable[[str], User | None] = user_by_token
+        self._user_by_token: Callable[[str], User | None] = service.articles.user_by_token
         self.server: MCPServer = build_server(_WebFaces(service))
         # Bearer tokens protect every request, so the DNS-rebinding guard (for unauthenticated local servers) is off.
         self._inner = self.server.streamable_http_app(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ from bedside.editorial.interface import ReviewStatus
 from bedside.errors import InvalidInput, NotFound
 from bedside.web.deps import AUDIENCE_COOKIE, Client, ClientDep, Service, client_gone, get_client
 from bedside.web.schemas import ArticleSummary
-from bedside.web.sessions import Signer
+from bedside.web.signing import Signer
 from bedside.web.views import READERS, check_audience
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +47,8 @@ def ask_token(request: Request, client: Client) -> str:
 
 
 def ask_token_ok(request: Request, client: Client, token: str) -> bool:
-    return not client.new_cookie and bool(token) and secrets.compare_digest(token, ask_token(request, client))
+    signer: Signer = request.app.state.auth.signer
+    return not client.new_cookie and bool(token) and signer.matches("ask-form", client.owner, token)
 
 
 def reader(request: Request, service: Any) -> str:

@@ -162,12 +162,10 @@ class ReviewDesk:
     def queue(self, user: User) -> tuple[QueueGroup, ...]:
         """Articles by status (submitted first), the longest waiting first in each."""
         groups = []
-        stale = getattr(self.editorial, "stale", None)
-        if stale is not None:  # articles whose sources changed come first, whatever their status
-            found = stale()
-            if found:
-                items = tuple(self._item(a, user) for a in found[:QUEUE_LIMIT])
-                groups.append(QueueGroup("sources_changed", "Sources changed", items, len(found) > QUEUE_LIMIT))
+        found = self.editorial.stale()  # articles whose sources changed come first, whatever their status
+        if found:
+            items = tuple(self._item(a, user) for a in found[:QUEUE_LIMIT])
+            groups.append(QueueGroup("sources_changed", "Sources changed", items, len(found) > QUEUE_LIMIT))
         for status in QUEUE_ORDER:
             found = [a for a in self.editorial.queue(status, QUEUE_LIMIT + 1) if is_article(a.latest.answer)]
             items = tuple(self._item(a, user) for a in found[:QUEUE_LIMIT])

@@ -38,6 +38,7 @@ from bedside.index.analysis import analyze
 from bedside.model import Answer, Document, EvidenceType, Passage, SearchHit
 from bedside.store.conversations import ConversationStore
 from bedside.web.admission import AskGate
+from bedside.web.articles import EditorialService
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
 
 EXAMPLE_COUNT = 6
@@ -325,17 +326,15 @@ class WebService:
 
     def board_name(self, email: str) -> str:
         """How the public sees the reviewer with this account: their board name, never their email address."""
-        get_user = getattr(self.articles, "get_user", None)
         try:
-            user = get_user(email) if get_user is not None and email else None
+            user = self.articles.get_user(email) if isinstance(self.articles, EditorialService) and email else None
         except NotFound:
             user = None
         return user.public_name if user is not None and user.public_name else BOARD_MEMBER
 
     def board(self) -> list[User]:
         """The Medical Advisory Board: active reviewers and admins with a display name, by name."""
-        list_users = getattr(self.articles, "list_users", None)
-        found: list[User] = list_users() if list_users is not None else []
+        found = self.articles.list_users() if isinstance(self.articles, EditorialService) else []
         members = [u for u in found if u.active and u.display_name and u.role in (Role.REVIEWER, Role.ADMIN)]
         return sorted(members, key=lambda u: u.display_name.lower())
 

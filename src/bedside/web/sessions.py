@@ -1,15 +1,13 @@
-"""Signed-in people: the secret key, signed values, and server-side sessions kept in SQLite in the data directory.
+"""Signed-in people: the secret key, and server-side sessions kept in SQLite in the data directory.
 
-A session cookie holds a random id and its HMAC under the secret key. The server keeps only the id's SHA-256 with
-the account, a CSRF token and an absolute expiry, so signing out (or deactivating the account) ends the session for
-good, and a copy of the sessions file holds nothing a browser could present.
+A session cookie holds a random id signed under the secret key (`bedside.web.signing`). The server keeps only the
+id's SHA-256 with the account, a CSRF token and an absolute expiry, so signing out (or deactivating the account) ends
+the session for good, and a copy of the sessions file holds nothing a browser could present.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import secrets
 import sqlite3
 import time
@@ -22,7 +20,7 @@ from bedside.config import Settings
 from bedside.errors import InvalidInput
 from bedside.store.private import private_file, secret_file
 
-__all__ = ["MIN_SECRET", "SESSION_TTL_S", "Session", "SessionStore", "Signer", "secret_key"]
+__all__ = ["MIN_SECRET", "SESSION_TTL_S", "Session", "SessionStore", "secret_key"]
 
 SESSION_TTL_S = 12 * 3600  # absolute lifetime: a clinician's shift, then sign in again
 MIN_SECRET = 32
@@ -53,36 +51,6 @@ def _stored_key(path: Path) -> bytes:
     if len(key) < MIN_SECRET:
         raise InvalidInput(f"{path} does not hold a usable secret key; delete it and a new one is made")
     return key.encode()
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-class Signer:
-    """HMAC-SHA256 under the secret key; `purpose` keeps a value signed for one use from passing for another."""
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-
-    def mac(self, purpose: str, value: str) -> str:
-        """The signature of `value` for `purpose`."""
-        return _b64(hmac.new(self._key, f"{purpose}\x00{value}".encode(), hashlib.sha256).digest())
-
-    def sign(self, purpose: str, value: str) -> str:
-        """`value.signature`; `value` must not contain a dot."""
-        return f"{value}.{self.mac(purpose, value)}"
-
-    def unsign(self, purpose: str, signed: str) -> str | None:
-        """The value when the signature matches, else None."""
-        value, _, mac = signed.rpartition(".")
-        if not value or not hmac.compare_digest(mac, self.mac(purpose, value)):
-            return None
-        return value
-
-    def matches(self, purpose: str, value: str, mac: str) -> bool:
-        """Whether `mac` is `value`'s signature for `purpose` (compared in constant time)."""
-        return hmac.compare_digest(mac.encode(), self.mac(purpose, value).encode())
 
 
 @dataclass(frozen=True, slots=True)
