@@ -343,8 +343,8 @@ def test_failures_raise_upstream_error(
     llm_server: FakeLlmServer, passages: list[EvidencePassage], script: Script, message: str, stream: bool
 ) -> None:
     llm_server.script = script
-    with pytest.raises(UpstreamError, match=message) as info:
-        composer(llm_server).compose(
+    with pytest.raises(UpstreamError, match=message) as info:  # a long timeout: a loaded machine streams 400 kB slowly
+        composer(llm_server, timeout=60.0).compose(
             "How do I treat iron deficiency?", passages, on_statement=[].append if stream else None
         )
     assert KEY not in str(info.value) and "\n" not in str(info.value)
