@@ -36,7 +36,7 @@ from bedside.answer.evidence import EvidencePassage
 from bedside.answer.verify import VerifyCache, VerifyThresholds, content_terms, verify_statement
 from bedside.index.embedder import F32, Embedder, load_embedder
 from bedside.model import DocumentId, PassageId
-from bedside.sentences import split
+from bedside.text.sentences import split
 
 LEXICAL_GRID = [round(0.30 + 0.05 * i, 2) for i in range(14)]
 COSINE_GRID = [round(0.50 + 0.05 * i, 2) for i in range(9)]

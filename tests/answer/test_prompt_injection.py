@@ -32,7 +32,7 @@ from bedside.answer.render import to_markdown
 from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.config import load_settings
 from bedside.model import Answer
-from bedside.sentences import split
+from bedside.text.sentences import split
 from bedside.web import create_app
 from chat_replies import send_chat_reply
 

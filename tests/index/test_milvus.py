@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bedside.index.analysis import analyze
 from bedside.index.embedder import HashingEmbedder
 from bedside.index.milvus import (
     MilvusDenseIndex,
@@ -27,6 +26,7 @@ from bedside.ingest import chunk
 from bedside.ingest.builder import TextBuilder
 from bedside.model import Document, DocumentId, EvidenceType
 from bedside.store import SqliteKnowledgeStore
+from bedside.text.analysis import analyze
 
 if os.environ.get("CI") == "true":
     import pymilvus  # noqa: F401 - CI=true must run these: fail here when the milvus extra is missing
@@ -113,8 +113,8 @@ def test_filters_run_inside_milvus(backend):
 
 
 def test_the_capabilities_match_what_the_store_says(backend):
-    from bedside.index.analysis import analyze
     from bedside.index.hybrid import title_focus
+    from bedside.text.analysis import analyze
 
     store, _, dense = backend
     seqs = store.seqs()

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bedside.index.analysis import QueryAnalyzer, analyze
 from bedside.index.hybrid import FusionConfig, fuse, prior
 from bedside.index.protocol import Candidate, Filters
 from bedside.model import EvidenceType
+from bedside.text.analysis import QueryAnalyzer, analyze
 
 
 def test_analyzer_keeps_numbers_units_and_alphanumerics():

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bedside.config import load_settings
-from bedside.sentences import split
+from bedside.text.sentences import split
 from bedside.web import create_app
 from bedside.web.articles import MemoryArticles
 

@@ -18,10 +18,10 @@ from functools import cache
 from importlib import metadata, resources
 from typing import Any, Literal
 
-from bedside import sentences
 from bedside.errors import BackendUnavailable, IngestError, InvalidInput
 from bedside.model import Answer, AnswerSection, Statement
-from bedside.vocabulary import canonical_spelling, load_vocabulary
+from bedside.text import sentences
+from bedside.text.vocabulary import canonical_spelling, load_vocabulary
 
 AUDIENCES = ("clinician", "student", "patient")
 DOSE_LEAD = "Your clinician may prescribe:"

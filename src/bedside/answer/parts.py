@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bedside.answer.sentences import QUANTITY, Candidate
-from bedside.index.analysis import analyze
+from bedside.text.analysis import analyze
 
 _SENTENCE = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9])")
 _WH = r"(?:what|which|how|when|where|why|who|whom|whether|does|do|did|is|are|was|were|should|shall|can|could|must|" \

@@ -25,8 +25,8 @@ from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.sentences import candidates, expansions_in, terms_of
 from bedside.errors import InvalidInput, UpstreamError
-from bedside.index.analysis import analyze
 from bedside.model import Answer, Document, DocumentId, EvidenceType, PassageId, SearchHit
+from bedside.text.analysis import analyze
 
 MAX_QUESTION_CHARS = 2000
 EVIDENCE_PASSAGES = 12

@@ -15,10 +15,10 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from bedside.index.analysis import analyze
 from bedside.index.protocol import Candidate, DenseRetriever, Filters, LexicalRetriever, PassageFacts, TitleFocus
 from bedside.index.sentences import SentenceVectors, maxsim_rerank
 from bedside.model import Document, EvidenceType, Passage, SearchHit
+from bedside.text.analysis import analyze
 
 
 class PassageSource(Protocol):

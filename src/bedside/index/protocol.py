@@ -117,7 +117,7 @@ class SearchIndex(Protocol):
 
 
 class LexicalRetriever(Protocol):
-    """Ranked term matching over passages, queries and passages analysed by `bedside.index.analysis`."""
+    """Ranked term matching over passages, queries and passages analysed by `bedside.text.analysis`."""
 
     def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
         """Best candidates first; higher scores are better (a backend that reports distances negates them)."""

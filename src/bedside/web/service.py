@@ -34,9 +34,9 @@ from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus, Role, User
 from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
-from bedside.index.analysis import analyze
 from bedside.model import Answer, Document, EvidenceType, Passage, SearchHit
 from bedside.store.conversations import ConversationStore
+from bedside.text.analysis import analyze
 from bedside.web.admission import AskGate
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
 
