@@ -57,7 +57,7 @@ def test_bad_option_values_are_refused(run, fixtures):
 
 
 def test_the_listing_in_help_matches_each_commands_own_help():
-    # `bedside --help` lists the commands from summaries kept in cli.py, without importing them
+    # `bedside --help` lists the commands from summaries kept in bedside/cli/__init__.py, without importing them
     ctx = click.Context(main)
     assert set(COMMANDS) == set(main.list_commands(ctx))
     for name, (_module, _attribute, summary) in COMMANDS.items():

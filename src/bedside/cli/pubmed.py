@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bedside.cli_console import err, handle_errors, out
+from bedside.cli.console import err, handle_errors, out
 
 if TYPE_CHECKING:
     import httpx
@@ -102,8 +102,8 @@ def pubmed_ingest(
     fetches nothing already ingested."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from bedside.cli_editorial import check_changed_sources
-    from bedside.cli_knowledge import _open
+    from bedside.cli.editorial import check_changed_sources
+    from bedside.cli.knowledge_base import _open
     from bedside.pubmed.harvest import HarvestLog, harvest
 
     b = _open(ctx)
@@ -147,8 +147,8 @@ def pubmed_sync(ctx: click.Context, folder: Path, collection: str, as_json: bool
     included; re-running continues after the last file applied and does nothing when current."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from bedside.cli_editorial import check_changed_sources
-    from bedside.cli_knowledge import _open
+    from bedside.cli.editorial import check_changed_sources
+    from bedside.cli.knowledge_base import _open
     from bedside.pubmed.sync import sync_distribution
 
     b = _open(ctx)
@@ -203,8 +203,8 @@ def pmc_fetch(
 ) -> None:
     """Fetch and ingest the open-licence full text (JATS) of these PMIDs' articles, or of every PubMed record in
     the knowledge base; the licence is recorded on each document."""
-    from bedside.cli_editorial import check_changed_sources
-    from bedside.cli_knowledge import _open
+    from bedside.cli.editorial import check_changed_sources
+    from bedside.cli.knowledge_base import _open
     from bedside.errors import InvalidInput
     from bedside.pubmed.pmc import fetch_full_text, refresh_full_text
 

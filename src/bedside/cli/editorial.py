@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bedside.cli_console import err, handle_errors, out, safe, safe_json, safe_markup
-from bedside.cli_ops import audit_verify
+from bedside.cli.console import err, handle_errors, out, safe, safe_json, safe_markup
+from bedside.cli.ops import audit_verify
 
 __all__ = ["articles", "review", "users"]
 
@@ -302,7 +302,7 @@ def check_changed_sources(ctx: click.Context, *, quiet: bool = False) -> list[st
     """Flag the articles whose sources changed (retracted, replaced, re-ingested, removed); their slugs.
 
     Skipped, quietly, while the data directory has no article database yet (nothing can be stale)."""
-    from bedside.cli_knowledge import _open
+    from bedside.cli.knowledge_base import _open
     from bedside.config import load_settings
 
     settings = load_settings(data_dir=ctx.ensure_object(dict).get("data_dir"))
@@ -357,7 +357,7 @@ def articles_stale(ctx: click.Context, as_json: bool) -> None:
 def articles_recompose(ctx: click.Context, slug: str, as_email: str | None, llm: bool) -> None:
     """Compose a new version of an article from the current knowledge base; it goes to review (the approved
     version stays public until the new one is approved)."""
-    from bedside.cli_knowledge import _open
+    from bedside.cli.knowledge_base import _open
 
     b = _open(ctx)
     service = _articles(ctx)

@@ -1,6 +1,6 @@
 """Knowledge-base commands: `bedside ingest`, `search`, `ask`, `chat`, `serve`, `remove`, `stats` and `kb`.
 
-Listed on the `bedside` group by cli.py and imported when one of them runs. The engine, the settings and rich's
+Listed on the `bedside` group by cli/__init__.py and imported when one of them runs. The engine, the settings and rich's
 progress bars and tables are imported where they are used, so that `bedside ask --help` stays quick.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bedside.answer.render import print_answer, to_markdown
-from bedside.cli_console import err, handle_errors, out, safe, safe_json, safe_markup
+from bedside.cli.console import err, handle_errors, out, safe, safe_json, safe_markup
 from bedside.errors import InvalidInput
 from bedside.ingest import FORMATS
 from bedside.knowledge import check_collection_name
@@ -150,7 +150,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: s
             f"[yellow]warning:[/yellow] {safe_markup(where)}: {safe_markup(message)}", highlight=False, soft_wrap=True
         )
     if report.added or report.updated:
-        from bedside.cli_editorial import check_changed_sources
+        from bedside.cli.editorial import check_changed_sources
 
         check_changed_sources(ctx)
     docs, passages = b.store.counts()
@@ -318,7 +318,7 @@ def remove(ctx: click.Context, document_ids: tuple[str, ...]) -> None:
     for doc_id in document_ids:
         b.remove(doc_id)
         out.print(f"removed {safe(doc_id)}", highlight=False, markup=False)
-    from bedside.cli_editorial import check_changed_sources
+    from bedside.cli.editorial import check_changed_sources
 
     check_changed_sources(ctx)
 
@@ -381,7 +381,7 @@ def kb_load(ctx: click.Context) -> None:
     b = _open(ctx)
     report = b.load_starter_kb(progress=BarProgress("Loading starter knowledge base:"))
     if report is not None and (report.added or report.updated):
-        from bedside.cli_editorial import check_changed_sources
+        from bedside.cli.editorial import check_changed_sources
 
         check_changed_sources(ctx)
     for where, message in report.failed if report else []:

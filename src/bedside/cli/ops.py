@@ -1,7 +1,7 @@
 """Operating commands: `bedside check [--deploy]`, `bedside backup`, `bedside restore` and `bedside audit verify`.
 
-Listed on the `bedside` group by cli.py and imported when one of them runs; `review verify-audit` (an alias of
-`audit verify`) is added by cli_editorial.py. Problems print one a line and exit 1; bad input exits 2, as everywhere
+Listed on the `bedside` group by cli/__init__.py and imported when one of them runs; `review verify-audit` (an alias of
+`audit verify`) is added by cli/editorial.py. Problems print one a line and exit 1; bad input exits 2, as everywhere
 in the CLI.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bedside.cli_console import err, handle_errors, out
+from bedside.cli.console import err, handle_errors, out
 
 if TYPE_CHECKING:
     from bedside.config import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bedside.cli_console import handle_errors
+from bedside.cli.console import handle_errors
 
 __all__ = ["mcp"]
 
@@ -14,8 +14,8 @@ __all__ = ["mcp"]
 @handle_errors
 def mcp(ctx: click.Context) -> None:
     """Serve bedside to AI assistants over MCP (stdio): search_evidence, answer_question, get_document."""
-    from bedside.cli_editorial import _articles
-    from bedside.cli_knowledge import _open
+    from bedside.cli.editorial import _articles
+    from bedside.cli.knowledge_base import _open
     from bedside.mcp_server import EngineFaces, build_server
 
     b = _open(ctx)
