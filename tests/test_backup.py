@@ -13,13 +13,13 @@ import pytest
 from click.testing import CliRunner
 
 from bedside import Bedside
-from bedside.backup import backup, restore
 from bedside.cli import main
 from bedside.config import load_settings
 from bedside.editorial.interface import Role
 from bedside.editorial.service import SqlArticleService
 from bedside.errors import InvalidInput
-from bedside.integrity import check_data
+from bedside.ops.backup import backup, restore
+from bedside.ops.integrity import check_data
 
 pytestmark = pytest.mark.slow
 

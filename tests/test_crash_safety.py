@@ -31,7 +31,7 @@ import pytest
 from bedside import Bedside
 from bedside.editorial.interface import ReviewStatus, Role
 from bedside.editorial.service import SqlArticleService
-from bedside.integrity import check_lexical, check_store, check_vectors, sqlite_integrity
+from bedside.ops.integrity import check_lexical, check_store, check_vectors, sqlite_integrity
 
 pytestmark = pytest.mark.slow
 

@@ -144,7 +144,7 @@ def test_bedside_runs_on_milvus_and_finds_the_same_documents(tmp_path, monkeypat
     """BEDSIDE_SEARCH_BACKEND=milvus: ingest, search, remove and the integrity check, through the public object."""
     from bedside import Bedside
     from bedside.config import load_settings
-    from bedside.integrity import check_lexical, check_vectors
+    from bedside.ops.integrity import check_lexical, check_vectors
 
     corpus = tmp_path / "c.jsonl"
     corpus.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))

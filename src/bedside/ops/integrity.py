@@ -14,11 +14,11 @@ from pathlib import Path
 import tantivy
 
 from bedside.config import Settings
-from bedside.deploy import Finding
 from bedside.engine import Bedside
 from bedside.errors import BedsideError
 from bedside.index.lexical import LexicalIndex
 from bedside.index.vectors import VectorIndex
+from bedside.ops.deploy_checks import Finding
 
 __all__ = ["SQLITE_FILES", "check_data", "check_lexical", "check_store", "check_vectors", "sqlite_integrity"]
 
