@@ -132,7 +132,7 @@ def run_semantic_cost(args: argparse.Namespace) -> None:
     with nothing cached (each question's sentences embedded for the first time) and on again (cached)."""
     from rich.console import Console
 
-    from bedside.index.sentences import CachedEmbeddings
+    from bedside.index.sentence_vectors import CachedEmbeddings
 
     starter = args.work / f"starter-{args.embedder}"
     settings = load_settings(data_dir=starter, embedder=args.embedder, answer_semantic=True)

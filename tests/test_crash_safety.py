@@ -29,8 +29,8 @@ import httpx
 import pytest
 
 from bedside import Bedside
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.interface import ReviewStatus, Role
-from bedside.editorial.service import SqlArticleService
 from bedside.ops.integrity import check_lexical, check_store, check_vectors, sqlite_integrity
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 
 from bedside import Bedside
 from bedside.config import load_settings
-from bedside.editorial.service import SqlArticleService
+from bedside.editorial.desk import SqlArticleService
 from bedside.errors import InvalidInput
 from bedside.ops.backup import backup, restore
 from bedside.web.sessions import SessionStore

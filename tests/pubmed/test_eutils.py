@@ -14,7 +14,7 @@ from ncbi_fake import FakeNcbi, client_for, fake_ncbi, rate_limited_body
 from bedside import Bedside
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.pubmed.harvest import HarvestLog, HarvestReport, date_windows, harvest
-from bedside.pubmed.ratelimit import RateLimit, rate_for
+from bedside.pubmed.ncbi_rate import RateLimit, rate_for
 
 
 @pytest.fixture

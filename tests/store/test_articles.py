@@ -19,14 +19,14 @@ import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from bedside.answer.service import slug_for
+from bedside.answer.pipeline import slug_for
 from bedside.editorial import records
 from bedside.editorial.audit import AuditKey
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import ReviewStatus, Role, User
-from bedside.editorial.service import SqlArticleService
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, PermissionDenied
-from bedside.store.articles import MIGRATIONS, WRITE, metadata, open_engine
+from bedside.store.article_db import MIGRATIONS, WRITE, metadata, open_engine
 
 AUDIT_SECRET = "test-audit-key-0123456789abcdef0123456789abcdef"
 AUDIT_KEY = AuditKey(AUDIT_SECRET.encode())
@@ -550,7 +550,7 @@ def test_database_urls_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_the_settings_choose_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bedside.config import load_settings
-    from bedside.editorial.service import open_article_service
+    from bedside.editorial.desk import open_article_service
 
     monkeypatch.delenv("BEDSIDE_DATABASE_URL", raising=False)
     with open_article_service(load_settings(data_dir=tmp_path / "new" / "data")) as service:

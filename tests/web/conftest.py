@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from bedside.config import load_settings
 from bedside.text.sentences import split
 from bedside.web import create_app
-from bedside.web.articles import MemoryArticles
+from bedside.web.article_backend import MemoryArticles
 
 ROOT = Path(__file__).parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -18,7 +18,7 @@ import pytest
 from editorial_support import ask_form
 from fastapi.testclient import TestClient
 
-from bedside.answer.service import slug_for
+from bedside.answer.pipeline import slug_for
 from bedside.errors import BackendUnavailable
 from bedside.web.admission import AskGate, Overloaded
 from chat_replies import send_chat_reply

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bedside.answer.applicability import Applicability, Fit, fit
+from bedside.answer.candidates import expanded_terms, terms_of
 from bedside.answer.parts import Part
 from bedside.answer.patient import Patient
-from bedside.answer.sentences import expanded_terms, terms_of
 from bedside.answer.topics import Aboutness, Subject, aboutness, subject_of, term_weights
 from bedside.model import Document
 from bedside.text.analysis import raw_tokens

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bedside.answer.sentences import QUANTITY, Candidate
+from bedside.answer.candidates import QUANTITY, Candidate
 from bedside.text.analysis import analyze
 
 _SENTENCE = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9])")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bedside.answer.applicability import Applicability, applicability
-from bedside.answer.sentences import terms_of
+from bedside.answer.candidates import terms_of
 from bedside.model import Document
 from bedside.text.analysis import analyze
 

@@ -21,7 +21,7 @@ __all__ = ["articles", "review", "users"]
 
 
 if TYPE_CHECKING:
-    from bedside.editorial.service import SqlArticleService
+    from bedside.editorial.desk import SqlArticleService
 
 _STATUS_CHOICE = click.Choice(["submitted", "under_review", "changes_requested", "approved", "rejected"])
 
@@ -29,7 +29,7 @@ _STATUS_CHOICE = click.Choice(["submitted", "under_review", "changes_requested",
 def _articles(ctx: click.Context) -> SqlArticleService:
     """The editorial service for this data directory, opened once per command."""
     from bedside.config import load_settings
-    from bedside.editorial.service import open_article_service
+    from bedside.editorial.desk import open_article_service
 
     obj = ctx.ensure_object(dict)
     if "articles" not in obj:

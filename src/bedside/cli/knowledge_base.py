@@ -22,7 +22,7 @@ from bedside.model import EvidenceType
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from bedside.engine import Bedside
+    from bedside.facade import Bedside
     from bedside.knowledge import IngestReport
     from bedside.model import Answer, SearchHit
 
@@ -75,7 +75,7 @@ def _open(ctx: click.Context) -> Bedside:
     obj = ctx.ensure_object(dict)
     if "bedside" not in obj:
         from bedside.config import load_settings
-        from bedside.engine import Bedside
+        from bedside.facade import Bedside
 
         settings = load_settings(data_dir=obj.get("data_dir"))
         obj["bedside"] = Bedside(settings=settings)

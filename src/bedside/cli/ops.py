@@ -99,7 +99,7 @@ def audit() -> None:
 @handle_errors
 def audit_verify(ctx: click.Context, trusted_head: str | None) -> None:
     """Recompute the audit log's hash chain; exits 1 naming the first record that was altered or removed."""
-    from bedside.editorial.service import open_article_service
+    from bedside.editorial.desk import open_article_service
 
     with open_article_service(_settings(ctx)) as service:
         result = service.verify_audit(trusted_head)
@@ -117,7 +117,7 @@ def audit_verify(ctx: click.Context, trusted_head: str | None) -> None:
 @handle_errors
 def audit_rekey(ctx: click.Context) -> None:
     """Attest records written before the chain was keyed: check them, then seal a keyed checkpoint per article."""
-    from bedside.editorial.service import open_article_service
+    from bedside.editorial.desk import open_article_service
 
     with open_article_service(_settings(ctx)) as service:
         report = service.rekey_audit()

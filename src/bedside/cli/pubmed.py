@@ -34,7 +34,7 @@ def transport() -> httpx.BaseTransport | None:
 
 def _client(settings: Settings) -> EUtils:
     from bedside.pubmed.eutils import EUtils, NcbiConfig
-    from bedside.pubmed.ratelimit import RateLimit, rate_for
+    from bedside.pubmed.ncbi_rate import RateLimit, rate_for
 
     if not settings.ncbi_email:
         err.print(

@@ -34,7 +34,7 @@ import numpy as np
 from bedside.errors import BackendUnavailable
 from bedside.index.embedder import Embedder
 from bedside.index.lexical import CONTEXT_BOOST
-from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
+from bedside.index.search_index import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
 from bedside.index.vectors import text_hash
 from bedside.model import EvidenceType, IndexRow
 from bedside.text.analysis import QueryAnalyzer, analyze

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mcp.server import MCPServer
 
     from bedside.editorial.interface import User
-    from bedside.web.service import WebService
+    from bedside.web.site import WebService
 
 __all__ = ["McpHttp"]
 

@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover
     AUDIENCES = ("clinician", "student", "patient")
     render_for = None  # type: ignore[assignment]
 from bedside.answer.applicability import Applicability, Fit, fit
+from bedside.answer.candidates import candidates, expansions_in, terms_of
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.focus import Focus, focus_of
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers
@@ -23,7 +24,6 @@ from bedside.answer.injection import addresses_model
 from bedside.answer.patient import Patient
 from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
-from bedside.answer.sentences import candidates, expansions_in, terms_of
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.model import Answer, Document, DocumentId, EvidenceType, PassageId, SearchHit
 from bedside.text.analysis import analyze

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bedside import __version__
-from bedside.answer.service import legacy_slug_for, normalise_question, same_question, slug_for
+from bedside.answer.pipeline import legacy_slug_for, normalise_question, same_question, slug_for
 from bedside.config import Settings
 from bedside.editorial import records
 from bedside.editorial.audit import AuditKey, RekeyReport, append_event, events_for, rekey, verify_chain
@@ -30,7 +30,7 @@ from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advanc
 from bedside.editorial.users import TOKEN_DAYS, Accounts, TokenInfo
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
 from bedside.model import SourceState
-from bedside.store.articles import WRITE, articles, migrate, open_engine
+from bedside.store.article_db import WRITE, articles, migrate, open_engine
 
 __all__ = ["Recompose", "SqlArticleService", "open_article_service"]
 

@@ -26,14 +26,14 @@ from bedside.answer.evidence import EvidencePassage
 from bedside.answer.extractive import title_for
 from bedside.answer.followup import resolved_question
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers
+from bedside.answer.pipeline import slug_for, validate
 from bedside.answer.question import plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
-from bedside.answer.service import slug_for, validate
 from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus, Role, User
-from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
+from bedside.facade import Bedside
 from bedside.model import Answer, Document, EvidenceType, Passage, SearchHit
 from bedside.store.conversations import ConversationStore
 from bedside.text.analysis import analyze
