@@ -24,7 +24,7 @@ __all__ = ["COMMANDS", "LazyGroup", "main"]
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "articles": ("bedside.cli.editorial", "articles", "Articles: export, sources that changed, re-composing."),
     "ask": (
-        "bedside.cli.knowledge_base", "ask",
+        "bedside.cli.answers", "ask",
         "Answer a clinical question with cited statements from the knowledge base.",
     ),
     "audit": ("bedside.cli.ops", "audit", "The editorial audit log."),
@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Copy the data directory's databases into DEST (new or empty), consistently, while bedside keeps running.",
     ),
     "chat": (
-        "bedside.cli.knowledge_base", "chat",
+        "bedside.cli.answers", "chat",
         "Ask questions and follow-ups interactively (an empty line or Ctrl-D ends).",
     ),
     "check": (
@@ -71,8 +71,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "bedside.cli.knowledge_base", "search",
         "Search the knowledge base's passages (hybrid lexical + dense ranking).",
     ),
-    "serve": ("bedside.cli.knowledge_base", "serve", "Serve the web pages and the JSON API (OpenAPI docs at /docs)."),
-    "stats": ("bedside.cli.knowledge_base", "stats", "Counts of documents and passages, by evidence type and by source."),
+    "serve": ("bedside.cli.serve", "serve", "Serve the web pages and the JSON API (OpenAPI docs at /docs)."),
+    "stats": (
+        "bedside.cli.knowledge_base", "stats",
+        "Counts of documents and passages, by evidence type and by source.",
+    ),
     "users": ("bedside.cli.editorial", "users", "Reviewer, editor and admin accounts."),
 }  # fmt: skip
 

@@ -302,13 +302,13 @@ def check_changed_sources(ctx: click.Context, *, quiet: bool = False) -> list[st
     """Flag the articles whose sources changed (retracted, replaced, re-ingested, removed); their slugs.
 
     Skipped, quietly, while the data directory has no article database yet (nothing can be stale)."""
-    from bedside.cli.knowledge_base import _open
+    from bedside.cli.context import open_bedside
     from bedside.config import load_settings
 
     settings = load_settings(data_dir=ctx.ensure_object(dict).get("data_dir"))
     if not settings.database_url and not (settings.data_dir / "bedside.db").exists():
         return []
-    b = _open(ctx)
+    b = open_bedside(ctx)
     flagged = _articles(ctx).check_sources(b.source_states)
     if flagged and not quiet:
         err.print(
@@ -357,9 +357,9 @@ def articles_stale(ctx: click.Context, as_json: bool) -> None:
 def articles_recompose(ctx: click.Context, slug: str, as_email: str | None, llm: bool) -> None:
     """Compose a new version of an article from the current knowledge base; it goes to review (the approved
     version stays public until the new one is approved)."""
-    from bedside.cli.knowledge_base import _open
+    from bedside.cli.context import open_bedside
 
-    b = _open(ctx)
+    b = open_bedside(ctx)
     service = _articles(ctx)
     actor = service.get_user(as_email) if as_email else None
     article = service.regenerate(slug, lambda question: b.compose_article(question, llm=llm), actor)
