@@ -34,7 +34,8 @@ from datasets import read_jsonl
 
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.verify import VerifyCache, VerifyThresholds, content_terms, verify_statement
-from bedside.index.embedder import F32, Embedder, load_embedder
+from bedside.index.embedder import load_embedder
+from bedside.index.protocols import F32, Embedder
 from bedside.model import DocumentId, PassageId
 from bedside.text.sentences import split
 

@@ -15,11 +15,11 @@ from bedside import starter_kb
 from bedside.answer.breaker import CircuitBreaker
 from bedside.config import Settings, load_settings
 from bedside.errors import BackendUnavailable, InvalidInput, NotFound, UpstreamError
-from bedside.index.embedder import Embedder, load_embedder
+from bedside.index.embedder import load_embedder
 from bedside.index.hybrid import HybridSearcher
 from bedside.index.lexical import LexicalIndex
 from bedside.index.milvus import MilvusDenseIndex, MilvusLexicalIndex
-from bedside.index.search_index import Filters, SyncProgress
+from bedside.index.protocols import Embedder, Filters, SyncProgress
 from bedside.index.sentence_vectors import CachedEmbeddings, SentenceVectors
 from bedside.index.vectors import VectorIndex
 from bedside.knowledge import Collection, IngestProgress, IngestReport, KnowledgeBase
@@ -277,7 +277,8 @@ class Bedside:
 
     def _llm_composer(self) -> Composer:
         from bedside.answer.breaker import GuardedClient
-        from bedside.answer.llm import LlmComposer, OpenAICompatibleClient
+        from bedside.answer.llm import LlmComposer
+        from bedside.llm_client import OpenAICompatibleClient
 
         s = self.settings
         if not s.llm_base_url or not s.llm_model:

@@ -18,15 +18,14 @@ from bedside.answer.evidence import EvidencePassage
 from bedside.answer.llm import (
     SYSTEM_PROMPT,
     LlmComposer,
-    OpenAICompatibleClient,
     StatementScanner,
-    chat_url,
     neutralise,
     parse_draft,
 )
 from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.index.embedder import HashingEmbedder
+from bedside.llm_client import OpenAICompatibleClient, chat_url
 from bedside.model import Answer, DocumentId, EvidenceType, PassageId
 from bedside.text.quantities import numbers_with_units
 

@@ -10,7 +10,7 @@ import pytest
 
 from bedside.index.embedder import HashingEmbedder
 from bedside.index.lexical import LexicalIndex
-from bedside.index.search_index import Filters
+from bedside.index.protocols import Filters
 from bedside.index.vectors import VectorIndex
 from bedside.ingest import chunk
 from bedside.ingest.builder import TextBuilder

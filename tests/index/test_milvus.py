@@ -21,7 +21,7 @@ from bedside.index.milvus import (
     quote,
     term_token,
 )
-from bedside.index.search_index import Filters
+from bedside.index.protocols import Filters
 from bedside.ingest import chunk
 from bedside.ingest.builder import TextBuilder
 from bedside.model import Document, DocumentId, EvidenceType

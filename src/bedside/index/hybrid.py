@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from bedside.index.search_index import Candidate, DenseRetriever, Filters, LexicalRetriever, PassageFacts, TitleFocus
+from bedside.index.protocols import Candidate, DenseRetriever, Filters, LexicalRetriever, PassageFacts, TitleFocus
 from bedside.index.sentence_vectors import SentenceVectors, maxsim_rerank
 from bedside.model import Document, EvidenceType, Passage, SearchHit
 from bedside.text.analysis import analyze

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import tantivy
 
-from bedside.index.search_index import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
+from bedside.index.protocols import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
 from bedside.model import IndexRow
 from bedside.text.analysis import QueryAnalyzer, analyze, fingerprint
 

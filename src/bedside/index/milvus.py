@@ -32,9 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from bedside.errors import BackendUnavailable
-from bedside.index.embedder import Embedder
 from bedside.index.lexical import CONTEXT_BOOST
-from bedside.index.search_index import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
+from bedside.index.protocols import Candidate, ChangeSource, Embedder, Filters, SyncProgress, SyncReport
 from bedside.index.vectors import text_hash
 from bedside.model import EvidenceType, IndexRow
 from bedside.text.analysis import QueryAnalyzer, analyze

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bedside.index.embedder import Embedder
+from bedside.index.protocols import Embedder
 from bedside.index.vectors import text_hash
 from bedside.text.sentences import split
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bedside.index.graph import GraphIndex
-from bedside.index.search_index import Candidate, Filters
+from bedside.index.protocols import Candidate, Filters
 from bedside.model import EvidenceType
 from bedside.text.analysis import analyze
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from bedside.index import graph
-from bedside.index.embedder import Embedder
 from bedside.index.graph import GraphIndex
+from bedside.index.protocols import Embedder
 from bedside.index.snapshot import TitleColumn, mark_of, member, read_meta, row_key, write_meta
 from bedside.text.analysis import fingerprint
 

@@ -1,4 +1,5 @@
-"""The HTTP client for OpenAI-compatible chat-completions endpoints (vLLM, llama.cpp server, Ollama, hosted APIs).
+"""The HTTP client for OpenAI-compatible chat-completions endpoints (vLLM, llama.cpp server, Ollama, hosted APIs),
+which the LLM composer uses through its `ChatClient` protocol (`bedside.answer.llm`).
 
 Standard library only. Every failure becomes one UpstreamError line; the API key never appears in messages.
 """
@@ -11,24 +12,13 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from bedside.errors import UpstreamError
 from bedside.index.endpoint import api_url
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-
-
-class ChatClient(Protocol):
-    """Sends chat messages and returns the assistant's reply text; raises UpstreamError on any failure."""
-
-    def complete(self, messages: list[dict[str, str]], *, on_delta: Callable[[str], None] | None = None) -> str:
-        """The whole reply. With on_delta, the reply is streamed and each new piece passed to it as it arrives."""
-        ...
-
-
-# --- HTTP client --------------------------------------------------------------------------------------------------
 
 
 def chat_url(base_url: str) -> str:
@@ -50,7 +40,8 @@ class OpenAICompatibleClient:
         self.where = f"{self.url.scheme}://{self.url.hostname}{port}"  # never the userinfo of the URL
 
     def complete(self, messages: list[dict[str, str]], *, on_delta: Callable[[str], None] | None = None) -> str:
-        """See ChatClient.complete. A server that ignores `stream` and answers JSON is accepted (one delta)."""
+        """See `bedside.answer.llm.ChatClient.complete`. A server that ignores `stream` and answers JSON is accepted
+        (one delta)."""
         deadline = time.monotonic() + self.timeout
         conn_type = http.client.HTTPSConnection if self.url.scheme == "https" else http.client.HTTPConnection
         conn = conn_type(self.url.hostname or "", self.url.port, timeout=self.timeout)
