@@ -28,7 +28,7 @@ WRITER = r"""
 import json, sys, time
 from pathlib import Path
 from bedside import Bedside
-from bedside.answer.pipeline import slug_for
+from bedside.text.slugs import slug_for
 from bedside.editorial.desk import SqlArticleService
 data, rounds = Path(sys.argv[1]), int(sys.argv[2])
 with Bedside(data_dir=data, starter_kb=False) as b, SqlArticleService(f"sqlite:///{data / 'bedside.db'}") as s:

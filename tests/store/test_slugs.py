@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from test_articles import AUDIT_KEY, FAST_HASHER, SOURCES, answer
 
-from bedside.answer.pipeline import legacy_slug_for, normalise_question, slug_for
 from bedside.editorial.desk import SqlArticleService
 from bedside.errors import Conflict
 from bedside.store.article_db import open_engine
+from bedside.text.slugs import legacy_slug_for, normalise_question, slug_for
 from bedside.web.article_backend import MemoryArticles
 
 VICTIM = "What is the maximum daily dose of paracetamol in adults?"

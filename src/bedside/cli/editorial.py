@@ -281,9 +281,10 @@ def articles() -> None:
 @handle_errors
 def articles_export(ctx: click.Context, status: str, fmt: str, output: Path | None) -> None:
     """Write articles with their references (approved: the approved version) as Markdown or JSON."""
+    from bedside.answer.render import to_markdown
     from bedside.editorial.interface import ReviewStatus
 
-    files = _articles(ctx).export(ReviewStatus(status), "json" if fmt == "json" else "markdown")
+    files = _articles(ctx).export(ReviewStatus(status), "json" if fmt == "json" else "markdown", markdown=to_markdown)
     if output is None:
         if fmt == "json":
             click.echo(

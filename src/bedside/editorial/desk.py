@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bedside import __version__
-from bedside.answer.pipeline import legacy_slug_for, normalise_question, same_question, slug_for
 from bedside.config import Settings
 from bedside.editorial import records
 from bedside.editorial.audit import AuditKey, RekeyReport, append_event, events_for, rekey, verify_chain
@@ -29,8 +28,9 @@ from bedside.editorial.keys import audit_key_for, key_file_beside, stored_key
 from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advance
 from bedside.editorial.users import TOKEN_DAYS, Accounts, TokenInfo
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
-from bedside.model import SourceState
+from bedside.model import Answer, SourceState
 from bedside.store.article_db import WRITE, articles, migrate, open_engine
+from bedside.text.slugs import legacy_slug_for, normalise_question, same_question, slug_for
 
 __all__ = ["Recompose", "SqlArticleService", "open_article_service"]
 
@@ -146,15 +146,22 @@ class SqlArticleService:
         with self._writer.begin() as connection:
             return rekey(connection, self._audit_key, self._now())
 
-    def export(self, status: ReviewStatus = ReviewStatus.APPROVED, fmt: ExportFormat = "markdown") -> dict[str, str]:
-        """File name -> content for every article with this status (for approved: the approved version)."""
+    def export(
+        self,
+        status: ReviewStatus = ReviewStatus.APPROVED,
+        fmt: ExportFormat = "markdown",
+        *,
+        markdown: Callable[[Answer], str] | None = None,
+    ) -> dict[str, str]:
+        """File name -> content for every article with this status (for approved: the approved version); Markdown
+        is written by `markdown` (see `export_files`)."""
         status = ReviewStatus(status)
         if status is ReviewStatus.APPROVED:
             where = [articles.c.approved_version > 0]  # as public: an approved version outlives a rejected rewrite
         else:
             where = [articles.c.status == status.value]
         with self._engine.connect() as connection:
-            return export_files(records.load_articles(connection, where), fmt, status)
+            return export_files(records.load_articles(connection, where), fmt, status, markdown)
 
     # -- writing -----------------------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from bedside import __version__
-from bedside.answer.pipeline import normalise_question, same_question, slug_for
 from bedside.config import Settings
 from bedside.editorial.edits import Check
 from bedside.editorial.interface import (
@@ -28,6 +27,7 @@ from bedside.editorial.interface import (
     User,
 )
 from bedside.errors import Conflict, InvalidInput, NotFound, TransitionError
+from bedside.text.slugs import normalise_question, same_question, slug_for
 
 
 @runtime_checkable

@@ -26,7 +26,7 @@ from bedside.answer.evidence import EvidencePassage
 from bedside.answer.extractive import title_for
 from bedside.answer.followup import resolved_question
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers
-from bedside.answer.pipeline import slug_for, validate
+from bedside.answer.pipeline import validate
 from bedside.answer.question import plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.verify import VerifyThresholds, verify_statement
@@ -37,6 +37,7 @@ from bedside.facade import Bedside
 from bedside.model import Answer, Document, EvidenceType, Passage, SearchHit
 from bedside.store.conversations import ConversationStore
 from bedside.text.analysis import analyze
+from bedside.text.slugs import slug_for
 from bedside.web.admission import AskGate
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
 
