@@ -16,7 +16,7 @@ __all__ = ["Bedside", "BedsideError", "__version__"]
 
 def __getattr__(name: str) -> Any:
     """Import `Bedside` on first use."""
-    # The engine brings NumPy, pydantic and the indexes, which `bedside --version` and `bedside --help` do not need.
+    # `Bedside` brings NumPy, pydantic and the indexes, which `bedside --version` and `bedside --help` do not need.
     if name == "Bedside":
         from bedside.facade import Bedside
 

@@ -1,6 +1,6 @@
 """Knowledge-base commands: `bedside ingest`, `search`, `remove`, `stats`, `kb` and `collections`.
 
-Listed on the `bedside` group by cli/__init__.py and imported when one of them runs. The engine, the settings and
+Listed on the `bedside` group by cli/__init__.py and imported when one of them runs. `Bedside`, the settings and
 rich's tables are imported where they are used, so that `bedside search --help` stays quick.
 """
 

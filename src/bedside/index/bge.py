@@ -62,7 +62,7 @@ class BgeSmallEmbedder:
             if importlib.util.find_spec(runtime) is None:
                 raise BackendUnavailable(f"the {runtime} package is missing; {_INSTALL_HINT}")
         self.threads = threads
-        self.cache_dir: Path | None = None  # where the optimised graph is kept (the engine sets its vector folder)
+        self.cache_dir: Path | None = None  # where the optimised graph is kept (`Bedside` sets its vector folder)
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, bool] | None = None
         self._digest: str | None = None
