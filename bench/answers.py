@@ -210,7 +210,7 @@ def run_latency(args: argparse.Namespace) -> None:
     runs = []
     for _ in range(5):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bedside.cli", "ask", clinical[0]], env={**os.environ, **env}, check=True,
+        subprocess.run([sys.executable, "-m", "bedside", "ask", clinical[0]], env={**os.environ, **env}, check=True,
                        capture_output=True)  # fmt: skip
         runs.append(time.perf_counter() - t)
     base = []

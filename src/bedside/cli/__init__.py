@@ -122,7 +122,3 @@ class LazyGroup(click.Group):
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """bedside: cited clinical answers from a knowledge base you control."""
     ctx.ensure_object(dict)["data_dir"] = data_dir
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
