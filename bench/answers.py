@@ -132,7 +132,7 @@ def run_semantic_cost(args: argparse.Namespace) -> None:
     with nothing cached (each question's sentences embedded for the first time) and on again (cached)."""
     from rich.console import Console
 
-    from bedside.index.sentences import CachedEmbeddings
+    from bedside.index.sentence_vectors import CachedEmbeddings
 
     starter = args.work / f"starter-{args.embedder}"
     settings = load_settings(data_dir=starter, embedder=args.embedder, answer_semantic=True)
@@ -210,7 +210,7 @@ def run_latency(args: argparse.Namespace) -> None:
     runs = []
     for _ in range(5):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bedside.cli", "ask", clinical[0]], env={**os.environ, **env}, check=True,
+        subprocess.run([sys.executable, "-m", "bedside", "ask", clinical[0]], env={**os.environ, **env}, check=True,
                        capture_output=True)  # fmt: skip
         runs.append(time.perf_counter() - t)
     base = []

@@ -34,9 +34,10 @@ from datasets import read_jsonl
 
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.verify import VerifyCache, VerifyThresholds, content_terms, verify_statement
-from bedside.index.embedder import F32, Embedder, load_embedder
+from bedside.index.embedder import load_embedder
+from bedside.index.protocols import F32, Embedder
 from bedside.model import DocumentId, PassageId
-from bedside.sentences import split
+from bedside.text.sentences import split
 
 LEXICAL_GRID = [round(0.30 + 0.05 * i, 2) for i in range(14)]
 COSINE_GRID = [round(0.50 + 0.05 * i, 2) for i in range(9)]

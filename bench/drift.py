@@ -27,7 +27,7 @@ import numpy as np
 
 from bedside import starter_kb
 from bedside.config import load_settings
-from bedside.engine import Bedside
+from bedside.facade import Bedside
 from bedside.index.bge import BgeSmallEmbedder
 from bedside.index.vectors import text_hash
 

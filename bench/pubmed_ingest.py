@@ -80,7 +80,7 @@ def main() -> None:
     from bedside.config import load_settings
     from bedside.pubmed.eutils import EUtils, NcbiConfig
     from bedside.pubmed.harvest import HarvestLog, harvest
-    from bedside.pubmed.ratelimit import RateLimit
+    from bedside.pubmed.ncbi_rate import RateLimit
     from bedside.pubmed.sync import sync_distribution
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -68,9 +68,9 @@ def main() -> None:
     from rich.table import Table
 
     from bedside import Bedside
-    from bedside.answer.service import AskContext, answer_question
+    from bedside.answer.pipeline import AskContext, answer_question
     from bedside.config import load_settings
-    from bedside.index.protocol import Filters
+    from bedside.index.protocols import Filters
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plants", type=int, default=46, help="digests that get a retracted twin")

@@ -122,7 +122,7 @@ def open_dataset(folder: Path, work: Path, embedder: str, backend: str = "embedd
     Console(stderr=True).print(
         f"[bold]{folder.name}[/bold] ({backend}): ingesting and indexing (cached after the first run)"
     )
-    from bedside.cli_knowledge import BarProgress, SyncBar
+    from bedside.cli.context import BarProgress, SyncBar
 
     b.set_sync_progress(SyncBar())
     report = b.ingest([corpus_path(folder)], progress=BarProgress())

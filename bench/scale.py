@@ -230,7 +230,7 @@ def prepare_pool(data: Path, work: Path) -> dict[str, Any]:
         with gzip.open(cache, "rt", encoding="utf-8") as f:
             pool: dict[str, Any] = json.load(f)
             return pool
-    from bedside.sentences import split
+    from bedside.text.sentences import split
 
     rows = _source_rows(data)
     sentences: list[str] = []

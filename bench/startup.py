@@ -9,7 +9,7 @@ and p90 over --runs, the commands taking turns so that a slow spell of the machi
   bedside ask Q       a whole-process answer from the starter knowledge base (target 1 s), in a temporary data
                       directory (or --data-dir) warmed by one untimed run, so loading the starter knowledge base
                       into it is not timed
-`bedside` is the console script beside this interpreter (`python -m bedside.cli` with --module, or without one).
+`bedside` is the console script beside this interpreter (`python -m bedside` with --module, or without one).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ QUESTION = "How is hyperkalaemia treated?"
 def bedside_command(module: bool) -> list[str]:
     """The command that starts `bedside` with this interpreter."""
     script = Path(sys.executable).parent / ("bedside.exe" if os.name == "nt" else "bedside")
-    return [str(script)] if script.is_file() and not module else [sys.executable, "-m", "bedside.cli"]
+    return [str(script)] if script.is_file() and not module else [sys.executable, "-m", "bedside"]
 
 
 def run_once(argv: list[str], env: dict[str, str]) -> float:
@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10, help="timed runs of each command (default 10)")
     ap.add_argument("--question", default=QUESTION, help=f"the question for `bedside ask` (default {QUESTION!r})")
     ap.add_argument("--data-dir", type=Path, help="data directory for `bedside ask` (default: a temporary one)")
-    ap.add_argument("--module", action="store_true", help="run `python -m bedside.cli` instead of the script")
+    ap.add_argument("--module", action="store_true", help="run `python -m bedside` instead of the script")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be at least 1")

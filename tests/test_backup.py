@@ -13,13 +13,13 @@ import pytest
 from click.testing import CliRunner
 
 from bedside import Bedside
-from bedside.backup import backup, restore
 from bedside.cli import main
 from bedside.config import load_settings
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.interface import Role
-from bedside.editorial.service import SqlArticleService
 from bedside.errors import InvalidInput
-from bedside.integrity import check_data
+from bedside.ops.backup import backup, restore
+from bedside.ops.integrity import check_data
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,8 @@ WRITER = r"""
 import json, sys, time
 from pathlib import Path
 from bedside import Bedside
-from bedside.answer.service import slug_for
-from bedside.editorial.service import SqlArticleService
+from bedside.text.slugs import slug_for
+from bedside.editorial.desk import SqlArticleService
 data, rounds = Path(sys.argv[1]), int(sys.argv[2])
 with Bedside(data_dir=data, starter_kb=False) as b, SqlArticleService(f"sqlite:///{data / 'bedside.db'}") as s:
     rita = s.get_user("rita@example.org")

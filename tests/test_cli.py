@@ -57,7 +57,7 @@ def test_bad_option_values_are_refused(run, fixtures):
 
 
 def test_the_listing_in_help_matches_each_commands_own_help():
-    # `bedside --help` lists the commands from summaries kept in cli.py, without importing them
+    # `bedside --help` lists the commands from summaries kept in bedside/cli/__init__.py, without importing them
     ctx = click.Context(main)
     assert set(COMMANDS) == set(main.list_commands(ctx))
     for name, (_module, _attribute, summary) in COMMANDS.items():
@@ -75,7 +75,7 @@ def test_help_and_version_import_nothing_heavy():
         "        main(args)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = ('bedside.engine', 'bedside.config', 'numpy', 'pydantic', 'sqlalchemy', 'rich', 'fastapi')\n"
+        "heavy = ('bedside.facade', 'bedside.config', 'numpy', 'pydantic', 'sqlalchemy', 'rich', 'fastapi')\n"
         "print('imported:', *sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -85,7 +85,7 @@ def test_help_and_version_import_nothing_heavy():
 
 def test_bedside_is_importable_from_the_package():
     from bedside import Bedside
-    from bedside.engine import Bedside as FromEngine
+    from bedside.facade import Bedside as FromEngine
 
     assert Bedside is FromEngine
     with pytest.raises(AttributeError):

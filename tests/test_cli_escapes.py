@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from bedside import Bedside
 from bedside.cli import main
-from bedside.cli_console import SafeConsole, safe, safe_json
+from bedside.cli.console import SafeConsole, safe, safe_json
 from bedside.config import load_settings
-from bedside.editorial.service import SqlArticleService
+from bedside.editorial.desk import SqlArticleService
 from bedside.ingest import chunk
 from bedside.ingest.builder import TextBuilder
 from bedside.model import Document, DocumentId

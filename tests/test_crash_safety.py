@@ -29,9 +29,9 @@ import httpx
 import pytest
 
 from bedside import Bedside
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.interface import ReviewStatus, Role
-from bedside.editorial.service import SqlArticleService
-from bedside.integrity import check_lexical, check_store, check_vectors, sqlite_integrity
+from bedside.ops.integrity import check_lexical, check_store, check_vectors, sqlite_integrity
 
 pytestmark = pytest.mark.slow
 
@@ -235,7 +235,7 @@ def _server(data: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     """`bedside serve` on its own data directory (SQLite article database), ready to answer."""
     env = dict(os.environ, BEDSIDE_DATA_DIR=str(data), BEDSIDE_STARTER_KB="false", BEDSIDE_EMBEDDER="hashing")
     env.pop("BEDSIDE_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "bedside.cli", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "bedside", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 60

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from bedside.cli import main
 from bedside.config import load_settings
-from bedside.deploy import _sqlite_durability, check_secret_key
-from bedside.editorial.service import SqlArticleService
+from bedside.editorial.desk import SqlArticleService
+from bedside.ops.deploy_checks import _sqlite_durability, check_secret_key
 from bedside.web import create_app
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

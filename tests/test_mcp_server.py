@@ -14,7 +14,7 @@ pytest.importorskip("mcp")
 from mcp import Client
 
 from bedside import Bedside
-from bedside.editorial.service import SqlArticleService
+from bedside.editorial.desk import SqlArticleService
 from bedside.mcp_server import EngineFaces, build_server
 from bedside.model import AnswerJSON, StatementJSON
 

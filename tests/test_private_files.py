@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bedside import Bedside
-from bedside.backup import backup, restore
 from bedside.config import load_settings
-from bedside.editorial.service import SqlArticleService
+from bedside.editorial.desk import SqlArticleService
 from bedside.errors import InvalidInput
+from bedside.ops.backup import backup, restore
 from bedside.web.sessions import SessionStore
 
 

@@ -53,7 +53,7 @@ def test_answers_never_cite_a_retracted_article_or_a_notice(kb):
 
 def test_caller_cannot_slip_a_retracted_hit_into_evidence(kb):
     """Even a search that returned withdrawn documents gives no evidence from them."""
-    from bedside.answer.service import evidence_from_hits
+    from bedside.answer.pipeline import evidence_from_hits
 
     hits = kb.search("zanthoxin", limit=20, include_withdrawn=True)
     docs = kb.store.documents([h.document_id for h in hits])

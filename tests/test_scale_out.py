@@ -177,7 +177,7 @@ def test_an_ingestion_worker_and_two_servers_share_one_knowledge_base(tmp_path, 
 
     from bedside import Bedside
     from bedside.config import load_settings
-    from bedside.integrity import check_lexical, check_vectors
+    from bedside.ops.integrity import check_lexical, check_vectors
 
     settings = load_settings(data_dir=tmp_path / "check", database_url=postgres_url, search_backend="milvus",
                              milvus_uri=milvus_uri, milvus_collection=collection, embedder="hashing",

@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bedside.sentences import split, split_spans
+from bedside.text.sentences import split, split_spans
 
 
 def test_biomedical_abbreviations_and_decimals_do_not_split():

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:
-    from bedside.engine import Bedside
+    from bedside.facade import Bedside
 
 __version__ = "0.1.0"
 
@@ -16,9 +16,9 @@ __all__ = ["Bedside", "BedsideError", "__version__"]
 
 def __getattr__(name: str) -> Any:
     """Import `Bedside` on first use."""
-    # The engine brings NumPy, pydantic and the indexes, which `bedside --version` and `bedside --help` do not need.
+    # `Bedside` brings NumPy, pydantic and the indexes, which `bedside --version` and `bedside --help` do not need.
     if name == "Bedside":
-        from bedside.engine import Bedside
+        from bedside.facade import Bedside
 
         globals()["Bedside"] = Bedside
         return Bedside

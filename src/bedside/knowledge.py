@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bedside.errors import IngestError, InvalidInput
-from bedside.index.protocol import SyncProgress, SyncReport
+from bedside.index.protocols import SyncProgress, SyncReport
 from bedside.ingest import FORMATS, RecordError, chunk, read_path
 from bedside.model import (
     RETRACTING,

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from mcp.server import MCPServer
 
     from bedside.editorial.interface import ArticleService
-    from bedside.engine import Bedside
+    from bedside.facade import Bedside
 
 __all__ = ["EngineFaces", "Faces", "build_server", "document_facts"]
 

@@ -1,9 +1,9 @@
 """Candidate sentences: exact spans, with source labels, run-on joins and markup kept out of the shown text."""
 
+from bedside.answer.candidates import candidates
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.extractive import compose
 from bedside.answer.question import plan
-from bedside.answer.sentences import candidates
 from bedside.model import DocumentId, PassageId
 
 

@@ -1,9 +1,9 @@
 """A statement keeps the next sentence of its source when that sentence leans on it ("They ...")."""
 
+from bedside.answer.candidates import candidates, continued, terms_of
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.extractive import ExtractiveOptions, compose
 from bedside.answer.question import plan
-from bedside.answer.sentences import candidates, continued, terms_of
 from bedside.model import DocumentId, EvidenceType, PassageId
 
 ORGANOIDS = (

@@ -215,7 +215,7 @@ def test_a_medline_records_check_tags_say_whom_it_applies_to():
 
 def test_one_letter_tells_a_subject_apart():
     """Hepatitis B is not hepatitis C, though their names differ by a letter and HBV expands like HCV."""
-    from bedside.answer.sentences import terms_of
+    from bedside.answer.candidates import terms_of
     from bedside.answer.topics import aboutness, subject_of, term_weights
     from bedside.model import Document, DocumentId
 
@@ -229,9 +229,9 @@ def test_a_vignette_naming_only_comorbidities_follows_the_passages_retrieval_ran
     """ "62M with chronic kidney disease, on allopurinol: do I go up?": the kidney guideline is named, but only as the
     patient's background; the passages retrieval puts first (the gout guideline's) say what is asked about. When the
     question's ask names the kidney disease itself, its guideline stays in focus whatever retrieval says."""
+    from bedside.answer.candidates import terms_of
     from bedside.answer.focus import focus_of
     from bedside.answer.patient import patient_of
-    from bedside.answer.sentences import terms_of
     from bedside.model import Document, DocumentId
 
     docs = {
@@ -254,11 +254,11 @@ def test_a_vignette_naming_only_comorbidities_follows_the_passages_retrieval_ran
 def test_a_disease_mentioned_once_in_passing_does_not_make_a_document_about_it():
     """A cystitis guideline that says once "refer if pyelonephritis is suspected" does not answer a question that
     opens on pyelonephritis; a guideline that discusses it does."""
+    from bedside.answer.candidates import terms_of
     from bedside.answer.focus import focus_of
     from bedside.answer.patient import patient_of
+    from bedside.answer.pipeline import head_conditions
     from bedside.answer.question import plan
-    from bedside.answer.sentences import terms_of
-    from bedside.answer.service import head_conditions
     from bedside.model import Document, DocumentId
 
     question = (

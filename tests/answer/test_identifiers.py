@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers
-from bedside.answer.service import validate
+from bedside.answer.pipeline import validate
 from bedside.errors import InvalidInput
 
 # (question, text the scrubbed question must not contain, kind named)

@@ -18,17 +18,16 @@ from bedside.answer.evidence import EvidencePassage
 from bedside.answer.llm import (
     SYSTEM_PROMPT,
     LlmComposer,
-    OpenAICompatibleClient,
     StatementScanner,
-    chat_url,
     neutralise,
     parse_draft,
 )
-from bedside.answer.quantities import numbers_with_units
 from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.index.embedder import HashingEmbedder
+from bedside.llm_client import OpenAICompatibleClient, chat_url
 from bedside.model import Answer, DocumentId, EvidenceType, PassageId
+from bedside.text.quantities import numbers_with_units
 
 # --- a scripted OpenAI-compatible server on 127.0.0.1 ------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from bedside.answer.render import to_markdown
 from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.config import load_settings
 from bedside.model import Answer
-from bedside.sentences import split
+from bedside.text.sentences import split
 from bedside.web import create_app
 from chat_replies import send_chat_reply
 
@@ -320,7 +320,7 @@ def leaks(shown: str, world: World) -> list[str]:
 
 def check_given(answer: Answer, given: list[dict[str, Any]], b: Bedside) -> int:
     """Verify every shown statement against the caller-supplied passages it cites; return how many there are."""
-    from bedside.answer.service import evidence_from_items
+    from bedside.answer.pipeline import evidence_from_items
 
     embedder = b.dense.embedder if b.dense is not None else None
     by_id = {p.passage_id: p for p in evidence_from_items(given)}

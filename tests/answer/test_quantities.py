@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bedside.answer.quantities import has_dose, has_measure, quantities
+from bedside.text.quantities import has_dose, has_measure, quantities
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,12 @@ import threading
 import numpy as np
 import pytest
 
+from bedside.answer.candidates import candidates
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.extractive import compose, semantic_centrality, sentence_vectors
 from bedside.answer.question import plan
-from bedside.answer.sentences import candidates
 from bedside.index.embedder import HashingEmbedder
-from bedside.index.sentences import CachedEmbeddings
+from bedside.index.sentence_vectors import CachedEmbeddings
 from bedside.model import DocumentId, EvidenceType, PassageId
 
 # Three sources agree that the drug lowers blood pressure; one sentence of the first says something else.

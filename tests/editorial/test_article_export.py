@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bedside.answer.render import to_markdown
 from bedside.editorial.export import answer_from_dict, export_files, public_answer
 from bedside.editorial.interface import Article, ArticleVersion, ReviewStatus
@@ -64,7 +66,7 @@ def test_the_public_answer_is_the_approved_version_dated_by_its_approval() -> No
 
 
 def test_markdown_export_uses_the_shared_renderer() -> None:
-    files = export_files([article(1, ReviewStatus.APPROVED, 1)], "markdown", ReviewStatus.APPROVED)
+    files = export_files([article(1, ReviewStatus.APPROVED, 1)], "markdown", ReviewStatus.APPROVED, to_markdown)
     expected = answer_from_dict({**sample().to_dict(), "title": "v1", "status": "approved", "updated": "2026-11-25"})
     assert files == {"s.md": to_markdown(expected)}
     assert "Review status: Approved. Last updated 2026-11-25." in files["s.md"] and "\\*oral\\*" in files["s.md"]
@@ -93,3 +95,10 @@ def test_json_export_writes_the_answer_in_the_current_shape() -> None:
     assert [(r["notes"], r["label"]) for r in answer["references"]] == [([], ""), ([], "")]
     assert answer["bottom_line"][0]["provenance"] == [] and answer["meta"]["question_type"] == "general"
     assert (answer["status"], answer["updated"]) == ("approved", AT[:10])
+
+
+def test_a_markdown_export_without_a_renderer_is_refused() -> None:
+    """The editorial core does not import the answer engine: whoever exports Markdown hands it the renderer."""
+    with pytest.raises(TypeError, match="Markdown renderer"):
+        export_files([article(1, ReviewStatus.APPROVED, 1)], "markdown", ReviewStatus.APPROVED)
+    assert export_files([article(1, ReviewStatus.APPROVED, 1)], "json", ReviewStatus.APPROVED)  # needs none

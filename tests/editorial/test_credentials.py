@@ -11,8 +11,8 @@ from argon2 import PasswordHasher
 from click.testing import CliRunner
 
 from bedside.cli import main
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.interface import Role
-from bedside.editorial.service import SqlArticleService
 from bedside.errors import InvalidInput, NotFound, PermissionDenied
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

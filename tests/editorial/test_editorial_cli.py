@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from bedside.cli import main
 from bedside.config import load_settings
-from bedside.editorial.service import SqlArticleService
+from bedside.editorial.desk import SqlArticleService
 
 Run = Callable[..., Result]
 QUESTION = "How is iron deficiency treated?"

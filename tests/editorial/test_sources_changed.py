@@ -14,8 +14,8 @@ from click.testing import CliRunner, Result
 from bedside import Bedside
 from bedside.cli import main
 from bedside.config import load_settings
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.interface import Role
-from bedside.editorial.service import SqlArticleService
 
 GUIDELINE = """---
 title: Management of example pleurisy

@@ -12,8 +12,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from bedside.editorial.audit import AuditKey
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.interface import Role
-from bedside.editorial.service import SqlArticleService
 from bedside.errors import InvalidInput
 from bedside.model import Answer
 

@@ -10,7 +10,7 @@ import pytest
 
 from bedside.index.embedder import HashingEmbedder
 from bedside.index.lexical import LexicalIndex
-from bedside.index.protocol import Filters
+from bedside.index.protocols import Filters
 from bedside.index.vectors import VectorIndex
 from bedside.ingest import chunk
 from bedside.ingest.builder import TextBuilder
@@ -372,7 +372,7 @@ def test_an_index_from_before_title_terms_is_upgraded_in_place(tmp_path, monkeyp
     import sqlite3
 
     from bedside.index import graph, hybrid, snapshot, snapshot_build
-    from bedside.index.analysis import analyze
+    from bedside.text.analysis import analyze
 
     if mode == "hnsw" and not graph.available():
         pytest.skip("faiss is not installed")
@@ -416,7 +416,8 @@ def test_title_terms_are_recorded_again_when_text_analysis_changes(tmp_path, mon
     being a stop word, so the title "About c7" gains a term), stale terms are never used: until the next sync
     records them again, title focus is left to the store; after it, the snapshot's copy matches the store's
     titles, without rebuilding the matrix or the graph."""
-    from bedside.index import analysis, graph, hybrid, snapshot, snapshot_build
+    from bedside.index import graph, hybrid, snapshot, snapshot_build
+    from bedside.text import analysis
 
     if mode == "hnsw" and not graph.available():
         pytest.skip("faiss is not installed")
@@ -601,7 +602,7 @@ def test_the_lexical_index_is_rebuilt_when_text_analysis_changes(tmp_path, monke
     another), the next sync indexes every passage again, so queries analysed the new way find them. An unchanged
     analysis rebuilds nothing, and nor does an index from before fingerprints (no `analysis` file), which takes the
     current one."""
-    from bedside.index import analysis
+    from bedside.text import analysis
 
     store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     store.write([(d, chunk(d)) for d in (

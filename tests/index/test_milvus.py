@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bedside.index.analysis import analyze
 from bedside.index.embedder import HashingEmbedder
 from bedside.index.milvus import (
     MilvusDenseIndex,
@@ -22,11 +21,12 @@ from bedside.index.milvus import (
     quote,
     term_token,
 )
-from bedside.index.protocol import Filters
+from bedside.index.protocols import Filters
 from bedside.ingest import chunk
 from bedside.ingest.builder import TextBuilder
 from bedside.model import Document, DocumentId, EvidenceType
 from bedside.store import SqliteKnowledgeStore
+from bedside.text.analysis import analyze
 
 if os.environ.get("CI") == "true":
     import pymilvus  # noqa: F401 - CI=true must run these: fail here when the milvus extra is missing
@@ -113,8 +113,8 @@ def test_filters_run_inside_milvus(backend):
 
 
 def test_the_capabilities_match_what_the_store_says(backend):
-    from bedside.index.analysis import analyze
     from bedside.index.hybrid import title_focus
+    from bedside.text.analysis import analyze
 
     store, _, dense = backend
     seqs = store.seqs()
@@ -144,7 +144,7 @@ def test_bedside_runs_on_milvus_and_finds_the_same_documents(tmp_path, monkeypat
     """BEDSIDE_SEARCH_BACKEND=milvus: ingest, search, remove and the integrity check, through the public object."""
     from bedside import Bedside
     from bedside.config import load_settings
-    from bedside.integrity import check_lexical, check_vectors
+    from bedside.ops.integrity import check_lexical, check_vectors
 
     corpus = tmp_path / "c.jsonl"
     corpus.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))

@@ -8,7 +8,7 @@ import numpy as np
 
 from bedside.index.embedder import HashingEmbedder
 from bedside.index.hybrid import FusionConfig
-from bedside.index.sentences import SentenceVectors, maxsim_rerank, split_sentences
+from bedside.index.sentence_vectors import SentenceVectors, maxsim_rerank, split_sentences
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -92,7 +92,7 @@ def test_search_with_the_rerank_switch(tmp_path):
 
 def test_the_rerank_cuts_sentences_with_bedsides_one_splitter():
     """An abbreviation inside a citation ("No. RR-3") or a figure ("Fig. 2") does not end a sentence."""
-    from bedside.index.sentences import split_sentences
+    from bedside.index.sentence_vectors import split_sentences
 
     text = "CDC guidance (MMWR Recomm Rep 2021, No. RR-3) gives the schedule. Fig. 2 shows it.\n\n- Give 2 mg daily."
     assert split_sentences(text) == [

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bedside.index.analysis import QueryAnalyzer, analyze
 from bedside.index.hybrid import FusionConfig, fuse, prior
-from bedside.index.protocol import Candidate, Filters
+from bedside.index.protocols import Candidate, Filters
 from bedside.model import EvidenceType
+from bedside.text.analysis import QueryAnalyzer, analyze
 
 
 def test_analyzer_keeps_numbers_units_and_alphanumerics():
@@ -238,7 +238,7 @@ def test_the_searcher_runs_on_the_bare_protocols_with_the_same_results(starter):
     """Facts and title focus are optional capabilities that save store reads: a backend without them gives the same
     ranking, read from the store instead."""
     from bedside.index.hybrid import HybridSearcher
-    from bedside.index.protocol import PassageFacts, TitleFocus
+    from bedside.index.protocols import PassageFacts, TitleFocus
 
     b = starter
     full = b.searcher

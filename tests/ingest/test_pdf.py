@@ -11,7 +11,8 @@ pytest.importorskip("pypdf")
 pytest.importorskip("reportlab")
 
 from bedside.errors import IngestError
-from bedside.ingest.pdf import _drop_furniture, _Heading, _items, _Line, read_pdf
+from bedside.ingest.pdf import read_pdf
+from bedside.ingest.pdf_layout import Line, _drop_furniture, _Heading, _items
 from bedside.ingest.readers import read_path
 from bedside.model import Document
 
@@ -159,9 +160,9 @@ def test_numbered_page_footers_are_furniture() -> None:
         ["Step down treatment after three stable months.", "Summary (page 4 of this leaflet)."],
     ]
 
-    def page(n: int) -> list[_Line]:
-        lines = [_Line(text, 10, 700 - 12 * i, n) for i, text in enumerate(body[n - 1])]
-        return [_Line("Asthma in adults: summary", 8, 800, n), *lines, _Line(f"Page {n} of 4", 8, 30, n)]
+    def page(n: int) -> list[Line]:
+        lines = [Line(text, 10, 700 - 12 * i, n) for i, text in enumerate(body[n - 1])]
+        return [Line("Asthma in adults: summary", 8, 800, n), *lines, Line(f"Page {n} of 4", 8, 30, n)]
 
     kept = _drop_furniture([page(n) for n in range(1, 5)])
     assert [[line.text for line in p] for p in kept] == body
@@ -169,12 +170,12 @@ def test_numbered_page_footers_are_furniture() -> None:
 
 def test_title_and_numbered_heading_in_one_size_stay_apart() -> None:
     lines = [
-        _Line("Hypertension in Pregnancy", 18, 780, 1),
-        _Line("1 Background", 18, 740, 1),
-        _Line("Measure blood pressure at every antenatal visit.", 10, 720, 1),
-        _Line("Postnatal", 18, 690, 1),
-        _Line("Follow-up", 18, 670, 1),  # set close below the line before: one wrapped heading
-        _Line("Review within two weeks of the birth.", 10, 650, 1),
+        Line("Hypertension in Pregnancy", 18, 780, 1),
+        Line("1 Background", 18, 740, 1),
+        Line("Measure blood pressure at every antenatal visit.", 10, 720, 1),
+        Line("Postnatal", 18, 690, 1),
+        Line("Follow-up", 18, 670, 1),  # set close below the line before: one wrapped heading
+        Line("Review within two weeks of the birth.", 10, 650, 1),
     ]
     headings = [(i.text, i.level) for i in _items(lines, 10) if isinstance(i, _Heading)]
     assert headings == [("Hypertension in Pregnancy", 1), ("1 Background", 1), ("Postnatal Follow-up", 1)]

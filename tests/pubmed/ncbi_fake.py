@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from bedside.pubmed.eutils import EUtils, NcbiConfig
-from bedside.pubmed.ratelimit import RateLimit
+from bedside.pubmed.ncbi_rate import RateLimit
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 PMC = FIXTURES / "pmc"

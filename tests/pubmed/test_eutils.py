@@ -14,7 +14,7 @@ from ncbi_fake import FakeNcbi, client_for, fake_ncbi, rate_limited_body
 from bedside import Bedside
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.pubmed.harvest import HarvestLog, HarvestReport, date_windows, harvest
-from bedside.pubmed.ratelimit import RateLimit, rate_for
+from bedside.pubmed.ncbi_rate import RateLimit, rate_for
 
 
 @pytest.fixture
@@ -157,13 +157,13 @@ def test_the_pubmed_commands(ncbi, tmp_path, monkeypatch) -> None:
 
     from click.testing import CliRunner
 
-    import bedside.cli_pubmed
+    import bedside.cli.pubmed
     from bedside.cli import main
 
     monkeypatch.setenv("BEDSIDE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BEDSIDE_STARTER_KB", "false")
     monkeypatch.setenv("BEDSIDE_NCBI_EMAIL", "ops@example.org")
-    monkeypatch.setattr(bedside.cli_pubmed, "transport", ncbi.transport)
+    monkeypatch.setattr(bedside.cli.pubmed, "transport", ncbi.transport)
     runner = CliRunner()
     found = runner.invoke(main, ["pubmed", "search", "example bronchitis", "--max", "2", "--json"])
     assert found.exit_code == 0, found.output

@@ -53,12 +53,12 @@ def test_only_open_licence_full_text_is_fetched_and_its_licence_recorded(ncbi, t
 
 
 def test_the_pmc_command(ncbi, tmp_path: Path, fixtures, monkeypatch) -> None:
-    import bedside.cli_pubmed
+    import bedside.cli.pubmed
 
     monkeypatch.setenv("BEDSIDE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BEDSIDE_STARTER_KB", "false")
     monkeypatch.setenv("BEDSIDE_NCBI_EMAIL", "ops@example.org")
-    monkeypatch.setattr(bedside.cli_pubmed, "transport", ncbi.transport)
+    monkeypatch.setattr(bedside.cli.pubmed, "transport", ncbi.transport)
     runner = CliRunner()
     assert runner.invoke(main, ["ingest", str(fixtures / "medline" / "retractions.xml")]).exit_code == 0
     result = runner.invoke(main, ["pmc", "fetch", "--json"])

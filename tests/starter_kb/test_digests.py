@@ -7,7 +7,7 @@ import pytest
 from bedside import starter_kb
 from bedside.ingest import chunk, read_path
 from bedside.model import EvidenceType
-from bedside.sentences import split
+from bedside.text.sentences import split
 
 DIGESTS = starter_kb.digest_files()
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")

@@ -19,14 +19,15 @@ import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from bedside.answer.service import slug_for
+from bedside.answer.render import to_markdown
 from bedside.editorial import records
 from bedside.editorial.audit import AuditKey
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import ReviewStatus, Role, User
-from bedside.editorial.service import SqlArticleService
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, PermissionDenied
-from bedside.store.articles import MIGRATIONS, WRITE, metadata, open_engine
+from bedside.store.article_db import MIGRATIONS, WRITE, metadata, open_engine
+from bedside.text.slugs import slug_for
 
 AUDIT_SECRET = "test-audit-key-0123456789abcdef0123456789abcdef"
 AUDIT_KEY = AuditKey(AUDIT_SECRET.encode())
@@ -394,7 +395,7 @@ def test_export_writes_the_approved_versions_with_references(
     slug = approved(service, people)
     service.regenerate(slug, lambda q: (answer(title="Pending rewrite"), SOURCES))
     new_article(service, "How is B12 deficiency treated?")
-    markdown = service.export()
+    markdown = service.export(markdown=to_markdown)
     assert list(markdown) == [f"{slug}.md"]
     text = markdown[f"{slug}.md"]
     assert text.startswith("# Iron deficiency anaemia\n") and "Pending rewrite" not in text
@@ -405,7 +406,7 @@ def test_export_writes_the_approved_versions_with_references(
     record = json.loads(service.export(fmt="json")[f"{slug}.json"])
     assert (record["version"], record["status"], record["approved_by"]) == (1, "approved", "ann@example.org")
     assert record["answer"]["references"][0]["document_id"] == "doc-a" and record["sources"] == SOURCES
-    assert sorted(service.export(ReviewStatus.SUBMITTED)) == sorted(
+    assert sorted(service.export(ReviewStatus.SUBMITTED, markdown=to_markdown)) == sorted(
         [
             f"{slug}.md",
             f"{slug_for('How is B12 deficiency treated?')}.md",
@@ -550,7 +551,7 @@ def test_database_urls_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_the_settings_choose_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bedside.config import load_settings
-    from bedside.editorial.service import open_article_service
+    from bedside.editorial.desk import open_article_service
 
     monkeypatch.delenv("BEDSIDE_DATABASE_URL", raising=False)
     with open_article_service(load_settings(data_dir=tmp_path / "new" / "data")) as service:

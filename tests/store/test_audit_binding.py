@@ -27,11 +27,11 @@ from test_articles import (  # the article helpers of the store's contract suite
 
 from bedside.cli import main
 from bedside.editorial.audit import AuditKey, legacy_hash
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.interface import AuditEvent, Role
 from bedside.editorial.keys import KEY_FILE, stored_key
-from bedside.editorial.service import SqlArticleService
 from bedside.errors import InvalidInput
-from bedside.store.articles import MIGRATIONS, VERSION_TABLE, WRITE, open_engine
+from bedside.store.article_db import MIGRATIONS, VERSION_TABLE, WRITE, open_engine
 
 __all__ = ["database_url"]  # fixtures used here (the PostgreSQL server's are in tests/conftest.py)
 

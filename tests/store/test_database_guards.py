@@ -21,10 +21,10 @@ from test_articles import (  # the article helpers of the store's contract suite
 
 from bedside.cli import main
 from bedside.config import load_settings
-from bedside.deploy import check_database
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.interface import Role
-from bedside.editorial.service import SqlArticleService
-from bedside.store.articles import open_engine
+from bedside.ops.deploy_checks import check_database
+from bedside.store.article_db import open_engine
 
 __all__ = ["database_url"]  # a fixture used here (the PostgreSQL ones are in tests/conftest.py)
 

@@ -130,7 +130,7 @@ def _kill(process: subprocess.Popen[str]) -> None:
 
 
 class KnowledgeStoreContract:
-    """Behaviour every knowledge store keeps (see bedside.store.protocol)."""
+    """Behaviour every knowledge store keeps (see bedside.store.knowledge_store)."""
 
     @pytest.fixture
     def location(self) -> str:

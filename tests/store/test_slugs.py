@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from test_articles import AUDIT_KEY, FAST_HASHER, SOURCES, answer
 
-from bedside.answer.service import legacy_slug_for, normalise_question, slug_for
-from bedside.editorial.service import SqlArticleService
+from bedside.editorial.desk import SqlArticleService
 from bedside.errors import Conflict
-from bedside.store.articles import open_engine
-from bedside.web.articles import MemoryArticles
+from bedside.store.article_db import open_engine
+from bedside.text.slugs import legacy_slug_for, normalise_question, slug_for
+from bedside.web.article_backend import MemoryArticles
 
 VICTIM = "What is the maximum daily dose of paracetamol in adults?"
 PLANTER = "Is paracetamol safe every hour?"

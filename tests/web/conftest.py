@@ -20,9 +20,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bedside.config import load_settings
-from bedside.sentences import split
+from bedside.text.sentences import split
 from bedside.web import create_app
-from bedside.web.articles import MemoryArticles
+from bedside.web.article_backend import MemoryArticles
 
 ROOT = Path(__file__).parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

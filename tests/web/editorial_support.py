@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bedside.config import load_settings
-from bedside.editorial.service import SqlArticleService
+from bedside.editorial.desk import SqlArticleService
 from bedside.web import create_app
 
 PASSWORD = "correct horse battery staple"

@@ -18,8 +18,8 @@ import pytest
 from editorial_support import ask_form
 from fastapi.testclient import TestClient
 
-from bedside.answer.service import slug_for
 from bedside.errors import BackendUnavailable
+from bedside.text.slugs import slug_for
 from bedside.web.admission import AskGate, Overloaded
 from chat_replies import send_chat_reply
 from conftest import QUESTION, FakeLlm, LiveServer, draft_from, make_app

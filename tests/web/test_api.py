@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bedside.answer.service import normalise_question, slug_for
 from bedside.editorial.interface import ReviewStatus
-from bedside.web.articles import MemoryArticles
+from bedside.text.slugs import normalise_question, slug_for
+from bedside.web.article_backend import MemoryArticles
 
 QUESTION = "What is the first-line treatment for community-acquired pneumonia?"
 

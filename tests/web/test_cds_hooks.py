@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from bedside.config import load_settings  # noqa: E402
 from bedside.errors import InvalidInput  # noqa: E402
 from bedside.web import create_app  # noqa: E402
-from bedside.web.articles import MemoryArticles  # noqa: E402
+from bedside.web.article_backend import MemoryArticles  # noqa: E402
 
 BASE = "https://bedside.example.org"
 ISSUER = "https://ehr.example.org/"

@@ -9,7 +9,7 @@ from editorial_support import ask_form
 from fastapi.testclient import TestClient
 
 from bedside.editorial.interface import ReviewStatus
-from bedside.web.articles import MemoryArticles
+from bedside.web.article_backend import MemoryArticles
 from bedside.web.views import ArticleView
 
 

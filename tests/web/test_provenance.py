@@ -198,7 +198,7 @@ def test_an_unsupported_edit_cannot_be_approved_without_the_recorded_override(
     assert view.bottom_line[0].editor and view.bottom_line[0].supported
     data = api.get(f"/api/articles/{slug}").json()["answer"]
     assert data["bottom_line"][-1]["editor"] is True and data["bottom_line"][-1]["supported"] is False
-    markdown = editorial.articles.export()[f"{slug}.md"]  # the approved version, exported
+    markdown = editorial.articles.export(markdown=to_markdown)[f"{slug}.md"]  # the approved version, exported
     assert f"Editor's statement (not found in the cited source by bedside's check): {UNSUPPORTED}" in markdown
 
 

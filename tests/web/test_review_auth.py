@@ -20,9 +20,9 @@ from starlette.routing import BaseRoute, Route
 from bedside.config import load_settings
 from bedside.errors import InvalidInput
 from bedside.web import create_app
-from bedside.web.auth import LOGIN_COOKIE, LOGIN_NONCE_S, SESSION_COOKIE, safe_next
-from bedside.web.ratelimit import LoginLimiter, LoginThrottle
+from bedside.web.identity import LOGIN_COOKIE, LOGIN_NONCE_S, SESSION_COOKIE, safe_next
 from bedside.web.sessions import SESSION_TTL_S, SessionStore, secret_key
+from bedside.web.signin_throttle import LoginLimiter, LoginThrottle
 
 LONG_KEY = "k" * 48
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from bedside.editorial.interface import ReviewStatus
 from bedside.errors import InvalidInput
 from bedside.web.app import link_label, web_link
-from bedside.web.articles import MemoryArticles
+from bedside.web.article_backend import MemoryArticles
 from bedside.web.views import answer_from_dict, check_audience, review_steps
 
 

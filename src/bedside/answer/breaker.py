@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from bedside.errors import UpstreamError
 
 if TYPE_CHECKING:
-    from bedside.answer.llm_client import ChatClient
+    from bedside.answer.llm import ChatClient
 
 __all__ = ["CircuitBreaker", "GuardedClient"]
 

@@ -16,13 +16,13 @@ from typing import Any, Literal
 import numpy as np
 
 from bedside.answer import selection
+from bedside.answer.candidates import Candidate, candidates, continued, terms_of
 from bedside.answer.evidence import EvidencePassage, renumber
 from bedside.answer.focus import Focus
 from bedside.answer.injection import addresses_model
 from bedside.answer.question import QueryPlan, concepts_of
-from bedside.answer.sentences import Candidate, candidates, continued, terms_of
-from bedside.index.analysis import analyze
 from bedside.model import Answer, AnswerSection, EvidenceType, QuestionType, Statement
+from bedside.text.analysis import analyze
 
 # Section headings per question type, in display order, and the sentence categories each one takes.
 _LAYOUTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {

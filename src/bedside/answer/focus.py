@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bedside.answer.applicability import Applicability, Fit, fit
+from bedside.answer.candidates import expanded_terms, terms_of
 from bedside.answer.parts import Part
 from bedside.answer.patient import Patient
-from bedside.answer.sentences import expanded_terms, terms_of
 from bedside.answer.topics import Aboutness, Subject, aboutness, subject_of, term_weights
-from bedside.index.analysis import raw_tokens
 from bedside.model import Document
-from bedside.sentences import split
+from bedside.text.analysis import raw_tokens
+from bedside.text.sentences import split
 
 # A document is in focus when its aboutness reaches this share of the best document's (two conditions asked about
 # together, "iron and B12 deficiency", keep both of their documents) ...

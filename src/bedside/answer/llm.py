@@ -10,17 +10,25 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bedside.answer.evidence import EvidencePassage, renumber
 from bedside.answer.injection import addresses_model
-from bedside.answer.llm_client import ChatClient, OpenAICompatibleClient, chat_url
 from bedside.answer.verify import VerifyCache, VerifyThresholds, content_terms, verify_statement
 from bedside.errors import UpstreamError
-from bedside.index.embedder import Embedder
+from bedside.index.protocols import Embedder
 from bedside.model import Answer, AnswerSection, Statement
 
-__all__ = ["ChatClient", "LlmComposer", "OpenAICompatibleClient", "build_messages", "chat_url", "parse_draft"]
+__all__ = ["ChatClient", "LlmComposer", "build_messages", "parse_draft"]
+
+
+class ChatClient(Protocol):
+    """Sends chat messages and returns the assistant's reply text; raises UpstreamError on any failure."""
+
+    def complete(self, messages: list[dict[str, str]], *, on_delta: Callable[[str], None] | None = None) -> str:
+        """The whole reply. With on_delta, the reply is streamed and each new piece passed to it as it arrives."""
+        ...
+
 
 SHAPE = ('{"title": str, "bottom_line": [{"text": str, "passages": [int]}], '
          '"sections": [{"heading": str, "statements": [{"text": str, "passages": [int]}]}]}')  # fmt: skip

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bedside.answer.quantities import has_dose, has_measure
-from bedside.answer.sentences import Candidate
-from bedside.index.analysis import analyze
+from bedside.answer.candidates import Candidate
+from bedside.text.analysis import analyze
+from bedside.text.quantities import has_dose, has_measure
 
 _SENTENCE = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9])")
 _WH = r"(?:what|which|how|when|where|why|who|whom|whether|does|do|did|is|are|was|were|should|shall|can|could|must|" \

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 
-from bedside import sentences
-from bedside.answer.quantities import has_dose, quantities
 from bedside.errors import IngestError
 from bedside.model import Statement
-from bedside.vocabulary import canonical_spelling, load_vocabulary
+from bedside.text import sentences
+from bedside.text.quantities import has_dose, quantities
+from bedside.text.vocabulary import canonical_spelling, load_vocabulary
 
 __all__ = ["CARE_LEAD", "DOSE_LEAD", "URGENT_CUE", "Rewriter", "load_glossary", "wants_lead"]
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from bedside.answer.parts import Part, parts_of
 from bedside.answer.patient import Patient, patient_of
-from bedside.index.analysis import STOP_WORDS, analyze, raw_tokens
 from bedside.model import QuestionType
-from bedside.vocabulary import load_vocabulary
+from bedside.text.analysis import STOP_WORDS, analyze, raw_tokens
+from bedside.text.vocabulary import load_vocabulary
 
 # Ordered: the first pattern that matches decides. Yes/no is decided by the question's first word.
 _TYPE_PATTERNS: tuple[tuple[QuestionType, re.Pattern[str]], ...] = (

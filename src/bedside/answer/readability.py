@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bedside import sentences
-from bedside.vocabulary import canonical_spelling
+from bedside.text import sentences
+from bedside.text.vocabulary import canonical_spelling
 
 __all__ = ["reading_grade"]
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from bedside.model import Answer, Reference, Statement
 
-__all__ = ["DISCLAIMER", "PATIENT_DISCLAIMER", "editor_label", "reference_line", "review_line", "to_markdown"]
+__all__ = [
+    "DISCLAIMER",
+    "PATIENT_DISCLAIMER",
+    "editor_label",
+    "led_text",
+    "reference_line",
+    "review_line",
+    "to_markdown",
+]
 
 DISCLAIMER = "For healthcare professionals. Not a substitute for clinical judgement; verify against primary sources."
 PATIENT_DISCLAIMER = (
@@ -70,11 +77,11 @@ def to_markdown(answer: Answer) -> str:
         if answer.references:
             lines.append("Closest material found:")
     elif answer.bottom_line:
-        shown = " ".join(_escape(_led(s, answer)) + " " + _nums(s) for s in answer.bottom_line)
+        shown = " ".join(_escape(led_text(s, answer)) + " " + _nums(s) for s in answer.bottom_line)
         lines += ["**" + shown.strip() + "**", ""]
     for sec in answer.sections:
         lines += [f"## {_escape(sec.heading)}"]
-        lines += [f"- {_escape(_led(s, answer))} {_nums(s)}".rstrip() for s in sec.statements]
+        lines += [f"- {_escape(led_text(s, answer))} {_nums(s)}".rstrip() for s in sec.statements]
         lines.append("")
     if answer.references:
         if not answer.insufficient_evidence:
@@ -85,7 +92,7 @@ def to_markdown(answer: Answer) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _led(s: Statement, answer: Answer) -> str:
+def led_text(s: Statement, answer: Answer) -> str:
     """The statement as a reader sees it: its framing lead (bedside's words, never the source's), then its text."""
     from bedside.answer.audience import lead_of
 
@@ -103,38 +110,3 @@ def editor_label(s: Statement) -> str:
 
 def _nums(s: Statement) -> str:
     return "".join(f"\\[{n}\\]" for n in s.citations)
-
-
-def print_answer(answer: Answer, console: Any) -> None:
-    """Print the answer to a rich console: bold bottom line, sections, numbered citations, references."""
-    from rich.markup import escape
-    from rich.rule import Rule
-
-    console.print(Rule(escape(answer.title), style="bold"))
-    if answer.insufficient_evidence:
-        console.print("[bold]The knowledge base holds too little evidence to answer this question.[/bold]")
-        console.print("Searched for: " + escape("; ".join(answer.searched)), highlight=False)
-        if answer.references:
-            console.print("Closest material found:")
-    elif answer.bottom_line:
-        text = " ".join(f"{escape(_led(s, answer))} {_marks(s)}" for s in answer.bottom_line)
-        console.print(f"[bold]{text}[/bold]", highlight=False)
-    for sec in answer.sections:
-        console.print(f"\n[bold underline]{escape(sec.heading)}[/bold underline]")
-        for s in sec.statements:
-            console.print(f"  • {escape(_led(s, answer))} [cyan]{_marks(s)}[/cyan]", highlight=False)
-    if answer.references:
-        if not answer.insufficient_evidence:
-            console.print("\n[bold underline]References[/bold underline]")
-        for r in answer.references:
-            console.print(f"  {r.number}. {escape(reference_line(r))}", highlight=False)
-    for notice in answer.notices:
-        console.print(f"\n[yellow]notice:[/yellow] {escape(notice)}", highlight=False)
-    console.print(f"\n[italic]{escape(answer.disclaimer)}[/italic]", highlight=False)
-    style = "green" if answer.status == "approved" else "yellow"
-    console.print(f"[{style}]{escape(review_line(answer))}[/{style}]", highlight=False)
-    console.print(f"[dim]conversation: {answer.conversation}[/dim]", highlight=False)
-
-
-def _marks(s: Statement) -> str:
-    return "".join(f"[{n}]" for n in s.citations).replace("[", "\\[")

@@ -12,10 +12,10 @@ import re
 from dataclasses import replace
 
 from bedside.answer.applicability import Fit, applicability, fit
+from bedside.answer.candidates import Candidate, expanded_terms, terms_of
 from bedside.answer.focus import Focus
 from bedside.answer.parts import Part, decision_fit, decision_of
 from bedside.answer.question import QueryPlan
-from bedside.answer.sentences import Candidate, expanded_terms, terms_of
 
 # Weights of the bottom-line choice for one part (tuned on the clinical_qa dev split with bench/clinical.py).
 W_PART = 1.0  # share of the part's own terms the sentence states

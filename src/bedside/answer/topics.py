@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bedside.answer.applicability import Applicability, applicability
-from bedside.answer.sentences import terms_of
-from bedside.index.analysis import analyze
+from bedside.answer.candidates import terms_of
 from bedside.model import Document
+from bedside.text.analysis import analyze
 
 # Title words that say what the document does with its subject, not what the subject is.
 _TASK_WORDS = frozenset(

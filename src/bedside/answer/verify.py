@@ -14,11 +14,11 @@ from functools import lru_cache
 
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.injection import instruction_in
-from bedside.answer.quantities import CITATION_MARK, Quantity, quantities, stated
-from bedside.index.analysis import analyze
-from bedside.index.embedder import F32, Embedder
-from bedside.sentences import split_spans
-from bedside.vocabulary import load_vocabulary
+from bedside.index.protocols import F32, Embedder
+from bedside.text.analysis import analyze
+from bedside.text.quantities import CITATION_MARK, Quantity, quantities, stated
+from bedside.text.sentences import split_spans
+from bedside.text.vocabulary import load_vocabulary
 
 _IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Za-z][A-Za-z0-9]*[-‐]\d[A-Za-z0-9]*|[A-Za-z]+\d[A-Za-z0-9]*)(?![\w-])")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot|avoid\w*|contraindicat\w*)\b|n't\b", re.I)

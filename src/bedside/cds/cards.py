@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from bedside.errors import InvalidInput
-from bedside.index.analysis import analyze
 from bedside.model import Answer, SearchHit
+from bedside.text.analysis import analyze
 
 __all__ = ["SERVICES", "CdsEvidence", "MissingPrefetch", "discovery", "order_select", "patient_view"]
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from bedside.editorial.interface import AuditCheck, AuditEvent
 from bedside.errors import InvalidInput
-from bedside.store.articles import articles, audit, versions
+from bedside.store.article_db import articles, audit, versions
 
 __all__ = [
     "GENESIS",

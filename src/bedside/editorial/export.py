@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
-from bedside.answer.render import to_markdown
 from bedside.editorial.interface import Article, ArticleVersion, ReviewStatus
 from bedside.errors import InvalidInput
 from bedside.model import Answer, AnswerJSON
@@ -37,10 +37,18 @@ def public_answer(article: Article, version: ArticleVersion | None = None) -> di
     return {**version.answer, "slug": article.slug, "status": status, "updated": updated[:10]}
 
 
-def export_files(items: list[Article], fmt: ExportFormat, status: ReviewStatus) -> dict[str, str]:
-    """File name -> content, one file per article: `SLUG.md` or `SLUG.json`, with the references."""
+def export_files(
+    items: list[Article], fmt: ExportFormat, status: ReviewStatus, markdown: Callable[[Answer], str] | None = None
+) -> dict[str, str]:
+    """File name -> content, one file per article: `SLUG.md` or `SLUG.json`, with the references.
+
+    Markdown is written by `markdown` (the answer engine's `bedside.answer.render.to_markdown`, which frames each
+    statement for its audience), given by the caller so that the editorial core does not depend on the answer engine.
+    """
     if fmt not in ("markdown", "json"):
         raise InvalidInput(f"unknown export format {fmt!r} (expected markdown or json)")
+    if fmt == "markdown" and markdown is None:
+        raise TypeError("a Markdown export needs the Markdown renderer (markdown=bedside.answer.render.to_markdown)")
     files: dict[str, str] = {}
     for article in items:
         version = shown_version(article, status)
@@ -48,7 +56,8 @@ def export_files(items: list[Article], fmt: ExportFormat, status: ReviewStatus) 
         if version is None or answer is None:
             continue
         if fmt == "markdown":
-            files[f"{article.slug}.md"] = to_markdown(answer_from_dict(answer))
+            assert markdown is not None
+            files[f"{article.slug}.md"] = markdown(answer_from_dict(answer))
         else:
             files[f"{article.slug}.json"] = json.dumps(_record(article, version, answer), indent=2, ensure_ascii=False)
     return files

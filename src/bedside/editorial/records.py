@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from bedside.editorial.interface import Article, ArticleVersion, ReviewStatus
 from bedside.errors import Conflict, InvalidInput, NotFound
-from bedside.store.articles import articles, versions
+from bedside.store.article_db import articles, versions
 
 __all__ = [
     "ArticleRow",

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bedside.editorial.audit import REKEY, STATE_FIELDS, ChainRecord, article_state, version_hash, versions_hash
-from bedside.store.articles import articles, versions
+from bedside.store.article_db import articles, versions
 
 __all__ = ["legacy_status_problems", "replay"]
 

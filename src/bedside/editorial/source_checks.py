@@ -17,7 +17,7 @@ from bedside.editorial.audit import AuditKey, append_event
 from bedside.editorial.interface import Article, ArticleVersion, AuditEvent, ReviewStatus
 from bedside.editorial.states import SYSTEM
 from bedside.model import SourceState
-from bedside.store.articles import articles
+from bedside.store.article_db import articles
 
 __all__ = ["SourceChecks"]
 

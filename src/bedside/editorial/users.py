@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bedside.editorial.interface import Role, User
 from bedside.errors import InvalidInput, NotFound, PermissionDenied
-from bedside.store.articles import tokens, users
+from bedside.store.article_db import tokens, users
 
 __all__ = ["MIN_PASSWORD", "TOKEN_PREFIX", "Accounts", "TokenInfo", "generate_password", "hash_token"]
 

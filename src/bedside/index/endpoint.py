@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from bedside.errors import InvalidInput, UpstreamError
-from bedside.index.embedder import F32, check_texts, normalise_
+from bedside.index.embedder import check_texts, normalise_
+from bedside.index.protocols import F32
 
 PROBE_TEXT = "Ferritin below 30 micrograms per litre confirms iron deficiency in adults."
 PROBE_AGREEMENT = 0.99  # the least cosine between a recorded probe vector and today's for the same model

@@ -2,7 +2,7 @@
 
 Fusion is a convex combination of each retriever's min-max normalised scores (tuned on dev splits), with
 reciprocal-rank fusion available for comparison. An optional rerank stage rescores the best fused passages by
-their sentence closest to the query (`sentences.py`). Evidence-type and recency priors are a separate, last
+their sentence closest to the query (`sentence_vectors.py`). Evidence-type and recency priors are a separate, last
 step, so retrieval quality can be measured with and without them.
 """
 
@@ -15,10 +15,10 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from bedside.index.analysis import analyze
-from bedside.index.protocol import Candidate, DenseRetriever, Filters, LexicalRetriever, PassageFacts, TitleFocus
-from bedside.index.sentences import SentenceVectors, maxsim_rerank
+from bedside.index.protocols import Candidate, DenseRetriever, Filters, LexicalRetriever, PassageFacts, TitleFocus
+from bedside.index.sentence_vectors import SentenceVectors, maxsim_rerank
 from bedside.model import Document, EvidenceType, Passage, SearchHit
+from bedside.text.analysis import analyze
 
 
 class PassageSource(Protocol):

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import tantivy
 
-from bedside.index.analysis import QueryAnalyzer, analyze, fingerprint
-from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
+from bedside.index.protocols import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
 from bedside.model import IndexRow
+from bedside.text.analysis import QueryAnalyzer, analyze, fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 `MilvusClient(uri)` reaches a Milvus server (standalone or distributed) by URL, or runs Milvus Lite on a local file
 (tests, one host). Both collections hold the evidence type, year, source and document id of each passage as scalar
-fields, so filters run inside Milvus; the lexical one holds bedside's own analysed terms (`bedside.index.analysis`),
+fields, so filters run inside Milvus; the lexical one holds bedside's own analysed terms (`bedside.text.analysis`),
 and the dense one the passage vectors and the title terms that title focus needs.
 
 What Milvus does not decide: fusion, title focus, priors and rerank stay in `HybridSearcher`, the same on every
@@ -32,12 +32,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from bedside.errors import BackendUnavailable
-from bedside.index.analysis import QueryAnalyzer, analyze
-from bedside.index.embedder import Embedder
 from bedside.index.lexical import CONTEXT_BOOST
-from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
+from bedside.index.protocols import Candidate, ChangeSource, Embedder, Filters, SyncProgress, SyncReport
 from bedside.index.vectors import text_hash
 from bedside.model import EvidenceType, IndexRow
+from bedside.text.analysis import QueryAnalyzer, analyze
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

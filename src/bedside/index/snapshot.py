@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bedside.index.analysis import analyze
 from bedside.index.graph import GraphIndex
-from bedside.index.protocol import Candidate, Filters
+from bedside.index.protocols import Candidate, Filters
 from bedside.model import EvidenceType
+from bedside.text.analysis import analyze
 
 ETYPES = list(EvidenceType)
 

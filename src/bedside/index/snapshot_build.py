@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from bedside.index import graph
-from bedside.index.analysis import fingerprint
-from bedside.index.embedder import Embedder
 from bedside.index.graph import GraphIndex
+from bedside.index.protocols import Embedder
 from bedside.index.snapshot import TitleColumn, mark_of, member, read_meta, row_key, write_meta
+from bedside.text.analysis import fingerprint
 
 EXACT_LIMIT = 200_000
 GRAPH_DEAD_SHARE = 0.2  # a graph whose removed nodes pass this share of its size is built afresh

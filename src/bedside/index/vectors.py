@@ -23,14 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from bedside.index import graph, snapshot_build
-from bedside.index.analysis import fingerprint
-from bedside.index.embedder import Embedder
 from bedside.index.graph import GraphIndex
-from bedside.index.protocol import Candidate, ChangeSource, Filters, SyncProgress, SyncReport
+from bedside.index.protocols import Candidate, ChangeSource, Embedder, Filters, SyncProgress, SyncReport
 from bedside.index.snapshot import ETYPES, Snapshot, read_meta, term_key, title_terms, write_meta
 from bedside.index.snapshot_build import SnapshotBuilder
 from bedside.model import EvidenceType, IndexRow
 from bedside.store.locks import file_lock
+from bedside.text.analysis import fingerprint
 
 __all__ = ["Snapshot", "VectorIndex", "term_key", "text_hash", "title_terms"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bedside.model import Block, Document, Passage, passage_id
-from bedside.sentences import split_spans
+from bedside.text.sentences import split_spans
 
 MIN_WORDS = 60
 TARGET_WORDS = 180  # keeps a passage inside a 256-token embedding window

@@ -11,7 +11,7 @@ from lxml import etree
 
 from bedside.errors import IngestError
 from bedside.ingest.builder import TextBuilder, clean_text
-from bedside.ingest.evidence import from_jats_article_type
+from bedside.ingest.evidence_type import from_jats_article_type
 from bedside.ingest.readers import RecordError
 from bedside.model import Block, Document, DocumentId
 

@@ -11,7 +11,7 @@ from lxml import etree
 
 from bedside.errors import IngestError
 from bedside.ingest.builder import TextBuilder, clean_text
-from bedside.ingest.evidence import from_publication_types
+from bedside.ingest.evidence_type import from_publication_types
 from bedside.ingest.readers import RecordError
 from bedside.model import NOTICE_OF, RETRACTING, Correction, CorrectionKind, Document, DocumentId
 

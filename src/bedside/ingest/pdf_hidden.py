@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bedside.ingest.css import contrast
+from bedside.ingest.css_values import contrast
 
 _SHOW = frozenset({b"Tj", b"TJ", b"'", b'"'})
 _INVISIBLE_MODES = frozenset({3, 7})  # 3: neither fill nor stroke; 7: add to the clipping path only

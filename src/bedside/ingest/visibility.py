@@ -15,19 +15,8 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
-from bedside.ingest.css import (
-    RGBA,
-    Declarations,
-    Rule,
-    StyleSheets,
-    color_in,
-    contrast,
-    length_px,
-    media_applies,
-    over,
-    parse_color,
-    parse_stylesheet,
-)
+from bedside.ingest.css import Declarations, Rule, StyleSheets, media_applies, parse_stylesheet
+from bedside.ingest.css_values import RGBA, color_in, contrast, length_px, over, parse_color
 
 WHITE: RGBA = (255.0, 255.0, 255.0, 1.0)
 BLACK: RGBA = (0.0, 0.0, 0.0, 1.0)

@@ -1,7 +1,7 @@
 """A client for NCBI's E-utilities (ESearch with the history server, EFetch in pages) for PubMed.
 
 Every request names the tool and contact email (and API key when configured), waits for its turn under the key's
-shared rate limit (`ratelimit.py`), and is retried with exponential backoff on 429 and 5xx answers and on network
+shared rate limit (`ncbi_rate.py`), and is retried with exponential backoff on 429 and 5xx answers and on network
 errors, honouring Retry-After. Long id lists go by POST, as NCBI asks for more than about 200 ids.
 """
 
@@ -17,7 +17,7 @@ import httpx
 from lxml import etree
 
 from bedside.errors import InvalidInput, UpstreamError
-from bedside.pubmed.ratelimit import RateLimit
+from bedside.pubmed.ncbi_rate import RateLimit
 
 __all__ = ["ESEARCH_CAP", "EUtils", "NcbiConfig", "SearchResult"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bedside.index.embedder import Embedder
+from bedside.index.protocols import Embedder
 
 DIGESTS = Path(__file__).parent / "digests"
 # Precomputed passage vectors for bedside's model (bedside.starter_kb.build_vectors writes them).

@@ -16,9 +16,9 @@ import numpy as np
 
 from bedside import starter_kb
 from bedside.config import load_settings
-from bedside.engine import Bedside
+from bedside.facade import Bedside
 from bedside.index.bge import BgeSmallEmbedder
-from bedside.index.embedder import Embedder
+from bedside.index.protocols import Embedder
 from bedside.index.vectors import text_hash
 
 PROBES = 4  # texts whose vectors a user's runtime recomputes to check it computes the same ones

@@ -32,9 +32,9 @@ from bedside.store.kb_rows import (
     passage_from_row,
     with_inbound,
 )
+from bedside.store.knowledge_store import Change
 from bedside.store.locks import file_lock
 from bedside.store.private import private_file
-from bedside.store.protocol import Change
 
 # 2: documents.flags (ingestion warnings); 3: index_state (watermarks per index); 4: corrections, retraction,
 # collection, notices

@@ -36,7 +36,7 @@ from bedside.store.kb_rows import (
     passage_from_row,
     with_inbound,
 )
-from bedside.store.protocol import Change
+from bedside.store.knowledge_store import Change
 
 if TYPE_CHECKING:
     import psycopg

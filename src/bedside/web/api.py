@@ -1,4 +1,4 @@
-"""The JSON API (interfaces.md): thin handlers over `WebService`; errors are mapped in `bedside.web.errors`."""
+"""The JSON API (interfaces.md): thin handlers over `WebService`; errors are mapped in `bedside.web.http_errors`."""
 
 from __future__ import annotations
 

@@ -19,14 +19,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bedside import __version__
 from bedside.config import Settings, load_settings
 from bedside.editorial.interface import ArticleService
-from bedside.engine import Bedside
+from bedside.facade import Bedside
 from bedside.index.vectors import VectorIndex
-from bedside.web import api, docs, errors, pages, review_pages
-from bedside.web.articles import EditorialService, open_articles
-from bedside.web.auth import Auth
+from bedside.web import api, docs, http_errors, pages, review_pages
+from bedside.web.article_backend import EditorialService, open_articles
+from bedside.web.identity import Auth
 from bedside.web.limits import Limits, RequestLimits
 from bedside.web.review import ReviewDesk
-from bedside.web.service import WebService
+from bedside.web.site import WebService
 
 HERE = Path(__file__).parent
 # No inline script or style anywhere (the API reference at /docs included): every script is a static file, every
@@ -236,7 +236,7 @@ def create_app(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )  # fmt: skip
-    errors.install(app)
+    http_errors.install(app)
     app.add_middleware(Compressed)
     app.mount("/static", CachedStatic(directory=HERE / "static"), name="static")
     docs.mount(app)

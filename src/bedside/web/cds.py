@@ -16,7 +16,6 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from bedside.cds.auth import ClientVerifier, NotTrusted, load_jwks
 from bedside.cds.cards import (
     CONDITIONS_QUERY,
     HOOKS,
@@ -27,10 +26,11 @@ from bedside.cds.cards import (
     check_request,
     discovery,
 )
+from bedside.cds.client_jwt import ClientVerifier, NotTrusted, load_jwks
 from bedside.config import Settings
 from bedside.errors import InvalidInput
 from bedside.web.deps import get_service
-from bedside.web.service import WebService
+from bedside.web.site import WebService
 
 __all__ = ["CdsState", "router"]
 

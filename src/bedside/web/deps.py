@@ -16,9 +16,9 @@ from starlette.datastructures import UploadFile
 
 from bedside.editorial.interface import User
 from bedside.errors import BackendUnavailable
-from bedside.web.auth import Auth, SignedIn, SignInNeeded
+from bedside.web.identity import Auth, SignedIn, SignInNeeded
 from bedside.web.review import Fields, ReviewDesk
-from bedside.web.service import WebService
+from bedside.web.site import WebService
 
 AUDIENCE_COOKIE = "bedside_audience"
 CLIENT_COOKIE = "bedside_client"  # a random key of this browser: its conversations are its own

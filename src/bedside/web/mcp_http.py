@@ -24,13 +24,13 @@ from starlette.types import Message, Receive, Scope, Send
 from bedside.errors import InvalidInput
 from bedside.mcp_server import build_server
 from bedside.model import Answer, Document, SearchHit
-from bedside.web.articles import EditorialService
+from bedside.web.article_backend import EditorialService
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
     from bedside.editorial.interface import User
-    from bedside.web.service import WebService
+    from bedside.web.site import WebService
 
 __all__ = ["McpHttp"]
 

@@ -17,7 +17,7 @@ from bedside.editorial.edits import unsupported_statements
 from bedside.editorial.interface import Article, AuditEvent, ReviewStatus, User
 from bedside.editorial.states import REVIEW_ACTIONS, Action, Subject, advance, allowed_actions
 from bedside.errors import InvalidInput
-from bedside.web.articles import EditorialService
+from bedside.web.article_backend import EditorialService
 from bedside.web.review_diff import Diff, diff_lines, statement_lines
 from bedside.web.review_edits import (
     ChangeRequest,
@@ -33,7 +33,7 @@ from bedside.web.review_edits import (
     statement_notes,
     whole_number,
 )
-from bedside.web.service import WebService, is_article
+from bedside.web.site import WebService, is_article
 from bedside.web.views import ArticleView, answer_from_dict
 
 __all__ = ["QUEUE_ORDER", "Fields", "ReviewDesk", "ReviewPage", "diff_lines", "edited_answer", "statement_lines"]

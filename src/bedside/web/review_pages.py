@@ -13,10 +13,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from bedside.editorial.interface import Role
 from bedside.errors import BedsideError, InvalidInput, PermissionDenied, TransitionError
-from bedside.web.auth import SignedIn, SignInRefused, safe_next
 from bedside.web.deps import AuthDep, Desk, Person, Service
 from bedside.web.deps import Form as Posted
-from bedside.web.errors import status_of
+from bedside.web.http_errors import status_of
+from bedside.web.identity import SignedIn, SignInRefused, safe_next
 from bedside.web.pages import render
 from bedside.web.review import ReviewDesk
 

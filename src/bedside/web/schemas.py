@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from bedside.answer.service import MAX_QUESTION_CHARS
+from bedside.answer.pipeline import MAX_QUESTION_CHARS
 from bedside.editorial.interface import Article
 from bedside.editorial.states import MAX_COMMENT
 from bedside.model import AnswerJSON

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bedside.errors import BedsideError
-from bedside.web.errors import status_of
-from bedside.web.service import WebService
+from bedside.web.http_errors import status_of
+from bedside.web.site import WebService
 
 log = logging.getLogger("bedside.web")
 KEEP_ALIVE_S = 15.0

@@ -16,7 +16,7 @@ from bedside.model import (
     Answer,
     Statement,
 )
-from bedside.sentences import split_spans
+from bedside.text.sentences import split_spans
 
 READERS = (
     ("clinician", "Clinician", "Full clinical detail"),

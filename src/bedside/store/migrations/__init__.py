@@ -1,1 +1,1 @@
-"""Alembic migrations of the article database; `bedside.store.articles.migrate` runs them to head."""
+"""Alembic migrations of the article database; `bedside.store.article_db.migrate` runs them to head."""

@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on the connection that `bedside.store.articles.migrate` passes in."""
+"""Alembic environment: migrations run on the connection that `bedside.store.article_db.migrate` passes in."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from alembic import context
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only the programmatic path is supported
-    raise RuntimeError("run migrations with bedside.store.articles.migrate(engine)")
+    raise RuntimeError("run migrations with bedside.store.article_db.migrate(engine)")
 
 context.configure(
     connection=connection,

@@ -1,7 +1,7 @@
-"""Knowledge-base commands: `bedside ingest`, `search`, `ask`, `chat`, `serve`, `remove`, `stats` and `kb`.
+"""Knowledge-base commands: `bedside ingest`, `search`, `remove`, `stats`, `kb` and `collections`.
 
-Listed on the `bedside` group by cli.py and imported when one of them runs. The engine, the settings and rich's
-progress bars and tables are imported where they are used, so that `bedside ask --help` stays quick.
+Listed on the `bedside` group by cli/__init__.py and imported when one of them runs. `Bedside`, the settings and
+rich's tables are imported where they are used, so that `bedside search --help` stays quick.
 """
 
 from __future__ import annotations
@@ -12,111 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bedside.answer.render import print_answer, to_markdown
-from bedside.cli_console import err, handle_errors, out, safe, safe_json, safe_markup
+from bedside.cli.console import err, handle_errors, out, safe, safe_json, safe_markup
+from bedside.cli.context import BarProgress, load_starter, open_bedside
 from bedside.errors import InvalidInput
 from bedside.ingest import FORMATS
 from bedside.knowledge import check_collection_name
 from bedside.model import EvidenceType
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
+    from bedside.model import SearchHit
 
-    from bedside.engine import Bedside
-    from bedside.knowledge import IngestReport
-    from bedside.model import Answer, SearchHit
-
-__all__ = ["ask", "chat", "collections", "ingest", "kb", "remove", "search", "serve", "stats"]
-
-
-class BarProgress:
-    """A rich progress bar over the bytes of the files being ingested."""
-
-    def __init__(self, label: str = "Ingesting") -> None:
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._label = label
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TextColumn("{task.fields[docs]} documents"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=False,
-            disable=not err.is_terminal,
-        )
-        self._task: TaskID | None = None
-
-    def start(self, total_bytes: int, files: int) -> None:
-        self._bar.start()
-        self._task = self._bar.add_task(f"{self._label} {files} file(s)", total=total_bytes or None, docs=0)
-
-    def advance(self, done_bytes: int, report: IngestReport) -> None:
-        if self._task is not None:
-            docs = report.added + report.updated + report.unchanged
-            self._bar.update(self._task, completed=done_bytes, docs=docs)
-
-    def finish(self, report: IngestReport) -> None:
-        if self._task is not None:
-            self._bar.update(self._task, completed=self._bar.tasks[0].total or 0)
-        self._bar.stop()
-
-
-def _open(ctx: click.Context) -> Bedside:
-    obj = ctx.ensure_object(dict)
-    if "bedside" not in obj:
-        from bedside.config import load_settings
-        from bedside.engine import Bedside
-
-        settings = load_settings(data_dir=obj.get("data_dir"))
-        obj["bedside"] = Bedside(settings=settings)
-        obj["bedside"].set_sync_progress(SyncBar())
-        ctx.call_on_close(obj["bedside"].close)
-        for notice in obj["bedside"].notices:
-            err.print(f"[yellow]notice:[/yellow] {notice}", highlight=False)
-    bedside: Bedside = obj["bedside"]
-    return bedside
-
-
-class SyncBar:
-    """A progress bar for index building (embedding passages), shown only for long syncs."""
-
-    def __init__(self) -> None:
-        self._bar: Progress | None = None
-        self._task: TaskID | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn("[bold]Indexing"), BarColumn(), TextColumn("{task.completed}/{task.total} documents"),
-                TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=not err.is_terminal,
-            )  # fmt: skip
-            self._bar.start()
-            self._task = self._bar.add_task("index", total=total)
-        assert self._task is not None
-        self._bar.update(self._task, completed=done, total=total)
-        if done >= total:
-            self._bar.stop()
-            self._bar = None
-
-
-def _load_starter(b: Bedside) -> None:
-    if b.settings.starter_kb and not b.starter_status()["current"]:
-        report = b.ensure_starter_kb(progress=BarProgress("Loading starter knowledge base:"))
-        if report is not None and not report.ok:
-            for where, message in report.failed:
-                err.print(f"[yellow]starter knowledge base:[/yellow] {where}: {message}", highlight=False)
+__all__ = ["collections", "ingest", "kb", "remove", "search", "stats"]
 
 
 @click.command()
@@ -138,7 +44,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: s
             raise InvalidInput(str(exc)) from None
     if collection:
         check_collection_name(collection)
-    b = _open(ctx)
+    b = open_bedside(ctx)
     report = b.ingest(paths, format=fmt, evidence_type=etype, progress=BarProgress(), collection=collection)
     if report.added or report.updated:
         with err.status("Preparing the search index", spinner="dots"):
@@ -150,7 +56,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: s
             f"[yellow]warning:[/yellow] {safe_markup(where)}: {safe_markup(message)}", highlight=False, soft_wrap=True
         )
     if report.added or report.updated:
-        from bedside.cli_editorial import check_changed_sources
+        from bedside.cli.editorial import check_changed_sources
 
         check_changed_sources(ctx)
     docs, passages = b.store.counts()
@@ -185,8 +91,8 @@ def search(
     sources: tuple[str, ...], documents: tuple[str, ...], no_priors: bool, include_retracted: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Search the knowledge base's passages (hybrid lexical + dense ranking)."""
-    b = _open(ctx)
-    _load_starter(b)
+    b = open_bedside(ctx)
+    load_starter(b)
     hits = b.search(
         query, limit, evidence_type=list(etypes) or None, year_min=year_min, year_max=year_max,
         source=list(sources) or None, document_id=list(documents) or None, priors=not no_priors,
@@ -213,92 +119,6 @@ def search(
             out.print(f"   [dim]{safe_markup(h.url)}[/dim]", highlight=False)
 
 
-@click.command()
-@click.argument("question")
-@click.option(
-    "--audience",
-    type=click.Choice(["clinician", "student", "patient"]),
-    default=None,
-    help="Who the answer is for (default: BEDSIDE_DEFAULT_AUDIENCE or clinician).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the structured answer as JSON.")
-@click.option("--markdown", is_flag=True, help="Print plain Markdown.")
-@click.option("--conversation", help="Continue a conversation (an id printed with an earlier answer).")
-@click.option("--llm", is_flag=True, help="Compose with the configured LLM endpoint, verified against the sources.")
-@click.pass_context
-@handle_errors
-def ask(
-    ctx: click.Context, question: str, audience: str | None, as_json: bool, markdown: bool,
-    conversation: str | None, llm: bool,
-) -> None:  # fmt: skip
-    """Answer a clinical question with cited statements from the knowledge base."""
-    b = _open(ctx)
-    _load_starter(b)
-    answer = _ask(b, question, audience or b.settings.default_audience, conversation, llm, stream=not as_json)
-    if as_json:
-        click.echo(safe_json(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False)))
-    elif markdown:
-        click.echo(safe(to_markdown(answer)), nl=False)
-    else:
-        print_answer(answer, out)
-
-
-def _ask(b: Bedside, question: str, audience: str, conversation: str | None, llm: bool, stream: bool) -> Answer:
-    if not (llm and stream and err.is_terminal):
-        return b.ask(question, audience=audience, conversation=conversation, llm=llm)
-    err.print("[dim]composing with the LLM; each statement appears once it has been checked against its sources…[/dim]")
-    answer = b.ask(
-        question, audience=audience, conversation=conversation, llm=True,
-        on_statement=lambda text: err.print(f"  · {safe(text)}", style="dim", highlight=False, markup=False),
-    )  # fmt: skip
-    err.print("[dim]verified answer:[/dim]")
-    return answer
-
-
-@click.command()
-@click.option("--audience", type=click.Choice(["clinician", "student", "patient"]), default=None)
-@click.option("--llm", is_flag=True, help="Compose with the configured LLM endpoint.")
-@click.pass_context
-@handle_errors
-def chat(ctx: click.Context, audience: str | None, llm: bool) -> None:
-    """Ask questions and follow-ups interactively (an empty line or Ctrl-D ends)."""
-    b = _open(ctx)
-    _load_starter(b)
-    conversation: str | None = None
-    while True:
-        try:
-            question = click.prompt("\nquestion", default="", show_default=False, prompt_suffix="> ")
-        except (EOFError, click.Abort):
-            break
-        if not question.strip():
-            break
-        try:
-            answer = _ask(b, question, audience or b.settings.default_audience, conversation, llm, stream=True)
-        except InvalidInput as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            continue
-        conversation = answer.conversation
-        print_answer(answer, out)
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.pass_context
-@handle_errors
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the web pages and the JSON API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from bedside.web import create_app
-    from bedside.web.server import server_config
-
-    b = _open(ctx)
-    _load_starter(b)
-    out.print(f"bedside on http://{host}:{port}  (API docs: /docs)", highlight=False)
-    uvicorn.Server(server_config(create_app(b.settings, bedside=b), b.settings, host, port)).run()
-
-
 def _hit_json(h: SearchHit) -> dict[str, Any]:
     return {
         "document_id": h.document_id, "passage_id": h.passage_id, "score": h.score, "title": h.title,
@@ -314,11 +134,11 @@ def _hit_json(h: SearchHit) -> dict[str, Any]:
 @handle_errors
 def remove(ctx: click.Context, document_ids: tuple[str, ...]) -> None:
     """Remove documents (and their passages) by id."""
-    b = _open(ctx)
+    b = open_bedside(ctx)
     for doc_id in document_ids:
         b.remove(doc_id)
         out.print(f"removed {safe(doc_id)}", highlight=False, markup=False)
-    from bedside.cli_editorial import check_changed_sources
+    from bedside.cli.editorial import check_changed_sources
 
     check_changed_sources(ctx)
 
@@ -329,8 +149,8 @@ def remove(ctx: click.Context, document_ids: tuple[str, ...]) -> None:
 @handle_errors
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Counts of documents and passages, by evidence type and by source."""
-    b = _open(ctx)
-    _load_starter(b)
+    b = open_bedside(ctx)
+    load_starter(b)
     data = b.stats()
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -363,7 +183,7 @@ def kb() -> None:
 @handle_errors
 def kb_status(ctx: click.Context) -> None:
     """Show whether the starter knowledge base is enabled, loaded and current."""
-    b = _open(ctx)
+    b = open_bedside(ctx)
     s = b.starter_status()
     state = "loaded" if s["loaded"] else "not loaded"
     current = "current" if s["current"] else "out of date" if s["loaded"] else "-"
@@ -378,10 +198,10 @@ def kb_status(ctx: click.Context) -> None:
 @handle_errors
 def kb_load(ctx: click.Context) -> None:
     """Load or refresh the starter knowledge base now."""
-    b = _open(ctx)
+    b = open_bedside(ctx)
     report = b.load_starter_kb(progress=BarProgress("Loading starter knowledge base:"))
     if report is not None and (report.added or report.updated):
-        from bedside.cli_editorial import check_changed_sources
+        from bedside.cli.editorial import check_changed_sources
 
         check_changed_sources(ctx)
     for where, message in report.failed if report else []:
@@ -394,7 +214,7 @@ def kb_load(ctx: click.Context) -> None:
 @handle_errors
 def kb_unload(ctx: click.Context) -> None:
     """Remove the starter digests from this data directory; they stay out until `bedside kb load`."""
-    b = _open(ctx)
+    b = open_bedside(ctx)
     out.print(f"removed {b.unload_starter_kb()} starter digests")
 
 
@@ -406,7 +226,7 @@ def collections(ctx: click.Context, as_json: bool) -> None:
     """Named collections (e.g. local protocols): their priority over the literature and label in references."""
     if ctx.invoked_subcommand is not None:
         return
-    found = _open(ctx).collections()
+    found = open_bedside(ctx).collections()
     if as_json:
         rows = [{"name": c.name, "priority": c.priority, "label": c.label, "documents": c.documents} for c in found]
         click.echo(safe_json(json.dumps(rows, indent=2, ensure_ascii=False)))
@@ -433,5 +253,5 @@ def collections_set(ctx: click.Context, name: str, priority: int | None, label: 
     """Set a collection's priority and label."""
     if priority is None and label is None:
         raise InvalidInput("nothing to set: give --priority and/or --label")
-    c = _open(ctx).set_collection(name, priority=priority, label=label)
+    c = open_bedside(ctx).set_collection(name, priority=priority, label=label)
     out.print(safe(f"{c.name}: priority {c.priority}, label {c.label!r}"), highlight=False, markup=False)

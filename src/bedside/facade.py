@@ -15,12 +15,12 @@ from bedside import starter_kb
 from bedside.answer.breaker import CircuitBreaker
 from bedside.config import Settings, load_settings
 from bedside.errors import BackendUnavailable, InvalidInput, NotFound, UpstreamError
-from bedside.index.embedder import Embedder, load_embedder
+from bedside.index.embedder import load_embedder
 from bedside.index.hybrid import HybridSearcher
 from bedside.index.lexical import LexicalIndex
 from bedside.index.milvus import MilvusDenseIndex, MilvusLexicalIndex
-from bedside.index.protocol import Filters, SyncProgress
-from bedside.index.sentences import CachedEmbeddings, SentenceVectors
+from bedside.index.protocols import Embedder, Filters, SyncProgress
+from bedside.index.sentence_vectors import CachedEmbeddings, SentenceVectors
 from bedside.index.vectors import VectorIndex
 from bedside.knowledge import Collection, IngestProgress, IngestReport, KnowledgeBase
 from bedside.model import Answer, EvidenceType, SearchHit, SourceState
@@ -29,7 +29,7 @@ from bedside.store.conversations import ConversationStore
 from bedside.store.private import private_dir
 
 if TYPE_CHECKING:
-    from bedside.answer.service import Composer
+    from bedside.answer.pipeline import Composer
 
 _STARTER_KEY = "starter_kb"
 
@@ -246,7 +246,7 @@ class Bedside:
         `evidence` composes from exactly those passages, without retrieval. `llm` uses the configured
         OpenAI-compatible endpoint (falling back to the extractive composer, with a notice, when it fails).
         """
-        from bedside.answer.service import AskContext, answer_question
+        from bedside.answer.pipeline import AskContext, answer_question
 
         previous: list[str] = []
         if conversation:
@@ -277,7 +277,8 @@ class Bedside:
 
     def _llm_composer(self) -> Composer:
         from bedside.answer.breaker import GuardedClient
-        from bedside.answer.llm import LlmComposer, OpenAICompatibleClient
+        from bedside.answer.llm import LlmComposer
+        from bedside.llm_client import OpenAICompatibleClient
 
         s = self.settings
         if not s.llm_base_url or not s.llm_model:

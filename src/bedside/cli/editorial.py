@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bedside.cli_console import err, handle_errors, out, safe, safe_json, safe_markup
-from bedside.cli_ops import audit_verify
+from bedside.cli.console import err, handle_errors, out, safe, safe_json, safe_markup
+from bedside.cli.ops import audit_verify
 
 __all__ = ["articles", "review", "users"]
 
 
 if TYPE_CHECKING:
-    from bedside.editorial.service import SqlArticleService
+    from bedside.editorial.desk import SqlArticleService
 
 _STATUS_CHOICE = click.Choice(["submitted", "under_review", "changes_requested", "approved", "rejected"])
 
@@ -29,7 +29,7 @@ _STATUS_CHOICE = click.Choice(["submitted", "under_review", "changes_requested",
 def _articles(ctx: click.Context) -> SqlArticleService:
     """The editorial service for this data directory, opened once per command."""
     from bedside.config import load_settings
-    from bedside.editorial.service import open_article_service
+    from bedside.editorial.desk import open_article_service
 
     obj = ctx.ensure_object(dict)
     if "articles" not in obj:
@@ -281,9 +281,10 @@ def articles() -> None:
 @handle_errors
 def articles_export(ctx: click.Context, status: str, fmt: str, output: Path | None) -> None:
     """Write articles with their references (approved: the approved version) as Markdown or JSON."""
+    from bedside.answer.render import to_markdown
     from bedside.editorial.interface import ReviewStatus
 
-    files = _articles(ctx).export(ReviewStatus(status), "json" if fmt == "json" else "markdown")
+    files = _articles(ctx).export(ReviewStatus(status), "json" if fmt == "json" else "markdown", markdown=to_markdown)
     if output is None:
         if fmt == "json":
             click.echo(
@@ -302,13 +303,13 @@ def check_changed_sources(ctx: click.Context, *, quiet: bool = False) -> list[st
     """Flag the articles whose sources changed (retracted, replaced, re-ingested, removed); their slugs.
 
     Skipped, quietly, while the data directory has no article database yet (nothing can be stale)."""
-    from bedside.cli_knowledge import _open
+    from bedside.cli.context import open_bedside
     from bedside.config import load_settings
 
     settings = load_settings(data_dir=ctx.ensure_object(dict).get("data_dir"))
     if not settings.database_url and not (settings.data_dir / "bedside.db").exists():
         return []
-    b = _open(ctx)
+    b = open_bedside(ctx)
     flagged = _articles(ctx).check_sources(b.source_states)
     if flagged and not quiet:
         err.print(
@@ -357,9 +358,9 @@ def articles_stale(ctx: click.Context, as_json: bool) -> None:
 def articles_recompose(ctx: click.Context, slug: str, as_email: str | None, llm: bool) -> None:
     """Compose a new version of an article from the current knowledge base; it goes to review (the approved
     version stays public until the new one is approved)."""
-    from bedside.cli_knowledge import _open
+    from bedside.cli.context import open_bedside
 
-    b = _open(ctx)
+    b = open_bedside(ctx)
     service = _articles(ctx)
     actor = service.get_user(as_email) if as_email else None
     article = service.regenerate(slug, lambda question: b.compose_article(question, llm=llm), actor)

@@ -8,10 +8,10 @@ from functools import lru_cache
 
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.injection import addresses_model
-from bedside.answer.quantities import has_measure
-from bedside.index.analysis import analyze, raw_tokens
-from bedside.sentences import append_trimmed, split_spans
-from bedside.vocabulary import load_vocabulary
+from bedside.text.analysis import analyze, raw_tokens
+from bedside.text.quantities import has_measure
+from bedside.text.sentences import append_trimmed, split_spans
+from bedside.text.vocabulary import load_vocabulary
 
 _BULLET = re.compile(r"^(?:[-*•▪◦‣]|\d{1,2}[.)])\s+")
 # Punctuation left at the start when markup split a label from its text ("<b>CONCLUSIONS</b>: In this study").

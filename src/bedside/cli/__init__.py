@@ -22,58 +22,61 @@ __all__ = ["COMMANDS", "LazyGroup", "main"]
 # name -> (module, attribute, the command's help up to its first blank line). `bedside --help` lists the commands
 # from these summaries without importing their modules; tests/test_cli.py checks each against its command.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "articles": ("bedside.cli_editorial", "articles", "Articles: export, sources that changed, re-composing."),
+    "articles": ("bedside.cli.editorial", "articles", "Articles: export, sources that changed, re-composing."),
     "ask": (
-        "bedside.cli_knowledge", "ask",
+        "bedside.cli.answers", "ask",
         "Answer a clinical question with cited statements from the knowledge base.",
     ),
-    "audit": ("bedside.cli_ops", "audit", "The editorial audit log."),
+    "audit": ("bedside.cli.ops", "audit", "The editorial audit log."),
     "backup": (
-        "bedside.cli_ops", "backup",
+        "bedside.cli.ops", "backup",
         "Copy the data directory's databases into DEST (new or empty), consistently, while bedside keeps running.",
     ),
     "chat": (
-        "bedside.cli_knowledge", "chat",
+        "bedside.cli.answers", "chat",
         "Ask questions and follow-ups interactively (an empty line or Ctrl-D ends).",
     ),
     "check": (
-        "bedside.cli_ops", "check",
+        "bedside.cli.ops", "check",
         "Check the data directory's consistency, or (--deploy) that this installation is safe to expose.",
     ),
     "collections": (
-        "bedside.cli_knowledge", "collections",
+        "bedside.cli.knowledge_base", "collections",
         "Named collections (e.g. local protocols): their priority over the literature and label in references.",
     ),
     "ingest": (
-        "bedside.cli_knowledge", "ingest",
+        "bedside.cli.knowledge_base", "ingest",
         "Read files, folders or globs (Markdown, MEDLINE/JATS XML, PDF, HTML, JSON Lines) into the knowledge base.",
     ),
-    "kb": ("bedside.cli_knowledge", "kb", "The starter knowledge base shipped with bedside."),
+    "kb": ("bedside.cli.knowledge_base", "kb", "The starter knowledge base shipped with bedside."),
     "mcp": (
-        "bedside.cli_mcp", "mcp",
+        "bedside.cli.mcp", "mcp",
         "Serve bedside to AI assistants over MCP (stdio): search_evidence, answer_question, get_document.",
     ),
     "pmc": (
-        "bedside.cli_pubmed", "pmc",
+        "bedside.cli.pubmed", "pmc",
         "Open-access full text from PubMed Central for PubMed records in the knowledge base.",
     ),
-    "pubmed": ("bedside.cli_pubmed", "pubmed", "Search PubMed and ingest what it finds (NCBI E-utilities)."),
-    "remove": ("bedside.cli_knowledge", "remove", "Remove documents (and their passages) by id."),
+    "pubmed": ("bedside.cli.pubmed", "pubmed", "Search PubMed and ingest what it finds (NCBI E-utilities)."),
+    "remove": ("bedside.cli.knowledge_base", "remove", "Remove documents (and their passages) by id."),
     "restore": (
-        "bedside.cli_ops", "restore",
+        "bedside.cli.ops", "restore",
         "Restore a backup made by `bedside backup` into the (empty) data directory, then check it.",
     ),
     "review": (
-        "bedside.cli_editorial", "review",
+        "bedside.cli.editorial", "review",
         "Review articles as a local user (direct database access: `--as` needs no password).",
     ),
     "search": (
-        "bedside.cli_knowledge", "search",
+        "bedside.cli.knowledge_base", "search",
         "Search the knowledge base's passages (hybrid lexical + dense ranking).",
     ),
-    "serve": ("bedside.cli_knowledge", "serve", "Serve the web pages and the JSON API (OpenAPI docs at /docs)."),
-    "stats": ("bedside.cli_knowledge", "stats", "Counts of documents and passages, by evidence type and by source."),
-    "users": ("bedside.cli_editorial", "users", "Reviewer, editor and admin accounts."),
+    "serve": ("bedside.cli.serve", "serve", "Serve the web pages and the JSON API (OpenAPI docs at /docs)."),
+    "stats": (
+        "bedside.cli.knowledge_base", "stats",
+        "Counts of documents and passages, by evidence type and by source.",
+    ),
+    "users": ("bedside.cli.editorial", "users", "Reviewer, editor and admin accounts."),
 }  # fmt: skip
 
 
@@ -119,7 +122,3 @@ class LazyGroup(click.Group):
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """bedside: cited clinical answers from a knowledge base you control."""
     ctx.ensure_object(dict)["data_dir"] = data_dir
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

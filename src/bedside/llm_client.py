@@ -1,4 +1,5 @@
-"""The HTTP client for OpenAI-compatible chat-completions endpoints (vLLM, llama.cpp server, Ollama, hosted APIs).
+"""The HTTP client for OpenAI-compatible chat-completions endpoints (vLLM, llama.cpp server, Ollama, hosted APIs),
+which the LLM composer uses through its `ChatClient` protocol (`bedside.answer.llm`).
 
 httpx sends the request, httpx-sse reads a streamed reply. Every failure becomes one UpstreamError line; the API key
 never appears in messages.
@@ -12,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,14 +24,6 @@ from bedside.index.endpoint import api_url
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 _ERROR_EXCERPT_BYTES = 4096
-
-
-class ChatClient(Protocol):
-    """Sends chat messages and returns the assistant's reply text; raises UpstreamError on any failure."""
-
-    def complete(self, messages: list[dict[str, str]], *, on_delta: Callable[[str], None] | None = None) -> str:
-        """The whole reply. With on_delta, the reply is streamed and each new piece passed to it as it arrives."""
-        ...
 
 
 def chat_url(base_url: str) -> str:
@@ -59,7 +52,8 @@ class OpenAICompatibleClient:
         self.where = f"{parts.scheme}://{parts.hostname}{port}"  # never the userinfo of the URL
 
     def complete(self, messages: list[dict[str, str]], *, on_delta: Callable[[str], None] | None = None) -> str:
-        """See ChatClient.complete. A server that ignores `stream` and answers JSON is accepted (one delta)."""
+        """See `bedside.answer.llm.ChatClient.complete`. A server that ignores `stream` and answers JSON is accepted
+        (one delta)."""
         deadline = time.monotonic() + self.timeout
         stream = on_delta is not None
         body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0, "stream": stream}

@@ -14,11 +14,11 @@ from pathlib import Path
 import tantivy
 
 from bedside.config import Settings
-from bedside.deploy import Finding
-from bedside.engine import Bedside
 from bedside.errors import BedsideError
+from bedside.facade import Bedside
 from bedside.index.lexical import LexicalIndex
 from bedside.index.vectors import VectorIndex
+from bedside.ops.deploy_checks import Finding
 
 __all__ = ["SQLITE_FILES", "check_data", "check_lexical", "check_store", "check_vectors", "sqlite_integrity"]
 
@@ -106,7 +106,7 @@ def _search(b: Bedside) -> Finding:
 
 
 def _audit(settings: Settings) -> Finding:
-    from bedside.editorial.service import open_article_service
+    from bedside.editorial.desk import open_article_service
 
     try:
         with open_article_service(settings) as service:

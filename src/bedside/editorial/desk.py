@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bedside import __version__
-from bedside.answer.service import legacy_slug_for, normalise_question, same_question, slug_for
 from bedside.config import Settings
 from bedside.editorial import records
 from bedside.editorial.audit import AuditKey, RekeyReport, append_event, events_for, rekey, verify_chain
@@ -31,8 +30,9 @@ from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advanc
 from bedside.editorial.user_admin import UserAdmin
 from bedside.editorial.users import Accounts
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
-from bedside.model import AnswerJSON
-from bedside.store.articles import WRITE, articles, migrate, open_engine
+from bedside.model import Answer, AnswerJSON
+from bedside.store.article_db import WRITE, articles, migrate, open_engine
+from bedside.text.slugs import legacy_slug_for, normalise_question, same_question, slug_for
 
 __all__ = ["Recompose", "SqlArticleService", "open_article_service"]
 
@@ -148,15 +148,22 @@ class SqlArticleService(SourceChecks, UserAdmin):
         with self._writer.begin() as connection:
             return rekey(connection, self._audit_key, self._now())
 
-    def export(self, status: ReviewStatus = ReviewStatus.APPROVED, fmt: ExportFormat = "markdown") -> dict[str, str]:
-        """File name -> content for every article with this status (for approved: the approved version)."""
+    def export(
+        self,
+        status: ReviewStatus = ReviewStatus.APPROVED,
+        fmt: ExportFormat = "markdown",
+        *,
+        markdown: Callable[[Answer], str] | None = None,
+    ) -> dict[str, str]:
+        """File name -> content for every article with this status (for approved: the approved version); Markdown
+        is written by `markdown` (see `export_files`)."""
         status = ReviewStatus(status)
         if status is ReviewStatus.APPROVED:
             where = [articles.c.approved_version > 0]  # as public: an approved version outlives a rejected rewrite
         else:
             where = [articles.c.status == status.value]
         with self._engine.connect() as connection:
-            return export_files(records.load_articles(connection, where), fmt, status)
+            return export_files(records.load_articles(connection, where), fmt, status, markdown)
 
     # -- writing -----------------------------------------------------------------------------------------------
 

@@ -26,19 +26,20 @@ from bedside.answer.evidence import EvidencePassage
 from bedside.answer.extractive import title_for
 from bedside.answer.followup import resolved_question
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers
+from bedside.answer.pipeline import validate
 from bedside.answer.question import plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
-from bedside.answer.service import slug_for, validate
 from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus, Role, User
-from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
-from bedside.index.analysis import analyze
+from bedside.facade import Bedside
 from bedside.model import Answer, Document, EvidenceType, Passage, SearchHit
 from bedside.store.conversations import ConversationStore
+from bedside.text.analysis import analyze
+from bedside.text.slugs import slug_for
 from bedside.web.admission import AskGate
-from bedside.web.articles import EditorialService
+from bedside.web.article_backend import EditorialService
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
 
 EXAMPLE_COUNT = 6

@@ -21,7 +21,7 @@ from bedside.errors import (
     UpstreamError,
 )
 from bedside.web.admission import Overloaded
-from bedside.web.auth import SignInNeeded
+from bedside.web.identity import SignInNeeded
 
 log = logging.getLogger("bedside.web")
 

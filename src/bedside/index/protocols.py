@@ -1,22 +1,23 @@
-"""The contract every search index implements, and the filters it understands."""
+"""The index's contracts: `SearchIndex`, which every search index implements, with the filters it understands, and
+`Embedder`, which maps texts to vectors. The answer engine sees the index through these alone."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from bedside.model import EvidenceType, IndexRow
 
-if TYPE_CHECKING:
-    import numpy as np
-
-    from bedside.index.embedder import Embedder
-
 __all__ = [
+    "F32",
     "Candidate",
     "ChangeSource",
     "DenseRetriever",
+    "Embedder",
     "Filters",
     "IndexRow",
     "LexicalRetriever",
@@ -26,6 +27,30 @@ __all__ = [
     "SyncReport",
     "TitleFocus",
 ]
+
+F32 = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Maps texts to unit-length float32 vectors whose dot product is their cosine similarity. A text with nothing
+    to embed (HashingEmbedder: no word characters) may map to the zero vector."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> F32:
+        """Return shape (len(texts), dim), float32, one L2-normalised row per text, in input order."""
+        ...
+
+    def digest(self) -> str:
+        """Return the identity of what computes the vectors (a model's files); equal digests, equal vectors up to
+        the runtime's rounding."""
+        ...
+
+    def embed_query(self, text: str) -> F32:
+        """Return shape (dim,): the vector of a search query. For most models the row `embed([text])` would give;
+        a model trained with a query instruction (bge-small) adds it here."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +142,7 @@ class SearchIndex(Protocol):
 
 
 class LexicalRetriever(Protocol):
-    """Ranked term matching over passages, queries and passages analysed by `bedside.index.analysis`."""
+    """Ranked term matching over passages, queries and passages analysed by `bedside.text.analysis`."""
 
     def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
         """Best candidates first; higher scores are better (a backend that reports distances negates them)."""

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bedside.index.embedder import Embedder
+from bedside.index.protocols import Embedder
 from bedside.index.vectors import text_hash
-from bedside.sentences import split
+from bedside.text.sentences import split
 
 # The cache's key for how passages were cut into sentences: vectors cut another way are dropped on open.
-SPLITTER = "bedside.sentences/1"
+SPLITTER = "bedside.text.sentences/1"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sentences (text_hash TEXT PRIMARY KEY, n INTEGER NOT NULL, vecs BLOB NOT NULL)",

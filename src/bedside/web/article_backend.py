@@ -1,6 +1,6 @@
 """Where the web app gets its `ArticleService`: the one place that binds the editorial core.
 
-`open_articles` returns `bedside.editorial.service.SqlArticleService`. `MemoryArticles` is an in-process
+`open_articles` returns `bedside.editorial.desk.SqlArticleService`. `MemoryArticles` is an in-process
 implementation of the same protocol for tests of the public pages (no accounts, so no sign-in and no review).
 Sign-in and review need `EditorialService`: articles plus accounts, as the SQL service provides them.
 """
@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from bedside import __version__
-from bedside.answer.service import normalise_question, same_question, slug_for
 from bedside.config import Settings
 from bedside.editorial.edits import Check
 from bedside.editorial.interface import (
@@ -29,6 +28,7 @@ from bedside.editorial.interface import (
 )
 from bedside.errors import Conflict, InvalidInput, NotFound, TransitionError
 from bedside.model import SourceState
+from bedside.text.slugs import normalise_question, same_question, slug_for
 
 
 @runtime_checkable
@@ -81,7 +81,7 @@ class EditorialService(ArticleService, Protocol):
 
 def open_articles(settings: Settings) -> ArticleService:
     """The article service for these settings."""
-    from bedside.editorial.service import open_article_service
+    from bedside.editorial.desk import open_article_service
 
     return open_article_service(settings)
 

@@ -1,7 +1,7 @@
 """Operating commands: `bedside check [--deploy]`, `bedside backup`, `bedside restore` and `bedside audit verify`.
 
-Listed on the `bedside` group by cli.py and imported when one of them runs; `review verify-audit` (an alias of
-`audit verify`) is added by cli_editorial.py. Problems print one a line and exit 1; bad input exits 2, as everywhere
+Listed on the `bedside` group by cli/__init__.py and imported when one of them runs; `review verify-audit` (an alias of
+`audit verify`) is added by cli/editorial.py. Problems print one a line and exit 1; bad input exits 2, as everywhere
 in the CLI.
 """
 
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bedside.cli_console import err, handle_errors, out
+from bedside.cli.console import err, handle_errors, out
 
 if TYPE_CHECKING:
     from bedside.config import Settings
-    from bedside.deploy import Finding
+    from bedside.ops.deploy_checks import Finding
 
 __all__ = ["audit", "audit_rekey", "audit_verify", "backup", "check", "restore"]
 
@@ -48,11 +48,11 @@ def check(ctx: click.Context, deploy: bool) -> None:
     """Check the data directory's consistency, or (--deploy) that this installation is safe to expose."""
     settings = _settings(ctx)
     if deploy:
-        from bedside.deploy import check_deployment
+        from bedside.ops.deploy_checks import check_deployment
 
         _report(check_deployment(settings))
     else:
-        from bedside.integrity import check_data
+        from bedside.ops.integrity import check_data
 
         _report(check_data(settings))
 
@@ -63,7 +63,7 @@ def check(ctx: click.Context, deploy: bool) -> None:
 @handle_errors
 def backup(ctx: click.Context, dest: Path) -> None:
     """Copy the data directory's databases into DEST (new or empty), consistently, while bedside keeps running."""
-    from bedside.backup import backup as take_backup
+    from bedside.ops.backup import backup as take_backup
 
     report = take_backup(_settings(ctx), dest)
     out.print(f"backed up {', '.join(report.copied)} to {dest}", highlight=False, soft_wrap=True)
@@ -77,8 +77,8 @@ def backup(ctx: click.Context, dest: Path) -> None:
 @handle_errors
 def restore(ctx: click.Context, src: Path) -> None:
     """Restore a backup made by `bedside backup` into the (empty) data directory, then check it."""
-    from bedside.backup import restore as restore_backup
-    from bedside.integrity import check_data
+    from bedside.ops.backup import restore as restore_backup
+    from bedside.ops.integrity import check_data
 
     settings = _settings(ctx)
     report = restore_backup(src, settings)
@@ -99,7 +99,7 @@ def audit() -> None:
 @handle_errors
 def audit_verify(ctx: click.Context, trusted_head: str | None) -> None:
     """Recompute the audit log's hash chain; exits 1 naming the first record that was altered or removed."""
-    from bedside.editorial.service import open_article_service
+    from bedside.editorial.desk import open_article_service
 
     with open_article_service(_settings(ctx)) as service:
         result = service.verify_audit(trusted_head)
@@ -117,7 +117,7 @@ def audit_verify(ctx: click.Context, trusted_head: str | None) -> None:
 @handle_errors
 def audit_rekey(ctx: click.Context) -> None:
     """Attest records written before the chain was keyed: check them, then seal a keyed checkpoint per article."""
-    from bedside.editorial.service import open_article_service
+    from bedside.editorial.desk import open_article_service
 
     with open_article_service(_settings(ctx)) as service:
         report = service.rekey_audit()

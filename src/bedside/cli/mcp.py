@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bedside.cli_console import handle_errors
+from bedside.cli.console import handle_errors
 
 __all__ = ["mcp"]
 
@@ -14,10 +14,10 @@ __all__ = ["mcp"]
 @handle_errors
 def mcp(ctx: click.Context) -> None:
     """Serve bedside to AI assistants over MCP (stdio): search_evidence, answer_question, get_document."""
-    from bedside.cli_editorial import _articles
-    from bedside.cli_knowledge import _open
+    from bedside.cli.context import open_bedside
+    from bedside.cli.editorial import _articles
     from bedside.mcp_server import EngineFaces, build_server
 
-    b = _open(ctx)
+    b = open_bedside(ctx)
     b.ensure_starter_kb()
     build_server(EngineFaces(b, _articles(ctx))).run("stdio")

@@ -21,9 +21,9 @@ from starlette.responses import Response
 from bedside.config import Settings
 from bedside.editorial.interface import User
 from bedside.errors import BackendUnavailable, BedsideError, NotFound
-from bedside.web.articles import EditorialService
-from bedside.web.ratelimit import LoginThrottle
+from bedside.web.article_backend import EditorialService
 from bedside.web.sessions import Session, SessionStore, secret_key
+from bedside.web.signin_throttle import LoginThrottle
 from bedside.web.signing import Signer
 
 __all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "Auth", "SignInNeeded", "SignInRefused", "SignedIn", "safe_next"]

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import Stemmer
 
-from bedside.vocabulary import Vocabulary, canonical_spelling, load_vocabulary, spelling_rules
+from bedside.text.vocabulary import Vocabulary, canonical_spelling, load_vocabulary, spelling_rules
 
 STOP_WORDS = frozenset(
     """

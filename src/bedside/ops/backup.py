@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from bedside import __version__
 from bedside.config import Settings
 from bedside.errors import InvalidInput
-from bedside.integrity import sqlite_integrity
+from bedside.ops.integrity import sqlite_integrity
 from bedside.store.private import private_dir, private_file
 
 __all__ = ["MANIFEST", "BackupReport", "backup", "restore"]

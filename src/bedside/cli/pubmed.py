@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bedside.cli_console import err, handle_errors, out
+from bedside.cli.console import err, handle_errors, out
 
 if TYPE_CHECKING:
     import httpx
@@ -34,7 +34,7 @@ def transport() -> httpx.BaseTransport | None:
 
 def _client(settings: Settings) -> EUtils:
     from bedside.pubmed.eutils import EUtils, NcbiConfig
-    from bedside.pubmed.ratelimit import RateLimit, rate_for
+    from bedside.pubmed.ncbi_rate import RateLimit, rate_for
 
     if not settings.ncbi_email:
         err.print(
@@ -102,11 +102,11 @@ def pubmed_ingest(
     fetches nothing already ingested."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from bedside.cli_editorial import check_changed_sources
-    from bedside.cli_knowledge import _open
+    from bedside.cli.context import open_bedside
+    from bedside.cli.editorial import check_changed_sources
     from bedside.pubmed.harvest import HarvestLog, harvest
 
-    b = _open(ctx)
+    b = open_bedside(ctx)
     log = HarvestLog(b.data_dir / "pubmed" / "harvest.sqlite")
     ctx.call_on_close(log.close)
     bar = Progress(TextColumn("[bold]PubMed"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -147,11 +147,11 @@ def pubmed_sync(ctx: click.Context, folder: Path, collection: str, as_json: bool
     included; re-running continues after the last file applied and does nothing when current."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from bedside.cli_editorial import check_changed_sources
-    from bedside.cli_knowledge import _open
+    from bedside.cli.context import open_bedside
+    from bedside.cli.editorial import check_changed_sources
     from bedside.pubmed.sync import sync_distribution
 
-    b = _open(ctx)
+    b = open_bedside(ctx)
     bar = Progress(TextColumn("[bold]MEDLINE {task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
                    disable=not err.is_terminal)  # fmt: skip
     task = bar.add_task("", total=None)
@@ -203,8 +203,8 @@ def pmc_fetch(
 ) -> None:
     """Fetch and ingest the open-licence full text (JATS) of these PMIDs' articles, or of every PubMed record in
     the knowledge base; the licence is recorded on each document."""
-    from bedside.cli_editorial import check_changed_sources
-    from bedside.cli_knowledge import _open
+    from bedside.cli.context import open_bedside
+    from bedside.cli.editorial import check_changed_sources
     from bedside.errors import InvalidInput
     from bedside.pubmed.pmc import fetch_full_text, refresh_full_text
 
@@ -213,7 +213,7 @@ def pmc_fetch(
         raise InvalidInput(f"not a PMID: {bad[0]!r}")
     if pmids and updated_since:
         raise InvalidInput("give PMIDs or --updated-since, not both")
-    b = _open(ctx)
+    b = open_bedside(ctx)
     with _client(b.settings) as client:
         if updated_since is not None:
             report = refresh_full_text(client, b.kb, updated_since.date(), collection=collection)

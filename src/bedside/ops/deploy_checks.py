@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from bedside.config import Settings
 from bedside.errors import BedsideError
-from bedside.store.articles import open_engine, users
+from bedside.store.article_db import open_engine, users
 
 __all__ = ["DEFAULT_PASSWORDS", "MIN_SECRET", "PLACEHOLDER_SECRETS", "Finding", "check_deployment"]
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from bedside.answer import extractive, selection
 from bedside.answer.applicability import Applicability, Fit, fit
 from bedside.answer.audience import AUDIENCES, render_for
+from bedside.answer.candidates import candidates, expansions_in, terms_of
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.focus import Focus, focus_of
 from bedside.answer.identifiers import identifier_notice, scrub_identifiers
@@ -18,10 +19,10 @@ from bedside.answer.injection import addresses_model
 from bedside.answer.patient import Patient
 from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
-from bedside.answer.sentences import candidates, expansions_in, terms_of
 from bedside.errors import InvalidInput, UpstreamError
-from bedside.index.analysis import analyze
 from bedside.model import Answer, Document, DocumentId, EvidenceType, PassageId, SearchHit
+from bedside.text.analysis import analyze
+from bedside.text.slugs import slug_for
 
 MAX_QUESTION_CHARS = 2000
 EVIDENCE_PASSAGES = 12
@@ -141,34 +142,6 @@ def retrieve(qplan: QueryPlan, search: Callable[[str, int], list[SearchHit]]) ->
                     per_doc[hit.document_id] = per_doc.get(hit.document_id, 0) + 1
                     merged.append(hit)
     return merged[: EVIDENCE_PASSAGES + 4 * len(qplan.subqueries)]
-
-
-def slug_for(question: str) -> str:
-    """A readable, stable slug from the normalised question: its first words and the full SHA-256 of all of it.
-
-    The whole digest, so nobody can find a second question that takes a chosen question's slug (a short one could
-    be collided in seconds, planting the article a later asker receives); the store still compares questions.
-    """
-    words = re.findall(r"[a-z0-9]+", normalise_question(question))
-    base = "-".join(words)[:80].rstrip("-") or "question"
-    digest = hashlib.sha256(normalise_question(question).encode()).hexdigest()
-    return f"{base}-{digest}"
-
-
-def legacy_slug_for(question: str) -> str:
-    """The slug articles were given before slugs carried the full digest (six hex characters of it)."""
-    full = slug_for(question)
-    return full[: len(full) - 64 + 6]
-
-
-def same_question(a: str, b: str) -> bool:
-    """Whether two questions are the same after normalisation (what one article answers)."""
-    return normalise_question(a) == normalise_question(b)
-
-
-def normalise_question(question: str) -> str:
-    """Case, spacing and trailing punctuation folded, so the same question asked twice matches."""
-    return " ".join(re.sub(r"[^\w\s/+.-]", " ", question.lower()).split()).rstrip(".")
 
 
 def snapshot_of(passages: list[EvidencePassage], docs: dict[str, Document]) -> str:

@@ -1,0 +1,1 @@
+"""Text analysis shared by ingestion, search and answers: sentence splitting, terms, vocabulary, quantities."""
