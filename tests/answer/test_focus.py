@@ -299,3 +299,52 @@ def test_a_model_drafts_only_from_passages_that_apply_to_the_patient(kb, monkeyp
     documents = kb.store.documents(sorted(docs))
     for p in handed[0]:  # a run of sentences keeps its exact place in the document
         assert documents[p.document_id].text[p.start : p.start + len(p.text)] == p.text
+
+
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        ("Lithium level 2.4 mmol/L in a 68-year-old, eGFR 35. Dialysis?", {"lithium"}),
+        ("GP: Rheumatoid arthritis flare at 30 weeks, on methotrexate. What now?", {"rheumatoid", "arthriti", "flare"}),
+        ("Nursing home: acute confirmed influenza in 3 residents. Who gets antivirals?", {"influenza"}),
+        ("72M, 80 kg, weakness for 2 hours. Alteplase dose?", set()),  # opens on the patient, not a problem
+        ("On oxycodone 40 mg bd for back pain. How fast to taper?", set()),  # a drug the patient is on: background
+        ("Why does autoimmune gastritis cause iron deficiency?", set()),  # opens on a question word
+    ],
+)
+def test_what_a_vignette_opens_on_naming(question, lead):
+    from bedside.answer.question import lead_terms
+
+    assert lead_terms(question) == lead
+
+
+def test_a_vignette_that_opens_on_a_problem_no_document_in_focus_discusses_abstains():
+    """ "Ulcerative colitis flare in a man with chronic kidney disease ...": a kidney guideline that never discusses
+    ulcerative colitis is not about the question, however well its words match the rest; the same guideline that does
+    discuss it is. A word that names nothing clinical ("Booking appointment") asks nothing of the documents."""
+    from bedside.answer.focus import focus_of
+    from bedside.answer.patient import patient_of
+    from bedside.answer.question import plan
+    from bedside.answer.sentences import terms_of
+    from bedside.answer.topics import named_terms
+    from bedside.model import Document, DocumentId
+
+    kidney = (
+        "In chronic kidney disease, measure eGFR once a year. Offer an SGLT2 inhibitor in chronic kidney disease. "
+        "Treat blood pressure in chronic kidney disease to below 120 mmHg."
+    )
+    colitis = " In ulcerative colitis with chronic kidney disease, avoid NSAIDs. Ulcerative colitis needs mesalazine."
+
+    def focus(question: str, text: str):
+        qplan = plan(question, [])
+        doc = Document(DocumentId("k"), "Chronic kidney disease", text, topics=("chronic kidney disease", "CKD"))
+        opening = named_terms(qplan.lead, [doc])  # "ulcerative colitis" is a concept of the vocabulary (UC)
+        ask = terms_of(" ".join(p.text for p in qplan.parts))
+        return focus_of(terms_of(question), {"k": doc}, patient_of(question), ask, opening=opening)
+
+    question = "Ulcerative colitis flare in a man with chronic kidney disease, eGFR 40. How do I treat his CKD?"
+    assert not focus(question, kidney).covered
+    assert focus(question, kidney + colitis).documents == ("k",)
+    booking = "Booking appointment for a man with chronic kidney disease, eGFR 40. How do I treat his CKD?"
+    assert plan(booking, []).lead == {"book", "appoint"} and not named_terms(plan(booking, []).lead, [])
+    assert focus(booking, kidney).documents == ("k",)
