@@ -348,3 +348,41 @@ def test_a_vignette_that_opens_on_a_problem_no_document_in_focus_discusses_absta
     booking = "Booking appointment for a man with chronic kidney disease, eGFR 40. How do I treat his CKD?"
     assert plan(booking, []).lead == {"book", "appoint"} and not named_terms(plan(booking, []).lead, [])
     assert focus(booking, kidney).documents == ("k",)
+
+
+def test_a_sentence_for_the_patients_own_population_answers_under_its_own_kind():
+    """A pregnancy section's referral, for a pregnant woman, is her plan (it may lead the answer, as a referral); for
+    a question that does not say she is pregnant it stays a special-population statement."""
+    from bedside.answer.evidence import EvidencePassage
+    from bedside.answer.question import plan
+    from bedside.answer.selection import applicable
+    from bedside.answer.sentences import candidates
+    from bedside.model import DocumentId, PassageId
+
+    text = "Pregnancy\n\n- Offer an opt-out referral to the smoking service for pregnant women who smoke."
+    passage = EvidencePassage(PassageId("s#0"), DocumentId("s"), text, 0, section="Smoking > Pregnancy")
+    (cand,) = candidates([passage])
+    assert cand.category == "population"
+    pregnant = plan("Woman, 12 weeks pregnant, smokes 10 a day. Do I refer her?", [])
+    (kept,), specific = applicable([cand], pregnant, None)
+    assert kept.category == "escalation" and not kept.population and specific == {0}
+    unsaid = plan("Woman, 40, smokes 10 a day. Do I refer her?", [])
+    (kept,), _ = applicable([cand], unsaid, None)
+    assert kept.category == "population" and kept.population
+
+
+def test_an_ambiguous_abbreviation_is_read_as_the_evidence_uses_it():
+    """ "CO" is carbon monoxide in a smoking guideline's sentences and cardiac output in a sepsis guideline's."""
+    from bedside.answer.evidence import EvidencePassage
+    from bedside.answer.selection import resolved_terms
+    from bedside.answer.sentences import candidates
+    from bedside.model import DocumentId, PassageId
+
+    def groups(text: str):
+        return [[c] for c in candidates([EvidencePassage(PassageId("d#0"), DocumentId("d"), text, 0)])]
+
+    smoking = groups("Test carbon monoxide at the first antenatal appointment. Offer nicotine replacement therapy.")
+    sepsis = groups("Measure cardiac output when shock persists after fluids. Give noradrenaline for shock.")
+    assert resolved_terms("When do I re-test CO?", smoking) == {"carbon", "monoxid"}
+    assert resolved_terms("When do I re-test CO?", sepsis) == {"cardiac", "output"}
+    assert resolved_terms("When do I re-test CO?", groups("Offer nicotine replacement therapy daily.")) == frozenset()

@@ -15,7 +15,9 @@ from bedside.answer.applicability import Fit, applicability, fit
 from bedside.answer.focus import Focus
 from bedside.answer.parts import Part, decision_fit, decision_of
 from bedside.answer.question import QueryPlan
-from bedside.answer.sentences import Candidate, expanded_terms, terms_of
+from bedside.answer.sentences import Candidate, categorise, expanded_terms, terms_of
+from bedside.index.analysis import analyze, raw_tokens
+from bedside.vocabulary import load_vocabulary
 
 # Weights of the bottom-line choice for one part (tuned on the clinical_qa dev split with bench/clinical.py).
 W_PART = 1.0  # share of the part's own terms the sentence states
@@ -44,9 +46,14 @@ def applicable(cands: list[Candidate], plan: QueryPlan, focus: Focus | None) -> 
             related = c.passage.document_id in focus.related
             if not related or f is not Fit.APPLIES or not focus.names_problem(c.terms):
                 continue  # another document's sentence must be about this problem, for this patient
+        category = c.category
         if f is Fit.APPLIES and not a.general and plan.patient.described:
             specific.add(len(out))
-        out.append(replace(c, population=f is Fit.OTHER))
+            if category == "population":
+                # Under "Pregnancy" for a pregnant patient: what the sentence says for her (a referral, a test, a
+                # dose) is her regimen, not a special population's aside; its own words say which.
+                category = categorise(c.text, "")
+        out.append(replace(c, population=f is Fit.OTHER, category=category))
     return out, specific
 
 
@@ -78,7 +85,7 @@ def part_rankings(
     out: list[list[tuple[float, list[Candidate]]]] = []
     context = frozenset(plan.concepts)
     for part in _parts(plan):
-        own = part.terms | expanded_terms(part.text)
+        own = part.terms | expanded_terms(part.text) | resolved_terms(part.text, groups)
         ranked = _rank_for(part, own, groups, values, top, focus, leads)
         if not ranked and context:
             # "What should he switch to?", "Can I give the first dose now?": the part names nothing itself, or
@@ -86,6 +93,23 @@ def part_rankings(
             ranked = _rank_for(part, context, groups, values, top, focus, leads, fallback=True)
         out.append(ranked)
     return out
+
+
+def resolved_terms(text: str, groups: list[list[Candidate]]) -> frozenset[str]:
+    """Terms of the abbreviations in the text that have several expansions ("CO": carbon monoxide or cardiac output),
+    each read as the expansion the candidate sentences use most (none when they use none)."""
+    vocab = load_vocabulary()
+    out: set[str] = set()
+    for token in raw_tokens(text):
+        if len(token) < 2 or not (token.isupper() or any(c.isupper() for c in token[1:])):
+            continue
+        expansions = [frozenset(analyze(e)) for e in vocab.abbreviations.get(token, ())]
+        if len(expansions) < 2:
+            continue  # unambiguous ones are in expanded_terms already
+        uses = [sum(1 for g in groups if e <= g[0].terms) for e in expansions]
+        if max(uses) > 0:
+            out |= expansions[uses.index(max(uses))]
+    return frozenset(out)
 
 
 def _rank_for(
