@@ -386,3 +386,36 @@ def test_an_ambiguous_abbreviation_is_read_as_the_evidence_uses_it():
     assert resolved_terms("When do I re-test CO?", smoking) == {"carbon", "monoxid"}
     assert resolved_terms("When do I re-test CO?", sepsis) == {"cardiac", "output"}
     assert resolved_terms("When do I re-test CO?", groups("Offer nicotine replacement therapy daily.")) == frozenset()
+
+
+def test_the_sentence_whose_range_holds_the_patients_value_answers_is_it():
+    """ "Sodium 128 mmol/L, is it mild?": the sentence whose range or threshold the patient's own value falls in decides
+    it, before one that only names the condition; a range for another analyte, or another unit, does not."""
+    from bedside.answer.evidence import EvidencePassage
+    from bedside.answer.question import plan
+    from bedside.answer.selection import bottom_line, holds, measurements, part_rankings
+    from bedside.answer.sentences import candidates
+    from bedside.model import DocumentId, PassageId
+
+    question = "Woman of 70, sodium 128 mmol/L, Hb 131 g/L, no symptoms. Is this mild hyponatraemia?"
+    measured = measurements(question)
+    assert [(sorted(m.analyte), m.quantity.label) for m in measured] == [
+        (["sodium"], "128 mmol/l"), (["hb", "hemoglobin"], "131 g/l")
+    ]  # fmt: skip
+    text = (
+        "Hyponatraemia is diagnosed and graded on the serum sodium, and mild hyponatraemia often has no symptoms. "
+        "Mild hyponatraemia is a serum sodium of 130 to 135 mmol/L. "
+        "Moderate hyponatraemia is a serum sodium of 125 to 129 mmol/L. "
+        "Severe hyponatraemia is a serum sodium below 125 mmol/L. "
+        "A urine osmolality of 100 to 150 mmol/kg suggests high water intake."
+    )
+    cands = candidates(
+        [EvidencePassage(PassageId("n#0"), DocumentId("n"), text, 0, section="Hyponatraemia > Diagnosis")]
+    )
+    held = [c.text for c in cands if holds(c, measured)]
+    assert held == ["Moderate hyponatraemia is a serum sodium of 125 to 129 mmol/L."]
+    qplan = plan(question, [])
+    groups = [[c] for c in cands]
+    rankings = part_rankings(groups, {id(g): 1.0 for g in groups}, qplan, None, frozenset({"diagnosis", "key"}))
+    ((_, lead),) = bottom_line(qplan, rankings)
+    assert lead[0].text == "Moderate hyponatraemia is a serum sodium of 125 to 129 mmol/L."
