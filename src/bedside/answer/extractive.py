@@ -98,7 +98,7 @@ class ExtractiveOptions:
     bullets_per_section: int = 5
     # The sections that answer the question's type and parts (Treatment for "which antibiotic?", Monitoring for
     # "when do I recheck?") hold more than the others.
-    main_section_bullets: int = 8
+    main_section_bullets: int = 12
     max_statements: int = 22
     relative_floor: float = 0.45  # a sentence must score at least this share of the best sentence
     min_coverage: float = 0.5  # share of the question's concepts the evidence must mention at all
