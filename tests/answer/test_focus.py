@@ -419,3 +419,37 @@ def test_the_sentence_whose_range_holds_the_patients_value_answers_is_it():
     rankings = part_rankings(groups, {id(g): 1.0 for g in groups}, qplan, None, frozenset({"diagnosis", "key"}))
     ((_, lead),) = bottom_line(qplan, rankings)
     assert lead[0].text == "Moderate hyponatraemia is a serum sodium of 125 to 129 mmol/L."
+
+
+def test_what_the_question_opens_on_naming_brings_the_document_whose_subject_it_is():
+    """ "Allopurinol starting dose in a man with chronic kidney disease?": the kidney guideline matches more of the
+    words, but the question is about allopurinol, the subject of the gout guideline, which then answers it; when the
+    gout guideline is not among those retrieved, the question is not answered from the kidney guideline."""
+    from bedside.answer.focus import focus_of
+    from bedside.answer.patient import patient_of
+    from bedside.answer.question import plan
+    from bedside.answer.sentences import terms_of
+    from bedside.answer.topics import named_terms
+    from bedside.model import Document, DocumentId
+
+    kidney = Document(
+        DocumentId("k"), "Chronic kidney disease",
+        "In chronic kidney disease, measure eGFR once a year. Offer an SGLT2 inhibitor in chronic kidney disease.",
+        topics=("chronic kidney disease", "CKD", "eGFR"),
+    )  # fmt: skip
+    gout = Document(
+        DocumentId("g"), "Gout",
+        "Start allopurinol at 100 mg daily, lower in chronic kidney disease. Colchicine treats a gout flare.",
+        topics=("gout", "allopurinol", "colchicine"),
+    )  # fmt: skip
+    question = "Allopurinol starting dose in a man of 70 with chronic kidney disease, eGFR 25?"
+    qplan = plan(question, [])
+
+    def focus(docs: dict):
+        # the knowledge base names allopurinol in a subject (the gout guideline's, retrieved or not)
+        opening = named_terms(qplan.lead, docs.values(), lambda terms: terms & {"allopurinol"})
+        ask = terms_of(" ".join(p.text for p in qplan.parts))
+        return focus_of(terms_of(question), docs, patient_of(question), ask, opening=opening)
+
+    assert focus({"k": kidney, "g": gout}).documents == ("g",)
+    assert not focus({"k": kidney}).covered

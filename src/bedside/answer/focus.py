@@ -155,6 +155,14 @@ def focus_of(
             kept = [lead]
     named = conditions | opening
     unnamed = named - _mentioned(named, [docs[d] for d in kept])  # a problem no document in focus discusses
+    if unnamed & opening:
+        # What the question opens on naming ("Allopurinol starting dose in ... CKD", "Varenicline in pregnancy?") is
+        # the subject of another retrieved document: that one is about the question.
+        named_by = [d for d in sorted(about, key=lambda d: -about[d].score) if opening <= _subject_terms(subjects[d])]
+        fitting = [d for d in named_by if fit(subjects[d].population, patient) is not Fit.CONFLICT]
+        if fitting:
+            kept = fitting[:1]
+            unnamed = named - _mentioned(named, [docs[d] for d in kept])
     kept = [] if unknown or unnamed else kept
     problem = tuple(dict.fromkeys(p for d in kept for p in about[d].matched))
     # Below the focus but still about the problem, for this patient: their sentences that name it may join.
