@@ -239,6 +239,6 @@ def test_the_import_walk_sees_every_import():
     """Imports inside functions count, `from pkg import module` names the module, and parts cover by prefix."""
     found = _imports(PACKAGE / "answer" / "render.py")
     assert "bedside.model" in found and "bedside.answer.audience" in found  # the second inside a function
-    assert "bedside.text.sentences" in _imports(PACKAGE / "answer" / "audience.py")  # from bedside.text import ...
+    assert "bedside.text.sentences" in _imports(PACKAGE / "answer" / "readability.py")  # from bedside.text import ...
     assert _part_of("bedside.answer.render") == "answer" and _part_of("bedside.text.__init__") == "text"
     assert _part_of("bedside.nowhere") is None

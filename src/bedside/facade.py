@@ -260,6 +260,7 @@ class Bedside:
                 q, n, Filters(document_ids=frozenset(ids)), replace(self.searcher.config, depth=100)
             ),
             known_terms=self.lexical.known,
+            named_terms=self.lexical.named,
             collection_label=lambda name: self.kb.collection(name).label,
             documents=self.store.documents,
             today=stamp,

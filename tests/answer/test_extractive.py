@@ -120,12 +120,13 @@ def test_the_first_provenance_is_always_the_shown_sentence():
 
 
 def test_the_sections_a_question_asks_for_hold_more_than_the_others():
-    """ "Which drug, and how do I monitor it?": the sections for the drug and for monitoring may run past the usual
-    five bullets; a section nobody asked for (Critical warnings) stays at five."""
+    """ "Which drug, and how do I monitor it?": the sections for the drug and for monitoring hold up to twelve bullets;
+    a section nobody asked for (Critical warnings) stays at five."""
     from bedside.answer.extractive import ExtractiveOptions
     from bedside.answer.focus import Focus
 
-    drugs = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota")
+    drugs = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+             "nu", "xi")  # fmt: skip
     treatment = " ".join(f"Give {d}mab {10 * (i + 1)} mg daily for gout flares." for i, d in enumerate(drugs))
     monitoring = " ".join(f"Monitor {d}mab levels every {i + 2} weeks in gout." for i, d in enumerate(drugs))
     warnings = " ".join(f"Do not give {d}mab with {d}zole in gout." for d in drugs)
@@ -138,4 +139,5 @@ def test_the_sections_a_question_asks_for_hold_more_than_the_others():
     )
     size = {s.heading: len(s.statements) for s in answer.sections}
     assert size.pop("Critical warnings") == 5
-    assert sorted(size.values()) == [8, 8]  # monitoring, and the drugs (under "Treatment context" here)
+    # monitoring, and the drugs (under "Treatment context" here): twelve each of the thirteen left after the bottom line
+    assert sorted(size.values()) == [12, 12]

@@ -299,3 +299,157 @@ def test_a_model_drafts_only_from_passages_that_apply_to_the_patient(kb, monkeyp
     documents = kb.store.documents(sorted(docs))
     for p in handed[0]:  # a run of sentences keeps its exact place in the document
         assert documents[p.document_id].text[p.start : p.start + len(p.text)] == p.text
+
+
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        ("Lithium level 2.4 mmol/L in a 68-year-old, eGFR 35. Dialysis?", {"lithium"}),
+        ("GP: Rheumatoid arthritis flare at 30 weeks, on methotrexate. What now?", {"rheumatoid", "arthriti", "flare"}),
+        ("Nursing home: acute confirmed influenza in 3 residents. Who gets antivirals?", {"influenza"}),
+        ("72M, 80 kg, weakness for 2 hours. Alteplase dose?", set()),  # opens on the patient, not a problem
+        ("On oxycodone 40 mg bd for back pain. How fast to taper?", set()),  # a drug the patient is on: background
+        ("Why does autoimmune gastritis cause iron deficiency?", set()),  # opens on a question word
+    ],
+)
+def test_what_a_vignette_opens_on_naming(question, lead):
+    from bedside.answer.question import lead_terms
+
+    assert lead_terms(question) == lead
+
+
+def test_a_vignette_that_opens_on_a_problem_no_document_in_focus_discusses_abstains():
+    """ "Ulcerative colitis flare in a man with chronic kidney disease ...": a kidney guideline that never discusses
+    ulcerative colitis is not about the question, however well its words match the rest; the same guideline that does
+    discuss it is. A word that names nothing clinical ("Booking appointment") asks nothing of the documents."""
+    from bedside.answer.candidates import terms_of
+    from bedside.answer.focus import focus_of
+    from bedside.answer.patient import patient_of
+    from bedside.answer.question import plan
+    from bedside.answer.topics import named_terms
+    from bedside.model import Document, DocumentId
+
+    kidney = (
+        "In chronic kidney disease, measure eGFR once a year. Offer an SGLT2 inhibitor in chronic kidney disease. "
+        "Treat blood pressure in chronic kidney disease to below 120 mmHg."
+    )
+    colitis = " In ulcerative colitis with chronic kidney disease, avoid NSAIDs. Ulcerative colitis needs mesalazine."
+
+    def focus(question: str, text: str):
+        qplan = plan(question, [])
+        doc = Document(DocumentId("k"), "Chronic kidney disease", text, topics=("chronic kidney disease", "CKD"))
+        opening = named_terms(qplan.lead, [doc])  # "ulcerative colitis" is a concept of the vocabulary (UC)
+        ask = terms_of(" ".join(p.text for p in qplan.parts))
+        return focus_of(terms_of(question), {"k": doc}, patient_of(question), ask, opening=opening)
+
+    question = "Ulcerative colitis flare in a man with chronic kidney disease, eGFR 40. How do I treat his CKD?"
+    assert not focus(question, kidney).covered
+    assert focus(question, kidney + colitis).documents == ("k",)
+    booking = "Booking appointment for a man with chronic kidney disease, eGFR 40. How do I treat his CKD?"
+    assert plan(booking, []).lead == {"book", "appoint"} and not named_terms(plan(booking, []).lead, [])
+    assert focus(booking, kidney).documents == ("k",)
+
+
+def test_a_sentence_for_the_patients_own_population_answers_under_its_own_kind():
+    """A pregnancy section's referral, for a pregnant woman, is her plan (it may lead the answer, as a referral); for
+    a question that does not say she is pregnant it stays a special-population statement."""
+    from bedside.answer.candidates import candidates
+    from bedside.answer.evidence import EvidencePassage
+    from bedside.answer.question import plan
+    from bedside.answer.selection import applicable
+    from bedside.model import DocumentId, PassageId
+
+    text = "Pregnancy\n\n- Offer an opt-out referral to the smoking service for pregnant women who smoke."
+    passage = EvidencePassage(PassageId("s#0"), DocumentId("s"), text, 0, section="Smoking > Pregnancy")
+    (cand,) = candidates([passage])
+    assert cand.category == "population"
+    pregnant = plan("Woman, 12 weeks pregnant, smokes 10 a day. Do I refer her?", [])
+    (kept,), specific = applicable([cand], pregnant, None)
+    assert kept.category == "escalation" and not kept.population and specific == {0}
+    unsaid = plan("Woman, 40, smokes 10 a day. Do I refer her?", [])
+    (kept,), _ = applicable([cand], unsaid, None)
+    assert kept.category == "population" and kept.population
+
+
+def test_an_ambiguous_abbreviation_is_read_as_the_evidence_uses_it():
+    """ "CO" is carbon monoxide in a smoking guideline's sentences and cardiac output in a sepsis guideline's."""
+    from bedside.answer.candidates import candidates
+    from bedside.answer.evidence import EvidencePassage
+    from bedside.answer.selection import resolved_terms
+    from bedside.model import DocumentId, PassageId
+
+    def groups(text: str):
+        return [[c] for c in candidates([EvidencePassage(PassageId("d#0"), DocumentId("d"), text, 0)])]
+
+    smoking = groups("Test carbon monoxide at the first antenatal appointment. Offer nicotine replacement therapy.")
+    sepsis = groups("Measure cardiac output when shock persists after fluids. Give noradrenaline for shock.")
+    assert resolved_terms("When do I re-test CO?", smoking) == {"carbon", "monoxid"}
+    assert resolved_terms("When do I re-test CO?", sepsis) == {"cardiac", "output"}
+    assert resolved_terms("When do I re-test CO?", groups("Offer nicotine replacement therapy daily.")) == frozenset()
+
+
+def test_the_sentence_whose_range_holds_the_patients_value_answers_is_it():
+    """ "Sodium 128 mmol/L, is it mild?": the sentence whose range or threshold the patient's own value falls in decides
+    it, before one that only names the condition; a range for another analyte, or another unit, does not."""
+    from bedside.answer.candidates import candidates
+    from bedside.answer.evidence import EvidencePassage
+    from bedside.answer.question import plan
+    from bedside.answer.selection import bottom_line, holds, measurements, part_rankings
+    from bedside.model import DocumentId, PassageId
+
+    question = "Woman of 70, sodium 128 mmol/L, Hb 131 g/L, no symptoms. Is this mild hyponatraemia?"
+    measured = measurements(question)
+    assert [(sorted(m.analyte), m.quantity.label) for m in measured] == [
+        (["sodium"], "128 mmol/l"), (["hb", "hemoglobin"], "131 g/l")
+    ]  # fmt: skip
+    text = (
+        "Hyponatraemia is diagnosed and graded on the serum sodium, and mild hyponatraemia often has no symptoms. "
+        "Mild hyponatraemia is a serum sodium of 130 to 135 mmol/L. "
+        "Moderate hyponatraemia is a serum sodium of 125 to 129 mmol/L. "
+        "Severe hyponatraemia is a serum sodium below 125 mmol/L. "
+        "A urine osmolality of 100 to 150 mmol/kg suggests high water intake."
+    )
+    cands = candidates(
+        [EvidencePassage(PassageId("n#0"), DocumentId("n"), text, 0, section="Hyponatraemia > Diagnosis")]
+    )
+    held = [c.text for c in cands if holds(c, measured)]
+    assert held == ["Moderate hyponatraemia is a serum sodium of 125 to 129 mmol/L."]
+    qplan = plan(question, [])
+    groups = [[c] for c in cands]
+    rankings = part_rankings(groups, {id(g): 1.0 for g in groups}, qplan, None, frozenset({"diagnosis", "key"}))
+    ((_, lead),) = bottom_line(qplan, rankings)
+    assert lead[0].text == "Moderate hyponatraemia is a serum sodium of 125 to 129 mmol/L."
+
+
+def test_what_the_question_opens_on_naming_brings_the_document_whose_subject_it_is():
+    """ "Allopurinol starting dose in a man with chronic kidney disease?": the kidney guideline matches more of the
+    words, but the question is about allopurinol, the subject of the gout guideline, which then answers it; when the
+    gout guideline is not among those retrieved, the question is not answered from the kidney guideline."""
+    from bedside.answer.candidates import terms_of
+    from bedside.answer.focus import focus_of
+    from bedside.answer.patient import patient_of
+    from bedside.answer.question import plan
+    from bedside.answer.topics import named_terms
+    from bedside.model import Document, DocumentId
+
+    kidney = Document(
+        DocumentId("k"), "Chronic kidney disease",
+        "In chronic kidney disease, measure eGFR once a year. Offer an SGLT2 inhibitor in chronic kidney disease.",
+        topics=("chronic kidney disease", "CKD", "eGFR"),
+    )  # fmt: skip
+    gout = Document(
+        DocumentId("g"), "Gout",
+        "Start allopurinol at 100 mg daily, lower in chronic kidney disease. Colchicine treats a gout flare.",
+        topics=("gout", "allopurinol", "colchicine"),
+    )  # fmt: skip
+    question = "Allopurinol starting dose in a man of 70 with chronic kidney disease, eGFR 25?"
+    qplan = plan(question, [])
+
+    def focus(docs: dict):
+        # the knowledge base names allopurinol in a subject (the gout guideline's, retrieved or not)
+        opening = named_terms(qplan.lead, docs.values(), lambda terms: terms & {"allopurinol"})
+        ask = terms_of(" ".join(p.text for p in qplan.parts))
+        return focus_of(terms_of(question), docs, patient_of(question), ask, opening=opening)
+
+    assert focus({"k": kidney, "g": gout}).documents == ("g",)
+    assert not focus({"k": kidney}).covered

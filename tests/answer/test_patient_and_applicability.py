@@ -40,6 +40,26 @@ def test_kidney_function_weight_and_conditions():
 
 
 @pytest.mark.parametrize(
+    ("text", "egfr"),
+    [
+        ("81F on apixaban, eGFR now 24 (39 last year)", 24.0),
+        ("eGFR has fallen to 33 since the winter", 33.0),
+        ("his eGFR of 52 is stable", 52.0),
+        ("creatinine clearance 48 mL/min", 48.0),
+        ("stable kidneys, eGFR 70.", 70.0),  # the full stop ends the sentence, not a decimal
+        ("eGFR 7.5 would be unusual", None),  # not a whole number: not read as 7
+    ],
+)
+def test_kidney_function_as_clinicians_write_it(text, egfr):
+    p = patient_of(text)
+    assert p.egfr == egfr
+    if egfr is not None and egfr < 60:
+        # a sentence for eGFR below 30 applies (or conflicts) by the patient's own value, not as another population
+        below_30 = applicability("Metformin is contraindicated in adults with an eGFR below 30 mL/min/1.73 m2.")
+        assert fit(below_30, p) is (Fit.APPLIES if egfr < 30 else Fit.CONFLICT)
+
+
+@pytest.mark.parametrize(
     ("sentence", "expected"),
     [
         ("In adults aged 18 to 64, give 500 mg.", Applicability(age_min=18.0, age_max=65.0)),

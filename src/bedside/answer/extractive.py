@@ -3,7 +3,8 @@
 Sentences are scored for relevance to the question (concept coverage, query-term overlap, the passage's
 retrieval rank), for specificity (doses, thresholds, percentages) and for the strength of their source
 (guidelines first, newer first, other things equal); each goes into the one section it fits best; near-duplicates
-from different sources become one bullet citing both. A statement never joins words from two sources.
+from different sources become one bullet citing both (bedside.answer.merging). A statement never joins words from
+two sources. The answer's heading restates the question (bedside.answer.titles).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from bedside.answer.candidates import Candidate, candidates, continued, terms_of
 from bedside.answer.evidence import EvidencePassage, renumber
 from bedside.answer.focus import Focus
 from bedside.answer.injection import addresses_model
+from bedside.answer.merging import pick
 from bedside.answer.question import QueryPlan, concepts_of
+from bedside.answer.titles import title_for as title_for  # the answer's heading; callers import it from here too
 from bedside.model import Answer, AnswerSection, EvidenceType, QuestionType, Statement
 from bedside.text.analysis import analyze
 
@@ -98,7 +101,7 @@ class ExtractiveOptions:
     bullets_per_section: int = 5
     # The sections that answer the question's type and parts (Treatment for "which antibiotic?", Monitoring for
     # "when do I recheck?") hold more than the others.
-    main_section_bullets: int = 8
+    main_section_bullets: int = 12
     max_statements: int = 22
     relative_floor: float = 0.45  # a sentence must score at least this share of the best sentence
     min_coverage: float = 0.5  # share of the question's concepts the evidence must mention at all
@@ -208,10 +211,6 @@ def category_of(c: Candidate, plan: QueryPlan) -> str:
     return c.category
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
 def _statement(group: list[Candidate], kind: str, extend: bool = False) -> Statement:
     if extend and len(group) == 1:  # never for a merged bullet: the other sources said only the first sentence
         group = [continued(group[0])]
@@ -221,56 +220,6 @@ def _statement(group: list[Candidate], kind: str, extend: bool = False) -> State
         provenance=tuple(c.passage.provenance(c.a, c.b) for c in group),
         kind=kind,
     )
-
-
-def _pick(
-    ranked: list[tuple[float, Candidate]], options: ExtractiveOptions, concepts: set[str],
-    about: frozenset[str] = frozenset(),
-) -> list[list[Candidate]]:  # fmt: skip
-    """Keep good sentences about the question, merging near-duplicates from different documents into one group."""
-    groups: list[list[Candidate]] = []
-    if not ranked:
-        return groups
-    common = _common_terms([c for _, c in ranked])
-    floor = ranked[0][0] * options.relative_floor
-    for value, c in ranked:
-        if value < floor:
-            break
-        if concepts and not concepts & c.terms and c.passage.document_id not in about:
-            continue  # says nothing about what was asked, however well its passage ranked
-        for group in groups:
-            if _duplicates(group[0], c, common, options):
-                if all(g.passage.document_id != c.passage.document_id for g in group):
-                    group.append(c)  # another source says the same: cite both
-                break
-        else:
-            groups.append([c])
-    return groups
-
-
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-
-
-def _common_terms(cands: list[Candidate]) -> frozenset[str]:
-    """Terms in more than a quarter of the candidate sentences: the question's context ("DVT or PE", the issuer),
-    which every sentence shares and which says nothing about whether two sentences state the same fact."""
-    counts: dict[str, int] = {}
-    for c in cands:
-        for t in c.terms:
-            counts[t] = counts.get(t, 0) + 1
-    return frozenset(t for t, n in counts.items() if n > max(2, len(cands) // 4))
-
-
-def _duplicates(a: Candidate, b: Candidate, common: frozenset[str], options: ExtractiveOptions) -> bool:
-    """Whether two sentences state the same fact: most of their words in common, or most of their distinctive
-    words (context set aside) with the same numbers ("Do not use an INR range below 2.0-3.0" and "ASH recommends an
-    INR range of 2.0-3.0")."""
-    if _jaccard(a.terms, b.terms) >= options.duplicate_jaccard:
-        return True
-    if _NUMBER.findall(a.text) != _NUMBER.findall(b.text):
-        return False
-    da, db = a.terms - common, b.terms - common
-    return len(da & db) >= 3 and _jaccard(da, db) >= options.duplicate_distinct
 
 
 def _completes(plan: QueryPlan, layout: str) -> bool:
@@ -375,8 +324,11 @@ def compose(
     # A sentence of a document about the question's problem may answer it in words the question did not use
     # ("Limit the rise in serum sodium ..." for "what is the maximum correction?").
     about = frozenset(focus.documents) if focus is not None else frozenset()
-    groups = _pick(ranked, options, set(plan.concepts) | set(concepts_of(" ".join(plan.expansions))), about)
     concepts = set(plan.concepts)
+    groups = pick(
+        ranked, concepts | set(concepts_of(" ".join(plan.expansions))), about, relative_floor=options.relative_floor,
+        same=options.duplicate_jaccard, same_distinct=options.duplicate_distinct,
+    )  # fmt: skip
     if not groups or (focus is None and concepts and not any(concepts & g[0].terms for g in groups[:3])):
         return insufficient(plan, passages)
     if focus is not None:
@@ -420,54 +372,3 @@ def insufficient(plan: QueryPlan, passages: list[EvidencePassage]) -> Answer:
         references=refs.references(), insufficient_evidence=True, question_type=plan.type,
         searched=(plan.search_query,),
     )  # fmt: skip
-
-
-_SMALL_WORDS = frozenset("a an and as at but by for in nor of on or the to vs with without".split())
-_LEADS = ("what is the", "what are the", "what is", "what are", "describe the", "tell me about the", "tell me about")
-_NOUNS = {
-    "treatment": "Treatment", "management": "Management", "first-line treatment": "First-Line Treatment",
-    "dose": "Dosing", "dosing": "Dosing", "dosage": "Dosing", "diagnosis": "Diagnosis", "monitoring": "Monitoring",
-    "prognosis": "Prognosis", "cause": "Causes", "causes": "Causes",
-}  # fmt: skip
-
-
-def title_for(plan: QueryPlan) -> str:
-    """The question restated as a heading ("Treatment of Concurrent Iron and Vitamin B12 Deficiency"); a question
-    that is not restated keeps its question mark ("Is Metformin Safe in Pregnancy?")."""
-    asked = plan.question.strip()
-    text = asked.rstrip("?.! ")
-    restated = _restated(text)
-    if restated != text:
-        return _title_case(restated)
-    return _title_case(text) + ("?" if asked.endswith("?") else "")
-
-
-def _restated(text: str) -> str:
-    """Restate "What is the treatment for X" as "Treatment of X"; any other text stays as it is."""
-    low = text.lower()
-    for lead in _LEADS:
-        if not low.startswith(lead + " "):
-            continue
-        rest, rest_low = text[len(lead) + 1 :], low[len(lead) + 1 :]
-        for noun, label in sorted(_NOUNS.items(), key=lambda kv: -len(kv[0])):
-            for joiner in (" for ", " of ", " in "):
-                if rest_low.startswith(noun + joiner):
-                    text = f"{label} of {rest[len(noun) + len(joiner) :]}"
-                    break
-            else:
-                continue
-            break
-        break
-    return text
-
-
-def _title_case(text: str) -> str:
-    out = []
-    for i, w in enumerate(text.split()):
-        if any(c.isupper() for c in w[1:]) or any(c.isdigit() for c in w) or w.isupper():
-            out.append(w)  # B12, IDA, HbA1c: keep as written
-        elif i > 0 and w.lower() in _SMALL_WORDS:
-            out.append(w.lower())
-        else:
-            out.append(w[:1].upper() + w[1:])
-    return " ".join(out)

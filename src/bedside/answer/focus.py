@@ -122,13 +122,15 @@ def focus_of(
     known: Callable[[frozenset[str]], frozenset[str]] | None = None, problems: Sequence[frozenset[str]] = (),
     background: frozenset[str] = frozenset(), shares: Mapping[str, float] | None = None,
     conditions: frozenset[str] = frozenset(), support: Mapping[str, float] | None = None,
+    opening: frozenset[str] = frozenset(),
 ) -> Focus:  # fmt: skip
     """Rank the documents by how much the question is about their subject; keep those about it that fit the patient.
     A document narrowed to a population or condition the question does not place the patient in (a pregnancy
     guideline for a question that does not mention pregnancy) joins only when no document without that narrowing is
     about the question. A question about several problems at once (`problems`: "iron and vitamin B12 deficiency")
     keeps the documents about each. Nothing is in focus when a part of the question names only what no document
-    mentions, or when no document in focus says a word about the disease the question opens on (`conditions`)."""
+    mentions, or when no document in focus discusses the disease the question opens on (`conditions`) or what it
+    opens on naming (`opening`: "Lithium level 2.4 mmol/L ...", "Gestational diabetes at 30 weeks ...")."""
     unknown = unknown_parts(parts, docs, known)
     subjects: dict[str, Subject] = {d: subject_of(doc) for d, doc in docs.items()}
     weights = term_weights(subjects.values())
@@ -151,7 +153,16 @@ def focus_of(
         lead = _lead(about, support, subjects, patient)
         if lead is not None and lead not in kept and conditions <= _subject_terms(subjects[lead]):
             kept = [lead]
-    unnamed = conditions - _mentioned(conditions, [docs[d] for d in kept])  # a disease no document in focus discusses
+    named = conditions | opening
+    unnamed = named - _mentioned(named, [docs[d] for d in kept])  # a problem no document in focus discusses
+    if unnamed & opening:
+        # What the question opens on naming ("Allopurinol starting dose in ... CKD", "Varenicline in pregnancy?") is
+        # the subject of another retrieved document: that one is about the question.
+        named_by = [d for d in sorted(about, key=lambda d: -about[d].score) if opening <= _subject_terms(subjects[d])]
+        fitting = [d for d in named_by if fit(subjects[d].population, patient) is not Fit.CONFLICT]
+        if fitting:
+            kept = fitting[:1]
+            unnamed = named - _mentioned(named, [docs[d] for d in kept])
     kept = [] if unknown or unnamed else kept
     problem = tuple(dict.fromkeys(p for d in kept for p in about[d].matched))
     # Below the focus but still about the problem, for this patient: their sentences that name it may join.

@@ -30,7 +30,12 @@ _GESTATION_WEEKS = re.compile(r"\b(\d{1,2})\s*(?:\+\d\s*)?weeks?'?\s*(?:pregnant
 _TRIMESTER = re.compile(r"\b(first|second|third|1st|2nd|3rd)\s+trimester\b", re.I)
 _POSTPARTUM = re.compile(r"\b(postpartum|post-partum|postnatal|after (?:giving )?birth|after delivery)\b", re.I)
 _BREASTFEEDING = re.compile(r"\b(breast-?feeding|lactating|nursing mother)\b", re.I)
-_EGFR = re.compile(r"\b(?:e?GFR|CrCl|creatinine clearance)\s*(?:of|is|was|=|:|~|<|>)?\s*(\d{1,3})", re.I)
+# "eGFR 35", "eGFR of 35", "eGFR now 27", "eGFR has fallen to 27", "creatinine clearance 85 mL/min".
+_EGFR = re.compile(
+    r"\b(?:e?GFR|CrCl|creatinine clearance)\s*(?:(?:of|is|was|now|today|has|had|fallen|dropped|down|to|=|:|~|<|>)\s*)"
+    r"{0,3}(\d{1,3})(?!\d|\.\d)",
+    re.I,
+)
 _WEIGHT = re.compile(r"\b(\d{1,3}(?:\.\d)?)\s*kg\b(?!\s*/)", re.I)
 
 # Conditions that change what applies to a patient, named as clinicians write them. Each is a key that sentence

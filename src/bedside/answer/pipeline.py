@@ -19,6 +19,7 @@ from bedside.answer.injection import addresses_model
 from bedside.answer.patient import Patient
 from bedside.answer.question import QueryPlan, plan
 from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
+from bedside.answer.topics import named_terms
 from bedside.errors import InvalidInput, UpstreamError
 from bedside.model import Answer, Document, DocumentId, EvidenceType, PassageId, SearchHit
 from bedside.text.analysis import analyze
@@ -54,6 +55,8 @@ class AskContext:
     search_in: Callable[[str, int, Sequence[str]], list[SearchHit]] | None = None
     # The analysed terms the knowledge base has at all (for what a question names that bedside has never read of).
     known_terms: Callable[[frozenset[str]], frozenset[str]] | None = None
+    # The analysed terms some document's title, topics or section headings use (what the knowledge base names).
+    named_terms: Callable[[frozenset[str]], frozenset[str]] | None = None
     # A named collection's label for its references ("Local protocol"); None: the collection's name.
     collection_label: Callable[[str], str] | None = None
 
@@ -172,6 +175,7 @@ def answer_question(
         focus = focus_of(
             question_terms(qplan), docs, qplan.patient, ask, qplan.parts, ctx.known_terms, problems,
             background_terms(qplan), expansion_shares(qplan), head_conditions(qplan), retrieval_support(hits),
+            named_terms(qplan.lead - background_terms(qplan), docs.values(), ctx.named_terms),
         )  # fmt: skip
         focus = local_first(focus, hits, qplan.patient)
         if focus.covered and ctx.search_in is not None:

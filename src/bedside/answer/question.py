@@ -48,7 +48,8 @@ _GENERIC = frozenset(
         "best option options approach dose dosing dosage regimen patient patients adult adults people person "
         "diagnosis diagnose test tests testing monitor monitoring follow up should used use give given take "
         "concurrent combined coexisting both also about guideline guidelines evidence effective safe threshold "
-        "thresholds confirm often check level levels cut off value values way ways role roles effect effects "
+        "thresholds confirm often check level levels cut off cutoff cutoffs value values way ways role roles effect "
+        "effects "
         "associated association function functions involved relationship related list known main common type types"
         " need needs now straight away still start stop much long often next do does did can could would yes no "
         "suspected suspect new known s els else either go going get getting well end add quick one ones anything "
@@ -71,6 +72,7 @@ class QueryPlan:
     subqueries: tuple[str, ...] = ()  # one per coordinated condition ("iron and B12 deficiency")
     patient: Patient = field(default_factory=Patient)  # who the question is about, as far as it says
     parts: tuple[Part, ...] = ()  # what it asks, one part per coordinated question
+    lead: frozenset[str] = frozenset()  # what the question opens on naming ("Lithium level ...": lithium)
 
 
 def question_type(question: str) -> QuestionType:
@@ -103,6 +105,47 @@ def expansions_of(text: str) -> tuple[str, ...]:
         if any(c.isupper() for c in token[1:]) or token.isupper() or any(c.isdigit() for c in token):
             out.extend(vocab.expansions(token))
     return tuple(dict.fromkeys(out))
+
+
+# A vignette that opens on a name states its problem there ("Lithium level 2.4 mmol/L in a 68-year-old ...",
+# "Gestational diabetes at 30 weeks, ..."): the words before the first preposition, number or punctuation, after a
+# speaker's label ("GP:", "Nursing home:").
+_SPEAKER = re.compile(r"^\s*[A-Za-z][\w' ]{0,18}:\s+")
+_LEAD_WORD = re.compile(r"[A-Za-z][\w'’+-]*")
+LEAD_WORDS = 4
+# Words that say how or in whom a problem presents, not which problem it is.
+_QUALIFIER_WORDS = frozenset(
+    analyze(
+        "acute chronic new newly known suspected confirmed positive negative lower upper left right unilateral "
+        "bilateral mild moderate severe recurrent early late first second primary secondary persistent possible "
+        "probable one two three four five six man woman men women boy girl baby patient resident"
+    )
+)
+
+
+def lead_of(question: str) -> str:
+    """The words a question opens on before its first preposition, number or punctuation ("" when it opens on a
+    question word, a preposition or a number: "On oxycodone ...", "72M, ...", "Why do ...")."""
+    text = _SPEAKER.sub("", question, count=1)
+    words: list[str] = []
+    for m in re.finditer(r"\S+", text):
+        token = m.group()
+        word = _LEAD_WORD.fullmatch(token.rstrip(",.;:?!"))
+        if word is None or word.group().lower() in STOP_WORDS or _YES_NO_START.match(word.group()):
+            break
+        words.append(word.group())
+        if token != word.group() or len(words) >= LEAD_WORDS:
+            break  # punctuation ends the phrase
+    return " ".join(words)
+
+
+def lead_terms(question: str) -> frozenset[str]:
+    """The analysed terms of what a question opens on naming, without generic words, qualifiers ("acute",
+    "positive") and abbreviation-length terms."""
+    return frozenset(
+        t for t in analyze(lead_of(question))
+        if t not in _GENERIC and t not in _QUALIFIER_WORDS and len(t) > 2 and not t.isdigit()
+    )  # fmt: skip
 
 
 _FOLLOW_UP = re.compile(
@@ -166,4 +209,5 @@ def plan(question: str, previous: list[str] | None = None) -> QueryPlan:
         expansions=expansions_of(search),
         patient=patient_of(search),
         parts=parts_of(question, _GENERIC),
+        lead=lead_terms(question),
     )

@@ -9,13 +9,19 @@ outside the topic focus must name the question's problem itself and apply to thi
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from functools import lru_cache
 
 from bedside.answer.applicability import Fit, applicability, fit
-from bedside.answer.candidates import Candidate, expanded_terms, terms_of
+from bedside.answer.candidates import Candidate, categorise, expanded_terms, terms_of
 from bedside.answer.focus import Focus
 from bedside.answer.parts import Part, decision_fit, decision_of
 from bedside.answer.question import QueryPlan
+from bedside.text.analysis import analyze, raw_tokens
+from bedside.text.quantities import Quantity, quantities
+from bedside.text.vocabulary import load_vocabulary
 
 # Weights of the bottom-line choice for one part (tuned on the clinical_qa dev split with bench/clinical.py).
 W_PART = 1.0  # share of the part's own terms the sentence states
@@ -24,6 +30,7 @@ W_SCORE = 0.5  # its overall relevance score, relative to the best sentence's
 W_PART_FALLBACK, W_SCORE_FALLBACK = 0.5, 1.5  # the same for a part ranked on the whole question's words
 W_SPECIFIC = 0.15  # it names the patient's own population (pregnancy for a pregnant patient): more specific
 W_HEADING = 0.3  # its source section is where that kind of answer lives ("Dosing" for a dose)
+W_VALUE = 0.8  # its range or threshold holds the patient's own measurement ("180-350 ng/L" for "B12 230 ng/L")
 MAX_BOTTOM = 3
 DECIDES_SHARE = 0.6  # a sentence decides a yes/no part only if it names at least this share of the part's terms
 
@@ -44,9 +51,14 @@ def applicable(cands: list[Candidate], plan: QueryPlan, focus: Focus | None) -> 
             related = c.passage.document_id in focus.related
             if not related or f is not Fit.APPLIES or not focus.names_problem(c.terms):
                 continue  # another document's sentence must be about this problem, for this patient
+        category = c.category
         if f is Fit.APPLIES and not a.general and plan.patient.described:
             specific.add(len(out))
-        out.append(replace(c, population=f is Fit.OTHER))
+            if category == "population":
+                # Under "Pregnancy" for a pregnant patient: what the sentence says for her (a referral, a test, a
+                # dose) is her regimen, not a special population's aside; its own words say which.
+                category = categorise(c.text, "")
+        out.append(replace(c, population=f is Fit.OTHER, category=category))
     return out, specific
 
 
@@ -75,22 +87,40 @@ def part_rankings(
     the kind of answer asked, their section heading's fit, and their overall score. Only sentences from a document
     in focus, about this patient, in a category that may lead."""
     top = max(values.values(), default=0.0) or 1.0
+    measured = measurements(plan.question)
     out: list[list[tuple[float, list[Candidate]]]] = []
     context = frozenset(plan.concepts)
     for part in _parts(plan):
-        own = part.terms | expanded_terms(part.text)
-        ranked = _rank_for(part, own, groups, values, top, focus, leads)
+        own = part.terms | expanded_terms(part.text) | resolved_terms(part.text, groups)
+        ranked = _rank_for(part, own, groups, values, top, focus, leads, measured)
         if not ranked and context:
             # "What should he switch to?", "Can I give the first dose now?": the part names nothing itself, or
             # nothing any sentence says; the question's own words say what it is about.
-            ranked = _rank_for(part, context, groups, values, top, focus, leads, fallback=True)
+            ranked = _rank_for(part, context, groups, values, top, focus, leads, measured, fallback=True)
         out.append(ranked)
     return out
 
 
+def resolved_terms(text: str, groups: list[list[Candidate]]) -> frozenset[str]:
+    """Terms of the abbreviations in the text that have several expansions ("CO": carbon monoxide or cardiac output),
+    each read as the expansion the candidate sentences use most (none when they use none)."""
+    vocab = load_vocabulary()
+    out: set[str] = set()
+    for token in raw_tokens(text):
+        if len(token) < 2 or not (token.isupper() or any(c.isupper() for c in token[1:])):
+            continue
+        expansions = [frozenset(analyze(e)) for e in vocab.abbreviations.get(token, ())]
+        if len(expansions) < 2:
+            continue  # unambiguous ones are in expanded_terms already
+        uses = [sum(1 for g in groups if e <= g[0].terms) for e in expansions]
+        if max(uses) > 0:
+            out |= expansions[uses.index(max(uses))]
+    return frozenset(out)
+
+
 def _rank_for(
     part: Part, terms: frozenset[str], groups: list[list[Candidate]], values: dict[int, float], top: float,
-    focus: Focus | None, leads: frozenset[str], fallback: bool = False,
+    focus: Focus | None, leads: frozenset[str], measured: Sequence[Measurement] = (), fallback: bool = False,
 ) -> list[tuple[float, list[Candidate]]]:  # fmt: skip
     # A part that names nothing itself ("What do I give?") is ranked on the whole question's words, which a
     # sentence can share without answering it (the vignette's "asthma" in a step-down sentence for an acute attack):
@@ -114,10 +144,70 @@ def _rank_for(
         value = (
             wp * overlap + W_DECISION * fits + ws * values[id(g)] / top
             + (W_HEADING if heading is not None and heading.search(c.heading) else 0.0)
+            + (W_VALUE if holds(c, measured) else 0.0)
         )  # fmt: skip
         ranked.append((value, g))
     ranked.sort(key=lambda t: -t[0])
     return ranked
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """A value the question gives for the patient ("B12 230 ng/L"): what was measured (analysed terms, abbreviations
+    expanded) and the quantity."""
+
+    analyte: frozenset[str]
+    quantity: Quantity
+
+
+# "B12 230 ng/L", "ferritin 380 µg/L", "TSAT 22%", "Hb of 94 g/L": a name, then a number with its unit.
+_MEASURED = re.compile(
+    r"\b(?P<name>[A-Za-z][A-Za-z0-9+-]*)\s+(?:(?:is|was|of|now|at|level)\s+){0,2}(?P<value>\d+(?:\.\d+)?\s*[^\s,;()]+)"
+)
+
+
+def measurements(question: str) -> tuple[Measurement, ...]:
+    """The patient's measurements the question states, each with its unit (a bare number says too little)."""
+    out: list[Measurement] = []
+    for m in _MEASURED.finditer(question):
+        found = quantities(m.group("value"))
+        name = m.group("name")
+        analyte = terms_of(" ".join((name, *load_vocabulary().expansions(name))))  # "Hb": haemoglobin too
+        if found and found[0].unit and len(found[0].values) == 1 and found[0].unit not in _AGES and analyte:
+            out.append(Measurement(analyte, found[0]))
+    return tuple(out)
+
+
+_AGES = frozenset(("years", "months", "weeks", "days", "hours", "minutes"))
+
+
+def holds(c: Candidate, measured: Sequence[Measurement]) -> bool:
+    """Whether the sentence gives a range or threshold, for something the patient had measured, that the patient's
+    value falls in ("total B12 of 180-350 ng/L is indeterminate" for B12 230 ng/L)."""
+    if not measured:
+        return False
+    stated = [q for q in _quantities(c.text) if len(q.values) == 2 or q.comparator]
+    for m in measured:
+        if not m.analyte & c.terms:
+            continue
+        unit, (value,) = m.quantity.key()
+        for q in stated:
+            qunit, bounds = q.key()
+            if qunit == unit and _within(value, bounds, q.comparator):
+                return True
+    return False
+
+
+@lru_cache(maxsize=8192)
+def _quantities(text: str) -> tuple[Quantity, ...]:
+    return tuple(quantities(text))
+
+
+def _within(value: Decimal, bounds: tuple[Decimal, ...], comparator: str) -> bool:
+    if len(bounds) == 2:
+        return bounds[0] <= value <= bounds[1]
+    limit = bounds[0]
+    return {"<": value < limit, "<=": value <= limit, ">": value > limit, ">=": value >= limit}.get(comparator, False)
 
 
 def undecided(part: Part, group: list[Candidate]) -> bool:

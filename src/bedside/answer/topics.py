@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -20,6 +20,7 @@ from bedside.answer.applicability import Applicability, applicability
 from bedside.answer.candidates import terms_of
 from bedside.model import Document
 from bedside.text.analysis import analyze
+from bedside.text.vocabulary import load_vocabulary
 
 # Title words that say what the document does with its subject, not what the subject is.
 _TASK_WORDS = frozenset(
@@ -226,3 +227,25 @@ def term_weights(subjects: Iterable[Subject]) -> dict[str, float]:
             df[t] = df.get(t, 0) + 1
     n = max(len(subjects), 1)
     return {t: math.log(1 + n / d) for t, d in df.items()}
+
+
+@lru_cache(maxsize=1)
+def vocabulary_terms() -> frozenset[str]:
+    """The analysed terms of the curated vocabulary's concepts (abbreviation expansions and synonym groups): words
+    that name a condition, drug or test ("gestational" through GDM), whether or not a document's subject does."""
+    vocab = load_vocabulary()
+    phrases = [e for expansions in vocab.abbreviations.values() for e in expansions]
+    phrases += [t for group in vocab.synonym_groups for t in group]
+    return frozenset(t for p in phrases for t in analyze(p))
+
+
+def named_terms(
+    terms: frozenset[str], docs: Iterable[Document], subjects: Callable[[frozenset[str]], frozenset[str]] | None = None
+) -> frozenset[str]:
+    """The terms that name something clinical: a concept of the vocabulary, or a word some document's title, topics
+    or section headings use (`subjects`, the knowledge base's; without it, the subjects of `docs`)."""
+    if subjects is not None:
+        known = subjects(terms)
+    else:
+        known = frozenset(t for d in docs for p in subject_of(d).phrases for t in p.expanded)
+    return terms & (vocabulary_terms() | known)

@@ -172,6 +172,11 @@ class LexicalIndex:
         searcher = self.index.searcher()
         return frozenset(t for t in terms if searcher.doc_freq("text", t) or searcher.doc_freq("context", t))
 
+    def named(self, terms: Iterable[str]) -> frozenset[str]:
+        """The analysed terms that some document's title, section headings or topics use."""
+        searcher = self.index.searcher()
+        return frozenset(t for t in terms if searcher.doc_freq("context", t))
+
     def _term(self, term: str, field: str, weight: float) -> tantivy.Query:
         q = tantivy.Query.term_query(self.schema, field, term, index_option="freq")
         return q if weight == 1.0 else tantivy.Query.boost_query(q, weight)

@@ -277,9 +277,16 @@ class MilvusLexicalIndex(_MilvusCollection):
 
     def known(self, terms: Iterable[str]) -> frozenset[str]:
         """The analysed terms that occur in at least one indexed passage (its text or its document's context)."""
+        return self._occurring(terms, ("text", "context"))
+
+    def named(self, terms: Iterable[str]) -> frozenset[str]:
+        """The analysed terms that some document's title, section headings or topics use."""
+        return self._occurring(terms, ("context",))
+
+    def _occurring(self, terms: Iterable[str], fields: tuple[str, ...]) -> frozenset[str]:
         found = []
         for term in dict.fromkeys(terms):
-            for field in ("text", "context"):
+            for field in fields:
                 hits = self.client.search(
                     self.collection, data=[term_token(term)], anns_field=f"{field}_bm25", limit=1,
                     search_params={"metric_type": "BM25"}, output_fields=["seq"],

@@ -152,6 +152,10 @@ class LexicalRetriever(Protocol):
         """The analysed terms that occur in at least one indexed passage."""
         ...
 
+    def named(self, terms: Iterable[str]) -> frozenset[str]:
+        """The analysed terms that some document's title, section headings or topics use."""
+        ...
+
 
 class DenseRetriever(Protocol):
     """Nearest passages to an embedded query."""
