@@ -31,6 +31,7 @@ from bedside.index.snapshot import ETYPES, Snapshot, read_meta, term_key, title_
 from bedside.index.snapshot_build import SnapshotBuilder
 from bedside.model import EvidenceType, IndexRow
 from bedside.store.locks import file_lock
+from bedside.store.sqlite import Schema, add_missing_columns, open_database, run_step
 
 __all__ = ["Snapshot", "VectorIndex", "term_key", "text_hash", "title_terms"]
 
@@ -39,15 +40,25 @@ _CHUNK_DOCUMENTS = 2_000
 EMBED_BATCH = 512  # passages embedded, then committed, at a time
 log = logging.getLogger(__name__)
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS vectors (seq INTEGER PRIMARY KEY, document_id TEXT NOT NULL, text_hash TEXT NOT NULL,"
-    " etype INTEGER NOT NULL, year INTEGER NOT NULL, source TEXT NOT NULL, vec BLOB NOT NULL, title_terms BLOB)",
-    "CREATE INDEX IF NOT EXISTS vectors_document ON vectors(document_id)",
-    # Vectors embedded for a chunk of changes not yet written: committed batch by batch so that a huge document
-    # is never one all-or-nothing step; an interrupted sync finds them here and embeds only the rest.
-    "CREATE TABLE IF NOT EXISTS pending (text_hash TEXT PRIMARY KEY, vec BLOB NOT NULL)",
-)
+# `pending`: vectors embedded for a chunk of changes not yet written, committed batch by batch so that a huge
+# document is never one all-or-nothing step; an interrupted sync finds them there and embeds only the rest.
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (seq INTEGER PRIMARY KEY, document_id TEXT NOT NULL, text_hash TEXT NOT NULL,
+    etype INTEGER NOT NULL, year INTEGER NOT NULL, source TEXT NOT NULL, vec BLOB NOT NULL, title_terms BLOB);
+CREATE INDEX IF NOT EXISTS vectors_document ON vectors(document_id);
+CREATE TABLE IF NOT EXISTS pending (text_hash TEXT PRIMARY KEY, vec BLOB NOT NULL)
+"""
+
+
+def _adopt(db: sqlite3.Connection) -> None:
+    """A file from before versioning: one without title terms gets the column, and the next sync records them."""
+    run_step(db, _TABLES)
+    if add_missing_columns(db, "vectors", [("title_terms", "BLOB")]):
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('titles', 'pending')")
+
+
+VECTORS_SCHEMA = Schema("vector index", (_TABLES,), adopt=_adopt)
 
 
 def text_hash(text: str) -> str:
@@ -65,16 +76,9 @@ class VectorIndex:
         self.path = path
         self.embedder = embedder
         self.seed = seed if seed is not None else {}
-        self._db = sqlite3.connect(path / "vectors.sqlite", timeout=30, isolation_level=None, check_same_thread=False)
+        self._db = open_database(path / "vectors.sqlite", VECTORS_SCHEMA)
         self._builder = SnapshotBuilder(self._db, path, embedder, lambda: self._meta("titles") == "complete")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-        if "title_terms" not in {r[1] for r in self._db.execute("PRAGMA table_info(vectors)")}:
-            self._db.execute("ALTER TABLE vectors ADD COLUMN title_terms BLOB")
-            self._set_meta("titles", "pending")  # the next sync records them
-        elif self._meta("titles") is None:
+        if self._meta("titles") is None:  # a new file, or one from before title terms were tracked
             empty = self._db.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is None
             self._set_meta("titles", "complete" if empty else "pending")
         analysis, analysed_by = fingerprint(), self._meta("analysis")  # what made the rows' title terms
@@ -261,6 +265,11 @@ class VectorIndex:
             raise
 
     # -- reading -------------------------------------------------------------------------------
+
+    def seqs(self) -> list[int]:
+        """Every searchable passage's sequence number, ascending, repeats kept (for integrity checks): those of
+        the snapshot that searches read."""
+        return sorted(int(s) for s in self.snapshot().seqs)
 
     def snapshot(self) -> Snapshot:
         """The current matrix, loaded from the snapshot file or rebuilt from SQLite. With `refresh_in_background`,

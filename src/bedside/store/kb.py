@@ -20,7 +20,6 @@ from bedside.store.kb_rows import (
     DOC_COLUMNS,
     HEAD_COLUMNS,
     INDEX_ROW_SQL,
-    NEW_COLUMNS,
     NOTICE_COLUMNS,
     PASSAGE_COLUMNS,
     STATS_WITHDRAWN_SQL,
@@ -32,90 +31,20 @@ from bedside.store.kb_rows import (
     passage_from_row,
     with_inbound,
 )
+from bedside.store.kb_schema import KNOWLEDGE_SCHEMA
 from bedside.store.locks import file_lock
-from bedside.store.private import private_file
 from bedside.store.protocol import Change
-
-# 2: documents.flags (ingestion warnings); 3: index_state (watermarks per index); 4: corrections, retraction,
-# collection, notices
-SCHEMA_VERSION = 4
+from bedside.store.sqlite import open_database, transaction
 
 _DOC_WIDTH = len(DOC_COLUMNS.split(", "))
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    evidence_type TEXT NOT NULL,
-    source TEXT NOT NULL,
-    year INTEGER,
-    authors TEXT NOT NULL,
-    url TEXT NOT NULL,
-    doi TEXT NOT NULL,
-    pmid TEXT NOT NULL,
-    issuer TEXT NOT NULL,
-    guideline TEXT NOT NULL,
-    format TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    reviewed INTEGER,
-    topics TEXT NOT NULL,
-    blocks TEXT NOT NULL,
-    extra TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    text TEXT NOT NULL,
-    passage_count INTEGER NOT NULL,
-    flags TEXT NOT NULL DEFAULT '[]',
-    corrections TEXT NOT NULL DEFAULT '[]',
-    retracted INTEGER NOT NULL DEFAULT 0,
-    notice TEXT NOT NULL DEFAULT '',
-    collection TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS passages (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    section TEXT NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    page INTEGER,
-    text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id, ordinal);
-CREATE TABLE IF NOT EXISTS notices (
-    notice_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    target_pmid TEXT NOT NULL,
-    notice_pmid TEXT NOT NULL,
-    source TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS notices_target ON notices(target_pmid);
-CREATE INDEX IF NOT EXISTS notices_notice ON notices(notice_id);
-CREATE TABLE IF NOT EXISTS changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    document_id TEXT NOT NULL,
-    op TEXT NOT NULL CHECK (op IN ('upsert', 'remove'))
-);
-CREATE TABLE IF NOT EXISTS index_state (name TEXT PRIMARY KEY, watermark INTEGER NOT NULL);
-"""
 
 
 class SqliteKnowledgeStore:
     """Documents and passages in SQLite; safe to open from several processes of one host (WAL)."""
 
     def __init__(self, path: Path) -> None:
-        private_file(path)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        try:
-            self._migrate()
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_database(path, KNOWLEDGE_SCHEMA)
 
     @property
     def location(self) -> str:
@@ -130,29 +59,9 @@ class SqliteKnowledgeStore:
         """Close the connection."""
         self._db.close()
 
-    def _migrate(self) -> None:
-        with self.transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is not None and int(row[0]) > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} was written by a newer bedside (schema {row[0]})")
-            columns = {r[1] for r in self._db.execute("PRAGMA table_info(documents)")}
-            for name, definition in NEW_COLUMNS:
-                if name not in columns:  # written by an older schema
-                    self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {definition}")
-            self._db.execute("CREATE INDEX IF NOT EXISTS documents_collection ON documents(collection)")
-            # For finding a guideline's later editions (sources-changed checks).
-            self._db.execute(
-                "CREATE INDEX IF NOT EXISTS documents_guideline ON documents(guideline) WHERE guideline > ''"
-            )
-            self._db.execute("CREATE INDEX IF NOT EXISTS documents_title ON documents(title)")
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-
-    def transaction(self) -> _Transaction:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """A context manager that commits on success and rolls back on any error."""
-        return _Transaction(self._db)
+        return transaction(self._db)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -421,26 +330,6 @@ class SqliteKnowledgeStore:
     def seqs(self) -> list[int]:
         """Every passage's sequence number, ascending."""
         return [int(r[0]) for r in self._db.execute("SELECT seq FROM passages ORDER BY seq")]
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-        self._outer = False
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._outer = not self._db.in_transaction
-        if self._outer:
-            self._db.execute("BEGIN IMMEDIATE")
-        return self._db
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if not self._outer:
-            return
-        if exc_type is None:
-            self._db.execute("COMMIT")
-        else:
-            self._db.execute("ROLLBACK")
 
 
 def _lock_name(index: str) -> str:
