@@ -36,7 +36,6 @@ from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
 from bedside.index.analysis import analyze
 from bedside.model import Answer, Document, EvidenceType, Passage, SearchHit
-from bedside.store.conversations import ConversationStore
 from bedside.web.admission import AskGate
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
 
@@ -141,9 +140,8 @@ class WebService:
         s = bedside.settings
         self.gate = gate or AskGate(s.ask_concurrency, s.ask_queue, s.ask_wait)
         self._lock = threading.Lock()
-        bedside.llm_wait = self._unlocked  # other requests go on while an answer waits for the LLM endpoint
-        self._reader = bedside.store.reopen()
-        self._trails = ConversationStore(bedside.data_dir / "conversations.sqlite")
+        bedside.set_llm_wait(self._unlocked)  # other requests go on while an answer waits for the LLM endpoint
+        self._reader = bedside.open_reader()
         self._read_lock = threading.Lock()
         self._today = today
         self._examples: list[str] | None = None
@@ -151,7 +149,6 @@ class WebService:
     def close(self) -> None:
         """Close the service's own connections (not the Bedside it was given)."""
         self._reader.close()
-        self._trails.close()
 
     @property
     def llm_enabled(self) -> bool:
@@ -189,11 +186,11 @@ class WebService:
         earlier = self.articles.get(follows) if follows and not conversation else None
         key = self._key(question, conversation, earlier, owner)
         with self._admission(key, gone), self._lock:
-            conversations = self.bedside.conversations
+            bedside = self.bedside
             if earlier is not None:
-                conversation = conversations.new(stamp, owner)
-                conversations.add(conversation, _asked(earlier), public_answer(earlier, "clinician").to_dict(), stamp)
-            conversation = conversation or conversations.new(stamp, owner)
+                conversation = bedside.start_conversation(stamp, owner)
+                bedside.record_turn(conversation, _asked(earlier), public_answer(earlier, "clinician").to_dict(), stamp)
+            conversation = conversation or bedside.start_conversation(stamp, owner)
             sources: dict[str, str] = {}
             composed: list[Answer] = []
 
@@ -205,7 +202,7 @@ class WebService:
                     answer = replace(answer, question=key, title=title_for(plan(key)))
                 if not is_article(answer):
                     raise _NoArticle(answer)
-                docs = self.bedside.store.documents(cited_documents(answer))
+                docs = self.bedside.documents(cited_documents(answer))
                 sources.update({doc_id: d.content_hash for doc_id, d in docs.items()})
                 composed.append(answer)
                 return answer.to_dict()
@@ -217,7 +214,7 @@ class WebService:
                 return Asked(None, _noted(shown, removed), conversation, removed)
             answer = replace(public_answer(article, audience), conversation=conversation)
             if not composed:  # an existing article: the turn still belongs to this conversation
-                conversations.add(conversation, question, answer.to_dict(), stamp)
+                bedside.record_turn(conversation, question, answer.to_dict(), stamp)
         return Asked(article, _noted(answer, removed), conversation, removed)
 
     def _key(self, question: str, conversation: str | None, earlier: Article | None, owner: str) -> str:
@@ -344,7 +341,7 @@ class WebService:
         otherwise, and for another client's conversation)."""
         check_audience(audience)
         with self._read_lock:
-            turns = self._trails.turns(conversation, owner) if conversation else []
+            turns = self._reader.turns(conversation, owner) if conversation else []
         if not turns:
             raise NotFound(f"no conversation with id {conversation!r}")
         answer = Answer.from_dict(turns[-1]["answer"])
@@ -377,7 +374,7 @@ class WebService:
         if not conversation:
             return []
         with self._read_lock:
-            return self._trails.questions(conversation, owner)
+            return self._reader.questions(conversation, owner)
 
     def list_articles(self, status: str | None = None, query: str = "", limit: int = 50) -> list[Article]:
         """Articles with an approved version, newest first, filtered by review status and words of the question or
