@@ -163,3 +163,11 @@ def test_one_list_of_data_files_backs_up_and_restores_every_file_the_check_knows
         assert (restored.data_dir / item.name).is_file(), item.name
     findings = check_data(restored)
     assert all(f.ok for f in findings), [f for f in findings if not f.ok]
+    # A backup made by an earlier release also holds its sessions file: restored without it (sign in again).
+    manifest = json.loads((tmp_path / "copy" / "backup.json").read_text())
+    (tmp_path / "copy" / "sessions.db").write_bytes((tmp_path / "copy" / "conversations.sqlite").read_bytes())
+    manifest["copied"].append("sessions.db")
+    (tmp_path / "copy" / "backup.json").write_text(json.dumps(manifest))
+    older = load_settings(data_dir=tmp_path / "restored-older", starter_kb=False, embedder="hashing")
+    assert "sessions.db" not in restore(tmp_path / "copy", older).copied
+    assert not (older.data_dir / "sessions.db").exists() and (older.data_dir / "knowledge.sqlite").exists()

@@ -27,12 +27,15 @@ from bedside.editorial.interface import (
     Role,
     User,
 )
+from bedside.editorial.session_store import SessionStore
 from bedside.errors import Conflict, InvalidInput, NotFound, TransitionError
 
 
 @runtime_checkable
 class EditorialService(ArticleService, Protocol):
     """Articles with accounts and review queues: what sign-in, the review pages and the review API need."""
+
+    sessions: SessionStore  # signed-in browsers, in the same database as the accounts
 
     def edit(
         self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None, check: Check | None = None
