@@ -19,7 +19,8 @@ from bedside.editorial.interface import Article, AuditEvent, ReviewStatus, User
 from bedside.editorial.states import REVIEW_ACTIONS, Action, Subject, advance, allowed_actions
 from bedside.errors import InvalidInput
 from bedside.web.articles import EditorialService
-from bedside.web.service import WebService, is_article
+from bedside.web.asked import is_article
+from bedside.web.service import WebService
 from bedside.web.views import ArticleView, answer_from_dict
 
 __all__ = ["QUEUE_ORDER", "ReviewDesk", "diff_lines", "edited_answer", "statement_lines"]

@@ -14,29 +14,35 @@ being composed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from bedside import __version__, starter_kb
-from bedside.answer.audience import render_for
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.extractive import title_for
 from bedside.answer.followup import resolved_question
-from bedside.answer.identifiers import identifier_notice, scrub_identifiers
+from bedside.answer.identifiers import scrub_identifiers
 from bedside.answer.question import plan
-from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.service import slug_for, validate
 from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus, Role, User
 from bedside.engine import Bedside
 from bedside.errors import InvalidInput, NotFound
-from bedside.index.analysis import analyze
 from bedside.model import Answer, Document, EvidenceType, Passage, SearchHit
 from bedside.web.admission import AskGate
+from bedside.web.asked import (
+    Asked,
+    TrailItem,
+    first_asked,
+    is_article,
+    unpublished_answer,
+    with_digests,
+    with_removed_notice,
+)
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
 
 EXAMPLE_COUNT = 6
@@ -44,38 +50,6 @@ CHECK_PASSAGES = 60
 
 
 BOARD_MEMBER = "a member of the Medical Advisory Board"  # a reviewer who has not set a display name
-UNPUBLISHED = "unpublished"  # the status of an answer shown to its asker but never made an article
-
-
-@dataclass(frozen=True, slots=True)
-class Asked:
-    """The result of asking: the article (None for an answer that abstained: too little evidence, or off-topic),
-    its answer for the reader, and the conversation it belongs to."""
-
-    article: Article | None
-    answer: Answer
-    conversation: str
-    removed: tuple[str, ...] = ()  # kinds of patient identifier removed from the question before anything was stored
-
-    @property
-    def path(self) -> str:
-        """Where the asker reads it, without the conversation id: the article, or the conversation's last answer."""
-        return f"/articles/{self.article.slug}" if self.article is not None else "/answer"
-
-
-@dataclass(frozen=True, slots=True)
-class TrailItem:
-    """An earlier question of a conversation, as it reads on its own, and its article's address ("" for none)."""
-
-    question: str
-    slug: str
-    url: str = ""
-
-
-def _asked(article: Article) -> str:
-    """The question as first asked (its casing kept), else the article's normalised key."""
-    version = article.public_version or article.latest
-    return str(version.answer.get("question") or article.question)
 
 
 class _NoArticle(Exception):
@@ -84,48 +58,6 @@ class _NoArticle(Exception):
     def __init__(self, answer: Answer) -> None:
         super().__init__("the answer abstained")
         self.answer = answer
-
-
-def with_digests(answer: Answer, docs: Mapping[str, Document]) -> Answer:
-    """The answer with every reference to a digest marked as one (answers stored before references said so)."""
-    refs = tuple(
-        replace(r, digest=True, reviewed=docs[r.document_id].reviewed)
-        if not r.digest and r.document_id in docs and docs[r.document_id].guideline
-        else r
-        for r in answer.references
-    )
-    return replace(answer, references=refs) if refs != answer.references else answer
-
-
-def _noted(answer: Answer, removed: tuple[str, ...]) -> Answer:
-    """The answer with a notice naming the kinds of patient identifier removed from its question (when any were)."""
-    return replace(answer, notices=(identifier_notice(removed), *answer.notices)) if removed else answer
-
-
-# An article answers a question: one word ("b12?") names a subject without asking anything of it.
-MIN_QUESTION_TERMS = 2
-
-
-def is_article(answer: Answer | dict[str, Any]) -> bool:
-    """Whether an answer may become (or be listed as) an article: not when it abstained for lack of evidence, nor
-    when its question is too short to say what it asks (fewer than MIN_QUESTION_TERMS content words)."""
-    if isinstance(answer, Answer):
-        insufficient, question = answer.insufficient_evidence, answer.question
-    else:
-        insufficient, question = bool(answer.get("insufficient_evidence")), str(answer.get("question") or "")
-    return not insufficient and asks_enough(question)
-
-
-def asks_enough(question: str) -> bool:
-    """Whether a question names at least MIN_QUESTION_TERMS content words (analysed, stop words left out)."""
-    return len(set(analyze(question))) >= MIN_QUESTION_TERMS
-
-
-def unpublished_answer(answer: Answer, audience: str) -> Answer:
-    """An answer shown only to its asker, rendered for their reader type."""
-    shown = render_for(replace(answer, audience="clinician"), check_audience(audience))
-    disclaimer = PATIENT_DISCLAIMER if audience == "patient" else (answer.disclaimer or DISCLAIMER)
-    return replace(shown, slug="", status=UNPUBLISHED, disclaimer=disclaimer)
 
 
 class WebService:
@@ -189,7 +121,8 @@ class WebService:
             bedside = self.bedside
             if earlier is not None:
                 conversation = bedside.start_conversation(stamp, owner)
-                bedside.record_turn(conversation, _asked(earlier), public_answer(earlier, "clinician").to_dict(), stamp)
+                earlier_answer = public_answer(earlier, "clinician").to_dict()
+                bedside.record_turn(conversation, first_asked(earlier), earlier_answer, stamp)
             conversation = conversation or bedside.start_conversation(stamp, owner)
             sources: dict[str, str] = {}
             composed: list[Answer] = []
@@ -211,16 +144,16 @@ class WebService:
                 article = self.articles.article_for(key, compose, sources)
             except _NoArticle as abstained:  # shown to the asker (the turn is in the conversation), never published
                 shown = replace(unpublished_answer(abstained.answer, audience), conversation=conversation)
-                return Asked(None, _noted(shown, removed), conversation, removed)
+                return Asked(None, with_removed_notice(shown, removed), conversation, removed)
             answer = replace(public_answer(article, audience), conversation=conversation)
             if not composed:  # an existing article: the turn still belongs to this conversation
                 bedside.record_turn(conversation, question, answer.to_dict(), stamp)
-        return Asked(article, _noted(answer, removed), conversation, removed)
+        return Asked(article, with_removed_notice(answer, removed), conversation, removed)
 
     def _key(self, question: str, conversation: str | None, earlier: Article | None, owner: str) -> str:
         """The question as resolved against the conversation (or the article it follows): the article's key, so a
         follow-up's article stands on its own ("... deficiency in pregnancy?", not "What about in pregnancy?")."""
-        previous = [_asked(earlier)] if earlier else self.conversation_trail(conversation or "", owner)
+        previous = [first_asked(earlier)] if earlier else self.conversation_trail(conversation or "", owner)
         return resolved_question(question, previous)
 
     def _known(self, key: str) -> bool:
