@@ -102,6 +102,23 @@ def test_processes_opening_one_new_file_at_once_migrate_it_once(tmp_path: Path) 
         assert db.execute("SELECT count(*) FROM a").fetchone()[0] == 1
 
 
+def test_only_the_helper_opens_sqlite_files() -> None:
+    import ast
+
+    src = Path(__file__).parents[2] / "src" / "bedside"
+    callers = []
+    for path in sorted(src.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            func = node.func if isinstance(node, ast.Call) else None
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr == "connect"
+                and getattr(func.value, "id", "") == "sqlite3"
+            ):
+                callers.append(path.relative_to(src).as_posix())
+    assert set(callers) == {"store/sqlite.py"}
+
+
 # -- the knowledge store (its version in meta.schema_version) ---------------------------------------------------------
 
 KB_V1 = """

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bedside.store.articles import WRITE, sessions
+from bedside.store.sqlite import open_as_is
 
 __all__ = ["SESSION_TTL_S", "Session", "SessionStore"]
 
@@ -94,7 +94,7 @@ class SessionStore:
         if not path.exists():
             return 0
         now = self.clock()
-        with closing(sqlite3.connect(path, timeout=10)) as db:
+        with closing(open_as_is(path, timeout=10)) as db:
             columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
             epoch = "epoch" if "epoch" in columns else "0"
             rows = db.execute(

@@ -32,6 +32,8 @@ __all__ = [
     "connect",
     "copy_snapshot",
     "integrity_problems",
+    "migrate",
+    "open_as_is",
     "open_database",
     "run_step",
     "schema_version",
@@ -192,12 +194,18 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
+def open_as_is(path: Path, timeout: float = 30) -> sqlite3.Connection:
+    """A connection that changes nothing about the file (no schema step, journal mode or other setting): for
+    checking, copying, or reading a file an earlier release wrote."""
+    return sqlite3.connect(path, timeout=timeout)
+
+
 def integrity_problems(path: Path) -> list[str]:
     """SQLite's own `PRAGMA integrity_check` of one file, as problems naming the file (none when it is sound).
 
     Opened as it is: no schema step and no change of journal mode, so a damaged file is reported, not altered."""
     try:
-        with closing(sqlite3.connect(path, timeout=30)) as db:
+        with closing(open_as_is(path)) as db:
             rows = db.execute("PRAGMA integrity_check").fetchall()
     except sqlite3.DatabaseError as exc:
         return [f"{path}: {exc}"]
@@ -207,6 +215,6 @@ def integrity_problems(path: Path) -> list[str]:
 def copy_snapshot(source: Path, dest: Path) -> None:
     """One committed snapshot of `source` written to `dest` (SQLite's online backup API, all pages in one step,
     while writers carry on), as one self-contained file (rollback journal, not WAL)."""
-    with closing(sqlite3.connect(source, timeout=60)) as src, closing(sqlite3.connect(dest)) as out:
+    with closing(open_as_is(source, timeout=60)) as src, closing(open_as_is(dest)) as out:
         src.backup(out)  # pages=-1: one step, so the copy is a single consistent snapshot
         out.execute("PRAGMA journal_mode=DELETE")
