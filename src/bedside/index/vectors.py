@@ -31,7 +31,7 @@ from bedside.index.snapshot import ETYPES, Snapshot, read_meta, term_key, title_
 from bedside.index.snapshot_build import SnapshotBuilder
 from bedside.model import EvidenceType, IndexRow
 from bedside.store.locks import file_lock
-from bedside.store.sqlite import Schema, add_missing_columns, open_database, run_step
+from bedside.store.sqlite import Schema, add_missing_columns, open_database, run_step, transaction
 
 __all__ = ["Snapshot", "VectorIndex", "term_key", "text_hash", "title_terms"]
 
@@ -85,11 +85,10 @@ class VectorIndex:
         if analysed_by is None:  # rows from before this was recorded: made by the analysis that first shipped
             self._set_meta("analysis", analysis)
         elif analysed_by != analysis:  # made another way: the next sync records them again
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("UPDATE vectors SET title_terms = NULL")
-            self._set_meta("titles", "pending")
-            self._set_meta("analysis", analysis)
-            self._db.execute("COMMIT")
+            with transaction(self._db):
+                self._db.execute("UPDATE vectors SET title_terms = NULL")
+                self._set_meta("titles", "pending")
+                self._set_meta("analysis", analysis)
         model = self._meta("model")
         if model is None:
             self._set_meta("model", embedder.name)
@@ -121,12 +120,11 @@ class VectorIndex:
             for old in self.path.glob("snapshot-*"):
                 old.unlink(missing_ok=True)
         self._current = None
-        self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute("DELETE FROM vectors")
-        self._db.execute("DELETE FROM pending")
-        self._set_meta("model", model)
-        self._set_meta("watermark", "0")
-        self._db.execute("COMMIT")
+        with transaction(self._db):
+            self._db.execute("DELETE FROM vectors")
+            self._db.execute("DELETE FROM pending")
+            self._set_meta("model", model)
+            self._set_meta("watermark", "0")
 
     def watermark(self) -> int:
         """The last store change whose vectors are committed."""
@@ -187,16 +185,11 @@ class VectorIndex:
         for start in range(0, len(doc_ids), _CHUNK_DOCUMENTS):
             part = doc_ids[start : start + _CHUNK_DOCUMENTS]
             titles = {r.document_id: r.title for r in source.index_rows(part)}
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._db):
                 self._db.executemany(
                     "UPDATE vectors SET title_terms = ? WHERE document_id = ? AND title_terms IS NULL",
                     [(title_terms(title), d) for d, title in titles.items()],
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             if progress:
                 progress(start + len(part), len(doc_ids))
         self._set_meta("titles", "complete")  # rows of documents the store no longer has stay without: harmless
@@ -223,16 +216,11 @@ class VectorIndex:
         for start in range(0, len(missing), EMBED_BATCH):
             batch = missing[start : start + EMBED_BATCH]
             vecs = self.embedder.embed([rows[i].embedding_text for i in batch])
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._db):
                 self._db.executemany(
                     "INSERT OR REPLACE INTO pending VALUES (?, ?)",
                     [(hashes[i], vec.astype(np.float32).tobytes()) for i, vec in zip(batch, vecs, strict=True)],
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             known.update((hashes[i], vec) for i, vec in zip(batch, vecs, strict=True))
         out = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
         for i, h in enumerate(hashes):
@@ -240,8 +228,7 @@ class VectorIndex:
         return out, len(missing)
 
     def _write(self, doc_ids: list[str], rows: list[IndexRow], vecs: np.ndarray, mark: int) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db):
             for i in range(0, len(doc_ids), 500):
                 part = doc_ids[i : i + 500]
                 marks = ",".join("?" * len(part))
@@ -259,10 +246,6 @@ class VectorIndex:
             )  # fmt: skip
             self._set_meta("watermark", str(mark))
             self._db.execute("DELETE FROM pending")  # every pending vector belongs to this chunk, now written
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     # -- reading -------------------------------------------------------------------------------
 
