@@ -25,11 +25,12 @@ PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "text": (("bedside.text",), ()),
     "config": (("bedside.config",), ()),
     "ingest": (("bedside.ingest",), ("bedside.model", "bedside.text")),
-    # the index's vector files are guarded by the store's advisory file lock (one writer per host)
-    "index": (("bedside.index",), ("bedside.model", "bedside.text", "bedside.store.locks")),
+    # the index's vector files are guarded by the store's advisory file lock (one writer per host), and its SQLite
+    # files are opened the one way bedside opens SQLite (store.sqlite: PRAGMAs, versioned migrations)
+    "index": (("bedside.index",), ("bedside.model", "bedside.text", "bedside.store.locks", "bedside.store.sqlite")),
     # the composers see the index only through its protocols
     "answer": (("bedside.answer",), ("bedside.model", "bedside.text", "bedside.index.protocols")),
-    "store": (("bedside.store",), ("bedside.model",)),
+    "store": (("bedside.store",), ("bedside.model", "bedside.config")),
     "editorial": (
         ("bedside.editorial",),
         (
@@ -38,6 +39,7 @@ PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "bedside.text",
             "bedside.config",
             "bedside.store.article_db",
+            "bedside.store.sqlite",
             "bedside.store.private",
         ),
     ),
@@ -47,7 +49,7 @@ PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "llm client": (("bedside.llm_client",), ("bedside.index.endpoint",)),
     # `Bedside`, the one object users, the CLI, the web app and benchmarks drive
     "facade": (
-        ("bedside.facade",),
+        ("bedside.facade", "bedside.reading", "bedside.search_backends"),
         (
             "bedside",
             "bedside.model",
@@ -63,7 +65,7 @@ PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
     "starter kb": (("bedside.starter_kb",), ("bedside", "bedside.config", "bedside.index", "bedside.facade")),
-    "pubmed": (("bedside.pubmed",), ("bedside.model", "bedside.ingest", "bedside.knowledge")),
+    "pubmed": (("bedside.pubmed",), ("bedside.model", "bedside.ingest", "bedside.knowledge", "bedside.store.sqlite")),
     "cds": (("bedside.cds",), ("bedside.model", "bedside.text")),
     # a face like the web app: it shows answers in their public form (web.views)
     "mcp server": (

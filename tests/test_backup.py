@@ -122,3 +122,52 @@ def test_a_postgres_article_database_is_left_to_pg_dump(tmp_path: Path) -> None:
     report = backup(load_settings(data_dir=data, database_url=url), tmp_path / "copy")
     assert "bedside.db" not in report.copied and "knowledge.sqlite" in report.copied
     assert any("NOT in this backup" in n and "pg_dump" in n and "pw" not in n for n in report.notes)
+
+
+def _populate(data: Path) -> None:
+    """A data directory holding every kind of file bedside writes: documents and vectors (with the sentence cache of
+    the rerank), a conversation, a harvest log, articles with their audit key, and the cookie key."""
+    from bedside.pubmed.harvest import HarvestLog
+    from bedside.web.sessions import secret_key
+
+    _seed(data, 1)
+    settings = load_settings(data_dir=data, starter_kb=False, embedder="hashing")
+    with Bedside(settings=settings) as b:
+        b.ask("What is the oral iron dosing in adults?")
+    log = HarvestLog(data / "pubmed" / "harvest.sqlite")
+    log.mark("ferritin", ["123"])
+    log.close()
+    secret_key(settings)
+
+
+def test_one_list_of_data_files_backs_up_and_restores_every_file_the_check_knows(tmp_path: Path) -> None:
+    from bedside.ops.integrity import sqlite_files
+    from bedside.store.datafiles import DATA_FILES
+
+    data = tmp_path / "data"
+    _populate(data)
+    settings = load_settings(data_dir=data, starter_kb=False, embedder="hashing")
+    held = {p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file()}
+    derived = {
+        n for n in held if n.startswith(("lexical/", "vectors/snapshot-")) or n.endswith(("-wal", "-shm", ".lock"))
+    }
+    assert held - derived == {f.name for f in DATA_FILES}  # nothing written that the list does not declare
+    checked = {p.relative_to(data).as_posix() for p in sqlite_files(settings)}
+    assert checked == {f.name for f in DATA_FILES if f.kind != "key"}
+    report = backup(settings, tmp_path / "copy")
+    assert sorted(report.copied) == sorted(f.name for f in DATA_FILES)
+    restored = load_settings(data_dir=tmp_path / "restored", starter_kb=False, embedder="hashing")
+    restore(tmp_path / "copy", restored)
+    assert {p.relative_to(restored.data_dir).as_posix() for p in sqlite_files(restored)} == checked
+    for item in DATA_FILES:
+        assert (restored.data_dir / item.name).is_file(), item.name
+    findings = check_data(restored)
+    assert all(f.ok for f in findings), [f for f in findings if not f.ok]
+    # A backup made by an earlier release also holds its sessions file: restored without it (sign in again).
+    manifest = json.loads((tmp_path / "copy" / "backup.json").read_text())
+    (tmp_path / "copy" / "sessions.db").write_bytes((tmp_path / "copy" / "conversations.sqlite").read_bytes())
+    manifest["copied"].append("sessions.db")
+    (tmp_path / "copy" / "backup.json").write_text(json.dumps(manifest))
+    older = load_settings(data_dir=tmp_path / "restored-older", starter_kb=False, embedder="hashing")
+    assert "sessions.db" not in restore(tmp_path / "copy", older).copied
+    assert not (older.data_dir / "sessions.db").exists() and (older.data_dir / "knowledge.sqlite").exists()

@@ -15,7 +15,6 @@ from bedside.config import load_settings
 from bedside.editorial.desk import SqlArticleService
 from bedside.errors import InvalidInput
 from bedside.ops.backup import backup, restore
-from bedside.web.sessions import SessionStore
 
 
 def _mode(path: Path) -> int:
@@ -32,7 +31,7 @@ def data(tmp_path: Path) -> Path:
             b.conversations.new("2026-12-06")
         with SqlArticleService(settings.resolved_database_url) as service:
             service.add_user("ann@example.org", "admin", "ann-password-long")
-        SessionStore(data / "sessions.db").create("ann@example.org")
+            service.sessions.create("ann@example.org")
     finally:
         os.umask(old)
     return data
@@ -40,7 +39,7 @@ def data(tmp_path: Path) -> Path:
 
 def test_the_data_directory_and_its_databases_are_private(data: Path) -> None:
     assert _mode(data) == 0o700
-    for name in ("knowledge.sqlite", "bedside.db", "sessions.db", "conversations.sqlite", "audit_key"):
+    for name in ("knowledge.sqlite", "bedside.db", "conversations.sqlite", "audit_key"):
         assert _mode(data / name) == 0o600, name
     for companion in data.glob("*-wal"):
         assert _mode(companion) == 0o600, companion.name

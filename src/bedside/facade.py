@@ -9,21 +9,21 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bedside import starter_kb
 from bedside.answer.breaker import CircuitBreaker
 from bedside.config import Settings, load_settings
-from bedside.errors import BackendUnavailable, InvalidInput, NotFound, UpstreamError
-from bedside.index.embedder import load_embedder
+from bedside.errors import InvalidInput, NotFound
 from bedside.index.hybrid import HybridSearcher
-from bedside.index.lexical import LexicalIndex
-from bedside.index.milvus import MilvusDenseIndex, MilvusLexicalIndex
 from bedside.index.protocols import Embedder, Filters, SyncProgress
 from bedside.index.sentence_vectors import CachedEmbeddings, SentenceVectors
 from bedside.index.vectors import VectorIndex
 from bedside.knowledge import Collection, IngestProgress, IngestReport, KnowledgeBase
-from bedside.model import Answer, EvidenceType, SearchHit, SourceState
+from bedside.model import Answer, Document, EvidenceType, IndexRow, Passage, SearchHit, SourceState
+from bedside.reading import Reader
+from bedside.search_backends import open_embedder, open_indexes
+from bedside.starter_kb import shipped_vectors
 from bedside.store import open_knowledge_store
 from bedside.store.conversations import ConversationStore
 from bedside.store.private import private_dir
@@ -32,6 +32,14 @@ if TYPE_CHECKING:
     from bedside.answer.pipeline import Composer
 
 _STARTER_KEY = "starter_kb"
+
+
+class IndexContents(NamedTuple):
+    """What a search index holds, for integrity checks."""
+
+    name: str
+    seqs: list[int]  # every indexed passage's sequence number, ascending, repeats kept
+    watermark: int  # the last change of the store's log it has applied
 
 
 class Bedside:
@@ -57,9 +65,11 @@ class Bedside:
         self.data_dir = Path(settings.data_dir)
         private_dir(self.data_dir)
         self.store = open_knowledge_store(settings.knowledge_location)
-        self._milvus: Any = None  # the Milvus client both Milvus indexes share, when that is the search backend
         self.notices: list[str] = []
-        self.lexical, self.dense = self._open_indexes()
+        embedder = open_embedder(settings, self.store, self.notices.append)
+        seed = shipped_vectors(embedder, self.notices.append) if embedder is not None else None
+        # `_milvus`: the Milvus client both Milvus indexes share, when that is the search backend.
+        self.lexical, self.dense, self._milvus = open_indexes(settings, self.store, embedder, seed)
         indexes = [self.lexical] + ([self.dense] if self.dense is not None else [])
         self.kb = KnowledgeBase(self.store, indexes)
         # Sentence vectors back the optional rerank stage (FusionConfig.rerank_depth, off by default).
@@ -83,59 +93,20 @@ class Bedside:
         self.llm_wait: Callable[[], AbstractContextManager[object]] = nullcontext
         self.kb.sync_indexes()  # finish whatever a crash interrupted
 
-    def _open_indexes(self) -> tuple[LexicalIndex | MilvusLexicalIndex, VectorIndex | MilvusDenseIndex | None]:
-        """The lexical and dense indexes of the configured search backend (dense None: lexical search only)."""
-        s = self.settings
-        embedder = self._embedder()
-        seed = starter_kb.shipped_vectors(embedder, self.notices.append) if embedder is not None else None
-        if s.search_backend == "milvus":
-            from bedside.index.milvus import connect
+    def set_llm_wait(self, wait: Callable[[], AbstractContextManager[object]]) -> None:
+        """Enter `wait()` around each wait on the LLM endpoint: a caller serialising access to this Bedside may
+        release its lock for that time (nothing of this object is used while waiting)."""
+        self.llm_wait = wait
 
-            client = connect(s.resolved_milvus_uri)
-            lexical = MilvusLexicalIndex(s.resolved_milvus_uri, s.milvus_collection, self.store, client)
-            dense = None
-            if embedder is not None:
-                dense = MilvusDenseIndex(s.resolved_milvus_uri, s.milvus_collection, self.store, embedder, client, seed)
-            self._milvus = client
-            return lexical, dense
-        vectors = VectorIndex(self.data_dir / "vectors", embedder, seed=seed) if embedder is not None else None
-        return LexicalIndex(self.data_dir / "lexical"), vectors
+    def refresh_search_in_background(self) -> None:
+        """After later changes, let searches go on with the previous vector snapshot while the new one is built in
+        a background thread (a long-running server wants this; a one-off command waits instead)."""
+        if isinstance(self.dense, VectorIndex):
+            self.dense.refresh_in_background = True
 
-    def _embedder(self) -> Embedder | None:
-        try:
-            embedder: Embedder | None = (
-                self._endpoint_embedder()
-                if self.settings.embedder == "endpoint"
-                else load_embedder(self.settings.embedder)
-            )
-        except (BackendUnavailable, UpstreamError) as exc:
-            self.notices.append(f"dense retrieval unavailable ({exc}); using lexical search only")
-            return None
-        if embedder is not None and hasattr(embedder, "cache_dir"):
-            embedder.cache_dir = self.data_dir / "vectors"
-        return embedder
-
-    def _endpoint_embedder(self) -> Embedder:
-        """The embeddings endpoint the settings name, checked against the probe vector this knowledge base recorded
-        when it first used that model (a different model under the same name is refused)."""
-        from bedside.index.endpoint import EndpointEmbedder, check_probe
-
-        s = self.settings
-        if not s.embedder_base_url or not s.embedder_model:
-            raise InvalidInput("BEDSIDE_EMBEDDER=endpoint needs BEDSIDE_EMBEDDER_BASE_URL and BEDSIDE_EMBEDDER_MODEL")
-        embedder = EndpointEmbedder(
-            s.embedder_base_url, s.embedder_model, s.embedder_api_key, timeout=s.embedder_timeout,
-            batch_size=s.embedder_batch_size, retries=s.embedder_retries,
-            query_instruction=s.embedder_query_instruction,
-        )  # fmt: skip
-        key = f"embedder_probe:{embedder.name}"
-        try:
-            probe = check_probe(embedder, self.store.get_meta(key))
-        except InvalidInput:
-            embedder.close()
-            raise
-        self.store.set_meta(key, probe)
-        return embedder
+    def open_reader(self) -> Reader:
+        """Connections of their own to this knowledge base and its conversations, for reading beside it."""
+        return Reader(self.store.reopen(), self.conversations.reopen())
 
     def set_sync_progress(self, progress: SyncProgress | None) -> None:
         """Report index building (embedding) progress, e.g. to a progress bar."""
@@ -307,6 +278,57 @@ class Bedside:
         and its sources (cited document id -> content hash)."""
         answer = self.ask(question, "clinician", llm=llm)
         return answer.to_dict(), self.store.hashes([r.document_id for r in answer.references])
+
+    def document(self, document_id: str) -> Document:
+        """One document, whole; NotFound for an unknown id."""
+        return self.store.document(document_id)
+
+    def documents(self, ids: Iterable[str]) -> dict[str, Document]:
+        """The documents among these ids that exist."""
+        return self.store.documents(ids)
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, passages) in the knowledge base."""
+        return self.store.counts()
+
+    def index_rows(self) -> list[IndexRow]:
+        """Every passage joined with its document's facts, as the indexes take them."""
+        return self.store.index_rows(None)
+
+    def start_conversation(self, now: str, owner: str = "") -> str:
+        """A new conversation belonging to `owner` (a web client's key; "" for the CLI and the Python API)."""
+        return self.conversations.new(now, owner)
+
+    def record_turn(self, conversation: str, question: str, answer: dict[str, Any], now: str) -> None:
+        """Append a question and its answer's JSON to a conversation."""
+        self.conversations.add(conversation, question, answer, now)
+
+    # -- integrity checks ----------------------------------------------------------------------
+
+    def store_problems(self) -> list[str]:
+        """What is wrong in the knowledge store: SQLite's own check, orphan passages, passage counts, and passages
+        whose text is not their document's text at their span."""
+        problems = self.store.check_integrity()
+        spans = self.store.span_mismatches()
+        if spans:
+            problems.append(f"passages not matching their document's text: {', '.join(spans)}")
+        return problems
+
+    def store_position(self) -> tuple[list[int], int]:
+        """Every stored passage's sequence number, ascending, and the newest change of the store's log."""
+        return self.store.seqs(), self.store.last_change()
+
+    def index_contents(self) -> dict[str, IndexContents]:
+        """What the lexical and (when in use) the dense index hold; keys "lexical" and "dense"."""
+        found = {"lexical": IndexContents(self.lexical.name, self.lexical.seqs(), self.lexical.watermark())}
+        if self.dense is not None:
+            found["dense"] = IndexContents(self.dense.name, self.dense.seqs(), self.dense.watermark())
+        return found
+
+    def first_passage(self) -> Passage | None:
+        """The first stored passage, or None for an empty knowledge base."""
+        found = next(self.store.iter_passages(batch=1), None)
+        return found[1] if found is not None else None
 
     def stats(self) -> dict[str, Any]:
         """{"documents", "passages", "by_type", "by_source"}."""

@@ -319,6 +319,11 @@ class KnowledgeBase:
         raw = self.store.get_meta(_COLLECTIONS_KEY)
         return json.loads(raw) if raw else {}
 
+    def medline_pmids(self) -> list[str]:
+        """The PMIDs of every document read from MEDLINE records."""
+        heads = self.store.document_heads(self.store.document_ids()).values()
+        return [d.pmid for d in heads if d.format == "medline" and d.pmid]
+
     def documents(self) -> Iterator[Document]:
         """Every stored document (for exports and checks)."""
         for doc_id in self.store.document_ids():

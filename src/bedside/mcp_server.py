@@ -79,7 +79,7 @@ class EngineFaces:
 
     def document(self, document_id: str) -> Document:
         with self._lock:
-            return self.bedside.store.document(document_id)
+            return self.bedside.document(document_id)
 
 
 def document_facts(d: Document, *, offset: int = 0, length: int = MAX_TEXT) -> dict[str, Any]:

@@ -381,7 +381,8 @@ def test_an_index_from_before_title_terms_is_upgraded_in_place(tmp_path, monkeyp
     store = _numbered_store(tmp_path, 60)
     folder = tmp_path / "vectors"
     db = sqlite3.connect(folder / "vectors.sqlite")
-    db.execute("ALTER TABLE vectors DROP COLUMN title_terms")  # as an older bedside wrote it
+    db.execute("ALTER TABLE vectors DROP COLUMN title_terms")  # as an older bedside wrote it,
+    db.execute("PRAGMA user_version = 0")  # before schemas were versioned
     db.commit()
     db.close()
     (meta_file,) = folder.glob("snapshot-*.npz")

@@ -102,7 +102,7 @@ def test_other_model_files_get_their_own_vectors(tmp_path, shipped_file):
 def test_the_engine_embeds_afresh_when_the_shipped_vectors_do_not_fit(tmp_path, monkeypatch, shipped_file):
     """End to end: a data directory whose model drifts still gets a vector for every passage, from its own model."""
     drifting = _Drifting(str(shipped_file["model"]), str(shipped_file["digest"]))
-    monkeypatch.setattr("bedside.facade.load_embedder", lambda name: drifting)
+    monkeypatch.setattr("bedside.search_backends.load_embedder", lambda name: drifting)
     with Bedside(data_dir=tmp_path / "d", starter_kb=True) as b:
         b.ensure_starter_kb()
         assert b.dense is not None and b.dense.count() == b.store.counts()[1]

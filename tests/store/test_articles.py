@@ -426,7 +426,7 @@ def test_migrations_match_the_tables_and_reopening_is_a_no_op(
     with service._engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": "bedside_alembic_version"})
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_revision() == "0006"
+        assert context.get_current_revision() == "0007"
     open_service().close()
 
 
@@ -437,10 +437,11 @@ def test_the_migrations_form_one_chain_with_one_head() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     scripts = ScriptDirectory.from_config(config)
-    assert scripts.get_heads() == ["0006"]
+    assert scripts.get_heads() == ["0007"]
     chain = [(s.revision, s.down_revision) for s in scripts.walk_revisions()]  # newest first
     assert chain == [
-        ("0006", "0005"), ("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"), ("0001", None)
+        ("0007", "0006"), ("0006", "0005"), ("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"),
+        ("0001", None),
     ]  # fmt: skip
 
 

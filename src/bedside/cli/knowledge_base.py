@@ -59,7 +59,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: s
         from bedside.cli.editorial import check_changed_sources
 
         check_changed_sources(ctx)
-    docs, passages = b.store.counts()
+    docs, passages = b.counts()
     out.print(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{len(report.failed)} failed; {report.passages} passages written "

@@ -218,8 +218,7 @@ def pmc_fetch(
         if updated_since is not None:
             report = refresh_full_text(client, b.kb, updated_since.date(), collection=collection)
         else:
-            wanted = list(pmids) or [d.pmid for d in b.store.document_heads(b.store.document_ids()).values()
-                                     if d.format == "medline" and d.pmid]  # fmt: skip
+            wanted = list(pmids) or b.kb.medline_pmids()
             report = fetch_full_text(client, b.kb, wanted, collection=collection)
     i = report.ingest
     if i.added or i.updated:

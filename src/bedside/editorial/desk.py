@@ -25,6 +25,7 @@ from bedside.editorial.edits import Check, apply_edit, prechecked, unsupported_s
 from bedside.editorial.export import ExportFormat, export_files
 from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, User
 from bedside.editorial.keys import audit_key_for, key_file_beside, stored_key
+from bedside.editorial.session_store import SessionStore
 from bedside.editorial.source_checks import SourceChecks
 from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advance
 from bedside.editorial.user_admin import UserAdmin
@@ -74,6 +75,7 @@ class SqlArticleService(SourceChecks, UserAdmin):
         self._writer = self._engine.execution_options(**{WRITE: True})
         self._clock = clock or (lambda: datetime.now(UTC))
         self.users = Accounts(self._engine, self._writer, hasher or PasswordHasher(), self._now)
+        self.sessions = SessionStore(self._engine)  # signed-in browsers, shared by every host of this database
 
     def close(self) -> None:
         """Release the database connections."""

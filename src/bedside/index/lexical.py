@@ -207,6 +207,12 @@ class LexicalIndex:
         """Passages indexed."""
         return int(self.index.searcher().num_docs)
 
+    def seqs(self) -> list[int]:
+        """Every indexed passage's sequence number, ascending, repeats kept (for integrity checks)."""
+        searcher = self.index.searcher()
+        hits = searcher.search(tantivy.Query.all_query(), limit=max(searcher.num_docs, 1)).hits
+        return sorted(int(searcher.doc(address)["seq"][0]) for _, address in hits)
+
     def stats(self) -> dict[str, object]:
         """Passages, segments and bytes on disk."""
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())

@@ -126,6 +126,10 @@ class SearchIndex(Protocol):
         """The last store change this index has applied."""
         ...
 
+    def seqs(self) -> list[int]:
+        """Every indexed passage's sequence number, ascending, repeats kept (for integrity checks)."""
+        ...
+
     def stats(self) -> dict[str, object]:
         """Size and shape, for `bedside stats` and benchmarks."""
         ...

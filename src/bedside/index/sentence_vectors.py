@@ -9,7 +9,6 @@ so a cold passage costs one embedding call the first time it reaches a rerank wi
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -19,13 +18,17 @@ import numpy as np
 
 from bedside.index.protocols import Embedder
 from bedside.index.vectors import text_hash
+from bedside.store.sqlite import Schema, open_database, transaction
 from bedside.text.sentences import split
 
 # The cache's key for how passages were cut into sentences: vectors cut another way are dropped on open.
-SPLITTER = "bedside.text.sentences/1"
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sentences (text_hash TEXT PRIMARY KEY, n INTEGER NOT NULL, vecs BLOB NOT NULL)",
+SPLITTER = "bedside.sentences/1"  # the cache key names the splitter, whatever its module is called
+SENTENCES_SCHEMA = Schema(
+    "sentence vector cache",
+    (
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS sentences (text_hash TEXT PRIMARY KEY, n INTEGER NOT NULL, vecs BLOB NOT NULL)",
+    ),
 )
 
 WARM_BATCH = 128  # passages whose sentences are embedded and stored at a time
@@ -47,17 +50,13 @@ class SentenceVectors:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+        self._db = open_database(path, SENTENCES_SCHEMA)
         key = f"{embedder.name} {SPLITTER}"
         row = self._db.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
         if row is None or row[0] != key:  # vectors of another model, or of sentences cut another way, are no use
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM sentences")
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (key,))
-            self._db.execute("COMMIT")
+            with transaction(self._db) as db:
+                db.execute("DELETE FROM sentences")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (key,))
 
     def close(self) -> None:
         """Close the database."""
@@ -105,8 +104,8 @@ class SentenceVectors:
             out[h] = vecs[start : start + len(sentences)].astype(np.float16).astype(np.float32)
             start += len(sentences)
         rows = [(h, len(v), v.astype(np.float16).tobytes()) for h, v in out.items()]
-        with self._lock:
-            self._db.executemany("INSERT OR REPLACE INTO sentences VALUES (?, ?, ?)", rows)
+        with self._lock, transaction(self._db) as db:
+            db.executemany("INSERT OR REPLACE INTO sentences VALUES (?, ?, ?)", rows)
         return out
 
 

@@ -29,6 +29,7 @@ from bedside.index.snapshot import ETYPES, Snapshot, read_meta, term_key, title_
 from bedside.index.snapshot_build import SnapshotBuilder
 from bedside.model import EvidenceType, IndexRow
 from bedside.store.locks import file_lock
+from bedside.store.sqlite import Schema, add_missing_columns, open_database, run_step, transaction
 from bedside.text.analysis import fingerprint
 
 __all__ = ["Snapshot", "VectorIndex", "term_key", "text_hash", "title_terms"]
@@ -38,15 +39,25 @@ _CHUNK_DOCUMENTS = 2_000
 EMBED_BATCH = 512  # passages embedded, then committed, at a time
 log = logging.getLogger(__name__)
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS vectors (seq INTEGER PRIMARY KEY, document_id TEXT NOT NULL, text_hash TEXT NOT NULL,"
-    " etype INTEGER NOT NULL, year INTEGER NOT NULL, source TEXT NOT NULL, vec BLOB NOT NULL, title_terms BLOB)",
-    "CREATE INDEX IF NOT EXISTS vectors_document ON vectors(document_id)",
-    # Vectors embedded for a chunk of changes not yet written: committed batch by batch so that a huge document
-    # is never one all-or-nothing step; an interrupted sync finds them here and embeds only the rest.
-    "CREATE TABLE IF NOT EXISTS pending (text_hash TEXT PRIMARY KEY, vec BLOB NOT NULL)",
-)
+# `pending`: vectors embedded for a chunk of changes not yet written, committed batch by batch so that a huge
+# document is never one all-or-nothing step; an interrupted sync finds them there and embeds only the rest.
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (seq INTEGER PRIMARY KEY, document_id TEXT NOT NULL, text_hash TEXT NOT NULL,
+    etype INTEGER NOT NULL, year INTEGER NOT NULL, source TEXT NOT NULL, vec BLOB NOT NULL, title_terms BLOB);
+CREATE INDEX IF NOT EXISTS vectors_document ON vectors(document_id);
+CREATE TABLE IF NOT EXISTS pending (text_hash TEXT PRIMARY KEY, vec BLOB NOT NULL)
+"""
+
+
+def _adopt(db: sqlite3.Connection) -> None:
+    """A file from before versioning: one without title terms gets the column, and the next sync records them."""
+    run_step(db, _TABLES)
+    if add_missing_columns(db, "vectors", [("title_terms", "BLOB")]):
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('titles', 'pending')")
+
+
+VECTORS_SCHEMA = Schema("vector index", (_TABLES,), adopt=_adopt)
 
 
 def text_hash(text: str) -> str:
@@ -64,27 +75,19 @@ class VectorIndex:
         self.path = path
         self.embedder = embedder
         self.seed = seed if seed is not None else {}
-        self._db = sqlite3.connect(path / "vectors.sqlite", timeout=30, isolation_level=None, check_same_thread=False)
+        self._db = open_database(path / "vectors.sqlite", VECTORS_SCHEMA)
         self._builder = SnapshotBuilder(self._db, path, embedder, lambda: self._meta("titles") == "complete")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-        if "title_terms" not in {r[1] for r in self._db.execute("PRAGMA table_info(vectors)")}:
-            self._db.execute("ALTER TABLE vectors ADD COLUMN title_terms BLOB")
-            self._set_meta("titles", "pending")  # the next sync records them
-        elif self._meta("titles") is None:
+        if self._meta("titles") is None:  # a new file, or one from before title terms were tracked
             empty = self._db.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is None
             self._set_meta("titles", "complete" if empty else "pending")
         analysis, analysed_by = fingerprint(), self._meta("analysis")  # what made the rows' title terms
         if analysed_by is None:  # rows from before this was recorded: made by the analysis that first shipped
             self._set_meta("analysis", analysis)
         elif analysed_by != analysis:  # made another way: the next sync records them again
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("UPDATE vectors SET title_terms = NULL")
-            self._set_meta("titles", "pending")
-            self._set_meta("analysis", analysis)
-            self._db.execute("COMMIT")
+            with transaction(self._db):
+                self._db.execute("UPDATE vectors SET title_terms = NULL")
+                self._set_meta("titles", "pending")
+                self._set_meta("analysis", analysis)
         model = self._meta("model")
         if model is None:
             self._set_meta("model", embedder.name)
@@ -116,12 +119,11 @@ class VectorIndex:
             for old in self.path.glob("snapshot-*"):
                 old.unlink(missing_ok=True)
         self._current = None
-        self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute("DELETE FROM vectors")
-        self._db.execute("DELETE FROM pending")
-        self._set_meta("model", model)
-        self._set_meta("watermark", "0")
-        self._db.execute("COMMIT")
+        with transaction(self._db):
+            self._db.execute("DELETE FROM vectors")
+            self._db.execute("DELETE FROM pending")
+            self._set_meta("model", model)
+            self._set_meta("watermark", "0")
 
     def watermark(self) -> int:
         """The last store change whose vectors are committed."""
@@ -182,16 +184,11 @@ class VectorIndex:
         for start in range(0, len(doc_ids), _CHUNK_DOCUMENTS):
             part = doc_ids[start : start + _CHUNK_DOCUMENTS]
             titles = {r.document_id: r.title for r in source.index_rows(part)}
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._db):
                 self._db.executemany(
                     "UPDATE vectors SET title_terms = ? WHERE document_id = ? AND title_terms IS NULL",
                     [(title_terms(title), d) for d, title in titles.items()],
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             if progress:
                 progress(start + len(part), len(doc_ids))
         self._set_meta("titles", "complete")  # rows of documents the store no longer has stay without: harmless
@@ -218,16 +215,11 @@ class VectorIndex:
         for start in range(0, len(missing), EMBED_BATCH):
             batch = missing[start : start + EMBED_BATCH]
             vecs = self.embedder.embed([rows[i].embedding_text for i in batch])
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._db):
                 self._db.executemany(
                     "INSERT OR REPLACE INTO pending VALUES (?, ?)",
                     [(hashes[i], vec.astype(np.float32).tobytes()) for i, vec in zip(batch, vecs, strict=True)],
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             known.update((hashes[i], vec) for i, vec in zip(batch, vecs, strict=True))
         out = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
         for i, h in enumerate(hashes):
@@ -235,8 +227,7 @@ class VectorIndex:
         return out, len(missing)
 
     def _write(self, doc_ids: list[str], rows: list[IndexRow], vecs: np.ndarray, mark: int) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db):
             for i in range(0, len(doc_ids), 500):
                 part = doc_ids[i : i + 500]
                 marks = ",".join("?" * len(part))
@@ -254,12 +245,13 @@ class VectorIndex:
             )  # fmt: skip
             self._set_meta("watermark", str(mark))
             self._db.execute("DELETE FROM pending")  # every pending vector belongs to this chunk, now written
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     # -- reading -------------------------------------------------------------------------------
+
+    def seqs(self) -> list[int]:
+        """Every searchable passage's sequence number, ascending, repeats kept (for integrity checks): those of
+        the snapshot that searches read."""
+        return sorted(int(s) for s in self.snapshot().seqs)
 
     def snapshot(self) -> Snapshot:
         """The current matrix, loaded from the snapshot file or rebuilt from SQLite. With `refresh_in_background`,

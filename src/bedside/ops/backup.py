@@ -1,10 +1,10 @@
 """`bedside backup DEST` and `bedside restore SRC`: a consistent copy of a data directory, taken while it is in use.
 
-Each SQLite database is copied with SQLite's online backup API in one step, which reads one committed snapshot
-while writers carry on (WAL). The vector index is copied *before* the knowledge store, so its watermark never runs
-ahead of the store copy: on first open it replays the store's change log and catches up. The lexical index is not
-copied at all: it is rebuilt from the store on first open (cheap next to embedding). Derived files (vector
-snapshots) are rebuilt too.
+The files copied are those `store.datafiles` declares, in its order. Each SQLite database is copied with SQLite's
+online backup API in one step, which reads one committed snapshot while writers carry on (WAL). The vector index
+is copied *before* the knowledge store, so its watermark never runs ahead of the store copy: on first open it
+replays the store's change log and catches up. The lexical index is not copied at all: it is rebuilt from the
+store on first open (cheap next to embedding). Derived files (vector snapshots) are rebuilt too.
 
 A PostgreSQL article database is not copied: `pg_dump` is the tool that takes a consistent dump of it, and the
 backup says so (in its output and in backup.json) rather than pretending to hold the articles.
@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,17 +24,14 @@ from sqlalchemy.engine import make_url
 from bedside import __version__
 from bedside.config import Settings
 from bedside.errors import InvalidInput
-from bedside.ops.integrity import sqlite_integrity
+from bedside.store.datafiles import ARTICLES, DATA_FILES, KEY_FILES, LEGACY_FILES, article_file
 from bedside.store.private import private_dir, private_file
+from bedside.store.sqlite import copy_snapshot, integrity_problems
 
-__all__ = ["MANIFEST", "BackupReport", "backup", "restore"]
+__all__ = ["KNOWN", "MANIFEST", "BackupReport", "backup", "restore"]
 
 MANIFEST = "backup.json"
-ARTICLES = "bedside.db"
-# In copy order: the vector index before the store it follows; the rest are independent of each other.
-DATABASES = ("vectors/vectors.sqlite", "knowledge.sqlite", "conversations.sqlite", "sessions.db")
-KEY_FILES = ("secret_key", "audit_key")  # the cookie key and the audit chain's key: without it no verify
-KNOWN = (*DATABASES, ARTICLES, *KEY_FILES)  # every name a backup's manifest may list
+KNOWN = tuple(f.name for f in DATA_FILES)  # every name a backup's manifest may list
 
 
 @dataclass
@@ -57,26 +52,14 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
         raise InvalidInput(f"{dest} is not empty; back up into a new or empty folder")
     private_dir(dest)  # it holds password and token hashes, sessions and the keys: its owner's alone
     report = BackupReport()
-    for name in DATABASES:
-        if (source / name).exists():
-            _copy_database(source / name, dest / name)
+    articles = article_file(settings)
+    for item in DATA_FILES:
+        name = item.name
+        if item.kind == "articles":
+            _back_up_articles(settings, articles, dest, report, shared)
+        elif (source / name).exists():
+            (_copy_key if item.kind == "key" else _copy_database)(source / name, dest / name)
             report.copied.append(name)
-    articles = _sqlite_articles(settings)
-    if articles is not None:
-        _copy_database(articles, dest / ARTICLES)
-        report.copied.append(ARTICLES)
-        if articles != source / ARTICLES:
-            report.notes.append(f"the article database {articles} is copied as {ARTICLES}; after a restore, unset "
-                                "BEDSIDE_DATABASE_URL or point it at that file")  # fmt: skip
-    else:
-        url = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
-        dump = f"pg_dump --format=custom --file {dest / 'articles.pgdump'} '{url}'"
-        what = "the article database and the knowledge store are" if shared else "the article database is"
-        report.notes.append(f"{what} PostgreSQL ({url}) and NOT in this backup: dump it with: {dump}")
-    for key_file in KEY_FILES:
-        if (source / key_file).exists():
-            _copy_key(source / key_file, dest / key_file)
-            report.copied.append(key_file)
     report.notes.append("the lexical index is not copied: it is rebuilt from the knowledge store on first open")
     _write_manifest(dest, report)
     return report
@@ -90,18 +73,19 @@ def restore(src: Path, settings: Settings) -> BackupReport:
     if (target / "knowledge.sqlite").exists():
         raise InvalidInput(f"{target} already holds a knowledge base; restore into an empty data directory")
     manifest = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
-    names = [str(n) for n in manifest.get("copied", [])]
+    copied = [str(n) for n in manifest.get("copied", [])]
+    names = [n for n in copied if n not in LEGACY_FILES]  # an older backup's sessions: signing in again is all
     unknown = [n for n in names if n not in KNOWN]
     if unknown:  # never a path of the manifest's choosing: "../x" would write outside the data directory
         shown = ", ".join(repr(n) for n in unknown[:5])
         raise InvalidInput(f"{src / MANIFEST} names files a backup never holds: {shown} (expected only: "
                            f"{', '.join(KNOWN)})")  # fmt: skip
-    problems = [p for n in names if n not in KEY_FILES for p in sqlite_integrity(src / n)]
+    problems = [p for n in names if n not in KEY_FILES for p in integrity_problems(src / n)]
     if problems:
         raise InvalidInput("the backup is damaged: " + "; ".join(problems))
     report = BackupReport()
     private_dir(target)
-    articles = _sqlite_articles(settings)
+    articles = article_file(settings)
     for name in names:
         dest = target / name
         if name == ARTICLES and articles is not None:
@@ -121,12 +105,23 @@ def restore(src: Path, settings: Settings) -> BackupReport:
     return report
 
 
-def _sqlite_articles(settings: Settings) -> Path | None:
-    """The SQLite article database file, or None when the article database is PostgreSQL."""
-    url = make_url(settings.resolved_database_url)
-    if url.get_backend_name() != "sqlite" or not url.database:
-        return None
-    return Path(url.database).expanduser()
+def _back_up_articles(
+    settings: Settings, articles: Path | None, dest: Path, report: BackupReport, shared: bool
+) -> None:
+    """Copy the SQLite article database as ARTICLES, or say how to dump a PostgreSQL one."""
+    if articles is not None:
+        if not articles.exists():
+            return
+        _copy_database(articles, dest / ARTICLES)
+        report.copied.append(ARTICLES)
+        if articles != settings.data_dir / ARTICLES:
+            report.notes.append(f"the article database {articles} is copied as {ARTICLES}; after a restore, unset "
+                                "BEDSIDE_DATABASE_URL or point it at that file")  # fmt: skip
+        return
+    url = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    dump = f"pg_dump --format=custom --file {dest / 'articles.pgdump'} '{url}'"
+    what = "the article database and the knowledge store are" if shared else "the article database is"
+    report.notes.append(f"{what} PostgreSQL ({url}) and NOT in this backup: dump it with: {dump}")
 
 
 def _copy_database(source: Path, dest: Path) -> None:
@@ -135,10 +130,8 @@ def _copy_database(source: Path, dest: Path) -> None:
     draft = dest.with_name(dest.name + ".partial")
     draft.unlink(missing_ok=True)
     private_file(draft)
-    with closing(sqlite3.connect(source, timeout=60)) as src, closing(sqlite3.connect(draft)) as out:
-        src.backup(out)  # pages=-1: one step, so the copy is a single consistent snapshot
-        out.execute("PRAGMA journal_mode=DELETE")  # the copy is one self-contained file
-    problems = sqlite_integrity(draft)
+    copy_snapshot(source, draft)
+    problems = integrity_problems(draft)
     if problems:
         draft.unlink()
         raise InvalidInput("the copy failed its integrity check: " + "; ".join(problems))

@@ -7,39 +7,32 @@ server would serve after a crash or a restore.
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
-
-import tantivy
 
 from bedside.config import Settings
 from bedside.errors import BedsideError
-from bedside.facade import Bedside
-from bedside.index.lexical import LexicalIndex
-from bedside.index.vectors import VectorIndex
+from bedside.facade import Bedside, IndexContents
 from bedside.ops.deploy_checks import Finding
+from bedside.store.datafiles import SQLITE_FILES, article_file
+from bedside.store.sqlite import integrity_problems
 
-__all__ = ["SQLITE_FILES", "check_data", "check_lexical", "check_store", "check_vectors", "sqlite_integrity"]
+__all__ = ["check_data", "check_lexical", "check_store", "check_vectors", "sqlite_files", "sqlite_integrity"]
 
-# Every SQLite database bedside keeps in a data directory (the article database too, when it is the default).
-SQLITE_FILES = ("knowledge.sqlite", "vectors/vectors.sqlite", "bedside.db", "sessions.db", "conversations.sqlite")
+sqlite_integrity = integrity_problems  # the check of one file, as backup and restore run it
 
 
-def sqlite_integrity(path: Path) -> list[str]:
-    """SQLite's own `PRAGMA integrity_check` of one file, as problems naming the file (none when it is sound)."""
-    try:
-        with closing(sqlite3.connect(path, timeout=30)) as db:
-            rows = db.execute("PRAGMA integrity_check").fetchall()
-    except sqlite3.DatabaseError as exc:
-        return [f"{path}: {exc}"]
-    return [f"{path}: {r[0]}" for r in rows if r[0] != "ok"]
+def sqlite_files(settings: Settings) -> list[Path]:
+    """The data directory's SQLite databases that exist (those `store.datafiles` declares), with the article
+    database where the settings put it when it is SQLite."""
+    names = [settings.data_dir / name for name in SQLITE_FILES]
+    articles = article_file(settings)
+    return [path for path in [*names, *([articles] if articles is not None else [])] if path.exists()]
 
 
 def check_data(settings: Settings) -> list[Finding]:
     """Every consistency check of the data directory in `settings` (read-only apart from index catch-up)."""
-    files = [settings.data_dir / name for name in SQLITE_FILES if (settings.data_dir / name).exists()]
-    problems = [p for path in files for p in sqlite_integrity(path)]
+    files = sqlite_files(settings)
+    problems = [p for path in files for p in integrity_problems(path)]
     findings = [Finding("SQLite files", not problems, "; ".join(problems) or f"{len(files)} file(s) sound")]
     with Bedside(settings=settings.model_copy(update={"starter_kb": False})) as b:
         findings += [check_store(b), check_lexical(b), check_vectors(b), _search(b)]
@@ -49,37 +42,27 @@ def check_data(settings: Settings) -> list[Finding]:
 
 def check_store(b: Bedside) -> Finding:
     """SQLite's check, orphan passages, passage counts, and every passage's span against its document."""
-    problems = b.store.check_integrity()
-    spans = b.store.span_mismatches()
-    if spans:
-        problems.append(f"passages not matching their document's text: {', '.join(spans)}")
-    docs, passages = b.store.counts()
+    problems = b.store_problems()
+    docs, passages = b.counts()
     return Finding("knowledge store", not problems, "; ".join(problems) or f"{docs} documents, {passages} passages")
 
 
 def check_lexical(b: Bedside) -> Finding:
     """The lexical index holds exactly the store's passages and has applied every change."""
-    if not isinstance(b.lexical, LexicalIndex):  # a shared backend lists its entries itself
-        return _compare("lexical index", b.lexical.seqs(), b.store.seqs(), b.lexical.watermark(), b.store.last_change())
-    searcher = b.lexical.index.searcher()
-    hits = searcher.search(tantivy.Query.all_query(), limit=max(searcher.num_docs, 1)).hits
-    indexed = sorted(int(searcher.doc(address)["seq"][0]) for _, address in hits)
-    return _compare("lexical index", indexed, b.store.seqs(), b.lexical.watermark(), b.store.last_change())
+    return _compare("lexical index", b.index_contents()["lexical"], *b.store_position())
 
 
 def check_vectors(b: Bedside) -> Finding:
     """The vector index (when in use) holds exactly the store's passages and has applied every change."""
-    if b.dense is None:
+    dense = b.index_contents().get("dense")
+    if dense is None:
         return Finding("vector index", True, "not in use")
-    if isinstance(b.dense, VectorIndex):
-        stored = sorted(int(s) for s in b.dense.snapshot().seqs)
-    else:
-        stored = b.dense.seqs()
-    return _compare("vector index", stored, b.store.seqs(), b.dense.watermark(), b.store.last_change())
+    return _compare("vector index", dense, *b.store_position())
 
 
-def _compare(name: str, indexed: list[int], passages: list[int], mark: int, last: int) -> Finding:
+def _compare(name: str, index: IndexContents, passages: list[int], last: int) -> Finding:
     """The index holds exactly the store's passages, once each, and has applied the newest change."""
+    indexed, mark = index.seqs, index.watermark
     problems = []
     orphans, missing = set(indexed) - set(passages), set(passages) - set(indexed)
     if orphans:
@@ -95,10 +78,9 @@ def _compare(name: str, indexed: list[int], passages: list[int], mark: int, last
 
 def _search(b: Bedside) -> Finding:
     """A stored passage's own words find it."""
-    sample = next(b.store.iter_passages(batch=1), None)
-    if sample is None:
+    passage = b.first_passage()
+    if passage is None:
         return Finding("search", True, "knowledge base is empty")
-    _, passage = sample
     query = " ".join(passage.text.split()[:8])
     found = [h.passage_id for h in b.search(query, 20, priors=False)]
     ok = passage.id in found

@@ -10,7 +10,6 @@ can be killed at any point and re-run: nothing is fetched or ingested twice, bey
 from __future__ import annotations
 
 import io
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -21,6 +20,7 @@ from bedside.ingest.medline import read_medline
 from bedside.knowledge import IngestReport, KnowledgeBase
 from bedside.model import Document
 from bedside.pubmed.eutils import ESEARCH_CAP, EUtils
+from bedside.store.sqlite import Schema, open_database, transaction
 
 __all__ = ["HarvestLog", "HarvestReport", "Window", "date_windows", "harvest"]
 
@@ -50,16 +50,17 @@ class HarvestReport:
     ingest: IngestReport = field(default_factory=IngestReport)
 
 
+HARVEST_SCHEMA = Schema(
+    "PubMed harvest log",
+    ("CREATE TABLE IF NOT EXISTS done (query TEXT NOT NULL, pmid TEXT NOT NULL, PRIMARY KEY (query, pmid))",),
+)
+
+
 class HarvestLog:
     """The PMIDs already ingested for each query (one SQLite file in the data directory)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS done (query TEXT NOT NULL, pmid TEXT NOT NULL, PRIMARY KEY (query, pmid))"
-        )
+        self._db = open_database(path, HARVEST_SCHEMA)
 
     def close(self) -> None:
         """Close the file."""
@@ -79,9 +80,8 @@ class HarvestLog:
 
     def mark(self, query: str, pmids: Iterable[str]) -> None:
         """Record PMIDs as ingested for this query."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT OR IGNORE INTO done VALUES (?, ?)", [(query, p) for p in pmids])
+        with transaction(self._db) as db:
+            db.executemany("INSERT OR IGNORE INTO done VALUES (?, ?)", [(query, p) for p in pmids])
 
 
 def date_windows(client: EUtils, term: str, start: date | None, end: date, report: HarvestReport) -> list[Window]:

@@ -31,7 +31,7 @@ def build(embedder: Embedder) -> int:
         Bedside(settings=load_settings(data_dir=tmp, starter_kb=True, embedder="none")) as b,
     ):
         b.ensure_starter_kb()
-        rows = b.store.index_rows(None)
+        rows = b.index_rows()
     texts = list(dict.fromkeys(r.embedding_text for r in rows))
     full = embedder.embed(texts)
     probes = [texts[i] for i in np.linspace(0, len(texts) - 1, PROBES).astype(int)]

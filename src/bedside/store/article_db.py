@@ -27,6 +27,7 @@ __all__ = [
     "metadata",
     "migrate",
     "open_engine",
+    "sessions",
     "tokens",
     "users",
     "versions",
@@ -118,6 +119,17 @@ audit = sa.Table(
     sa.Column("state", sa.Text, nullable=False, server_default=""),
     sa.Column("scheme", sa.String(16), nullable=False, server_default="sha256"),
     sa.Column("key_id", sa.String(16), nullable=False, server_default=""),
+)
+
+sessions = sa.Table(  # 0007: signed-in browsers, shared by every web host
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, index=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created", sa.Double, nullable=False),
+    sa.Column("expires", sa.Double, nullable=False, index=True),
+    sa.Column("epoch", sa.Integer, nullable=False, server_default="0"),
 )
 
 

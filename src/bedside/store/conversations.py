@@ -14,31 +14,34 @@ from pathlib import Path
 from typing import Any
 
 from bedside.errors import NotFound
-from bedside.store.private import private_file
+from bedside.store.sqlite import Schema, add_missing_columns, open_database, run_step, transaction
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created TEXT NOT NULL, owner TEXT NOT NULL "
-    "DEFAULT '')",
-    "CREATE TABLE IF NOT EXISTS turns (conversation TEXT NOT NULL REFERENCES conversations(id), n INTEGER NOT NULL, "
-    "question TEXT NOT NULL, answer TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (conversation, n))",
-)
+_TABLES = """
+CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS turns (conversation TEXT NOT NULL REFERENCES conversations(id), n INTEGER NOT NULL,
+    question TEXT NOT NULL, answer TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (conversation, n))
+"""
+
+
+def _adopt(db: sqlite3.Connection) -> None:
+    """A file from before versioning; one made before conversations had owners gets owner "" (no web client's)."""
+    run_step(db, _TABLES)
+    add_missing_columns(db, "conversations", [("owner", "TEXT NOT NULL DEFAULT ''")])
+
+
+CONVERSATIONS_SCHEMA = Schema("conversations", (_TABLES,), adopt=_adopt)
 
 
 class ConversationStore:
     """Turns of each conversation, in order, in `<data_dir>/conversations.sqlite`."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(private_file(path), timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(conversations)")}
-        if "owner" not in columns:  # made before conversations had owners: theirs is "" (no web client's)
-            try:
-                self._db.execute("ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
-            except sqlite3.OperationalError as exc:  # another process added it first
-                if "duplicate column" not in str(exc):
-                    raise
+        self.path = path
+        self._db = open_database(path, CONVERSATIONS_SCHEMA)
+
+    def reopen(self) -> ConversationStore:
+        """Another connection to the same file (for a thread of its own)."""
+        return ConversationStore(self.path)
 
     def close(self) -> None:
         """Close the database."""
@@ -74,14 +77,7 @@ class ConversationStore:
 
     def add(self, conversation: str, question: str, answer: dict[str, Any], now: str) -> None:
         """Append a turn."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            row = self._db.execute("SELECT coalesce(max(n), 0) FROM turns WHERE conversation = ?", (conversation,))
+        with transaction(self._db) as db:
+            row = db.execute("SELECT coalesce(max(n), 0) FROM turns WHERE conversation = ?", (conversation,))
             n = int(row.fetchone()[0]) + 1
-            self._db.execute(
-                "INSERT INTO turns VALUES (?, ?, ?, ?, ?)", (conversation, n, question, json.dumps(answer), now)
-            )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+            db.execute("INSERT INTO turns VALUES (?, ?, ?, ?, ?)", (conversation, n, question, json.dumps(answer), now))

@@ -20,7 +20,7 @@ from bedside import __version__
 from bedside.config import Settings, load_settings
 from bedside.editorial.interface import ArticleService
 from bedside.facade import Bedside
-from bedside.index.vectors import VectorIndex
+from bedside.store.datafiles import LEGACY_SESSIONS
 from bedside.web import api, docs, http_errors, pages, review_pages
 from bedside.web.article_backend import EditorialService, open_articles
 from bedside.web.identity import Auth
@@ -183,17 +183,18 @@ def create_app(
     owned, owned_articles = bedside is None, articles is None
     engine = bedside or Bedside(settings=settings)
     engine.ensure_starter_kb()
-    if isinstance(engine.dense, VectorIndex):
-        # Open the search snapshot before the first request. After later changes (an ingest from the CLI beside
-        # the server), requests go on with the previous snapshot while the new one is built in the background; an
-        # engine handed in by the caller keeps the caller's choice.
-        engine.prepare_search()
-        engine.dense.refresh_in_background = engine.dense.refresh_in_background or owned
+    # Open the search snapshot before the first request. After later changes (an ingest from the CLI beside the
+    # server), requests go on with the previous snapshot while the new one is built in the background; an engine
+    # handed in by the caller keeps the caller's choice.
+    engine.prepare_search()
+    if owned:
+        engine.refresh_search_in_background()
     service = WebService(engine, articles or open_articles(settings))
     editorial = service.articles if isinstance(service.articles, EditorialService) else None
     auth.accounts = editorial
-    if editorial is not None:  # the knowledge base may have changed while the server was down
-        editorial.check_sources(engine.source_states)
+    if editorial is not None:  # sessions an earlier release kept in the data directory: still signed in
+        editorial.sessions.adopt_file(settings.data_dir / LEGACY_SESSIONS)
+        editorial.check_sources(engine.source_states)  # the knowledge base may have changed while the server was down
 
     mcp_http = None
     if settings.mcp_http:

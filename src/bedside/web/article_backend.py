@@ -26,6 +26,7 @@ from bedside.editorial.interface import (
     Role,
     User,
 )
+from bedside.editorial.session_store import SessionStore
 from bedside.errors import Conflict, InvalidInput, NotFound, TransitionError
 from bedside.model import SourceState
 from bedside.text.slugs import normalise_question, same_question, slug_for
@@ -34,6 +35,8 @@ from bedside.text.slugs import normalise_question, same_question, slug_for
 @runtime_checkable
 class EditorialService(ArticleService, Protocol):
     """Articles with accounts and review queues: what sign-in, the review pages and the review API need."""
+
+    sessions: SessionStore  # signed-in browsers, in the same database as the accounts
 
     def edit(
         self, slug: str, actor: User, answer: dict[str, Any], base: int | None = None, check: Check | None = None

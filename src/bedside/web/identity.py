@@ -101,7 +101,6 @@ class Auth:
 
     def __init__(self, settings: Settings, accounts: EditorialService | None, limiter: LoginThrottle | None = None):
         self.signer = Signer(secret_key(settings))
-        self.sessions = SessionStore(settings.data_dir / "sessions.db")
         self.limiter = limiter or LoginThrottle()
         self.accounts = accounts
         self.production = settings.environment == "production"
@@ -111,6 +110,11 @@ class Auth:
         if self.accounts is None:
             raise BackendUnavailable("sign-in and review need the editorial service (an SQL article database)")
         return self.accounts
+
+    @property
+    def sessions(self) -> SessionStore:
+        """The sessions, kept beside the accounts (BackendUnavailable without them)."""
+        return self.editorial().sessions
 
     def secure(self, request: Request) -> bool:
         """Whether cookies get the Secure flag."""
@@ -189,7 +193,7 @@ class Auth:
     def end(self, request: Request) -> None:
         """End the request's session on the server, if it has one."""
         session_id = self._session_id(request)
-        if session_id is not None:
+        if session_id is not None and self.accounts is not None:
             self.sessions.delete(session_id)
         request.state.signed_in = None
 

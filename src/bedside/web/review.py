@@ -18,6 +18,7 @@ from bedside.editorial.interface import Article, AuditEvent, ReviewStatus, User
 from bedside.editorial.states import REVIEW_ACTIONS, Action, Subject, advance, allowed_actions
 from bedside.errors import InvalidInput
 from bedside.web.article_backend import EditorialService
+from bedside.web.asked import is_article
 from bedside.web.review_diff import Diff, diff_lines, statement_lines
 from bedside.web.review_edits import (
     ChangeRequest,
@@ -33,7 +34,7 @@ from bedside.web.review_edits import (
     statement_notes,
     whole_number,
 )
-from bedside.web.site import WebService, is_article
+from bedside.web.site import WebService
 from bedside.web.views import ArticleView, answer_from_dict
 
 __all__ = ["QUEUE_ORDER", "Fields", "ReviewDesk", "ReviewPage", "diff_lines", "edited_answer", "statement_lines"]

@@ -14,32 +14,37 @@ being composed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from bedside import __version__, starter_kb
-from bedside.answer.audience import render_for
 from bedside.answer.evidence import EvidencePassage
 from bedside.answer.extractive import title_for
 from bedside.answer.followup import resolved_question
-from bedside.answer.identifiers import identifier_notice, scrub_identifiers
+from bedside.answer.identifiers import scrub_identifiers
 from bedside.answer.pipeline import validate
 from bedside.answer.question import plan
-from bedside.answer.render import DISCLAIMER, PATIENT_DISCLAIMER
 from bedside.answer.verify import VerifyThresholds, verify_statement
 from bedside.editorial.edits import Verdict
 from bedside.editorial.interface import Article, ArticleService, ReviewStatus, Role, User
 from bedside.errors import InvalidInput, NotFound
 from bedside.facade import Bedside
 from bedside.model import Answer, Document, EvidenceType, Passage, SearchHit
-from bedside.store.conversations import ConversationStore
-from bedside.text.analysis import analyze
 from bedside.text.slugs import slug_for
 from bedside.web.admission import AskGate
 from bedside.web.article_backend import EditorialService
+from bedside.web.asked import (
+    Asked,
+    TrailItem,
+    first_asked,
+    is_article,
+    unpublished_answer,
+    with_digests,
+    with_removed_notice,
+)
 from bedside.web.views import ArticleView, article_view, check_audience, cited_documents, public_answer
 
 EXAMPLE_COUNT = 6
@@ -47,38 +52,6 @@ CHECK_PASSAGES = 60
 
 
 BOARD_MEMBER = "a member of the Medical Advisory Board"  # a reviewer who has not set a display name
-UNPUBLISHED = "unpublished"  # the status of an answer shown to its asker but never made an article
-
-
-@dataclass(frozen=True, slots=True)
-class Asked:
-    """The result of asking: the article (None for an answer that abstained: too little evidence, or off-topic),
-    its answer for the reader, and the conversation it belongs to."""
-
-    article: Article | None
-    answer: Answer
-    conversation: str
-    removed: tuple[str, ...] = ()  # kinds of patient identifier removed from the question before anything was stored
-
-    @property
-    def path(self) -> str:
-        """Where the asker reads it, without the conversation id: the article, or the conversation's last answer."""
-        return f"/articles/{self.article.slug}" if self.article is not None else "/answer"
-
-
-@dataclass(frozen=True, slots=True)
-class TrailItem:
-    """An earlier question of a conversation, as it reads on its own, and its article's address ("" for none)."""
-
-    question: str
-    slug: str
-    url: str = ""
-
-
-def _asked(article: Article) -> str:
-    """The question as first asked (its casing kept), else the article's normalised key."""
-    version = article.public_version or article.latest
-    return str(version.answer.get("question") or article.question)
 
 
 class _NoArticle(Exception):
@@ -87,48 +60,6 @@ class _NoArticle(Exception):
     def __init__(self, answer: Answer) -> None:
         super().__init__("the answer abstained")
         self.answer = answer
-
-
-def with_digests(answer: Answer, docs: Mapping[str, Document]) -> Answer:
-    """The answer with every reference to a digest marked as one (answers stored before references said so)."""
-    refs = tuple(
-        replace(r, digest=True, reviewed=docs[r.document_id].reviewed)
-        if not r.digest and r.document_id in docs and docs[r.document_id].guideline
-        else r
-        for r in answer.references
-    )
-    return replace(answer, references=refs) if refs != answer.references else answer
-
-
-def _noted(answer: Answer, removed: tuple[str, ...]) -> Answer:
-    """The answer with a notice naming the kinds of patient identifier removed from its question (when any were)."""
-    return replace(answer, notices=(identifier_notice(removed), *answer.notices)) if removed else answer
-
-
-# An article answers a question: one word ("b12?") names a subject without asking anything of it.
-MIN_QUESTION_TERMS = 2
-
-
-def is_article(answer: Answer | dict[str, Any]) -> bool:
-    """Whether an answer may become (or be listed as) an article: not when it abstained for lack of evidence, nor
-    when its question is too short to say what it asks (fewer than MIN_QUESTION_TERMS content words)."""
-    if isinstance(answer, Answer):
-        insufficient, question = answer.insufficient_evidence, answer.question
-    else:
-        insufficient, question = bool(answer.get("insufficient_evidence")), str(answer.get("question") or "")
-    return not insufficient and asks_enough(question)
-
-
-def asks_enough(question: str) -> bool:
-    """Whether a question names at least MIN_QUESTION_TERMS content words (analysed, stop words left out)."""
-    return len(set(analyze(question))) >= MIN_QUESTION_TERMS
-
-
-def unpublished_answer(answer: Answer, audience: str) -> Answer:
-    """An answer shown only to its asker, rendered for their reader type."""
-    shown = render_for(replace(answer, audience="clinician"), check_audience(audience))
-    disclaimer = PATIENT_DISCLAIMER if audience == "patient" else (answer.disclaimer or DISCLAIMER)
-    return replace(shown, slug="", status=UNPUBLISHED, disclaimer=disclaimer)
 
 
 class WebService:
@@ -143,9 +74,8 @@ class WebService:
         s = bedside.settings
         self.gate = gate or AskGate(s.ask_concurrency, s.ask_queue, s.ask_wait)
         self._lock = threading.Lock()
-        bedside.llm_wait = self._unlocked  # other requests go on while an answer waits for the LLM endpoint
-        self._reader = bedside.store.reopen()
-        self._trails = ConversationStore(bedside.data_dir / "conversations.sqlite")
+        bedside.set_llm_wait(self._unlocked)  # other requests go on while an answer waits for the LLM endpoint
+        self._reader = bedside.open_reader()
         self._read_lock = threading.Lock()
         self._today = today
         self._examples: list[str] | None = None
@@ -153,7 +83,6 @@ class WebService:
     def close(self) -> None:
         """Close the service's own connections (not the Bedside it was given)."""
         self._reader.close()
-        self._trails.close()
 
     @property
     def llm_enabled(self) -> bool:
@@ -191,11 +120,12 @@ class WebService:
         earlier = self.articles.get(follows) if follows and not conversation else None
         key = self._key(question, conversation, earlier, owner)
         with self._admission(key, gone), self._lock:
-            conversations = self.bedside.conversations
+            bedside = self.bedside
             if earlier is not None:
-                conversation = conversations.new(stamp, owner)
-                conversations.add(conversation, _asked(earlier), public_answer(earlier, "clinician").to_dict(), stamp)
-            conversation = conversation or conversations.new(stamp, owner)
+                conversation = bedside.start_conversation(stamp, owner)
+                earlier_answer = public_answer(earlier, "clinician").to_dict()
+                bedside.record_turn(conversation, first_asked(earlier), earlier_answer, stamp)
+            conversation = conversation or bedside.start_conversation(stamp, owner)
             sources: dict[str, str] = {}
             composed: list[Answer] = []
 
@@ -207,7 +137,7 @@ class WebService:
                     answer = replace(answer, question=key, title=title_for(plan(key)))
                 if not is_article(answer):
                     raise _NoArticle(answer)
-                docs = self.bedside.store.documents(cited_documents(answer))
+                docs = self.bedside.documents(cited_documents(answer))
                 sources.update({doc_id: d.content_hash for doc_id, d in docs.items()})
                 composed.append(answer)
                 return answer.to_dict()
@@ -216,16 +146,16 @@ class WebService:
                 article = self.articles.article_for(key, compose, sources)
             except _NoArticle as abstained:  # shown to the asker (the turn is in the conversation), never published
                 shown = replace(unpublished_answer(abstained.answer, audience), conversation=conversation)
-                return Asked(None, _noted(shown, removed), conversation, removed)
+                return Asked(None, with_removed_notice(shown, removed), conversation, removed)
             answer = replace(public_answer(article, audience), conversation=conversation)
             if not composed:  # an existing article: the turn still belongs to this conversation
-                conversations.add(conversation, question, answer.to_dict(), stamp)
-        return Asked(article, _noted(answer, removed), conversation, removed)
+                bedside.record_turn(conversation, question, answer.to_dict(), stamp)
+        return Asked(article, with_removed_notice(answer, removed), conversation, removed)
 
     def _key(self, question: str, conversation: str | None, earlier: Article | None, owner: str) -> str:
         """The question as resolved against the conversation (or the article it follows): the article's key, so a
         follow-up's article stands on its own ("... deficiency in pregnancy?", not "What about in pregnancy?")."""
-        previous = [_asked(earlier)] if earlier else self.conversation_trail(conversation or "", owner)
+        previous = [first_asked(earlier)] if earlier else self.conversation_trail(conversation or "", owner)
         return resolved_question(question, previous)
 
     def _known(self, key: str) -> bool:
@@ -344,7 +274,7 @@ class WebService:
         otherwise, and for another client's conversation)."""
         check_audience(audience)
         with self._read_lock:
-            turns = self._trails.turns(conversation, owner) if conversation else []
+            turns = self._reader.turns(conversation, owner) if conversation else []
         if not turns:
             raise NotFound(f"no conversation with id {conversation!r}")
         answer = Answer.from_dict(turns[-1]["answer"])
@@ -377,7 +307,7 @@ class WebService:
         if not conversation:
             return []
         with self._read_lock:
-            return self._trails.questions(conversation, owner)
+            return self._reader.questions(conversation, owner)
 
     def list_articles(self, status: str | None = None, query: str = "", limit: int = 50) -> list[Article]:
         """Articles with an approved version, newest first, filtered by review status and words of the question or
