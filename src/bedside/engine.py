@@ -92,10 +92,14 @@ class Bedside:
             from bedside.index.milvus import connect
 
             client = connect(s.resolved_milvus_uri)
-            lexical = MilvusLexicalIndex(s.resolved_milvus_uri, s.milvus_collection, self.store, client)
+            level = s.milvus_consistency
+            lexical = MilvusLexicalIndex(
+                s.resolved_milvus_uri, s.milvus_collection, self.store, client, consistency=level
+            )
             dense = None
             if embedder is not None:
-                dense = MilvusDenseIndex(s.resolved_milvus_uri, s.milvus_collection, self.store, embedder, client, seed)
+                dense = MilvusDenseIndex(s.resolved_milvus_uri, s.milvus_collection, self.store, embedder, client, seed,
+                                         consistency=level)  # fmt: skip
             self._milvus = client
             return lexical, dense
         vectors = VectorIndex(self.data_dir / "vectors", embedder, seed=seed) if embedder is not None else None
