@@ -30,6 +30,7 @@ from bedside.store.kb_rows import (
     newer_versions_query,
     notice_rows,
     passage_from_row,
+    refuse_nul,
     with_inbound,
 )
 from bedside.store.locks import file_lock
@@ -168,7 +169,10 @@ class SqliteKnowledgeStore:
         return dict(self._select_in("SELECT id, content_hash FROM documents", "id", ids))
 
     def write(self, items: Iterable[tuple[Document, Sequence[Passage]]]) -> None:
-        """Insert or replace documents with their passages, all in one transaction."""
+        """Insert or replace documents with their passages, all in one transaction (InvalidInput, writing nothing,
+        when any of them holds a NUL character: see `kb_rows.nul_field`)."""
+        items = list(items)
+        refuse_nul(items)
         with self.transaction():
             for doc, passages in items:
                 self._db.execute("DELETE FROM passages WHERE document_id = ?", (doc.id,))

@@ -34,6 +34,7 @@ from bedside.store.kb_rows import (
     newer_versions_query,
     notice_rows,
     passage_from_row,
+    refuse_nul,
     with_inbound,
 )
 from bedside.store.protocol import Change
@@ -182,7 +183,10 @@ class PostgresKnowledgeStore:
         return {str(k): str(v) for k, v in self._select_in("SELECT id, content_hash FROM documents", "id", ids)}
 
     def write(self, items: Iterable[tuple[Document, Sequence[Passage]]]) -> None:
-        """Insert or replace documents with their passages, all in one transaction."""
+        """Insert or replace documents with their passages, all in one transaction (InvalidInput, writing nothing,
+        when any of them holds a NUL character, which PostgreSQL text cannot hold)."""
+        items = list(items)
+        refuse_nul(items)
         with self._write() as cur:
             for doc, passages in items:
                 cur.execute("DELETE FROM passages WHERE document_id = %s", (doc.id,))
