@@ -1,6 +1,7 @@
 """Speed and size at scale: build time, search latency, peak memory and disk at 100k and 1M passages.
 
     python bench/scale.py --data ../shared/data --sizes 100000,1000000 [--work bench/out/scale]
+    python bench/scale.py --sizes 100000 --backends embedded,scale-out   # beside PostgreSQL + Milvus Lite
 
 Corpus: synthetic documents recombined from real sentences of the SciFact, BioASQ, PubMedQA and MedQuAD corpora
 (6-12 random sentences each, real titles, seeded), written as JSONL and ingested through `Bedside` (store, tantivy
@@ -13,6 +14,9 @@ maps to a deterministic (text-hash seeded) normalised mixture of 2-3 of those re
 Gaussian noise; the benchmark queries map to their own real vectors. The real embedder is measured separately:
 indexing throughput (raw `embed` vs `VectorIndex.sync` on ~1,000 passages) and query-embedding latency.
 
+With --backends embedded,scale-out the same corpus and the same synthetic vectors are also ingested into a
+PostgreSQL knowledge store with Milvus Lite collections and searched there (bench/scale_out.py says what is measured).
+
 Each size is built in one fresh process and searched in another, so peak RSS (ru_maxrss) is per size and per phase.
 Baselines: bm25s on the same passages (lexical, sizes up to --bm25s-max) and an exact NumPy scan of the same
 vector snapshot (dense; at 1M the index answers through its HNSW graph (an exact scan without faiss), and recall@10
@@ -22,6 +26,7 @@ against exact is reported).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import json
@@ -38,6 +43,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+import scale_out
 from datasets import corpus_path, read_jsonl
 
 SOURCES = ("scifact", "bioasq", "pubmedqa", "medquad")
@@ -427,6 +433,8 @@ def worker_search(data_dir: Path, work: Path, key: str) -> dict[str, Any]:
     trios = _timed(lambda iq: _trio(b.searcher, real, *iq), list(enumerate(queries)), "hybrid search", self_timed=True)
     hyb, cand, hyb_real = ([t[k] for t in trios] for k in range(3))
     out: dict[str, Any] = {"peak_mb": _peak_mb()}  # before the exact scans below touch the whole matrix
+    out["per_query"] = {"lexical": [t * 1000 for t in lex], "dense": [t * 1000 for t in den],
+                        "hybrid": [t * 1000 for t in hyb]}  # fmt: skip
     for key, times in (("lexical", lex), ("dense", den), ("hybrid", hyb), ("candidates", cand), ("real", hyb_real)):
         out[f"{key}_p50"], out[f"{key}_p95"] = _pct(times, 50), _pct(times, 95)
     snap = dense.snapshot()
@@ -659,6 +667,91 @@ def worker_throughput(work: Path, seed: int, n_passages: int, key: str) -> dict[
             "q_p95": _pct(q_times, 95), "min_cosine": agreement}  # fmt: skip
 
 
+class _Bars:
+    """The progress bars scale_out's workers show."""
+
+    ingest = _IngestBar
+    sync = _SyncBar
+
+
+def worker_build_scale_out(corpus: Path, data_dir: Path, work: Path, key: str, url: str) -> dict[str, Any]:
+    embedder, _, _ = _load_mixture(work, key)
+    return scale_out.worker_build(corpus, data_dir, url, embedder, _peak_mb, _Bars)
+
+
+def worker_search_scale_out(data_dir: Path, work: Path, key: str, url: str, n: int) -> dict[str, Any]:
+    embedder, queries, qvecs = _load_mixture(work, key)
+    out = scale_out.worker_search(data_dir, url, embedder, queries[:n], qvecs[:n], _timed)
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def render_scale_out(results: dict[int, dict[str, Any]], n: int) -> None:
+    """Embedded (SQLite, tantivy, vector file) beside scale-out (PostgreSQL, Milvus Lite), per size."""
+    from rich.console import Console
+    from rich.table import Table
+
+    sizes = [s for s in sorted(results) if "scale_out" in results[s]]
+    if not sizes:
+        return
+    table = Table(title=f"embedded vs PostgreSQL + Milvus Lite (same corpus, same synthetic vectors; latency on the "
+                        f"first {n} benchmark queries, timed alike on both)")  # fmt: skip
+    table.add_column("metric")
+    for s in sizes:
+        table.add_column(f"{_label(s)} embedded", justify="right")
+        table.add_column(f"{_label(s)} PostgreSQL + Milvus Lite", justify="right")
+
+    def row(metric: str, cells: Callable[[dict[str, Any], bool], str]) -> None:
+        table.add_row(metric, *[c for s in sizes for c in (cells(results[s], False), cells(results[s], True))])
+
+    def build(r: dict[str, Any], out: bool) -> dict[str, Any]:
+        b: dict[str, Any] = r["scale_out"]["build"] if out else r["build"]
+        return b
+
+    def total(r: dict[str, Any], out: bool) -> float:
+        b = build(r, out)
+        return float(b["store_s"] + b["lexical_s"] + b["dense_s"] + b.get("snapshot_s", 0.0))
+
+    row("passages (documents)", lambda r, o: f"{build(r, o)['passages']:,} ({build(r, o)['documents']:,})")
+    row("ingest: store writes s", lambda r, o: _f(build(r, o)["store_s"]))
+    row("ingest: lexical index s", lambda r, o: _f(build(r, o)["lexical_s"]))
+    row("ingest: dense index s (synthetic vectors)", lambda r, o: _f(build(r, o)["dense_s"]))
+    row("ingest: dense snapshot + graph s", lambda r, o: "—" if o else _f(build(r, o)["snapshot_s"]))
+    row("ingest: total s (passages/s)",
+        lambda r, o: f"{total(r, o):.0f} ({build(r, o)['passages'] / total(r, o):,.0f}/s)")  # fmt: skip
+    table.add_section()
+    for kind, label in (("lexical", "lexical, top 100"), ("dense", "dense, top 100"), ("hybrid", "hybrid, limit 10")):
+        for q in (50, 95):
+
+            def cell(r: dict[str, Any], o: bool, kind: str = kind, q: int = q) -> str:
+                times = (r["scale_out"]["search"] if o else r["search"])["per_query"][kind][:n]
+                return _f(float(np.percentile(times, q)), "{:.2f}")
+
+            row(f"{label} p{q} ms", cell)
+    row(
+        "PostgreSQL + Milvus Lite: queries answered lexical / dense / hybrid",
+        lambda r, o: " / ".join(str(v) for v in r["scale_out"]["search"]["answered"].values()) + f" of {n}"
+        if o else "",
+    )  # fmt: skip
+    table.add_section()
+    row("build: bench process peak RSS MB (Milvus Lite runs in it)", lambda r, o: _f(build(r, o)["peak_mb"], "{:,.0f}"))
+    row("build: PostgreSQL server peak PSS MB",
+        lambda r, o: _f(r["scale_out"]["pg_build_mb"], "{:,.0f}") if o else "—")  # fmt: skip
+    row("search: bench process peak RSS MB",
+        lambda r, o: _f((r["scale_out"]["search"] if o else r["search"])["peak_mb"], "{:,.0f}"))  # fmt: skip
+    row("search: PostgreSQL server peak PSS MB",
+        lambda r, o: _f(r["scale_out"]["pg_search_mb"], "{:,.0f}") if o else "—")  # fmt: skip
+    console = Console(width=200)
+    console.print(table)
+    console.print(
+        "Notes: both backends ingest the same JSONL corpus and get the same synthetic passage vectors (MixtureEmbedder "
+        "above), so dense indexing excludes model inference on both. PostgreSQL ran with its default durability "
+        "(fsync and synchronous_commit on); SQLite as bedside opens it. Milvus Lite is pure Python inside the bench "
+        "process: its latency and memory are Lite's, not a Milvus server's. Embedded latency is recomputed from the "
+        "same queries' timings in its own search run."
+    )
+
+
 # --- driver ----------------------------------------------------------------------------------------------------
 
 
@@ -839,9 +932,16 @@ def main() -> None:
     parser.add_argument("--embedder", choices=["bge-small"], default="bge-small", help="the real model")
     parser.add_argument("--keep", action="store_true", help="keep the built data directories")
     parser.add_argument("--reuse", action="store_true", help="search data directories kept by --keep, unrebuilt")
+    parser.add_argument("--backends", default="embedded", help="embedded, or embedded,scale-out (PostgreSQL + Milvus)")
+    parser.add_argument("--postgres-url", default="", help="scale-out: a PostgreSQL server (default: a throwaway one)")
+    parser.add_argument("--scale-out-queries", type=int, default=50, help="scale-out: benchmark queries timed")
+    parser.add_argument("--skip", default="", help="phases to leave out, comma separated: ask, update")
     parser.add_argument(
-        "--worker", choices=["build", "search", "ask", "update", "bm25s", "throughput"], help=argparse.SUPPRESS
+        "--worker",
+        choices=["build", "search", "ask", "update", "bm25s", "throughput", "build-scale-out", "search-scale-out"],
+        help=argparse.SUPPRESS,
     )
+    parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -857,12 +957,31 @@ def main() -> None:
             result = worker_update(args.dir, work, args.embedder, args.seed)
         elif args.worker == "bm25s":
             result = worker_bm25s(args.dir, work)
+        elif args.worker == "build-scale-out":
+            result = worker_build_scale_out(args.corpus, args.dir, work, args.embedder, args.database_url)
+        elif args.worker == "search-scale-out":
+            result = worker_search_scale_out(args.dir, work, args.embedder, args.database_url, args.scale_out_queries)
         else:
             result = worker_throughput(work, args.seed, args.throughput_passages, args.embedder)
         print(json.dumps(result))
         return
     work.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    backends = {b.strip() for b in args.backends.split(",") if b.strip()}
+    skip = {p.strip() for p in args.skip.split(",") if p.strip()}
+    if not backends <= {"embedded", "scale-out"} or "embedded" not in backends:
+        raise SystemExit("--backends: embedded, optionally with scale-out")
+    with contextlib.ExitStack() as stack:
+        postgres: tuple[str, int | None] = (args.postgres_url, None)
+        if "scale-out" in backends and not args.postgres_url:
+            _log("starting a throwaway PostgreSQL server")
+            postgres = stack.enter_context(scale_out.postgres_cluster())
+        _run(args, work, sizes, skip, postgres if "scale-out" in backends else None)
+
+
+def _run(
+    args: argparse.Namespace, work: Path, sizes: list[int], skip: set[str], postgres: tuple[str, int | None] | None
+) -> None:
     started = time.perf_counter()
     _log("preparing the sentence pool")
     pool = prepare_pool(args.data, work)
@@ -898,10 +1017,13 @@ def main() -> None:
             build = _spawn(["--worker", "build", "--corpus", str(corpus), *common])
         _log(f"{_label(size)}: searching")
         search = _spawn(["--worker", "search", *common])
-        _log(f"{_label(size)}: ask")
-        ask = _spawn(["--worker", "ask", *common])
-        r: dict[str, Any] = {"build": build, "search": search, "ask": ask, "corpus_bytes": corpus.stat().st_size}
-        if size == max(sizes):
+        r: dict[str, Any] = {"build": build, "search": search, "corpus_bytes": corpus.stat().st_size}
+        if "ask" not in skip:
+            _log(f"{_label(size)}: ask")
+            r["ask"] = _spawn(["--worker", "ask", *common])
+        if postgres is not None:
+            r["scale_out"] = _scale_out(args, work, size, corpus, postgres)
+        if size == max(sizes) and "update" not in skip:
             _log(f"{_label(size)}: adding and removing {UPDATE_DOCUMENTS:,} documents")
             r["update"] = _spawn(["--worker", "update", *common, "--seed", str(args.seed)])
         r["build_total"] = build["store_s"] + build["lexical_s"] + build["dense_s"] + build["snapshot_s"]
@@ -913,7 +1035,29 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     render(results, tp, per_doc)
+    render_scale_out(results, args.scale_out_queries)
     _log(f"whole run: {(time.perf_counter() - started) / 60:.1f} min")
+
+
+def _scale_out(
+    args: argparse.Namespace, work: Path, size: int, corpus: Path, postgres: tuple[str, int | None]
+) -> dict[str, Any]:
+    """Build and search `size` on a fresh PostgreSQL database and Milvus Lite, the server's memory sampled."""
+    url = scale_out.fresh_database(postgres[0], f"bench_{size}")
+    data_dir = work / f"kb-{size}-scale-out"
+    common = ["--work", str(work), "--dir", str(data_dir), "--embedder", args.embedder, "--database-url", url]
+    _log(f"{_label(size)}: building on PostgreSQL + Milvus Lite")
+    with scale_out.PeakMemory(postgres[1]) as pg_build:
+        build = _spawn(["--worker", "build-scale-out", "--corpus", str(corpus), *common])
+    _log(f"{_label(size)}: searching PostgreSQL + Milvus Lite ({args.scale_out_queries} queries)")
+    with scale_out.PeakMemory(postgres[1]) as pg_search:
+        search = _spawn(["--worker", "search-scale-out", "--scale-out-queries", str(args.scale_out_queries),
+                         *common])  # fmt: skip
+    if not args.keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    no_server = float("nan")
+    return {"build": build, "search": search, "pg_build_mb": pg_build.peak if postgres[1] else no_server,
+            "pg_search_mb": pg_search.peak if postgres[1] else no_server}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -116,3 +116,41 @@ def test_a_postgres_database_url_moves_the_knowledge_store_to_postgres(tmp_path,
             second.close()
     finally:
         first.close()
+
+
+def test_a_document_with_a_nul_character_fails_alone_on_postgres(tmp_path, postgres_url):
+    """PostgreSQL text cannot hold U+0000: such a document is reported by its origin and field, and the rest of its
+    batch is written. (Files never get that far: their readers remove control characters, with a warning.)"""
+    from bedside.config import load_settings
+    from bedside.ingest.builder import TextBuilder
+    from bedside.model import Document, DocumentId
+
+    def doc(doc_id: str, text: str, title: str = "Iron") -> Document:
+        b = TextBuilder()
+        b.paragraph(text)
+        body, blocks = b.build()
+        return Document(DocumentId(doc_id), title=title, text=body, blocks=blocks, origin=f"feed.xml:{doc_id}")
+
+    settings = load_settings(data_dir=tmp_path / "d", database_url=postgres_url, starter_kb=False, embedder="hashing")
+    with Bedside(settings=settings) as b:
+        docs = [
+            doc("1", "Ferritin below 30 ug/L shows iron deficiency."),
+            doc("2", "Oral iron\x00 daily."),
+            doc("3", "Hydroxocobalamin 1 mg IM treats B12 lack."),
+            doc("4", "Fine text.", title="Ir\x00on"),
+        ]
+        report = b.kb.ingest_records(docs)
+        assert report.failed == [
+            ("feed.xml:2", "document '2': field 'text' contains a NUL character (U+0000), which the knowledge store "
+             "cannot hold"),
+            ("feed.xml:4", "document '4': field 'title' contains a NUL character (U+0000), which the knowledge store "
+             "cannot hold"),
+        ]  # fmt: skip
+        assert (report.added, report.passages) == (2, 2)
+        assert sorted(b.store.hashes(["1", "2", "3", "4"])) == ["1", "3"]
+        assert [h.document_id for h in b.search("hydroxocobalamin", limit=1)] == ["3"]
+        corpus = tmp_path / "c.jsonl"
+        _write_jsonl(corpus, [{"id": "5", "title": "Iron", "text": "Ferrous\u0000 sulfate 200 mg daily."}])
+        from_file = b.ingest([corpus])
+        assert from_file.failed == [] and from_file.added == 1 and "control character" in from_file.warnings[0][1]
+        assert b.store.document("5").text == "Ferrous sulfate 200 mg daily."

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     search_backend: Literal["embedded", "milvus"] = "embedded"
     milvus_uri: str = ""
     milvus_collection: str = Field(default="bedside", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+    # What a Milvus search must see: "Strong" (every write acknowledged before it; the default), "Bounded" (at most a
+    # few seconds behind, cheaper on a busy cluster), "Session" (this process's own writes) or "Eventually".
+    milvus_consistency: Literal["Strong", "Bounded", "Session", "Eventually"] = "Strong"
     embedder: Literal["bge-small", "hashing", "none", "endpoint"] = "bge-small"
     # embedder=endpoint: an OpenAI-compatible /v1/embeddings server (TEI, vLLM, Infinity, Ollama) shared by hosts.
     embedder_base_url: str = ""
@@ -112,6 +115,11 @@ class Settings(BaseSettings):
     # MCP over Streamable HTTP at /mcp/ in `bedside serve` (needs bedside[mcp]), behind the API tokens.
     mcp_http: bool = False
     mcp_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
+
+    @field_validator("milvus_consistency", mode="before")
+    @classmethod
+    def _level(cls, v: Any) -> Any:
+        return v.strip().capitalize() if isinstance(v, str) else v  # Milvus's spelling, whatever the case given
 
     @field_validator("data_dir", mode="after")
     @classmethod

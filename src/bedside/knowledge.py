@@ -24,6 +24,7 @@ from bedside.model import (
     SourceState,
 )
 from bedside.store import KnowledgeStore
+from bedside.store.kb_rows import nul_field
 
 _SUFFIXES = (".md", ".markdown", ".txt", ".jsonl", ".ndjson", ".xml", ".nxml", ".html", ".htm", ".xhtml", ".pdf")
 BATCH_DOCUMENTS = 400
@@ -220,6 +221,11 @@ class KnowledgeBase:
                 report.unchanged += 1
                 continue
             passages = chunk(doc)
+            field = nul_field(doc, passages)
+            if field is not None:  # no store can hold it (PostgreSQL text cannot); the rest of the batch goes on
+                report.failed.append((doc.origin or doc.id, f"document {doc.id!r}: field '{field}' contains a NUL "
+                                      "character (U+0000), which the knowledge store cannot hold"))  # fmt: skip
+                continue
             changed.append((doc, passages))
             report.passages += len(passages)
             if old is None:

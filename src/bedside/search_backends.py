@@ -32,10 +32,11 @@ def open_indexes(
 
         uri = settings.resolved_milvus_uri
         client = connect(uri)
-        lexical = MilvusLexicalIndex(uri, settings.milvus_collection, store, client)
+        level = settings.milvus_consistency
+        lexical = MilvusLexicalIndex(uri, settings.milvus_collection, store, client, consistency=level)
         dense = None
         if embedder is not None:
-            dense = MilvusDenseIndex(uri, settings.milvus_collection, store, embedder, client, seed)
+            dense = MilvusDenseIndex(uri, settings.milvus_collection, store, embedder, client, seed, consistency=level)
         return lexical, dense, client
     data_dir = Path(settings.data_dir)
     vectors = VectorIndex(data_dir / "vectors", embedder, seed=seed) if embedder is not None else None

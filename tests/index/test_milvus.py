@@ -181,3 +181,45 @@ def test_a_collection_reopened_later_is_loaded_for_search(tmp_path):
         again.client.drop_collection(again.collection)
         again.close()
         store.close()
+
+
+def test_the_consistency_setting_reaches_every_search_read(tmp_path, monkeypatch):
+    """BEDSIDE_MILVUS_CONSISTENCY (any case) goes with every search and every read behind a search; counts and
+    listings for integrity checks read Strong whatever the setting."""
+    from bedside import Bedside
+    from bedside.config import load_settings
+    from bedside.errors import InvalidInput
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))
+    monkeypatch.setenv("BEDSIDE_SEARCH_BACKEND", "milvus")
+    monkeypatch.setenv("BEDSIDE_MILVUS_URI", _uri(tmp_path))
+    monkeypatch.setenv("BEDSIDE_MILVUS_COLLECTION", _name(tmp_path))
+    monkeypatch.setenv("BEDSIDE_MILVUS_CONSISTENCY", "bounded")
+    settings = load_settings(data_dir=tmp_path / "data", starter_kb=False, embedder="hashing")
+    assert settings.milvus_consistency == "Bounded"
+    with Bedside(settings=settings) as b:
+        assert b.lexical.consistency == "Bounded" and b.dense.consistency == "Bounded"
+        b.ingest([corpus])
+        calls: list[tuple[str, object]] = []
+        for method in ("search", "query"):
+            real = getattr(b._milvus, method)
+
+            def recorded(*args, _real=real, _method=method, **kwargs):
+                calls.append((_method, kwargs.get("consistency_level")))
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(b._milvus, method, recorded)
+        assert [h.document_id for h in b.search("hydroxocobalamin vitamin B12", limit=1)] == ["b12"]
+        assert {m for m, _ in calls} == {"search", "query"}  # lexical and dense searches, facts and title focus
+        assert {level for _, level in calls} == {"Bounded"}
+        calls.clear()
+        assert b.lexical.count() == b.dense.count() == len(DOCS)
+        assert calls and {level for _, level in calls} == {"Strong"}
+        for index in (b.lexical, b.dense):
+            b._milvus.drop_collection(index.collection)
+    with pytest.raises(InvalidInput, match="milvus_consistency"):
+        load_settings(data_dir=tmp_path / "data", milvus_consistency="Sometimes")
+    with pytest.raises(InvalidInput, match="Strong, Bounded, Session, Eventually"):
+        MilvusLexicalIndex(_uri(tmp_path), _name(tmp_path), SqliteKnowledgeStore(tmp_path / "kb.sqlite"),
+                           consistency="Sometimes")  # fmt: skip

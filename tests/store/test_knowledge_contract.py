@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bedside.errors import NotFound
+from bedside.errors import InvalidInput, NotFound
 from bedside.ingest import chunk, read_path
 from bedside.ingest.builder import TextBuilder
 from bedside.model import CorrectionKind, Document, DocumentId, EvidenceType
@@ -285,6 +285,21 @@ class KnowledgeStoreContract:
         assert store.hashes(["bad", "half"]) == {}
         assert [d for _, d, _ in store.changes_after(0)] == ["good"]
         assert store.check_integrity() == []
+
+    def test_a_nul_character_is_refused_naming_the_document_and_field(self, store: KnowledgeStore) -> None:
+        """PostgreSQL text cannot hold U+0000, so no store takes it (a knowledge base stays movable between them): the
+        batch is refused whole, naming the document's origin, its id and the field."""
+        good = _doc("good", "Kept text.")
+        bad = replace(_doc("bad", "Fine text."), title="Ferritin\x00 levels", origin="feed.jsonl:2")
+        with pytest.raises(InvalidInput, match=r"^feed\.jsonl:2: document 'bad': field 'title' contains a NUL"):
+            _put(store, good, bad)
+        with pytest.raises(InvalidInput, match="document 'bad': field 'text' contains a NUL"):
+            _put(store, _doc("bad", "Ferritin\x00 below 30 ug/L."))
+        with pytest.raises(InvalidInput, match="field 'extra' contains a NUL"):
+            _put(store, replace(good, extra=(("note", "a\x00b"),)))
+        assert store.counts() == (0, 0) and store.changes_after(0) == []
+        _put(store, good)
+        assert store.counts() == (1, 1)
 
     def test_remove_and_its_change(self, store: KnowledgeStore) -> None:
         _put(store, _doc("a", "First."), _doc("b", "Second."))

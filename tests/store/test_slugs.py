@@ -14,7 +14,6 @@ from bedside.editorial.desk import SqlArticleService
 from bedside.errors import Conflict
 from bedside.store.article_db import open_engine
 from bedside.text.slugs import legacy_slug_for, normalise_question, slug_for
-from bedside.web.article_backend import MemoryArticles
 
 VICTIM = "What is the maximum daily dose of paracetamol in adults?"
 PLANTER = "Is paracetamol safe every hour?"
@@ -65,11 +64,3 @@ def test_older_short_keys_still_find_their_own_question_only(service: SqlArticle
 
 def same_text(article: object) -> str:
     return str(article.latest.answer["bottom_line"][0]["text"])  # type: ignore[attr-defined]
-
-
-def test_the_memory_store_compares_questions_too() -> None:
-    store = MemoryArticles()
-    planted = store.article_for(PLANTER, lambda: answer(text="Give 1 g every hour."), SOURCES)
-    store._by_slug[slug_for(VICTIM)] = planted
-    with pytest.raises(Conflict, match="taken by another question"):
-        store.article_for(VICTIM, answer, SOURCES)

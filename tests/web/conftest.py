@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -15,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from editorial_support import Editorial, make_editorial
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bedside.config import load_settings
+from bedside.editorial.desk import SqlArticleService
 from bedside.text.sentences import split
 from bedside.web import create_app
-from bedside.web.article_backend import MemoryArticles
 
 ROOT = Path(__file__).parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -34,11 +36,25 @@ CHROMIUM_ARGS = [
 QUESTION = "What is the first-line treatment for community-acquired pneumonia?"
 
 
-def make_app(data_dir: Path, **settings: Any) -> tuple[FastAPI, MemoryArticles]:
-    """An app over `data_dir` (hashing embedder) with in-memory articles the test can reach."""
-    articles = MemoryArticles()
-    app = create_app(load_settings(data_dir=data_dir, embedder="hashing", **settings), articles=articles)
-    return app, articles
+_OPENED: list[SqlArticleService] = []
+
+
+def make_app(data_dir: Path, **settings: Any) -> tuple[FastAPI, SqlArticleService]:
+    """An app over `data_dir` (hashing embedder) with the article service the test can reach: the real SQL service
+    on an article database of its own (a new SQLite file beside `data_dir`), so apps over one data directory never
+    see each other's articles. Closed at the end of the session."""
+    config = load_settings(data_dir=data_dir, embedder="hashing", **settings)
+    url = config.database_url or f"sqlite:///{Path(tempfile.mkdtemp(dir=data_dir.parent, prefix='articles-'))}/a.db"
+    articles = SqlArticleService(url, hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    _OPENED.append(articles)
+    return create_app(config, articles=articles), articles
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_article_services() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 @pytest.fixture(scope="session")
@@ -61,20 +77,29 @@ def web_data(starter_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 @pytest.fixture(scope="module")
-def app_and_articles(web_data: Path) -> Iterator[tuple[FastAPI, MemoryArticles]]:
+def app_and_articles(web_data: Path) -> Iterator[tuple[FastAPI, SqlArticleService]]:
     app, articles = make_app(web_data)
     yield app, articles
 
 
 @pytest.fixture(scope="module")
-def client(app_and_articles: tuple[FastAPI, MemoryArticles]) -> Iterator[TestClient]:
+def client(app_and_articles: tuple[FastAPI, SqlArticleService]) -> Iterator[TestClient]:
     with TestClient(app_and_articles[0], follow_redirects=False) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
-def articles(app_and_articles: tuple[FastAPI, MemoryArticles]) -> MemoryArticles:
+def articles(app_and_articles: tuple[FastAPI, SqlArticleService]) -> SqlArticleService:
     return app_and_articles[1]
+
+
+@pytest.fixture
+def own_app(web_data: Path) -> Iterator[tuple[TestClient, SqlArticleService]]:
+    """A client and article service of this test's own (the module's knowledge base, an article database of its
+    own): for a test that approves or rejects an article, which a real store, like a real board, cannot undo."""
+    app, articles = make_app(web_data)
+    with TestClient(app, follow_redirects=False) as c:
+        yield c, articles
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +235,7 @@ def live_server() -> type[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def live(web_data: Path) -> Iterator[tuple[LiveServer, MemoryArticles]]:
+def live(web_data: Path) -> Iterator[tuple[LiveServer, SqlArticleService]]:
     browser_available()
     app, articles = make_app(web_data)
     with LiveServer(app) as server:

@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 
 from bedside.config import load_settings
 from bedside.editorial.desk import SqlArticleService
+from bedside.editorial.interface import Article
+from bedside.errors import NotFound
 from bedside.web import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -52,6 +54,20 @@ def make_editorial(data_dir: Path, **settings: Any) -> Editorial:
         articles.add_user(email, role, PASSWORD)
         tokens[who] = articles.issue_token(email)
     return Editorial(app, articles, tokens, data_dir)
+
+
+BOARD = "board@example.org"
+
+
+def reviewed(articles: SqlArticleService, slug: str, verdict: str, reason: str = "") -> Article:
+    """The article after real review: a reviewer (an account made on first use) claims it, then approves or rejects
+    it (`verdict`: approve | reject; rejecting needs a reason)."""
+    try:
+        reviewer = articles.get_user(BOARD)
+    except NotFound:
+        reviewer = articles.add_user(BOARD, "reviewer", PASSWORD)[0]
+    articles.review(slug, "claim", reviewer)
+    return articles.review(slug, verdict, reviewer, reason)
 
 
 def ask_api(client: TestClient, question: str) -> str:

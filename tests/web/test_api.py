@@ -6,11 +6,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from editorial_support import ask_api, reviewed
 from fastapi.testclient import TestClient
 
-from bedside.editorial.interface import ReviewStatus
+from bedside.editorial.desk import SqlArticleService
 from bedside.text.slugs import normalise_question, slug_for
-from bedside.web.article_backend import MemoryArticles
 
 QUESTION = "What is the first-line treatment for community-acquired pneumonia?"
 
@@ -86,22 +86,21 @@ def test_get_article_renders_for_each_audience(client: TestClient, asked: dict[s
     assert [r["number"] for r in student["answer"]["references"]] == [r["number"] for r in asked["references"]]
 
 
-def test_list_articles_by_status_and_words(client: TestClient, articles: MemoryArticles, asked: dict[str, Any]) -> None:
+def test_list_articles_by_status_and_words(own_app: tuple[TestClient, SqlArticleService]) -> None:
+    client, articles = own_app
+    slug = ask_api(client, QUESTION)
     assert client.get("/api/articles").json()["articles"] == []  # unreviewed articles are never listed
     assert client.get("/api/articles", params={"status": "submitted"}).json()["articles"] == []
-    assert client.get(f"/api/articles/{asked['slug']}").status_code == 200  # but the asker can still open it
-    articles.set_status(asked["slug"], ReviewStatus.APPROVED)
-    try:
-        listed = client.get("/api/articles").json()["articles"]
-        assert asked["slug"] in [a["slug"] for a in listed]
-        found = client.get("/api/articles", params={"q": "pneumonia"}).json()["articles"]
-        assert asked["slug"] in [a["slug"] for a in found] and all("pneumonia" in a["question"] for a in found)
-        assert client.get("/api/articles", params={"q": "zebra"}).json()["articles"] == []
-        approved = client.get("/api/articles", params={"status": "approved"}).json()["articles"]
-        assert [a["slug"] for a in approved] == [asked["slug"]]
-        assert client.get(f"/api/articles/{asked['slug']}").json()["answer"]["status"] == "approved"
-    finally:
-        articles.set_status(asked["slug"], ReviewStatus.SUBMITTED)
+    assert client.get(f"/api/articles/{slug}").status_code == 200  # but the asker can still open it
+    reviewed(articles, slug, "approve")
+    listed = client.get("/api/articles").json()["articles"]
+    assert slug in [a["slug"] for a in listed]
+    found = client.get("/api/articles", params={"q": "pneumonia"}).json()["articles"]
+    assert slug in [a["slug"] for a in found] and all("pneumonia" in a["question"] for a in found)
+    assert client.get("/api/articles", params={"q": "zebra"}).json()["articles"] == []
+    approved = client.get("/api/articles", params={"status": "approved"}).json()["articles"]
+    assert [a["slug"] for a in approved] == [slug]
+    assert client.get(f"/api/articles/{slug}").json()["answer"]["status"] == "approved"
 
 
 def test_sources_counts_by_type(client: TestClient) -> None:

@@ -16,10 +16,10 @@ jwt = pytest.importorskip("jwt")
 
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
+from bedside.answer.pipeline import slug_for  # noqa: E402
 from bedside.config import load_settings  # noqa: E402
 from bedside.errors import InvalidInput  # noqa: E402
 from bedside.web import create_app  # noqa: E402
-from bedside.web.article_backend import MemoryArticles  # noqa: E402
 
 BASE = "https://bedside.example.org"
 ISSUER = "https://ehr.example.org/"
@@ -49,14 +49,15 @@ def ehr_key() -> ec.EllipticCurvePrivateKey:
 
 
 @pytest.fixture(scope="module")
-def cds(web_data: Path, ehr_key: ec.EllipticCurvePrivateKey, tmp_path_factory: pytest.TempPathFactory):
+def cds(
+    web_data: Path, ehr_key: ec.EllipticCurvePrivateKey, tmp_path_factory: pytest.TempPathFactory, app_factory: Any
+):
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ehr_key.public_key()))
     keys = tmp_path_factory.mktemp("cds") / "jwks.json"
     keys.write_text(json.dumps({"keys": [{**jwk, "kid": "ehr-key-1", "use": "sig", "alg": "ES384"}]}))
-    settings = load_settings(data_dir=web_data, embedder="hashing", cds_hooks=True, cds_jwks=str(keys),
-                             cds_issuers=[ISSUER], cds_base_url=BASE)  # fmt: skip
-    articles = MemoryArticles()
-    with TestClient(create_app(settings, articles=articles), follow_redirects=False) as client:
+    app, articles = app_factory(web_data, cds_hooks=True, cds_jwks=str(keys), cds_issuers=[ISSUER],
+                                cds_base_url=BASE)  # fmt: skip
+    with TestClient(app, follow_redirects=False) as client:
         yield client, Ehr(ehr_key), articles, web_data
 
 
@@ -109,7 +110,8 @@ def test_order_select_gives_cited_dosing_evidence_with_a_link_to_the_article(cds
     assert card["summary"] == "Amoxicillin: dosing and warnings from bedside"
     slug = card["links"][0]["url"].rsplit("/", 1)[-1]
     article = articles.get(slug)  # composed and queued for review, like a question asked on the web
-    assert article.question == "what is the dose of amoxicillin"  # the key the web service files it under
+    assert article.question == "What is the dose of amoxicillin?"  # as the service asked it
+    assert slug == slug_for("what is the dose of amoxicillin")  # filed under the normalised question
     assert "**References**" in card["detail"] and "Pending human review" in card["detail"]
     cited = [r["title"] for r in article.latest.answer["references"]]
     assert cited and all(title.replace("*", "") in card["detail"].replace("\\", "") for title in cited)

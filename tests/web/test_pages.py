@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from editorial_support import ask_form
+from editorial_support import ask_api, ask_form, reviewed
 from fastapi.testclient import TestClient
 
-from bedside.editorial.interface import ReviewStatus
-from bedside.web.article_backend import MemoryArticles
+from bedside.editorial.desk import SqlArticleService
 from bedside.web.views import ArticleView
 
 
@@ -31,15 +30,13 @@ def test_home_offers_the_question_box_examples_and_articles(client: TestClient, 
     assert "data-stream" not in r.text  # no LLM configured: a plain form post
 
 
-def test_home_lists_recently_approved_articles(
-    client: TestClient, articles: MemoryArticles, asked: dict[str, Any]
-) -> None:
-    articles.set_status(asked["slug"], ReviewStatus.APPROVED)
-    try:
-        ctx = client.get("/").context  # type: ignore[attr-defined]
-        assert [a.slug for a in ctx["approved"]] == [asked["slug"]]
-    finally:
-        articles.set_status(asked["slug"], ReviewStatus.SUBMITTED)
+def test_home_lists_recently_approved_articles(own_app: tuple[TestClient, SqlArticleService], question: str) -> None:
+    client, articles = own_app
+    slug = ask_api(client, question)
+    assert client.get("/").context["approved"] == []  # type: ignore[attr-defined]
+    reviewed(articles, slug, "approve")
+    ctx = client.get("/").context  # type: ignore[attr-defined]
+    assert [a.slug for a in ctx["approved"]] == [slug]
 
 
 def test_ask_form_redirects_to_the_article_keeping_the_conversation(client: TestClient, question: str) -> None:
@@ -122,16 +119,14 @@ def test_reader_selector_rerenders_and_remembers(client: TestClient, asked: dict
     assert bad.status_code == 422 and "unknown audience" in bad.text and "text/html" in bad.headers["content-type"]
 
 
-def test_approved_article_has_no_pending_banner(
-    client: TestClient, articles: MemoryArticles, asked: dict[str, Any]
-) -> None:
-    articles.set_status(asked["slug"], ReviewStatus.APPROVED)
-    try:
-        view, r = _article(client, asked["slug"])
-        assert not view.pending and all(s.state == "done" for s in view.steps)
-        assert "pending human review" not in r.text
-    finally:
-        articles.set_status(asked["slug"], ReviewStatus.SUBMITTED)
+def test_approved_article_has_no_pending_banner(own_app: tuple[TestClient, SqlArticleService], question: str) -> None:
+    client, articles = own_app
+    slug = ask_api(client, question)
+    assert _article(client, slug)[0].pending
+    reviewed(articles, slug, "approve")
+    view, r = _article(client, slug)
+    assert not view.pending and all(s.state == "done" for s in view.steps)
+    assert "pending human review" not in r.text
 
 
 def test_unknown_article_is_a_404_page(client: TestClient) -> None:
@@ -140,7 +135,7 @@ def test_unknown_article_is_a_404_page(client: TestClient) -> None:
     assert "no-such-thing" in r.text
 
 
-def test_policy_sources_and_search_pages(client: TestClient, asked: dict[str, Any], articles: MemoryArticles) -> None:
+def test_policy_sources_and_search_pages(client: TestClient, own_app: tuple[TestClient, SqlArticleService]) -> None:
     policy = client.get("/policy")
     assert policy.status_code == 200
     for words in ("Submitted", "Under Review", "Approved", "Guidelines first", "Newer first", "Extractive by default"):
@@ -148,15 +143,14 @@ def test_policy_sources_and_search_pages(client: TestClient, asked: dict[str, An
     sources = client.get("/sources")
     stats = sources.context["stats"]  # type: ignore[attr-defined]
     assert stats["by_type"][0]["label"] == "Guideline" and f"{stats['documents']:,} documents" in sources.text
-    found = client.get("/search", params={"q": "pneumonia"}).context["results"]  # type: ignore[attr-defined]
+    own, articles = own_app
+    slug = ask_api(own, "What is the first-line treatment for community-acquired pneumonia?")
+    found = own.get("/search", params={"q": "pneumonia"}).context["results"]  # type: ignore[attr-defined]
     assert found == []  # not reviewed yet: not listed
-    articles.set_status(asked["slug"], ReviewStatus.APPROVED)
-    try:
-        found = client.get("/search", params={"q": "pneumonia"}).context["results"]  # type: ignore[attr-defined]
-        assert asked["slug"] in [a.slug for a in found]
-    finally:
-        articles.set_status(asked["slug"], ReviewStatus.SUBMITTED)
-    assert client.get("/search", params={"q": "zebra"}).context["results"] == []  # type: ignore[attr-defined]
+    reviewed(articles, slug, "approve")
+    found = own.get("/search", params={"q": "pneumonia"}).context["results"]  # type: ignore[attr-defined]
+    assert slug in [a.slug for a in found]
+    assert own.get("/search", params={"q": "zebra"}).context["results"] == []  # type: ignore[attr-defined]
     assert client.get("/search", params={"status": "nonsense"}).status_code == 422
 
 

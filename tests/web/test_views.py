@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from editorial_support import ask_api, reviewed
 from fastapi.testclient import TestClient
 
+from bedside.editorial.desk import SqlArticleService
 from bedside.editorial.interface import ReviewStatus
 from bedside.errors import InvalidInput
 from bedside.web.app import link_label, web_link
-from bedside.web.article_backend import MemoryArticles
 from bedside.web.views import answer_from_dict, check_audience, review_steps
 
 
@@ -61,13 +62,11 @@ def test_unknown_audience_names_the_choices() -> None:
         check_audience("vet")
 
 
-def test_a_rejected_article_is_withdrawn(client: TestClient, articles: MemoryArticles) -> None:
-    body = client.post("/api/ask", json={"question": "How is hyponatraemia treated?"}).json()
-    articles.set_status(body["slug"], ReviewStatus.REJECTED)
-    try:
-        r = client.get(f"/api/articles/{body['slug']}")
-        assert r.status_code == 404 and "withdrawn" in r.json()["detail"]
-        assert client.get(f"/articles/{body['slug']}").status_code == 404
-        assert body["slug"] not in [a["slug"] for a in client.get("/api/articles").json()["articles"]]
-    finally:
-        articles.set_status(body["slug"], ReviewStatus.SUBMITTED)
+def test_a_rejected_article_is_withdrawn(own_app: tuple[TestClient, SqlArticleService]) -> None:
+    client, articles = own_app
+    slug = ask_api(client, "How is hyponatraemia treated?")
+    assert reviewed(articles, slug, "reject", "Not supported by its sources.").status is ReviewStatus.REJECTED
+    r = client.get(f"/api/articles/{slug}")
+    assert r.status_code == 404 and "withdrawn" in r.json()["detail"]
+    assert client.get(f"/articles/{slug}").status_code == 404
+    assert slug not in [a["slug"] for a in client.get("/api/articles").json()["articles"]]

@@ -15,6 +15,11 @@ analysed term is written as one hexadecimal token that the standard tokenizer ke
 Milvus reports a BM25 match as a distance that some versions give as minus the score (Milvus Lite does): scores are
 taken as its absolute value (a BM25 score is never negative), so the lexical ranking can never be flipped.
 
+Consistency: searches and the reads behind them (known terms, facts, title focus) ask for the configured level
+(`BEDSIDE_MILVUS_CONSISTENCY`, default Strong: a search sees every write acknowledged before it started), passed with
+each request so it holds for collections made earlier too; counts and listings for integrity checks always read
+Strong. Under Bounded a search may miss the last seconds of writes that the store's watermark already records.
+
 Watermarks live in the knowledge store, not in Milvus: every host sees how far the shared collections are, and the
 store's indexer lock keeps one indexer per collection. A sync upserts a changed document's passages, then deletes
 its passages that are gone, then records the watermark: a crash at any point replays the same changes harmlessly,
@@ -31,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from bedside.errors import BackendUnavailable
+from bedside.errors import BackendUnavailable, InvalidInput
 from bedside.index.lexical import CONTEXT_BOOST
 from bedside.index.protocols import Candidate, ChangeSource, Embedder, Filters, SyncProgress, SyncReport
 from bedside.index.vectors import text_hash
@@ -52,6 +57,7 @@ _CHUNK_DOCUMENTS = 500
 _INSERT_ROWS = 2_000
 _MAX_TEXT = 65_535
 _ETYPES = {t.value: t for t in EvidenceType}
+CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 
 
 class WatermarkSource(ChangeSource, Protocol):
@@ -116,7 +122,15 @@ class _MilvusCollection(ABC):
 
     kind = ""
 
-    def __init__(self, uri: str, collection: str, store: WatermarkSource, client: MilvusClient | None = None) -> None:
+    def __init__(
+        self, uri: str, collection: str, store: WatermarkSource, client: MilvusClient | None = None,
+        consistency: str = "Strong",
+    ) -> None:  # fmt: skip
+        if consistency not in CONSISTENCY_LEVELS:
+            raise InvalidInput(
+                f"unknown Milvus consistency level {consistency!r}; one of {', '.join(CONSISTENCY_LEVELS)}"
+            )
+        self.consistency = consistency
         self.uri = uri
         self.collection = f"{collection}_{self.kind}"
         self.name = f"milvus:{self.collection}"
@@ -200,13 +214,15 @@ class _MilvusCollection(ABC):
 
     def count(self) -> int:
         """Passages in the collection."""
-        rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
+        rows = self.client.query(self.collection, filter="", output_fields=["count(*)"], consistency_level="Strong")
         return int(rows[0]["count(*)"])
 
     def seqs(self) -> list[int]:
         """Every indexed passage's sequence number, ascending (for integrity checks)."""
         found: list[int] = []
-        iterator = self.client.query_iterator(self.collection, batch_size=4096, filter="", output_fields=["seq"])
+        iterator = self.client.query_iterator(
+            self.collection, batch_size=4096, filter="", output_fields=["seq"], consistency_level="Strong"
+        )
         try:
             while batch := iterator.next():
                 found.extend(int(r["seq"]) for r in batch)
@@ -232,10 +248,10 @@ class MilvusLexicalIndex(_MilvusCollection):
 
     def __init__(
         self, uri: str, collection: str, store: WatermarkSource, client: MilvusClient | None = None,
-        analyzer: QueryAnalyzer | None = None,
+        analyzer: QueryAnalyzer | None = None, consistency: str = "Strong",
     ) -> None:  # fmt: skip
         self.analyzer = analyzer or QueryAnalyzer()
-        super().__init__(uri, collection, store, client)
+        super().__init__(uri, collection, store, client, consistency)
 
     def _create(self) -> None:
         from pymilvus import DataType, Function, FunctionType
@@ -250,7 +266,9 @@ class MilvusLexicalIndex(_MilvusCollection):
         index = self.client.prepare_index_params()
         for field in ("text", "context"):
             index.add_index(f"{field}_bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        self.client.create_collection(self.collection, schema=schema, index_params=index, consistency_level="Strong")
+        self.client.create_collection(
+            self.collection, schema=schema, index_params=index, consistency_level=self.consistency
+        )
 
     def _entities(self, rows: list[IndexRow]) -> list[dict[str, Any]]:
         return [{**self._scalars(r), "text": analysed_tokens(r.text), "context": analysed_tokens(r.context)}
@@ -267,7 +285,7 @@ class MilvusLexicalIndex(_MilvusCollection):
         for field, boost in (("text", 1.0), ("context", CONTEXT_BOOST)):
             hits = self.client.search(
                 self.collection, data=[text], anns_field=f"{field}_bm25", limit=limit, filter=expression,
-                search_params={"metric_type": "BM25"}, output_fields=["seq"],
+                search_params={"metric_type": "BM25"}, output_fields=["seq"], consistency_level=self.consistency,
             )[0]  # fmt: skip
             for hit in hits:
                 seq = int(hit["seq"])
@@ -290,6 +308,7 @@ class MilvusLexicalIndex(_MilvusCollection):
                 hits = self.client.search(
                     self.collection, data=[term_token(term)], anns_field=f"{field}_bm25", limit=1,
                     search_params={"metric_type": "BM25"}, output_fields=["seq"],
+                    consistency_level=self.consistency,
                 )[0]  # fmt: skip
                 if len(hits):
                     found.append(term)
@@ -304,11 +323,11 @@ class MilvusDenseIndex(_MilvusCollection):
 
     def __init__(
         self, uri: str, collection: str, store: WatermarkSource, embedder: Embedder,
-        client: MilvusClient | None = None, seed: Mapping[str, np.ndarray] | None = None,
+        client: MilvusClient | None = None, seed: Mapping[str, np.ndarray] | None = None, consistency: str = "Strong",
     ) -> None:  # fmt: skip
         self.embedder = embedder
         self.seed = seed if seed is not None else {}
-        super().__init__(uri, collection, store, client)
+        super().__init__(uri, collection, store, client, consistency)
         key = f"{self.name}:model"
         if store.get_meta(key) != embedder.name:  # vectors of another model are meaningless here
             if store.get_meta(key) is not None:
@@ -326,7 +345,9 @@ class MilvusDenseIndex(_MilvusCollection):
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.embedder.dim)
         index = self.client.prepare_index_params()
         index.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": 16, "efConstruction": 200})
-        self.client.create_collection(self.collection, schema=schema, index_params=index, consistency_level="Strong")
+        self.client.create_collection(
+            self.collection, schema=schema, index_params=index, consistency_level=self.consistency
+        )
 
     def _entities(self, rows: list[IndexRow]) -> list[dict[str, Any]]:
         from bedside.index.vectors import term_key
@@ -359,7 +380,7 @@ class MilvusDenseIndex(_MilvusCollection):
         hits = self.client.search(
             self.collection, data=[np.asarray(q, dtype=np.float32).tolist()], anns_field="vector", limit=limit,
             filter=filter_expression(filters), search_params={"metric_type": "IP", "params": {"ef": max(64, limit)}},
-            output_fields=["seq"],
+            output_fields=["seq"], consistency_level=self.consistency,
         )[0]  # fmt: skip
         return [Candidate(int(h["seq"]), float(h["distance"])) for h in hits]
 
@@ -367,7 +388,11 @@ class MilvusDenseIndex(_MilvusCollection):
         if not len(seqs):
             return []
         expression = filter_expression(None, [int(s) for s in seqs])
-        return list(self.client.query(self.collection, filter=expression, output_fields=["seq", *fields]))
+        return list(
+            self.client.query(
+                self.collection, filter=expression, output_fields=["seq", *fields], consistency_level=self.consistency
+            )
+        )
 
     def facts(self, seqs: Sequence[int]) -> dict[int, tuple[EvidenceType, int | None]]:
         """Evidence type and year of those of these passages that the collection holds."""

@@ -22,6 +22,7 @@ from bedside.store.kb_rows import (
     NOTICE_COLUMNS,
     document_row,
     notice_rows,
+    refuse_nul,
 )
 from bedside.store.kb_schema import KNOWLEDGE_SCHEMA
 from bedside.store.locks import file_lock
@@ -70,7 +71,10 @@ class SqliteKnowledgeStore(KnowledgeReads):
     # -- writing -------------------------------------------------------------------------------
 
     def write(self, items: Iterable[tuple[Document, Sequence[Passage]]]) -> None:
-        """Insert or replace documents with their passages, all in one transaction."""
+        """Insert or replace documents with their passages, all in one transaction (InvalidInput, writing nothing,
+        when any of them holds a NUL character: see `kb_rows.nul_field`)."""
+        items = list(items)
+        refuse_nul(items)
         with self.transaction():
             for doc, passages in items:
                 self._db.execute("DELETE FROM passages WHERE document_id = ?", (doc.id,))

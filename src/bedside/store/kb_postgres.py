@@ -27,6 +27,7 @@ from bedside.store.kb_rows import (
     NOTICE_COLUMNS,
     document_row,
     notice_rows,
+    refuse_nul,
 )
 
 if TYPE_CHECKING:
@@ -167,7 +168,10 @@ class PostgresKnowledgeStore(KnowledgeReads):
     # -- writing -------------------------------------------------------------------------------------------------
 
     def write(self, items: Iterable[tuple[Document, Sequence[Passage]]]) -> None:
-        """Insert or replace documents with their passages, all in one transaction."""
+        """Insert or replace documents with their passages, all in one transaction (InvalidInput, writing nothing,
+        when any of them holds a NUL character, which PostgreSQL text cannot hold)."""
+        items = list(items)
+        refuse_nul(items)
         with self._write() as cur:
             for doc, passages in items:
                 cur.execute("DELETE FROM passages WHERE document_id = %s", (doc.id,))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 
+from bedside.errors import InvalidInput
 from bedside.model import (
     RETRACTING,
     Block,
@@ -33,7 +34,9 @@ __all__ = [
     "index_row",
     "newer_versions_query",
     "notice_rows",
+    "nul_field",
     "passage_from_row",
+    "refuse_nul",
     "with_inbound",
 ]
 
@@ -68,6 +71,39 @@ STATS_WITHDRAWN_SQL = (
     "notices n WHERE n.target_pmid = d.pmid AND n.kind IN ('RetractionOf', 'RetractedandRepublishedFrom')))), "
     "(SELECT count(*) FROM documents WHERE notice <> '')"
 )
+
+
+def nul_field(doc: Document, passages: Sequence[Passage] = ()) -> str | None:
+    """The first field of this document or its passages holding a NUL character (U+0000), else None. PostgreSQL
+    text cannot hold one, so no store accepts it: a knowledge base stays movable between SQLite and PostgreSQL."""
+
+    def has_nul(value: object) -> bool:
+        if isinstance(value, str):
+            return "\x00" in value
+        if isinstance(value, tuple | list):
+            return any(has_nul(v) for v in value)
+        if is_dataclass(value) and not isinstance(value, type):
+            return any(has_nul(getattr(value, f.name)) for f in fields(value))
+        return False
+
+    for f in fields(doc):
+        if has_nul(getattr(doc, f.name)):
+            return f.name
+    for p in passages:
+        for name in ("id", "text", "section"):
+            if has_nul(getattr(p, name)):
+                return f"passage {p.ordinal + 1} {name}"
+    return None
+
+
+def refuse_nul(items: Sequence[tuple[Document, Sequence[Passage]]]) -> None:
+    """InvalidInput naming the document (its origin and id) and the field, when any of them holds a NUL."""
+    for doc, passages in items:
+        field = nul_field(doc, passages)
+        if field is not None:
+            where = f"{doc.origin}: " if doc.origin else ""
+            raise InvalidInput(f"{where}document {doc.id!r}: field '{field}' contains a NUL character (U+0000), "
+                               "which the knowledge store cannot hold; nothing of this batch was written")  # fmt: skip
 
 
 def document_row(doc: Document, passage_count: int) -> tuple[object, ...]:

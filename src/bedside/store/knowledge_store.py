@@ -53,7 +53,8 @@ class KnowledgeStore(Protocol):
         ...
 
     def write(self, items: Iterable[tuple[Document, Sequence[Passage]]]) -> None:
-        """Insert or replace documents with their passages, all in one transaction."""
+        """Insert or replace documents with their passages, all in one transaction. A NUL character in any field
+        (PostgreSQL text cannot hold one) refuses the whole batch with InvalidInput naming the document and field."""
         ...
 
     def remove(self, doc_id: str) -> None:
