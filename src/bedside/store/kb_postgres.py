@@ -128,8 +128,21 @@ class PostgresKnowledgeStore(KnowledgeReads):
         """Close the connection."""
         self._db.close()
 
+    def _current(self) -> bool:
+        """Whether the database already has this code's schema (the usual open: no DDL, so no table locks)."""
+        row = self._one("SELECT to_regclass('meta') IS NOT NULL")
+        if not (row and row[0]):
+            return False
+        version = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
+        return version is not None and int(version[0]) == SCHEMA_VERSION
+
     def _migrate(self) -> None:
+        if self._current():
+            return
+        # The migration lock keeps two openers from migrating at once; the write lock keeps writers out while
+        # DDL takes its table locks (a writer holds row locks and waits for none of them, so nothing deadlocks).
         with self._write(_MIGRATE_LOCK) as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _WRITE_LOCK))
             for statement in _SCHEMA[:2]:  # meta and documents
                 cur.execute(statement)
             cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'documents' "
