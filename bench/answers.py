@@ -33,13 +33,19 @@ from bedside.model import Answer
 
 BATCHES = ("7B", "8B", "9B", "10B")
 CLINICAL = [
-    "What is the treatment for concurrent iron and vitamin B12 deficiency?", "How is hyperkalaemia treated?",
-    "What is the first-line treatment for gout flares?", "Which antibiotic for uncomplicated cystitis in women?",
-    "How should DKA be managed in adults?", "What ferritin threshold confirms iron deficiency?",
-    "How is community-acquired pneumonia treated?", "What blood pressure target applies in diabetes?",
-    "How is anaphylaxis managed?", "When should a statin be started?", "Who needs anticoagulation in AF?",
+    "What is the treatment for concurrent iron and vitamin B12 deficiency?",
+    "How is hyperkalaemia treated?",
+    "What is the first-line treatment for gout flares?",
+    "Which antibiotic for uncomplicated cystitis in women?",
+    "How should DKA be managed in adults?",
+    "What ferritin threshold confirms iron deficiency?",
+    "How is community-acquired pneumonia treated?",
+    "What blood pressure target applies in diabetes?",
+    "How is anaphylaxis managed?",
+    "When should a statin be started?",
+    "Who needs anticoagulation in AF?",
     "How is hypothyroidism treated?",
-]  # fmt: skip
+]
 
 
 def bioasq_questions(folder: Path, split: str) -> list[dict[str, Any]]:
@@ -52,8 +58,15 @@ def bioasq_questions(folder: Path, split: str) -> list[dict[str, Any]]:
             continue
         a = answers.get(q["id"])
         if a and a.get("ideal_answer") and a.get("snippets"):
-            out.append({"id": q["id"], "text": q["text"], "type": q["type"], "ideal": a["ideal_answer"],
-                        "snippets": a["snippets"]})  # fmt: skip
+            out.append(
+                {
+                    "id": q["id"],
+                    "text": q["text"],
+                    "type": q["type"],
+                    "ideal": a["ideal_answer"],
+                    "snippets": a["snippets"],
+                }
+            )
     return out
 
 
@@ -123,8 +136,10 @@ def run_quality(args: argparse.Namespace) -> None:
     )
     console = Console(width=160)
     console.print(table)
-    console.print(f"citation precision: {precise}/{total} = {precise / max(total, 1):.4f}; "
-                  f"insufficient-evidence answers: {insufficient}")  # fmt: skip
+    console.print(
+        f"citation precision: {precise}/{total} = {precise / max(total, 1):.4f}; "
+        f"insufficient-evidence answers: {insufficient}"
+    )
 
 
 def run_semantic_cost(args: argparse.Namespace) -> None:
@@ -183,8 +198,13 @@ def run_latency(args: argparse.Namespace) -> None:
         )
     ]
     big = args.work / f"medquad-bioasq-{args.embedder}"
-    kbs.append(("MedQuAD + BioASQ", load_settings(data_dir=big, starter_kb=False, embedder=args.embedder),
-                (clinical + questions)[:120]))  # fmt: skip
+    kbs.append(
+        (
+            "MedQuAD + BioASQ",
+            load_settings(data_dir=big, starter_kb=False, embedder=args.embedder),
+            (clinical + questions)[:120],
+        )
+    )
     for label, settings, qs in kbs:
         b = Bedside(settings=settings)
         if label != "starter":
@@ -210,16 +230,22 @@ def run_latency(args: argparse.Namespace) -> None:
     runs = []
     for _ in range(5):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bedside", "ask", clinical[0]], env={**os.environ, **env}, check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "bedside", "ask", clinical[0]],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
         runs.append(time.perf_counter() - t)
     base = []
     for _ in range(5):
         t = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         base.append(time.perf_counter() - t)
-    Console().print(f"whole-process `bedside ask` on the starter KB: median {statistics.median(runs):.2f} s "
-                    f"(bare Python start-up: {statistics.median(base):.2f} s)")  # fmt: skip
+    Console().print(
+        f"whole-process `bedside ask` on the starter KB: median {statistics.median(runs):.2f} s "
+        f"(bare Python start-up: {statistics.median(base):.2f} s)"
+    )
 
 
 def main() -> None:

@@ -32,9 +32,14 @@ from pathlib import Path
 ATTACKER = "127.0.0.2"
 FD_LIMIT = 1024
 OFF = {  # the baseline: every limit out of reach
-    "max_body_bytes": str(10**12), "body_timeout": "1e9", "header_timeout": "1e9", "keep_alive_timeout": "5",
-    "max_connections": str(10**9), "max_connections_per_client": str(10**9), "max_requests_in_flight": str(10**9),
-}  # fmt: skip
+    "max_body_bytes": str(10**12),
+    "body_timeout": "1e9",
+    "header_timeout": "1e9",
+    "keep_alive_timeout": "5",
+    "max_connections": str(10**9),
+    "max_connections_per_client": str(10**9),
+    "max_requests_in_flight": str(10**9),
+}
 
 
 @dataclass
@@ -64,8 +69,13 @@ def serve(data: Path, env: dict[str, str]) -> Iterator[tuple[str, int]]:
     environ = {**os.environ, "BEDSIDE_DATA_DIR": str(data), "BEDSIDE_EMBEDDER": "hashing"}
     environ |= {f"BEDSIDE_{k.upper()}": v for k, v in env.items()}
     cli = Path(sys.executable).parent / "bedside"
-    proc = subprocess.Popen([str(cli), "serve", "--port", str(port)], env=environ, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, preexec_fn=_limit_fds)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(cli), "serve", "--port", str(port)],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_limit_fds,
+    )
     address = f"127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -176,8 +186,10 @@ def large_bodies(address: str, megabytes: int, clients: int = 4) -> Callable[[th
         while not stop.is_set():
             try:
                 with socket.create_connection((host, int(port)), timeout=30, source_address=(ATTACKER, 0)) as s:
-                    s.sendall(b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                              b"Content-Length: %d\r\n\r\n{\"question\": \"" % (size + 16))  # fmt: skip
+                    s.sendall(
+                        b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b'Content-Length: %d\r\n\r\n{"question": "' % (size + 16)
+                    )
                     sent = 0
                     while sent < size and not stop.is_set():
                         s.sendall(chunk)
@@ -210,9 +222,13 @@ def run_attacks(data: Path, seconds: float, slow: int, body_mb: int) -> None:
             with serve(data, env) as (address, pid):  # a fresh server each: VmHWM is the scenario's own peak
                 runs.append(measure(f"{name}, {setting}", address, pid, seconds, make(address)))
                 r = runs[-1]
-                print(f"  {r.label:<40} health p50 {r.p50_ms:8.1f} ms  p95 {r.p95_ms:8.1f} ms  "
-                      f"failed {r.failed:6.1%}  peak RSS {r.peak_mb:7.0f} MB  after {r.after_mb:7.0f} MB",
-                      flush=True)  # fmt: skip
+                print(
+                    f"  {r.label:<40} health p50 {r.p50_ms:8.1f} ms  p95 {r.p95_ms:8.1f} ms  "
+                    f"failed {r.failed:6.1%}  peak RSS {r.peak_mb:7.0f} MB  after {r.after_mb:7.0f} MB",
+                    flush=True,
+                )
     idle_on = runs[0].p50_ms
-    print(f"\n  health p50 under attack / idle (limits on): slow clients {runs[1].p50_ms / idle_on:.1f}x, "
-          f"large bodies {runs[2].p50_ms / idle_on:.1f}x")  # fmt: skip
+    print(
+        f"\n  health p50 under attack / idle (limits on): slow clients {runs[1].p50_ms / idle_on:.1f}x, "
+        f"large bodies {runs[2].p50_ms / idle_on:.1f}x"
+    )

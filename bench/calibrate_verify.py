@@ -123,16 +123,27 @@ def passage(doc_id: str, text: str) -> EvidencePassage:
     return EvidencePassage(PassageId(doc_id), DocumentId(doc_id), text, 0)
 
 
-def score(text: str, p: EvidencePassage, embedder: Embedder | None, cache: VerifyCache, kind: str,
-          context: float, polarity: bool) -> Pair:  # fmt: skip
+def score(
+    text: str,
+    p: EvidencePassage,
+    embedder: Embedder | None,
+    cache: VerifyCache,
+    kind: str,
+    context: float,
+    polarity: bool,
+) -> Pair:
     """Verify with the support thresholds at zero, so the verdict records the raw scores once the numbers pass."""
     v = verify_statement(text, [p], embedder, VerifyThresholds(0.0, 0.0, 0.0, context, polarity), cache=cache)
     return Pair(kind, v.ok, v.lexical, v.cosine)
 
 
-def build_pairs(split_name: str, data: tuple[dict[str, str], dict[str, str], dict[str, str]],
-                embedder: MemoEmbedder | None, cache: VerifyCache,
-                context: float) -> dict[str, list[Pair]]:  # fmt: skip
+def build_pairs(
+    split_name: str,
+    data: tuple[dict[str, str], dict[str, str], dict[str, str]],
+    embedder: MemoEmbedder | None,
+    cache: VerifyCache,
+    context: float,
+) -> dict[str, list[Pair]]:
     """Scored pairs with the polarity rule "on" and "off"."""
     corpus, splits, answers = data
     ids = sorted(i for i, s in splits.items() if s == split_name and i in corpus and i in answers)
@@ -178,8 +189,13 @@ def evaluate(pairs: list[Pair], t: VerifyThresholds | None, use_cosine: bool) ->
     by = {k: [accepted(p) for p in pairs if p.kind == k] for k in ("supported", "unsupported", "corrupted", "negated")}
     tp, fp = sum(by["supported"]), sum(by["unsupported"])
     rate = {k: 1 - sum(v) / len(v) if v else 0.0 for k, v in by.items()}
-    return Figures(tp / (tp + fp) if tp + fp else 1.0, tp / max(1, len(by["supported"])),
-                   rate["unsupported"], rate["corrupted"], rate["negated"])  # fmt: skip
+    return Figures(
+        tp / (tp + fp) if tp + fp else 1.0,
+        tp / max(1, len(by["supported"])),
+        rate["unsupported"],
+        rate["corrupted"],
+        rate["negated"],
+    )
 
 
 def choose(pairs: list[Pair], target: float, use_cosine: bool, polarity: bool) -> VerifyThresholds:
@@ -234,8 +250,10 @@ def report(pairs: Pairs, embedder_name: str, target: float) -> None:
     for x in LEXICAL_GRID:
         on, off = (evaluate(pairs["dev"][m], VerifyThresholds(x, 2.0, 2.0), False) for m in ("on", "off"))
         print(f"  {x:.2f}  {on.precision:.3f}/{on.recall:.3f}  {off.precision:.3f}/{off.recall:.3f}")
-    print(f"\n| verifier (baseline: numbers only; chosen on dev at precision >= {target}) | split | base prec "
-          "| precision | ratio | recall |  F1   | unsupp. rej | corr. rej | neg. rej |")  # fmt: skip
+    print(
+        f"\n| verifier (baseline: numbers only; chosen on dev at precision >= {target}) | split | base prec "
+        "| precision | ratio | recall |  F1   | unsupp. rej | corr. rej | neg. rej |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     chosen = []
     for mode in ("on", "off"):
@@ -253,8 +271,12 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("../shared/data/pubmedqa"))
     ap.add_argument("--embedder", default="bge-small", choices=("bge-small", "hashing"))  # the retrieval model
     ap.add_argument("--precision", type=float, default=0.98, help="target precision on dev")
-    ap.add_argument("--number-context", type=float, default=VerifyThresholds().number_context,
-                    help="share of a statement's terms a number's sentence window must hold")  # fmt: skip
+    ap.add_argument(
+        "--number-context",
+        type=float,
+        default=VerifyThresholds().number_context,
+        help="share of a statement's terms a number's sentence window must hold",
+    )
     ap.add_argument("--scores", type=Path, help="cache of the pairs' scores: read if present, else written")
     args = ap.parse_args()
     started = time.perf_counter()

@@ -120,18 +120,27 @@ def score(q: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
     bl_items = found(q["items"], bottom_text)
     must_not = found(q["must_not"], bottom_text)
     return {
-        "id": q["id"], "question": q["question"], "covered": q["covered"], "type": q["type"],
+        "id": q["id"],
+        "question": q["question"],
+        "covered": q["covered"],
+        "type": q["type"],
         "allowed_docs": q["allowed_docs"],
-        "insufficient_evidence": bool(answer.get("insufficient_evidence")), "statements": len(sts),
-        "bottom_line": [s["text"] for s in bottom], "docs": sorted(set().union(*map(documents, sts))),
+        "insufficient_evidence": bool(answer.get("insufficient_evidence")),
+        "statements": len(sts),
+        "bottom_line": [s["text"] for s in bottom],
+        "docs": sorted(set().union(*map(documents, sts))),
         "references": [r["document_id"] for r in answer.get("references", [])],
-        "items_matched": matched, "items_missed": [n for n in q["items"] if n not in matched],
-        "on_topic": len(sts) - len(off_topic), "off_topic": off_topic,
-        "bottom_line_allowed": bl_allowed, "bottom_line_items": bl_items, "must_not_hits": must_not,
+        "items_matched": matched,
+        "items_missed": [n for n in q["items"] if n not in matched],
+        "on_topic": len(sts) - len(off_topic),
+        "off_topic": off_topic,
+        "bottom_line_allowed": bl_allowed,
+        "bottom_line_items": bl_items,
+        "must_not_hits": must_not,
         "bottom_line_ok": bl_allowed and bool(bl_items) and not must_not,
         "duplicate_pairs": duplicate_pairs([s["text"] for s in sts]),
         "signposts": sum(bool(_SIGNPOST.search(s["text"])) for s in sts),
-    }  # fmt: skip
+    }
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -143,9 +152,11 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     graded = [r for r in cov if r.get("grade_clinician") is not None and r.get("grade_patient") is not None]
     walls = [r["wall_s"] for r in results if "wall_s" in r]
     return {
-        "covered": len(cov), "uncovered": len(unc),
-        "coverage": _mean([len(r["items_matched"]) / max(len(r["items_matched"]) + len(r["items_missed"]), 1)
-                           for r in cov]),
+        "covered": len(cov),
+        "uncovered": len(unc),
+        "coverage": _mean(
+            [len(r["items_matched"]) / max(len(r["items_matched"]) + len(r["items_missed"]), 1) for r in cov]
+        ),
         "coverage_pooled": sum(len(r["items_matched"]) for r in cov) / n_items if n_items else None,
         "precision": sum(r["on_topic"] for r in cov) / n_sts if n_sts else None,
         "precision_per_question": _mean([r["on_topic"] / r["statements"] for r in cov if r["statements"]]),
@@ -158,9 +169,10 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         "graded": len(graded),
         "grade_clinician": _mean([r["grade_clinician"] for r in graded]),
         "grade_patient": _mean([r["grade_patient"] for r in graded]),
-        "wall_mean_s": _mean(walls), "wall_p50_s": statistics.median(walls) if walls else None,
+        "wall_mean_s": _mean(walls),
+        "wall_p50_s": statistics.median(walls) if walls else None,
         "wall_max_s": max(walls) if walls else None,
-    }  # fmt: skip
+    }
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -212,13 +224,23 @@ def git(*args: str) -> str:
 def measure_baseline(ref: str, queries: Path, split: str | None, console: Any) -> dict[str, Any]:
     """The same measurement of `ref`'s src/, in a subprocess that imports bedside from an exported copy of it."""
     with tempfile.TemporaryDirectory(prefix="bedside-baseline-") as tmp:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref, "src"], check=True,
-                                 capture_output=True).stdout  # fmt: skip
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", "--format=tar", ref, "src"], check=True, capture_output=True
+        ).stdout
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
         src, out = Path(tmp) / "src", Path(tmp) / "baseline.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--measure-only", "--queries", str(queries.resolve()),
-               "--json", str(out), "--expect-src", str(src)] + (["--split", split] if split else [])  # fmt: skip
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--measure-only",
+            "--queries",
+            str(queries.resolve()),
+            "--json",
+            str(out),
+            "--expect-src",
+            str(src),
+        ] + (["--split", split] if split else [])
         console.print(f"baseline {ref}: measuring in a subprocess (bedside imported from `git archive {ref} src`)")
         subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(src)})
         result: dict[str, Any] = json.loads(out.read_text())
@@ -248,12 +270,16 @@ def _met(key: str, s: dict[str, Any]) -> bool | None:
     if v is None:
         return None
     checks: dict[str, Callable[[], bool | None]] = {
-        "coverage": lambda: v >= 0.90, "precision": lambda: v >= 0.95,
-        "bottom_line": lambda: v >= 0.9 * s["covered"], "answered": lambda: v == s["covered"],
-        "abstained": lambda: v == s["uncovered"] if s["uncovered"] else None, "must_not_hits": lambda: v == 0,
-        "duplicate_pairs": lambda: v == 0, "signposts": lambda: v == 0,
+        "coverage": lambda: v >= 0.90,
+        "precision": lambda: v >= 0.95,
+        "bottom_line": lambda: v >= 0.9 * s["covered"],
+        "answered": lambda: v == s["covered"],
+        "abstained": lambda: v == s["uncovered"] if s["uncovered"] else None,
+        "must_not_hits": lambda: v == 0,
+        "duplicate_pairs": lambda: v == 0,
+        "signposts": lambda: v == 0,
         "grade_patient": lambda: s["grade_clinician"] is not None and v <= s["grade_clinician"] - 3,
-    }  # fmt: skip
+    }
     return checks[key]() if key in checks else None
 
 
@@ -329,8 +355,9 @@ def print_details(results: list[dict[str, Any]], console: Any) -> None:
                 highlight=False,
             )
         for name in r["must_not_hits"]:
-            console.print(f"   must-not in bottom line: {name}: {' '.join(r['bottom_line'])[:100]}", markup=False,
-                          highlight=False)  # fmt: skip
+            console.print(
+                f"   must-not in bottom line: {name}: {' '.join(r['bottom_line'])[:100]}", markup=False, highlight=False
+            )
 
 
 # -- main -----------------------------------------------------------------------------------------------------------
@@ -365,13 +392,18 @@ def main() -> None:
     head, ref = git("rev-parse", "--short", "HEAD"), git("rev-parse", "--short", f"{args.baseline}^{{commit}}")
     changed = "src/ changed since" if git("diff", "--stat", args.baseline, "--", "src") else "src/ identical to"
     n_cov, n_unc = now["summary"]["covered"], now["summary"]["uncovered"]
-    title = (f"{queries.name}{f' ({args.split})' if args.split else ''}: {n_cov} covered + {n_unc} uncovered "
-             f"questions, starter KB; now = working tree at {head}")  # fmt: skip
+    title = (
+        f"{queries.name}{f' ({args.split})' if args.split else ''}: {n_cov} covered + {n_unc} uncovered "
+        f"questions, starter KB; now = working tree at {head}"
+    )
     print_table(title, now["summary"], base["summary"] if base else None, f"baseline {ref}", console)
     if base:
         console.print(f"working tree {changed} the baseline {ref}", highlight=False)
-    console.print(f"setup (load starter KB + warm-up ask): {now['setup_s']:.1f} s; reading grade over "
-                  f"{now['summary']['graded']} covered answered questions", highlight=False)  # fmt: skip
+    console.print(
+        f"setup (load starter KB + warm-up ask): {now['setup_s']:.1f} s; reading grade over "
+        f"{now['summary']['graded']} covered answered questions",
+        highlight=False,
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"queries": str(queries), "now": now, "baseline": base}, indent=1))

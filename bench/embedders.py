@@ -142,13 +142,15 @@ def main() -> None:
     table.add_column("endpoint", justify="right")
     table.add_column("ratio", justify="right")
     rate = {k: len(texts) / s for k, s in seconds.items()}
-    table.add_row("passages/s", f"{rate['local']:.1f}", f"{rate['endpoint']:.1f}",
-                  f"{rate['endpoint'] / rate['local']:.2f}x")  # fmt: skip
+    table.add_row(
+        "passages/s", f"{rate['local']:.1f}", f"{rate['endpoint']:.1f}", f"{rate['endpoint'] / rate['local']:.2f}x"
+    )
     for q in (50, 95):
         lo, en = (float(np.percentile(q_ms[k], q)) for k in ("local", "endpoint"))
         table.add_row(f"query embedding p{q} ms ({len(qs)} queries)", f"{lo:.1f}", f"{en:.1f}", f"{en / lo:.2f}x")
-    table.add_row("passage vectors: min / mean cosine, endpoint vs in-process", "",
-                  f"{cos.min():.6f} / {cos.mean():.6f}", "")  # fmt: skip
+    table.add_row(
+        "passage vectors: min / mean cosine, endpoint vs in-process", "", f"{cos.min():.6f} / {cos.mean():.6f}", ""
+    )
     table.add_row("query vectors: min cosine", "", f"{min(q_cos):.6f}", "")
     console = Console(width=160)
     console.print(table)

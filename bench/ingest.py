@@ -53,8 +53,10 @@ def _run(kind: str, corpus: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [sys.executable, __file__, "--worker", kind, "--corpus", str(corpus), "--data", tmp],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -82,10 +84,16 @@ def main() -> None:
         for kind in ("minimal", "bedside"):
             r = results[(corpus, kind)]
             table.add_row(
-                corpus.parent.name, kind, f"{r['docs']:.0f}", f"{r['passages']:.0f}", f"{r['failed']:.0f}",
-                f"{r['seconds']:.2f}", f"{r['docs'] / r['seconds']:.0f}", f"{r['passages'] / r['seconds']:.0f}",
+                corpus.parent.name,
+                kind,
+                f"{r['docs']:.0f}",
+                f"{r['passages']:.0f}",
+                f"{r['failed']:.0f}",
+                f"{r['seconds']:.2f}",
+                f"{r['docs'] / r['seconds']:.0f}",
+                f"{r['passages'] / r['seconds']:.0f}",
                 f"{r['peak_mb']:.0f}",
-            )  # fmt: skip
+            )
         ratio = results[(corpus, "bedside")]["seconds"] / results[(corpus, "minimal")]["seconds"]
         table.add_row(corpus.parent.name, "ratio bedside/minimal", "", "", "", f"{ratio:.2f}x", "", "", "")
     Console(width=150).print(table)

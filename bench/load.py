@@ -157,8 +157,11 @@ class ScriptedLlm(BaseHTTPRequestHandler):
         prompt = "\n".join(m["content"] for m in request["messages"])
         passages = sorted((int(n), text) for n, text in PASSAGE.findall(prompt))[:2]
         statements = [{"text": text.split(". ")[0].rstrip(".") + ".", "passages": [n]} for n, text in passages]
-        draft = {"title": "Answer", "bottom_line": statements[:1], "sections": [{"heading": "Detail",
-                 "statements": statements[1:]}]}  # fmt: skip
+        draft = {
+            "title": "Answer",
+            "bottom_line": statements[:1],
+            "sections": [{"heading": "Detail", "statements": statements[1:]}],
+        }
         message = {"role": "assistant", "content": json.dumps(draft)}
         if request.get("stream"):
             self.send_response(200)
@@ -201,9 +204,25 @@ def locust(
         (Path(tmp) / "s.txt").write_text("\n".join(slugs), encoding="utf-8")
         env = {**os.environ, "LOAD_SCENARIO": scenario, "LOAD_QUESTIONS": f"{tmp}/q.txt", "LOAD_SLUGS": f"{tmp}/s.txt"}
         locust_bin = Path(sys.executable).parent / "locust"
-        cmd = [str(locust_bin), "-f", str(HERE / "locustfile.py"), "--headless", "-u", str(users),
-               "-r", str(users), "-t", f"{seconds}s", "--host", url, "--csv", f"{tmp}/run", "--only-summary",
-               "--loglevel", "ERROR"]  # fmt: skip
+        cmd = [
+            str(locust_bin),
+            "-f",
+            str(HERE / "locustfile.py"),
+            "--headless",
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            f"{seconds}s",
+            "--host",
+            url,
+            "--csv",
+            f"{tmp}/run",
+            "--only-summary",
+            "--loglevel",
+            "ERROR",
+        ]
         subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with open(f"{tmp}/run_stats.csv", encoding="utf-8") as f:
             return {
@@ -229,8 +248,10 @@ def table(title: str, rows: dict[str, dict[str, float]], names: list[str] | None
         r = rows.get(name)
         if r is None:
             continue
-        print(f"  {name:<28} {r['Request Count']:>7.0f} {r['Failure Count']:>5.0f} {r['Requests/s']:>7.1f} "
-              f"{r['50%']:>8.0f} {r['95%']:>8.0f} {r['99%']:>8.0f} {r['Max Response Time']:>8.0f}")  # fmt: skip
+        print(
+            f"  {name:<28} {r['Request Count']:>7.0f} {r['Failure Count']:>5.0f} {r['Requests/s']:>7.1f} "
+            f"{r['50%']:>8.0f} {r['95%']:>8.0f} {r['99%']:>8.0f} {r['Max Response Time']:>8.0f}"
+        )
 
 
 # -- phases ---------------------------------------------------------------------------------------------------------
@@ -265,8 +286,10 @@ def outage(url: str, questions: list[str], retry_after: float) -> None:
         status, body, seconds = call(url, "POST", "/api/ask", {"question": q})
         composer = str(body.get("meta", {}).get("composer", "?"))
         if composer.startswith("llm"):
-            print(f"  endpoint back: first LLM answer {time.perf_counter() - back:.1f} s later "
-                  f"(pause {retry_after:g} s + one LLM answer); that answer took {seconds:.2f} s")  # fmt: skip
+            print(
+                f"  endpoint back: first LLM answer {time.perf_counter() - back:.1f} s later "
+                f"(pause {retry_after:g} s + one LLM answer); that answer took {seconds:.2f} s"
+            )
             return
         time.sleep(0.5)
     print("  endpoint back: no LLM answer within the questions tried (not recovered)")
@@ -287,8 +310,10 @@ def pathological(url: str, ordinary: list[str], count: int) -> None:
             assert status in (200, 422), status
             times.append(seconds * 1000)
         times.sort()
-        print(f"  {label:<20} n={len(times):>3}  p50 {statistics.median(times):7.0f} ms  "
-              f"p95 {times[int(0.95 * (len(times) - 1))]:7.0f} ms  max {times[-1]:7.0f} ms")  # fmt: skip
+        print(
+            f"  {label:<20} n={len(times):>3}  p50 {statistics.median(times):7.0f} ms  "
+            f"p95 {times[int(0.95 * (len(times) - 1))]:7.0f} ms  max {times[-1]:7.0f} ms"
+        )
 
 
 def attack_phase(a: argparse.Namespace) -> None:
@@ -298,8 +323,9 @@ def attack_phase(a: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="bedside-attack-")) / "data"
     with Bedside(settings=load_settings(data_dir=data, embedder="hashing")) as b:
         b.ensure_starter_kb()
-    print(f"Attack: {a.attack_seconds:g} s of health checks per scenario, server fd limit 1024, attackers from "
-          "127.0.0.2")  # fmt: skip
+    print(
+        f"Attack: {a.attack_seconds:g} s of health checks per scenario, server fd limit 1024, attackers from 127.0.0.2"
+    )
     try:
         run_attacks(data, a.attack_seconds, a.slow_clients, a.body_mb)
     finally:

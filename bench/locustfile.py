@@ -88,7 +88,11 @@ class Asker(HttpUser):
 def fire(name: str, elapsed_ms: float, size: int) -> None:
     """Record one more sample under `name`."""
     meta: dict[str, Any] = {
-        "request_type": "POST", "name": name, "response_time": elapsed_ms, "response_length": size,
-        "exception": None, "context": {},
-    }  # fmt: skip
+        "request_type": "POST",
+        "name": name,
+        "response_time": elapsed_ms,
+        "response_length": size,
+        "exception": None,
+        "context": {},
+    }
     events.request.fire(**meta)

@@ -38,10 +38,18 @@ HEAD = '<?xml version="1.0" ?>\n<PubmedArticleSet>\n'
 
 def records(n: int) -> list[str]:
     return [
-        ARTICLE.format(pmid=40_000_000 + i, year=2000 + i % 25, drug=f"D{i % 97}", cond=f"C{i % 53}", n=50 + i % 400,
-                       weeks=4 + i % 20, pct=30 + i % 40, pct2=20 + i % 30)
+        ARTICLE.format(
+            pmid=40_000_000 + i,
+            year=2000 + i % 25,
+            drug=f"D{i % 97}",
+            cond=f"C{i % 53}",
+            n=50 + i % 400,
+            weeks=4 + i % 20,
+            pct=30 + i % 40,
+            pct2=20 + i % 30,
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def transport(recs: list[str]):
@@ -58,9 +66,12 @@ def transport(recs: list[str]):
             params.update({k: v[-1] for k, v in parse_qs(request.content.decode()).items()})
         if request.url.path.endswith("esearch.fcgi"):
             shown = ids[int(params.get("retstart", 0)) : int(params.get("retstart", 0)) + int(params["retmax"])]
-            body = (f"<eSearchResult><Count>{len(ids)}</Count><RetMax>{len(shown)}</RetMax><RetStart>0</RetStart>"
-                    "<QueryKey>1</QueryKey><WebEnv>MCID_bench</WebEnv><IdList>"
-                    + "".join(f"<Id>{i}</Id>" for i in shown) + "</IdList></eSearchResult>")  # fmt: skip
+            body = (
+                f"<eSearchResult><Count>{len(ids)}</Count><RetMax>{len(shown)}</RetMax><RetStart>0</RetStart>"
+                "<QueryKey>1</QueryKey><WebEnv>MCID_bench</WebEnv><IdList>"
+                + "".join(f"<Id>{i}</Id>" for i in shown)
+                + "</IdList></eSearchResult>"
+            )
             return httpx.Response(200, content=body.encode())
         if "WebEnv" in params:
             start, size = int(params["retstart"]), int(params["retmax"])
@@ -114,15 +125,17 @@ def main() -> None:
             log = HarvestLog(root / "efetch" / "pubmed" / "harvest.sqlite")
             t = time.perf_counter()
             got = harvest(client, b.kb, log, "bench", page=args.page)
-            rows.append((f"bedside pubmed ingest (EFetch pages of {args.page})", got.ingest.added,
-                         time.perf_counter() - t))  # fmt: skip
+            rows.append(
+                (f"bedside pubmed ingest (EFetch pages of {args.page})", got.ingest.added, time.perf_counter() - t)
+            )
             client.close()
             log.close()
         with fresh("sync") as b:
             t = time.perf_counter()
             synced = sync_distribution(b.kb, dist)
-            rows.append(("bedside pubmed sync (baseline .xml.gz, MD5 checked)", synced.ingest.added,
-                         time.perf_counter() - t))  # fmt: skip
+            rows.append(
+                ("bedside pubmed sync (baseline .xml.gz, MD5 checked)", synced.ingest.added, time.perf_counter() - t)
+            )
     table = Table(title=f"{args.records} synthetic MEDLINE records, embedder {args.embedder}", title_justify="left")
     for col in ("run", "documents", "seconds", "documents/s", "vs baseline"):
         table.add_column(col)

@@ -55,9 +55,14 @@ def plant(digests: list, out: Path) -> set[str]:
         links = [("RetractionIn", notice)] if self_marked else []
         records.append(_record(article, d.title, body, types, links))
         records.append(
-            _record(notice, f"Retraction notice to: {d.title}", f"This article has been retracted: {d.title}.",
-                    ["Journal Article", "Retraction of Publication"], [("RetractionOf", article)])
-        )  # fmt: skip
+            _record(
+                notice,
+                f"Retraction notice to: {d.title}",
+                f"This article has been retracted: {d.title}.",
+                ["Journal Article", "Retraction of Publication"],
+                [("RetractionOf", article)],
+            )
+        )
         ids |= {article, notice}
     out.write_text("<?xml version='1.0'?>\n<PubmedArticleSet>\n" + "".join(records) + "</PubmedArticleSet>\n")
     return ids
@@ -106,10 +111,15 @@ def main() -> None:
         hit_lists = answers = 0
         for q in asked:
             hit_lists += bool({h.document_id for h in search(True)(q, 10)} & planted)
-            ctx = AskContext(search=search(True), documents=unaware, today="2026-12-06",
-                             search_in=lambda q, n, ids: b.searcher.search(
-                                 q, n, Filters(document_ids=frozenset(ids), include_withdrawn=True)),
-                             known_terms=b.lexical.known)  # fmt: skip
+            ctx = AskContext(
+                search=search(True),
+                documents=unaware,
+                today="2026-12-06",
+                search_in=lambda q, n, ids: b.searcher.search(
+                    q, n, Filters(document_ids=frozenset(ids), include_withdrawn=True)
+                ),
+                known_terms=b.lexical.known,
+            )
             answers += bool({r.document_id for r in answer_question(q, "clinician", ctx).references} & planted)
         rows["baseline (markers ignored)"] = (hit_lists, answers)
         # bedside as users call it: Bedside.search and Bedside.ask with their defaults.
@@ -121,8 +131,11 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         b.close()
 
-    table = Table(title=f"{len(planted)} planted records ({len(planted) // 2} retracted, {len(planted) // 2} notices), "
-                  f"{len(asked)} questions", title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"{len(planted)} planted records ({len(planted) // 2} retracted, {len(planted) // 2} notices), "
+        f"{len(asked)} questions",
+        title_justify="left",
+    )
     for col in ("run", "top-10 searches with a retracted/notice hit", "answers citing a retracted/notice"):
         table.add_column(col)
     for name, (hits, cites) in rows.items():

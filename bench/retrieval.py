@@ -112,8 +112,12 @@ def open_dataset(folder: Path, work: Path, embedder: str, backend: str = "embedd
     if backend == "embedded":
         settings = load_settings(data_dir=embedded_dir, starter_kb=False, embedder=embedder)
     else:
-        settings = load_settings(data_dir=work / f"{folder.name}-{embedder}-{backend}", starter_kb=False,
-                                 embedder=embedder, search_backend="milvus")  # fmt: skip
+        settings = load_settings(
+            data_dir=work / f"{folder.name}-{embedder}-{backend}",
+            starter_kb=False,
+            embedder=embedder,
+            search_backend="milvus",
+        )
     b = Bedside(settings=settings)
     if backend != "embedded" and b.dense is not None:
         b.dense.seed = embedded_vectors(embedded_dir / "vectors" / "vectors.sqlite")  # type: ignore[misc]

@@ -53,8 +53,18 @@ BASE_PASSAGES = 3000
 N_QUERIES = 300
 RECALL_QUERIES = 200
 EXACT_TIMED = 50  # exact-scan latency is measured on this many queries (each scans the whole matrix)
-TYPES = ("research", "research", "research", "observational-study", "randomized-trial", "review",
-         "systematic-review", "case-report", "consumer-health", "guideline")  # fmt: skip
+TYPES = (
+    "research",
+    "research",
+    "research",
+    "observational-study",
+    "randomized-trial",
+    "review",
+    "systematic-review",
+    "case-report",
+    "consumer-health",
+    "guideline",
+)
 TARGET_HYBRID_MS = 20.0
 TARGET_PEAK_MB = 4096.0
 
@@ -97,9 +107,14 @@ def _bar(description: str, total: int | None) -> Any:
 
     console = Console(stderr=True)
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=console, disable=not console.is_terminal,
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
     progress.start()
     task = progress.add_task(description, total=total)
     return progress, task
@@ -262,8 +277,14 @@ def _document(rng: random.Random, pool: dict[str, Any], doc_id: str, low: int = 
     sentences, titles = pool["sentences"], pool["titles"]
     source, title = titles[rng.randrange(len(titles))]
     text = " ".join(sentences[rng.randrange(len(sentences))] for _ in range(rng.randint(low, high)))
-    return {"id": doc_id, "title": title, "text": text, "source": source, "year": rng.randint(1985, 2024),
-            "type": rng.choice(TYPES)}  # fmt: skip
+    return {
+        "id": doc_id,
+        "title": title,
+        "text": text,
+        "source": source,
+        "year": rng.randint(1985, 2024),
+        "type": rng.choice(TYPES),
+    }
 
 
 def passages_per_document(pool: dict[str, Any], seed: int) -> float:
@@ -318,8 +339,10 @@ def prepare_vectors(data: Path, work: Path, seed: int, key: str) -> None:
     embedder = _real_embedder(key)
     rows = [r for r in _source_rows(data) if len(r[2].split()) >= 20]
     chosen = rng.sample(rows, BASE_PASSAGES)
-    texts = [f"{title}. {' '.join(text.split()[:180])}" if title else " ".join(text.split()[:180])
-             for _, title, text in chosen]  # fmt: skip
+    texts = [
+        f"{title}. {' '.join(text.split()[:180])}" if title else " ".join(text.split()[:180])
+        for _, title, text in chosen
+    ]
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     progress, task = _bar(f"embedding {len(texts)} real passages with {key} (once; cached)", len(texts))
     for i in range(0, len(texts), 64):
@@ -433,8 +456,11 @@ def worker_search(data_dir: Path, work: Path, key: str) -> dict[str, Any]:
     trios = _timed(lambda iq: _trio(b.searcher, real, *iq), list(enumerate(queries)), "hybrid search", self_timed=True)
     hyb, cand, hyb_real = ([t[k] for t in trios] for k in range(3))
     out: dict[str, Any] = {"peak_mb": _peak_mb()}  # before the exact scans below touch the whole matrix
-    out["per_query"] = {"lexical": [t * 1000 for t in lex], "dense": [t * 1000 for t in den],
-                        "hybrid": [t * 1000 for t in hyb]}  # fmt: skip
+    out["per_query"] = {
+        "lexical": [t * 1000 for t in lex],
+        "dense": [t * 1000 for t in den],
+        "hybrid": [t * 1000 for t in hyb],
+    }
     for key, times in (("lexical", lex), ("dense", den), ("hybrid", hyb), ("candidates", cand), ("real", hyb_real)):
         out[f"{key}_p50"], out[f"{key}_p95"] = _pct(times, 50), _pct(times, 95)
     snap = dense.snapshot()
@@ -502,8 +528,13 @@ def worker_ask(data_dir: Path, work: Path, key: str) -> dict[str, Any]:
         progress.update(task, completed=i + 1)
     progress.stop()
     b.close()
-    return {"questions": len(questions), "search_p50": _pct(search_ms, 50), "search_p95": _pct(search_ms, 95),
-            "ask_p50": _pct(ask_ms, 50), "ask_p95": _pct(ask_ms, 95)}  # fmt: skip
+    return {
+        "questions": len(questions),
+        "search_p50": _pct(search_ms, 50),
+        "search_p95": _pct(search_ms, 95),
+        "ask_p50": _pct(ask_ms, 50),
+        "ask_p95": _pct(ask_ms, 95),
+    }
 
 
 UPDATE_DOCUMENTS = 1000
@@ -579,8 +610,12 @@ def worker_bm25s(data_dir: Path, work: Path) -> dict[str, Any]:
     import Stemmer
 
     db = sqlite3.connect(data_dir / "knowledge.sqlite")
-    texts = [f"{t} {x}" for t, x in db.execute(
-        "SELECT d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id ORDER BY p.seq")]  # fmt: skip
+    texts = [
+        f"{t} {x}"
+        for t, x in db.execute(
+            "SELECT d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id ORDER BY p.seq"
+        )
+    ]
     db.close()
     queries = json.loads((work / "queries.json").read_text())
     stemmer = Stemmer.Stemmer("english")
@@ -594,8 +629,13 @@ def worker_bm25s(data_dir: Path, work: Path) -> dict[str, Any]:
         return retriever.retrieve(tokens, k=100, show_progress=False) if tokens.vocab else None
 
     times = _timed(search, queries, "bm25s search (baseline)")
-    return {"build_s": build_s, "p50": _pct(times, 50), "p95": _pct(times, 95), "peak_mb": _peak_mb(),
-            "passages": len(texts)}  # fmt: skip
+    return {
+        "build_s": build_s,
+        "p50": _pct(times, 50),
+        "p95": _pct(times, 95),
+        "peak_mb": _peak_mb(),
+        "passages": len(texts),
+    }
 
 
 def worker_throughput(work: Path, seed: int, n_passages: int, key: str) -> dict[str, Any]:
@@ -663,8 +703,15 @@ def worker_throughput(work: Path, seed: int, n_passages: int, key: str) -> dict[
                 passages += len(texts)
                 _log(f"real {key}, part {part + 1}: {len(texts)} passages; raw {raw_s:.1f}s, sync {sync_s:.1f}s so far")
             index.close()
-    return {"model": key, "passages": passages, "raw_s": raw_s, "sync_s": sync_s, "q_p50": _pct(q_times, 50),
-            "q_p95": _pct(q_times, 95), "min_cosine": agreement}  # fmt: skip
+    return {
+        "model": key,
+        "passages": passages,
+        "raw_s": raw_s,
+        "sync_s": sync_s,
+        "q_p50": _pct(q_times, 50),
+        "q_p95": _pct(q_times, 95),
+        "min_cosine": agreement,
+    }
 
 
 class _Bars:
@@ -694,8 +741,10 @@ def render_scale_out(results: dict[int, dict[str, Any]], n: int) -> None:
     sizes = [s for s in sorted(results) if "scale_out" in results[s]]
     if not sizes:
         return
-    table = Table(title=f"embedded vs PostgreSQL + Milvus Lite (same corpus, same synthetic vectors; latency on the "
-                        f"first {n} benchmark queries, timed alike on both)")  # fmt: skip
+    table = Table(
+        title=f"embedded vs PostgreSQL + Milvus Lite (same corpus, same synthetic vectors; latency on the "
+        f"first {n} benchmark queries, timed alike on both)"
+    )
     table.add_column("metric")
     for s in sizes:
         table.add_column(f"{_label(s)} embedded", justify="right")
@@ -717,8 +766,10 @@ def render_scale_out(results: dict[int, dict[str, Any]], n: int) -> None:
     row("ingest: lexical index s", lambda r, o: _f(build(r, o)["lexical_s"]))
     row("ingest: dense index s (synthetic vectors)", lambda r, o: _f(build(r, o)["dense_s"]))
     row("ingest: dense snapshot + graph s", lambda r, o: "—" if o else _f(build(r, o)["snapshot_s"]))
-    row("ingest: total s (passages/s)",
-        lambda r, o: f"{total(r, o):.0f} ({build(r, o)['passages'] / total(r, o):,.0f}/s)")  # fmt: skip
+    row(
+        "ingest: total s (passages/s)",
+        lambda r, o: f"{total(r, o):.0f} ({build(r, o)['passages'] / total(r, o):,.0f}/s)",
+    )
     table.add_section()
     for kind, label in (("lexical", "lexical, top 100"), ("dense", "dense, top 100"), ("hybrid", "hybrid, limit 10")):
         for q in (50, 95):
@@ -730,17 +781,21 @@ def render_scale_out(results: dict[int, dict[str, Any]], n: int) -> None:
             row(f"{label} p{q} ms", cell)
     row(
         "PostgreSQL + Milvus Lite: queries answered lexical / dense / hybrid",
-        lambda r, o: " / ".join(str(v) for v in r["scale_out"]["search"]["answered"].values()) + f" of {n}"
-        if o else "",
-    )  # fmt: skip
+        lambda r, o: (
+            " / ".join(str(v) for v in r["scale_out"]["search"]["answered"].values()) + f" of {n}" if o else ""
+        ),
+    )
     table.add_section()
     row("build: bench process peak RSS MB (Milvus Lite runs in it)", lambda r, o: _f(build(r, o)["peak_mb"], "{:,.0f}"))
-    row("build: PostgreSQL server peak PSS MB",
-        lambda r, o: _f(r["scale_out"]["pg_build_mb"], "{:,.0f}") if o else "—")  # fmt: skip
-    row("search: bench process peak RSS MB",
-        lambda r, o: _f((r["scale_out"]["search"] if o else r["search"])["peak_mb"], "{:,.0f}"))  # fmt: skip
-    row("search: PostgreSQL server peak PSS MB",
-        lambda r, o: _f(r["scale_out"]["pg_search_mb"], "{:,.0f}") if o else "—")  # fmt: skip
+    row("build: PostgreSQL server peak PSS MB", lambda r, o: _f(r["scale_out"]["pg_build_mb"], "{:,.0f}") if o else "—")
+    row(
+        "search: bench process peak RSS MB",
+        lambda r, o: _f((r["scale_out"]["search"] if o else r["search"])["peak_mb"], "{:,.0f}"),
+    )
+    row(
+        "search: PostgreSQL server peak PSS MB",
+        lambda r, o: _f(r["scale_out"]["pg_search_mb"], "{:,.0f}") if o else "—",
+    )
     console = Console(width=200)
     console.print(table)
     console.print(
@@ -796,86 +851,140 @@ def render(results: dict[int, dict[str, Any]], tp: dict[str, Any], per_doc: floa
     table.add_section()
     row("build: store ingest s", "", lambda r: (_f(r["build"]["store_s"]), "", ""))
     row(
-        "build: lexical sync s (baseline bm25s index)", "",
-        lambda r: (_f(r["build"]["lexical_s"]), _f(r.get("bm25s", {}).get("build_s")),
-                   ratio(r["build"]["lexical_s"], r.get("bm25s", {}).get("build_s"))),
-    )  # fmt: skip
+        "build: lexical sync s (baseline bm25s index)",
+        "",
+        lambda r: (
+            _f(r["build"]["lexical_s"]),
+            _f(r.get("bm25s", {}).get("build_s")),
+            ratio(r["build"]["lexical_s"], r.get("bm25s", {}).get("build_s")),
+        ),
+    )
     row("build: dense sync s (synthetic embedder)", "", lambda r: (_f(r["build"]["dense_s"]), "", ""))
     row("build: dense snapshot (+ HNSW graph) s", "", lambda r: (_f(r["build"]["snapshot_s"]), "", ""))
     row(
-        "build: total s (passages/s)", "",
+        "build: total s (passages/s)",
+        "",
         lambda r: (f"{r['build_total']:.0f} ({r['build']['passages'] / r['build_total']:,.0f}/s)", "", ""),
-    )  # fmt: skip
+    )
     row("build: peak RSS MB", f"< {TARGET_PEAK_MB:.0f}", lambda r: (_f(r["build"]["peak_mb"], "{:,.0f}"), "", ""))
     row(
-        "build: peak RSS MB after store / lexical / dense / snapshot", "",
+        "build: peak RSS MB after store / lexical / dense / snapshot",
+        "",
         lambda r: (" / ".join(f"{v:,.0f}" for v in r["build"]["stage_peaks"].values()), "", ""),
-    )  # fmt: skip
+    )
     table.add_section()
     for q in ("p50", "p95"):
         row(
-            f"lexical {q} ms (baseline bm25s)", "",
-            lambda r, q=q: (_f(r["search"][f"lexical_{q}"], "{:.2f}"), _f(r.get("bm25s", {}).get(q), "{:.2f}"),
-                            ratio(r["search"][f"lexical_{q}"], r.get("bm25s", {}).get(q))),
-        )  # fmt: skip
+            f"lexical {q} ms (baseline bm25s)",
+            "",
+            lambda r, q=q: (
+                _f(r["search"][f"lexical_{q}"], "{:.2f}"),
+                _f(r.get("bm25s", {}).get(q), "{:.2f}"),
+                ratio(r["search"][f"lexical_{q}"], r.get("bm25s", {}).get(q)),
+            ),
+        )
     for q in ("p50", "p95"):
         row(
-            f"dense {q} ms, top 100 (baseline exact NumPy)", "",
-            lambda r, q=q: (f"{r['search'][f'dense_{q}']:.2f} {r['search']['mode']}",
-                            _f(r["search"][f"exact_{q}"], "{:.2f}"),
-                            ratio(r["search"][f"dense_{q}"], r["search"][f"exact_{q}"])),
-        )  # fmt: skip
+            f"dense {q} ms, top 100 (baseline exact NumPy)",
+            "",
+            lambda r, q=q: (
+                f"{r['search'][f'dense_{q}']:.2f} {r['search']['mode']}",
+                _f(r["search"][f"exact_{q}"], "{:.2f}"),
+                ratio(r["search"][f"dense_{q}"], r["search"][f"exact_{q}"]),
+            ),
+        )
     row(
-        "dense recall@10 vs exact (200 queries)", "",
-        lambda r: (f"{r['search']['recall10']:.3f}", "1.000", ""
-                   if "nlist" not in r["search"] else f"nprobe {r['search']['nprobe']}/{r['search']['nlist']}"),
-    )  # fmt: skip
+        "dense recall@10 vs exact (200 queries)",
+        "",
+        lambda r: (
+            f"{r['search']['recall10']:.3f}",
+            "1.000",
+            "" if "nlist" not in r["search"] else f"nprobe {r['search']['nprobe']}/{r['search']['nlist']}",
+        ),
+    )
     for q in ("p50", "p95"):
         row(
             f"hybrid {q} ms, limit 10 (query vector precomputed)",
             f"< {TARGET_HYBRID_MS:.0f} @1M" if q == "p50" else "",
             lambda r, q=q: (_f(r["search"][f"hybrid_{q}"], "{:.2f}"), "", ""),
-        )  # fmt: skip
+        )
     row(
-        "hybrid p50 ms: candidates() only (retrieval + fusion, no store reads)", "",
+        "hybrid p50 ms: candidates() only (retrieval + fusion, no store reads)",
+        "",
         lambda r: (_f(r["search"]["candidates_p50"], "{:.2f}"), "", ""),
-    )  # fmt: skip
+    )
     for q in ("p50", "p95"):
         row(
             f"hybrid {q} ms, limit 10, query embedded by the real {tp['model']}",
             f"< {TARGET_HYBRID_MS:.0f} @1M" if q == "p50" else "",
             lambda r, q=q: (_f(r["search"].get(f"real_{q}"), "{:.2f}"), "", ""),
-        )  # fmt: skip
+        )
     for q in ("p50", "p95"):
         row(
-            f"ask {q} ms, real query embedding (baseline: search, limit 12)", "< 150 @100k" if q == "p50" else "",
-            lambda r, q=q: (_f(r["ask"][f"ask_{q}"]), _f(r["ask"][f"search_{q}"]),
-                            ratio(r["ask"][f"ask_{q}"], r["ask"][f"search_{q}"])) if "ask" in r else ("—", "", ""),
-        )  # fmt: skip
+            f"ask {q} ms, real query embedding (baseline: search, limit 12)",
+            "< 150 @100k" if q == "p50" else "",
+            lambda r, q=q: (
+                (
+                    _f(r["ask"][f"ask_{q}"]),
+                    _f(r["ask"][f"search_{q}"]),
+                    ratio(r["ask"][f"ask_{q}"], r["ask"][f"search_{q}"]),
+                )
+                if "ask" in r
+                else ("—", "", "")
+            ),
+        )
     row(
-        "search: peak RSS MB (baseline bm25s build+search)", f"< {TARGET_PEAK_MB:.0f}",
-        lambda r: (_f(r["search"]["peak_mb"], "{:,.0f}"), _f(r.get("bm25s", {}).get("peak_mb"), "{:,.0f}"),
-                   ratio(r["search"]["peak_mb"], r.get("bm25s", {}).get("peak_mb"))),
-    )  # fmt: skip
+        "search: peak RSS MB (baseline bm25s build+search)",
+        f"< {TARGET_PEAK_MB:.0f}",
+        lambda r: (
+            _f(r["search"]["peak_mb"], "{:,.0f}"),
+            _f(r.get("bm25s", {}).get("peak_mb"), "{:,.0f}"),
+            ratio(r["search"]["peak_mb"], r.get("bm25s", {}).get("peak_mb")),
+        ),
+    )
     if any("update" in r for r in results.values()):
         table.add_section()
         row(
-            "update: add 1,000 documents: ingest + index sync s / snapshot s (prepared by the ingest)", "",
-            lambda r: (f"{r['update']['add_ingest_s']:.1f} / {r['update']['add_snapshot_s']:.1f} "
-                       f"({r['update']['mode']})", "", "") if "update" in r else ("", "", ""),
-        )  # fmt: skip
+            "update: add 1,000 documents: ingest + index sync s / snapshot s (prepared by the ingest)",
+            "",
+            lambda r: (
+                (
+                    f"{r['update']['add_ingest_s']:.1f} / {r['update']['add_snapshot_s']:.1f} ({r['update']['mode']})",
+                    "",
+                    "",
+                )
+                if "update" in r
+                else ("", "", "")
+            ),
+        )
         row(
-            "update: remove them: index sync s / snapshot s (dead graph nodes)", "",
-            lambda r: (f"{r['update']['remove_sync_s']:.1f} / {r['update']['remove_snapshot_s']:.1f} "
-                       f"({r['update']['remove_dead']:,})", "", "") if "update" in r else ("", "", ""),
-        )  # fmt: skip
+            "update: remove them: index sync s / snapshot s (dead graph nodes)",
+            "",
+            lambda r: (
+                (
+                    f"{r['update']['remove_sync_s']:.1f} / {r['update']['remove_snapshot_s']:.1f} "
+                    f"({r['update']['remove_dead']:,})",
+                    "",
+                    "",
+                )
+                if "update" in r
+                else ("", "", "")
+            ),
+        )
         row(
             "update: a running server's first search after the change ms / its background refresh s (add; remove)",
             "",
-            lambda r: (f"{r['update']['add_first_search_ms']:.1f} / {r['update']['add_refresh_s']:.1f}; "
-                       f"{r['update']['remove_first_search_ms']:.1f} / {r['update']['remove_refresh_s']:.1f}", "",
-                       "") if "update" in r and "add_refresh_s" in r["update"] else ("", "", ""),
-        )  # fmt: skip
+            lambda r: (
+                (
+                    f"{r['update']['add_first_search_ms']:.1f} / {r['update']['add_refresh_s']:.1f}; "
+                    f"{r['update']['remove_first_search_ms']:.1f} / {r['update']['remove_refresh_s']:.1f}",
+                    "",
+                    "",
+                )
+                if "update" in r and "add_refresh_s" in r["update"]
+                else ("", "", "")
+            ),
+        )
     table.add_section()
     disk = ("store", "lexical", "vectors_sqlite", "snapshot")
     for key, name in zip(
@@ -888,23 +997,35 @@ def render(results: dict[int, dict[str, Any]], tp: dict[str, Any], per_doc: floa
     sync_rate, raw_rate = tp["passages"] / tp["sync_s"], tp["passages"] / tp["raw_s"]
     table.add_row(
         f"real {tp['model']}: VectorIndex.sync passages/s (baseline raw embed), {tp['passages']} passages",
-        ">= 0.90x", f"{sync_rate:.1f}", f"{raw_rate:.1f}", f"{sync_rate / raw_rate:.2f}x", *first,
-    )  # fmt: skip
+        ">= 0.90x",
+        f"{sync_rate:.1f}",
+        f"{raw_rate:.1f}",
+        f"{sync_rate / raw_rate:.2f}x",
+        *first,
+    )
     table.add_row(
-        f"real {tp['model']}: query embedding p50 / p95 ms (100 queries)", "", f"{tp['q_p50']:.1f} / {tp['q_p95']:.1f}",
-        "", "", *first,
-    )  # fmt: skip
+        f"real {tp['model']}: query embedding p50 / p95 ms (100 queries)",
+        "",
+        f"{tp['q_p50']:.1f} / {tp['q_p95']:.1f}",
+        "",
+        "",
+        *first,
+    )
     console = Console(width=200)
     console.print(table)
     big = max(sizes)
     checks = [
         (f"hybrid p50 at {_label(big)} < {TARGET_HYBRID_MS:.0f} ms", results[big]["search"]["hybrid_p50"] < 20),
-        (f"hybrid p50 with the query embedded by {tp['model']} at {_label(big)} < {TARGET_HYBRID_MS:.0f} ms",
-         results[big]["search"].get("real_p50", float("inf")) < 20),
-        ("peak RSS < 4 GB (build and search, all sizes)",
-         all(max(r["build"]["peak_mb"], r["search"]["peak_mb"]) < TARGET_PEAK_MB for r in results.values())),
+        (
+            f"hybrid p50 with the query embedded by {tp['model']} at {_label(big)} < {TARGET_HYBRID_MS:.0f} ms",
+            results[big]["search"].get("real_p50", float("inf")) < 20,
+        ),
+        (
+            "peak RSS < 4 GB (build and search, all sizes)",
+            all(max(r["build"]["peak_mb"], r["search"]["peak_mb"]) < TARGET_PEAK_MB for r in results.values()),
+        ),
         ("VectorIndex.sync within 10% of raw embed", sync_rate >= 0.9 * raw_rate),
-    ]  # fmt: skip
+    ]
     for text, ok in checks:
         console.print(f"  {'[green]PASS' if ok else '[red]FAIL'}[/] {text}")
     console.print(
@@ -1051,13 +1172,16 @@ def _scale_out(
         build = _spawn(["--worker", "build-scale-out", "--corpus", str(corpus), *common])
     _log(f"{_label(size)}: searching PostgreSQL + Milvus Lite ({args.scale_out_queries} queries)")
     with scale_out.PeakMemory(postgres[1]) as pg_search:
-        search = _spawn(["--worker", "search-scale-out", "--scale-out-queries", str(args.scale_out_queries),
-                         *common])  # fmt: skip
+        search = _spawn(["--worker", "search-scale-out", "--scale-out-queries", str(args.scale_out_queries), *common])
     if not args.keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     no_server = float("nan")
-    return {"build": build, "search": search, "pg_build_mb": pg_build.peak if postgres[1] else no_server,
-            "pg_search_mb": pg_search.peak if postgres[1] else no_server}  # fmt: skip
+    return {
+        "build": build,
+        "search": search,
+        "pg_build_mb": pg_build.peak if postgres[1] else no_server,
+        "pg_search_mb": pg_search.peak if postgres[1] else no_server,
+    }
 
 
 if __name__ == "__main__":

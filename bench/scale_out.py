@@ -51,16 +51,44 @@ def postgres_cluster() -> Iterator[tuple[str, int]]:
         run_as = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", _free_port()
     try:
-        subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                        "-E", "UTF8", "--locale=C"], check=True, capture_output=True)  # fmt: skip
-        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
-                        "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                *run_as,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                *run_as,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
         pid = int((data / "postmaster.pid").read_text().split()[0])
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", pid
     finally:
-        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-                       check=False, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], check=False, capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -148,8 +176,9 @@ def open_scale_out(url: str, data_dir: Path, embedder: Any) -> tuple[Any, Any]:
     from bedside.index.hybrid import HybridSearcher
     from bedside.index.milvus import MilvusDenseIndex
 
-    settings = load_settings(data_dir=data_dir, starter_kb=False, embedder="none", database_url=url,
-                             search_backend="milvus")  # fmt: skip
+    settings = load_settings(
+        data_dir=data_dir, starter_kb=False, embedder="none", database_url=url, search_backend="milvus"
+    )
     b = Bedside(settings=settings)
     s = b.settings
     dense = MilvusDenseIndex(s.resolved_milvus_uri, s.milvus_collection, b.store, embedder, b._milvus)
@@ -182,8 +211,15 @@ def worker_build(corpus: Path, data_dir: Path, url: str, embedder: Any, peak_mb:
     docs, passages = b.store.counts()
     collections = {"lexical": b.lexical.count(), "dense": dense.count()}
     b.close()
-    return {**timings, "documents": docs, "passages": passages, "failed": len(report.failed),
-            "collections": collections, "peak_mb": peak_mb(), "stage_peaks": stage_peaks}  # fmt: skip
+    return {
+        **timings,
+        "documents": docs,
+        "passages": passages,
+        "failed": len(report.failed),
+        "collections": collections,
+        "peak_mb": peak_mb(),
+        "stage_peaks": stage_peaks,
+    }
 
 
 def worker_search(data_dir: Path, url: str, embedder: Any, queries: list[str], qvecs: Any, timed: Any) -> dict:
@@ -198,5 +234,11 @@ def worker_search(data_dir: Path, url: str, embedder: Any, queries: list[str], q
         "hybrid": sum(bool(b.searcher.search(q, 10)) for q in queries),
     }
     b.close()
-    return {"per_query": {"lexical": [t * 1000 for t in lex], "dense": [t * 1000 for t in den],
-                          "hybrid": [t * 1000 for t in hyb]}, "answered": answered}  # fmt: skip
+    return {
+        "per_query": {
+            "lexical": [t * 1000 for t in lex],
+            "dense": [t * 1000 for t in den],
+            "hybrid": [t * 1000 for t in hyb],
+        },
+        "answered": answered,
+    }

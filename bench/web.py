@@ -137,9 +137,14 @@ def run_python(url: str, mode: str, seconds: int, connections: int) -> dict[str,
         w.join()
     q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {
-        "requests": len(latencies), "errors": 0, "non2xx": failures[0], "seconds": time.monotonic() - started,
-        "p50": q[49], "p95": q[94], "p99": q[98],
-    }  # fmt: skip
+        "requests": len(latencies),
+        "errors": 0,
+        "non2xx": failures[0],
+        "seconds": time.monotonic() - started,
+        "p50": q[49],
+        "p95": q[94],
+        "p99": q[98],
+    }
 
 
 def free_port() -> int:
@@ -205,10 +210,14 @@ def main() -> None:
                 "POST", "/api/ask", body=json.dumps({"question": q}), headers={"Content-Type": "application/json"}
             )
             conn.getresponse().read()
-        rows = [(label, run(url, mode, args.duration, args.connections)) for label, mode in (
-            ("GET /api/health (baseline)", "health"), ("POST /api/ask, known questions", "known"),
-            ("POST /api/ask, new questions", "new"),
-        )]  # fmt: skip
+        rows = [
+            (label, run(url, mode, args.duration, args.connections))
+            for label, mode in (
+                ("GET /api/health (baseline)", "health"),
+                ("POST /api/ask, known questions", "known"),
+                ("POST /api/ask, new questions", "new"),
+            )
+        ]
     base = rows[0][1]
     print(f"\n{args.connections} concurrent clients, {args.duration} s per run, client: {client}\n")
     heads = (

@@ -60,10 +60,22 @@ def resolve() -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-             "--isolated", "--report", str(report), f"{ROOT}[{extras}]"],
-            check=True, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--dry-run",
+                "--ignore-installed",
+                "--isolated",
+                "--report",
+                str(report),
+                f"{ROOT}[{extras}]",
+            ],
+            check=True,
+            env=env,
+        )
         items = json.loads(report.read_text(encoding="utf-8"))["install"]
     pins = {item["metadata"]["name"]: item["metadata"]["version"] for item in items}
     pins.pop("bedside", None)

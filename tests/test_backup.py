@@ -66,8 +66,12 @@ def test_backups_taken_under_concurrent_writes_restore_consistently(tmp_path: Pa
     data, rounds = tmp_path / "data", 30
     _seed(data, rounds)
     settings = load_settings(data_dir=data, starter_kb=False)
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(data), str(rounds)], stdout=subprocess.PIPE,
-                              text=True, env=dict(os.environ, BEDSIDE_EMBEDDER="hashing"))  # fmt: skip
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(data), str(rounds)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, BEDSIDE_EMBEDDER="hashing"),
+    )
     assert writer.stdout is not None
     writer.stdout.readline()  # the first commit: writes are under way
     windows = []
@@ -89,8 +93,10 @@ def test_backups_taken_under_concurrent_writes_restore_consistently(tmp_path: Pa
         findings = check_data(restored)
         assert all(f.ok for f in findings), [f for f in findings if not f.ok]
         with SqlArticleService(restored.resolved_database_url) as service:
-            approved.append(len(service.list(limit=rounds)) and sum(1 for a in service.list(limit=rounds)
-                                                                       if a.status.value == "approved"))  # fmt: skip
+            approved.append(
+                len(service.list(limit=rounds))
+                and sum(1 for a in service.list(limit=rounds) if a.status.value == "approved")
+            )
     assert approved == sorted(approved) and approved[-1] > approved[0]  # later copies hold more approvals
 
 
@@ -98,8 +104,11 @@ def test_restore_refuses_a_used_data_directory_and_a_damaged_backup(tmp_path: Pa
     data = tmp_path / "data"
     _seed(data, 1)
     settings = load_settings(data_dir=data, starter_kb=False)
-    result = CliRunner().invoke(main, ["--data-dir", str(data), "backup", str(tmp_path / "copy")],
-                                env={"BEDSIDE_STARTER_KB": "false", "BEDSIDE_DATABASE_URL": ""})  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        ["--data-dir", str(data), "backup", str(tmp_path / "copy")],
+        env={"BEDSIDE_STARTER_KB": "false", "BEDSIDE_DATABASE_URL": ""},
+    )
     assert result.exit_code == 0, result.output
     assert "lexical index is not copied" in result.output
     with pytest.raises(InvalidInput, match="already holds a knowledge base"):

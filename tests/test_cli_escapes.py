@@ -64,10 +64,16 @@ def test_search_shows_escapes_in_stored_titles_and_text(data_dir: Path) -> None:
 def test_review_history_and_users_show_escapes(data_dir: Path) -> None:
     ref = {"number": 1, "type": "Guideline", "title": "K", "source": "", "year": 2021, "url": "", "document_id": "d"}
     answer: dict[str, Any] = {
-        "question": "How is hyperkalaemia treated?", "title": "Hyperkalaemia", "audience": "clinician",
-        "insufficient_evidence": False, "bottom_line": [{"text": "Give calcium.", "citations": [1], "provenance": []}],
-        "sections": [], "references": [ref], "disclaimer": "", "meta": {"composer": "extractive"},
-    }  # fmt: skip
+        "question": "How is hyperkalaemia treated?",
+        "title": "Hyperkalaemia",
+        "audience": "clinician",
+        "insufficient_evidence": False,
+        "bottom_line": [{"text": "Give calcium.", "citations": [1], "provenance": []}],
+        "sections": [],
+        "references": [ref],
+        "disclaimer": "",
+        "meta": {"composer": "extractive"},
+    }
     _run("users", "add", "rev@example.org", "--role", "reviewer")
     with SqlArticleService(load_settings().resolved_database_url) as service:
         slug = service.article_for(answer["question"], lambda: answer, {"d": "h"}).slug

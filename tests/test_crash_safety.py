@@ -74,8 +74,9 @@ class Driver:
 
     def __init__(self) -> None:
         env = dict(os.environ, BEDSIDE_EMBEDDER="hashing", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        self.proc = subprocess.Popen([sys.executable, "-c", DRIVER], env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", DRIVER], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
 
     def start(self, data: Path, corpus: Path) -> int:
         assert self.proc.stdin and self.proc.stdout
@@ -235,8 +236,12 @@ def _server(data: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     """`bedside serve` on its own data directory (SQLite article database), ready to answer."""
     env = dict(os.environ, BEDSIDE_DATA_DIR=str(data), BEDSIDE_STARTER_KB="false", BEDSIDE_EMBEDDER="hashing")
     env.pop("BEDSIDE_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "bedside", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bedside", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -280,8 +285,9 @@ def _approve_until_killed(
     reached = threading.Event()
 
     def client(part: list[str]) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
-                          headers={"Authorization": f"Bearer {token}"}) as http:  # fmt: skip
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=10, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
             for slug in part:
                 try:
                     r = http.post(f"/api/articles/{slug}/review", json={"action": "approve", "version": 1})

@@ -35,16 +35,25 @@ def _accounts(data: Path, *people: tuple[str, str, str]) -> None:
 
 def test_check_deploy_lists_every_problem(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    _accounts(data, ("admin@example.org", "admin", "changeme1234"), ("rita@example.org", "reviewer", "changeme1234"),
-              ("boss@example.org", "admin", "boss@example.org"))  # fmt: skip
-    result = _deploy_check(data, BEDSIDE_SECRET_KEY="changeme", BEDSIDE_CORS_ORIGINS='["https://ok.example", "*"]',
-                           BEDSIDE_DEBUG="true")  # fmt: skip
+    _accounts(
+        data,
+        ("admin@example.org", "admin", "changeme1234"),
+        ("rita@example.org", "reviewer", "changeme1234"),
+        ("boss@example.org", "admin", "boss@example.org"),
+    )
+    result = _deploy_check(
+        data, BEDSIDE_SECRET_KEY="changeme", BEDSIDE_CORS_ORIGINS='["https://ok.example", "*"]', BEDSIDE_DEBUG="true"
+    )
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
     problems = [line for line in lines if line.startswith("PROBLEM")]
     assert [p.split(":")[0] for p in problems] == [
-        "PROBLEM secret key", "PROBLEM environment", "PROBLEM debug mode", "PROBLEM CORS", "PROBLEM admin accounts",
-    ]  # fmt: skip
+        "PROBLEM secret key",
+        "PROBLEM environment",
+        "PROBLEM debug mode",
+        "PROBLEM CORS",
+        "PROBLEM admin accounts",
+    ]
     assert "known placeholder" in problems[0] and "'*'" in problems[3]
     assert "admin@example.org" in problems[4] and "boss@example.org" in problems[4]
     assert "rita@example.org" not in problems[4]  # a reviewer is not an admin account
@@ -55,8 +64,12 @@ def test_check_deploy_lists_every_problem(tmp_path: Path) -> None:
 def test_check_deploy_passes_on_a_configured_installation(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _accounts(data, ("ada@example.org", "admin", secrets.token_urlsafe(16)))
-    result = _deploy_check(data, BEDSIDE_SECRET_KEY=GOOD_KEY, BEDSIDE_ENVIRONMENT="production",
-                           BEDSIDE_CORS_ORIGINS='["https://wards.example.org"]')  # fmt: skip
+    result = _deploy_check(
+        data,
+        BEDSIDE_SECRET_KEY=GOOD_KEY,
+        BEDSIDE_ENVIRONMENT="production",
+        BEDSIDE_CORS_ORIGINS='["https://wards.example.org"]',
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == 7 and all(line.startswith("OK ") for line in lines), lines
@@ -64,8 +77,12 @@ def test_check_deploy_passes_on_a_configured_installation(tmp_path: Path) -> Non
     os.chmod(data / "audit_key", 0o644)
     opened = _deploy_check(data, BEDSIDE_SECRET_KEY=GOOD_KEY, BEDSIDE_ENVIRONMENT="production")
     assert opened.exit_code == 1 and "PROBLEM audit key" in opened.output and "open to other users" in opened.output
-    shared = _deploy_check(data, BEDSIDE_SECRET_KEY=GOOD_KEY, BEDSIDE_ENVIRONMENT="production",
-                           BEDSIDE_DATABASE_URL="postgresql://bedside@127.0.0.1:9/bedside")  # fmt: skip
+    shared = _deploy_check(
+        data,
+        BEDSIDE_SECRET_KEY=GOOD_KEY,
+        BEDSIDE_ENVIRONMENT="production",
+        BEDSIDE_DATABASE_URL="postgresql://bedside@127.0.0.1:9/bedside",
+    )
     assert "PROBLEM audit key: the article database is PostgreSQL: set BEDSIDE_AUDIT_KEY" in shared.output
 
 

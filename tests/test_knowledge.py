@@ -66,8 +66,11 @@ def test_remove_and_stats(bedside, fixtures):
     stats = bedside.stats()
     assert stats["documents"] == 4
     assert stats["by_type"] == {
-        "randomized-trial": 1, "systematic-review": 1, "guideline": 1, "observational-study": 1,
-    }  # fmt: skip
+        "randomized-trial": 1,
+        "systematic-review": 1,
+        "guideline": 1,
+        "observational-study": 1,
+    }
     bedside.remove("90000001")
     assert bedside.stats()["documents"] == 3
     assert bedside.store.passages_of("90000001") == []
@@ -141,11 +144,15 @@ def test_a_document_with_a_nul_character_fails_alone_on_postgres(tmp_path, postg
         ]
         report = b.kb.ingest_records(docs)
         assert report.failed == [
-            ("feed.xml:2", "document '2': field 'text' contains a NUL character (U+0000), which the knowledge store "
-             "cannot hold"),
-            ("feed.xml:4", "document '4': field 'title' contains a NUL character (U+0000), which the knowledge store "
-             "cannot hold"),
-        ]  # fmt: skip
+            (
+                "feed.xml:2",
+                "document '2': field 'text' contains a NUL character (U+0000), which the knowledge store cannot hold",
+            ),
+            (
+                "feed.xml:4",
+                "document '4': field 'title' contains a NUL character (U+0000), which the knowledge store cannot hold",
+            ),
+        ]
         assert (report.added, report.passages) == (2, 2)
         assert sorted(b.store.hashes(["1", "2", "3", "4"])) == ["1", "3"]
         assert [h.document_id for h in b.search("hydroxocobalamin", limit=1)] == ["3"]

@@ -93,8 +93,13 @@ def test_bedside_mcp_serves_over_stdio(tmp_path: Path, fixtures: Path) -> None:
     from mcp.client.stdio import StdioServerParameters
 
     src = Path(__file__).parents[1] / "src"
-    env = {**os.environ, "BEDSIDE_DATA_DIR": str(tmp_path / "data"), "BEDSIDE_STARTER_KB": "false",
-           "BEDSIDE_EMBEDDER": "hashing", "PYTHONPATH": str(src)}  # fmt: skip
+    env = {
+        **os.environ,
+        "BEDSIDE_DATA_DIR": str(tmp_path / "data"),
+        "BEDSIDE_STARTER_KB": "false",
+        "BEDSIDE_EMBEDDER": "hashing",
+        "PYTHONPATH": str(src),
+    }
     with Bedside(data_dir=tmp_path / "data", starter_kb=False) as b:
         assert b.ingest([fixtures / "medline" / "retractions.xml"]).ok
     params = StdioServerParameters(

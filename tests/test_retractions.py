@@ -25,8 +25,13 @@ def kb(tmp_path, fixtures):
     b.close()
 
 
-QUERIES = ("zanthoxin for example bronchitis", "retraction notice zanthoxin", "example bronchitis exacerbation",
-           "expression of concern corticosteroid step-down", "erratum exacerbation rate")  # fmt: skip
+QUERIES = (
+    "zanthoxin for example bronchitis",
+    "retraction notice zanthoxin",
+    "example bronchitis exacerbation",
+    "expression of concern corticosteroid step-down",
+    "erratum exacerbation rate",
+)
 
 
 def test_search_leaves_out_retracted_articles_and_notices(kb):
@@ -41,9 +46,11 @@ def test_search_leaves_out_retracted_articles_and_notices(kb):
 
 
 def test_answers_never_cite_a_retracted_article_or_a_notice(kb):
-    for question in ("What is the treatment for an exacerbation of example bronchitis?",
-                     "Does nebulised zanthoxin shorten example bronchitis exacerbations?",
-                     "Does zanthoxin syrup reduce cough in example bronchitis?"):  # fmt: skip
+    for question in (
+        "What is the treatment for an exacerbation of example bronchitis?",
+        "Does nebulised zanthoxin shorten example bronchitis exacerbations?",
+        "Does zanthoxin syrup reduce cough in example bronchitis?",
+    ):
         answer = kb.ask(question)
         cited = {r.document_id for r in answer.references}
         assert not cited & WITHDRAWN, (question, cited)

@@ -68,8 +68,9 @@ def milvus_uri(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     server = subprocess.Popen(
         [binary, "server", "--data-dir", str(tmp_path / "milvus"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def listening() -> bool:
         with socket.socket() as sock:
@@ -89,16 +90,28 @@ def milvus_uri(tmp_path: Path) -> Iterator[str]:
 
 def _env(tmp_path: Path, name: str, postgres_url: str, milvus_uri: str, collection: str) -> dict[str, str]:
     return {
-        **os.environ, "PYTHONPATH": str(SRC), "BEDSIDE_DATA_DIR": str(tmp_path / name),
-        "BEDSIDE_DATABASE_URL": postgres_url, "BEDSIDE_SEARCH_BACKEND": "milvus", "BEDSIDE_MILVUS_URI": milvus_uri,
-        "BEDSIDE_MILVUS_COLLECTION": collection, "BEDSIDE_EMBEDDER": "hashing", "BEDSIDE_STARTER_KB": "false",
-    }  # fmt: skip
+        **os.environ,
+        "PYTHONPATH": str(SRC),
+        "BEDSIDE_DATA_DIR": str(tmp_path / name),
+        "BEDSIDE_DATABASE_URL": postgres_url,
+        "BEDSIDE_SEARCH_BACKEND": "milvus",
+        "BEDSIDE_MILVUS_URI": milvus_uri,
+        "BEDSIDE_MILVUS_COLLECTION": collection,
+        "BEDSIDE_EMBEDDER": "hashing",
+        "BEDSIDE_STARTER_KB": "false",
+    }
 
 
 def _record(i: int) -> dict[str, object]:
-    return {"id": f"doc-{i}", "title": f"Zorbaxamine{i} for quellosis type {i}", "type": "guideline",
-            "text": f"Zorbaxamine{i} 40 mg once daily is the first-line treatment for quellosis type {i} in adults. "
-                    "Review the dose after four weeks.", "source": "Test Society", "year": 2024}  # fmt: skip
+    return {
+        "id": f"doc-{i}",
+        "title": f"Zorbaxamine{i} for quellosis type {i}",
+        "type": "guideline",
+        "text": f"Zorbaxamine{i} 40 mg once daily is the first-line treatment for quellosis type {i} in adults. "
+        "Review the dose after four weeks.",
+        "source": "Test Society",
+        "year": 2024,
+    }
 
 
 def _cited(port: int, i: int) -> bool:
@@ -129,8 +142,13 @@ def test_an_ingestion_worker_and_two_servers_share_one_knowledge_base(tmp_path, 
     worker_env = _env(tmp_path, "ingest", postgres_url, milvus_uri, collection)
 
     def start_worker() -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-c", _WORKER, str(inbox)], env=worker_env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(inbox)],
+            env=worker_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     worker = start_worker()
     delays: list[float] = []
@@ -157,13 +175,15 @@ def test_an_ingestion_worker_and_two_servers_share_one_knowledge_base(tmp_path, 
                 worker = start_worker()
             written = time.monotonic()
             for port in ports:
-                _wait_for(lambda port=port, i=i: _cited(port, i), f"doc-{i} in the answers of port {port}",
-                          VISIBLE_WITHIN_S)  # fmt: skip
+                _wait_for(
+                    lambda port=port, i=i: _cited(port, i), f"doc-{i} in the answers of port {port}", VISIBLE_WITHIN_S
+                )
             delays.append(time.monotonic() - written)
         for i in (2, 5):  # out of the source first: the worker would otherwise ingest them again
             (inbox / f"doc-{i}.jsonl").unlink()
-        remover = subprocess.run([*BEDSIDE, "remove", "doc-2", "doc-5"], env=worker_env,
-                                 capture_output=True, text=True, timeout=120)  # fmt: skip
+        remover = subprocess.run(
+            [*BEDSIDE, "remove", "doc-2", "doc-5"], env=worker_env, capture_output=True, text=True, timeout=120
+        )
         assert remover.returncode == 0, remover.stderr
         for port in ports:
             for i in (2, 5):
@@ -179,9 +199,15 @@ def test_an_ingestion_worker_and_two_servers_share_one_knowledge_base(tmp_path, 
     from bedside.config import load_settings
     from bedside.ops.integrity import check_lexical, check_vectors
 
-    settings = load_settings(data_dir=tmp_path / "check", database_url=postgres_url, search_backend="milvus",
-                             milvus_uri=milvus_uri, milvus_collection=collection, embedder="hashing",
-                             starter_kb=False)  # fmt: skip
+    settings = load_settings(
+        data_dir=tmp_path / "check",
+        database_url=postgres_url,
+        search_backend="milvus",
+        milvus_uri=milvus_uri,
+        milvus_collection=collection,
+        embedder="hashing",
+        starter_kb=False,
+    )
     with Bedside(settings=settings) as b:
         docs, passages = b.store.counts()
         assert docs == documents - 2 and sorted(b.store.document_ids()) == sorted(

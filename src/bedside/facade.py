@@ -194,10 +194,13 @@ class Bedside:
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
         filters = Filters(
-            evidence_types=types, year_min=year_min, year_max=year_max,
-            sources=frozenset(_as_list(source)), document_ids=frozenset(_as_list(document_id)),
+            evidence_types=types,
+            year_min=year_min,
+            year_max=year_max,
+            sources=frozenset(_as_list(source)),
+            document_ids=frozenset(_as_list(document_id)),
             include_withdrawn=include_withdrawn,
-        )  # fmt: skip
+        )
         config = replace(self.searcher.config, priors=priors, depth=max(self.searcher.config.depth, limit))
         return self.searcher.search(query, limit, filters, config)
 

@@ -99,10 +99,12 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], l
         path = Path(text).expanduser()
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and p.name.lower().removesuffix(".gz").endswith(_SUFFIXES)
-            )  # fmt: skip
+            )
             if not found:
                 missing.append((text, "folder holds no readable files"))
             files.extend(found)
@@ -186,9 +188,13 @@ class KnowledgeBase:
         return report
 
     def ingest_records(
-        self, items: Iterable[Document | RecordError], *, collection: str = "", report: IngestReport | None = None,
+        self,
+        items: Iterable[Document | RecordError],
+        *,
+        collection: str = "",
+        report: IngestReport | None = None,
         sync: bool = True,
-    ) -> IngestReport:  # fmt: skip
+    ) -> IngestReport:
         """Write documents already read (e.g. fetched from PubMed) like `ingest` writes a file's; idempotent by
         content hash; record errors are reported, never stop the rest. `sync=False` leaves the indexes to a later
         `sync_indexes` (they follow the store's change log, so a crash before it loses nothing)."""
@@ -223,8 +229,13 @@ class KnowledgeBase:
             passages = chunk(doc)
             field = nul_field(doc, passages)
             if field is not None:  # no store can hold it (PostgreSQL text cannot); the rest of the batch goes on
-                report.failed.append((doc.origin or doc.id, f"document {doc.id!r}: field '{field}' contains a NUL "
-                                      "character (U+0000), which the knowledge store cannot hold"))  # fmt: skip
+                report.failed.append(
+                    (
+                        doc.origin or doc.id,
+                        f"document {doc.id!r}: field '{field}' contains a NUL "
+                        "character (U+0000), which the knowledge store cannot hold",
+                    )
+                )
                 continue
             changed.append((doc, passages))
             report.passages += len(passages)
@@ -276,12 +287,16 @@ class KnowledgeBase:
             updates = [c for c in d.corrections if c.kind is CorrectionKind.UPDATE_IN]
             newer = self.store.newer_versions(d) + [NewerVersion("", c.source, None, c.pmid) for c in updates]
             out[doc_id] = SourceState(
-                content_hash=hashes[doc_id], title=d.guideline or d.title, retracted=d.retracted,
-                retraction=next((c.note for c in d.corrections if c.kind in RETRACTING), ""), notice=d.notice,
+                content_hash=hashes[doc_id],
+                title=d.guideline or d.title,
+                retracted=d.retracted,
+                retraction=next((c.note for c in d.corrections if c.kind in RETRACTING), ""),
+                notice=d.notice,
                 newer=tuple(newer),
-                notes=tuple(c.note for c in d.corrections if c.kind in (CorrectionKind.CONCERN_IN,
-                                                                         CorrectionKind.ERRATUM_IN)),
-            )  # fmt: skip
+                notes=tuple(
+                    c.note for c in d.corrections if c.kind in (CorrectionKind.CONCERN_IN, CorrectionKind.ERRATUM_IN)
+                ),
+            )
         return out
 
     def collections(self) -> list[Collection]:

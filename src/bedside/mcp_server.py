@@ -40,9 +40,13 @@ class Faces(Protocol):
     """What the tools need: the web service provides it (HTTP), `EngineFaces` over a Bedside (stdio)."""
 
     def search_evidence(
-        self, query: str, limit: int, evidence_type: str | None = None, year_min: int | None = None,
+        self,
+        query: str,
+        limit: int,
+        evidence_type: str | None = None,
+        year_min: int | None = None,
         year_max: int | None = None,
-    ) -> list[SearchHit]: ...  # fmt: skip
+    ) -> list[SearchHit]: ...
     def public_answer(self, question: str, audience: str) -> Answer: ...
     def document(self, document_id: str) -> Document: ...
 
@@ -56,12 +60,15 @@ class EngineFaces:
         self._lock = threading.Lock()
 
     def search_evidence(
-        self, query: str, limit: int, evidence_type: str | None = None, year_min: int | None = None,
+        self,
+        query: str,
+        limit: int,
+        evidence_type: str | None = None,
+        year_min: int | None = None,
         year_max: int | None = None,
-    ) -> list[SearchHit]:  # fmt: skip
+    ) -> list[SearchHit]:
         with self._lock:
-            return self.bedside.search(query, limit, evidence_type=evidence_type, year_min=year_min,
-                                       year_max=year_max)  # fmt: skip
+            return self.bedside.search(query, limit, evidence_type=evidence_type, year_min=year_min, year_max=year_max)
 
     def public_answer(self, question: str, audience: str) -> Answer:
         from bedside.web.views import check_audience, public_answer
@@ -85,13 +92,26 @@ class EngineFaces:
 def document_facts(d: Document, *, offset: int = 0, length: int = MAX_TEXT) -> dict[str, Any]:
     """A document as the tools show it: bibliographic facts, standing (retracted, notices), and a slice of text."""
     return {
-        "document_id": d.id, "title": d.title, "type": d.evidence_type.label, "source": d.source, "year": d.year,
-        "authors": list(d.authors), "url": d.link, "pmid": d.pmid, "doi": d.doi, "guideline": d.guideline,
-        "collection": d.collection, "retracted": d.retracted, "notice": d.notice, "notes": list(d.notes()),
+        "document_id": d.id,
+        "title": d.title,
+        "type": d.evidence_type.label,
+        "source": d.source,
+        "year": d.year,
+        "authors": list(d.authors),
+        "url": d.link,
+        "pmid": d.pmid,
+        "doi": d.doi,
+        "guideline": d.guideline,
+        "collection": d.collection,
+        "retracted": d.retracted,
+        "notice": d.notice,
+        "notes": list(d.notes()),
         "corrections": [{"kind": c.kind.value, "pmid": c.pmid, "source": c.source} for c in d.corrections],
-        "license": dict(d.extra).get("license", ""), "text_length": len(d.text), "offset": offset,
+        "license": dict(d.extra).get("license", ""),
+        "text_length": len(d.text),
+        "offset": offset,
         "text": d.text[offset : offset + length],
-    }  # fmt: skip
+    }
 
 
 def build_server(faces: Faces, *, caller: Callable[[], str] | None = None) -> MCPServer:
@@ -111,16 +131,23 @@ def build_server(faces: Faces, *, caller: Callable[[], str] | None = None) -> MC
         except BedsideError as exc:
             raise ToolError(str(exc)) from exc
 
-    server = MCPServer("bedside", instructions=(
-        "Clinical evidence from this bedside knowledge base. Cite sources by their document_id; answers carry their "
-        "review status: anything not 'approved' is pending human review. Retracted articles are never evidence."
-    ))  # fmt: skip
+    server = MCPServer(
+        "bedside",
+        instructions=(
+            "Clinical evidence from this bedside knowledge base. Cite sources by their document_id; answers carry "
+            "their review status: anything not 'approved' is pending human review. "
+            "Retracted articles are never evidence."
+        ),
+    )
 
     @server.tool()
     def search_evidence(
-        query: str, limit: int = 10, evidence_type: str | None = None, year_min: int | None = None,
+        query: str,
+        limit: int = 10,
+        evidence_type: str | None = None,
+        year_min: int | None = None,
         year_max: int | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """Search the knowledge base's passages, best first. Each hit gives the passage text, its document id,
         title, evidence type (Guideline, Systematic review, ...), year, source and link. Retracted articles and
         retraction notices are never returned."""
@@ -128,12 +155,27 @@ def build_server(faces: Faces, *, caller: Callable[[], str] | None = None) -> MC
             if not 1 <= limit <= 50:
                 raise InvalidInput("limit must be between 1 and 50")
             hits = faces.search_evidence(query, limit, evidence_type, year_min, year_max)
-        return {"query": query, "hits": [
-            {"document_id": h.document_id, "passage_id": h.passage_id, "title": h.title, "section": h.section,
-             "type": h.evidence_type.label, "year": h.year, "source": h.source, "url": h.url, "score": h.score,
-             "start": h.start, "end": h.end, "text": h.text, "collection": h.collection}
-            for h in hits
-        ]}  # fmt: skip
+        return {
+            "query": query,
+            "hits": [
+                {
+                    "document_id": h.document_id,
+                    "passage_id": h.passage_id,
+                    "title": h.title,
+                    "section": h.section,
+                    "type": h.evidence_type.label,
+                    "year": h.year,
+                    "source": h.source,
+                    "url": h.url,
+                    "score": h.score,
+                    "start": h.start,
+                    "end": h.end,
+                    "text": h.text,
+                    "collection": h.collection,
+                }
+                for h in hits
+            ],
+        }
 
     @server.tool()
     def answer_question(question: str, audience: str = "clinician") -> AnswerJSON:

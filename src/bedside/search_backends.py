@@ -65,10 +65,14 @@ def _endpoint_embedder(s: Settings, store: KnowledgeStore) -> Embedder:
     if not s.embedder_base_url or not s.embedder_model:
         raise InvalidInput("BEDSIDE_EMBEDDER=endpoint needs BEDSIDE_EMBEDDER_BASE_URL and BEDSIDE_EMBEDDER_MODEL")
     embedder = EndpointEmbedder(
-        s.embedder_base_url, s.embedder_model, s.embedder_api_key, timeout=s.embedder_timeout,
-        batch_size=s.embedder_batch_size, retries=s.embedder_retries,
+        s.embedder_base_url,
+        s.embedder_model,
+        s.embedder_api_key,
+        timeout=s.embedder_timeout,
+        batch_size=s.embedder_batch_size,
+        retries=s.embedder_retries,
         query_instruction=s.embedder_query_instruction,
-    )  # fmt: skip
+    )
     key = f"embedder_probe:{embedder.name}"
     try:
         probe = check_probe(embedder, store.get_meta(key))

@@ -19,9 +19,20 @@ def test_flagship_question(starter):
     answer = starter.ask(FLAGSHIP, today=date(2026, 11, 21))
     data = answer.to_dict()
     assert set(data) >= {
-        "question", "title", "audience", "status", "updated", "conversation", "slug", "insufficient_evidence",
-        "bottom_line", "sections", "references", "disclaimer", "meta",
-    }  # fmt: skip
+        "question",
+        "title",
+        "audience",
+        "status",
+        "updated",
+        "conversation",
+        "slug",
+        "insufficient_evidence",
+        "bottom_line",
+        "sections",
+        "references",
+        "disclaimer",
+        "meta",
+    }
     assert data["title"] == "Treatment of Concurrent Iron and Vitamin B12 Deficiency"
     assert data["status"] == "submitted" and data["updated"] == "2026-11-21"
     assert data["conversation"].startswith("c-") and data["slug"].startswith("what-is-the-treatment-for-concurrent")
@@ -113,11 +124,17 @@ def test_bad_input_is_refused_clearly(starter, question, audience, message):
 
 def test_given_evidence_is_used_without_retrieval(starter):
     evidence = [
-        {"id": "e1", "title": "Trial A",
-         "text": "Give ferric carboxymaltose 1000 mg intravenously as a single infusion for iron deficiency."},
-        {"id": "e2", "title": "Trial B",
-         "text": "Oral ferrous sulfate 200 mg daily corrects iron deficiency in most adults."},
-    ]  # fmt: skip
+        {
+            "id": "e1",
+            "title": "Trial A",
+            "text": "Give ferric carboxymaltose 1000 mg intravenously as a single infusion for iron deficiency.",
+        },
+        {
+            "id": "e2",
+            "title": "Trial B",
+            "text": "Oral ferrous sulfate 200 mg daily corrects iron deficiency in most adults.",
+        },
+    ]
     answer = starter.ask("What is the treatment for iron deficiency?", evidence=evidence)
     assert {r.document_id for r in answer.references} <= {"e1", "e2"}
     assert all(r.type.label == "Research" for r in answer.references)

@@ -258,8 +258,11 @@ def test_patient_frames_doses_with_a_lead_not_a_rewrite(rendered: dict[str, Answ
     regimen = [s for s in ANSWER.sections[1].statements if s.provenance in patient]
     assert [leads[s.provenance] for s in regimen] == [CARE_LEAD, DOSE_LEAD, DOSE_LEAD, ""]
     assert not any(s.text.startswith((DOSE_LEAD, CARE_LEAD)) for s in patient.values())
-    assert all(patient[s.provenance].kind == s.kind for s in ANSWER.statements() if s.provenance in patient
-               and not leads[s.provenance])  # fmt: skip
+    assert all(
+        patient[s.provenance].kind == s.kind
+        for s in ANSWER.statements()
+        if s.provenance in patient and not leads[s.provenance]
+    )
 
 
 @pytest.mark.parametrize(

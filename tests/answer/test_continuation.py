@@ -15,9 +15,15 @@ ORGANOIDS = (
 
 def _passage(key: str, text: str, start: int = 40) -> EvidencePassage:
     return EvidencePassage(
-        passage_id=PassageId(f"{key}#{start}"), document_id=DocumentId(key), text=text, start=start,
-        title=f"Source {key}", evidence_type=EvidenceType.REVIEW, year=2021, source="Journal",
-    )  # fmt: skip
+        passage_id=PassageId(f"{key}#{start}"),
+        document_id=DocumentId(key),
+        text=text,
+        start=start,
+        title=f"Source {key}",
+        evidence_type=EvidenceType.REVIEW,
+        year=2021,
+        source="Journal",
+    )
 
 
 def test_a_leaning_follower_joins_its_sentence_as_one_exact_span():
@@ -61,8 +67,9 @@ def test_a_bullet_merged_from_two_sources_is_never_extended():
         "They are cheaper than animal models for drug screening."
     )
     answer = compose(
-        plan("What are organoids?"), [_passage("a", ORGANOIDS), _passage("b", twin)],
+        plan("What are organoids?"),
+        [_passage("a", ORGANOIDS), _passage("b", twin)],
         ExtractiveOptions(continue_anaphora="all"),
-    )  # fmt: skip
+    )
     merged = [s for s in answer.statements() if len(s.provenance) == 2]
     assert merged and all(s.text.endswith("stem cells.") for s in merged)

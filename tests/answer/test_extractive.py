@@ -125,8 +125,22 @@ def test_the_sections_a_question_asks_for_hold_more_than_the_others():
     from bedside.answer.extractive import ExtractiveOptions
     from bedside.answer.focus import Focus
 
-    drugs = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
-             "nu", "xi")  # fmt: skip
+    drugs = (
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon",
+        "zeta",
+        "eta",
+        "theta",
+        "iota",
+        "kappa",
+        "lambda",
+        "mu",
+        "nu",
+        "xi",
+    )
     treatment = " ".join(f"Give {d}mab {10 * (i + 1)} mg daily for gout flares." for i, d in enumerate(drugs))
     monitoring = " ".join(f"Monitor {d}mab levels every {i + 2} weeks in gout." for i, d in enumerate(drugs))
     warnings = " ".join(f"Do not give {d}mab with {d}zole in gout." for d in drugs)

@@ -174,13 +174,15 @@ def test_a_yes_no_question_the_sources_do_not_decide_is_framed_as_such(kb):
     [
         ("Alteplase dose, and what BP do I need before and after giving it?", ["dose", "threshold"]),
         ("Which antibiotic and how long?", ["choice", "duration"]),
-        ("Is this AKI, what do I do with her tablets, and does she need a renal ultrasound?",
-         ["diagnosis", "choice", "yes-no"]),
+        (
+            "Is this AKI, what do I do with her tablets, and does she need a renal ultrasound?",
+            ["diagnosis", "choice", "yes-no"],
+        ),
         ("72F, AF, eGFR 40. Apixaban dose?", ["dose"]),
         ("On denosumab for 4 years. Is it OK to just stop?", ["yes-no"]),
         ("Is it safe to give in pregnancy, and is she anaemic?", ["yes-no", "diagnosis"]),
     ],
-)  # fmt: skip
+)
 def test_a_question_is_cut_into_the_parts_it_asks(question, decisions):
     assert [p.decision for p in parts_of(question)] == decisions
 
@@ -400,8 +402,9 @@ def test_the_sentence_whose_range_holds_the_patients_value_answers_is_it():
     question = "Woman of 70, sodium 128 mmol/L, Hb 131 g/L, no symptoms. Is this mild hyponatraemia?"
     measured = measurements(question)
     assert [(sorted(m.analyte), m.quantity.label) for m in measured] == [
-        (["sodium"], "128 mmol/l"), (["hb", "hemoglobin"], "131 g/l")
-    ]  # fmt: skip
+        (["sodium"], "128 mmol/l"),
+        (["hb", "hemoglobin"], "131 g/l"),
+    ]
     text = (
         "Hyponatraemia is diagnosed and graded on the serum sodium, and mild hyponatraemia often has no symptoms. "
         "Mild hyponatraemia is a serum sodium of 130 to 135 mmol/L. "
@@ -433,15 +436,17 @@ def test_what_the_question_opens_on_naming_brings_the_document_whose_subject_it_
     from bedside.model import Document, DocumentId
 
     kidney = Document(
-        DocumentId("k"), "Chronic kidney disease",
+        DocumentId("k"),
+        "Chronic kidney disease",
         "In chronic kidney disease, measure eGFR once a year. Offer an SGLT2 inhibitor in chronic kidney disease.",
         topics=("chronic kidney disease", "CKD", "eGFR"),
-    )  # fmt: skip
+    )
     gout = Document(
-        DocumentId("g"), "Gout",
+        DocumentId("g"),
+        "Gout",
         "Start allopurinol at 100 mg daily, lower in chronic kidney disease. Colchicine treats a gout flare.",
         topics=("gout", "allopurinol", "colchicine"),
-    )  # fmt: skip
+    )
     question = "Allopurinol starting dose in a man of 70 with chronic kidney disease, eGFR 25?"
     qplan = plan(question, [])
 

@@ -65,15 +65,21 @@ def test_kidney_function_as_clinicians_write_it(text, egfr):
         ("In adults aged 18 to 64, give 500 mg.", Applicability(age_min=18.0, age_max=65.0)),
         ("For children aged 6-23 months, give 10 mg daily.", Applicability(age_min=0.5, age_max=2.0)),
         ("In people aged 65 and over, start at half dose.", Applicability(age_min=65.0)),
-        ("In non-pregnant women, a 3-day course is enough.", Applicability(excludes=frozenset({"pregnancy"}),
-                                                                            sex="female")),
-        ("In AF without heart failure, rate control uses a beta-blocker.",
-         Applicability(excludes=frozenset({"heart failure"}))),
+        (
+            "In non-pregnant women, a 3-day course is enough.",
+            Applicability(excludes=frozenset({"pregnancy"}), sex="female"),
+        ),
+        (
+            "In AF without heart failure, rate control uses a beta-blocker.",
+            Applicability(excludes=frozenset({"heart failure"})),
+        ),
         ("Women who could become pregnant should use contraception.", Applicability()),
-        ("When eGFR is below 30, halve the dose.", Applicability(requires=frozenset({"renal impairment"}),
-                                                                  egfr_below=30.0)),
+        (
+            "When eGFR is below 30, halve the dose.",
+            Applicability(requires=frozenset({"renal impairment"}), egfr_below=30.0),
+        ),
     ],
-)  # fmt: skip
+)
 def test_sentence_populations(sentence, expected):
     assert applicability(sentence) == expected
 
@@ -136,16 +142,26 @@ def test_diabetes_is_a_population_a_sentence_can_require_or_exclude():
 @pytest.mark.parametrize(
     ("sentence", "applies", "conflicts"),
     [
-        ("Aim for 93-95% in adults and adolescents and 94-98% in children aged 6 to 11 years.", ["40M", "8-year-old"],
-         []),
-        ("The target is below 140/90 mmHg for adults aged under 80, and below 150/90 mmHg for those aged 80 and over.",
-         ["54M", "85-year-old man"], []),
-        ("Give 500 mg twice daily in non-pregnant adults, while in pregnancy give 1 g once daily.",
-         ["40M", "29-year-old, 20 weeks pregnant"], []),
+        (
+            "Aim for 93-95% in adults and adolescents and 94-98% in children aged 6 to 11 years.",
+            ["40M", "8-year-old"],
+            [],
+        ),
+        (
+            "The target is below 140/90 mmHg for adults aged under 80, "
+            "and below 150/90 mmHg for those aged 80 and over.",
+            ["54M", "85-year-old man"],
+            [],
+        ),
+        (
+            "Give 500 mg twice daily in non-pregnant adults, while in pregnancy give 1 g once daily.",
+            ["40M", "29-year-old, 20 weeks pregnant"],
+            [],
+        ),
         # One population with two conditions is not an enumeration: both must hold.
         ("Offer the drug to adults aged 65 and over with diabetes and heart failure.", [], ["40M"]),
     ],
-)  # fmt: skip
+)
 def test_a_sentence_giving_each_population_its_own_value_applies_to_each(sentence, applies, conflicts):
     a = applicability(sentence)
     for question in applies:

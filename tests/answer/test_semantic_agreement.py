@@ -24,9 +24,15 @@ PASSAGES = {
 
 def _passage(key: str, text: str) -> EvidencePassage:
     return EvidencePassage(
-        passage_id=PassageId(f"{key}#0"), document_id=DocumentId(key), text=text, start=0, title=f"Study {key}",
-        evidence_type=EvidenceType.RESEARCH, year=2020, source="Journal",
-    )  # fmt: skip
+        passage_id=PassageId(f"{key}#0"),
+        document_id=DocumentId(key),
+        text=text,
+        start=0,
+        title=f"Study {key}",
+        evidence_type=EvidenceType.RESEARCH,
+        year=2020,
+        source="Journal",
+    )
 
 
 def _evidence():

@@ -27,16 +27,25 @@ AT = "2026-11-21T10:00:00+00:00"
 def sample() -> Answer:
     prov = (Provenance(PassageId("d1:0"), DocumentId("d1"), 0, 20),)
     return Answer(
-        question="How is it treated?", title="Treatment", audience="clinician",
+        question="How is it treated?",
+        title="Treatment",
+        audience="clinician",
         bottom_line=(Statement("Give *oral* iron.", (1,), prov),),
         sections=(AnswerSection("Dosing", (Statement("Once daily.", (1, 2), prov),)),),
         references=(
             Reference(1, DocumentId("d1"), EvidenceType.GUIDELINE, "Iron", "BSG", 2021, "https://x.org"),
             Reference(2, DocumentId("d2"), EvidenceType.SYSTEMATIC_REVIEW, "Dosing", "Cochrane", None, ""),
         ),
-        insufficient_evidence=False, question_type=QuestionType.TREATMENT, slug="s", disclaimer="Check sources.",
-        kb_snapshot="k", searched=("iron",), notices=("n",), dropped_statements=1, composer="llm",
-    )  # fmt: skip
+        insufficient_evidence=False,
+        question_type=QuestionType.TREATMENT,
+        slug="s",
+        disclaimer="Check sources.",
+        kb_snapshot="k",
+        searched=("iron",),
+        notices=("n",),
+        dropped_statements=1,
+        composer="llm",
+    )
 
 
 def test_answer_json_round_trips() -> None:
@@ -47,10 +56,11 @@ def test_answer_json_round_trips() -> None:
 
 def article(approved: int, status: ReviewStatus, count: int = 2) -> Article:
     versions = tuple(
-        ArticleVersion(n, {**sample().to_dict(), "title": f"v{n}"}, f"2026-11-2{n}T00:00:00+00:00", "system", "x", "k",
-                       "0.1.0")
+        ArticleVersion(
+            n, {**sample().to_dict(), "title": f"v{n}"}, f"2026-11-2{n}T00:00:00+00:00", "system", "x", "k", "0.1.0"
+        )
         for n in range(1, count + 1)
-    )  # fmt: skip
+    )
     approved_at = "2026-11-25T08:00:00+00:00" if approved else ""
     return Article("s", "q", status, versions, AT, AT, approved_version=approved, approved_at=approved_at)
 
@@ -60,8 +70,10 @@ def test_the_public_answer_is_the_approved_version_dated_by_its_approval() -> No
     assert shown is not None and (shown["title"], shown["status"], shown["updated"]) == ("v1", "approved", "2026-11-25")
     pending = public_answer(article(0, ReviewStatus.UNDER_REVIEW))
     assert pending is not None and (pending["title"], pending["status"], pending["updated"]) == (
-        "v2", "under_review", "2026-11-22",
-    )  # fmt: skip
+        "v2",
+        "under_review",
+        "2026-11-22",
+    )
     assert public_answer(article(0, ReviewStatus.REJECTED)) is None
 
 

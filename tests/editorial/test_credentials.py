@@ -82,8 +82,16 @@ def test_reactivating_an_account_revives_no_old_token(service: SqlArticleService
 def test_roles_change_and_addresses_are_plain(service: SqlArticleService) -> None:
     service.add_user("ann@example.org", Role.REVIEWER, "first-password-1")
     assert service.set_role("ann@example.org", "editor").role is Role.EDITOR
-    for bad in ("<script>@x.org", "ann@<b>x</b>.org", "ann\x1b[2J@x.org", 'a"b@x.org', "ann\r\n@x.org", "ann @x.org",
-                "ann@-x.org", "ann@x..org"):  # fmt: skip
+    for bad in (
+        "<script>@x.org",
+        "ann@<b>x</b>.org",
+        "ann\x1b[2J@x.org",
+        'a"b@x.org',
+        "ann\r\n@x.org",
+        "ann @x.org",
+        "ann@-x.org",
+        "ann@x..org",
+    ):
         with pytest.raises(InvalidInput, match="not an email address"):
             service.add_user(bad, Role.REVIEWER, "first-password-1")
     assert service.add_user("o'neil+review@nhs.example.uk", Role.EDITOR, "first-password-1")[0].role is Role.EDITOR

@@ -39,13 +39,26 @@ def run(data_dir: Path) -> Run:
 @pytest.fixture
 def slug(data_dir: Path) -> Iterator[str]:
     """One submitted article, made the way the web app makes them."""
-    ref = {"number": 1, "type": "Guideline", "title": "Iron deficiency", "source": "BSG", "year": 2021, "url": "",
-           "document_id": "doc-a"}  # fmt: skip
+    ref = {
+        "number": 1,
+        "type": "Guideline",
+        "title": "Iron deficiency",
+        "source": "BSG",
+        "year": 2021,
+        "url": "",
+        "document_id": "doc-a",
+    }
     answer: dict[str, Any] = {
-        "question": QUESTION, "title": "Iron deficiency", "audience": "clinician", "insufficient_evidence": False,
-        "bottom_line": [{"text": "Give oral iron.", "citations": [1], "provenance": []}], "sections": [],
-        "references": [ref], "disclaimer": "For professionals.", "meta": {"composer": "extractive"},
-    }  # fmt: skip
+        "question": QUESTION,
+        "title": "Iron deficiency",
+        "audience": "clinician",
+        "insufficient_evidence": False,
+        "bottom_line": [{"text": "Give oral iron.", "citations": [1], "provenance": []}],
+        "sections": [],
+        "references": [ref],
+        "disclaimer": "For professionals.",
+        "meta": {"composer": "extractive"},
+    }
     with SqlArticleService(load_settings().resolved_database_url) as service:
         yield service.article_for(QUESTION, lambda: answer, {"doc-a": "h"}).slug
 
@@ -126,8 +139,17 @@ def test_export_approved_articles(run: Run, slug: str, tmp_path: Path) -> None:
 
 def test_users_profile_sets_how_the_board_names_a_reviewer(run: Run) -> None:
     assert run("users", "add", "ann@example.org", "--role", "reviewer").exit_code == 0
-    r = run("users", "profile", "ann@example.org", "--name", "Dr Ann Lee", "--credentials", "MD, FRCP",
-            "--affiliation", "St Elsewhere Hospital")  # fmt: skip
+    r = run(
+        "users",
+        "profile",
+        "ann@example.org",
+        "--name",
+        "Dr Ann Lee",
+        "--credentials",
+        "MD, FRCP",
+        "--affiliation",
+        "St Elsewhere Hospital",
+    )
     assert r.exit_code == 0 and "Dr Ann Lee, MD, FRCP — St Elsewhere Hospital" in r.output
     r = run("users", "profile", "ann@example.org", "--affiliation", "Royal Infirmary")  # the rest stays
     assert "Dr Ann Lee, MD, FRCP — Royal Infirmary" in r.output

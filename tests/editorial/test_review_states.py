@@ -94,8 +94,11 @@ def test_conflict_messages_say_where_the_article_is_and_where_it_must_be() -> No
     assert str(info.value) == "cannot approve an article that is submitted; only one that is under review"
     with pytest.raises(Conflict, match=r"under review \(claimed by ann@example.org\)"):
         advance(subject(S.UNDER_REVIEW, "ann@example.org"), A.CLAIM, person(R.REVIEWER), AT)
-    with pytest.raises(Conflict, match=r"under review \(claimed by .*\); only one that is submitted or waiting for "
-                                       "changes or approved or rejected"):  # fmt: skip
+    with pytest.raises(
+        Conflict,
+        match=r"under review \(claimed by .*\); only one that is submitted or waiting for "
+        "changes or approved or rejected",
+    ):
         advance(subject(S.UNDER_REVIEW), A.EDIT, person(R.EDITOR), AT)
 
 
@@ -163,8 +166,11 @@ def test_allowed_actions_lists_what_may_be_done_now() -> None:
     ann = person(R.REVIEWER, "ann@example.org")
     assert allowed_actions(subject(S.SUBMITTED), ann) == [A.CLAIM]
     assert allowed_actions(subject(S.UNDER_REVIEW, "ann@example.org"), ann) == [
-        A.RELEASE, A.APPROVE, A.REQUEST_CHANGES, A.REJECT
-    ]  # fmt: skip
+        A.RELEASE,
+        A.APPROVE,
+        A.REQUEST_CHANGES,
+        A.REJECT,
+    ]
     assert allowed_actions(subject(S.UNDER_REVIEW, "bob@example.org"), ann) == []
     assert allowed_actions(subject(S.APPROVED), person(R.EDITOR)) == [A.EDIT, A.REGENERATE]
     assert allowed_actions(subject(S.REJECTED), person(R.ADMIN)) == [A.EDIT, A.REGENERATE]  # back to review

@@ -131,9 +131,13 @@ def _host(data_dir: Path, database_url: str) -> tuple[TestClient, SqlArticleServ
     """A web host with its own data directory over the shared database (its client runs the app's lifespan, so
     the knowledge base it opens is closed with it)."""
     settings = load_settings(
-        data_dir=data_dir, starter_kb=False, embedder="hashing", database_url=database_url, secret_key=SECRET,
+        data_dir=data_dir,
+        starter_kb=False,
+        embedder="hashing",
+        database_url=database_url,
+        secret_key=SECRET,
         audit_key=AUDIT_KEY,
-    )  # fmt: skip
+    )
     articles = SqlArticleService(database_url, hasher=FAST_HASHER, audit_key=AuditKey(AUDIT_KEY.encode()))
     return TestClient(create_app(settings, articles=articles), follow_redirects=False), articles
 
@@ -153,23 +157,41 @@ def test_two_web_hosts_share_sign_in_sign_out_and_a_password_change(tmp_path: Pa
     legacy.parent.mkdir()
     with closing(sqlite3.connect(legacy)) as db:
         db.execute(OLD_SESSIONS)
-        db.execute("INSERT INTO sessions VALUES (?, 'ann@example.org', 'tok', 1.0, ?)",
-                   (hashlib.sha256(b"kept-id").hexdigest(), time.time() + 600))  # fmt: skip
+        db.execute(
+            "INSERT INTO sessions VALUES (?, 'ann@example.org', 'tok', 1.0, ?)",
+            (hashlib.sha256(b"kept-id").hexdigest(), time.time() + 600),
+        )
         db.commit()
-    (one, articles_one), (two, articles_two) = _host(tmp_path / "host-1", database_url), _host(tmp_path / "host-2",
-                                                                                              database_url)  # fmt: skip
+    (one, articles_one), (two, articles_two) = (
+        _host(tmp_path / "host-1", database_url),
+        _host(tmp_path / "host-2", database_url),
+    )
     with one, two, articles_one, articles_two:
         assert not legacy.exists() and articles_two.sessions.get("kept-id") is not None  # moved on start
         articles_one.add_user("rita@example.org", "reviewer", PASSWORD)
-        r = one.post("/login", data={"email": "rita@example.org", "password": PASSWORD, "next": "/review",
-                                     "csrf": _csrf(one.get("/login").text)})  # fmt: skip
+        r = one.post(
+            "/login",
+            data={
+                "email": "rita@example.org",
+                "password": PASSWORD,
+                "next": "/review",
+                "csrf": _csrf(one.get("/login").text),
+            },
+        )
         assert r.status_code == 303, r.text
         two.cookies.set("bedside_session", one.cookies["bedside_session"])  # the next request lands on host 2
         assert two.get("/review").status_code == 200
         one.post("/logout", data={"csrf": _csrf(one.get("/review").text)})
         assert two.get("/review").status_code == 303  # signed out everywhere
-        r = one.post("/login", data={"email": "rita@example.org", "password": PASSWORD, "next": "/review",
-                                     "csrf": _csrf(one.get("/login").text)})  # fmt: skip
+        r = one.post(
+            "/login",
+            data={
+                "email": "rita@example.org",
+                "password": PASSWORD,
+                "next": "/review",
+                "csrf": _csrf(one.get("/login").text),
+            },
+        )
         two.cookies.set("bedside_session", one.cookies["bedside_session"])
         assert two.get("/review").status_code == 200
         articles_two.set_password("rita@example.org", "a brand new long password")

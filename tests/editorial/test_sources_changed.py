@@ -98,12 +98,14 @@ def test_changed_sources_are_flagged_listed_and_recomposed_for_review(env) -> No
     assert pleurisy == [
         f"“Management of example pleurisy” ({pleurisy_v1}) replaced by a newer version: "
         f"“Management of example pleurisy” (pleurisy-2024, 2024)"
-    ]  # fmt: skip
+    ]
     assert any(
-        c.startswith("“Oral zanthoxin syrup for cough in example bronchitis: a randomised trial.” (91000007) retracted "
-                     "(Retracted: Journal of Example Respiratory Medicine, 2023 (PMID 91000008))")
+        c.startswith(
+            "“Oral zanthoxin syrup for cough in example bronchitis: a randomised trial.” (91000007) retracted "
+            "(Retracted: Journal of Example Respiratory Medicine, 2023 (PMID 91000008))"
+        )
         for c in trial
-    ), trial  # fmt: skip
+    ), trial
     assert gout == ["“Management of example gout flares” (gout) changed: re-ingested with different content"]
 
     with SqlArticleService(load_settings(data_dir=data).resolved_database_url) as service:
@@ -146,8 +148,15 @@ def test_a_medline_update_flags_the_article_unless_its_reference_already_showed_
         assert state["91000009"].newer == (
             NewerVersion("", "Example Database Syst Rev. 2024;(3):CD000009", None, "91000010"),
         )
-        reference = {"number": 1, "type": "Systematic review", "title": "Antibiotics for example bronchitis",
-                     "source": "", "year": 2017, "url": "", "document_id": "91000009"}  # fmt: skip
+        reference = {
+            "number": 1,
+            "type": "Systematic review",
+            "title": "Antibiotics for example bronchitis",
+            "source": "",
+            "year": 2017,
+            "url": "",
+            "document_id": "91000009",
+        }
         statement = {
             "text": "Antibiotics shortened cough.",
             "citations": [1],

@@ -22,12 +22,16 @@ def base() -> dict[str, Any]:
         "document_id": "a",
     }
     return {
-        "question": "q", "title": "Iron", "audience": "clinician", "slug": "s", "disclaimer": "d",
+        "question": "q",
+        "title": "Iron",
+        "audience": "clinician",
+        "slug": "s",
+        "disclaimer": "d",
         "bottom_line": [{"text": "Oral iron first.", "citations": [1], "provenance": []}],
         "sections": [{"heading": "Treatment", "statements": [{"text": "Daily dosing.", "citations": [1, 2]}]}],
         "references": [ref, {**ref, "number": 2, "title": "Anaemia", "document_id": "b"}],
         "meta": {"composer": "extractive", "kb_snapshot": "k"},
-    }  # fmt: skip
+    }
 
 
 def test_statements_change_and_everything_else_stays() -> None:
@@ -37,9 +41,13 @@ def test_statements_change_and_everything_else_stays() -> None:
     edited["meta"] = {"composer": "forged"}
     result = apply_edit(base(), edited)
     assert result["bottom_line"][0] == {
-        "text": "Oral iron 65 mg once daily first.", "citations": [1], "provenance": [],
-        "editor": True, "supported": False, "check": "not checked against its sources",
-    }  # fmt: skip
+        "text": "Oral iron 65 mg once daily first.",
+        "citations": [1],
+        "provenance": [],
+        "editor": True,
+        "supported": False,
+        "check": "not checked against its sources",
+    }
     assert (
         result["question"] == "q" and result["meta"] == base()["meta"] and result["references"] == base()["references"]
     )

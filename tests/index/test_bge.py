@@ -115,9 +115,12 @@ def test_llm_statements_are_verified_with_the_retrieval_model(bge, tmp_path):
     from bedside.config import load_settings
 
     settings = load_settings(
-        data_dir=tmp_path / "d", starter_kb=False, embedder="bge-small", llm_base_url="http://127.0.0.1:9",
+        data_dir=tmp_path / "d",
+        starter_kb=False,
+        embedder="bge-small",
+        llm_base_url="http://127.0.0.1:9",
         llm_model="scripted",
-    )  # fmt: skip
+    )
     with Bedside(settings=settings) as b:
         assert b.dense is not None and b.dense.embedder.name == "bge-small-en-v1.5"
         assert b.verify_embedder() is b.dense.embedder

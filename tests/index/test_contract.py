@@ -41,8 +41,15 @@ def _doc(doc_id: str, text: str, etype: EvidenceType, year: int, source: str) ->
     b = TextBuilder()
     b.paragraph(text)
     body, blocks = b.build()
-    return Document(DocumentId(doc_id), title=f"About {doc_id}", text=body, blocks=blocks, evidence_type=etype,
-                    year=year, source=source)  # fmt: skip
+    return Document(
+        DocumentId(doc_id),
+        title=f"About {doc_id}",
+        text=body,
+        blocks=blocks,
+        evidence_type=etype,
+        year=year,
+        source=source,
+    )
 
 
 def _lexical(tmp_path, store):
@@ -207,10 +214,15 @@ def test_large_indexes_switch_to_an_ann_index_and_still_find_passages(tmp_path, 
     store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     words = "iron folate cobalamin ferritin potassium sodium gout urate insulin glucose asthma copd".split()
     docs = [
-        _doc(f"d{i}", f"Note {i} about {words[i % 12]} and {words[(i * 5) % 12]} dose {i} mg.", EvidenceType.RESEARCH,
-             2000 + i % 20, "J")
+        _doc(
+            f"d{i}",
+            f"Note {i} about {words[i % 12]} and {words[(i * 5) % 12]} dose {i} mg.",
+            EvidenceType.RESEARCH,
+            2000 + i % 20,
+            "J",
+        )
         for i in range(240)
-    ]  # fmt: skip
+    ]
     store.write([(d, chunk(d)) for d in docs])
     index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
     index.sync(store)
@@ -255,8 +267,15 @@ def test_an_index_added_later_rebuilds_from_the_store(tmp_path, monkeypatch):
 def _numbered_store(tmp_path, n: int, snapshot: bool = True) -> SqliteKnowledgeStore:
     """A store of `n` numbered one-passage documents ("c0", ...), its dense index synced (and its snapshot built)."""
     store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
-    store.write([(d, chunk(d)) for d in (_doc(f"c{i}", f"Entry {i} about item {i * 11} at {i} mg.",
-                                              EvidenceType.RESEARCH, 2012, "J") for i in range(n))])  # fmt: skip
+    store.write(
+        [
+            (d, chunk(d))
+            for d in (
+                _doc(f"c{i}", f"Entry {i} about item {i * 11} at {i} mg.", EvidenceType.RESEARCH, 2012, "J")
+                for i in range(n)
+            )
+        ]
+    )
     index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
     index.sync(store)
     if snapshot:
@@ -353,8 +372,9 @@ def test_a_graph_saved_with_float32_vectors_is_rebuilt_with_8_bit_codes_at_the_n
     index = VectorIndex(tmp_path / "vectors", HashingEmbedder())
     assert "c7" in _doc_ids(store, index.search("Entry 7 about item 77 at 7 mg.", 3))
     assert isinstance(index.snapshot().graph._index, faiss.IndexHNSWFlat)  # served as it is until a change
-    store.write([(d, chunk(d)) for d in [_doc("c60", "Entry 60 about item 660 at 60 mg.", EvidenceType.RESEARCH,
-                                              2020, "J")]])  # fmt: skip
+    store.write(
+        [(d, chunk(d)) for d in [_doc("c60", "Entry 60 about item 660 at 60 mg.", EvidenceType.RESEARCH, 2020, "J")]]
+    )
     index.sync(store)
     assert "c60" in _doc_ids(store, index.search("Entry 60 about item 660 at 60 mg.", 3))
     assert "c7" in _doc_ids(store, index.search("Entry 7 about item 77 at 7 mg.", 3))
@@ -606,10 +626,15 @@ def test_the_lexical_index_is_rebuilt_when_text_analysis_changes(tmp_path, monke
     from bedside.text import analysis
 
     store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
-    store.write([(d, chunk(d)) for d in (
-        _doc("tabs", "Take 2 tabs of paracetamol every 6 hours.", EvidenceType.GUIDELINE, 2020, "NICE"),
-        _doc("other", "Gout flares respond to colchicine.", EvidenceType.GUIDELINE, 2020, "ACR"),
-    )])  # fmt: skip
+    store.write(
+        [
+            (d, chunk(d))
+            for d in (
+                _doc("tabs", "Take 2 tabs of paracetamol every 6 hours.", EvidenceType.GUIDELINE, 2020, "NICE"),
+                _doc("other", "Gout flares respond to colchicine.", EvidenceType.GUIDELINE, 2020, "ACR"),
+            )
+        ]
+    )
     index = LexicalIndex(tmp_path / "lexical")
     index.sync(store)
     assert not _doc_ids(store, index.search("tablet", 5))  # "tabs" is indexed as "tab"

@@ -119,8 +119,10 @@ def test_bedside_indexes_and_searches_through_the_endpoint(tmp_path, monkeypatch
     from bedside import Bedside
 
     corpus = tmp_path / "c.jsonl"
-    records = [{"id": "b12", "title": "B12", "text": "Hydroxocobalamin 1 mg IM treats vitamin B12 deficiency."},
-               {"id": "gout", "title": "Gout", "text": "Colchicine treats acute gout flares."}]  # fmt: skip
+    records = [
+        {"id": "b12", "title": "B12", "text": "Hydroxocobalamin 1 mg IM treats vitamin B12 deficiency."},
+        {"id": "gout", "title": "Gout", "text": "Colchicine treats acute gout flares."},
+    ]
     corpus.write_text("".join(json.dumps(r) + "\n" for r in records))
     with embeddings_server() as server:
         monkeypatch.setenv("BEDSIDE_EMBEDDER", "endpoint")

@@ -46,8 +46,9 @@ def _doc(doc_id: str, title: str, text: str, etype=EvidenceType.RESEARCH, year=2
     b = TextBuilder()
     b.paragraph(text)
     body, blocks = b.build()
-    return Document(DocumentId(doc_id), title=title, text=body, blocks=blocks, evidence_type=etype, year=year,
-                    source=source)  # fmt: skip
+    return Document(
+        DocumentId(doc_id), title=title, text=body, blocks=blocks, evidence_type=etype, year=year, source=source
+    )
 
 
 DOCS = [
@@ -85,8 +86,9 @@ def test_terms_travel_whole_and_filters_quote_their_values():
     assert "6.5" in analyze("HbA1c 6.5%")
     assert term_token("6.5").isalnum() and term_token("6.5") != term_token("65")
     assert quote('a"b\\c') == '"a\\"b\\\\c"'
-    expression = filter_expression(Filters(evidence_types=frozenset({EvidenceType.GUIDELINE}), year_min=2010,
-                                           document_ids=frozenset({'x"y'})))  # fmt: skip
+    expression = filter_expression(
+        Filters(evidence_types=frozenset({EvidenceType.GUIDELINE}), year_min=2010, document_ids=frozenset({'x"y'}))
+    )
     assert expression == '(etype in ["guideline"]) and (year >= 2010 and year > 0) and (doc in ["x\\"y"])'
 
 
@@ -221,5 +223,6 @@ def test_the_consistency_setting_reaches_every_search_read(tmp_path, monkeypatch
     with pytest.raises(InvalidInput, match="milvus_consistency"):
         load_settings(data_dir=tmp_path / "data", milvus_consistency="Sometimes")
     with pytest.raises(InvalidInput, match="Strong, Bounded, Session, Eventually"):
-        MilvusLexicalIndex(_uri(tmp_path), _name(tmp_path), SqliteKnowledgeStore(tmp_path / "kb.sqlite"),
-                           consistency="Sometimes")  # fmt: skip
+        MilvusLexicalIndex(
+            _uri(tmp_path), _name(tmp_path), SqliteKnowledgeStore(tmp_path / "kb.sqlite"), consistency="Sometimes"
+        )

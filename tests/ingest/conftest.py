@@ -51,64 +51,91 @@ GUIDELINE_PAGES: list[list[tuple[str, list[str]]]] = [
         ("title", ["Management of Cellulitis", "in Adults"]),
         ("p", ["Clinical guideline for primary care and acute medical units."]),
         ("h1", ["1 Scope"]),
-        ("p", [
-            "This guideline covers the assessment and management of non-purulent cellulitis of the",
-            "limbs in adults. It does not cover cellulitis around the eye, diabetic foot infection or",
-            "infections after animal bites, which need specialist advice.",
-        ]),
+        (
+            "p",
+            [
+                "This guideline covers the assessment and management of non-purulent cellulitis of the",
+                "limbs in adults. It does not cover cellulitis around the eye, diabetic foot infection or",
+                "infections after animal bites, which need specialist advice.",
+            ],
+        ),
         ("h1", ["2 Assessment"]),
         ("h2", ["2.1 Clinical features"]),
-        ("p", [
-            "Cellulitis usually presents with spreading erythema, warmth, swel-",
-            "ling and tenderness of one limb. Bilateral redness of the lower legs is more",
-            "often caused by venous eczema or lipodermatosclerosis than by infection.",
-        ]),
-        ("p", [
-            "Record the temperature, heart rate, blood pressure and respiratory rate, and mark",
-            "the edge of the erythema with a skin pen so that progression can be judged at",
-        ]),
+        (
+            "p",
+            [
+                "Cellulitis usually presents with spreading erythema, warmth, swel-",
+                "ling and tenderness of one limb. Bilateral redness of the lower legs is more",
+                "often caused by venous eczema or lipodermatosclerosis than by infection.",
+            ],
+        ),
+        (
+            "p",
+            [
+                "Record the temperature, heart rate, blood pressure and respiratory rate, and mark",
+                "the edge of the erythema with a skin pen so that progression can be judged at",
+            ],
+        ),
     ],
     [
-        ("p", [
-            "review. Ask about previous episodes, leg ulcers, lymphoedema and recent trauma.",
-        ]),
+        (
+            "p",
+            [
+                "review. Ask about previous episodes, leg ulcers, lymphoedema and recent trauma.",
+            ],
+        ),
         ("h2", ["2.2 Severity"]),
-        ("p", [
-            "Classify severity using the clinical picture and the presence of systemic features.",
-            "Features that suggest severe infection include:",
-        ]),
+        (
+            "p",
+            [
+                "Classify severity using the clinical picture and the presence of systemic features.",
+                "Features that suggest severe infection include:",
+            ],
+        ),
         ("li", ["• confusion, hypotension or a rapidly rising lactate;"]),
         ("li", ["• pain out of proportion to the visible signs;"]),
         ("li", ["• crepitus, bullae or skin necrosis."]),
         ("h1", ["3 Management"]),
-        ("p", [
-            "Elevate the affected limb and treat any tinea pedis between the toes. Oral flucloxa-",
-            "cillin remains the first-line treat-",
-            "ment for most adults with mild or moderate cellulitis. In people with a history of",
-            "colonisation, consider an agent with anti-",
-            "MRSA activity after discussion with microbiology.",
-        ]),
+        (
+            "p",
+            [
+                "Elevate the affected limb and treat any tinea pedis between the toes. Oral flucloxa-",
+                "cillin remains the first-line treat-",
+                "ment for most adults with mild or moderate cellulitis. In people with a history of",
+                "colonisation, consider an agent with anti-",
+                "MRSA activity after discussion with microbiology.",
+            ],
+        ),
     ],
     [
         ("h2", ["3.1 Antibiotic choice"]),
-        ("p", [
-            "For penicillin allergy, use clarithromycin or doxycycline according to local",
-            "resistance data. Give intravenous antibiotics only when oral treatment is not",
-            "tolerated or the infection is severe, and switch to oral therapy within 48 hours",
-            "when the patient is improving.",
-        ]),
+        (
+            "p",
+            [
+                "For penicillin allergy, use clarithromycin or doxycycline according to local",
+                "resistance data. Give intravenous antibiotics only when oral treatment is not",
+                "tolerated or the infection is severe, and switch to oral therapy within 48 hours",
+                "when the patient is improving.",
+            ],
+        ),
         ("h2", ["3.2 Review"]),
-        ("p", [
-            "Review the patient after two to three days. Some spread of redness in the first 24",
-            "hours is common and does not by itself mean that treatment has failed.",
-        ]),
+        (
+            "p",
+            [
+                "Review the patient after two to three days. Some spread of redness in the first 24",
+                "hours is common and does not by itself mean that treatment has failed.",
+            ],
+        ),
         ("h1", ["4 Referral"]),
-        ("p", [
-            "Refer the same day when there are signs of sepsis, suspected necrotising fasciitis,",
-            "or failure to improve despite adequate oral treatment.",
-        ]),
+        (
+            "p",
+            [
+                "Refer the same day when there are signs of sepsis, suspected necrotising fasciitis,",
+                "or failure to improve despite adequate oral treatment.",
+            ],
+        ),
     ],
-]  # fmt: skip
+]
 
 _FONTS = {"title": ("Helvetica-Bold", 20), "h1": ("Helvetica-Bold", 13), "h2": ("Helvetica-Bold", 11)}
 

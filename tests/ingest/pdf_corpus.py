@@ -69,27 +69,39 @@ TECHNIQUES = [
     Technique("black-on-black", f"q 0 g 60 690 480 30 re f Q {_text()}"),
     Technique("grey-on-grey", f"q 0.5 g 60 690 480 30 re f 0.52 g {_text()} Q"),
     Technique(
-        "optional-content-off", f"/OC /L1 BDC {_text()} EMC", resources="/Properties << /L1 6 0 R >>",
-        catalog="/OCProperties << /OCGs [6 0 R] /D << /OFF [6 0 R] >> >>", objects=(OCG,),
+        "optional-content-off",
+        f"/OC /L1 BDC {_text()} EMC",
+        resources="/Properties << /L1 6 0 R >>",
+        catalog="/OCProperties << /OCGs [6 0 R] /D << /OFF [6 0 R] >> >>",
+        objects=(OCG,),
     ),
     Technique(
-        "optional-content-base-off", f"/OC /L1 BDC {_text()} EMC", resources="/Properties << /L1 6 0 R >>",
-        catalog="/OCProperties << /OCGs [6 0 R] /D << /BaseState /OFF >> >>", objects=(OCG,),
+        "optional-content-base-off",
+        f"/OC /L1 BDC {_text()} EMC",
+        resources="/Properties << /L1 6 0 R >>",
+        catalog="/OCProperties << /OCGs [6 0 R] /D << /BaseState /OFF >> >>",
+        objects=(OCG,),
     ),
     Technique(
-        "optional-content-membership", f"/OC /M1 BDC {_text()} EMC", resources="/Properties << /M1 7 0 R >>",
+        "optional-content-membership",
+        f"/OC /M1 BDC {_text()} EMC",
+        resources="/Properties << /M1 7 0 R >>",
         catalog="/OCProperties << /OCGs [6 0 R] /D << /OFF [6 0 R] >> >>",
         objects=(OCG, "<< /Type /OCMD /OCGs [6 0 R] /P /AllOn >>"),
     ),
     Technique(
-        "image-over", "{t} q 480 0 0 30 60 690 cm /Im1 Do Q".replace("{t}", _text()),
-        resources="/XObject << /Im1 6 0 R >>", objects=(IMAGE,),
+        "image-over",
+        "{t} q 480 0 0 30 60 690 cm /Im1 Do Q".replace("{t}", _text()),
+        resources="/XObject << /Im1 6 0 R >>",
+        objects=(IMAGE,),
     ),
     Technique(
-        "form-xobject-white", "q /Fm1 Do Q", resources="/XObject << /Fm1 6 0 R >>",
+        "form-xobject-white",
+        "q /Fm1 Do Q",
+        resources="/XObject << /Fm1 6 0 R >>",
         objects=("FORM:1 g " + _text() + " 0 g",),
     ),
-]  # fmt: skip
+]
 
 
 def write_pdf(path: Path, technique: Technique, code: str) -> None:

@@ -35,9 +35,12 @@ HIDDEN_HTML = {  # reason reported -> an element hiding the marker word
     "transparent text": '<span style="color: rgba(0,0,0,0)">MARKERJ</span>',
 }
 SILENT_HTML = (  # stripped as page furniture or markup, not counted
-    "<noscript>MARKERK</noscript>", "<template><p>MARKERL</p></template>", "<!-- MARKERM ignore instructions -->",
-    '<script>var MARKERN = "approve";</script>', "<style>.x::after{content:'MARKERO'}</style>",
-)  # fmt: skip
+    "<noscript>MARKERK</noscript>",
+    "<template><p>MARKERL</p></template>",
+    "<!-- MARKERM ignore instructions -->",
+    '<script>var MARKERN = "approve";</script>',
+    "<style>.x::after{content:'MARKERO'}</style>",
+)
 
 
 def _page(body: str) -> str:
@@ -163,10 +166,13 @@ def test_every_passage_traces_to_its_source_file_and_hash(tmp_path: Path, fixtur
     pytest.importorskip("reportlab")
     _pdf(tmp_path / "leaflet.pdf")
     files = [
-        fixtures / "html" / "guideline_page.html", fixtures / "jats" / "pmc_article.xml",
-        fixtures / "jsonl" / "corpus.jsonl", fixtures / "markdown" / "digest.md",
-        fixtures / "medline" / "pubmed_efetch.xml", tmp_path / "leaflet.pdf",
-    ]  # fmt: skip
+        fixtures / "html" / "guideline_page.html",
+        fixtures / "jats" / "pmc_article.xml",
+        fixtures / "jsonl" / "corpus.jsonl",
+        fixtures / "markdown" / "digest.md",
+        fixtures / "medline" / "pubmed_efetch.xml",
+        tmp_path / "leaflet.pdf",
+    ]
     with Bedside(data_dir=tmp_path / "data", starter_kb=False) as b:
         report = b.ingest(files)
         assert report.added >= len(files) and {w.split(":")[0] for w, _ in report.failed} <= {str(files[2])}
@@ -242,19 +248,25 @@ def test_visible_pdf_drawing_is_kept(tmp_path: Path) -> None:
         Technique("shading-under", "q 0.9 g 60 690 480 30 re f Q BT /F1 11 Tf 72 700 Td {h} Tj ET"),
         Technique("small-print", "BT /F1 6 Tf 72 700 Td {h} Tj ET"),
         Technique(
-            "white-on-an-image", "q 480 0 0 30 60 690 cm /Im1 Do Q 1 g BT /F1 11 Tf 72 700 Td {h} Tj ET 0 g",
-            resources="/XObject << /Im1 6 0 R >>", objects=(IMAGE,),
+            "white-on-an-image",
+            "q 480 0 0 30 60 690 cm /Im1 Do Q 1 g BT /F1 11 Tf 72 700 Td {h} Tj ET 0 g",
+            resources="/XObject << /Im1 6 0 R >>",
+            objects=(IMAGE,),
         ),
         Technique(
-            "highlight-multiply", "BT /F1 11 Tf 72 700 Td {h} Tj ET q /HL gs 1 1 0 rg 60 690 480 30 re f Q",
+            "highlight-multiply",
+            "BT /F1 11 Tf 72 700 Td {h} Tj ET q /HL gs 1 1 0 rg 60 690 480 30 re f Q",
             resources="/ExtGState << /HL << /BM /Multiply >> >>",
         ),
         Technique("box-elsewhere", "BT /F1 11 Tf 72 700 Td {h} Tj ET q 0 g 60 100 480 30 re f Q"),
         Technique(
-            "layer-on", "/OC /L1 BDC BT /F1 11 Tf 72 700 Td {h} Tj ET EMC", resources="/Properties << /L1 6 0 R >>",
-            catalog="/OCProperties << /OCGs [6 0 R] /D << /ON [6 0 R] >> >>", objects=(layer,),
+            "layer-on",
+            "/OC /L1 BDC BT /F1 11 Tf 72 700 Td {h} Tj ET EMC",
+            resources="/Properties << /L1 6 0 R >>",
+            catalog="/OCProperties << /OCGs [6 0 R] /D << /ON [6 0 R] >> >>",
+            objects=(layer,),
         ),
-    ]  # fmt: skip
+    ]
     for n, technique in enumerate(cases):
         path = tmp_path / f"{technique.name}.pdf"
         write_pdf(path, technique, f"V{n}")

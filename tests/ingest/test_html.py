@@ -57,13 +57,31 @@ def test_headings_nest_by_level(page: Document) -> None:
 @pytest.mark.parametrize(
     "boilerplate",
     [
-        "Skip to main content", "We use cookies", "Accept all cookies", "Conditions A to Z", "About us", "Home",
-        "Share on social media", "HIDDEN ATTRIBUTE TEXT", "ARIA HIDDEN TEXT", "HIDDEN INLINE TEXT",
-        "INLINE SCRIPT TEXT", "TRACKING SCRIPT TEXT", "SCRIPT JSON TEXT", "font-family", "Related guidance",
-        "Otitis externa", "Popular pages", "Subscribe to our newsletter", "All rights reserved", "Privacy",
-        "Was this page helpful", "Page last reviewed", "Search",
+        "Skip to main content",
+        "We use cookies",
+        "Accept all cookies",
+        "Conditions A to Z",
+        "About us",
+        "Home",
+        "Share on social media",
+        "HIDDEN ATTRIBUTE TEXT",
+        "ARIA HIDDEN TEXT",
+        "HIDDEN INLINE TEXT",
+        "INLINE SCRIPT TEXT",
+        "TRACKING SCRIPT TEXT",
+        "SCRIPT JSON TEXT",
+        "font-family",
+        "Related guidance",
+        "Otitis externa",
+        "Popular pages",
+        "Subscribe to our newsletter",
+        "All rights reserved",
+        "Privacy",
+        "Was this page helpful",
+        "Page last reviewed",
+        "Search",
     ],
-)  # fmt: skip
+)
 def test_boilerplate_is_removed(page: Document, boilerplate: str) -> None:
     assert boilerplate not in page.text
 
@@ -158,9 +176,16 @@ def test_body_fallback_reads_loose_text_and_nested_lists(tmp_path: Path) -> None
     )
     doc = _read(_page(tmp_path, body))
     assert doc.text.split("\n\n") == [
-        "Loose text in a div with bold words.", "Nested block.", "Tail text after it.", "Item one", "Sub-item",
-        "HbA1c", "Glycated haemoglobin", "dose = 5 mg", "Card title",
-    ]  # fmt: skip
+        "Loose text in a div with bold words.",
+        "Nested block.",
+        "Tail text after it.",
+        "Item one",
+        "Sub-item",
+        "HbA1c",
+        "Glycated haemoglobin",
+        "dose = 5 mg",
+        "Card title",
+    ]
     assert doc.title == ""  # no metadata, no <title>, no <h1>
 
 
@@ -200,8 +225,12 @@ def test_dublin_core_metadata(tmp_path: Path) -> None:
     )
     doc = _read(_page(tmp_path, "<main><p>Text.</p></main>", head))
     assert (doc.id, doc.doi, doc.year, doc.url, doc.authors) == (
-        "doi:10.5555/dc.77", "10.5555/dc.77", 2019, "https://example.org/dc", ("Tanaka H",),
-    )  # fmt: skip
+        "doi:10.5555/dc.77",
+        "10.5555/dc.77",
+        2019,
+        "https://example.org/dc",
+        ("Tanaka H",),
+    )
 
 
 def test_read_path_detects_html() -> None:
@@ -216,5 +245,7 @@ def test_line_breaks_and_blocks_inside_cells_keep_words_apart(tmp_path: Path) ->
     )
     doc = _read(_page(tmp_path, body))
     assert doc.text.split("\n\n") == [
-        "Acute asthma", "Give oxygen to keep saturation 94-98%.", "Peak flow 33-50% | Moderatea",
-    ]  # fmt: skip
+        "Acute asthma",
+        "Give oxygen to keep saturation 94-98%.",
+        "Peak flow 33-50% | Moderatea",
+    ]

@@ -45,8 +45,11 @@ def test_metadata_from_front_matter(article: Document) -> None:
 def test_nested_sections_give_heading_paths(article: Document) -> None:
     headings = [b.heading for b in article.blocks]
     assert headings[:4] == [
-        "Abstract > Background", "Abstract > Methods", "Abstract > Results", "Abstract > Conclusions",
-    ]  # fmt: skip
+        "Abstract > Background",
+        "Abstract > Methods",
+        "Abstract > Results",
+        "Abstract > Conclusions",
+    ]
     assert "Methods > Participants" in headings
     assert "Methods > 2.2 Interventions" in headings  # the section label is kept
     assert "Methods > 2.2 Interventions > Analgesia protocol" in headings
@@ -157,8 +160,10 @@ def test_mismatched_tag_names_its_line(tmp_path: Path) -> None:
 
 
 def test_undefined_entity_is_reported_and_dtd_entities_are_kept(tmp_path: Path) -> None:
-    body = '<article><front><article-meta><article-id pub-id-type="pmc">77</article-id>' \
-           "<abstract><p>Give 5&nbsp;mg daily.</p></abstract></article-meta></front></article>"  # fmt: skip
+    body = (
+        '<article><front><article-meta><article-id pub-id-type="pmc">77</article-id>'
+        "<abstract><p>Give 5&nbsp;mg daily.</p></abstract></article-meta></front></article>"
+    )
     bare = tmp_path / "bare.xml"
     bare.write_text(f'<?xml version="1.0"?>\n{body}\n')
     with pytest.raises(IngestError, match="Entity 'nbsp' not defined") as info:
@@ -186,8 +191,10 @@ def test_lone_article_without_ids_raises(tmp_path: Path) -> None:
 
 def test_article_without_text_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "empty_article.xml"
-    path.write_text('<article><front><article-meta><article-id pub-id-type="doi">10.5555/x</article-id>'
-                    "</article-meta></front></article>")  # fmt: skip
+    path.write_text(
+        '<article><front><article-meta><article-id pub-id-type="doi">10.5555/x</article-id>'
+        "</article-meta></front></article>"
+    )
     with pytest.raises(IngestError, match="neither abstract nor body"):
         _read(path)
 

@@ -255,13 +255,49 @@ def test_control_characters_are_removed_at_input(tmp_path: Path) -> None:
 
 css_values = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["0", "-9999px", "1e999", "nan", "inherit", "50%", "calc(0*1px)", "rgba(1,2,3,", "hsl(1e9turn 0 0)",
-                     "#ffff", "scale(1e-9)", "inset(50% 0)", "rect(0,0,0,0)", "/**/none", "none !important"]),
-)  # fmt: skip
-properties = st.sampled_from([
-    "display", "visibility", "opacity", "color", "background", "background-color", "font-size", "font", "height",
-    "max-height", "overflow", "position", "left", "top", "text-indent", "transform", "clip", "clip-path", "scale",
-])  # fmt: skip
+    st.sampled_from(
+        [
+            "0",
+            "-9999px",
+            "1e999",
+            "nan",
+            "inherit",
+            "50%",
+            "calc(0*1px)",
+            "rgba(1,2,3,",
+            "hsl(1e9turn 0 0)",
+            "#ffff",
+            "scale(1e-9)",
+            "inset(50% 0)",
+            "rect(0,0,0,0)",
+            "/**/none",
+            "none !important",
+        ]
+    ),
+)
+properties = st.sampled_from(
+    [
+        "display",
+        "visibility",
+        "opacity",
+        "color",
+        "background",
+        "background-color",
+        "font-size",
+        "font",
+        "height",
+        "max-height",
+        "overflow",
+        "position",
+        "left",
+        "top",
+        "text-indent",
+        "transform",
+        "clip",
+        "clip-path",
+        "scale",
+    ]
+)
 
 
 @settings(max_examples=200, deadline=None)

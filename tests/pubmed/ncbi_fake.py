@@ -69,8 +69,9 @@ class FakeNcbi:
         if endpoint == "efetch.fcgi":
             return self._efetch(params)
         if endpoint == "articles":  # the PMC ID Converter (its path ends in /articles/)
-            return httpx.Response(200, content=(PMC / "idconv.json").read_bytes(),
-                                  headers={"Content-Type": "application/json"})  # fmt: skip
+            return httpx.Response(
+                200, content=(PMC / "idconv.json").read_bytes(), headers={"Content-Type": "application/json"}
+            )
         if endpoint == "oa.fcgi" and ("from" in params or "resumptionToken" in params):
             page = (
                 "oa_updates_page2.xml"
@@ -100,8 +101,12 @@ class FakeNcbi:
         body = re.sub(r"<RetMax>\d+</RetMax>", f"<RetMax>{len(shown)}</RetMax>", body)
         body = re.sub(r"<RetStart>\d+</RetStart>", f"<RetStart>{start}</RetStart>", body)
         body = re.sub(r"<WebEnv>[^<]*</WebEnv>", f"<WebEnv>{webenv}</WebEnv>", body)
-        body = re.sub(r"<IdList>.*?</IdList>", "<IdList>" + "".join(f"\n<Id>{i}</Id>" for i in shown) + "\n</IdList>",
-                      body, flags=re.S)  # fmt: skip
+        body = re.sub(
+            r"<IdList>.*?</IdList>",
+            "<IdList>" + "".join(f"\n<Id>{i}</Id>" for i in shown) + "\n</IdList>",
+            body,
+            flags=re.S,
+        )
         return httpx.Response(200, content=body.encode(), headers={"Content-Type": "text/xml; charset=UTF-8"})
 
     def _efetch(self, params: dict[str, str]) -> httpx.Response:

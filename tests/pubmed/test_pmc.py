@@ -31,8 +31,10 @@ def test_only_open_licence_full_text_is_fetched_and_its_licence_recorded(ncbi, t
     with Bedside(data_dir=tmp_path / "data", starter_kb=False) as b, client_for(ncbi, tmp_path) as client:
         assert b.ingest([fixtures / "medline" / "retractions.xml"]).ok
         assert pmcids_for(client, ["91000003", "91000009", "91000001", "91000005"]) == {
-            "91000003": "PMC9100003", "91000009": "PMC9100009", "91000001": "PMC9100001",
-        }  # fmt: skip
+            "91000003": "PMC9100003",
+            "91000009": "PMC9100009",
+            "91000001": "PMC9100001",
+        }
         assert oa_record(client, "PMC9100001") is None
         record = oa_record(client, "PMC9100003")
         assert record is not None and (record.licence, record.retracted) == ("CC BY", False)

@@ -30,9 +30,13 @@ def distribution(root: Path) -> None:
     write(root / "baseline", "pubmed25n0001.xml.gz", HEAD + r["91000001"] + r["91000002"] + "</PubmedArticleSet>\n")
     write(root / "baseline", "pubmed25n0002.xml.gz", HEAD + r["91000003"] + "</PubmedArticleSet>\n")
     revised = r["91000003"].replace("in 8% of adults", "in 9% of adults")
-    update = (HEAD + revised + r["91000009"]
-              + '<DeleteCitation><PMID Version="1">91000002</PMID><PMID Version="1">99999999</PMID></DeleteCitation>\n'
-              + "</PubmedArticleSet>\n")  # fmt: skip
+    update = (
+        HEAD
+        + revised
+        + r["91000009"]
+        + '<DeleteCitation><PMID Version="1">91000002</PMID><PMID Version="1">99999999</PMID></DeleteCitation>\n'
+        + "</PubmedArticleSet>\n"
+    )
     write(root / "updatefiles", "pubmed25n0003.xml.gz", update)
 
 
@@ -40,8 +44,10 @@ def test_files_are_applied_in_order_with_deletions_then_the_sync_is_a_no_op(tmp_
     root = tmp_path / "medline"
     distribution(root)
     assert [f.name for f in distribution_files(root)] == [
-        "pubmed25n0001.xml.gz", "pubmed25n0002.xml.gz", "pubmed25n0003.xml.gz",
-    ]  # fmt: skip
+        "pubmed25n0001.xml.gz",
+        "pubmed25n0002.xml.gz",
+        "pubmed25n0003.xml.gz",
+    ]
     with Bedside(data_dir=tmp_path / "data", starter_kb=False) as b:
         seen: list[str] = []
         report = sync_distribution(b.kb, root, progress=lambda name, done, total: seen.append(name))

@@ -4,10 +4,14 @@ import pytest
 
 QUESTIONS = [
     ("What is the first-line oral iron for iron deficiency anaemia in adults?", "iron-deficiency-anaemia-adults"),
-    ("Hydroxocobalamin regimen for vitamin B12 deficiency with neurological involvement",
-     "vitamin-b12-folate-deficiency-bsh"),
-    ("Which antibiotic for an outpatient adult with community-acquired pneumonia and no comorbidities?",
-     "community-acquired-pneumonia-ats-idsa"),
+    (
+        "Hydroxocobalamin regimen for vitamin B12 deficiency with neurological involvement",
+        "vitamin-b12-folate-deficiency-bsh",
+    ),
+    (
+        "Which antibiotic for an outpatient adult with community-acquired pneumonia and no comorbidities?",
+        "community-acquired-pneumonia-ats-idsa",
+    ),
     ("Adrenaline dose intramuscular for anaphylaxis in adults", "anaphylaxis-resuscitation-council-uk"),
     ("Step 1 antihypertensive for a person of Black African family origin", "hypertension-nice-ng136"),
     ("Nitrofurantoin for lower urinary tract infection in non-pregnant women", "urinary-tract-infection-nice-ng109"),
@@ -17,7 +21,7 @@ QUESTIONS = [
     ("Bismuth quadruple therapy for Helicobacter pylori eradication", "helicobacter-pylori-acg"),
     ("Tenecteplase or alteplase for acute ischemic stroke within 4.5 hours", "acute-ischaemic-stroke-aha"),
     ("Daily PrEP with emtricitabine tenofovir for HIV prevention", "hiv-prep-cdc-2021"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("question", "digest"), QUESTIONS, ids=[d for _, d in QUESTIONS])

@@ -96,19 +96,38 @@ def people(service: SqlArticleService) -> dict[str, User]:
 
 
 def answer(title: str = "Iron deficiency anaemia", text: str = "Give oral iron once daily.") -> dict[str, Any]:
-    ref = {"number": 1, "type": "Guideline", "title": "Iron deficiency", "source": "BSG", "year": 2021, "url": "",
-           "document_id": "doc-a"}  # fmt: skip
+    ref = {
+        "number": 1,
+        "type": "Guideline",
+        "title": "Iron deficiency",
+        "source": "BSG",
+        "year": 2021,
+        "url": "",
+        "document_id": "doc-a",
+    }
     ref2 = {**ref, "number": 2, "title": "Anaemia", "document_id": "doc-b"}
-    statement = {"text": text, "citations": [1], "provenance": [
-        {"passage_id": "doc-a:0", "document_id": "doc-a", "start": 0, "end": 26}]}  # fmt: skip
+    statement = {
+        "text": text,
+        "citations": [1],
+        "provenance": [{"passage_id": "doc-a:0", "document_id": "doc-a", "start": 0, "end": 26}],
+    }
     return {
-        "question": QUESTION, "title": title, "audience": "clinician", "status": "submitted", "updated": "",
-        "conversation": "", "slug": "", "insufficient_evidence": False, "bottom_line": [statement],
-        "sections": [{"heading": "Treatment", "statements": [{**statement, "text": "Check ferritin.",
-                                                               "citations": [2]}]}],
-        "references": [ref, ref2], "disclaimer": "For professionals.",
+        "question": QUESTION,
+        "title": title,
+        "audience": "clinician",
+        "status": "submitted",
+        "updated": "",
+        "conversation": "",
+        "slug": "",
+        "insufficient_evidence": False,
+        "bottom_line": [statement],
+        "sections": [
+            {"heading": "Treatment", "statements": [{**statement, "text": "Check ferritin.", "citations": [2]}]}
+        ],
+        "references": [ref, ref2],
+        "disclaimer": "For professionals.",
         "meta": {"composer": "extractive", "dropped_statements": 0, "kb_snapshot": "snap-1"},
-    }  # fmt: skip
+    }
 
 
 SOURCES = {"doc-a": "hash-a", "doc-b": "hash-b"}
@@ -141,8 +160,13 @@ def test_one_article_per_normalised_question_composed_once(service: SqlArticleSe
     assert first.slug == slug_for(QUESTION) and first.question == QUESTION
     assert first.status is ReviewStatus.SUBMITTED and first.public_version == first.latest
     v1 = first.versions[0]
-    assert (v1.number, v1.created_by, v1.composer, v1.kb_snapshot, v1.sources) == (1, "system", "extractive",
-                                                                                    "snap-1", SOURCES)  # fmt: skip
+    assert (v1.number, v1.created_by, v1.composer, v1.kb_snapshot, v1.sources) == (
+        1,
+        "system",
+        "extractive",
+        "snap-1",
+        SOURCES,
+    )
     assert v1.answer == {**answer(), "slug": first.slug} and v1.bedside_version
     assert v1.created == first.created == "2026-11-21T09:01:00+00:00"
     assert [e.action for e in service.history(first.slug)] == ["compose"]
@@ -318,8 +342,12 @@ def test_the_audit_log_refuses_update_and_delete(service: SqlArticleService, peo
     approved(service, people)
     engine = open_engine(service._engine.url.render_as_string(hide_password=False))
     try:
-        for statement in ("UPDATE audit SET comment = 'x'", "DELETE FROM audit", "UPDATE versions SET answer = '{}'",
-                          "DELETE FROM versions"):  # fmt: skip
+        for statement in (
+            "UPDATE audit SET comment = 'x'",
+            "DELETE FROM audit",
+            "UPDATE versions SET answer = '{}'",
+            "DELETE FROM versions",
+        ):
             with pytest.raises(sa.exc.DBAPIError, match=r"append-only|immutable"), engine.begin() as connection:
                 connection.exec_driver_sql(statement)
         if engine.dialect.name == "postgresql":
@@ -440,9 +468,14 @@ def test_the_migrations_form_one_chain_with_one_head() -> None:
     assert scripts.get_heads() == ["0007"]
     chain = [(s.revision, s.down_revision) for s in scripts.walk_revisions()]  # newest first
     assert chain == [
-        ("0007", "0006"), ("0006", "0005"), ("0005", "0004"), ("0004", "0003"), ("0003", "0002"), ("0002", "0001"),
+        ("0007", "0006"),
+        ("0006", "0005"),
+        ("0005", "0004"),
+        ("0004", "0003"),
+        ("0003", "0002"),
+        ("0002", "0001"),
         ("0001", None),
-    ]  # fmt: skip
+    ]
 
 
 def test_a_write_based_on_a_stale_read_is_refused(service: SqlArticleService, database_url: str) -> None:
@@ -501,9 +534,14 @@ def test_two_reviewers_claiming_at_once_exactly_one_wins(
     service: SqlArticleService, people: dict[str, User], database_url: str
 ) -> None:
     slug = new_article(service)
-    winner = _race(database_url, slug, [
-        lambda s: s.review(slug, "claim", people["ann"]), lambda s: s.review(slug, "claim", people["bob"]),
-    ])  # fmt: skip
+    winner = _race(
+        database_url,
+        slug,
+        [
+            lambda s: s.review(slug, "claim", people["ann"]),
+            lambda s: s.review(slug, "claim", people["bob"]),
+        ],
+    )
     article = service.get(slug)
     assert article.claimed_by == _one_wins(winner).claimed_by  # type: ignore[attr-defined]
     assert [e.action for e in service.history(slug)] == ["compose", "claim"] and service.verify_audit().ok
@@ -514,9 +552,14 @@ def test_two_approvals_at_once_exactly_one_wins(
 ) -> None:
     slug = new_article(service)
     service.review(slug, "claim", people["ann"])
-    results = _race(database_url, slug, [
-        lambda s: s.review(slug, "approve", people["ann"]), lambda s: s.review(slug, "approve", people["root"]),
-    ])  # fmt: skip
+    results = _race(
+        database_url,
+        slug,
+        [
+            lambda s: s.review(slug, "approve", people["ann"]),
+            lambda s: s.review(slug, "approve", people["root"]),
+        ],
+    )
     _one_wins(results)
     assert [e.action for e in service.history(slug)] == ["compose", "claim", "approve"] and service.verify_audit().ok
 
@@ -525,10 +568,14 @@ def test_two_edits_of_the_same_version_at_once_exactly_one_wins(
     service: SqlArticleService, people: dict[str, User], database_url: str
 ) -> None:
     slug = new_article(service)
-    results = _race(database_url, slug, [
-        lambda s: s.edit(slug, people["eve"], answer(text="Edit one."), base=1),
-        lambda s: s.edit(slug, people["root"], answer(text="Edit two."), base=1),
-    ])  # fmt: skip
+    results = _race(
+        database_url,
+        slug,
+        [
+            lambda s: s.edit(slug, people["eve"], answer(text="Edit one."), base=1),
+            lambda s: s.edit(slug, people["root"], answer(text="Edit two."), base=1),
+        ],
+    )
     _one_wins(results)
     assert len(service.get(slug).versions) == 2 and service.verify_audit().records == 2
 

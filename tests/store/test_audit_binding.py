@@ -75,8 +75,12 @@ def _as_owner(url: str, *statements: str) -> None:
 
 
 def _verify(url: str, tmp_path: Path, *args: str, secret: str = AUDIT_SECRET) -> Result:
-    env = {"BEDSIDE_DATA_DIR": str(tmp_path / "data"), "BEDSIDE_DATABASE_URL": url, "BEDSIDE_STARTER_KB": "false",
-           "BEDSIDE_AUDIT_KEY": secret}  # fmt: skip
+    env = {
+        "BEDSIDE_DATA_DIR": str(tmp_path / "data"),
+        "BEDSIDE_DATABASE_URL": url,
+        "BEDSIDE_STARTER_KB": "false",
+        "BEDSIDE_AUDIT_KEY": secret,
+    }
     return CliRunner().invoke(main, ["audit", "verify", *args], env=env, catch_exceptions=False)
 
 
@@ -114,8 +118,11 @@ def test_a_version_inserted_directly_fails_verification(database_url: str, tmp_p
     slug = _approved(database_url)[0]
     columns = "article_id, number, answer, sources, created, created_by, composer, kb_snapshot, bedside_version"
     copy = "SELECT article_id, 2, answer, sources, created, created_by, composer, kb_snapshot, bedside_version"
-    _as_owner(database_url, f"INSERT INTO versions ({columns}) {copy} FROM versions WHERE number = 1 "
-                            f"AND article_id = (SELECT id FROM articles WHERE slug = '{slug}')")  # fmt: skip
+    _as_owner(
+        database_url,
+        f"INSERT INTO versions ({columns}) {copy} FROM versions WHERE number = 1 "
+        f"AND article_id = (SELECT id FROM articles WHERE slug = '{slug}')",
+    )
     result = _verify(database_url, tmp_path)
     assert result.exit_code == 1 and f"{slug}: version 2 has no audit record" in result.output
 
@@ -217,20 +224,36 @@ def _legacy_database(url: str) -> str:
                 ),
                 {"slug": slug, "q": QUESTIONS[0], "at": at},
             )
-            connection.execute(sa.text(
-                "INSERT INTO versions (article_id, number, answer, sources, created, created_by, composer, "
-                "kb_snapshot, bedside_version) VALUES (1, 1, :answer, '{}', :at, 'system', 'extractive', 's', '0')"),
-                {"answer": json.dumps(answer()), "at": at})  # fmt: skip
+            connection.execute(
+                sa.text(
+                    "INSERT INTO versions (article_id, number, answer, sources, created, created_by, composer, "
+                    "kb_snapshot, bedside_version) VALUES (1, 1, :answer, '{}', :at, 'system', 'extractive', 's', '0')"
+                ),
+                {"answer": json.dumps(answer()), "at": at},
+            )
             prev = ""
-            for action, before, after in (("compose", "", "submitted"), ("claim", "submitted", "under_review"),
-                                          ("approve", "under_review", "approved")):  # fmt: skip
+            for action, before, after in (
+                ("compose", "", "submitted"),
+                ("claim", "submitted", "under_review"),
+                ("approve", "under_review", "approved"),
+            ):
                 event = AuditEvent(at, "system" if action == "compose" else "ann@example.org", action, before, after, 1)
                 digest = legacy_hash(prev, slug, event)
-                connection.execute(sa.text(
-                    "INSERT INTO audit (article_id, at, actor, action, from_status, to_status, version, comment, "
-                    "prev_hash, hash) VALUES (1, :at, :actor, :action, :before, :after, 1, '', :prev, :hash)"),
-                    {"at": at, "actor": event.actor, "action": action, "before": before, "after": after, "prev": prev,
-                     "hash": digest})  # fmt: skip
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO audit (article_id, at, actor, action, from_status, to_status, version, comment, "
+                        "prev_hash, hash) VALUES (1, :at, :actor, :action, :before, :after, 1, '', :prev, :hash)"
+                    ),
+                    {
+                        "at": at,
+                        "actor": event.actor,
+                        "action": action,
+                        "before": before,
+                        "after": after,
+                        "prev": prev,
+                        "hash": digest,
+                    },
+                )
                 prev = digest
     finally:
         engine.dispose()
@@ -242,8 +265,11 @@ def test_a_legacy_chain_is_re_keyed_from_a_verified_state(database_url: str, tmp
     result = _verify(database_url, tmp_path)  # opening migrates to the keyed schema
     assert result.exit_code == 1 and f"{slug}: its records are unkeyed" in result.output
     assert "3 records predate the keyed chain" in result.output and "bedside audit rekey" in result.output
-    env = {"BEDSIDE_DATA_DIR": str(tmp_path / "data"), "BEDSIDE_DATABASE_URL": database_url,
-           "BEDSIDE_AUDIT_KEY": AUDIT_SECRET}  # fmt: skip
+    env = {
+        "BEDSIDE_DATA_DIR": str(tmp_path / "data"),
+        "BEDSIDE_DATABASE_URL": database_url,
+        "BEDSIDE_AUDIT_KEY": AUDIT_SECRET,
+    }
     rekeyed = CliRunner().invoke(main, ["audit", "rekey"], env=env, catch_exceptions=False)
     assert rekeyed.exit_code == 0, rekeyed.output
     assert "checked 3 unkeyed audit records" in rekeyed.output and "checkpoint for 1 article(s)" in rekeyed.output
@@ -294,9 +320,12 @@ def test_an_approval_with_the_override_is_sealed_and_verifies(database_url: str,
     result = _verify(database_url, tmp_path)
     assert result.exit_code == 1 and "its content does not match its hash (altered)" in result.output
 
-    _as_owner(database_url, "UPDATE audit SET comment = 'override: approved with 1 editor statement that bedside''s "
-                            "check did not find in its cited sources. Checked the dose with pharmacy.' "
-                            "WHERE action = 'approve'")  # fmt: skip
+    _as_owner(
+        database_url,
+        "UPDATE audit SET comment = 'override: approved with 1 editor statement that bedside''s "
+        "check did not find in its cited sources. Checked the dose with pharmacy.' "
+        "WHERE action = 'approve'",
+    )
     assert _verify(database_url, tmp_path).exit_code == 0  # restored word for word: the seal holds again
     article = f"(SELECT id FROM articles WHERE slug = '{slug}')"
     flip = "REPLACE(answer, '\"supported\": false', '\"supported\": true')"  # the verdict made to say "found"

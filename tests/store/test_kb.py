@@ -24,10 +24,18 @@ def store(tmp_path):
 
 def test_round_trip_keeps_every_field(store):
     doc = _doc(
-        "pmid-1", "Ferritin below 30 ug/L indicates iron deficiency.", evidence_type=EvidenceType.GUIDELINE,
-        source="Gut", year=2021, authors=("Snook J",), doi="10.1/x", issuer="BSG", reviewed=False,
-        topics=("IDA",), extra=(("k", "v"),),
-    )  # fmt: skip
+        "pmid-1",
+        "Ferritin below 30 ug/L indicates iron deficiency.",
+        evidence_type=EvidenceType.GUIDELINE,
+        source="Gut",
+        year=2021,
+        authors=("Snook J",),
+        doi="10.1/x",
+        issuer="BSG",
+        reviewed=False,
+        topics=("IDA",),
+        extra=(("k", "v"),),
+    )
     store.write([(doc, chunk(doc))])
     back = store.document("pmid-1")
     assert back == doc
@@ -39,8 +47,17 @@ def test_round_trip_keeps_every_field(store):
 
 def test_document_heads_carry_every_fact_but_the_text(store):
     """What a search hit shows of its document, read without the document's whole text and outline."""
-    doc = _doc("d1", "Hydroxocobalamin 1 mg IM.", evidence_type=EvidenceType.GUIDELINE, source="BSH", year=2023,
-               authors=("A B",), doi="10.2/y", pmid="123", topics=("B12",))  # fmt: skip
+    doc = _doc(
+        "d1",
+        "Hydroxocobalamin 1 mg IM.",
+        evidence_type=EvidenceType.GUIDELINE,
+        source="BSH",
+        year=2023,
+        authors=("A B",),
+        doi="10.2/y",
+        pmid="123",
+        topics=("B12",),
+    )
     store.write([(doc, chunk(doc))])
     heads = store.document_heads(["d1", "missing"])
     assert list(heads) == ["d1"]

@@ -146,10 +146,19 @@ class KnowledgeStoreContract:
 
     def test_round_trip_keeps_every_field(self, store: KnowledgeStore) -> None:
         doc = _doc(
-            "pmid-1", "Ferritin below 30 ug/L indicates iron deficiency.", evidence_type=EvidenceType.GUIDELINE,
-            source="Gut", year=2021, authors=("Snook J",), doi="10.1/x", issuer="BSG", reviewed=False,
-            topics=("IDA",), extra=(("k", "v"),), flags=("dropped 1 hidden text fragment",),
-        )  # fmt: skip
+            "pmid-1",
+            "Ferritin below 30 ug/L indicates iron deficiency.",
+            evidence_type=EvidenceType.GUIDELINE,
+            source="Gut",
+            year=2021,
+            authors=("Snook J",),
+            doi="10.1/x",
+            issuer="BSG",
+            reviewed=False,
+            topics=("IDA",),
+            extra=(("k", "v"),),
+            flags=("dropped 1 hidden text fragment",),
+        )
         _put(store, doc)
         assert store.document("pmid-1") == doc
         assert store.hashes(["pmid-1", "nope"]) == {"pmid-1": doc.content_hash}
@@ -187,8 +196,12 @@ class KnowledgeStoreContract:
         _put(store, notice)
         other = open_knowledge_store(location)  # every connection sees it
         try:
-            for read in (store.document("91000007"), store.documents(["91000007"])["91000007"],
-                         store.document_heads(["91000007"])["91000007"], other.document("91000007")):  # fmt: skip
+            for read in (
+                store.document("91000007"),
+                store.documents(["91000007"])["91000007"],
+                store.document_heads(["91000007"])["91000007"],
+                other.document("91000007"),
+            ):
                 assert read.retracted
                 [link] = read.corrections
                 assert link.kind is CorrectionKind.RETRACTION_IN and link.pmid == "91000008" and link.inbound

@@ -204,8 +204,9 @@ def test_a_knowledge_store_of_each_earlier_schema_upgrades_in_place(tmp_path: Pa
         assert store.document("d1") == doc  # every fact kept; the new columns at their defaults
         assert store.last_change() == 1 and store.watermarks() == {}
         store.set_watermark("lexical", 1)
-        notice = Document(id=DocumentId("n1"), title="Retraction", text="Retracted.", retracted=True,
-                          collection="ward-protocols")  # fmt: skip
+        notice = Document(
+            id=DocumentId("n1"), title="Retraction", text="Retracted.", retracted=True, collection="ward-protocols"
+        )
         store.write([(notice, chunk(notice))])
         assert store.document("n1").retracted and store.collection_names() == ["ward-protocols"]
         assert store.check_integrity() == []
@@ -271,9 +272,10 @@ PENDING = "CREATE TABLE pending (text_hash TEXT PRIMARY KEY, vec BLOB NOT NULL)"
 
 
 @pytest.mark.parametrize(
-    "ddl", [None, [VECTORS_V0], [VECTORS_TITLES], [VECTORS_TITLES, PENDING]],
+    "ddl",
+    [None, [VECTORS_V0], [VECTORS_TITLES], [VECTORS_TITLES, PENDING]],
     ids=["empty", "first release", "title terms", "pending vectors"],
-)  # fmt: skip
+)
 def test_a_vector_index_upgrades_in_place(tmp_path: Path, ddl: list[str] | None) -> None:
     store = SqliteKnowledgeStore(tmp_path / "kb.sqlite")
     docs = [_doc(f"d{i}", f"Entry {i} on ferritin and oral iron at {i} mg.") for i in range(3)]

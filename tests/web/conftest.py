@@ -30,9 +30,13 @@ ROOT = Path(__file__).parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
     "--no-first-run",
-]  # fmt: skip
+]
 QUESTION = "What is the first-line treatment for community-acquired pneumonia?"
 
 
@@ -120,11 +124,13 @@ def draft_from(prompt: str) -> str:
     """A draft that quotes the first sentences of the first two passages: verifiable by construction."""
     passages = {int(n): text for n, text in PASSAGE.findall(prompt)}
     first, second = (split(passages[n])[0] for n in sorted(passages)[:2])
-    return json.dumps({
-        "title": "Streamed answer",
-        "bottom_line": [{"text": first, "passages": [sorted(passages)[0]]}],
-        "sections": [{"heading": "Treatment", "statements": [{"text": second, "passages": [sorted(passages)[1]]}]}],
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "title": "Streamed answer",
+            "bottom_line": [{"text": first, "passages": [sorted(passages)[0]]}],
+            "sections": [{"heading": "Treatment", "statements": [{"text": second, "passages": [sorted(passages)[1]]}]}],
+        }
+    )
 
 
 class FakeLlm(BaseHTTPRequestHandler):

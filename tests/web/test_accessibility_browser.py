@@ -35,15 +35,25 @@ class Site:
         self.server, self.e, self.slug = server, e, slug
         self.client = client  # the client cookie of whoever asked: an unpublished answer is theirs alone
         self.public = {
-            "home": "/", "article": f"/articles/{slug}", "article-patient": f"/articles/{slug}?audience=patient",
-            "unpublished answer": f"/answer?c={conversation}", "search": "/search?q=pneumonia", "sources": "/sources",
-            "policy": "/policy", "board": "/board", "api reference": "/docs", "sign-in": "/login",
+            "home": "/",
+            "article": f"/articles/{slug}",
+            "article-patient": f"/articles/{slug}?audience=patient",
+            "unpublished answer": f"/answer?c={conversation}",
+            "search": "/search?q=pneumonia",
+            "sources": "/sources",
+            "policy": "/policy",
+            "board": "/board",
+            "api reference": "/docs",
+            "sign-in": "/login",
             "not found": "/articles/no-such-article",
-        }  # fmt: skip
+        }
         self.staff = {
-            "review queue": "/review", "review article": f"/review/{slug}", "edit form": f"/review/{slug}/edit",
-            "source document": f"/review/source?doc={document_id}&start=0&end=40", "users": "/admin/users",
-        }  # fmt: skip
+            "review queue": "/review",
+            "review article": f"/review/{slug}",
+            "edit form": f"/review/{slug}/edit",
+            "source document": f"/review/source?doc={document_id}&start=0&end=40",
+            "users": "/admin/users",
+        }
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +173,11 @@ def test_escape_closes_a_citation_however_it_was_opened_and_chips_are_24_px(page
 def test_the_article_reads_as_a_publication_and_is_served_compressed(page: Any, site: Site) -> None:
     page.goto(site.server.url + site.public["article"])
     byline = page.locator(".byline").inner_text()
-    assert re.search(r"Last updated \d{1,2} (January|February|March|April|May|June|July|August|September|October|"
-                     r"November|December) \d{4}", byline), byline  # fmt: skip
+    assert re.search(
+        r"Last updated \d{1,2} (January|February|March|April|May|June|July|August|September|October|"
+        r"November|December) \d{4}",
+        byline,
+    ), byline
     reference = page.locator(".references li").first.inner_text()
     assert reference.lower().startswith("guideline") and "bedside digest of" in reference
     assert "not yet reviewed by the Medical Advisory Board" in reference

@@ -54,8 +54,9 @@ class World:
 
     def edit(self, slug: str, email: str) -> str:
         check = self.e.app.state.service.check_statement  # the verifier, as the review desk runs it
-        self.articles.edit(slug, self.articles.get_user(email), edit_of(self.articles.get(slug).latest.answer),
-                           check=check)  # fmt: skip
+        self.articles.edit(
+            slug, self.articles.get_user(email), edit_of(self.articles.get(slug).latest.answer), check=check
+        )
         return slug
 
     def client(self, role: str, api: bool) -> TestClient:
@@ -109,8 +110,11 @@ class Scenes:
         """A public article ("visible") or a rejected one ("hidden")."""
 
         def scene(w: World, role: str, variant: str, c: TestClient) -> Probe:
-            slug = w.fresh() if variant == "visible" else w.act(w.act(w.fresh(), "claim", OTHER_REVIEWER), "reject",
-                                                                   OTHER_REVIEWER)  # fmt: skip
+            slug = (
+                w.fresh()
+                if variant == "visible"
+                else w.act(w.act(w.fresh(), "claim", OTHER_REVIEWER), "reject", OTHER_REVIEWER)
+            )
             return Probe(template.format(slug=slug), slug=slug)
 
         return scene
@@ -213,8 +217,9 @@ def step(slug: str, action: str, page: bool, version: int = 1) -> Probe:
     if page:
         data = {"action": action, "comment": "Needs work.", "version": str(version), "confirm": "1"}  # box ticked
         return Probe(f"/review/{slug}/action", data=data, slug=slug)
-    return Probe(f"/api/articles/{slug}/review", json={"action": action, "comment": "Needs work.", "version": version},
-                 slug=slug)  # fmt: skip
+    return Probe(
+        f"/api/articles/{slug}/review", json={"action": action, "comment": "Needs work.", "version": version}, slug=slug
+    )
 
 
 ROWS = rows(Scenes)

@@ -154,13 +154,16 @@ def live_evil(tmp_path_factory: pytest.TempPathFactory, app_factory: Any, live_s
     """A server over a knowledge base holding one hostile document."""
     root = tmp_path_factory.mktemp("evil-live")
     record = {
-        "id": "evil1", "title": "Acute gout <img src=x onerror=alert(1)> guide", "type": "guideline", "year": 2024,
+        "id": "evil1",
+        "title": "Acute gout <img src=x onerror=alert(1)> guide",
+        "type": "guideline",
+        "year": 2024,
         "text": "Colchicine 500 micrograms twice daily treats an acute gout flare in adults. "
-                "<script>window.pwned=1</script> Naproxen 500 mg twice daily treats an acute gout flare in adults "
-                "without kidney disease. <img src=x onerror=window.pwned=2> Prednisolone 30 mg daily for 5 days "
-                "treats an acute gout flare when colchicine cannot be used.",
+        "<script>window.pwned=1</script> Naproxen 500 mg twice daily treats an acute gout flare in adults "
+        "without kidney disease. <img src=x onerror=window.pwned=2> Prednisolone 30 mg daily for 5 days "
+        "treats an acute gout flare when colchicine cannot be used.",
         "url": "javascript:alert(1)",
-    }  # fmt: skip
+    }
     (root / "evil.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     with Bedside(settings=load_settings(data_dir=root / "data", starter_kb=False, embedder="hashing")) as b:
         b.ingest([root / "evil.jsonl"])

@@ -23,8 +23,17 @@ from bedside.web import create_app  # noqa: E402
 
 BASE = "https://bedside.example.org"
 ISSUER = "https://ehr.example.org/"
-CARD_KEYS = {"uuid", "summary", "detail", "indicator", "source", "suggestions", "selectionBehavior",
-             "overrideReasons", "links"}  # fmt: skip
+CARD_KEYS = {
+    "uuid",
+    "summary",
+    "detail",
+    "indicator",
+    "source",
+    "suggestions",
+    "selectionBehavior",
+    "overrideReasons",
+    "links",
+}
 
 
 class Ehr:
@@ -35,8 +44,14 @@ class Ehr:
 
     def token(self, path: str, **claims: Any) -> str:
         now = int(time.time())
-        payload = {"iss": self.iss, "aud": BASE + path, "exp": now + 300, "iat": now, "jti": str(uuid.uuid4()),
-                   **claims}  # fmt: skip
+        payload = {
+            "iss": self.iss,
+            "aud": BASE + path,
+            "exp": now + 300,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+            **claims,
+        }
         return jwt.encode(payload, self.key, algorithm="ES384", headers={"kid": self.kid, "typ": "JWT"})
 
     def headers(self, path: str, **claims: Any) -> dict[str, str]:
@@ -55,8 +70,7 @@ def cds(
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ehr_key.public_key()))
     keys = tmp_path_factory.mktemp("cds") / "jwks.json"
     keys.write_text(json.dumps({"keys": [{**jwk, "kid": "ehr-key-1", "use": "sig", "alg": "ES384"}]}))
-    app, articles = app_factory(web_data, cds_hooks=True, cds_jwks=str(keys), cds_issuers=[ISSUER],
-                                cds_base_url=BASE)  # fmt: skip
+    app, articles = app_factory(web_data, cds_hooks=True, cds_jwks=str(keys), cds_issuers=[ISSUER], cds_base_url=BASE)
     with TestClient(app, follow_redirects=False) as client:
         yield client, Ehr(ehr_key), articles, web_data
 
@@ -141,10 +155,16 @@ def test_untrusted_callers_are_refused(cds, fixtures, tmp_path) -> None:
         "unknown issuer": Ehr(ehr.key, iss="https://other-ehr.example.org/").headers(path),
         "expired": ehr.headers(path, exp=int(time.time()) - 3600, iat=int(time.time()) - 3700),
         "unknown kid": Ehr(ehr.key, kid="nope").headers(path),
-        "HMAC": {"Authorization": "Bearer " + jwt.encode(
-            {"iss": ISSUER, "aud": BASE + path, "exp": int(time.time()) + 60, "iat": int(time.time()), "jti": "x"},
-            "shared-secret-of-at-least-32-bytes!!", algorithm="HS256", headers={"kid": "ehr-key-1"})},
-    }  # fmt: skip
+        "HMAC": {
+            "Authorization": "Bearer "
+            + jwt.encode(
+                {"iss": ISSUER, "aud": BASE + path, "exp": int(time.time()) + 60, "iat": int(time.time()), "jti": "x"},
+                "shared-secret-of-at-least-32-bytes!!",
+                algorithm="HS256",
+                headers={"kid": "ehr-key-1"},
+            )
+        },
+    }
     for why, headers in cases.items():
         r = client.post(path, json=body, headers=headers)
         assert r.status_code == 401, (why, r.text)
@@ -169,14 +189,29 @@ def test_bad_requests_name_the_problem(cds, fixtures) -> None:
 def test_feedback_is_validated_and_kept(cds) -> None:
     client, ehr, _, data_dir = cds
     path = "/cds-services/bedside-order-select/feedback"
-    accepted = {"feedback": [{"card": "4c1d9a3e-0000-4000-8000-000000000001", "outcome": "accepted",
-                              "acceptedSuggestions": [{"id": "5b2e8f4d-0000-4000-8000-000000000002"}],
-                              "outcomeTimestamp": "2026-12-01T09:00:00Z"}]}  # fmt: skip
-    overridden = {"feedback": [{"card": "4c1d9a3e-0000-4000-8000-000000000003", "outcome": "overridden",
-                                "overrideReason": {"reason": {"code": "not-relevant",
-                                                              "system": "https://ehr.example.org/override-reasons"},
-                                                   "userComment": "Already discussed with the patient."},
-                                "outcomeTimestamp": "2026-12-01T09:05:00Z"}]}  # fmt: skip
+    accepted = {
+        "feedback": [
+            {
+                "card": "4c1d9a3e-0000-4000-8000-000000000001",
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": "5b2e8f4d-0000-4000-8000-000000000002"}],
+                "outcomeTimestamp": "2026-12-01T09:00:00Z",
+            }
+        ]
+    }
+    overridden = {
+        "feedback": [
+            {
+                "card": "4c1d9a3e-0000-4000-8000-000000000003",
+                "outcome": "overridden",
+                "overrideReason": {
+                    "reason": {"code": "not-relevant", "system": "https://ehr.example.org/override-reasons"},
+                    "userComment": "Already discussed with the patient.",
+                },
+                "outcomeTimestamp": "2026-12-01T09:05:00Z",
+            }
+        ]
+    }
     for body in (accepted, overridden):
         r = client.post(path, json=body, headers=ehr.headers(path))
         assert r.status_code == 200, r.text
@@ -185,8 +220,9 @@ def test_feedback_is_validated_and_kept(cds) -> None:
     assert r.status_code == 422 and "acceptedSuggestions is required" in r.json()["detail"]
     lines = [json.loads(line) for line in (data_dir / "cds-feedback.jsonl").read_text().splitlines()]
     assert [(x["outcome"], x["iss"], x["service"]) for x in lines[-2:]] == [
-        ("accepted", ISSUER, "bedside-order-select"), ("overridden", ISSUER, "bedside-order-select"),
-    ]  # fmt: skip
+        ("accepted", ISSUER, "bedside-order-select"),
+        ("overridden", ISSUER, "bedside-order-select"),
+    ]
 
 
 def test_cds_hooks_need_trusted_keys(tmp_path) -> None:
@@ -194,8 +230,15 @@ def test_cds_hooks_need_trusted_keys(tmp_path) -> None:
         create_app(load_settings(data_dir=tmp_path, embedder="hashing", starter_kb=False, cds_hooks=True))
     (tmp_path / "bad.json").write_text('{"keys": [{"kty": "EC"}]}')
     with pytest.raises(InvalidInput, match="every key has a kid"):
-        create_app(load_settings(data_dir=tmp_path, embedder="hashing", starter_kb=False, cds_hooks=True,
-                                 cds_jwks=str(tmp_path / "bad.json")))  # fmt: skip
+        create_app(
+            load_settings(
+                data_dir=tmp_path,
+                embedder="hashing",
+                starter_kb=False,
+                cds_hooks=True,
+                cds_jwks=str(tmp_path / "bad.json"),
+            )
+        )
 
 
 def test_a_missing_prefetch_is_read_from_the_fhir_server_with_the_token_given(cds, fixtures) -> None:
@@ -205,8 +248,13 @@ def test_a_missing_prefetch_is_read_from_the_fhir_server_with_the_token_given(cd
     path = "/cds-services/bedside-patient-view"
     body = request(fixtures, "patient_view.json")
     bundle = body.pop("prefetch")["conditions"]
-    body["fhirAuthorization"] = {"access_token": "fhir-token-1", "token_type": "Bearer", "expires_in": 300,
-                                 "scope": "patient/Condition.read", "subject": "bedside"}  # fmt: skip
+    body["fhirAuthorization"] = {
+        "access_token": "fhir-token-1",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/Condition.read",
+        "subject": "bedside",
+    }
     seen: list[httpx.Request] = []
 
     def fhir(req: httpx.Request) -> httpx.Response:

@@ -35,9 +35,12 @@ EXAMPLES = 150  # per operation, generation mode and credential; the module keep
 # ensure_resource_availability, because they replay requests outside Hypothesis's control (authorization is
 # covered by the review tests); max_response_time, because timing is not a property of the input.
 CHECKS = [
-    not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
     negative_data_rejection,
-]  # fmt: skip
+]
 TRACEBACK_MARKS = ("Traceback (most recent call last)", 'File "/', '.py", line ')
 
 
@@ -106,9 +109,13 @@ def fuzz(operation: Any, mode: GenerationMode, tally: Tally, name: str, share: f
     """Run Hypothesis over one operation in one mode, validating every response; a failure is recorded."""
 
     @settings(
-        max_examples=examples(operation, share), deadline=None, derandomize=True, database=None,
-        phases=[Phase.generate], suppress_health_check=list(HealthCheck),
-    )  # fmt: skip
+        max_examples=examples(operation, share),
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode, **fixed))
     def run(case: schemathesis.Case) -> None:
         response = case.call()
@@ -152,8 +159,10 @@ def test_fuzz_with_a_real_accounts_token(fuzzed: Fuzzed) -> None:
             fuzz(operation, mode, tally, "generated slug", 1 / 3, headers=token)
     assert not tally.failures, "\n\n".join(tally.failures)
     assert {op.label for op in ops} == {
-        "GET /api/articles/{slug}/review", "POST /api/articles/{slug}/review", "POST /api/articles/{slug}/versions"
-    }  # fmt: skip
+        "GET /api/articles/{slug}/review",
+        "POST /api/articles/{slug}/review",
+        "POST /api/articles/{slug}/versions",
+    }
     for operation in ops:  # the token was accepted: requests reached the review desk and the state machine
         assert tally.statuses[(operation.label, 401)] == 0, tally.statuses
         assert tally.statuses[(operation.label, 409)] + tally.statuses[(operation.label, 200)] > 0, tally.statuses

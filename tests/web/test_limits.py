@@ -117,8 +117,9 @@ def test_requests_in_flight_are_bounded_but_health_is_not() -> None:
 
 
 def test_the_app_answers_an_oversized_json_body_with_413(client: TestClient) -> None:
-    r = client.post("/api/ask", content=b'{"question": "' + b"a" * 2_100_000 + b'"}',
-                    headers={"Content-Type": "application/json"})  # fmt: skip
+    r = client.post(
+        "/api/ask", content=b'{"question": "' + b"a" * 2_100_000 + b'"}', headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413 and r.json()["error"] == "too_large"
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives

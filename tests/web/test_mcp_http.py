@@ -87,11 +87,16 @@ def test_tools_over_http_need_a_token_are_rate_limited_and_logged(
             bad = plain.post(f"{served.url}/mcp/", json={}, headers={"Authorization": "Bearer not-a-token"})
             assert bad.status_code == 401
             limited = [
-                plain.post(f"{served.url}/mcp/", json={"jsonrpc": "2.0", "id": i, "method": "ping"},
-                           headers={"Authorization": f"Bearer {editorial.tokens['editor']}",
-                                    "Accept": "application/json, text/event-stream"}).status_code
+                plain.post(
+                    f"{served.url}/mcp/",
+                    json={"jsonrpc": "2.0", "id": i, "method": "ping"},
+                    headers={
+                        "Authorization": f"Bearer {editorial.tokens['editor']}",
+                        "Accept": "application/json, text/event-stream",
+                    },
+                ).status_code
                 for i in range(6)
-            ]  # fmt: skip
+            ]
             assert limited[-1] == 429 and 429 not in limited[:4]
     logged = [r.getMessage() for r in caplog.records if r.name == "bedside.mcp"]
     assert any("tools/call search_evidence by rita@example.org" in m for m in logged), logged

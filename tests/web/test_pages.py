@@ -73,8 +73,10 @@ def test_article_page_context(client: TestClient, asked: dict[str, Any]) -> None
     view, r = _article(client, asked["slug"])
     assert view.title == asked["title"] and view.status == "submitted" and view.pending
     assert [(s.label, s.state) for s in view.steps] == [
-        ("Submitted", "current"), ("Under Review", "todo"), ("Approved", "todo"),
-    ]  # fmt: skip
+        ("Submitted", "current"),
+        ("Under Review", "todo"),
+        ("Approved", "todo"),
+    ]
     assert "Educational purpose only — content pending human review" in r.text
     assert view.updated == asked["updated"] and 'href="/policy"' in r.text
     assert [s.text for s in view.bottom_line] == [s["text"] for s in asked["bottom_line"]]

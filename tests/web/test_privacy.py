@@ -76,11 +76,17 @@ def test_an_api_conversation_belongs_to_its_token(api: TestClient, editorial: Ed
     first, second = TestClient(editorial.app), TestClient(editorial.app)
     started = first.post("/api/ask", json={"question": "How is gout diagnosed?"}, headers=editorial.bearer("editor"))
     conversation = started.json()["conversation"]
-    same = second.post("/api/ask", json={"question": "And in pregnancy?", "conversation": conversation},
-                       headers=editorial.bearer("editor"))  # fmt: skip
+    same = second.post(
+        "/api/ask",
+        json={"question": "And in pregnancy?", "conversation": conversation},
+        headers=editorial.bearer("editor"),
+    )
     assert same.status_code == 200  # the same token, another connection
-    other = second.post("/api/ask", json={"question": "And in pregnancy?", "conversation": conversation},
-                        headers=editorial.bearer("reviewer"))  # fmt: skip
+    other = second.post(
+        "/api/ask",
+        json={"question": "And in pregnancy?", "conversation": conversation},
+        headers=editorial.bearer("reviewer"),
+    )
     assert other.status_code == 404
 
 

@@ -107,10 +107,11 @@ def _base() -> dict[str, Any]:
     ]
     prov = [{"passage_id": "a#0", "document_id": "a", "start": 0, "end": 10}]
     return {
-        "title": "T", "references": refs,
+        "title": "T",
+        "references": refs,
         "bottom_line": [{"text": "Kept as it was.", "citations": [1], "provenance": prov}],
         "sections": [{"heading": "H", "statements": [{"text": "Only cites two.", "citations": [2], "provenance": []}]}],
-    }  # fmt: skip
+    }
 
 
 def test_an_edit_marks_the_editors_words_checks_them_and_drops_uncited_references() -> None:
@@ -275,8 +276,10 @@ def test_an_admin_names_the_board_on_the_admin_page_and_bad_names_are_refused(
     admin = person(editorial, "admin")
     token = csrf_of(admin.get("/admin/users").text)
     fields = {"csrf": token, "email": editorial.email("reviewer2"), "credentials": "MB ChB, PhD"}
-    r = admin.post("/admin/users/profile", data={**fields, "display_name": "Prof Rob Okafor",
-                                                 "affiliation": "Royal Infirmary, Department of Medicine"})  # fmt: skip
+    r = admin.post(
+        "/admin/users/profile",
+        data={**fields, "display_name": "Prof Rob Okafor", "affiliation": "Royal Infirmary, Department of Medicine"},
+    )
     assert r.status_code == 200 and "is now shown as: Prof Rob Okafor, MB ChB, PhD" in r.text
     user = editorial.articles.get_user(editorial.email("reviewer2"))
     assert (user.display_name, user.credentials, user.affiliation) == (

@@ -18,9 +18,14 @@ QUESTIONS = (
 
 
 def act(
-    client: TestClient, e: Editorial, who: str, slug: str, action: str, comment: str | None = None,
+    client: TestClient,
+    e: Editorial,
+    who: str,
+    slug: str,
+    action: str,
+    comment: str | None = None,
     version: int | None = None,
-) -> Any:  # fmt: skip
+) -> Any:
     """A review action on `version` (default: the latest, as a reviewer who just loaded it would send)."""
     if version is None:
         found = client.get(f"/api/articles/{slug}/review", headers=e.bearer(who))
@@ -53,8 +58,10 @@ def test_review_needs_a_valid_bearer_token(api: TestClient, editorial: Editorial
         editorial.articles.set_active(editorial.email("reviewer2"), True)
         old = editorial.tokens["reviewer2"]
         editorial.tokens["reviewer2"] = editorial.articles.issue_token(editorial.email("reviewer2"))
-    assert api.post(url, json={"action": "claim", "version": 1}, headers={"Authorization": f"Bearer {old}"}
-                    ).status_code == 401  # re-activated: the old token stays dead; the new one works  # fmt: skip
+    assert (
+        api.post(url, json={"action": "claim", "version": 1}, headers={"Authorization": f"Bearer {old}"}).status_code
+        == 401
+    )  # re-activated: the old token stays dead; the new one works
     assert act(api, editorial, "reviewer", "no-such-article", "claim").status_code == 404
 
 

@@ -214,9 +214,16 @@ def test_every_form_post_route_refuses_a_missing_or_another_sessions_csrf_token(
     before = state()
     # What each form would act on, were its token accepted.
     fields = {
-        "action": "claim", "base": "1", "title": "Forged", "new:bl": "Forged statement.", "cite:bl": "1",
-        "email": editorial.email("reviewer2"), "role": "admin", "active": "0", "password": PASSWORD,
-    }  # fmt: skip
+        "action": "claim",
+        "base": "1",
+        "title": "Forged",
+        "new:bl": "Forged statement.",
+        "cite:bl": "1",
+        "email": editorial.email("reviewer2"),
+        "role": "admin",
+        "active": "0",
+        "password": PASSWORD,
+    }
     for path in sorted(posts):
         for token in ({}, {"csrf": ""}, {"csrf": other}, {"csrf": other[:-1]}):
             r = admin.post(path, data={**fields, **token})
@@ -257,8 +264,9 @@ def test_failed_sign_ins_never_lock_the_owner_out(api: TestClient, editorial: Ed
 
 def test_the_throttle_backs_off_and_limits_spraying() -> None:
     now = [0.0]
-    throttle = LoginThrottle(per_address=100, free=2, spray_accounts=3, window_s=60, max_backoff_s=8,
-                             clock=lambda: now[0])  # fmt: skip
+    throttle = LoginThrottle(
+        per_address=100, free=2, spray_accounts=3, window_s=60, max_backoff_s=8, clock=lambda: now[0]
+    )
     for n in range(6):
         throttle.failed("ann@x.org", f"10.0.0.{n}", "", f"p{n}")
     wait, why = throttle.retry_after("ann@x.org", "10.9.9.9", "", "p9")
@@ -297,9 +305,15 @@ def test_login_limiter_slides_and_forgets_on_success() -> None:
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("/review/a?v=2", "/review/a?v=2"), ("//evil.example", "/review"), ("https://evil.example", "/review"),
-     ("/\\evil.example", "/review"), ("", "/review"), ("/x\r\nSet-Cookie: a=b", "/review")],
-)  # fmt: skip
+    [
+        ("/review/a?v=2", "/review/a?v=2"),
+        ("//evil.example", "/review"),
+        ("https://evil.example", "/review"),
+        ("/\\evil.example", "/review"),
+        ("", "/review"),
+        ("/x\r\nSet-Cookie: a=b", "/review"),
+    ],
+)
 def test_only_local_paths_follow_sign_in(given: str, expected: str) -> None:
     assert safe_next(given) == expected
 
@@ -340,8 +354,11 @@ def test_an_admin_changes_a_role_and_it_applies_at_once(api: TestClient, editori
         "/admin/users/role", data={"csrf": csrf_of(page.text), "email": "quinn@example.org", "role": "editor"}
     )
     assert r.status_code == 200 and "quinn@example.org is now editor" in r.text
-    claim = api.post(f"/api/articles/{slug}/review", json={"action": "claim", "version": 1},
-                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    claim = api.post(
+        f"/api/articles/{slug}/review",
+        json={"action": "claim", "version": 1},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert claim.status_code == 403 and "editor may not claim" in claim.json()["detail"]
     bad = admin.post(
         "/admin/users/role", data={"csrf": csrf_of(page.text), "email": "quinn@example.org", "role": "owner"}

@@ -242,9 +242,11 @@ def test_diff_marks_changed_words_and_folds_unchanged_lines() -> None:
     assert [(p.kind, p.text) for p in rows[3].parts] == [("same", "line 4"), ("added", " now longer")]
     assert diff_lines(old, old) == ()
     base = {
-        "title": "T", "bottom_line": [{"text": "a", "citations": [1], "provenance": [{"passage_id": "p"}]}],
-        "sections": [{"heading": "H", "statements": [{"text": "b", "citations": [1]}]}], "references": [],
-    }  # fmt: skip
+        "title": "T",
+        "bottom_line": [{"text": "a", "citations": [1], "provenance": [{"passage_id": "p"}]}],
+        "sections": [{"heading": "H", "statements": [{"text": "b", "citations": [1]}]}],
+        "references": [],
+    }
     fields = {"text:bl:0": ["a2"], "text:0:0": [""], "new:0": ["c"], "cite:0": ["1", "2"]}
     edited = edited_answer(base, fields)
     assert edited["bottom_line"] == [{"text": "a2", "citations": [1], "provenance": [{"passage_id": "p"}]}]

@@ -67,8 +67,9 @@ def test_the_server_checks_sources_when_it_starts(tmp_path: Path) -> None:
         slug = editorial.articles.article_for(QUESTION, lambda: answer, sources).slug
         b.remove("gout")
     assert not editorial.articles.get(slug).sources_changed
-    with TestClient(create_app(load_settings(data_dir=data, starter_kb=False, embedder="hashing"),
-                               articles=editorial.articles)):  # fmt: skip
+    with TestClient(
+        create_app(load_settings(data_dir=data, starter_kb=False, embedder="hashing"), articles=editorial.articles)
+    ):
         pass
     assert editorial.articles.get(slug).sources_changes == (  # a fresh app over the same data checked on start
         "“Management of example gout flares” (gout) removed from the knowledge base",

@@ -28,21 +28,42 @@ from bedside.editorial.interface import Article
 ARTICLES = 2
 # who -> role; the first four are the editorial fixture's staff, the others are added here
 PEOPLE = {
-    "ada@example.org": "admin", "alan@example.org": "admin", "rita@example.org": "reviewer",
-    "rob@example.org": "reviewer", "eddie@example.org": "editor", "edna@example.org": "editor",
-}  # fmt: skip
+    "ada@example.org": "admin",
+    "alan@example.org": "admin",
+    "rita@example.org": "reviewer",
+    "rob@example.org": "reviewer",
+    "eddie@example.org": "editor",
+    "edna@example.org": "editor",
+}
 ADMINS = [who for who, role in PEOPLE.items() if role == "admin"]
 # besides anyone by name: whoever holds the article's claim or made its latest version, to reach the ownership rules
 ACTORS = st.sampled_from([*sorted(PEOPLE), "the claimer", "the author", "the claimer", "the author"])
 # the steps, weighted towards those that move an article forward (an edit sends it back to submitted)
-KINDS = st.sampled_from([
-    "claim", "claim", "claim", "release", "approve", "approve", "approve", "request_changes", "reject", "edit",
-    "edit", "deactivate", "activate",
-])  # fmt: skip
+KINDS = st.sampled_from(
+    [
+        "claim",
+        "claim",
+        "claim",
+        "release",
+        "approve",
+        "approve",
+        "approve",
+        "request_changes",
+        "reject",
+        "edit",
+        "edit",
+        "deactivate",
+        "activate",
+    ]
+)
 SETTINGS = settings(
-    max_examples=80, stateful_step_count=30, deadline=None, derandomize=True, database=None,
+    max_examples=80,
+    stateful_step_count=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +183,13 @@ class Workflow(RuleBasedStateMachine):
         type(self).steps += 1
 
     @rule(
-        kind=KINDS, i=st.integers(0, ARTICLES - 1), who=ACTORS, admin=st.sampled_from(ADMINS),
+        kind=KINDS,
+        i=st.integers(0, ARTICLES - 1),
+        who=ACTORS,
+        admin=st.sampled_from(ADMINS),
         comment=st.sampled_from(["", "  ", "Cite the guideline for the dose.", "Say which dose."]),
         base=st.sampled_from(["latest", "older", "none"]),
-    )  # fmt: skip
+    )
     def act(self, kind: str, i: int, who: str, admin: str, comment: str, base: str) -> None:
         """One step: a review action, an edit, or an admin deactivating or re-activating someone."""
         who = self.person(who, i)
@@ -179,8 +203,11 @@ class Workflow(RuleBasedStateMachine):
     def review(self, i: int, who: str, step: str, comment: str) -> None:
         expected, after = review_outcome(self.models[i], who, PEOPLE[who], self.active[who], step, comment)
         body = {  # approving an unsupported edit needs a reason
-            "action": step, "comment": comment, "version": self.seen[i][0].latest.number, "override": True,
-        }  # fmt: skip
+            "action": step,
+            "comment": comment,
+            "version": self.seen[i][0].latest.number,
+            "override": True,
+        }
         r = self.clients[who].post(f"/api/articles/{self.slugs[i]}/review", json=body)
         self.answered(r.status_code, expected, r.text)
         if expected == 200:
@@ -232,9 +259,15 @@ class Workflow(RuleBasedStateMachine):
             assert now == self.seen, "a refused step changed an article"
         for (a, events), model in zip(now, self.models, strict=True):
             got = Model(
-                a.status.value, a.latest.number, a.latest.created_by, a.claimed_by, a.approved_version,
-                a.approved_by, events, bool(unsupported_statements(a.latest.answer)),
-            )  # fmt: skip
+                a.status.value,
+                a.latest.number,
+                a.latest.created_by,
+                a.claimed_by,
+                a.approved_version,
+                a.approved_by,
+                events,
+                bool(unsupported_statements(a.latest.answer)),
+            )
             assert got == model, a.slug
         self.seen, self.refused = now, False
         assert {u.email: u.active for u in self.service.list_users() if u.email in PEOPLE} == self.active

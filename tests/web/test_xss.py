@@ -81,8 +81,13 @@ def strings_of(answer: dict[str, Any]) -> list[str]:
     statements = [*answer["bottom_line"], *(s for sec in answer["sections"] for s in sec["statements"])]
     refs = answer["references"]
     headings = [sec["heading"] for sec in answer["sections"]]
-    return [answer["title"], *headings, *(s["text"] for s in statements), *(r["title"] for r in refs),
-            *(r["source"] for r in refs)]  # fmt: skip
+    return [
+        answer["title"],
+        *headings,
+        *(s["text"] for s in statements),
+        *(r["title"] for r in refs),
+        *(r["source"] for r in refs),
+    ]
 
 
 def test_knowledge_base_payloads_show_as_text_on_article_pages(kb_answers: list[tuple[dict[str, Any], str]]) -> None:

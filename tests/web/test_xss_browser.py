@@ -218,8 +218,11 @@ def test_streamed_llm_draft_and_answer(browser: Any, llm_server: str) -> None:
         body = route.fetch().text()
         blocks = body.split("\n\n")
         done.extend(json.loads(b.split("data: ", 1)[1]) for b in blocks if b.startswith("event: done"))
-        route.fulfill(status=200, content_type="text/event-stream", body="\n\n".join(
-            b for b in blocks if not b.startswith("event: done")))  # fmt: skip
+        route.fulfill(
+            status=200,
+            content_type="text/event-stream",
+            body="\n\n".join(b for b in blocks if not b.startswith("event: done")),
+        )
 
     try:
         w.page.route("**/api/ask/stream", hold_back_done)

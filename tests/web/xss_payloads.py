@@ -135,9 +135,22 @@ def hostile_urls() -> list[str]:
     """Values for a source's `url` field that must never become a live link (or must stay inert http(s) links)."""
     js = "window.__pwned=1"
     return [
-        f"javascript:{js}", f"JaVaScRiPt:{js}", f" javascript:{js}", f"\x01javascript:{js}", f"java\tscript:{js}",
-        f"java\nscript:{js}", f"jаvascript:{js}", f"&#106;avascript:{js}", f"javascript&colon;{js}",
-        "vbscript:msgbox(1)", "data:text/html;base64,PHA+aGk8L3A+", "file:///etc/passwd", f"//{EVIL_HOST}/relative",
-        f"\\\\{EVIL_HOST}\\share", "https:evil.test", f'{EVIL}/q" onmouseover="{js}',
-        f"{EVIL}/<script>{js}</script>", f"{EVIL}/'autofocus onfocus='{js}",
-    ]  # fmt: skip
+        f"javascript:{js}",
+        f"JaVaScRiPt:{js}",
+        f" javascript:{js}",
+        f"\x01javascript:{js}",
+        f"java\tscript:{js}",
+        f"java\nscript:{js}",
+        f"jаvascript:{js}",
+        f"&#106;avascript:{js}",
+        f"javascript&colon;{js}",
+        "vbscript:msgbox(1)",
+        "data:text/html;base64,PHA+aGk8L3A+",
+        "file:///etc/passwd",
+        f"//{EVIL_HOST}/relative",
+        f"\\\\{EVIL_HOST}\\share",
+        "https:evil.test",
+        f'{EVIL}/q" onmouseover="{js}',
+        f"{EVIL}/<script>{js}</script>",
+        f"{EVIL}/'autofocus onfocus='{js}",
+    ]

@@ -67,11 +67,18 @@ def hostile_records(payloads: list[Payload]) -> list[dict[str, Any]]:
     for d, start in enumerate(range(0, len(payloads), PER_DOCUMENT)):
         chunk = payloads[start : start + PER_DOCUMENT]
         pick = [payloads[(start + k) % len(payloads)].text for k in range(3)]
-        records.append({
-            "id": f"hostile-{d}", "type": "guideline", "year": 2024, "url": urls[d % len(urls)],
-            "title": f"Acute gout flare guide {pick[0]}", "source": f"Society {pick[1]}", "authors": [pick[2]],
-            "text": " ".join(CARRIERS[(start + i) % len(CARRIERS)].format(p=p.text) for i, p in enumerate(chunk)),
-        })  # fmt: skip
+        records.append(
+            {
+                "id": f"hostile-{d}",
+                "type": "guideline",
+                "year": 2024,
+                "url": urls[d % len(urls)],
+                "title": f"Acute gout flare guide {pick[0]}",
+                "source": f"Society {pick[1]}",
+                "authors": [pick[2]],
+                "text": " ".join(CARRIERS[(start + i) % len(CARRIERS)].format(p=p.text) for i, p in enumerate(chunk)),
+            }
+        )
     return records
 
 
@@ -97,10 +104,13 @@ def hostile_draft(prompt: str) -> dict[str, Any]:
     head = [p.text for p in corpus()[:6]]
     statements = [{"text": s, "passages": [n]} for n, s in found]
     return {
-        "title": f"Acute gout flare {head[0]} {head[1]}", "bottom_line": statements[:2],
-        "sections": [{"heading": f"Acute gout flare treatment {head[2 + i]}", "statements": statements[2 + i :: 3]}
-                     for i in range(3)],
-    }  # fmt: skip
+        "title": f"Acute gout flare {head[0]} {head[1]}",
+        "bottom_line": statements[:2],
+        "sections": [
+            {"heading": f"Acute gout flare treatment {head[2 + i]}", "statements": statements[2 + i :: 3]}
+            for i in range(3)
+        ],
+    }
 
 
 class HostileLlm(BaseHTTPRequestHandler):
@@ -117,8 +127,28 @@ class HostileLlm(BaseHTTPRequestHandler):
 
 # -- judging a page --------------------------------------------------------------------------------------------------
 
-NEVER = {"iframe", "frame", "frameset", "object", "embed", "applet", "base", "svg", "math", "style", "video",
-         "audio", "source", "track", "img", "picture", "portal", "noscript", "template", "marquee"}  # fmt: skip
+NEVER = {
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "base",
+    "svg",
+    "math",
+    "style",
+    "video",
+    "audio",
+    "source",
+    "track",
+    "img",
+    "picture",
+    "portal",
+    "noscript",
+    "template",
+    "marquee",
+}
 HEAD_ONLY = {"meta", "link", "title"}
 URL_ATTRS = {"src", "srcset", "action", "formaction", "data", "poster", "background", "xlink:href", "ping", "href"}
 LOCAL = re.compile(r"^(?:/(?![/\\])|#|\?)")  # same-origin: a path, a fragment or a query, never //host

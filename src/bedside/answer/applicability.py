@@ -35,8 +35,11 @@ _CHILD = re.compile(
     r"\b(child(?!-?bearing)\w*|paediatric|pediatric|infant\w*|neonat\w*|newborn\w*|toddler\w*|babies|baby)\b", re.I
 )
 _ADULT = re.compile(r"\badults?\b", re.I)
-_BOTH_AGES = re.compile(r"\b(?:adults? and (?:children|adolescents|young people)|(?:children|adolescents|young people)"
-                        r" and adults?|all ages|any age)\b", re.I)  # fmt: skip
+_BOTH_AGES = re.compile(
+    r"\b(?:adults? and (?:children|adolescents|young people)|(?:children|adolescents|young people)"
+    r" and adults?|all ages|any age)\b",
+    re.I,
+)
 _OLDER = re.compile(r"\b(older (?:adults|people|patients|persons)|elderly|frail)\b", re.I)
 _NON_PREGNANT = re.compile(r"\b(non-?pregnant|not pregnant|who are not pregnant|outside pregnancy)\b", re.I)
 _PREGNANT = re.compile(
@@ -56,21 +59,32 @@ _WITHOUT = re.compile(
 )
 _CONDITION_CUES: dict[str, re.Pattern[str]] = {
     "heart failure": re.compile(r"\b(heart failure|HFrEF|HFmrEF|HFpEF|reduced ejection fraction)\b", re.I),
-    "renal impairment": re.compile(r"\b(CKD|chronic kidney disease|renal impairment|kidney failure|dialysis|"
-                                   r"eGFR (?:is )?(?:below|under|less than|<)\s*\d+)\b", re.I),
+    "renal impairment": re.compile(
+        r"\b(CKD|chronic kidney disease|renal impairment|kidney failure|dialysis|"
+        r"eGFR (?:is )?(?:below|under|less than|<)\s*\d+)\b",
+        re.I,
+    ),
     "hepatic impairment": re.compile(r"\b(cirrho\w*|hepatic impairment|liver (?:disease|failure|impairment))\b", re.I),
     # NICE's hypertension steps differ by family origin.
     "black african or caribbean family origin": re.compile(r"\b(Black African|African-Caribbean|African Caribbean)\b"),
     "diabetes": re.compile(r"\b((?:type [12] )?diabetes(?! insipidus)|T[12]DM?)\b", re.I),
-    "neurological involvement": re.compile(r"\b(neurolog\w+ (?:involvement|symptoms?|signs?|features?|"
-                                           r"deficits?))\b", re.I),
-    "cardiovascular disease": re.compile(r"\b(cardiovascular disease|ASCVD|coronary (?:heart|artery) disease|"
-                                         r"ischaemic heart disease|ischemic heart disease)\b", re.I),
-}  # fmt: skip
-_EGFR_BELOW = re.compile(r"\b(?:eGFR|creatinine clearance|CrCl)\s*(?:is\s+)?(?:below|under|less than|<)\s*(\d{1,3})",
-                         re.I)  # fmt: skip
-_EGFR_ABOVE = re.compile(r"\b(?:eGFR|creatinine clearance|CrCl)\s*(?:is\s+)?(?:above|over|at least|≥|>=|>)\s*(\d{1,3})",
-                         re.I)  # fmt: skip
+    "neurological involvement": re.compile(
+        r"\b(neurolog\w+ (?:involvement|symptoms?|signs?|features?|"
+        r"deficits?))\b",
+        re.I,
+    ),
+    "cardiovascular disease": re.compile(
+        r"\b(cardiovascular disease|ASCVD|coronary (?:heart|artery) disease|"
+        r"ischaemic heart disease|ischemic heart disease)\b",
+        re.I,
+    ),
+}
+_EGFR_BELOW = re.compile(
+    r"\b(?:eGFR|creatinine clearance|CrCl)\s*(?:is\s+)?(?:below|under|less than|<)\s*(\d{1,3})", re.I
+)
+_EGFR_ABOVE = re.compile(
+    r"\b(?:eGFR|creatinine clearance|CrCl)\s*(?:is\s+)?(?:above|over|at least|≥|>=|>)\s*(\d{1,3})", re.I
+)
 _MEN = re.compile(r"\b(?:in|for)\s+(?:adult\s+)?men\b(?!\s+and)", re.I)
 _WOMEN = re.compile(r"\b(?:in|for)\s+(?:adult\s+|non-?pregnant\s+)?women\b(?!\s+and)", re.I)
 _SEX_BOTH = re.compile(r"\b(?:men and (?:\w+\s+)?women|women and men)\b", re.I)
@@ -198,10 +212,14 @@ def _applicability(text: str) -> Applicability:
     below, above = _EGFR_BELOW.search(text), _EGFR_ABOVE.search(text)
     # A condition named once as excluded ("not of Black African or African-Caribbean origin") is excluded throughout.
     return Applicability(
-        age_min=age_min, age_max=age_max, requires=frozenset(requires - excludes), excludes=frozenset(excludes),
-        sex=sex, egfr_below=float(below.group(1)) if below else None,
+        age_min=age_min,
+        age_max=age_max,
+        requires=frozenset(requires - excludes),
+        excludes=frozenset(excludes),
+        sex=sex,
+        egfr_below=float(below.group(1)) if below else None,
         egfr_above=float(above.group(1)) if above else None,
-    )  # fmt: skip
+    )
 
 
 class Fit(Enum):

@@ -30,23 +30,49 @@ PATIENT_MAX_GRADE = 14.0  # a statement still harder than this once rewritten st
 
 # Plain headings for patients, keyed by the lower-cased clinician heading.
 _PLAIN_HEADINGS = {
-    "critical warnings": "Important safety points", "warnings": "Important safety points",
-    "monitoring": "Check-ups and tests", "monitoring and follow-up": "Check-ups and tests",
-    "follow-up": "Check-ups and tests", "assessment before treatment": "Before treatment starts",
-    "regimen": "Treatment options", "regimens": "Treatment options", "dosing": "Doses", "doses": "Doses",
-    "duration": "How long treatment lasts", "when to escalate": "When treatment may need to change",
-    "pitfalls": "Things that are easy to miss", "special populations": "People who need different care",
-    "tests and thresholds": "Tests and results", "definitions and thresholds": "Tests and results",
-    "investigations": "Tests", "interpretation": "What the results mean", "diagnosis": "How it is diagnosed",
-    "evidence": "What the research shows", "clinical implications": "What this means for care",
-    "referral": "Seeing a specialist", "prognosis": "Outlook", "key points": "Main points",
-}  # fmt: skip
+    "critical warnings": "Important safety points",
+    "warnings": "Important safety points",
+    "monitoring": "Check-ups and tests",
+    "monitoring and follow-up": "Check-ups and tests",
+    "follow-up": "Check-ups and tests",
+    "assessment before treatment": "Before treatment starts",
+    "regimen": "Treatment options",
+    "regimens": "Treatment options",
+    "dosing": "Doses",
+    "doses": "Doses",
+    "duration": "How long treatment lasts",
+    "when to escalate": "When treatment may need to change",
+    "pitfalls": "Things that are easy to miss",
+    "special populations": "People who need different care",
+    "tests and thresholds": "Tests and results",
+    "definitions and thresholds": "Tests and results",
+    "investigations": "Tests",
+    "interpretation": "What the results mean",
+    "diagnosis": "How it is diagnosed",
+    "evidence": "What the research shows",
+    "clinical implications": "What this means for care",
+    "referral": "Seeing a specialist",
+    "prognosis": "Outlook",
+    "key points": "Main points",
+}
 
 # What a patient needs first when statements must be few (plain headings, most needed first).
 _PATIENT_NEED = {
-    h: i for i, h in enumerate((URGENT_HEADING, "Treatment options", "Doses", "How long treatment lasts", "Treatment",
-                                "Important safety points", "Check-ups and tests", "Monitoring", "Main points"))
-}  # fmt: skip
+    h: i
+    for i, h in enumerate(
+        (
+            URGENT_HEADING,
+            "Treatment options",
+            "Doses",
+            "How long treatment lasts",
+            "Treatment",
+            "Important safety points",
+            "Check-ups and tests",
+            "Monitoring",
+            "Main points",
+        )
+    )
+}
 # Sections a patient version shows only where their statements are plain (as their plain headings).
 _PATIENT_EXTRAS = frozenset(("Tests and results", "Tests", "How it is diagnosed", "What the research shows"))
 # Clinician sections a patient version leaves out (as their plain headings).

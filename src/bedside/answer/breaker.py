@@ -30,9 +30,12 @@ class CircuitBreaker:
     """Thread-safe failure counting for one endpoint; the clock is an input so tests control time."""
 
     def __init__(
-        self, failures: int = 3, cooldown_s: float = 30.0, max_cooldown_s: float = 600.0,
+        self,
+        failures: int = 3,
+        cooldown_s: float = 30.0,
+        max_cooldown_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.failures = failures
         self.cooldown_s = cooldown_s
         self.max_cooldown_s = max(max_cooldown_s, cooldown_s)
@@ -96,9 +99,11 @@ class GuardedClient:
     """
 
     def __init__(
-        self, client: ChatClient, breaker: CircuitBreaker,
+        self,
+        client: ChatClient,
+        breaker: CircuitBreaker,
         around: Callable[[], AbstractContextManager[object]] = nullcontext,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.client = client
         self.breaker = breaker
         self.around = around

@@ -43,23 +43,59 @@ _HYPHENATED = re.compile(r"\b[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b")
 _ANAPHORIC = re.compile(r"^(it|this|these|they|those|such|he|she|its|their)\b", re.I)
 # Category cues, checked in order: the first that fires decides.
 CATEGORY_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("warning", re.compile(r"\b(do not|don't|never|avoid|contraindicated|must not|should not|not be (used|given)|"
-                           r"is not recommended|are not recommended|caution|unsafe|dangerous|fatal|"
-                           r"life-threatening)\b", re.I)),
-    ("pitfall", re.compile(r"\b(falsely|misleading|mask(s|ed|ing)?\b|pitfall|may be normal|can be normal|unreliable|"
-                           r"interfer(e|es|ed|ing|ence)\b|overestimat|underestimat)\w*", re.I)),  # not "interferon"
+    (
+        "warning",
+        re.compile(
+            r"\b(do not|don't|never|avoid|contraindicated|must not|should not|not be (used|given)|"
+            r"is not recommended|are not recommended|caution|unsafe|dangerous|fatal|"
+            r"life-threatening)\b",
+            re.I,
+        ),
+    ),
+    (
+        "pitfall",
+        re.compile(
+            r"\b(falsely|misleading|mask(s|ed|ing)?\b|pitfall|may be normal|can be normal|unreliable|"
+            r"interfer(e|es|ed|ing|ence)\b|overestimat|underestimat)\w*",
+            re.I,
+        ),
+    ),  # not "interferon"
     # "refer", "referral", "referred to cardiology"; not the naming in "refers to", "(is also) referred to as".
-    ("escalation", re.compile(r"\b(refer\b|referral|referred(?!\s+(?:to\s+)?as\b)|specialist|escalat|admit|admission|"
-                              r"if .{0,40}(fails|not tolerated|"
-                              r"ineffective|no response|inadequate))", re.I)),
-    ("monitoring", re.compile(r"\b(monitor\w*|recheck|re-check|follow-up|follow up|review(ed)? (at|after|every)|"
-                              r"every \d+|after \d+ (weeks?|months?)|repeat(ed)? (test|measure))", re.I)),
-    ("diagnosis", re.compile(r"\b(diagnos\w*|test(s|ing)?|threshold|cut-?off|below \d|above \d|confirm\w*|screen\w*|"
-                             r"investigat\w*|indicates?|defined as|serolog\w*|biopsy|measure\w*)\b", re.I)),
-    ("treatment", re.compile(r"\b(treat\w*|give|given|offer\w*|start\w*|prescrib\w*|replace\w*|replacement|therapy|"
-                             r"supplement\w*|administer\w*|regimen|first-line|recommend\w*|intramuscular\w*|"
-                             r"intravenous\w*|oral\w*|daily|injection)\b", re.I)),
-)  # fmt: skip
+    (
+        "escalation",
+        re.compile(
+            r"\b(refer\b|referral|referred(?!\s+(?:to\s+)?as\b)|specialist|escalat|admit|admission|"
+            r"if .{0,40}(fails|not tolerated|"
+            r"ineffective|no response|inadequate))",
+            re.I,
+        ),
+    ),
+    (
+        "monitoring",
+        re.compile(
+            r"\b(monitor\w*|recheck|re-check|follow-up|follow up|review(ed)? (at|after|every)|"
+            r"every \d+|after \d+ (weeks?|months?)|repeat(ed)? (test|measure))",
+            re.I,
+        ),
+    ),
+    (
+        "diagnosis",
+        re.compile(
+            r"\b(diagnos\w*|test(s|ing)?|threshold|cut-?off|below \d|above \d|confirm\w*|screen\w*|"
+            r"investigat\w*|indicates?|defined as|serolog\w*|biopsy|measure\w*)\b",
+            re.I,
+        ),
+    ),
+    (
+        "treatment",
+        re.compile(
+            r"\b(treat\w*|give|given|offer\w*|start\w*|prescrib\w*|replace\w*|replacement|therapy|"
+            r"supplement\w*|administer\w*|regimen|first-line|recommend\w*|intramuscular\w*|"
+            r"intravenous\w*|oral\w*|daily|injection)\b",
+            re.I,
+        ),
+    ),
+)
 
 _HEADING_CATEGORY = (
     ("warning", re.compile(r"warning|contraindicat|safety|red flag|caution", re.I)),
@@ -195,11 +231,18 @@ def candidates(passages: list[EvidencePassage]) -> list[Candidate]:
             population = bool(POPULATION.search(text)) or category == "population"
             out.append(
                 Candidate(
-                    passage=p, rank=rank, a=a + cut, b=b, text=text, heading=heading,
-                    terms=terms_of(text), category=category,
-                    quantitative=has_measure(text), population=population,
+                    passage=p,
+                    rank=rank,
+                    a=a + cut,
+                    b=b,
+                    text=text,
+                    heading=heading,
+                    terms=terms_of(text),
+                    category=category,
+                    quantitative=has_measure(text),
+                    population=population,
                 )
-            )  # fmt: skip
+            )
     return out
 
 

@@ -50,11 +50,19 @@ class ReferenceList:
             self._numbers[passage.document_id] = number
             self._entries.append(
                 Reference(
-                    number=number, document_id=passage.document_id, type=passage.evidence_type,
-                    title=passage.title, source=passage.source, year=passage.year, url=passage.url,
-                    reviewed=passage.reviewed, notes=passage.notes, label=passage.label, digest=passage.digest,
+                    number=number,
+                    document_id=passage.document_id,
+                    type=passage.evidence_type,
+                    title=passage.title,
+                    source=passage.source,
+                    year=passage.year,
+                    url=passage.url,
+                    reviewed=passage.reviewed,
+                    notes=passage.notes,
+                    label=passage.label,
+                    digest=passage.digest,
                 )
-            )  # fmt: skip
+            )
         return number
 
     def references(self) -> tuple[Reference, ...]:

@@ -71,15 +71,22 @@ _LAYOUTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     ),
 }
 _LAYOUT_OF = {
-    QuestionType.TREATMENT: "treatment", QuestionType.DOSING: "treatment", QuestionType.DIAGNOSIS: "diagnosis",
-    QuestionType.YES_NO: "yes-no", QuestionType.MONITORING: "monitoring",
-}  # fmt: skip
+    QuestionType.TREATMENT: "treatment",
+    QuestionType.DOSING: "treatment",
+    QuestionType.DIAGNOSIS: "diagnosis",
+    QuestionType.YES_NO: "yes-no",
+    QuestionType.MONITORING: "monitoring",
+}
 PRIORITY_EXTRA = 3
 # The sentence category that answers each kind of part ("when do I recheck?": monitoring).
 _ASKED_CATEGORY = {
-    "dose": "treatment", "choice": "treatment", "duration": "treatment", "threshold": "diagnosis",
-    "diagnosis": "diagnosis", "monitoring": "monitoring",
-}  # fmt: skip
+    "dose": "treatment",
+    "choice": "treatment",
+    "duration": "treatment",
+    "threshold": "diagnosis",
+    "diagnosis": "diagnosis",
+    "monitoring": "monitoring",
+}
 # Categories a bottom-line sentence may come from when the question's parts choose it.
 _LEAD_CATEGORIES = {
     "treatment": frozenset(("treatment", "key", "diagnosis", "monitoring", "escalation", "warning")),
@@ -89,9 +96,12 @@ _LEAD_CATEGORIES = {
     "general": frozenset(("key", "treatment", "diagnosis", "monitoring", "warning", "escalation", "pitfall")),
 }
 _BOTTOM_LINE_CATEGORIES = {
-    "treatment": ("treatment",), "diagnosis": ("diagnosis",), "monitoring": ("monitoring",),
-    "yes-no": ("key", "treatment", "diagnosis"), "general": ("key", "treatment", "diagnosis"),
-}  # fmt: skip
+    "treatment": ("treatment",),
+    "diagnosis": ("diagnosis",),
+    "monitoring": ("monitoring",),
+    "yes-no": ("key", "treatment", "diagnosis"),
+    "general": ("key", "treatment", "diagnosis"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +187,12 @@ def score(c: Candidate, plan: QueryPlan, layout: str, options: ExtractiveOptions
     fit = 1.0 if c.category in _BOTTOM_LINE_CATEGORIES[layout] else 0.0
     quantity = o.w_quantity * (o.treatment_quantity_factor if layout == "treatment" else 1.0)
     value = (
-        o.w_coverage * coverage + o.w_retrieval * retrieval + o.w_fit * fit + o.w_strength * strength
+        o.w_coverage * coverage
+        + o.w_retrieval * retrieval
+        + o.w_fit * fit
+        + o.w_strength * strength
         + (quantity if c.quantitative else 0.0)
-    )  # fmt: skip
+    )
     if c.population and not plan.qualifiers:
         value -= 0.05  # about another population than the one asked about
     if plan.qualifiers and c.population:
@@ -253,9 +266,12 @@ def _bottom_line(groups: list[list[Candidate]], plan: QueryPlan, layout: str) ->
 
 
 def _fill_sections(
-    groups: list[list[Candidate]], plan: QueryPlan, layout: str, options: ExtractiveOptions,
+    groups: list[list[Candidate]],
+    plan: QueryPlan,
+    layout: str,
+    options: ExtractiveOptions,
     priority: set[int] | None = None,
-) -> list[tuple[str, list[Statement]]]:  # fmt: skip
+) -> list[tuple[str, list[Statement]]]:
     """Place each group, best first, in the one section its category belongs to, within the limits; a group in
     `priority` (ids: it answers a part of the question) may go PRIORITY_EXTRA past a section's limit."""
     heading_of = {cat: heading for heading, cats in _LAYOUTS[layout] for cat in cats}
@@ -326,9 +342,13 @@ def compose(
     about = frozenset(focus.documents) if focus is not None else frozenset()
     concepts = set(plan.concepts)
     groups = pick(
-        ranked, concepts | set(concepts_of(" ".join(plan.expansions))), about, relative_floor=options.relative_floor,
-        same=options.duplicate_jaccard, same_distinct=options.duplicate_distinct,
-    )  # fmt: skip
+        ranked,
+        concepts | set(concepts_of(" ".join(plan.expansions))),
+        about,
+        relative_floor=options.relative_floor,
+        same=options.duplicate_jaccard,
+        same_distinct=options.duplicate_distinct,
+    )
     if not groups or (focus is None and concepts and not any(concepts & g[0].terms for g in groups[:3])):
         return insufficient(plan, passages)
     if focus is not None:
@@ -353,10 +373,16 @@ def compose(
         [_statement(g, "indirect" if id(g) in indirect else "bottom-line", extend) for g in bottom], sections, by_id
     )
     return Answer(
-        question=plan.question, title=title_for(plan), audience="clinician", bottom_line=bottom_line,
-        sections=tuple(AnswerSection(h, s) for h, s in numbered), references=references,
-        insufficient_evidence=False, question_type=plan.type, searched=(plan.search_query,),
-    )  # fmt: skip
+        question=plan.question,
+        title=title_for(plan),
+        audience="clinician",
+        bottom_line=bottom_line,
+        sections=tuple(AnswerSection(h, s) for h, s in numbered),
+        references=references,
+        insufficient_evidence=False,
+        question_type=plan.type,
+        searched=(plan.search_query,),
+    )
 
 
 def insufficient(plan: QueryPlan, passages: list[EvidencePassage]) -> Answer:
@@ -368,7 +394,13 @@ def insufficient(plan: QueryPlan, passages: list[EvidencePassage]) -> Answer:
     for p in [p for p in passages if not addresses_model(f"{p.title}\n{p.text}")][:3]:
         refs.cite(p)
     return Answer(
-        question=plan.question, title=title_for(plan), audience="clinician", bottom_line=(), sections=(),
-        references=refs.references(), insufficient_evidence=True, question_type=plan.type,
+        question=plan.question,
+        title=title_for(plan),
+        audience="clinician",
+        bottom_line=(),
+        sections=(),
+        references=refs.references(),
+        insufficient_evidence=True,
+        question_type=plan.type,
         searched=(plan.search_query,),
-    )  # fmt: skip
+    )

@@ -66,7 +66,7 @@ def _text_terms(doc_id: str, content_hash: str, text: str) -> frozenset[str]:
 
 def unknown_parts(
     parts: Sequence[Part], docs: Mapping[str, Document], known: Callable[[frozenset[str]], frozenset[str]] | None = None
-) -> tuple[Part, ...]:  # fmt: skip
+) -> tuple[Part, ...]:
     """The parts of the question none of whose own terms the knowledge base has (`known`, its vocabulary; without
     it, the retrieved documents'): the question asks about something bedside has never read of ("Suspected HIT",
     "Dexamethasone dose" for croup)."""
@@ -117,13 +117,19 @@ def _sentence_counts(doc_id: str, content_hash: str, text: str) -> dict[str, int
 
 
 def focus_of(
-    question_terms: frozenset[str], docs: Mapping[str, Document], patient: Patient,
-    ask_terms: frozenset[str] = frozenset(), parts: Sequence[Part] = (),
-    known: Callable[[frozenset[str]], frozenset[str]] | None = None, problems: Sequence[frozenset[str]] = (),
-    background: frozenset[str] = frozenset(), shares: Mapping[str, float] | None = None,
-    conditions: frozenset[str] = frozenset(), support: Mapping[str, float] | None = None,
+    question_terms: frozenset[str],
+    docs: Mapping[str, Document],
+    patient: Patient,
+    ask_terms: frozenset[str] = frozenset(),
+    parts: Sequence[Part] = (),
+    known: Callable[[frozenset[str]], frozenset[str]] | None = None,
+    problems: Sequence[frozenset[str]] = (),
+    background: frozenset[str] = frozenset(),
+    shares: Mapping[str, float] | None = None,
+    conditions: frozenset[str] = frozenset(),
+    support: Mapping[str, float] | None = None,
     opening: frozenset[str] = frozenset(),
-) -> Focus:  # fmt: skip
+) -> Focus:
     """Rank the documents by how much the question is about their subject; keep those about it that fit the patient.
     A document narrowed to a population or condition the question does not place the patient in (a pregnancy
     guideline for a question that does not mention pregnancy) joins only when no document without that narrowing is
@@ -167,10 +173,15 @@ def focus_of(
     problem = tuple(dict.fromkeys(p for d in kept for p in about[d].matched))
     # Below the focus but still about the problem, for this patient: their sentences that name it may join.
     related = tuple(
-        d for d, a in sorted(about.items(), key=lambda kv: -kv[1].score)
-        if kept and d not in kept and d not in excluded and a.score >= MINIMUM and a.in_context
+        d
+        for d, a in sorted(about.items(), key=lambda kv: -kv[1].score)
+        if kept
+        and d not in kept
+        and d not in excluded
+        and a.score >= MINIMUM
+        and a.in_context
         and fit(subjects[d].population, patient) is Fit.APPLIES
-    )  # fmt: skip
+    )
     return Focus(tuple(kept), problem, {d: s.population for d, s in subjects.items()}, related)
 
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 __all__ = ["Scrubbed", "identifier_notice", "scrub_identifiers"]
 
-_MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
-    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"  # fmt: skip
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
 _DATE = (
     rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?"
     rf"\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"
@@ -24,17 +26,32 @@ _DATE = (
 # are mitral regurgitation and multiple sclerosis), the name after a title must be capitalised.
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a date of birth", re.compile(rf"\b(?:d\.?\s?o\.?\s?b\.?|date of birth|born(?:\s+on)?)\s*[:=-]?\s*{_DATE}", re.I)),
-    ("a medical record number", re.compile(
-        r"\b(?:mrn|medical record(?:\s+(?:number|no\.?|#))?|hospital\s+(?:number|no\.?|#|id)|record\s+(?:number|no\.?)"
-        r"|patient\s+(?:id|number|no\.?)|unit\s+number|chi(?:\s+number)?)\s*[:#=-]?\s*[a-z]{0,3}\d[\d -]{3,}\d", re.I)),
+    (
+        "a medical record number",
+        re.compile(
+            r"\b(?:mrn|medical record(?:\s+(?:number|no\.?|#))?|hospital\s+(?:number|no\.?|#|id)"
+            r"|record\s+(?:number|no\.?)|patient\s+(?:id|number|no\.?)|unit\s+number|chi(?:\s+number)?)"
+            r"\s*[:#=-]?\s*[a-z]{0,3}\d[\d -]{3,}\d",
+            re.I,
+        ),
+    ),
     ("an NHS number", re.compile(r"\b(?:nhs\s*(?:number|no\.?|#)?\s*[:#=-]?\s*)?\d{3}[ -]?\d{3}[ -]?\d{4}\b", re.I)),
-    ("a social security number", re.compile(
-        r"\b(?:ssn|social security(?:\s+(?:number|no\.?|#))?)\s*[:#=-]?\s*\d{3}-?\d{2}-?\d{4}\b|\b\d{3}-\d{2}-\d{4}\b",
-        re.I)),
-    ("a name", re.compile(
-        r"\b(?:Mr|Mrs|Ms|Miss|Mx|Master|Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+"
-        r"[A-Z][A-Za-z'\u2019-]+(?:\s+(?:[A-Z]\.|[A-Z][A-Za-z'\u2019-]+)){0,3}")),
-)  # fmt: skip
+    (
+        "a social security number",
+        re.compile(
+            r"\b(?:ssn|social security(?:\s+(?:number|no\.?|#))?)\s*[:#=-]?\s*\d{3}-?\d{2}-?\d{4}\b"
+            r"|\b\d{3}-\d{2}-\d{4}\b",
+            re.I,
+        ),
+    ),
+    (
+        "a name",
+        re.compile(
+            r"\b(?:Mr|Mrs|Ms|Miss|Mx|Master|Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+"
+            r"[A-Z][A-Za-z'\u2019-]+(?:\s+(?:[A-Z]\.|[A-Z][A-Za-z'\u2019-]+)){0,3}"
+        ),
+    ),
+)
 _REPLACEMENT = {"a name": "the patient"}
 _TIDY = (
     (re.compile(r"\(\s*[,;:]*\s*\)"), ""),  # "()" left where an identifier stood in brackets

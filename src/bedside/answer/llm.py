@@ -30,8 +30,10 @@ class ChatClient(Protocol):
         ...
 
 
-SHAPE = ('{"title": str, "bottom_line": [{"text": str, "passages": [int]}], '
-         '"sections": [{"heading": str, "statements": [{"text": str, "passages": [int]}]}]}')  # fmt: skip
+SHAPE = (
+    '{"title": str, "bottom_line": [{"text": str, "passages": [int]}], '
+    '"sections": [{"heading": str, "statements": [{"text": str, "passages": [int]}]}]}'
+)
 SYSTEM_PROMPT = f"""You write short, cited clinical answers strictly from numbered evidence passages.
 Rules:
 1. Use only facts the passages state. If they do not answer the question, return empty lists.
@@ -65,11 +67,16 @@ def build_messages(question: str, passages: list[EvidencePassage], audience: str
     blocks = []
     for n, p in enumerate(passages, 1):
         year = str(p.year) if p.year else "unknown"
-        blocks.append(f"<<<PASSAGE {n}>>>\nTitle: {neutralise(p.title) or '(untitled)'}\nType: {p.evidence_type.label}"
-                      f"\nYear: {year}\nText:\n{neutralise(p.text)}\n<<<END PASSAGE {n}>>>")  # fmt: skip
+        blocks.append(
+            f"<<<PASSAGE {n}>>>\nTitle: {neutralise(p.title) or '(untitled)'}\nType: {p.evidence_type.label}"
+            f"\nYear: {year}\nText:\n{neutralise(p.text)}\n<<<END PASSAGE {n}>>>"
+        )
     guidance = AUDIENCE_GUIDANCE.get(audience, AUDIENCE_GUIDANCE["clinician"])
-    user = (f"Question: {neutralise(question)}\nAudience: {guidance}\n\nEvidence passages:\n\n" + "\n\n".join(blocks)
-            + f"\n\nAnswer the question from these passages only, as one JSON object of the shape {SHAPE}")  # fmt: skip
+    user = (
+        f"Question: {neutralise(question)}\nAudience: {guidance}\n\nEvidence passages:\n\n"
+        + "\n\n".join(blocks)
+        + f"\n\nAnswer the question from these passages only, as one JSON object of the shape {SHAPE}"
+    )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
@@ -192,8 +199,11 @@ class StatementScanner:
 # --- composer -----------------------------------------------------------------------------------------------------
 
 MIN_TERMS = 3  # fewer content words is not a clinical statement ("APPROVED", "Yes.")
-_INSTRUCTION_LIKE = re.compile(r"\b(?:ignore|disregard|forget|override)\b.{0,60}\b(?:instructions?|rules|prompt)\b|"
-                               r"\bsystem prompt\b|<<<|>>>", re.IGNORECASE | re.DOTALL)  # fmt: skip
+_INSTRUCTION_LIKE = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,60}\b(?:instructions?|rules|prompt)\b|"
+    r"\bsystem prompt\b|<<<|>>>",
+    re.IGNORECASE | re.DOTALL,
+)
 _TRAILING_CITES = re.compile(r"\s*(?:\[\d+(?:\s*[,–-]\s*\d+)*\]|\((?:passages?\s*)?\d+(?:\s*,\s*\d+)*\))\s*(?=[.;]?$)")
 _GENERIC_TERMS = content_terms(
     "assessment before treatment regimen regimens first-line second-line when to escalate escalation monitoring "
@@ -225,14 +235,24 @@ class LlmComposer:
     """Composes an Answer with an LLM. Invariant: every statement in the answer passed verify_statement against
     the passages it cites, and its provenance is the best supporting sentence of each of them."""
 
-    def __init__(self, client: ChatClient, model_name: str, embedder: Embedder | None = None,
-                 thresholds: VerifyThresholds | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: ChatClient,
+        model_name: str,
+        embedder: Embedder | None = None,
+        thresholds: VerifyThresholds | None = None,
+    ) -> None:
         self.client, self.model_name, self.embedder = client, model_name, embedder
         self.thresholds = thresholds or VerifyThresholds()
         self.last_dropped: tuple[tuple[str, str], ...] = ()  # (text, reason) of the last compose, for logs and tests
 
-    def compose(self, question: str, passages: list[EvidencePassage], audience: str = "clinician",
-                on_statement: Callable[[str], None] | None = None) -> Answer:  # fmt: skip
+    def compose(
+        self,
+        question: str,
+        passages: list[EvidencePassage],
+        audience: str = "clinician",
+        on_statement: Callable[[str], None] | None = None,
+    ) -> Answer:
         """Draft, verify, keep what is supported. With on_statement, each statement is passed to it as soon as it
         has streamed in and verified (a later UpstreamError means the caller should discard what it was given).
         Raises UpstreamError when the endpoint fails, answers malformed JSON, or no statement survives."""
@@ -250,11 +270,16 @@ class LlmComposer:
         allowed = check.vocabulary | content_terms(question) | _GENERIC_TERMS
         title = _label(draft.title, allowed, content_terms(question), 160) or " ".join(question.split())
         return Answer(
-            question=question, title=title, audience=audience, bottom_line=bottom_line,
+            question=question,
+            title=title,
+            audience=audience,
+            bottom_line=bottom_line,
             sections=tuple(AnswerSection(_label(h, allowed, None, 100) or "Key points", st) for h, st in numbered),
-            references=references, insufficient_evidence=False, composer=f"llm:{self.model_name}",
+            references=references,
+            insufficient_evidence=False,
+            composer=f"llm:{self.model_name}",
             dropped_statements=len(check.dropped),
-        )  # fmt: skip
+        )
 
 
 def _streamer(check: _Checker, on_statement: Callable[[str], None]) -> Callable[[str], None]:

@@ -15,9 +15,14 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def pick(
-    ranked: list[tuple[float, Candidate]], concepts: set[str], about: frozenset[str] = frozenset(), *,
-    relative_floor: float, same: float, same_distinct: float,
-) -> list[list[Candidate]]:  # fmt: skip
+    ranked: list[tuple[float, Candidate]],
+    concepts: set[str],
+    about: frozenset[str] = frozenset(),
+    *,
+    relative_floor: float,
+    same: float,
+    same_distinct: float,
+) -> list[list[Candidate]]:
     """Keep good sentences about the question (scoring at least `relative_floor` of the best, naming one of its
     `concepts` unless from a document `about` it), merging near-duplicates from different documents into one group."""
     groups: list[list[Candidate]] = []

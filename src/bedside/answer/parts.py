@@ -15,30 +15,64 @@ from bedside.text.analysis import analyze
 from bedside.text.quantities import has_dose, has_measure
 
 _SENTENCE = re.compile(r"(?<=[.?!])\s+(?=[A-Z0-9])")
-_WH = r"(?:what|which|how|when|where|why|who|whom|whether|does|do|did|is|are|was|were|should|shall|can|could|must|" \
-      r"will|would|has|have|may|might|any|also|then)"  # fmt: skip
+_WH = (
+    r"(?:what|which|how|when|where|why|who|whom|whether|does|do|did|is|are|was|were|should|shall|can|could|must|"
+    r"will|would|has|have|may|might|any|also|then)"
+)
 _PREP = r"(?:(?:at|in|by|for|from|to|with|on|after|before|until|of)\s+)?"
-_PART_BREAK = re.compile(rf"\?\s*|;\s*|\s+-\s+|,?\s+(?:and|or|plus|but)\s+(?={_PREP}{_WH}\b)|,\s+(?={_PREP}{_WH}\b)",
-                         re.I)  # fmt: skip
+_PART_BREAK = re.compile(
+    rf"\?\s*|;\s*|\s+-\s+|,?\s+(?:and|or|plus|but)\s+(?={_PREP}{_WH}\b)|,\s+(?={_PREP}{_WH}\b)", re.I
+)
 _MIN_PART_WORDS = 1
 
 # The decision a part asks for, first match wins; "choice" (which drug, what to do) is the default for a treatment.
 _DECISIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("duration", re.compile(r"\b(how long|duration|for how many|when (?:can|should|do) (?:i|we|she|he|they) stop|"
-                            r"until when|course length|length)\b", re.I)),
-    ("dose", re.compile(r"\b(dose|doses|dosing|dosage|how much|how many (?:mg|units|tablets)|regimen|mg/kg|rate|"
-                        r"titrat\w*|starting dose|loading)\b", re.I)),
-    ("threshold", re.compile(r"\b(threshold|target\w*|cut-?offs?|levels?|aim\w*|goal|range|above|below|what bp|"
-                             r"what blood pressure|how low|how high|at what)\b", re.I)),
+    (
+        "duration",
+        re.compile(
+            r"\b(how long|duration|for how many|when (?:can|should|do) (?:i|we|she|he|they) stop|"
+            r"until when|course length|length)\b",
+            re.I,
+        ),
+    ),
+    (
+        "dose",
+        re.compile(
+            r"\b(dose|doses|dosing|dosage|how much|how many (?:mg|units|tablets)|regimen|mg/kg|rate|"
+            r"titrat\w*|starting dose|loading)\b",
+            re.I,
+        ),
+    ),
+    (
+        "threshold",
+        re.compile(
+            r"\b(threshold|target\w*|cut-?offs?|levels?|aim\w*|goal|range|above|below|what bp|"
+            r"what blood pressure|how low|how high|at what)\b",
+            re.I,
+        ),
+    ),
     ("monitoring", re.compile(r"\b(monitor\w*|how often|recheck|re-check|follow[- ]?up|review|check\w*)\b", re.I)),
-    ("diagnosis", re.compile(r"\b(diagnos\w*|is (?:this|it|she|he) \w+|does (?:this|it) (?:mean|count)|confirm\w*|"
-                             r"test\w*|investigat\w*|work-?up|scan|ultrasound|imaging|criteria|screen\w*)\b", re.I)),
-    ("choice", re.compile(r"\b(which|what (?:drug|antibiotic|treatment|anticoagulant|agent|medication|options?|else)|"
-                          r"first[- ]line|treat\w*|manag\w*|give|start|switch|choose|choice|option|next|add|"
-                          r"what (?:do|should|can) (?:i|we))\b", re.I)),
-)  # fmt: skip
-_YES_NO_WORDS = re.compile(r"^\s*(?:is|are|does|do|did|should|shall|can|could|must|will|would|has|have|may|might)\b",
-                           re.I)  # fmt: skip
+    (
+        "diagnosis",
+        re.compile(
+            r"\b(diagnos\w*|is (?:this|it|she|he) \w+|does (?:this|it) (?:mean|count)|confirm\w*|"
+            r"test\w*|investigat\w*|work-?up|scan|ultrasound|imaging|criteria|screen\w*)\b",
+            re.I,
+        ),
+    ),
+    (
+        "choice",
+        re.compile(
+            r"\b(which|what (?:drug|antibiotic|treatment|anticoagulant|agent|medication|options?|else)|"
+            r"first[- ]line|treat\w*|manag\w*|give|start|switch|choose|choice|option|next|add|"
+            r"what (?:do|should|can) (?:i|we))\b",
+            re.I,
+        ),
+    ),
+)
+_YES_NO_WORDS = re.compile(
+    r"^\s*(?:is|are|does|do|did|should|shall|can|could|must|will|would|has|have|may|might)\b", re.I
+)
 _DURATION = re.compile(
     r"\b(?:for|over|within|at least|continue\w*|duration|course)\b.{0,40}\b\d+(?:\s*(?:-|–|to)\s*\d+)?"
     r"\s*(?:days?|weeks?|months?|years?|hours?)\b|\b\d+[- ]day course\b",

@@ -25,8 +25,11 @@ _PREGNANT = re.compile(
     r"\d{1,2}\s*(?:\+\d\s*)?weeks?'?\s*(?:pregnant|gestation))\b",
     re.I,
 )
-_GESTATION_WEEKS = re.compile(r"\b(\d{1,2})\s*(?:\+\d\s*)?weeks?'?\s*(?:pregnant|gestation|of pregnancy)\b|"
-                              r"\b(?:at|by)\s+(\d{1,2})\s*weeks\b", re.I)  # fmt: skip
+_GESTATION_WEEKS = re.compile(
+    r"\b(\d{1,2})\s*(?:\+\d\s*)?weeks?'?\s*(?:pregnant|gestation|of pregnancy)\b|"
+    r"\b(?:at|by)\s+(\d{1,2})\s*weeks\b",
+    re.I,
+)
 _TRIMESTER = re.compile(r"\b(first|second|third|1st|2nd|3rd)\s+trimester\b", re.I)
 _POSTPARTUM = re.compile(r"\b(postpartum|post-partum|postnatal|after (?:giving )?birth|after delivery)\b", re.I)
 _BREASTFEEDING = re.compile(r"\b(breast-?feeding|lactating|nursing mother)\b", re.I)
@@ -41,22 +44,36 @@ _WEIGHT = re.compile(r"\b(\d{1,3}(?:\.\d)?)\s*kg\b(?!\s*/)", re.I)
 # Conditions that change what applies to a patient, named as clinicians write them. Each is a key that sentence
 # applicability (bedside.answer.applicability) also uses.
 CONDITIONS: dict[str, re.Pattern[str]] = {
-    "heart failure": re.compile(r"\b(heart failure|HFrEF|HFmrEF|HFpEF|LVEF\s*\d|ejection fraction|cardiac failure|"
-                                r"LV (?:systolic )?dysfunction)\b", re.I),
-    "renal impairment": re.compile(r"\b(CKD|chronic kidney disease|renal (?:impairment|failure|insufficiency)|"
-                                   r"dialysis|haemodialysis|hemodialysis)\b", re.I),
+    "heart failure": re.compile(
+        r"\b(heart failure|HFrEF|HFmrEF|HFpEF|LVEF\s*\d|ejection fraction|cardiac failure|"
+        r"LV (?:systolic )?dysfunction)\b",
+        re.I,
+    ),
+    "renal impairment": re.compile(
+        r"\b(CKD|chronic kidney disease|renal (?:impairment|failure|insufficiency)|"
+        r"dialysis|haemodialysis|hemodialysis)\b",
+        re.I,
+    ),
     "hepatic impairment": re.compile(r"\b(cirrho\w*|hepatic impairment|liver (?:disease|failure|impairment))\b", re.I),
     "diabetes": re.compile(r"\b(diabet\w*|T[12]DM?|type [12] diabetes)\b", re.I),
-    "neurological involvement": re.compile(r"\b(neurolog\w+ (?:involvement|symptoms?|signs?|features?)|"
-                                           r"paraesthes\w*|paresthes\w*|neuropath\w*|unsteady gait|ataxi\w*|"
-                                           r"subacute combined degeneration|tingling|numbness)\b", re.I),
-    "black african or caribbean family origin": re.compile(r"\b(Black African|African-Caribbean|African Caribbean|"
-                                                           r"Black Caribbean|of African (?:family )?origin)\b",
-                                                           re.I),
-    "cardiovascular disease": re.compile(r"\b(ischaemic heart disease|ischemic heart disease|IHD|coronary|angina|"
-                                         r"myocardial infarction|MI|previous stroke|ASCVD|cardiovascular disease|"
-                                         r"CVD)\b", re.I),
-}  # fmt: skip
+    "neurological involvement": re.compile(
+        r"\b(neurolog\w+ (?:involvement|symptoms?|signs?|features?)|"
+        r"paraesthes\w*|paresthes\w*|neuropath\w*|unsteady gait|ataxi\w*|"
+        r"subacute combined degeneration|tingling|numbness)\b",
+        re.I,
+    ),
+    "black african or caribbean family origin": re.compile(
+        r"\b(Black African|African-Caribbean|African Caribbean|"
+        r"Black Caribbean|of African (?:family )?origin)\b",
+        re.I,
+    ),
+    "cardiovascular disease": re.compile(
+        r"\b(ischaemic heart disease|ischemic heart disease|IHD|coronary|angina|"
+        r"myocardial infarction|MI|previous stroke|ASCVD|cardiovascular disease|"
+        r"CVD)\b",
+        re.I,
+    ),
+}
 _NO_CONDITION = re.compile(r"\b(?:no|without|not known to have|no history of|no known)\s+(?:\w+\s+){0,2}$", re.I)
 
 
@@ -159,7 +176,14 @@ def patient_of(text: str) -> Patient:
     weight = _WEIGHT.search(text)
     conditions, absent = _conditions(text)
     return Patient(
-        age=age, sex=sex, pregnant=pregnant, gestation_weeks=weeks, postpartum=bool(_POSTPARTUM.search(text)),
-        breastfeeding=bool(_BREASTFEEDING.search(text)), egfr=float(egfr.group(1)) if egfr else None,
-        weight_kg=float(weight.group(1)) if weight else None, conditions=conditions, absent=absent,
-    )  # fmt: skip
+        age=age,
+        sex=sex,
+        pregnant=pregnant,
+        gestation_weeks=weeks,
+        postpartum=bool(_POSTPARTUM.search(text)),
+        breastfeeding=bool(_BREASTFEEDING.search(text)),
+        egfr=float(egfr.group(1)) if egfr else None,
+        weight_kg=float(weight.group(1)) if weight else None,
+        conditions=conditions,
+        absent=absent,
+    )

@@ -33,9 +33,12 @@ class Composer(Protocol):
     """An LLM composer (see bedside.answer.llm.LlmComposer)."""
 
     def compose(
-        self, question: str, passages: list[EvidencePassage], audience: str = "clinician",
+        self,
+        question: str,
+        passages: list[EvidencePassage],
+        audience: str = "clinician",
         on_statement: Callable[[str], None] | None = None,
-    ) -> Answer: ...  # fmt: skip
+    ) -> Answer: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +94,24 @@ def evidence_from_hits(
         label = (collection_label(d.collection) if collection_label else d.collection) if d.collection else ""
         out.append(
             EvidencePassage(
-                passage_id=h.passage_id, document_id=h.document_id, text=h.text, start=h.start,
-                title=d.guideline or d.title, section=h.section, evidence_type=d.evidence_type, year=d.year,
-                source=reference_source(d), url=d.link, reviewed=d.reviewed, score=h.score, notes=d.notes(),
-                label=label, priority=h.priority, digest=bool(d.guideline),
+                passage_id=h.passage_id,
+                document_id=h.document_id,
+                text=h.text,
+                start=h.start,
+                title=d.guideline or d.title,
+                section=h.section,
+                evidence_type=d.evidence_type,
+                year=d.year,
+                source=reference_source(d),
+                url=d.link,
+                reviewed=d.reviewed,
+                score=h.score,
+                notes=d.notes(),
+                label=label,
+                priority=h.priority,
+                digest=bool(d.guideline),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -120,12 +135,18 @@ def evidence_from_items(items: list[dict[str, Any]]) -> list[EvidencePassage]:
         doc_id = str(item["id"])
         out.append(
             EvidencePassage(
-                passage_id=PassageId(f"{doc_id}#{i}"), document_id=DocumentId(doc_id), text=str(item["text"]),
-                start=0, title=str(item.get("title") or ""), evidence_type=etype,
+                passage_id=PassageId(f"{doc_id}#{i}"),
+                document_id=DocumentId(doc_id),
+                text=str(item["text"]),
+                start=0,
+                title=str(item.get("title") or ""),
+                evidence_type=etype,
                 year=int(item["year"]) if str(item.get("year") or "").isdigit() else None,
-                source=str(item.get("source") or ""), url=str(item.get("url") or ""), score=float(len(items) - i),
+                source=str(item.get("source") or ""),
+                url=str(item.get("url") or ""),
+                score=float(len(items) - i),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -173,10 +194,19 @@ def answer_question(
         ask = terms_of(" ".join(part.text for part in qplan.parts))
         problems = [terms_of(q) for q in qplan.subqueries]
         focus = focus_of(
-            question_terms(qplan), docs, qplan.patient, ask, qplan.parts, ctx.known_terms, problems,
-            background_terms(qplan), expansion_shares(qplan), head_conditions(qplan), retrieval_support(hits),
+            question_terms(qplan),
+            docs,
+            qplan.patient,
+            ask,
+            qplan.parts,
+            ctx.known_terms,
+            problems,
+            background_terms(qplan),
+            expansion_shares(qplan),
+            head_conditions(qplan),
+            retrieval_support(hits),
             named_terms(qplan.lead - background_terms(qplan), docs.values(), ctx.named_terms),
-        )  # fmt: skip
+        )
         focus = local_first(focus, hits, qplan.patient)
         if focus.covered and ctx.search_in is not None:
             hits = focused(qplan, focus, docs, hits, ctx.search_in)
@@ -281,9 +311,12 @@ FOCUS_PASSAGES = 6  # more passages of the documents in focus, per part of the q
 
 
 def focused(
-    qplan: QueryPlan, focus: Focus, docs: dict[str, Document], hits: list[SearchHit],
+    qplan: QueryPlan,
+    focus: Focus,
+    docs: dict[str, Document],
+    hits: list[SearchHit],
     search_in: Callable[[str, int, Sequence[str]], list[SearchHit]],
-) -> list[SearchHit]:  # fmt: skip
+) -> list[SearchHit]:
     """The evidence for a question with a topic focus: for each part, the focus documents' best passages for it
     (searched with the part and the documents' titles), then the first retrieval's other passages."""
     titles = " ".join(dict.fromkeys(docs[d].title for d in focus.documents if d in docs))

@@ -27,20 +27,56 @@ _LONG_SENTENCE = 16  # words; longer patient sentences are split at a clause bou
 
 # Plain words that mean the same thing in context (lower case; the longest phrase wins).
 _SUBSTITUTIONS = {
-    "administer": "give", "administered": "given", "administering": "giving", "commence": "start",
-    "commenced": "started", "commences": "starts", "commencing": "starting", "initiate": "start",
-    "initiated": "started", "initiates": "starts", "initiating": "starting", "discontinue": "stop",
-    "discontinued": "stopped", "discontinuing": "stopping", "cease": "stop", "prior to": "before",
-    "approximately": "about", "in order to": "to", "subsequently": "later",
-    "haemoglobin concentration": "haemoglobin level", "hemoglobin concentration": "hemoglobin level",
-    "sufficient": "enough", "insufficient": "not enough", "additional": "extra", "numerous": "many", "require": "need",
-    "requires": "needs", "required": "needed", "requiring": "needing", "utilise": "use", "utilize": "use",
-    "obtain": "get", "assist": "help", "regarding": "about", "frequently": "often", "individuals": "people",
-    "patients": "people", "elevated": "raised", "gastrointestinal tract": "gut", "gastrointestinal": "gut",
-    "investigations": "tests", "laboratory": "lab", "indicates": "points to", "indicating": "pointing to",
-    "coexist": "occur together", "precipitate": "bring on", "precipitates": "brings on",
-    "is highly suggestive of": "is a strong sign of", "is suggestive of": "is a sign of",
-}  # fmt: skip
+    "administer": "give",
+    "administered": "given",
+    "administering": "giving",
+    "commence": "start",
+    "commenced": "started",
+    "commences": "starts",
+    "commencing": "starting",
+    "initiate": "start",
+    "initiated": "started",
+    "initiates": "starts",
+    "initiating": "starting",
+    "discontinue": "stop",
+    "discontinued": "stopped",
+    "discontinuing": "stopping",
+    "cease": "stop",
+    "prior to": "before",
+    "approximately": "about",
+    "in order to": "to",
+    "subsequently": "later",
+    "haemoglobin concentration": "haemoglobin level",
+    "hemoglobin concentration": "hemoglobin level",
+    "sufficient": "enough",
+    "insufficient": "not enough",
+    "additional": "extra",
+    "numerous": "many",
+    "require": "need",
+    "requires": "needs",
+    "required": "needed",
+    "requiring": "needing",
+    "utilise": "use",
+    "utilize": "use",
+    "obtain": "get",
+    "assist": "help",
+    "regarding": "about",
+    "frequently": "often",
+    "individuals": "people",
+    "patients": "people",
+    "elevated": "raised",
+    "gastrointestinal tract": "gut",
+    "gastrointestinal": "gut",
+    "investigations": "tests",
+    "laboratory": "lab",
+    "indicates": "points to",
+    "indicating": "pointing to",
+    "coexist": "occur together",
+    "precipitate": "bring on",
+    "precipitates": "brings on",
+    "is highly suggestive of": "is a strong sign of",
+    "is suggestive of": "is a sign of",
+}
 
 URGENT_CUE = re.compile(
     r"\b(?:emergency(?!\s+department)|emergencies|immediately|call|seek)\b"
@@ -49,8 +85,10 @@ URGENT_CUE = re.compile(
     re.I,
 )
 # An expansion that names an organisation ("National Institute for Health and Care Excellence").
-_ORGANISATION = re.compile(r"\b(?:Institute|Society|Association|College|Organi[sz]ation|Agency|Foundation|Council|"
-                           r"Campaign|Initiative|Group|Centers?|Centres?|Committee|Federation|Academy)\b")  # fmt: skip
+_ORGANISATION = re.compile(
+    r"\b(?:Institute|Society|Association|College|Organi[sz]ation|Agency|Foundation|Council|"
+    r"Campaign|Initiative|Group|Centers?|Centres?|Committee|Federation|Academy)\b"
+)
 # A statement that tells the prescriber what to do ("Give ...", "Do not start ...", "Refer ...").
 _PRESCRIBER = re.compile(
     r"^(?:do not |don't |never )?(?:give|offer|prescribe|start|consider|refer|check|measure|use|treat|avoid|continue|"
@@ -60,14 +98,24 @@ _PRESCRIBER = re.compile(
 )
 _NEGATION = re.compile(r"\b(?:do not|don't|never|avoid|not recommended|contraindicated|should not|must not)\b", re.I)
 # Clause boundaries where a long sentence can end and the next begin, with the word that opens the next.
-_CLAUSE_BREAKS = tuple((re.compile(p), opener) for p, opener in (
-    (r"\s*;\s+", ""), (r",\s+so\s+(?!that\b|as\b|long\b|far\b|much\b)", "So "), (r",\s+then\s+", "Then "),
-    (r",\s+because\s+", "This is because "), (r",\s+but\s+(?!not\b|only\b|also\b|rather\b)", "But "),
-    # ", and" opening a new clause on its own subject ("..., and a ferritin below 30 µg/L indicates ..."), not a list.
-    (r",\s+and\s+(?=(?:the|a|an|in|for|if|when|this|these|it|they|those|people|adults|children|patients|"
-     r"[A-Z][a-z]+\s+(?:is|are|can|may|should|recommends|advises|suggests))\b)", ""),
-    (r"\s+[–—]\s+", ""),
-))  # fmt: skip
+_CLAUSE_BREAKS = tuple(
+    (re.compile(p), opener)
+    for p, opener in (
+        (r"\s*;\s+", ""),
+        (r",\s+so\s+(?!that\b|as\b|long\b|far\b|much\b)", "So "),
+        (r",\s+then\s+", "Then "),
+        (r",\s+because\s+", "This is because "),
+        (r",\s+but\s+(?!not\b|only\b|also\b|rather\b)", "But "),
+        # ", and" opening a new clause on its own subject ("..., and a ferritin below 30 µg/L indicates ..."),
+        # not a list.
+        (
+            r",\s+and\s+(?=(?:the|a|an|in|for|if|when|this|these|it|they|those|people|adults|children|patients|"
+            r"[A-Z][a-z]+\s+(?:is|are|can|may|should|recommends|advises|suggests))\b)",
+            "",
+        ),
+        (r"\s+[–—]\s+", ""),
+    )
+)
 # A sentence that opens with one of these ends its first clause at a comma that must not become a full stop.
 _SUBORDINATE = re.compile(r"(?:if|when|where|once|unless|although|though|while|whilst|after|before|until|as)\b", re.I)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -13,33 +13,49 @@ from bedside.text.vocabulary import load_vocabulary
 
 # Ordered: the first pattern that matches decides. Yes/no is decided by the question's first word.
 _TYPE_PATTERNS: tuple[tuple[QuestionType, re.Pattern[str]], ...] = (
-    (QuestionType.COMPARISON, re.compile(
-        r"\b(vs\.?|versus|compared (with|to)|better than|difference between|or)\b.*\?", re.I)),
+    (
+        QuestionType.COMPARISON,
+        re.compile(r"\b(vs\.?|versus|compared (with|to)|better than|difference between|or)\b.*\?", re.I),
+    ),
     (QuestionType.DOSING, re.compile(r"\b(dose|doses|dosing|dosage|how much|mg|mcg|units?/kg|regimen|titrat)", re.I)),
-    (QuestionType.MONITORING, re.compile(
-        r"\b(monitor|follow[- ]?up|how often|recheck|surveillance|check(ed)? (after|every))", re.I)),
-    (QuestionType.DIAGNOSIS, re.compile(
-        r"\b(diagnos|test(s|ing)?\b|investigat|threshold|cut-?off|criteria|screen|work-?up|confirm|interpret)", re.I)),
-    (QuestionType.TREATMENT, re.compile(
-        r"\b(treat|therap|manag|first[- ]line|drug of choice|medication|prescri|replace|supplement|give)", re.I)),
+    (
+        QuestionType.MONITORING,
+        re.compile(r"\b(monitor|follow[- ]?up|how often|recheck|surveillance|check(ed)? (after|every))", re.I),
+    ),
+    (
+        QuestionType.DIAGNOSIS,
+        re.compile(
+            r"\b(diagnos|test(s|ing)?\b|investigat|threshold|cut-?off|criteria|screen|work-?up|confirm|interpret)", re.I
+        ),
+    ),
+    (
+        QuestionType.TREATMENT,
+        re.compile(
+            r"\b(treat|therap|manag|first[- ]line|drug of choice|medication|prescri|replace|supplement|give)", re.I
+        ),
+    ),
     (QuestionType.PROGNOSIS, re.compile(r"\b(prognos|outcome|survival|mortality|recurren|life expectancy)", re.I)),
-    (QuestionType.CAUSE, re.compile(
-        r"\b(cause|causes|why|mechanism|aetiolog|etiolog|risk factors?|pathophysiolog)", re.I)),
+    (
+        QuestionType.CAUSE,
+        re.compile(r"\b(cause|causes|why|mechanism|aetiolog|etiolog|risk factors?|pathophysiolog)", re.I),
+    ),
     (QuestionType.DEFINITION, re.compile(r"^\s*(what (is|are)|define|definition of|meaning of)\b", re.I)),
-)  # fmt: skip
+)
 _YES_NO_START = re.compile(
     r"^\s*(is|are|does|do|can|should|could|will|would|has|have|was|were|did|may|must|shall)\b", re.I
 )
 
 QUALIFIERS: dict[str, re.Pattern[str]] = {
     "pregnancy": re.compile(
-        r"\b(pregnan\w*|antenatal|gestation\w*|trimester|postpartum|breast-?feeding|lactat\w*)", re.I),
+        r"\b(pregnan\w*|antenatal|gestation\w*|trimester|postpartum|breast-?feeding|lactat\w*)", re.I
+    ),
     "children": re.compile(r"\b(child\w*|paediatric|pediatric|infant\w*|neonat\w*|adolescen\w*|teen\w*)", re.I),
     "older adults": re.compile(r"\b(elderly|older (adults?|people|patients)|aged (65|70|75|80))", re.I),
     "renal impairment": re.compile(
-        r"\b(renal (impairment|failure|insufficiency)|ckd|chronic kidney|dialysis|egfr)", re.I),
+        r"\b(renal (impairment|failure|insufficiency)|ckd|chronic kidney|dialysis|egfr)", re.I
+    ),
     "hepatic impairment": re.compile(r"\b(hepatic impairment|liver (disease|failure|impairment)|cirrho\w*)", re.I),
-}  # fmt: skip
+}
 
 # Words that say what kind of answer is wanted, not what it is about.
 _GENERIC = frozenset(
@@ -143,9 +159,10 @@ def lead_terms(question: str) -> frozenset[str]:
     """The analysed terms of what a question opens on naming, without generic words, qualifiers ("acute",
     "positive") and abbreviation-length terms."""
     return frozenset(
-        t for t in analyze(lead_of(question))
+        t
+        for t in analyze(lead_of(question))
         if t not in _GENERIC and t not in _QUALIFIER_WORDS and len(t) > 2 and not t.isdigit()
-    )  # fmt: skip
+    )
 
 
 _FOLLOW_UP = re.compile(
@@ -164,9 +181,11 @@ _COORDINATED = re.compile(
     re.I,
 )
 _INTENT = {
-    QuestionType.TREATMENT: "treatment", QuestionType.DOSING: "dose", QuestionType.DIAGNOSIS: "diagnosis",
+    QuestionType.TREATMENT: "treatment",
+    QuestionType.DOSING: "dose",
+    QuestionType.DIAGNOSIS: "diagnosis",
     QuestionType.MONITORING: "monitoring",
-}  # fmt: skip
+}
 _LEAD_WORDS = frozenset(
     "concurrent combined coexisting coexistent both mixed simultaneous for of in with to the a an".split()
 )

@@ -79,9 +79,12 @@ _HEADING_FOR = {
 
 
 def part_rankings(
-    groups: list[list[Candidate]], values: dict[int, float], plan: QueryPlan, focus: Focus | None,
+    groups: list[list[Candidate]],
+    values: dict[int, float],
+    plan: QueryPlan,
+    focus: Focus | None,
     leads: frozenset[str],
-) -> list[list[tuple[float, list[Candidate]]]]:  # fmt: skip
+) -> list[list[tuple[float, list[Candidate]]]]:
     """For each part of the question, the groups that may answer it, best first, with their value: the share of the
     part's terms they state (counted double where the sentence opens on them: its subject), how directly they give
     the kind of answer asked, their section heading's fit, and their overall score. Only sentences from a document
@@ -119,9 +122,16 @@ def resolved_terms(text: str, groups: list[list[Candidate]]) -> frozenset[str]:
 
 
 def _rank_for(
-    part: Part, terms: frozenset[str], groups: list[list[Candidate]], values: dict[int, float], top: float,
-    focus: Focus | None, leads: frozenset[str], measured: Sequence[Measurement] = (), fallback: bool = False,
-) -> list[tuple[float, list[Candidate]]]:  # fmt: skip
+    part: Part,
+    terms: frozenset[str],
+    groups: list[list[Candidate]],
+    values: dict[int, float],
+    top: float,
+    focus: Focus | None,
+    leads: frozenset[str],
+    measured: Sequence[Measurement] = (),
+    fallback: bool = False,
+) -> list[tuple[float, list[Candidate]]]:
     # A part that names nothing itself ("What do I give?") is ranked on the whole question's words, which a
     # sentence can share without answering it (the vignette's "asthma" in a step-down sentence for an acute attack):
     # its overall relevance, retrieval rank included, then counts more than those shared words.
@@ -142,10 +152,12 @@ def _rank_for(
         heading = _HEADING_FOR.get(part.decision)
         fits = max(decision_fit(c, d) for d in (part.decision, *part.also))
         value = (
-            wp * overlap + W_DECISION * fits + ws * values[id(g)] / top
+            wp * overlap
+            + W_DECISION * fits
+            + ws * values[id(g)] / top
             + (W_HEADING if heading is not None and heading.search(c.heading) else 0.0)
             + (W_VALUE if holds(c, measured) else 0.0)
-        )  # fmt: skip
+        )
         ranked.append((value, g))
     ranked.sort(key=lambda t: -t[0])
     return ranked

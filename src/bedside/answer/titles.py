@@ -7,10 +7,18 @@ from bedside.answer.question import QueryPlan
 _SMALL_WORDS = frozenset("a an and as at but by for in nor of on or the to vs with without".split())
 _LEADS = ("what is the", "what are the", "what is", "what are", "describe the", "tell me about the", "tell me about")
 _NOUNS = {
-    "treatment": "Treatment", "management": "Management", "first-line treatment": "First-Line Treatment",
-    "dose": "Dosing", "dosing": "Dosing", "dosage": "Dosing", "diagnosis": "Diagnosis", "monitoring": "Monitoring",
-    "prognosis": "Prognosis", "cause": "Causes", "causes": "Causes",
-}  # fmt: skip
+    "treatment": "Treatment",
+    "management": "Management",
+    "first-line treatment": "First-Line Treatment",
+    "dose": "Dosing",
+    "dosing": "Dosing",
+    "dosage": "Dosing",
+    "diagnosis": "Diagnosis",
+    "monitoring": "Monitoring",
+    "prognosis": "Prognosis",
+    "cause": "Causes",
+    "causes": "Causes",
+}
 
 
 def title_for(plan: QueryPlan) -> str:

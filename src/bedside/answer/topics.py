@@ -42,11 +42,29 @@ _PARENTHESES = re.compile(r"\(([^)]*)\)")
 _BROAD = frozenset(
     t.lower()
     for t in (
-        "Humans", "Animals", "Male", "Female", "Adult", "Aged", "Aged, 80 and over", "Middle Aged", "Young Adult",
-        "Child", "Child, Preschool", "Infant", "Infant, Newborn", "Adolescent", "Pregnancy", "Risk Factors",
-        "Treatment Outcome", "Retrospective Studies", "Prospective Studies", "Cohort Studies", "Time Factors",
+        "Humans",
+        "Animals",
+        "Male",
+        "Female",
+        "Adult",
+        "Aged",
+        "Aged, 80 and over",
+        "Middle Aged",
+        "Young Adult",
+        "Child",
+        "Child, Preschool",
+        "Infant",
+        "Infant, Newborn",
+        "Adolescent",
+        "Pregnancy",
+        "Risk Factors",
+        "Treatment Outcome",
+        "Retrospective Studies",
+        "Prospective Studies",
+        "Cohort Studies",
+        "Time Factors",
     )
-)  # fmt: skip
+)
 LONG_TITLE = 4  # content words past which a title chunk is also read as its runs of two and three words
 LEADING_TOPICS = 6  # a digest lists its subject's names and kinds first; MEDLINE its main headings
 ASSOCIATED = 0.5  # credit for naming what a document discusses (a drug, a test) rather than its subject
@@ -162,9 +180,13 @@ class Aboutness:
 
 
 def aboutness(
-    question_terms: frozenset[str], subject: Subject, weight: dict[str, float], ask_terms: frozenset[str] = frozenset(),
-    background: frozenset[str] = frozenset(), shares: Mapping[str, float] | None = None,
-) -> Aboutness:  # fmt: skip
+    question_terms: frozenset[str],
+    subject: Subject,
+    weight: dict[str, float],
+    ask_terms: frozenset[str] = frozenset(),
+    background: frozenset[str] = frozenset(),
+    shares: Mapping[str, float] | None = None,
+) -> Aboutness:
     """Sum over the subject phrases the question names of their terms' weights. A phrase counts whole when the
     question has all its terms (as written, or its abbreviation's expansion), at PARTIAL when it has the phrase's
     weightiest term and half its terms; a term counts once, at its best credit; a phrase that is not a name of the
@@ -184,9 +206,11 @@ def aboutness(
                 p.core and (p.surface <= ask_terms or bool(expansion and expansion <= ask_terms))
             )
         elif (
-            len(p.surface) > 1 and 2 * len(hit) >= len(p.surface) and _outweighs(hit, p.surface - hit, weight)
+            len(p.surface) > 1
+            and 2 * len(hit) >= len(p.surface)
+            and _outweighs(hit, p.surface - hit, weight)
             and not any(len(t) == 1 for t in p.surface - hit)  # "hepatitis C" is not named by "hepatitis B virus"
-        ):  # fmt: skip
+        ):
             factor = PARTIAL
             partial_core = partial_core or p.core
         else:

@@ -112,8 +112,16 @@ def _analyse(passage: EvidencePassage) -> _Analysed:
         anywhere.append(Quantity((Decimal(passage.year),), ""))
     names = frozenset(identifiers(passage.text) | identifiers(passage.title))
     negated = [bool(_NEGATION.search(passage.text[a:b])) for a, b in spans]
-    return _Analysed(spans, terms, windows, negated, [quantities(passage.text[a:b]) for a, b in spans], anywhere, names,
-                     frozenset().union(*windows))  # fmt: skip
+    return _Analysed(
+        spans,
+        terms,
+        windows,
+        negated,
+        [quantities(passage.text[a:b]) for a, b in spans],
+        anywhere,
+        names,
+        frozenset().union(*windows),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -234,9 +242,13 @@ def _joint_lexical(terms: frozenset[str], best: list[_Best], floor: float) -> fl
 
 
 def verify_statement(
-    text: str, cited: list[EvidencePassage], embedder: Embedder | None, thresholds: VerifyThresholds,
-    *, cache: VerifyCache | None = None,
-) -> Verdict:  # fmt: skip
+    text: str,
+    cited: list[EvidencePassage],
+    embedder: Embedder | None,
+    thresholds: VerifyThresholds,
+    *,
+    cache: VerifyCache | None = None,
+) -> Verdict:
     """Decide whether the cited passages support text. Never ok without a cited passage, with a number (or a
     number-bearing name such as "IL-6") that no cited passage states, or below the thresholds; a cited passage
     that instructs a language model (bedside.answer.injection) supports nothing."""

@@ -27,15 +27,19 @@ PATIENT_VIEW = "bedside-patient-view"
 ORDER_SELECT = "bedside-order-select"
 SERVICES: dict[str, dict[str, Any]] = {
     PATIENT_VIEW: {
-        "hook": "patient-view", "id": PATIENT_VIEW, "title": "bedside guideline reminders",
+        "hook": "patient-view",
+        "id": PATIENT_VIEW,
+        "title": "bedside guideline reminders",
         "description": "Guideline passages from the bedside knowledge base for the patient's active conditions.",
         "prefetch": {"conditions": CONDITIONS_QUERY},
     },
     ORDER_SELECT: {
-        "hook": "order-select", "id": ORDER_SELECT, "title": "bedside medication evidence",
+        "hook": "order-select",
+        "id": ORDER_SELECT,
+        "title": "bedside medication evidence",
         "description": "Dosing and warnings for the medication being ordered, cited from the bedside knowledge base.",
     },
-}  # fmt: skip
+}
 MAX_CARDS = 5
 SUMMARY_MAX = 139  # the specification: a summary under 140 characters
 ACTIVE = {"active", "recurrence", "relapse"}
@@ -137,8 +141,11 @@ def active_conditions(prefetched: Any) -> list[str]:
     """The names of the active, not refuted Conditions in a prefetched Bundle (or single Condition), in order."""
     if prefetched is None:
         return []
-    resources = [e.get("resource") for e in prefetched.get("entry", [])] if prefetched.get("resourceType") == "Bundle" \
-        else [prefetched]  # fmt: skip
+    resources = (
+        [e.get("resource") for e in prefetched.get("entry", [])]
+        if prefetched.get("resourceType") == "Bundle"
+        else [prefetched]
+    )
     names: list[str] = []
     for r in resources:
         if not isinstance(r, dict) or r.get("resourceType") != "Condition":
@@ -221,10 +228,13 @@ def _guideline_card(condition: str, hit: SearchHit, links: Links) -> dict[str, A
         f"> {_md(hit.text)}\n\nQuoted from the bedside knowledge base; verify against the full guideline."
     )
     card: dict[str, Any] = {
-        "uuid": str(uuid.uuid4()), "summary": _summary(f"{condition}: {hit.evidence_type.label} — {hit.title}"),
-        "indicator": "info", "detail": detail, "source": {"label": _summary(f"bedside: {hit.title}")},
+        "uuid": str(uuid.uuid4()),
+        "summary": _summary(f"{condition}: {hit.evidence_type.label} — {hit.title}"),
+        "indicator": "info",
+        "detail": detail,
+        "source": {"label": _summary(f"bedside: {hit.title}")},
         "links": [{"label": f"More on {condition} in bedside", "url": links.search(condition), "type": "absolute"}],
-    }  # fmt: skip
+    }
     if hit.url:
         card["source"]["url"] = hit.url
     return card
@@ -246,11 +256,13 @@ def _medication_card(drug: str, answer: Answer, links: Links) -> dict[str, Any]:
         lines += ["", "*Pending human review by the bedside editorial board.*"]
     url = links.article(answer.slug)
     return {
-        "uuid": str(uuid.uuid4()), "summary": _summary(f"{drug.capitalize()}: dosing and warnings from bedside"),
-        "indicator": "warning" if warning else "info", "detail": "\n".join(lines).strip(),
+        "uuid": str(uuid.uuid4()),
+        "summary": _summary(f"{drug.capitalize()}: dosing and warnings from bedside"),
+        "indicator": "warning" if warning else "info",
+        "detail": "\n".join(lines).strip(),
         "source": {"label": "bedside", "url": url},
         "links": [{"label": f"bedside article: {answer.title}"[:140], "url": url, "type": "absolute"}],
-    }  # fmt: skip
+    }
 
 
 def _marks(numbers: Iterable[int]) -> str:

@@ -83,9 +83,13 @@ class ClientVerifier:
             raise NotTrusted(f"JWT key {kid!r} is not among the configured CDS Client keys")
         try:
             claims: dict[str, Any] = jwt.decode(
-                token.strip(), key=key, algorithms=[alg], audience=audience, leeway=LEEWAY,
+                token.strip(),
+                key=key,
+                algorithms=[alg],
+                audience=audience,
+                leeway=LEEWAY,
                 options={"require": ["iss", "aud", "exp", "iat", "jti"]},
-            )  # fmt: skip
+            )
         except jwt.PyJWTError as exc:
             raise NotTrusted(f"JWT not accepted: {exc}") from None
         if self._issuers and claims["iss"] not in self._issuers:

@@ -24,60 +24,72 @@ __all__ = ["COMMANDS", "LazyGroup", "main"]
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "articles": ("bedside.cli.editorial", "articles", "Articles: export, sources that changed, re-composing."),
     "ask": (
-        "bedside.cli.answers", "ask",
+        "bedside.cli.answers",
+        "ask",
         "Answer a clinical question with cited statements from the knowledge base.",
     ),
     "audit": ("bedside.cli.ops", "audit", "The editorial audit log."),
     "backup": (
-        "bedside.cli.ops", "backup",
+        "bedside.cli.ops",
+        "backup",
         "Copy the data directory's databases into DEST (new or empty), consistently, while bedside keeps running.",
     ),
     "chat": (
-        "bedside.cli.answers", "chat",
+        "bedside.cli.answers",
+        "chat",
         "Ask questions and follow-ups interactively (an empty line or Ctrl-D ends).",
     ),
     "check": (
-        "bedside.cli.ops", "check",
+        "bedside.cli.ops",
+        "check",
         "Check the data directory's consistency, or (--deploy) that this installation is safe to expose.",
     ),
     "collections": (
-        "bedside.cli.knowledge_base", "collections",
+        "bedside.cli.knowledge_base",
+        "collections",
         "Named collections (e.g. local protocols): their priority over the literature and label in references.",
     ),
     "ingest": (
-        "bedside.cli.knowledge_base", "ingest",
+        "bedside.cli.knowledge_base",
+        "ingest",
         "Read files, folders or globs (Markdown, MEDLINE/JATS XML, PDF, HTML, JSON Lines) into the knowledge base.",
     ),
     "kb": ("bedside.cli.knowledge_base", "kb", "The starter knowledge base shipped with bedside."),
     "mcp": (
-        "bedside.cli.mcp", "mcp",
+        "bedside.cli.mcp",
+        "mcp",
         "Serve bedside to AI assistants over MCP (stdio): search_evidence, answer_question, get_document.",
     ),
     "pmc": (
-        "bedside.cli.pubmed", "pmc",
+        "bedside.cli.pubmed",
+        "pmc",
         "Open-access full text from PubMed Central for PubMed records in the knowledge base.",
     ),
     "pubmed": ("bedside.cli.pubmed", "pubmed", "Search PubMed and ingest what it finds (NCBI E-utilities)."),
     "remove": ("bedside.cli.knowledge_base", "remove", "Remove documents (and their passages) by id."),
     "restore": (
-        "bedside.cli.ops", "restore",
+        "bedside.cli.ops",
+        "restore",
         "Restore a backup made by `bedside backup` into the (empty) data directory, then check it.",
     ),
     "review": (
-        "bedside.cli.editorial", "review",
+        "bedside.cli.editorial",
+        "review",
         "Review articles as a local user (direct database access: `--as` needs no password).",
     ),
     "search": (
-        "bedside.cli.knowledge_base", "search",
+        "bedside.cli.knowledge_base",
+        "search",
         "Search the knowledge base's passages (hybrid lexical + dense ranking).",
     ),
     "serve": ("bedside.cli.serve", "serve", "Serve the web pages and the JSON API (OpenAPI docs at /docs)."),
     "stats": (
-        "bedside.cli.knowledge_base", "stats",
+        "bedside.cli.knowledge_base",
+        "stats",
         "Counts of documents and passages, by evidence type and by source.",
     ),
     "users": ("bedside.cli.editorial", "users", "Reviewer, editor and admin accounts."),
-}  # fmt: skip
+}
 
 
 class LazyGroup(click.Group):

@@ -40,9 +40,14 @@ __all__ = ["ask", "chat", "print_answer"]
 @click.pass_context
 @handle_errors
 def ask(
-    ctx: click.Context, question: str, audience: str | None, as_json: bool, markdown: bool,
-    conversation: str | None, llm: bool,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    question: str,
+    audience: str | None,
+    as_json: bool,
+    markdown: bool,
+    conversation: str | None,
+    llm: bool,
+) -> None:
     """Answer a clinical question with cited statements from the knowledge base."""
     b = open_bedside(ctx)
     load_starter(b)
@@ -60,9 +65,12 @@ def _ask(b: Bedside, question: str, audience: str, conversation: str | None, llm
         return b.ask(question, audience=audience, conversation=conversation, llm=llm)
     err.print("[dim]composing with the LLM; each statement appears once it has been checked against its sources…[/dim]")
     answer = b.ask(
-        question, audience=audience, conversation=conversation, llm=True,
+        question,
+        audience=audience,
+        conversation=conversation,
+        llm=True,
         on_statement=lambda text: err.print(f"  · {safe(text)}", style="dim", highlight=False, markup=False),
-    )  # fmt: skip
+    )
     err.print("[dim]verified answer:[/dim]")
     return answer
 

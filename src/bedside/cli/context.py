@@ -92,9 +92,14 @@ class SyncBar:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self._bar = Progress(
-                TextColumn("[bold]Indexing"), BarColumn(), TextColumn("{task.completed}/{task.total} documents"),
-                TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=not err.is_terminal,
-            )  # fmt: skip
+                TextColumn("[bold]Indexing"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} documents"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                disable=not err.is_terminal,
+            )
             self._bar.start()
             self._task = self._bar.add_task("index", total=total)
         assert self._task is not None

@@ -128,10 +128,16 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     found = _articles(ctx).list_users()
     if as_json:
         rows = [
-            {"email": u.email, "role": u.role.value, "active": u.active, "display_name": u.display_name,
-             "credentials": u.credentials, "affiliation": u.affiliation}
+            {
+                "email": u.email,
+                "role": u.role.value,
+                "active": u.active,
+                "display_name": u.display_name,
+                "credentials": u.credentials,
+                "affiliation": u.affiliation,
+            }
             for u in found
-        ]  # fmt: skip
+        ]
         click.echo(safe_json(json.dumps(rows, indent=2)))
         return
     from rich.table import Table
@@ -220,11 +226,20 @@ def _review_command(action: str, needs_comment: bool, summary: str) -> None:
     @click.argument("slug")
     @click.option("--comment", "-m", required=needs_comment, help="What to change, or why." if needs_comment else "")
     @click.option("--as", "as_email", required=True, metavar="EMAIL", help="The local account acting.")
-    @click.option("--version", "version", type=click.IntRange(1), metavar="N",
-                  help="The version you reviewed: refused when a newer one exists.")  # fmt: skip
-    @click.option("--override", is_flag=True, hidden=action != "approve",
-                  help="Approve editor statements that bedside's check did not find in their cited sources "
-                       "(--comment gives the reason; the audit log records it).")  # fmt: skip
+    @click.option(
+        "--version",
+        "version",
+        type=click.IntRange(1),
+        metavar="N",
+        help="The version you reviewed: refused when a newer one exists.",
+    )
+    @click.option(
+        "--override",
+        is_flag=True,
+        hidden=action != "approve",
+        help="Approve editor statements that bedside's check did not find in their cited sources "
+        "(--comment gives the reason; the audit log records it).",
+    )
     @click.pass_context
     @handle_errors
     def command(
@@ -329,10 +344,16 @@ def articles_stale(ctx: click.Context, as_json: bool) -> None:
     found = _articles(ctx).stale()
     if as_json:
         rows = [
-            {"slug": a.slug, "question": a.question, "status": a.status.value, "approved_version": a.approved_version,
-             "latest_version": a.latest.number, "changes": list(a.sources_changes)}
+            {
+                "slug": a.slug,
+                "question": a.question,
+                "status": a.status.value,
+                "approved_version": a.approved_version,
+                "latest_version": a.latest.number,
+                "changes": list(a.sources_changes),
+            }
             for a in found
-        ]  # fmt: skip
+        ]
         click.echo(safe_json(json.dumps(rows, indent=2, ensure_ascii=False)))
         return
     if not found:

@@ -30,9 +30,11 @@ __all__ = ["collections", "ingest", "kb", "remove", "search", "stats"]
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Reader to use instead of detecting by file type.")
 @click.option("--type", "etype", help="Evidence type for every document read (e.g. guideline).")
 @click.option(
-    "--collection", default="", metavar="NAME",
+    "--collection",
+    default="",
+    metavar="NAME",
     help="Put every document read into this named collection (e.g. local-protocols; see `bedside collections`).",
-)  # fmt: skip
+)
 @click.pass_context
 @handle_errors
 def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: str | None, collection: str) -> None:
@@ -80,24 +82,40 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str | None, etype: s
 @click.option("--document", "documents", multiple=True, help="Only this document id (repeatable).")
 @click.option("--no-priors", is_flag=True, help="Rank by relevance alone, without evidence-type and recency priors.")
 @click.option(
-    "--include-retracted", is_flag=True,
+    "--include-retracted",
+    is_flag=True,
     help="Also show retracted articles and notices (retraction, expression of concern, erratum), marked as such.",
-)  # fmt: skip
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @handle_errors
 def search(
-    ctx: click.Context, query: str, limit: int, etypes: tuple[str, ...], year_min: int | None, year_max: int | None,
-    sources: tuple[str, ...], documents: tuple[str, ...], no_priors: bool, include_retracted: bool, as_json: bool,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    query: str,
+    limit: int,
+    etypes: tuple[str, ...],
+    year_min: int | None,
+    year_max: int | None,
+    sources: tuple[str, ...],
+    documents: tuple[str, ...],
+    no_priors: bool,
+    include_retracted: bool,
+    as_json: bool,
+) -> None:
     """Search the knowledge base's passages (hybrid lexical + dense ranking)."""
     b = open_bedside(ctx)
     load_starter(b)
     hits = b.search(
-        query, limit, evidence_type=list(etypes) or None, year_min=year_min, year_max=year_max,
-        source=list(sources) or None, document_id=list(documents) or None, priors=not no_priors,
+        query,
+        limit,
+        evidence_type=list(etypes) or None,
+        year_min=year_min,
+        year_max=year_max,
+        source=list(sources) or None,
+        document_id=list(documents) or None,
+        priors=not no_priors,
         include_withdrawn=include_retracted,
-    )  # fmt: skip
+    )
     if as_json:
         click.echo(safe_json(json.dumps([_hit_json(h) for h in hits], indent=2, ensure_ascii=False)))
         return
@@ -121,11 +139,21 @@ def search(
 
 def _hit_json(h: SearchHit) -> dict[str, Any]:
     return {
-        "document_id": h.document_id, "passage_id": h.passage_id, "score": h.score, "title": h.title,
-        "section": h.section, "type": h.evidence_type.label, "source": h.source, "year": h.year, "url": h.url,
-        "start": h.start, "end": h.end, "text": h.text,
-        **({"withdrawn": h.withdrawn} if h.withdrawn else {}), **({"collection": h.collection} if h.collection else {}),
-    }  # fmt: skip
+        "document_id": h.document_id,
+        "passage_id": h.passage_id,
+        "score": h.score,
+        "title": h.title,
+        "section": h.section,
+        "type": h.evidence_type.label,
+        "source": h.source,
+        "year": h.year,
+        "url": h.url,
+        "start": h.start,
+        "end": h.end,
+        "text": h.text,
+        **({"withdrawn": h.withdrawn} if h.withdrawn else {}),
+        **({"collection": h.collection} if h.collection else {}),
+    }
 
 
 @click.command()

@@ -127,7 +127,12 @@ def audit_rekey(ctx: click.Context) -> None:
     out.print(
         f"checked {report.legacy_records} unkeyed audit records (head {report.legacy_head}); sealed a keyed checkpoint "
         f"for {len(report.checkpoints)} article(s) under the audit key; new head {report.head}",
-        highlight=False, soft_wrap=True,
-    )  # fmt: skip
-    err.print("[yellow]note:[/yellow] keep the new head outside this installation and pass it to "
-              "`bedside audit verify --trusted-head`", highlight=False, soft_wrap=True)  # fmt: skip
+        highlight=False,
+        soft_wrap=True,
+    )
+    err.print(
+        "[yellow]note:[/yellow] keep the new head outside this installation and pass it to "
+        "`bedside audit verify --trusted-head`",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -41,8 +41,9 @@ def _client(settings: Settings) -> EUtils:
             "[yellow]notice:[/yellow] NCBI asks for a contact email with every request: set BEDSIDE_NCBI_EMAIL",
             highlight=False,
         )
-    config = NcbiConfig(settings.ncbi_base_url, settings.ncbi_tool, settings.ncbi_email, settings.ncbi_api_key,
-                        settings.ncbi_timeout)  # fmt: skip
+    config = NcbiConfig(
+        settings.ncbi_base_url, settings.ncbi_tool, settings.ncbi_email, settings.ncbi_api_key, settings.ncbi_timeout
+    )
     limit = RateLimit(settings.data_dir / "pubmed", settings.ncbi_api_key, rate_for(settings.ncbi_api_key))
     return EUtils(config, limit, transport=transport())
 
@@ -95,9 +96,14 @@ def pubmed_search(
 @click.pass_context
 @handle_errors
 def pubmed_ingest(
-    ctx: click.Context, query: str, since: datetime | None, until: datetime | None, max_records: int | None,
-    page_size: int, collection: str,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    query: str,
+    since: datetime | None,
+    until: datetime | None,
+    max_records: int | None,
+    page_size: int,
+    collection: str,
+) -> None:
     """Fetch every record a PubMed query matches and ingest it; re-running continues where a run stopped and
     fetches nothing already ingested."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -109,14 +115,28 @@ def pubmed_ingest(
     b = open_bedside(ctx)
     log = HarvestLog(b.data_dir / "pubmed" / "harvest.sqlite")
     ctx.call_on_close(log.close)
-    bar = Progress(TextColumn("[bold]PubMed"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=err, disable=not err.is_terminal)  # fmt: skip
+    bar = Progress(
+        TextColumn("[bold]PubMed"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
     task = bar.add_task("fetch", total=None)
     with _client(b.settings) as client, bar:
         report = harvest(
-            client, b.kb, log, query, since=_day(since), until=_day(until), max_records=max_records, page=page_size,
-            collection=collection, progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )  # fmt: skip
+            client,
+            b.kb,
+            log,
+            query,
+            since=_day(since),
+            until=_day(until),
+            max_records=max_records,
+            page=page_size,
+            collection=collection,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
         requests, retries = client.requests, client.retries
     if report.ingest.added or report.ingest.updated:
         b.prepare_search()
@@ -152,22 +172,36 @@ def pubmed_sync(ctx: click.Context, folder: Path, collection: str, as_json: bool
     from bedside.pubmed.sync import sync_distribution
 
     b = open_bedside(ctx)
-    bar = Progress(TextColumn("[bold]MEDLINE {task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
-                   disable=not err.is_terminal)  # fmt: skip
+    bar = Progress(
+        TextColumn("[bold]MEDLINE {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
     task = bar.add_task("", total=None)
     with bar:
         report = sync_distribution(
-            b.kb, folder, collection=collection,
+            b.kb,
+            folder,
+            collection=collection,
             progress=lambda name, done, total: bar.update(task, description=name, completed=done, total=total),
-        )  # fmt: skip
+        )
     i = report.ingest
     if i.added or i.updated or report.deleted:
         b.prepare_search()
         check_changed_sources(ctx)
     if as_json:
-        data = {"applied": report.applied, "skipped": report.skipped, "added": i.added, "updated": i.updated,
-                "unchanged": i.unchanged, "deleted": report.deleted, "failed": [list(f) for f in i.failed],
-                "problems": report.problems}  # fmt: skip
+        data = {
+            "applied": report.applied,
+            "skipped": report.skipped,
+            "added": i.added,
+            "updated": i.updated,
+            "unchanged": i.unchanged,
+            "deleted": report.deleted,
+            "failed": [list(f) for f in i.failed],
+            "problems": report.problems,
+        }
         click.echo(json.dumps(data, indent=2))
     else:
         for problem in report.problems:
@@ -191,9 +225,10 @@ def pmc() -> None:
 @pmc.command("fetch")
 @click.argument("pmids", nargs=-1)
 @click.option(
-    "--updated-since", type=_DATE,
+    "--updated-since",
+    type=_DATE,
     help="Instead: fetch again the full texts held here that PMC's Open Access Subset updated since this date.",
-)  # fmt: skip
+)
 @click.option("--collection", default="", metavar="NAME", help="Put the full texts into this named collection.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -225,9 +260,16 @@ def pmc_fetch(
         b.prepare_search()
         check_changed_sources(ctx)
     if as_json:
-        data = {"asked": report.asked, "in_pmc": report.in_pmc, "open": report.open, "added": i.added,
-                "updated": i.updated, "unchanged": i.unchanged, "skipped": [list(s) for s in report.skipped],
-                "failed": [list(f) for f in i.failed]}  # fmt: skip
+        data = {
+            "asked": report.asked,
+            "in_pmc": report.in_pmc,
+            "open": report.open,
+            "added": i.added,
+            "updated": i.updated,
+            "unchanged": i.unchanged,
+            "skipped": [list(s) for s in report.skipped],
+            "failed": [list(f) for f in i.failed],
+        }
         click.echo(json.dumps(data, indent=2))
         return
     for pmcid, why in report.skipped:

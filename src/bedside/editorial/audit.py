@@ -92,26 +92,52 @@ class ChainRecord:
 def legacy_hash(prev_hash: str, slug: str, event: AuditEvent) -> str:
     """The unkeyed SHA-256 of a record written before the chain was keyed."""
     fields = [
-        prev_hash, slug, event.at, event.actor, event.action, event.from_status, event.to_status, event.version,
+        prev_hash,
+        slug,
+        event.at,
+        event.actor,
+        event.action,
+        event.from_status,
+        event.to_status,
+        event.version,
         event.comment,
-    ]  # fmt: skip
+    ]
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
 def keyed_hash(key: AuditKey, prev_hash: str, slug: str, event: AuditEvent, content_hash: str, state: str) -> str:
     """A keyed record's hash: every field, the link, the version's content hash and the resulting state."""
-    return key.seal([
-        KEYED, key.key_id, prev_hash, slug, event.at, event.actor, event.action, event.from_status, event.to_status,
-        event.version, event.comment, content_hash, state,
-    ])  # fmt: skip
+    return key.seal(
+        [
+            KEYED,
+            key.key_id,
+            prev_hash,
+            slug,
+            event.at,
+            event.actor,
+            event.action,
+            event.from_status,
+            event.to_status,
+            event.version,
+            event.comment,
+            content_hash,
+            state,
+        ]
+    )
 
 
 def version_hash(row: sa.Row[Any]) -> str:
     """The SHA-256 of a stored version exactly as stored (answer and sources as their JSON text)."""
     fields = [
-        row.number, row.answer, row.sources, row.created, row.created_by, row.composer, row.kb_snapshot,
+        row.number,
+        row.answer,
+        row.sources,
+        row.created,
+        row.created_by,
+        row.composer,
+        row.kb_snapshot,
         row.bedside_version,
-    ]  # fmt: skip
+    ]
     return hashlib.sha256(_canonical(fields)).hexdigest()
 
 
@@ -157,12 +183,22 @@ def append_event(connection: Connection, key: AuditKey, article_id: int, slug: s
     digest = keyed_hash(key, prev_hash, slug, event, content_hash, state)
     connection.execute(
         sa.insert(audit).values(
-            article_id=article_id, at=event.at, actor=event.actor, action=event.action,
-            from_status=event.from_status, to_status=event.to_status, version=event.version,
-            comment=event.comment, prev_hash=prev_hash, hash=digest, content_hash=content_hash, state=state,
-            scheme=KEYED, key_id=key.key_id,
+            article_id=article_id,
+            at=event.at,
+            actor=event.actor,
+            action=event.action,
+            from_status=event.from_status,
+            to_status=event.to_status,
+            version=event.version,
+            comment=event.comment,
+            prev_hash=prev_hash,
+            hash=digest,
+            content_hash=content_hash,
+            state=state,
+            scheme=KEYED,
+            key_id=key.key_id,
         )
-    )  # fmt: skip
+    )
     return digest
 
 
@@ -220,8 +256,9 @@ def verify_chain(connection: Connection, key: AuditKey, trusted_head: str | None
     mismatches, culprits = replay(connection, walk.records)
     problems = walk.problems + mismatches
     if walk.legacy and mismatches:
-        problems.append(f"{walk.legacy} records predate the keyed chain; once checked, attest them with "
-                        "`bedside audit rekey`")  # fmt: skip
+        problems.append(
+            f"{walk.legacy} records predate the keyed chain; once checked, attest them with `bedside audit rekey`"
+        )
     if trusted_head and not connection.execute(sa.select(audit.c.id).where(audit.c.hash == trusted_head)).first():
         problems.append(f"no record has the trusted head {trusted_head} (records were removed or rewritten)")
     broken = sorted(walk.broken + culprits)
@@ -246,8 +283,9 @@ def _record_problems(row: sa.Row[Any], expected_prev: str, key: AuditKey, keyed_
     elif row.scheme != KEYED:
         problems.append(f"record {row.id}: unknown hash scheme {row.scheme!r}")
     elif row.key_id != key.key_id:
-        problems.append(f"record {row.id}: sealed with another audit key ({row.key_id}; this installation's key is "
-                        f"{key.key_id})")  # fmt: skip
+        problems.append(
+            f"record {row.id}: sealed with another audit key ({row.key_id}; this installation's key is {key.key_id})"
+        )
     elif keyed_hash(key, row.prev_hash, slug, event, row.content_hash, row.state) != row.hash:
         problems.append(f"record {row.id}: its content does not match its hash (altered)")
     return problems
@@ -304,6 +342,11 @@ def _checkpointed(records: list[ChainRecord]) -> set[int]:
 
 def _event(row: sa.Row[Any]) -> AuditEvent:
     return AuditEvent(
-        at=row.at, actor=row.actor, action=row.action, from_status=row.from_status, to_status=row.to_status,
-        version=row.version, comment=row.comment,
-    )  # fmt: skip
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        from_status=row.from_status,
+        to_status=row.to_status,
+        version=row.version,
+        comment=row.comment,
+    )

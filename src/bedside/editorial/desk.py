@@ -54,9 +54,13 @@ class SqlArticleService(SourceChecks, UserAdmin):
     """
 
     def __init__(
-        self, database_url: str, clock: Callable[[], datetime] | None = None, *, hasher: PasswordHasher | None = None,
+        self,
+        database_url: str,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        hasher: PasswordHasher | None = None,
         audit_key: AuditKey | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._engine = open_engine(database_url)
         try:
             migrate(self._engine)
@@ -309,8 +313,9 @@ class SqlArticleService(SourceChecks, UserAdmin):
             raise InvalidInput("the composed answer must be a JSON object")
         with self._writer.begin() as connection:
             row = records.lock_article(connection, slug)
-            step = advance(_subject(row, records.latest_version(connection, row.id)), Action.REGENERATE, user,
-                           self._now())  # fmt: skip
+            step = advance(
+                _subject(row, records.latest_version(connection, row.id)), Action.REGENERATE, user, self._now()
+            )
             version = self._version(step.event.version, {**answer, "slug": slug}, step.event.at, SYSTEM.email, sources)
             self._add_version(connection, row, version, step)
         return self.get(slug)
@@ -331,18 +336,27 @@ class SqlArticleService(SourceChecks, UserAdmin):
         append_event(connection, self._audit_key, row.id, row.slug, step.event)
 
     def _version(
-        self, number: int, answer: dict[str, Any], at: str, by: str, sources: dict[str, str],
+        self,
+        number: int,
+        answer: dict[str, Any],
+        at: str,
+        by: str,
+        sources: dict[str, str],
         base: ArticleVersion | None = None,
-    ) -> ArticleVersion:  # fmt: skip
+    ) -> ArticleVersion:
         _check_answer(answer)
         meta = answer.get("meta")
         meta = meta if isinstance(meta, dict) else {}
         return ArticleVersion(
-            number=number, answer=answer, created=at, created_by=by,
+            number=number,
+            answer=answer,
+            created=at,
+            created_by=by,
             composer=base.composer if base else str(meta.get("composer", "")),
             kb_snapshot=base.kb_snapshot if base else str(meta.get("kb_snapshot", "")),
-            bedside_version=__version__, sources=dict(sources),
-        )  # fmt: skip
+            bedside_version=__version__,
+            sources=dict(sources),
+        )
 
 
 def _is_text(value: str) -> bool:
@@ -380,9 +394,13 @@ def _review_effects(step: Transition, user: User, version: int) -> dict[str, Any
         return {"claimed_by": user.email}
     if step.status is ReviewStatus.APPROVED:
         return {
-            "claimed_by": "", "approved_by": user.email, "approved_at": step.event.at, "approved_version": version,
-            "sources_changed": False, "sources_changes": "[]",
-        }  # fmt: skip
+            "claimed_by": "",
+            "approved_by": user.email,
+            "approved_at": step.event.at,
+            "approved_version": version,
+            "sources_changed": False,
+            "sources_changes": "[]",
+        }
     return {"claimed_by": ""}
 
 

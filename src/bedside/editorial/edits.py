@@ -56,8 +56,12 @@ def apply_edit(base: dict[str, Any], edited: Any, check: Check | None = None) ->
         sec["statements"] = [_provenance(s, doc_of, known, check) for s in sec["statements"]]
     references, bottom_line, sections = _renumber(references, bottom_line, sections)
     return {
-        **base, "title": title.strip(), "bottom_line": bottom_line, "sections": sections, "references": references,
-    }  # fmt: skip
+        **base,
+        "title": title.strip(),
+        "bottom_line": bottom_line,
+        "sections": sections,
+        "references": references,
+    }
 
 
 def prechecked(base: dict[str, Any], edited: Any, check: Check) -> Check:
@@ -108,9 +112,11 @@ def _base_statements(base: dict[str, Any]) -> dict[tuple[str, tuple[str, ...]], 
 
 
 def _provenance(
-    s: dict[str, Any], doc_of: dict[int, str], known: dict[tuple[str, tuple[str, ...]], dict[str, Any]],
+    s: dict[str, Any],
+    doc_of: dict[int, str],
+    known: dict[tuple[str, tuple[str, ...]], dict[str, Any]],
     check: Check | None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """An unchanged statement as it was (its provenance and any verdict); a changed or new one as the editor's,
     checked against its cited sources."""
     documents = [doc_of[n] for n in s["citations"]]
@@ -120,9 +126,13 @@ def _provenance(
     verdict = check(s["text"], documents, s["provenance"]) if check else Verdict(False, UNCHECKED, [])
     provenance = verdict.provenance if verdict.supported and verdict.provenance else s["provenance"]
     return {
-        "text": s["text"], "citations": s["citations"], "provenance": provenance, "editor": True,
-        "supported": verdict.supported, "check": verdict.reason,
-    }  # fmt: skip
+        "text": s["text"],
+        "citations": s["citations"],
+        "provenance": provenance,
+        "editor": True,
+        "supported": verdict.supported,
+        "check": verdict.reason,
+    }
 
 
 def _renumber(
@@ -137,12 +147,15 @@ def _renumber(
     def cited(s: dict[str, Any]) -> dict[str, Any]:
         return {**s, "citations": sorted(order[n] for n in s["citations"])}
 
-    kept = sorted(({**ref, "number": order[ref["number"]]} for ref in references if ref["number"] in order),
-                  key=lambda ref: ref["number"])  # fmt: skip
+    kept = sorted(
+        ({**ref, "number": order[ref["number"]]} for ref in references if ref["number"] in order),
+        key=lambda ref: ref["number"],
+    )
     return (
-        kept, [cited(s) for s in bottom_line],
+        kept,
+        [cited(s) for s in bottom_line],
         [{**sec, "statements": [cited(s) for s in sec["statements"]]} for sec in sections],
-    )  # fmt: skip
+    )
 
 
 def _references(value: Any, base: dict[str, Any]) -> list[dict[str, Any]]:

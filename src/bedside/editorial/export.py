@@ -65,12 +65,18 @@ def export_files(
 
 def _record(article: Article, version: ArticleVersion, answer: dict[str, Any]) -> dict[str, Any]:
     return {
-        "slug": article.slug, "question": article.question, "status": answer["status"], "version": version.number,
+        "slug": article.slug,
+        "question": article.question,
+        "status": answer["status"],
+        "version": version.number,
         "approved_by": article.approved_by if answer["status"] == "approved" else "",
         "approved_at": article.approved_at if answer["status"] == "approved" else "",
-        "composer": version.composer, "kb_snapshot": version.kb_snapshot, "bedside_version": version.bedside_version,
-        "sources": version.sources, "answer": AnswerJSON.model_validate(answer).model_dump(mode="json"),
-    }  # fmt: skip
+        "composer": version.composer,
+        "kb_snapshot": version.kb_snapshot,
+        "bedside_version": version.bedside_version,
+        "sources": version.sources,
+        "answer": AnswerJSON.model_validate(answer).model_dump(mode="json"),
+    }
 
 
 answer_from_dict = Answer.from_dict

@@ -64,11 +64,20 @@ def insert_article(connection: Connection, slug: str, question: str, search: str
     """A new article in the submitted state; returns its id."""
     result = connection.execute(
         sa.insert(articles).values(
-            slug=slug, question=question, search=search, status=ReviewStatus.SUBMITTED.value, claimed_by="",
-            approved_by="", approved_at="", approved_version=0, sources_changed=False, created=now, updated=now,
+            slug=slug,
+            question=question,
+            search=search,
+            status=ReviewStatus.SUBMITTED.value,
+            claimed_by="",
+            approved_by="",
+            approved_at="",
+            approved_version=0,
+            sources_changed=False,
+            created=now,
+            updated=now,
             row_version=1,
         )
-    )  # fmt: skip
+    )
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
@@ -78,12 +87,17 @@ def insert_version(connection: Connection, article_id: int, version: ArticleVers
     """Store one version exactly as given; the database refuses to change it afterwards."""
     connection.execute(
         sa.insert(versions).values(
-            article_id=article_id, number=version.number, answer=dump_json(version.answer, "the answer"),
-            sources=dump_json(version.sources, "the sources"), created=version.created,
-            created_by=version.created_by, composer=version.composer, kb_snapshot=version.kb_snapshot,
+            article_id=article_id,
+            number=version.number,
+            answer=dump_json(version.answer, "the answer"),
+            sources=dump_json(version.sources, "the sources"),
+            created=version.created,
+            created_by=version.created_by,
+            composer=version.composer,
+            kb_snapshot=version.kb_snapshot,
             bedside_version=version.bedside_version,
         )
-    )  # fmt: skip
+    )
 
 
 def latest_version(connection: Connection, article_id: int) -> ArticleVersion:
@@ -126,16 +140,29 @@ def _chunks(ids: list[int], size: int) -> list[list[int]]:
 
 def _article(row: ArticleRow, history: list[ArticleVersion]) -> Article:
     return Article(
-        slug=row.slug, question=row.question, status=ReviewStatus(row.status), versions=tuple(history),
-        created=row.created, updated=row.updated, claimed_by=row.claimed_by, approved_by=row.approved_by,
-        approved_at=row.approved_at, approved_version=row.approved_version, sources_changed=row.sources_changed,
+        slug=row.slug,
+        question=row.question,
+        status=ReviewStatus(row.status),
+        versions=tuple(history),
+        created=row.created,
+        updated=row.updated,
+        claimed_by=row.claimed_by,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+        approved_version=row.approved_version,
+        sources_changed=row.sources_changed,
         sources_changes=tuple(json.loads(row.sources_changes or "[]")),
-    )  # fmt: skip
+    )
 
 
 def _version(row: ArticleRow) -> ArticleVersion:
     return ArticleVersion(
-        number=row.number, answer=json.loads(row.answer), created=row.created, created_by=row.created_by,
-        composer=row.composer, kb_snapshot=row.kb_snapshot, bedside_version=row.bedside_version,
+        number=row.number,
+        answer=json.loads(row.answer),
+        created=row.created,
+        created_by=row.created_by,
+        composer=row.composer,
+        kb_snapshot=row.kb_snapshot,
+        bedside_version=row.bedside_version,
         sources=json.loads(row.sources),
-    )  # fmt: skip
+    )

@@ -71,8 +71,10 @@ def _replay_article(
     for record in history:
         event = record.event
         if event.from_status != status:
-            problems.append(f"record {record.id}: {slug} goes from {event.from_status or 'nothing'} but the record "
-                            f"before left it {status or 'nothing'}")  # fmt: skip
+            problems.append(
+                f"record {record.id}: {slug} goes from {event.from_status or 'nothing'} but the record "
+                f"before left it {status or 'nothing'}"
+            )
             culprits.append(record.id)
         status = event.to_status
         if not record.keyed:
@@ -106,8 +108,9 @@ def _check_record(slug: str, record: ChainRecord, stored: dict[int, str], attest
     if event.action == REKEY:
         numbers = range(1, event.version + 1)
         if any(n not in stored for n in numbers) or versions_hash(stored[n] for n in numbers) != record.content_hash:
-            problems.append(f"record {record.id}: versions 1 to {event.version} of {slug} changed since this "
-                            "checkpoint")  # fmt: skip
+            problems.append(
+                f"record {record.id}: versions 1 to {event.version} of {slug} changed since this checkpoint"
+            )
         attested.update(numbers)
         return problems
     if event.action in CREATES and event.version != max(attested, default=0) + 1:
@@ -115,8 +118,9 @@ def _check_record(slug: str, record: ChainRecord, stored: dict[int, str], attest
     if event.version not in stored:
         problems.append(f"record {record.id}: names version {event.version} of {slug}, which is not stored")
     elif stored[event.version] != record.content_hash:
-        problems.append(f"record {record.id}: version {event.version} of {slug} is not the text this record sealed "
-                        "(rewritten)")  # fmt: skip
+        problems.append(
+            f"record {record.id}: version {event.version} of {slug} is not the text this record sealed (rewritten)"
+        )
     attested.add(event.version)
     return problems
 
@@ -149,6 +153,8 @@ def legacy_status_problems(connection: Connection, records: list[ChainRecord]) -
         if not history:
             problems.append(f"{row.slug}: no audit record")
         elif history[-1].event.to_status != row.status:
-            problems.append(f"{row.slug}: the database says {row.status!r} but its last record left it "
-                            f"{history[-1].event.to_status!r}")  # fmt: skip
+            problems.append(
+                f"{row.slug}: the database says {row.status!r} but its last record left it "
+                f"{history[-1].event.to_status!r}"
+            )
     return problems

@@ -60,10 +60,14 @@ class SessionStore:
             connection.execute(sa.delete(sessions).where(sessions.c.expires <= now))
             connection.execute(
                 sa.insert(sessions).values(
-                    id_hash=_digest(session.id), email=email, csrf=session.csrf, created=now,
-                    expires=session.expires, epoch=epoch,
+                    id_hash=_digest(session.id),
+                    email=email,
+                    csrf=session.csrf,
+                    created=now,
+                    expires=session.expires,
+                    epoch=epoch,
                 )
-            )  # fmt: skip
+            )
         return session
 
     def get(self, session_id: str) -> Session | None:
@@ -97,10 +101,14 @@ class SessionStore:
         with closing(open_as_is(path, timeout=10)) as db:
             columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
             epoch = "epoch" if "epoch" in columns else "0"
-            rows = db.execute(
-                f"SELECT id_hash, email, csrf, created, expires, {epoch} FROM sessions WHERE expires > ?",  # nosec B608
-                (now,),
-            ).fetchall() if columns else []  # fmt: skip
+            rows = (
+                db.execute(
+                    f"SELECT id_hash, email, csrf, created, expires, {epoch} FROM sessions WHERE expires > ?",  # nosec B608
+                    (now,),
+                ).fetchall()
+                if columns
+                else []
+            )
         with self._writer.begin() as connection:
             held = set(connection.execute(sa.select(sessions.c.id_hash)).scalars())
             fresh = [row for row in rows if row[0] not in held]

@@ -193,8 +193,11 @@ OVERRIDE = "override"
 
 def _override(unsupported: int, override: bool, comment: str) -> str:
     """The approval's audit comment when it overrides the verifier, or InvalidInput saying what is needed."""
-    what = f"{unsupported} editor statement{'s' if unsupported > 1 else ''} that bedside's check did not find in " + (
-        "their" if unsupported > 1 else "its") + " cited sources"  # fmt: skip
+    what = (
+        f"{unsupported} editor statement{'s' if unsupported > 1 else ''} that bedside's check did not find in "
+        + ("their" if unsupported > 1 else "its")
+        + " cited sources"
+    )
     if not override:
         raise InvalidInput(f"this version has {what}: approve with the override, giving your reason")
     if not comment:

@@ -56,8 +56,10 @@ def _email(email: str) -> str:
     email = email.strip().lower()
     if not _EMAIL.fullmatch(email) or len(email) > 320:
         shown = email.encode("ascii", "backslashreplace").decode()[:100]
-        raise InvalidInput(f"not an email address: {shown!r} (letters, digits and .!#$%&'*+/=?^_`{{|}}~- before the"
-                           " @, a domain name after it)")  # fmt: skip
+        raise InvalidInput(
+            f"not an email address: {shown!r} (letters, digits and .!#$%&'*+/=?^_`{{|}}~- before the"
+            " @, a domain name after it)"
+        )
     return email
 
 
@@ -71,9 +73,15 @@ def _role(role: Role | str) -> Role:
 
 def _user(row: sa.Row[Any]) -> User:
     return User(
-        id=row.id, email=row.email, role=Role(row.role), active=bool(row.active), epoch=int(row.auth_epoch),
-        display_name=row.display_name, credentials=row.credentials, affiliation=row.affiliation,
-    )  # fmt: skip
+        id=row.id,
+        email=row.email,
+        role=Role(row.role),
+        active=bool(row.active),
+        epoch=int(row.auth_epoch),
+        display_name=row.display_name,
+        credentials=row.credentials,
+        affiliation=row.affiliation,
+    )
 
 
 def _check_password(password: str) -> str:
@@ -178,9 +186,12 @@ class Accounts:
         return self.get(email), password
 
     def set_profile(
-        self, email: str, display_name: str | None = None, credentials: str | None = None,
+        self,
+        email: str,
+        display_name: str | None = None,
+        credentials: str | None = None,
         affiliation: str | None = None,
-    ) -> User:  # fmt: skip
+    ) -> User:
         """Set how the Medical Advisory Board names a person (fields left None stay as they are)."""
         values = _profile({"display_name": display_name, "credentials": credentials, "affiliation": affiliation})
         return self._set(email, **values) if values else self.get(email)

@@ -294,7 +294,19 @@ def _window(
 
 def _hit(p: Passage, d: Document, total: float, base: float) -> SearchHit:
     return SearchHit(
-        passage_id=p.id, document_id=d.id, score=round(total, 6), text=p.text, section=p.section, title=d.title,
-        evidence_type=d.evidence_type, year=d.year, source=d.source, start=p.start, end=p.end, url=d.link,
-        scores={"fused": round(base, 6)}, withdrawn="retracted" if d.retracted else d.notice, collection=d.collection,
-    )  # fmt: skip
+        passage_id=p.id,
+        document_id=d.id,
+        score=round(total, 6),
+        text=p.text,
+        section=p.section,
+        title=d.title,
+        evidence_type=d.evidence_type,
+        year=d.year,
+        source=d.source,
+        start=p.start,
+        end=p.end,
+        url=d.link,
+        scores={"fused": round(base, 6)},
+        withdrawn="retracted" if d.retracted else d.notice,
+        collection=d.collection,
+    )

@@ -193,14 +193,18 @@ class LexicalIndex:
             if values:
                 out.append((tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, field, values)))
         if filters.year_min is not None or filters.year_max is not None:
-            out.append((
-                tantivy.Occur.Must,
-                tantivy.Query.range_query(
-                    self.schema, "year", tantivy.FieldType.Integer,
-                    filters.year_min if filters.year_min is not None else 1,
-                    filters.year_max if filters.year_max is not None else 9999,
-                ),
-            ))  # fmt: skip
+            out.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.range_query(
+                        self.schema,
+                        "year",
+                        tantivy.FieldType.Integer,
+                        filters.year_min if filters.year_min is not None else 1,
+                        filters.year_max if filters.year_max is not None else 9999,
+                    ),
+                )
+            )
         return out
 
     def count(self) -> int:

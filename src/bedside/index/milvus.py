@@ -123,9 +123,13 @@ class _MilvusCollection(ABC):
     kind = ""
 
     def __init__(
-        self, uri: str, collection: str, store: WatermarkSource, client: MilvusClient | None = None,
+        self,
+        uri: str,
+        collection: str,
+        store: WatermarkSource,
+        client: MilvusClient | None = None,
         consistency: str = "Strong",
-    ) -> None:  # fmt: skip
+    ) -> None:
         if consistency not in CONSISTENCY_LEVELS:
             raise InvalidInput(
                 f"unknown Milvus consistency level {consistency!r}; one of {', '.join(CONSISTENCY_LEVELS)}"
@@ -152,8 +156,13 @@ class _MilvusCollection(ABC):
         """The rows as this kind's entities (scalars plus its vector or analysed text)."""
 
     def _scalars(self, row: IndexRow) -> dict[str, Any]:
-        return {"seq": row.seq, "doc": row.document_id, "etype": row.evidence_type.value, "year": row.year or 0,
-                "source": row.source.lower()[:512]}  # fmt: skip
+        return {
+            "seq": row.seq,
+            "doc": row.document_id,
+            "etype": row.evidence_type.value,
+            "year": row.year or 0,
+            "source": row.source.lower()[:512],
+        }
 
     def _schema(self) -> Any:
         from pymilvus import DataType
@@ -247,9 +256,14 @@ class MilvusLexicalIndex(_MilvusCollection):
     kind = "lexical"
 
     def __init__(
-        self, uri: str, collection: str, store: WatermarkSource, client: MilvusClient | None = None,
-        analyzer: QueryAnalyzer | None = None, consistency: str = "Strong",
-    ) -> None:  # fmt: skip
+        self,
+        uri: str,
+        collection: str,
+        store: WatermarkSource,
+        client: MilvusClient | None = None,
+        analyzer: QueryAnalyzer | None = None,
+        consistency: str = "Strong",
+    ) -> None:
         self.analyzer = analyzer or QueryAnalyzer()
         super().__init__(uri, collection, store, client, consistency)
 
@@ -258,11 +272,22 @@ class MilvusLexicalIndex(_MilvusCollection):
 
         schema = self._schema()
         for field in ("text", "context"):
-            schema.add_field(field, DataType.VARCHAR, max_length=_MAX_TEXT, enable_analyzer=True,
-                             analyzer_params={"tokenizer": "standard"})  # fmt: skip
+            schema.add_field(
+                field,
+                DataType.VARCHAR,
+                max_length=_MAX_TEXT,
+                enable_analyzer=True,
+                analyzer_params={"tokenizer": "standard"},
+            )
             schema.add_field(f"{field}_bm25", DataType.SPARSE_FLOAT_VECTOR)
-            schema.add_function(Function(name=f"{field}_bm25", function_type=FunctionType.BM25,
-                                         input_field_names=[field], output_field_names=[f"{field}_bm25"]))  # fmt: skip
+            schema.add_function(
+                Function(
+                    name=f"{field}_bm25",
+                    function_type=FunctionType.BM25,
+                    input_field_names=[field],
+                    output_field_names=[f"{field}_bm25"],
+                )
+            )
         index = self.client.prepare_index_params()
         for field in ("text", "context"):
             index.add_index(f"{field}_bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
@@ -271,8 +296,9 @@ class MilvusLexicalIndex(_MilvusCollection):
         )
 
     def _entities(self, rows: list[IndexRow]) -> list[dict[str, Any]]:
-        return [{**self._scalars(r), "text": analysed_tokens(r.text), "context": analysed_tokens(r.context)}
-                for r in rows]  # fmt: skip
+        return [
+            {**self._scalars(r), "text": analysed_tokens(r.text), "context": analysed_tokens(r.context)} for r in rows
+        ]
 
     def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
         """BM25 over passage text plus down-weighted title/section/topics, with weighted expansions."""
@@ -284,9 +310,15 @@ class MilvusLexicalIndex(_MilvusCollection):
         scores: dict[int, float] = {}
         for field, boost in (("text", 1.0), ("context", CONTEXT_BOOST)):
             hits = self.client.search(
-                self.collection, data=[text], anns_field=f"{field}_bm25", limit=limit, filter=expression,
-                search_params={"metric_type": "BM25"}, output_fields=["seq"], consistency_level=self.consistency,
-            )[0]  # fmt: skip
+                self.collection,
+                data=[text],
+                anns_field=f"{field}_bm25",
+                limit=limit,
+                filter=expression,
+                search_params={"metric_type": "BM25"},
+                output_fields=["seq"],
+                consistency_level=self.consistency,
+            )[0]
             for hit in hits:
                 seq = int(hit["seq"])
                 scores[seq] = scores.get(seq, 0.0) + boost * abs(float(hit["distance"]))  # see the module's note
@@ -306,10 +338,14 @@ class MilvusLexicalIndex(_MilvusCollection):
         for term in dict.fromkeys(terms):
             for field in fields:
                 hits = self.client.search(
-                    self.collection, data=[term_token(term)], anns_field=f"{field}_bm25", limit=1,
-                    search_params={"metric_type": "BM25"}, output_fields=["seq"],
+                    self.collection,
+                    data=[term_token(term)],
+                    anns_field=f"{field}_bm25",
+                    limit=1,
+                    search_params={"metric_type": "BM25"},
+                    output_fields=["seq"],
                     consistency_level=self.consistency,
-                )[0]  # fmt: skip
+                )[0]
                 if len(hits):
                     found.append(term)
                     break
@@ -322,9 +358,15 @@ class MilvusDenseIndex(_MilvusCollection):
     kind = "dense"
 
     def __init__(
-        self, uri: str, collection: str, store: WatermarkSource, embedder: Embedder,
-        client: MilvusClient | None = None, seed: Mapping[str, np.ndarray] | None = None, consistency: str = "Strong",
-    ) -> None:  # fmt: skip
+        self,
+        uri: str,
+        collection: str,
+        store: WatermarkSource,
+        embedder: Embedder,
+        client: MilvusClient | None = None,
+        seed: Mapping[str, np.ndarray] | None = None,
+        consistency: str = "Strong",
+    ) -> None:
         self.embedder = embedder
         self.seed = seed if seed is not None else {}
         super().__init__(uri, collection, store, client, consistency)
@@ -365,8 +407,14 @@ class MilvusDenseIndex(_MilvusCollection):
         for row, vec in zip(rows, vecs, strict=True):
             terms = sorted({term_key(t) for t in analyze(row.title)})
             kept = terms if len(terms) <= TITLE_TERMS else []
-            out.append({**self._scalars(row), "title_terms": kept, "title_n": len(kept) if kept == terms else -1,
-                        "vector": vec.tolist()})  # fmt: skip
+            out.append(
+                {
+                    **self._scalars(row),
+                    "title_terms": kept,
+                    "title_n": len(kept) if kept == terms else -1,
+                    "vector": vec.tolist(),
+                }
+            )
         return out
 
     def search(self, query: str, limit: int = 100, filters: Filters | None = None) -> list[Candidate]:
@@ -378,10 +426,15 @@ class MilvusDenseIndex(_MilvusCollection):
     ) -> list[Candidate]:
         """Nearest passages to `q`; document filters run on the document id field (`seqs` is not needed)."""
         hits = self.client.search(
-            self.collection, data=[np.asarray(q, dtype=np.float32).tolist()], anns_field="vector", limit=limit,
-            filter=filter_expression(filters), search_params={"metric_type": "IP", "params": {"ef": max(64, limit)}},
-            output_fields=["seq"], consistency_level=self.consistency,
-        )[0]  # fmt: skip
+            self.collection,
+            data=[np.asarray(q, dtype=np.float32).tolist()],
+            anns_field="vector",
+            limit=limit,
+            filter=filter_expression(filters),
+            search_params={"metric_type": "IP", "params": {"ef": max(64, limit)}},
+            output_fields=["seq"],
+            consistency_level=self.consistency,
+        )[0]
         return [Candidate(int(h["seq"]), float(h["distance"])) for h in hits]
 
     def _rows(self, seqs: Sequence[int], fields: list[str]) -> list[dict[str, Any]]:

@@ -54,9 +54,11 @@ class SnapshotBuilder:
         n = int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
         vecs = np.lib.format.open_memmap(raw_file, mode="w+", dtype=np.float32, shape=(n, self.embedder.dim))
         meta: dict[str, np.ndarray] = {
-            "seqs": np.empty(n, dtype=np.int64), "etypes": np.empty(n, dtype=np.int8),
-            "years": np.empty(n, dtype=np.int16), "keys": np.empty(n, dtype=np.int64),
-        }  # fmt: skip
+            "seqs": np.empty(n, dtype=np.int64),
+            "etypes": np.empty(n, dtype=np.int8),
+            "years": np.empty(n, dtype=np.int16),
+            "keys": np.empty(n, dtype=np.int64),
+        }
         sources: list[str] = []
         titles = TitleColumn(n)
         cursor = self._db.execute(
@@ -126,8 +128,13 @@ class SnapshotBuilder:
             row = position.get(row_key(seq, hashed) if keyed else seq)
             if row is not None:
                 titles.add(row, terms)
-        fields = {**fields, "title_start": titles.start, "title_len": titles.length, "title_pool": titles.pool(),
-                  "analysis": np.array(fingerprint())}  # fmt: skip
+        fields = {
+            **fields,
+            "title_start": titles.start,
+            "title_len": titles.length,
+            "title_pool": titles.pool(),
+            "analysis": np.array(fingerprint()),
+        }
         write_meta(meta_file, fields)
         return fields
 

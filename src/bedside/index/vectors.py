@@ -238,11 +238,19 @@ class VectorIndex:
                 "INSERT OR REPLACE INTO vectors (seq, document_id, text_hash, etype, year, source, vec, title_terms)"
                 " VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (r.seq, r.document_id, text_hash(r.embedding_text), ETYPES.index(r.evidence_type), r.year or 0,
-                     r.source.lower(), vecs[i].tobytes(), terms[r.document_id])
+                    (
+                        r.seq,
+                        r.document_id,
+                        text_hash(r.embedding_text),
+                        ETYPES.index(r.evidence_type),
+                        r.year or 0,
+                        r.source.lower(),
+                        vecs[i].tobytes(),
+                        terms[r.document_id],
+                    )
                     for i, r in enumerate(rows)
                 ],
-            )  # fmt: skip
+            )
             self._set_meta("watermark", str(mark))
             self._db.execute("DELETE FROM pending")  # every pending vector belongs to this chunk, now written
 

@@ -19,12 +19,40 @@ from bedside.ingest.css_values import length_px
 
 Declarations = dict[str, tuple[str, bool]]  # property -> (value, !important)
 
-_PROPERTIES = frozenset({
-    "display", "visibility", "opacity", "color", "background", "background-color", "background-image",
-    "font-size", "font", "height", "max-height", "width", "max-width", "overflow", "overflow-x", "overflow-y",
-    "position", "left", "top", "right", "bottom", "text-indent", "margin-left", "margin-top", "margin",
-    "transform", "clip", "clip-path", "content-visibility", "scale",
-})  # fmt: skip
+_PROPERTIES = frozenset(
+    {
+        "display",
+        "visibility",
+        "opacity",
+        "color",
+        "background",
+        "background-color",
+        "background-image",
+        "font-size",
+        "font",
+        "height",
+        "max-height",
+        "width",
+        "max-width",
+        "overflow",
+        "overflow-x",
+        "overflow-y",
+        "position",
+        "left",
+        "top",
+        "right",
+        "bottom",
+        "text-indent",
+        "margin-left",
+        "margin-top",
+        "margin",
+        "transform",
+        "clip",
+        "clip-path",
+        "content-visibility",
+        "scale",
+    }
+)
 _COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
 _COMPOUND = re.compile(
     r"""(?P<tag>\*|[a-zA-Z][\w-]*)?(?P<rest>(?:\#[\w-]+|\.[\w-]+|\[[^\]]*\]|::?[\w-]+(?:\([^)]*\))?)*)$"""

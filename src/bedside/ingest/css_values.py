@@ -14,18 +14,56 @@ __all__ = ["RGBA", "color_in", "contrast", "length_px", "over", "parse_color"]
 RGBA = tuple[float, float, float, float]  # 0-255 components, alpha 0-1
 
 _NAMED = {
-    "white": "#ffffff", "black": "#000000", "snow": "#fffafa", "ivory": "#fffff0", "ghostwhite": "#f8f8ff",
-    "whitesmoke": "#f5f5f5", "floralwhite": "#fffaf0", "mintcream": "#f5fffa", "azure": "#f0ffff",
-    "aliceblue": "#f0f8ff", "seashell": "#fff5ee", "honeydew": "#f0fff0", "linen": "#faf0e6",
-    "oldlace": "#fdf5e6", "lavenderblush": "#fff0f5", "beige": "#f5f5dc", "cornsilk": "#fff8dc",
-    "lightyellow": "#ffffe0", "silver": "#c0c0c0", "gray": "#808080", "grey": "#808080", "red": "#ff0000",
-    "green": "#008000", "blue": "#0000ff", "navy": "#000080", "yellow": "#ffff00", "maroon": "#800000",
-    "purple": "#800080", "teal": "#008080", "olive": "#808000", "lime": "#00ff00", "aqua": "#00ffff",
-    "fuchsia": "#ff00ff", "orange": "#ffa500", "lightgray": "#d3d3d3", "lightgrey": "#d3d3d3",
-    "gainsboro": "#dcdcdc", "darkgray": "#a9a9a9", "darkgrey": "#a9a9a9", "dimgray": "#696969",
-    "dimgrey": "#696969", "darkslategray": "#2f4f4f", "midnightblue": "#191970", "darkblue": "#00008b",
-    "darkgreen": "#006400", "darkred": "#8b0000", "brown": "#a52a2a", "pink": "#ffc0cb", "lavender": "#e6e6fa",
-}  # fmt: skip
+    "white": "#ffffff",
+    "black": "#000000",
+    "snow": "#fffafa",
+    "ivory": "#fffff0",
+    "ghostwhite": "#f8f8ff",
+    "whitesmoke": "#f5f5f5",
+    "floralwhite": "#fffaf0",
+    "mintcream": "#f5fffa",
+    "azure": "#f0ffff",
+    "aliceblue": "#f0f8ff",
+    "seashell": "#fff5ee",
+    "honeydew": "#f0fff0",
+    "linen": "#faf0e6",
+    "oldlace": "#fdf5e6",
+    "lavenderblush": "#fff0f5",
+    "beige": "#f5f5dc",
+    "cornsilk": "#fff8dc",
+    "lightyellow": "#ffffe0",
+    "silver": "#c0c0c0",
+    "gray": "#808080",
+    "grey": "#808080",
+    "red": "#ff0000",
+    "green": "#008000",
+    "blue": "#0000ff",
+    "navy": "#000080",
+    "yellow": "#ffff00",
+    "maroon": "#800000",
+    "purple": "#800080",
+    "teal": "#008080",
+    "olive": "#808000",
+    "lime": "#00ff00",
+    "aqua": "#00ffff",
+    "fuchsia": "#ff00ff",
+    "orange": "#ffa500",
+    "lightgray": "#d3d3d3",
+    "lightgrey": "#d3d3d3",
+    "gainsboro": "#dcdcdc",
+    "darkgray": "#a9a9a9",
+    "darkgrey": "#a9a9a9",
+    "dimgray": "#696969",
+    "dimgrey": "#696969",
+    "darkslategray": "#2f4f4f",
+    "midnightblue": "#191970",
+    "darkblue": "#00008b",
+    "darkgreen": "#006400",
+    "darkred": "#8b0000",
+    "brown": "#a52a2a",
+    "pink": "#ffc0cb",
+    "lavender": "#e6e6fa",
+}
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?"
 _HUE = rf"{_NUMBER}(?:%|deg|grad|rad|turn)?"
 _FUNC = re.compile(
@@ -103,8 +141,16 @@ def contrast(a: RGBA, b: RGBA) -> float:
 # Lengths ---------------------------------------------------------------------------------------------------------
 
 _LENGTH = re.compile(rf"({_NUMBER})\s*(px|pt|pc|em|rem|ex|ch|%|vw|vh|vmin|vmax|in|cm|mm|q)?")
-_ABSOLUTE_SIZES = {"xx-small": 9.0, "x-small": 10.0, "small": 13.0, "medium": 16.0, "large": 18.0,
-                   "x-large": 24.0, "xx-large": 32.0, "xxx-large": 48.0}  # fmt: skip
+_ABSOLUTE_SIZES = {
+    "xx-small": 9.0,
+    "x-small": 10.0,
+    "small": 13.0,
+    "medium": 16.0,
+    "large": 18.0,
+    "x-large": 24.0,
+    "xx-large": 32.0,
+    "xxx-large": 48.0,
+}
 
 
 def length_px(value: str, font_px: float = 16.0, percent_of: float | None = None) -> float | None:

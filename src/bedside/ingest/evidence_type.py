@@ -8,26 +8,67 @@ from bedside.model import EvidenceType
 
 # MEDLINE PublicationType values (NLM's list), strongest evidence first.
 _PUBLICATION_TYPES: tuple[tuple[EvidenceType, frozenset[str]], ...] = (
-    (EvidenceType.GUIDELINE, frozenset({"practice guideline", "guideline", "consensus development conference",
-                                        "consensus development conference, nih"})),
+    (
+        EvidenceType.GUIDELINE,
+        frozenset(
+            {
+                "practice guideline",
+                "guideline",
+                "consensus development conference",
+                "consensus development conference, nih",
+            }
+        ),
+    ),
     (EvidenceType.SYSTEMATIC_REVIEW, frozenset({"systematic review", "meta-analysis", "network meta-analysis"})),
-    (EvidenceType.RANDOMIZED_TRIAL, frozenset({"randomized controlled trial", "equivalence trial",
-                                               "pragmatic clinical trial", "controlled clinical trial",
-                                               "clinical trial, phase iii", "clinical trial, phase iv"})),
-    (EvidenceType.OBSERVATIONAL, frozenset({"observational study", "multicenter study", "comparative study",
-                                            "validation study", "evaluation study", "twin study"})),
+    (
+        EvidenceType.RANDOMIZED_TRIAL,
+        frozenset(
+            {
+                "randomized controlled trial",
+                "equivalence trial",
+                "pragmatic clinical trial",
+                "controlled clinical trial",
+                "clinical trial, phase iii",
+                "clinical trial, phase iv",
+            }
+        ),
+    ),
+    (
+        EvidenceType.OBSERVATIONAL,
+        frozenset(
+            {
+                "observational study",
+                "multicenter study",
+                "comparative study",
+                "validation study",
+                "evaluation study",
+                "twin study",
+            }
+        ),
+    ),
     (EvidenceType.REVIEW, frozenset({"review", "scoping review", "narrative review", "overview"})),
     (EvidenceType.CASE_REPORT, frozenset({"case reports"})),
     (EvidenceType.CONSUMER_HEALTH, frozenset({"patient education handout"})),
-)  # fmt: skip
+)
 
 # MeSH descriptors that mark study designs when the publication type says less.
 _MESH_DESIGNS: tuple[tuple[EvidenceType, frozenset[str]], ...] = (
     (EvidenceType.RANDOMIZED_TRIAL, frozenset({"randomized controlled trials as topic"})),
-    (EvidenceType.OBSERVATIONAL, frozenset({"cohort studies", "prospective studies", "retrospective studies",
-                                            "case-control studies", "cross-sectional studies",
-                                            "longitudinal studies", "follow-up studies"})),
-)  # fmt: skip
+    (
+        EvidenceType.OBSERVATIONAL,
+        frozenset(
+            {
+                "cohort studies",
+                "prospective studies",
+                "retrospective studies",
+                "case-control studies",
+                "cross-sectional studies",
+                "longitudinal studies",
+                "follow-up studies",
+            }
+        ),
+    ),
+)
 
 # JATS @article-type values.
 _JATS_TYPES = {

@@ -24,27 +24,112 @@ _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._\
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _TOKEN_SPLIT = re.compile(r"[\s_\-]+")
 
-_DROP_TAGS = frozenset({
-    "script", "style", "noscript", "template", "nav", "footer", "aside", "form", "iframe", "svg", "button",
-    "object", "embed", "canvas", "select", "input", "textarea", "dialog", "head",
-})  # fmt: skip
+_DROP_TAGS = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "nav",
+        "footer",
+        "aside",
+        "form",
+        "iframe",
+        "svg",
+        "button",
+        "object",
+        "embed",
+        "canvas",
+        "select",
+        "input",
+        "textarea",
+        "dialog",
+        "head",
+    }
+)
 _DROP_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog"})
 # class / id words that mark page furniture; matched against whole words of "site-header", "cookie_banner".
-_BOILERPLATE = frozenset({
-    "nav", "navbar", "navigation", "menu", "footer", "header", "masthead", "sidebar", "breadcrumb", "breadcrumbs",
-    "cookie", "cookies", "consent", "banner", "social", "share", "sharing", "advert", "advertisement", "ads", "ad",
-    "promo", "related", "comment", "comments", "subscribe", "newsletter", "skip", "skiplink", "popup", "modal",
-    "toolbar", "pagination", "feedback", "sr", "visually", "offscreen",
-})  # fmt: skip
+_BOILERPLATE = frozenset(
+    {
+        "nav",
+        "navbar",
+        "navigation",
+        "menu",
+        "footer",
+        "header",
+        "masthead",
+        "sidebar",
+        "breadcrumb",
+        "breadcrumbs",
+        "cookie",
+        "cookies",
+        "consent",
+        "banner",
+        "social",
+        "share",
+        "sharing",
+        "advert",
+        "advertisement",
+        "ads",
+        "ad",
+        "promo",
+        "related",
+        "comment",
+        "comments",
+        "subscribe",
+        "newsletter",
+        "skip",
+        "skiplink",
+        "popup",
+        "modal",
+        "toolbar",
+        "pagination",
+        "feedback",
+        "sr",
+        "visually",
+        "offscreen",
+    }
+)
 # Never removed by class/id: removing these would remove the page (`<body class="has-sidebar">`).
 _KEEP_TAGS = frozenset({"html", "body", "main"})
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 # Elements that break the flow of text; anything else is inline and joins the paragraph around it.
-_BLOCK_TAGS = frozenset({
-    "address", "article", "blockquote", "body", "dd", "details", "div", "dl", "dt", "fieldset", "figcaption",
-    "figure", "header", "hgroup", "hr", "li", "main", "ol", "p", "pre", "section", "summary", "table", "ul",
-    "caption", "center", "h1", "h2", "h3", "h4", "h5", "h6",
-})  # fmt: skip
+_BLOCK_TAGS = frozenset(
+    {
+        "address",
+        "article",
+        "blockquote",
+        "body",
+        "dd",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "header",
+        "hgroup",
+        "hr",
+        "li",
+        "main",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "ul",
+        "caption",
+        "center",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+    }
+)
 # Browsers read labels for these as windows-1252 (WHATWG Encoding), and so do pages that declare them.
 _WINDOWS_1252 = frozenset({"iso8859-1", "ascii", "latin-1"})
 

@@ -19,17 +19,62 @@ _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _MATHML = "{http://www.w3.org/1998/Math/MathML}"
 
 # Children that are structure, not running text: each is handled by its own rule in _write_block.
-_BLOCKS = frozenset({
-    "sec", "p", "list", "list-item", "table-wrap", "table-wrap-group", "fig", "fig-group", "boxed-text",
-    "disp-quote", "statement", "def-list", "verse-group", "speech", "preformat", "code", "disp-formula",
-    "disp-formula-group", "graphic", "media", "supplementary-material", "ref-list", "fn-group", "sec-meta",
-    "alternatives", "array", "chem-struct-wrap", "title", "label", "caption", "table", "ack", "glossary",
-})  # fmt: skip
+_BLOCKS = frozenset(
+    {
+        "sec",
+        "p",
+        "list",
+        "list-item",
+        "table-wrap",
+        "table-wrap-group",
+        "fig",
+        "fig-group",
+        "boxed-text",
+        "disp-quote",
+        "statement",
+        "def-list",
+        "verse-group",
+        "speech",
+        "preformat",
+        "code",
+        "disp-formula",
+        "disp-formula-group",
+        "graphic",
+        "media",
+        "supplementary-material",
+        "ref-list",
+        "fn-group",
+        "sec-meta",
+        "alternatives",
+        "array",
+        "chem-struct-wrap",
+        "title",
+        "label",
+        "caption",
+        "table",
+        "ack",
+        "glossary",
+    }
+)
 # Blocks dropped whole: references, formulas (MathML is noise as prose), media and repeated metadata.
-_SKIP_BLOCKS = frozenset({
-    "disp-formula", "disp-formula-group", "graphic", "media", "supplementary-material", "ref-list", "fn-group",
-    "sec-meta", "alternatives", "chem-struct-wrap", "title", "label", "ack", "glossary",
-})  # fmt: skip
+_SKIP_BLOCKS = frozenset(
+    {
+        "disp-formula",
+        "disp-formula-group",
+        "graphic",
+        "media",
+        "supplementary-material",
+        "ref-list",
+        "fn-group",
+        "sec-meta",
+        "alternatives",
+        "chem-struct-wrap",
+        "title",
+        "label",
+        "ack",
+        "glossary",
+    }
+)
 # Inline elements whose text is not part of the sentence they sit in.
 _SKIP_INLINE = frozenset({"fn", "tex-math", "inline-graphic", "private-char"})
 _NOTE_REFS = frozenset({"fn", "table-fn", "author-notes", "corresp"})  # footnote markers: "*", "a", "†"
@@ -40,9 +85,15 @@ _DATE_PREFERENCE = ("epub", "ppub", "collection")
 def read_jats(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:
     """Yield a Document per <article>; a bad article in a set becomes a RecordError, a lone one raises."""
     context = etree.iterparse(
-        stream, events=("end",), tag="article", resolve_entities=False, no_network=True, load_dtd=False,
-        huge_tree=True, recover=False,
-    )  # fmt: skip
+        stream,
+        events=("end",),
+        tag="article",
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+        recover=False,
+    )
     seen = 0
     etree.clear_error_log()  # the log is per thread: drop stale entries so errors name this file's problem
     try:

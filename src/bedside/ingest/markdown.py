@@ -32,9 +32,24 @@ MAX_FRONT_MATTER_CHARS = 64 * 1024
 MAX_YAML_ALIASES = 16
 MAX_YAML_DEPTH = 32
 _KNOWN_KEYS = {
-    "id", "title", "type", "issuer", "source", "publisher", "journal", "guideline", "year", "doi", "url",
-    "pmid", "authors", "topics", "reviewed", "updated", "summary",
-}  # fmt: skip
+    "id",
+    "title",
+    "type",
+    "issuer",
+    "source",
+    "publisher",
+    "journal",
+    "guideline",
+    "year",
+    "doi",
+    "url",
+    "pmid",
+    "authors",
+    "topics",
+    "reviewed",
+    "updated",
+    "summary",
+}
 
 
 def read_markdown(stream: BinaryIO, origin: str) -> Iterator[Document | RecordError]:

@@ -46,8 +46,14 @@ def read_medline_updates(
     """As `read_medline`, and (with `deletions`) the PMIDs of every DeleteCitation element, in file order."""
     tags = ("PubmedArticle", "MedlineCitation", "DeleteCitation") if deletions else ("PubmedArticle", "MedlineCitation")
     context = etree.iterparse(
-        stream, events=("end",), tag=tags, resolve_entities=False, no_network=True, huge_tree=True, recover=False,
-    )  # fmt: skip
+        stream,
+        events=("end",),
+        tag=tags,
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=True,
+        recover=False,
+    )
     seen = 0
     try:
         for _, elem in context:

@@ -74,8 +74,10 @@ class OptionalContent:
             if not state:
                 return False
             return {
-                "/AllOn": any(state), "/AnyOff": not any(state), "/AllOff": not all(state),
-            }.get(policy, all(state))  # fmt: skip
+                "/AllOn": any(state),
+                "/AnyOff": not any(state),
+                "/AllOff": not all(state),
+            }.get(policy, all(state))
         return _idnum(ref) in self.off
 
 
@@ -115,9 +117,10 @@ class HiddenText:
     def covered(self) -> frozenset[int]:
         """Text operators that an opaque rectangle painted afterwards hides."""
         return frozenset(
-            seq for seq, x, y in self._shown
+            seq
+            for seq, x, y in self._shown
             if any(r.seq > seq and r.opaque and _inside(x, y, r.box) for r in self._rects)
-        )  # fmt: skip
+        )
 
     def _set(self, operator: bytes, operands: list[Any]) -> None:
         s, n = self._state, _numbers(operands)

@@ -100,10 +100,13 @@ def _drop_furniture(pages: list[list[Line]]) -> list[list[Line]]:
     kept = []
     for page in pages:
         edges = {id(line) for line in _edges(page)}
-        kept.append([
-            line for line in page
-            if id(line) not in edges or (key(line) not in repeated and not _PAGE_NUMBER.match(line.text))
-        ])  # fmt: skip
+        kept.append(
+            [
+                line
+                for line in page
+                if id(line) not in edges or (key(line) not in repeated and not _PAGE_NUMBER.match(line.text))
+            ]
+        )
     return kept
 
 
@@ -128,10 +131,14 @@ def _body_size(lines: list[Line]) -> float:
 def _line_spacing(lines: list[Line], body_size: float) -> float | None:
     """The usual distance between consecutive body lines on a page, or None when positions are unknown."""
     gaps = [
-        a.y - b.y for a, b in itertools.pairwise(lines)
-        if a.page == b.page and a.y is not None and b.y is not None and a.size == b.size == body_size
+        a.y - b.y
+        for a, b in itertools.pairwise(lines)
+        if a.page == b.page
+        and a.y is not None
+        and b.y is not None
+        and a.size == b.size == body_size
         and 0 < a.y - b.y < 3 * max(body_size, 1.0)
-    ]  # fmt: skip
+    ]
     return statistics.median(gaps) if gaps else None
 
 

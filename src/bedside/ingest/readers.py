@@ -58,12 +58,18 @@ def _load(name: str) -> Reader:
 FORMATS = ("markdown", "jsonl", "medline", "jats", "html", "pdf")
 
 _SUFFIXES = {
-    ".md": "markdown", ".markdown": "markdown", ".txt": "markdown", ".text": "markdown",
-    ".jsonl": "jsonl", ".ndjson": "jsonl",
-    ".html": "html", ".htm": "html", ".xhtml": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "markdown",
+    ".text": "markdown",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
     ".pdf": "pdf",
     ".nxml": "jats",
-}  # fmt: skip
+}
 
 
 def detect_format(path: Path, head: bytes) -> str:

@@ -78,8 +78,9 @@ def restore(src: Path, settings: Settings) -> BackupReport:
     unknown = [n for n in names if n not in KNOWN]
     if unknown:  # never a path of the manifest's choosing: "../x" would write outside the data directory
         shown = ", ".join(repr(n) for n in unknown[:5])
-        raise InvalidInput(f"{src / MANIFEST} names files a backup never holds: {shown} (expected only: "
-                           f"{', '.join(KNOWN)})")  # fmt: skip
+        raise InvalidInput(
+            f"{src / MANIFEST} names files a backup never holds: {shown} (expected only: {', '.join(KNOWN)})"
+        )
     problems = [p for n in names if n not in KEY_FILES for p in integrity_problems(src / n)]
     if problems:
         raise InvalidInput("the backup is damaged: " + "; ".join(problems))
@@ -115,8 +116,10 @@ def _back_up_articles(
         _copy_database(articles, dest / ARTICLES)
         report.copied.append(ARTICLES)
         if articles != settings.data_dir / ARTICLES:
-            report.notes.append(f"the article database {articles} is copied as {ARTICLES}; after a restore, unset "
-                                "BEDSIDE_DATABASE_URL or point it at that file")  # fmt: skip
+            report.notes.append(
+                f"the article database {articles} is copied as {ARTICLES}; after a restore, unset "
+                "BEDSIDE_DATABASE_URL or point it at that file"
+            )
         return
     url = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
     dump = f"pg_dump --format=custom --file {dest / 'articles.pgdump'} '{url}'"

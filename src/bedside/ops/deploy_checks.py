@@ -25,15 +25,43 @@ __all__ = ["DEFAULT_PASSWORDS", "MIN_SECRET", "PLACEHOLDER_SECRETS", "Finding", 
 
 MIN_SECRET = 32  # the web app's own floor (bedside.web.sessions.MIN_SECRET)
 MIN_SECRET_BITS = 96.0  # estimated from the key's own character frequencies: repeated patterns score low
-PLACEHOLDER_SECRETS = ("changeme", "change-me", "change_me", "replace-me", "replaceme", "secret", "secret-key",
-                       "secretkey", "your-secret-key", "insecure", "default", "password", "bedside", "example",
-                       "development", "test")  # fmt: skip
+PLACEHOLDER_SECRETS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "replace-me",
+    "replaceme",
+    "secret",
+    "secret-key",
+    "secretkey",
+    "your-secret-key",
+    "insecure",
+    "default",
+    "password",
+    "bedside",
+    "example",
+    "development",
+    "test",
+)
 # Passwords that a default or bootstrap admin account tends to keep (all at least 12 characters: shorter ones are
 # refused when an account is made). The account's own email address is tried as well.
-DEFAULT_PASSWORDS = ("changeme1234", "changemechangeme", "password1234", "password12345", "passwordpassword",
-                     "administrator", "adminadmin12", "admin1234567", "adminpassword", "bedside-admin",
-                     "bedsideadmin", "bedside12345", "123456789012", "qwertyuiop12",
-                     "correct horse battery staple")  # fmt: skip
+DEFAULT_PASSWORDS = (
+    "changeme1234",
+    "changemechangeme",
+    "password1234",
+    "password12345",
+    "passwordpassword",
+    "administrator",
+    "adminadmin12",
+    "admin1234567",
+    "adminpassword",
+    "bedside-admin",
+    "bedsideadmin",
+    "bedside12345",
+    "123456789012",
+    "qwertyuiop12",
+    "correct horse battery staple",
+)
 ADMIN_NAMES = ("admin", "administrator", "root", "bedside")
 
 
@@ -49,9 +77,14 @@ class Finding:
 def check_deployment(settings: Settings) -> list[Finding]:
     """Run every deployment check; the installation is ready when all findings are ok."""
     checks: tuple[Callable[[Settings], Finding], ...] = (
-        check_secret_key, check_environment, check_debug, check_cors, check_database, check_admin_accounts,
+        check_secret_key,
+        check_environment,
+        check_debug,
+        check_cors,
+        check_database,
+        check_admin_accounts,
         check_audit_key,
-    )  # fmt: skip
+    )
     return [check(settings) for check in checks]
 
 
@@ -60,8 +93,11 @@ def check_secret_key(settings: Settings) -> Finding:
     key = settings.secret_key.strip()
     name = "secret key"
     if not key:
-        return Finding(name, False, "BEDSIDE_SECRET_KEY is not set (the key generated in the data directory is "
-                                    "for development only)")  # fmt: skip
+        return Finding(
+            name,
+            False,
+            "BEDSIDE_SECRET_KEY is not set (the key generated in the data directory is for development only)",
+        )
     lowered = key.lower()
     if any(word in lowered for word in PLACEHOLDER_SECRETS if len(word) >= 6) or lowered in PLACEHOLDER_SECRETS:
         return Finding(name, False, "BEDSIDE_SECRET_KEY is a known placeholder; make a random one")
@@ -144,8 +180,10 @@ def _sqlite_durability(connection: sa.Connection) -> tuple[list[str], str]:
 
 
 def _postgres_durability(connection: sa.Connection) -> tuple[list[str], str]:
-    values = {name: str(connection.exec_driver_sql(f"SHOW {name}").scalar()).lower()
-              for name in ("fsync", "synchronous_commit", "full_page_writes")}  # fmt: skip
+    values = {
+        name: str(connection.exec_driver_sql(f"SHOW {name}").scalar()).lower()
+        for name in ("fsync", "synchronous_commit", "full_page_writes")
+    }
     problems = [f"{name} is off" for name, value in values.items() if value == "off"]
     return problems, ", ".join(f"{k} {v}" for k, v in values.items())
 
@@ -193,12 +231,19 @@ def check_audit_key(settings: Settings) -> Finding:
     if settings.audit_key.strip():
         n = len(settings.audit_key.strip())
         ok = n >= MIN_KEY_BYTES
-        return Finding(name, ok, "BEDSIDE_AUDIT_KEY is set" if ok else f"BEDSIDE_AUDIT_KEY has {n} characters; "
-                                 f"use at least {MIN_KEY_BYTES}")  # fmt: skip
+        return Finding(
+            name,
+            ok,
+            "BEDSIDE_AUDIT_KEY is set" if ok else f"BEDSIDE_AUDIT_KEY has {n} characters; use at least {MIN_KEY_BYTES}",
+        )
     path = settings.data_dir / KEY_FILE
     if settings.database_url.startswith(("postgres", "postgresql")):
-        return Finding(name, False, "the article database is PostgreSQL: set BEDSIDE_AUDIT_KEY (the same on every "
-                                    f"server) rather than relying on {path}")  # fmt: skip
+        return Finding(
+            name,
+            False,
+            "the article database is PostgreSQL: set BEDSIDE_AUDIT_KEY (the same on every "
+            f"server) rather than relying on {path}",
+        )
     if not path.exists():
         return Finding(name, True, f"{path} will be made (0600) when the article database is first opened")
     mode = stat.S_IMODE(path.stat().st_mode)

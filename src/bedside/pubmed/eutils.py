@@ -57,9 +57,13 @@ class EUtils:
     """ESearch and EFetch for PubMed over httpx; `transport` replaces the network (recorded responses in tests)."""
 
     def __init__(
-        self, config: NcbiConfig, limit: RateLimit, *, transport: httpx.BaseTransport | None = None,
+        self,
+        config: NcbiConfig,
+        limit: RateLimit,
+        *,
+        transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.config = config
         self.limit = limit
         self._sleep = sleep
@@ -78,34 +82,54 @@ class EUtils:
         self.close()
 
     def esearch(
-        self, term: str, *, retmax: int = ESEARCH_CAP, retstart: int = 0, mindate: date | None = None,
-        maxdate: date | None = None, datetype: str = "edat",
-    ) -> SearchResult:  # fmt: skip
+        self,
+        term: str,
+        *,
+        retmax: int = ESEARCH_CAP,
+        retstart: int = 0,
+        mindate: date | None = None,
+        maxdate: date | None = None,
+        datetype: str = "edat",
+    ) -> SearchResult:
         """Search PubMed, keeping the result on the history server (usehistory=y); dates bound the Entrez date by
         default (`datetype` edat), inclusive."""
         if not term.strip():
             raise InvalidInput("the PubMed query is empty")
         if retstart + retmax > ESEARCH_CAP:
             raise InvalidInput(f"ESearch returns at most the first {ESEARCH_CAP} ids (retstart + retmax)")
-        params: dict[str, Any] = {"db": "pubmed", "term": term, "usehistory": "y", "retmax": retmax,
-                                  "retstart": retstart}  # fmt: skip
+        params: dict[str, Any] = {
+            "db": "pubmed",
+            "term": term,
+            "usehistory": "y",
+            "retmax": retmax,
+            "retstart": retstart,
+        }
         if mindate or maxdate:
-            params.update(datetype=datetype, mindate=_day(mindate or date(1781, 1, 1)),
-                          maxdate=_day(maxdate or date.today()))  # fmt: skip
+            params.update(
+                datetype=datetype, mindate=_day(mindate or date(1781, 1, 1)), maxdate=_day(maxdate or date.today())
+            )
         root = _xml(self._call("esearch.fcgi", params).content, "ESearch")
         count = root.findtext("Count")
         if count is None:
             raise UpstreamError("NCBI ESearch answered without a Count")
         return SearchResult(
-            count=int(count), ids=tuple(i.text.strip() for i in root.iterfind("IdList/Id") if i.text),
-            webenv=(root.findtext("WebEnv") or "").strip(), query_key=(root.findtext("QueryKey") or "").strip(),
+            count=int(count),
+            ids=tuple(i.text.strip() for i in root.iterfind("IdList/Id") if i.text),
+            webenv=(root.findtext("WebEnv") or "").strip(),
+            query_key=(root.findtext("QueryKey") or "").strip(),
             translation=(root.findtext("QueryTranslation") or "").strip(),
-        )  # fmt: skip
+        )
 
     def efetch_history(self, webenv: str, query_key: str, retstart: int, retmax: int) -> bytes:
         """One page of PubMed XML from a result set kept on the history server."""
-        params = {"db": "pubmed", "WebEnv": webenv, "query_key": query_key, "retstart": retstart,
-                  "retmax": retmax, "retmode": "xml"}  # fmt: skip
+        params = {
+            "db": "pubmed",
+            "WebEnv": webenv,
+            "query_key": query_key,
+            "retstart": retstart,
+            "retmax": retmax,
+            "retmode": "xml",
+        }
         return _articles(self._call("efetch.fcgi", params).content)
 
     def efetch_ids(self, ids: Sequence[str]) -> bytes:

@@ -110,10 +110,18 @@ def date_windows(client: EUtils, term: str, start: date | None, end: date, repor
 
 
 def harvest(
-    client: EUtils, kb: KnowledgeBase, log: HarvestLog, term: str, *, since: date | None = None,
-    until: date | None = None, max_records: int | None = None, page: int = 500, collection: str = "",
+    client: EUtils,
+    kb: KnowledgeBase,
+    log: HarvestLog,
+    term: str,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    max_records: int | None = None,
+    page: int = 500,
+    collection: str = "",
     progress: Progress | None = None,
-) -> HarvestReport:  # fmt: skip
+) -> HarvestReport:
     """Fetch and ingest every record the query matches (within dates and `max_records`), skipping those ingested by
     an earlier run of the same query."""
     if not 1 <= page <= ESEARCH_CAP:
@@ -131,8 +139,9 @@ def harvest(
         for window in windows:
             if budget <= 0:
                 break
-            found = client.esearch(term, retmax=min(ESEARCH_CAP, max(window.count, 1)), mindate=window.start,
-                                   maxdate=window.end)  # fmt: skip
+            found = client.esearch(
+                term, retmax=min(ESEARCH_CAP, max(window.count, 1)), mindate=window.start, maxdate=window.end
+            )
             done = log.done(term, found.ids)
             report.already += len(done)
             todo = [pmid for pmid in found.ids if pmid not in done][:budget]
@@ -141,8 +150,11 @@ def harvest(
             fresh = len(done) == 0
             for i in range(0, len(todo), page):
                 part = todo[i : i + page]
-                xml = (client.efetch_history(found.webenv, found.query_key, i, len(part)) if fresh
-                       else client.efetch_ids(part))  # fmt: skip
+                xml = (
+                    client.efetch_history(found.webenv, found.query_key, i, len(part))
+                    if fresh
+                    else client.efetch_ids(part)
+                )
                 docs = _read(xml, term)
                 kb.ingest_records(docs, collection=collection, report=report.ingest, sync=False)
                 got = [d.pmid for d in docs if isinstance(d, Document)]

@@ -31,9 +31,14 @@ class RateLimit:
     """A spacing limit (one request every 1/rate seconds) kept in a file, safe across threads and processes."""
 
     def __init__(
-        self, folder: Path, key: str, rate: float, *, clock: Callable[[], float] = time.time,
+        self,
+        folder: Path,
+        key: str,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         folder.mkdir(parents=True, exist_ok=True)

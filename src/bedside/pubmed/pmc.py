@@ -25,9 +25,15 @@ from bedside.model import Document
 from bedside.pubmed.eutils import EUtils
 
 __all__ = [
-    "OaRecord", "PmcReport", "fetch_full_text", "is_open_licence", "oa_record", "oa_updated_since", "pmcids_for",
+    "OaRecord",
+    "PmcReport",
+    "fetch_full_text",
+    "is_open_licence",
+    "oa_record",
+    "oa_updated_since",
+    "pmcids_for",
     "refresh_full_text",
-]  # fmt: skip
+]
 MAX_OA_PAGES = 10_000  # a guard against a resumption token that never ends
 
 IDCONV_BATCH = 200
@@ -100,9 +106,11 @@ def _oa(client: EUtils, params: dict[str, str]) -> etree._Element | None:
 
 def _record(record: etree._Element, pmcid: str = "") -> OaRecord:
     return OaRecord(
-        pmcid=record.get("id") or pmcid, licence=(record.get("license") or "").strip(),
-        retracted=(record.get("retracted") or "").lower() == "yes", citation=record.get("citation") or "",
-    )  # fmt: skip
+        pmcid=record.get("id") or pmcid,
+        licence=(record.get("license") or "").strip(),
+        retracted=(record.get("retracted") or "").lower() == "yes",
+        citation=record.get("citation") or "",
+    )
 
 
 def oa_record(client: EUtils, pmcid: str) -> OaRecord | None:
@@ -152,9 +160,7 @@ def refresh_full_text(client: EUtils, kb: KnowledgeBase, since: date, *, collect
     return report
 
 
-def fetch_full_text(
-    client: EUtils, kb: KnowledgeBase, pmids: Iterable[str], *, collection: str = ""
-) -> PmcReport:  # fmt: skip
+def fetch_full_text(client: EUtils, kb: KnowledgeBase, pmids: Iterable[str], *, collection: str = "") -> PmcReport:
     """Ingest the open-licence full text of these PMIDs' articles, each with its licence recorded."""
     wanted = list(dict.fromkeys(pmids))
     report = PmcReport(asked=len(wanted))
@@ -189,8 +195,11 @@ def _fetch(client: EUtils, kb: KnowledgeBase, licences: dict[str, str], collecti
             _licensed(item, licences) if isinstance(item, Document) else item
             for item in read_jats(io.BytesIO(xml), "PMC EFetch")
         ]
-        kb.ingest_records([i for i in items if not isinstance(i, Document) or i.id.upper() in licences],
-                          collection=collection, report=report.ingest)  # fmt: skip
+        kb.ingest_records(
+            [i for i in items if not isinstance(i, Document) or i.id.upper() in licences],
+            collection=collection,
+            report=report.ingest,
+        )
 
 
 def _licensed(doc: Document, licences: dict[str, str]) -> Document:

@@ -185,9 +185,13 @@ class KnowledgeReads:
         withdrawn = self._one(STATS_WITHDRAWN_SQL)
         assert withdrawn is not None
         return {
-            "documents": docs, "passages": passages, "by_type": by_type, "by_source": by_source,
-            "retracted": int(withdrawn[0]), "notices": int(withdrawn[1]),
-        }  # fmt: skip
+            "documents": docs,
+            "passages": passages,
+            "by_type": by_type,
+            "by_source": by_source,
+            "retracted": int(withdrawn[0]),
+            "notices": int(withdrawn[1]),
+        }
 
     def check_integrity(self) -> list[str]:
         """Problems found: orphan passages, documents whose passage count is off."""

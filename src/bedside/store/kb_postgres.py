@@ -145,8 +145,10 @@ class PostgresKnowledgeStore(KnowledgeReads):
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _WRITE_LOCK))
             for statement in _SCHEMA[:2]:  # meta and documents
                 cur.execute(statement)
-            cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'documents' "
-                        "AND table_schema = current_schema()")  # fmt: skip
+            cur.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'documents' "
+                "AND table_schema = current_schema()"
+            )
             columns = {str(r[0]) for r in cur.fetchall()}
             for name, definition in NEW_COLUMNS:
                 if name not in columns:  # written by an older schema

@@ -102,27 +102,72 @@ def refuse_nul(items: Sequence[tuple[Document, Sequence[Passage]]]) -> None:
         field = nul_field(doc, passages)
         if field is not None:
             where = f"{doc.origin}: " if doc.origin else ""
-            raise InvalidInput(f"{where}document {doc.id!r}: field '{field}' contains a NUL character (U+0000), "
-                               "which the knowledge store cannot hold; nothing of this batch was written")  # fmt: skip
+            raise InvalidInput(
+                f"{where}document {doc.id!r}: field '{field}' contains a NUL character (U+0000), "
+                "which the knowledge store cannot hold; nothing of this batch was written"
+            )
 
 
 def document_row(doc: Document, passage_count: int) -> tuple[object, ...]:
     """The values of DOC_COLUMNS for a document."""
     return (
-        doc.id, doc.title, doc.evidence_type.value, doc.source, doc.year, json.dumps(list(doc.authors)),
-        doc.url, doc.doi, doc.pmid, doc.issuer, doc.guideline, doc.format, doc.origin,
-        None if doc.reviewed is None else int(doc.reviewed), json.dumps(list(doc.topics)),
-        json.dumps([[b.heading, b.start, b.end, b.page] for b in doc.blocks]), json.dumps(list(doc.extra)),
-        doc.content_hash, doc.text, passage_count, json.dumps(list(doc.flags)),
+        doc.id,
+        doc.title,
+        doc.evidence_type.value,
+        doc.source,
+        doc.year,
+        json.dumps(list(doc.authors)),
+        doc.url,
+        doc.doi,
+        doc.pmid,
+        doc.issuer,
+        doc.guideline,
+        doc.format,
+        doc.origin,
+        None if doc.reviewed is None else int(doc.reviewed),
+        json.dumps(list(doc.topics)),
+        json.dumps([[b.heading, b.start, b.end, b.page] for b in doc.blocks]),
+        json.dumps(list(doc.extra)),
+        doc.content_hash,
+        doc.text,
+        passage_count,
+        json.dumps(list(doc.flags)),
         json.dumps([[c.kind.value, c.pmid, c.source] for c in doc.corrections if not c.inbound]),
-        int(doc.retracted), doc.notice, doc.collection,
-    )  # fmt: skip
+        int(doc.retracted),
+        doc.notice,
+        doc.collection,
+    )
 
 
 def document_from_row(row: Sequence[object]) -> Document:
     """A document from the values of DOC_COLUMNS (or HEAD_COLUMNS)."""
-    (doc_id, title, etype, source, year, authors, url, doi, pmid, issuer, guideline, fmt, origin, reviewed,
-     topics, blocks, extra, _hash, text, _count, flags, corrections, retracted, notice, collection) = row  # fmt: skip
+    (
+        doc_id,
+        title,
+        etype,
+        source,
+        year,
+        authors,
+        url,
+        doi,
+        pmid,
+        issuer,
+        guideline,
+        fmt,
+        origin,
+        reviewed,
+        topics,
+        blocks,
+        extra,
+        _hash,
+        text,
+        _count,
+        flags,
+        corrections,
+        retracted,
+        notice,
+        collection,
+    ) = row
     return Document(
         id=DocumentId(str(doc_id)),
         title=str(title),

@@ -34,11 +34,26 @@ _GREEK = str.maketrans(
 _LETTER_DASH_DIGITS = re.compile(r"\b([A-Za-z])[-‐ ](\d{1,3})\b")
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.,]\d+)*")
 _UNITS = {
-    "mcg": "ug", "microgram": "ug", "micrograms": "ug", "milligram": "mg", "milligrams": "mg",
-    "gram": "g", "grams": "g", "kilogram": "kg", "kilograms": "kg", "millilitre": "ml", "milliliter": "ml",
-    "millilitres": "ml", "milliliters": "ml", "litre": "l", "liter": "l", "litres": "l", "liters": "l",
-    "iu": "units", "unit": "units",
-}  # fmt: skip
+    "mcg": "ug",
+    "microgram": "ug",
+    "micrograms": "ug",
+    "milligram": "mg",
+    "milligrams": "mg",
+    "gram": "g",
+    "grams": "g",
+    "kilogram": "kg",
+    "kilograms": "kg",
+    "millilitre": "ml",
+    "milliliter": "ml",
+    "millilitres": "ml",
+    "milliliters": "ml",
+    "litre": "l",
+    "liter": "l",
+    "litres": "l",
+    "liters": "l",
+    "iu": "units",
+    "unit": "units",
+}
 # Lower-case words that look like abbreviations but are ordinary words in questions.
 _NOT_ABBREVIATIONS = frozenset({"cap", "art", "aids", "fit", "sc", "ed", "or", "if", "it", "pa", "ra", "uc", "am"})
 
@@ -86,9 +101,14 @@ def fingerprint() -> str:
     and the stemmer's output on probe texts. An index built under another fingerprint holds terms that queries may
     no longer produce (the lexical index rebuilds itself when it differs)."""
     parts = (
-        sorted(STOP_WORDS), sorted(_GREEK.items()), _LETTER_DASH_DIGITS.pattern, _TOKEN.pattern,
-        sorted(_UNITS.items()), spelling_rules(), [analyze(text) for text in _PROBES],
-    )  # fmt: skip
+        sorted(STOP_WORDS),
+        sorted(_GREEK.items()),
+        _LETTER_DASH_DIGITS.pattern,
+        _TOKEN.pattern,
+        sorted(_UNITS.items()),
+        spelling_rules(),
+        [analyze(text) for text in _PROBES],
+    )
     return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 

@@ -10,31 +10,66 @@ from decimal import Decimal, InvalidOperation
 __all__ = ["CITATION_MARK", "Quantity", "has_dose", "has_measure", "numbers_with_units", "quantities", "stated"]
 
 _UNIT_NAMES: dict[str, tuple[str, ...]] = {
-    "kg": ("kg", "kilograms?"), "g": ("g", "gm", "grams?"), "mg": ("mg", "milligrams?"),
-    "ug": ("ug", "mcg", "µg", "μg", "micrograms?"), "ng": ("ng", "nanograms?"), "pg": ("pg",),
-    "l": ("l", "litres?", "liters?"), "dl": ("dl",), "ml": ("ml", "millilitres?", "milliliters?", "cc"), "fl": ("fl",),
-    "mmol": ("mmol",), "umol": ("umol", "µmol", "μmol"), "nmol": ("nmol",), "pmol": ("pmol",), "mol": ("mol",),
-    "meq": ("meq",), "miu": ("miu", "mu"), "units": ("iu", "international units?", "units?", "u"),
-    "%": ("%", "percent", "per cent"), "mmhg": ("mmhg", "mm hg"), "bpm": ("bpm",), "°c": ("°c", "degrees? c"),
-    "kcal": ("kcal",), "gy": ("gy",), "mgy": ("mgy",), "msv": ("msv",), "kpa": ("kpa",), "cm": ("cm",),
-    "mm": ("mm",), "m2": ("m2", "m²"), "times": ("times",), "minutes": ("min", "mins", "minutes?"),
-    "hours": ("h", "hr", "hrs", "hours?"), "days": ("d", "days?"), "weeks": ("wk", "wks", "weeks?"),
-    "months": ("mo", "months?"), "years": ("yr", "yrs", "years?"),
-}  # fmt: skip
+    "kg": ("kg", "kilograms?"),
+    "g": ("g", "gm", "grams?"),
+    "mg": ("mg", "milligrams?"),
+    "ug": ("ug", "mcg", "µg", "μg", "micrograms?"),
+    "ng": ("ng", "nanograms?"),
+    "pg": ("pg",),
+    "l": ("l", "litres?", "liters?"),
+    "dl": ("dl",),
+    "ml": ("ml", "millilitres?", "milliliters?", "cc"),
+    "fl": ("fl",),
+    "mmol": ("mmol",),
+    "umol": ("umol", "µmol", "μmol"),
+    "nmol": ("nmol",),
+    "pmol": ("pmol",),
+    "mol": ("mol",),
+    "meq": ("meq",),
+    "miu": ("miu", "mu"),
+    "units": ("iu", "international units?", "units?", "u"),
+    "%": ("%", "percent", "per cent"),
+    "mmhg": ("mmhg", "mm hg"),
+    "bpm": ("bpm",),
+    "°c": ("°c", "degrees? c"),
+    "kcal": ("kcal",),
+    "gy": ("gy",),
+    "mgy": ("mgy",),
+    "msv": ("msv",),
+    "kpa": ("kpa",),
+    "cm": ("cm",),
+    "mm": ("mm",),
+    "m2": ("m2", "m²"),
+    "times": ("times",),
+    "minutes": ("min", "mins", "minutes?"),
+    "hours": ("h", "hr", "hrs", "hours?"),
+    "days": ("d", "days?"),
+    "weeks": ("wk", "wks", "weeks?"),
+    "months": ("mo", "months?"),
+    "years": ("yr", "yrs", "years?"),
+}
 # Regex-ish aliases ("grams?") give both spellings: singular and plural.
 _UNIT_OF = {
     f: u for u, aliases in _UNIT_NAMES.items() for a in aliases for f in (a.replace("s?", ""), a.replace("s?", "s"))
 }
 _TIME = frozenset({"minutes", "hours", "days", "weeks", "months", "years"})
 # Scale to one base unit per dimension so "1 mg" and "1000 µg" compare equal.
-_SCALE = {"kg": ("ug", Decimal(10**9)), "g": ("ug", Decimal(10**6)), "mg": ("ug", Decimal(1000)),
-          "ng": ("ug", Decimal("0.001")), "l": ("ml", Decimal(1000)), "dl": ("ml", Decimal(100))}  # fmt: skip
+_SCALE = {
+    "kg": ("ug", Decimal(10**9)),
+    "g": ("ug", Decimal(10**6)),
+    "mg": ("ug", Decimal(1000)),
+    "ng": ("ug", Decimal("0.001")),
+    "l": ("ml", Decimal(1000)),
+    "dl": ("ml", Decimal(100)),
+}
 
 _UNIT_ALT = "|".join(sorted((a for al in _UNIT_NAMES.values() for a in al), key=len, reverse=True))
 _UNIT = rf"(?:{_UNIT_ALT})(?![A-Za-z0-9])"
 _NUM = r"(?<![\w.,])(?<![A-Za-z]-)(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-_CMP = (r"(?P<cmp><=|>=|=<|=>|≤|≥|<|>|less than|fewer than|lower than|below|under|greater than|more than|higher than|"
-        r"above|over|exceeding|at least|at most|up to|no more than|not more than|no less than)")  # fmt: skip
+_CMP = (
+    r"(?P<cmp><=|>=|=<|=>|≤|≥|<|>|less than|fewer than|lower than|below|under|greater than|more than|higher than|"
+    r"above|over|exceeding|at least|at most|up to|no more than|not more than|no less than)"
+)
 _QUANTITY = re.compile(
     rf"(?:{_CMP}\s*)?(?P<between>between\s+)?(?P<a>{_NUM})(?:\s*(?P<ua>{_UNIT})(?=\s*(?:–|—|‑|-|to|and)\s*\.?\d))?"
     rf"(?:(?:\s*(?:–|—|‑|-|to)\s*|(?(between)\s+and\s+|(?!)))(?P<b>{_NUM}))?"
@@ -52,14 +87,25 @@ _MEASURE = re.compile(
     r"minutes?|min|times|doses?|tablets?|g/L|g/dL|ng/mL|µg/L|ug/L|pmol/L|nmol/L|mmol/L|mL/min)\b"
 )
 CITATION_MARK = re.compile(r"\[\d+(?:\s*[,–-]\s*\d+)*\]")
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}  # fmt: skip
+_NUMBER_WORDS = {
+    w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())
+}
 _NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})(?=[\s-]+{_UNIT})", re.IGNORECASE)
 _LIST_GAP = re.compile(r"\s*(?:,|,?\s*or|,?\s*and)\s*", re.IGNORECASE)
 _CMP_NORMAL = {
-    "<=": "<=", "=<": "<=", "≤": "<=", "at most": "<=", "up to": "<=", "no more than": "<=", "not more than": "<=",
-    ">=": ">=", "=>": ">=", "≥": ">=", "at least": ">=", "no less than": ">=",
-}  # fmt: skip
+    "<=": "<=",
+    "=<": "<=",
+    "≤": "<=",
+    "at most": "<=",
+    "up to": "<=",
+    "no more than": "<=",
+    "not more than": "<=",
+    ">=": ">=",
+    "=>": ">=",
+    "≥": ">=",
+    "at least": ">=",
+    "no less than": ">=",
+}
 _LESS = ("<", "less", "fewer", "lower", "below", "under")
 # What a dose is measured in (mass, amount of substance, volume), and what it may be given per: weight, body surface
 # area, time or a dose ("mg/dose" keeps its unit "mg"); per litre it is a concentration, not a dose.

@@ -88,11 +88,17 @@ def article(slug: str, service: Service, audience: Audience = "clinician") -> Ar
     found, answer = service.article(slug, audience)
     version = found.public_version
     return ArticleOut(
-        slug=found.slug, question=found.question, status=found.status.value, created=found.created,
-        updated=found.updated, version=version.number if version else 0, approved_at=found.approved_at,
-        approved_by=service.board_name(found.approved_by) if found.approved_by else "", url=f"/articles/{found.slug}",
+        slug=found.slug,
+        question=found.question,
+        status=found.status.value,
+        created=found.created,
+        updated=found.updated,
+        version=version.number if version else 0,
+        approved_at=found.approved_at,
+        approved_by=service.board_name(found.approved_by) if found.approved_by else "",
+        url=f"/articles/{found.slug}",
         answer=AnswerJSON.of(answer),
-    )  # fmt: skip
+    )
 
 
 @router.get("/articles/{slug}/review", response_model=ReviewDetailOut, responses=_REVIEW_ERRORS)

@@ -126,9 +126,12 @@ class BedsideApp(FastAPI):
 def templates() -> Jinja2Templates:
     """The page templates; autoescaping is on for every template, whatever its name."""
     env = Environment(
-        loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True,
-    )  # fmt: skip
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.globals["version"] = __version__
     env.filters["web_link"] = web_link
     env.filters["link_label"] = link_label
@@ -136,8 +139,20 @@ def templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")  # fmt: skip
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def human_date(value: str) -> str:
@@ -234,9 +249,11 @@ def create_app(
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
-        )  # fmt: skip
+        )
     http_errors.install(app)
     app.add_middleware(Compressed)
     app.mount("/static", CachedStatic(directory=HERE / "static"), name="static")

@@ -47,8 +47,14 @@ class Client:
         """Give the browser its client cookie when it is new."""
         if self.new_cookie:
             secure = request.url.scheme == "https"
-            response.set_cookie(CLIENT_COOKIE, self.new_cookie, max_age=CLIENT_COOKIE_AGE_S, httponly=True,
-                                samesite="lax", secure=secure)  # fmt: skip
+            response.set_cookie(
+                CLIENT_COOKIE,
+                self.new_cookie,
+                max_age=CLIENT_COOKIE_AGE_S,
+                httponly=True,
+                samesite="lax",
+                secure=secure,
+            )
         return response
 
 

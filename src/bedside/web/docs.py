@@ -78,19 +78,32 @@ def operations(spec: dict[str, Any]) -> list[Operation]:
         for method in sorted(item, key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else 99):
             op = item[method]
             params = tuple(
-                Field(f"{p['name']} ({p.get('in', '')})", type_of(spec, p.get("schema", {})), bool(p.get("required")),
-                      str(p.get("description", "") or p.get("schema", {}).get("description", "")))
+                Field(
+                    f"{p['name']} ({p.get('in', '')})",
+                    type_of(spec, p.get("schema", {})),
+                    bool(p.get("required")),
+                    str(p.get("description", "") or p.get("schema", {}).get("description", "")),
+                )
                 for p in op.get("parameters", [])
-            )  # fmt: skip
+            )
             content = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             schema = content.get("schema", {})
             responses = tuple((code, str(r.get("description", ""))) for code, r in op.get("responses", {}).items())
             anchor = f"{method}-{path.strip('/').replace('/', '-').replace('{', '').replace('}', '')}"
-            found.append(Operation(
-                method.upper(), path, anchor, str(op.get("summary", "")), str(op.get("description", "")).strip(),
-                params, _resolve(spec, schema)[0] if schema else "", fields_of(spec, schema) if schema else (),
-                responses, any(code == "401" for code, _ in responses),
-            ))  # fmt: skip
+            found.append(
+                Operation(
+                    method.upper(),
+                    path,
+                    anchor,
+                    str(op.get("summary", "")),
+                    str(op.get("description", "")).strip(),
+                    params,
+                    _resolve(spec, schema)[0] if schema else "",
+                    fields_of(spec, schema) if schema else (),
+                    responses,
+                    any(code == "401" for code, _ in responses),
+                )
+            )
     return found
 
 

@@ -36,14 +36,29 @@ STATUS: tuple[tuple[type[BedsideError], int, str], ...] = (
     (UpstreamError, 503, "unavailable"),
 )
 _KINDS = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    408: "timeout", 409: "conflict", 412: "precondition_failed", 413: "too_large", 422: "invalid_input",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "timeout",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "too_large",
+    422: "invalid_input",
     429: "too_many_requests",
-}  # fmt: skip
+}
 _TITLES = {
-    401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Please check your question",
-    408: "Request timed out", 413: "Too large", 429: "Too many attempts", 503: "Temporarily unavailable",
-}  # fmt: skip
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    422: "Please check your question",
+    408: "Request timed out",
+    413: "Too large",
+    429: "Too many attempts",
+    503: "Temporarily unavailable",
+}
 
 
 def status_of(exc: BedsideError) -> tuple[int, str]:

@@ -181,13 +181,23 @@ class Auth:
         nonce)."""
         device = self.device(request, signed.user.email) or secrets.token_urlsafe(16)
         response.set_cookie(
-            DEVICE_COOKIE, self.signer.sign("device", f"{device}:{_account_tag(signed.user.email)}"),
-            max_age=DEVICE_AGE_S, path="/login", secure=self.secure(request), httponly=True, samesite="lax",
-        )  # fmt: skip
+            DEVICE_COOKIE,
+            self.signer.sign("device", f"{device}:{_account_tag(signed.user.email)}"),
+            max_age=DEVICE_AGE_S,
+            path="/login",
+            secure=self.secure(request),
+            httponly=True,
+            samesite="lax",
+        )
         response.set_cookie(
-            SESSION_COOKIE, self.signer.sign("session", signed.session.id), max_age=int(self.sessions.ttl_s),
-            path="/", secure=self.secure(request), httponly=True, samesite="lax",
-        )  # fmt: skip
+            SESSION_COOKIE,
+            self.signer.sign("session", signed.session.id),
+            max_age=int(self.sessions.ttl_s),
+            path="/",
+            secure=self.secure(request),
+            httponly=True,
+            samesite="lax",
+        )
         response.delete_cookie(LOGIN_COOKIE, path="/login", secure=self.secure(request), httponly=True, samesite="lax")
 
     def end(self, request: Request) -> None:
@@ -226,9 +236,14 @@ class Auth:
         """Send the sign-in form's nonce cookie (from `login_token`), when there is one to send."""
         if cookie:
             response.set_cookie(
-                LOGIN_COOKIE, cookie, max_age=LOGIN_NONCE_S, path="/login", secure=self.secure(request),
-                httponly=True, samesite="lax",
-            )  # fmt: skip
+                LOGIN_COOKIE,
+                cookie,
+                max_age=LOGIN_NONCE_S,
+                path="/login",
+                secure=self.secure(request),
+                httponly=True,
+                samesite="lax",
+            )
 
     def login_token_ok(self, request: Request, token: str) -> bool:
         """Whether the sign-in form's token matches this browser's nonce cookie."""

@@ -45,9 +45,13 @@ class _WebFaces:
         self.service = service
 
     def search_evidence(
-        self, query: str, limit: int, evidence_type: str | None = None, year_min: int | None = None,
+        self,
+        query: str,
+        limit: int,
+        evidence_type: str | None = None,
+        year_min: int | None = None,
         year_max: int | None = None,
-    ) -> list[SearchHit]:  # fmt: skip
+    ) -> list[SearchHit]:
         return self.service.search_evidence(query, limit, evidence_type, year_min, year_max)
 
     def public_answer(self, question: str, audience: str) -> Answer:
@@ -69,9 +73,11 @@ class McpHttp:
         self.server: MCPServer = build_server(_WebFaces(service))
         # Bearer tokens protect every request, so the DNS-rebinding guard (for unauthenticated local servers) is off.
         self._inner = self.server.streamable_http_app(
-            streamable_http_path="/", stateless_http=True, json_response=True,
+            streamable_http_path="/",
+            stateless_http=True,
+            json_response=True,
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )  # fmt: skip
+        )
         self.per_minute = per_minute
         self._clock = clock
         self._recent: dict[str, deque[float]] = {}
@@ -85,13 +91,25 @@ class McpHttp:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         user = await run_in_threadpool(self._user_by_token, token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
-            await _refuse(scope, receive, send, 401, "an API token is needed: Authorization: Bearer TOKEN",
-                          {"WWW-Authenticate": "Bearer"})  # fmt: skip
+            await _refuse(
+                scope,
+                receive,
+                send,
+                401,
+                "an API token is needed: Authorization: Bearer TOKEN",
+                {"WWW-Authenticate": "Bearer"},
+            )
             return
         wait = self._wait(user.email)
         if wait:
-            await _refuse(scope, receive, send, 429, f"at most {self.per_minute} MCP requests a minute",
-                          {"Retry-After": str(wait)})  # fmt: skip
+            await _refuse(
+                scope,
+                receive,
+                send,
+                429,
+                f"at most {self.per_minute} MCP requests a minute",
+                {"Retry-After": str(wait)},
+            )
             return
         body, more = await _read(receive)
         log.info("mcp %s %s by %s", scope.get("method"), _what(body), user.email)

@@ -29,10 +29,14 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     person = request.app.state.auth.current(request)
     client = get_client(request)
     base = {
-        "audience": reader(request, service), "readers": READERS, "llm": service.llm_enabled, "page": name,
-        "user": person.user if person else None, "csrf": person.csrf if person else "",
+        "audience": reader(request, service),
+        "readers": READERS,
+        "llm": service.llm_enabled,
+        "page": name,
+        "user": person.user if person else None,
+        "csrf": person.csrf if person else "",
         "ask_token": ask_token(request, client),
-    }  # fmt: skip
+    }
     response = templates.TemplateResponse(request, f"{name}.html", {**base, **context}, status_code=status)
     if person is not None:  # pages for a signed-in person are theirs alone
         response.headers["Cache-Control"] = "no-store"
@@ -71,9 +75,11 @@ def home(request: Request, service: Service) -> Response:
 def home_context(service: Any, question: str = "", error: str = "") -> dict[str, Any]:
     approved = service.list_articles(ReviewStatus.APPROVED.value, limit=8)
     return {
-        "examples": service.examples(), "approved": [ArticleSummary.from_domain(a) for a in approved],
-        "question": question, "error": error,
-    }  # fmt: skip
+        "examples": service.examples(),
+        "approved": [ArticleSummary.from_domain(a) for a in approved],
+        "question": question,
+        "error": error,
+    }
 
 
 @router.post("/ask")
@@ -130,9 +136,11 @@ def article(
     except NotFound:  # another browser's conversation (a shared link): the article alone
         c, trail = "", []
     context = {
-        "article": service.article_view(answer, c, found), "trail": trail,
-        "audience": chosen, "created": found.created[:10],
-    }  # fmt: skip
+        "article": service.article_view(answer, c, found),
+        "trail": trail,
+        "audience": chosen,
+        "created": found.created[:10],
+    }
     response = render(request, "article", context)
     return remember(response, chosen) if audience else response
 
@@ -153,9 +161,12 @@ def unpublished(
     if scrubbed:
         answer = replace(answer, notices=(SCRUBBED_NOTICE, *answer.notices))
     context = {
-        "article": service.article_view(answer, c), "trail": service.trail(c, client.owner)[:-1],
-        "audience": chosen, "created": "", "published": False,
-    }  # fmt: skip
+        "article": service.article_view(answer, c),
+        "trail": service.trail(c, client.owner)[:-1],
+        "audience": chosen,
+        "created": "",
+        "published": False,
+    }
     response = render(request, "article", context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"

@@ -40,9 +40,12 @@ from bedside.web.views import ArticleView, answer_from_dict
 __all__ = ["QUEUE_ORDER", "Fields", "ReviewDesk", "ReviewPage", "diff_lines", "edited_answer", "statement_lines"]
 
 QUEUE_ORDER = (
-    ReviewStatus.SUBMITTED, ReviewStatus.UNDER_REVIEW, ReviewStatus.CHANGES_REQUESTED, ReviewStatus.APPROVED,
+    ReviewStatus.SUBMITTED,
+    ReviewStatus.UNDER_REVIEW,
+    ReviewStatus.CHANGES_REQUESTED,
+    ReviewStatus.APPROVED,
     ReviewStatus.REJECTED,
-)  # fmt: skip
+)
 QUEUE_LIMIT = 200
 VERSION_BOUND = (Action.CLAIM.value, Action.APPROVE.value)  # actions that must name the version reviewed
 
@@ -121,9 +124,15 @@ class ReviewDesk:
         return self.review(slug, action, user, comment, version, override=form_value(fields, "override") == "1")
 
     def review(
-        self, slug: str, action: str, user: User, comment: str = "", version: int | None = None, *,
+        self,
+        slug: str,
+        action: str,
+        user: User,
+        comment: str = "",
+        version: int | None = None,
+        *,
         override: bool = False,
-    ) -> Article:  # fmt: skip
+    ) -> Article:
         """Take a review action (claim, release, approve, request_changes, reject) on `version`, the version the
         reviewer saw: claim and approve need it, and any action refuses (Conflict) when a newer version exists.
         `override` approves editor statements the verifier did not find in their cited sources."""
@@ -175,11 +184,18 @@ class ReviewDesk:
 
     def _item(self, article: Article, user: User) -> QueueItem:
         return QueueItem(
-            slug=article.slug, title=_title(article), question=article.question, status=article.status.value,
-            waiting_since=article.updated, versions=len(article.versions), author=article.latest.created_by,
-            claimed_by=article.claimed_by, sources_changed=article.sources_changed,
-            actions=_review_actions(article, user), sources_changes=article.sources_changes,
-        )  # fmt: skip
+            slug=article.slug,
+            title=_title(article),
+            question=article.question,
+            status=article.status.value,
+            waiting_since=article.updated,
+            versions=len(article.versions),
+            author=article.latest.created_by,
+            claimed_by=article.claimed_by,
+            sources_changed=article.sources_changed,
+            actions=_review_actions(article, user),
+            sources_changes=article.sources_changes,
+        )
 
     def page(self, slug: str, user: User, version: int | None = None, old: int | None = None) -> ReviewPage:
         """The article as a reviewer sees it: version `version` (default latest) with its sources, the changes
@@ -196,15 +212,20 @@ class ReviewDesk:
         allowed = allowed_actions(Subject.of(article), user)
         history = tuple(self.editorial.history(slug))
         return ReviewPage(
-            article=article, title=answer.title or article.question,
-            status_label=STATUS_LABELS.get(article.status.value, article.status.value), shown=shown,
+            article=article,
+            title=answer.title or article.question,
+            status_label=STATUS_LABELS.get(article.status.value, article.status.value),
+            shown=shown,
             versions=tuple(VersionInfo(v.number, v.created, v.created_by) for v in article.versions),
-            view=self.service.article_view(answer, desk=True), actions=_review_actions(article, user),
-            can_edit=Action.EDIT in allowed, history=history, diff=diff,
+            view=self.service.article_view(answer, desk=True),
+            actions=_review_actions(article, user),
+            can_edit=Action.EDIT in allowed,
+            history=history,
+            diff=diff,
             public_url=f"/articles/{slug}" if article.public_version is not None else "",
             unsupported=tuple(unsupported_statements(article.latest.answer)),
             change_request=latest_change_request(history),
-        )  # fmt: skip
+        )
 
     def edit_page(self, slug: str, user: User, fields: Fields | None = None) -> EditPage:
         """The edit form for the latest version (or as submitted, to show it again with a message).
@@ -228,8 +249,12 @@ class ReviewDesk:
         refs = tuple((int(r["number"]), str(r.get("title", ""))) for r in answer.get("references", []))
         request = latest_change_request(self.editorial.history(slug))
         if request is not None and request.version == base:  # its notes name this version's statements
-            groups = [replace(g, statements=tuple(replace(st, note=request.notes.get(st.name[5:], ""))
-                                                  for st in g.statements)) for g in groups]  # fmt: skip
+            groups = [
+                replace(
+                    g, statements=tuple(replace(st, note=request.notes.get(st.name[5:], "")) for st in g.statements)
+                )
+                for g in groups
+            ]
         return EditPage(slug, article.question, str(shown.get("title", "")), base, tuple(groups), refs, request)
 
 

@@ -130,9 +130,17 @@ def review_page(
 
 
 def show_review(
-    request: Request, desk: ReviewDesk, slug: str, person: SignedIn, message: str = "", kind: str = "ok",
-    status: int = 200, comment: str = "", version: int | None = None, old: int | None = None,
-) -> Response:  # fmt: skip
+    request: Request,
+    desk: ReviewDesk,
+    slug: str,
+    person: SignedIn,
+    message: str = "",
+    kind: str = "ok",
+    status: int = 200,
+    comment: str = "",
+    version: int | None = None,
+    old: int | None = None,
+) -> Response:
     page = desk.page(slug, person.user, version, old)
     context = {"review": page, "message": message, "kind": kind, "comment": comment}
     return render(request, "review_article", context, status)
@@ -222,9 +230,14 @@ def require_admin(person: SignedIn) -> None:
 
 def users_page(request: Request, auth: AuthDep, status: int = 200, **context: Any) -> Response:
     base = {
-        "users": auth.editorial().list_users(), "roles": [r.value for r in Role], "message": "", "kind": "ok",
-        "password": "", "email": "", "role": Role.REVIEWER.value,
-    }  # fmt: skip
+        "users": auth.editorial().list_users(),
+        "roles": [r.value for r in Role],
+        "message": "",
+        "kind": "ok",
+        "password": "",
+        "email": "",
+        "role": Role.REVIEWER.value,
+    }
     return render(request, "admin_users", {**base, **context}, status)
 
 

@@ -39,9 +39,10 @@ class AskIn(BaseModel):
         default=None, max_length=100, description="an id from an earlier answer, for follow-ups"
     )
     follows: Text | None = Field(
-        default=None, max_length=300,
+        default=None,
+        max_length=300,
         description="slug of an article this question follows up, when there is no conversation id",
-    )  # fmt: skip
+    )
 
 
 class ProvenanceOut(BaseModel):
@@ -77,10 +78,12 @@ class ReviewIn(BaseModel):
     action: Literal["claim", "release", "approve", "request_changes", "reject"]
     comment: Text = Field(default="", max_length=MAX_COMMENT)
     version: int | None = Field(
-        default=None, ge=1, le=2**31 - 1,
+        default=None,
+        ge=1,
+        le=2**31 - 1,
         description="the version reviewed (the `version` GET /api/articles/{slug}/review gave): required for claim "
         "and approve; 409 when a newer version exists",
-    )  # fmt: skip
+    )
     override: bool = Field(
         default=False,
         description="approve editor statements that bedside's check did not find in their cited sources (the "
@@ -143,10 +146,15 @@ class ReviewOut(BaseModel):
     @classmethod
     def from_domain(cls, article: Article) -> ReviewOut:
         return cls(
-            slug=article.slug, status=article.status.value, version=article.latest.number,
-            claimed_by=article.claimed_by, approved_by=article.approved_by, approved_at=article.approved_at,
-            approved_version=article.approved_version, url=f"/articles/{article.slug}",
-        )  # fmt: skip
+            slug=article.slug,
+            status=article.status.value,
+            version=article.latest.number,
+            claimed_by=article.claimed_by,
+            approved_by=article.approved_by,
+            approved_at=article.approved_at,
+            approved_version=article.approved_version,
+            url=f"/articles/{article.slug}",
+        )
 
 
 class ReviewDetailOut(ReviewOut):
@@ -171,9 +179,13 @@ class ArticleSummary(BaseModel):
     def from_domain(cls, article: Article) -> ArticleSummary:
         version = article.public_version or article.latest
         return cls(
-            slug=article.slug, title=str(version.answer.get("title") or article.question), question=article.question,
-            status=article.status.value, updated=article.updated, url=f"/articles/{article.slug}",
-        )  # fmt: skip
+            slug=article.slug,
+            title=str(version.answer.get("title") or article.question),
+            question=article.question,
+            status=article.status.value,
+            updated=article.updated,
+            url=f"/articles/{article.slug}",
+        )
 
 
 class ArticleList(BaseModel):

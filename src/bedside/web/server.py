@@ -110,8 +110,14 @@ def server_config(app: Any, settings: Settings, host: str, port: int) -> Any:
     )
     proxies = ",".join(settings.trusted_proxies)
     return uvicorn.Config(
-        app, host=host, port=port, access_log=False, http=GuardedH11Protocol,
-        proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
-        timeout_keep_alive=max(1, round(settings.keep_alive_timeout)), h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        http=GuardedH11Protocol,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        timeout_keep_alive=max(1, round(settings.keep_alive_timeout)),
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         backlog=min(2048, settings.max_connections),
-    )  # fmt: skip
+    )

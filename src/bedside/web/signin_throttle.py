@@ -19,9 +19,12 @@ class LoginLimiter:
     """At most `limit` failures per key in any `window_s` seconds; a success clears the key."""
 
     def __init__(
-        self, limit: int = 5, window_s: float = 300.0, clock: Callable[[], float] = time.monotonic,
+        self,
+        limit: int = 5,
+        window_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
         max_keys: int = 100_000,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.limit = limit
         self.window_s = window_s
         self.clock = clock
@@ -95,10 +98,16 @@ class LoginThrottle:
     """
 
     def __init__(
-        self, per_address: int = 20, free: int = 5, per_device: int = 5, spray_accounts: int = 10,
-        window_s: float = 900.0, max_backoff_s: float = 900.0, clock: Callable[[], float] = time.monotonic,
+        self,
+        per_address: int = 20,
+        free: int = 5,
+        per_device: int = 5,
+        spray_accounts: int = 10,
+        window_s: float = 900.0,
+        max_backoff_s: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
         max_keys: int = 100_000,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.free = free
         self.max_backoff_s = max_backoff_s
         self.spray_accounts = spray_accounts

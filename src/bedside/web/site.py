@@ -66,9 +66,13 @@ class WebService:
     """Articles and the knowledge base, as the web app sees them."""
 
     def __init__(
-        self, bedside: Bedside, articles: ArticleService, *, today: Callable[[], date] = date.today,
+        self,
+        bedside: Bedside,
+        articles: ArticleService,
+        *,
+        today: Callable[[], date] = date.today,
         gate: AskGate | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.bedside = bedside
         self.articles = articles
         s = bedside.settings
@@ -102,10 +106,16 @@ class WebService:
     # -- asking ----------------------------------------------------------------------------------------------------
 
     def ask(
-        self, question: str, audience: str | None = None, conversation: str | None = None,
-        on_statement: Callable[[str], None] | None = None, *, follows: str | None = None,
-        gone: Callable[[], bool] | None = None, owner: str = "",
-    ) -> Asked:  # fmt: skip
+        self,
+        question: str,
+        audience: str | None = None,
+        conversation: str | None = None,
+        on_statement: Callable[[str], None] | None = None,
+        *,
+        follows: str | None = None,
+        gone: Callable[[], bool] | None = None,
+        owner: str = "",
+    ) -> Asked:
         """Open the article for this question (composing it when new) and record the turn in the conversation.
 
         `follows` (an article's slug) starts a conversation from that article when no conversation id is given.
@@ -170,9 +180,13 @@ class WebService:
         return nullcontext() if self._known(key) else self.gate.admit(gone)
 
     def check(
-        self, question: str, audience: str | None, conversation: str | None, follows: str | None = None,
+        self,
+        question: str,
+        audience: str | None,
+        conversation: str | None,
+        follows: str | None = None,
         owner: str = "",
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Raise what `ask` would raise for bad input (InvalidInput, NotFound) or when busy (Overloaded), without
         composing."""
         question = validate(question, check_audience(audience or self.bedside.settings.default_audience))
@@ -181,13 +195,16 @@ class WebService:
             self.gate.check()
 
     def search_evidence(
-        self, query: str, limit: int, evidence_type: str | None = None, year_min: int | None = None,
+        self,
+        query: str,
+        limit: int,
+        evidence_type: str | None = None,
+        year_min: int | None = None,
         year_max: int | None = None,
-    ) -> list[SearchHit]:  # fmt: skip
+    ) -> list[SearchHit]:
         """Ranked passages (retracted articles and notices left out), for faces such as CDS Hooks and MCP."""
         with self._lock:
-            return self.bedside.search(query, limit, evidence_type=evidence_type, year_min=year_min,
-                                       year_max=year_max)  # fmt: skip
+            return self.bedside.search(query, limit, evidence_type=evidence_type, year_min=year_min, year_max=year_max)
 
     def article_answer(self, question: str) -> Answer:
         """The public clinician answer of the article for this question (composed and queued for review when new)."""
@@ -234,18 +251,28 @@ class WebService:
                 found.update({p.id: p for p in self._reader.passages_of(doc_id)[:CHECK_PASSAGES]})
         ordered = sorted(found.values(), key=lambda p: (p.id not in first, p.document_id, p.ordinal))
         cited = [
-            EvidencePassage(p.id, p.document_id, p.text, p.start, title=docs[p.document_id].title,
-                            section=p.section, year=docs[p.document_id].year)
-            for p in ordered if p.document_id in docs
-        ]  # fmt: skip
+            EvidencePassage(
+                p.id,
+                p.document_id,
+                p.text,
+                p.start,
+                title=docs[p.document_id].title,
+                section=p.section,
+                year=docs[p.document_id].year,
+            )
+            for p in ordered
+            if p.document_id in docs
+        ]
         if not cited:
             return Verdict(False, "its cited sources are no longer in the knowledge base", [])
         with self._lock:
             verdict = verify_statement(text, cited, self.bedside.verify_embedder(), VerifyThresholds())
         spans = [cited[i].provenance(a, b) for i, a, b in verdict.spans]
-        return Verdict(verdict.ok, verdict.reason, [
-            {"passage_id": p.passage_id, "document_id": p.document_id, "start": p.start, "end": p.end} for p in spans
-        ])  # fmt: skip
+        return Verdict(
+            verdict.ok,
+            verdict.reason,
+            [{"passage_id": p.passage_id, "document_id": p.document_id, "start": p.start, "end": p.end} for p in spans],
+        )
 
     def document(self, document_id: str) -> Document:
         """One document of the knowledge base, whole (NotFound for an unknown id)."""
@@ -297,8 +324,9 @@ class WebService:
         for item in before:
             if item.slug == slug or any(item.slug == seen.slug for seen in shown):
                 continue
-            shown.append(replace(item, url=f"/articles/{item.slug}?c={conversation}" if self._known(item.question)
-                                 else ""))  # fmt: skip
+            shown.append(
+                replace(item, url=f"/articles/{item.slug}?c={conversation}" if self._known(item.question) else "")
+            )
         return shown
 
     def conversation_trail(self, conversation: str, owner: str) -> list[str]:
@@ -333,10 +361,11 @@ class WebService:
             stats: dict[str, Any] = self._reader.stats()
         by_type = sorted(stats["by_type"].items(), key=lambda kv: EvidenceType(kv[0]).rank)
         return {
-            "documents": stats["documents"], "passages": stats["passages"],
+            "documents": stats["documents"],
+            "passages": stats["passages"],
             "by_type": [{"type": t, "label": EvidenceType(t).label, "documents": n} for t, n in by_type],
             "by_source": dict(sorted(stats.get("by_source", {}).items(), key=lambda kv: (-kv[1], kv[0]))),
-        }  # fmt: skip
+        }
 
     def examples(self) -> list[str]:
         """Example questions drawn from the starter guideline digests' topics (spread across the list)."""

@@ -52,9 +52,12 @@ def public_answer(article: Article, audience: str) -> Answer:
     status = ReviewStatus.APPROVED.value if approved else article.status.value
     updated = (article.approved_at or article.updated) if approved else article.updated
     return replace(
-        answer, slug=article.slug, status=status, updated=updated[:10],
+        answer,
+        slug=article.slug,
+        status=status,
+        updated=updated[:10],
         disclaimer=PATIENT_DISCLAIMER if audience == "patient" else (answer.disclaimer or DISCLAIMER),
-    )  # fmt: skip
+    )
 
 
 # -- view models -----------------------------------------------------------------------------------------------------
@@ -191,18 +194,29 @@ def article_view(
             cite = Citation(n, ref.shown_title, quote, locator, ref.digest, ref.review_note, ref.url)
             if desk and shown:
                 before, after = neighbours(text, shown[0].start, shown[-1].end)
-                cite = replace(cite, before=before, after=after, document_id=ref.document_id, start=shown[0].start,
-                               end=shown[0].end)  # fmt: skip
+                cite = replace(
+                    cite,
+                    before=before,
+                    after=after,
+                    document_id=ref.document_id,
+                    start=shown[0].start,
+                    end=shown[0].end,
+                )
             cites.append(cite)
-        return StatementView(
-            lead_of(s, answer.audience), s.text, tuple(cites), s.editor, not unsupported, s.check
-        )  # fmt: skip
+        return StatementView(lead_of(s, answer.audience), s.text, tuple(cites), s.editor, not unsupported, s.check)
 
     return ArticleView(
-        slug=answer.slug, question=answer.question, title=answer.title, audience=answer.audience,
-        status=answer.status, status_label=STATUS_LABELS.get(answer.status, answer.status),
-        steps=review_steps(answer.status), pending=answer.status != "approved", updated=answer.updated,
-        insufficient_evidence=answer.insufficient_evidence, searched=answer.searched,
+        slug=answer.slug,
+        question=answer.question,
+        title=answer.title,
+        audience=answer.audience,
+        status=answer.status,
+        status_label=STATUS_LABELS.get(answer.status, answer.status),
+        steps=review_steps(answer.status),
+        pending=answer.status != "approved",
+        updated=answer.updated,
+        insufficient_evidence=answer.insufficient_evidence,
+        searched=answer.searched,
         bottom_line=tuple(view(s) for s in answer.bottom_line),
         sections=tuple(
             SectionView(sec.heading, f"s{i}", tuple(view(s) for s in sec.statements))
@@ -210,13 +224,26 @@ def article_view(
         ),
         references=tuple(
             ReferenceView(
-                r.number, r.type.label, r.type.value, r.title, r.source, r.year, r.url, r.notes, r.label,
-                r.shown_title, r.digest, r.review_note,
+                r.number,
+                r.type.label,
+                r.type.value,
+                r.title,
+                r.source,
+                r.year,
+                r.url,
+                r.notes,
+                r.label,
+                r.shown_title,
+                r.digest,
+                r.review_note,
             )
             for r in answer.references
         ),
-        disclaimer=answer.disclaimer, notices=answer.notices, conversation=conversation, composer=answer.composer,
-    )  # fmt: skip
+        disclaimer=answer.disclaimer,
+        notices=answer.notices,
+        conversation=conversation,
+        composer=answer.composer,
+    )
 
 
 NEIGHBOUR_CHARS = 600  # how far to look for the neighbouring sentences
