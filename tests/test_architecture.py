@@ -244,3 +244,17 @@ def test_the_import_walk_sees_every_import():
     assert "bedside.text.sentences" in _imports(PACKAGE / "answer" / "readability.py")  # from bedside.text import ...
     assert _part_of("bedside.answer.render") == "answer" and _part_of("bedside.text.__init__") == "text"
     assert _part_of("bedside.nowhere") is None
+
+
+def test_no_module_is_over_400_lines():
+    """A module that grows past 400 lines holds more than one concern: split it by concern."""
+    long = {str(p.relative_to(PACKAGE)): n for p in _modules() if (n := len(p.read_text("utf-8").splitlines())) > 400}
+    assert long == {}
+
+
+def test_the_formatter_owns_layout():
+    """No formatter opt-outs: code reads the same everywhere, however it was aligned when written."""
+    roots = (SRC, SRC.parent / "tests", SRC.parent / "bench", SRC.parent / "scripts")
+    marker = "fmt: " + "skip"  # spelled apart so this file does not match itself
+    skipped = [str(p) for root in roots for p in root.rglob("*.py") if marker in p.read_text("utf-8")]
+    assert skipped == []

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from bedside.answer.candidates import candidates
+from bedside.answer.centrality import semantic_centrality, sentence_vectors
 from bedside.answer.evidence import EvidencePassage
-from bedside.answer.extractive import compose, semantic_centrality, sentence_vectors
+from bedside.answer.extractive import compose
 from bedside.answer.question import plan
 from bedside.index.embedder import HashingEmbedder
 from bedside.index.sentence_vectors import CachedEmbeddings

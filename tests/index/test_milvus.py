@@ -12,15 +12,8 @@ from pathlib import Path
 import pytest
 
 from bedside.index.embedder import HashingEmbedder
-from bedside.index.milvus import (
-    MilvusDenseIndex,
-    MilvusLexicalIndex,
-    analysed_tokens,
-    connect,
-    filter_expression,
-    quote,
-    term_token,
-)
+from bedside.index.milvus import MilvusDenseIndex, MilvusLexicalIndex, connect
+from bedside.index.milvus_collection import analysed_tokens, filter_expression, quote, term_token
 from bedside.index.protocols import Filters
 from bedside.ingest import chunk
 from bedside.ingest.builder import TextBuilder

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
 from bedside.answer import selection
 from bedside.answer.candidates import Candidate, candidates, continued, terms_of
+from bedside.answer.centrality import centrality, semantic_centrality, sentence_vectors
 from bedside.answer.evidence import EvidencePassage, renumber
 from bedside.answer.focus import Focus
 from bedside.answer.injection import addresses_model
@@ -141,37 +140,6 @@ class ExtractiveOptions:
     treatment_centrality_factor: float = 0.3
     # A statement from one source carries its passage's next sentence when that one leans on it ("They ...").
     continue_anaphora: Literal["bottom", "all", "none"] = "bottom"  # which statements may carry it
-
-
-def centrality(cands: list[Candidate]) -> dict[int, float]:
-    """How much each sentence shares with the other passages' sentences (what the evidence agrees on)."""
-    out: dict[int, float] = {}
-    for i, c in enumerate(cands):
-        others = [_overlap(c.terms, o.terms) for o in cands if o.passage.passage_id != c.passage.passage_id]
-        out[i] = sum(sorted(others, reverse=True)[:5]) / 5 if others else 0.0
-    return out
-
-
-def sentence_vectors(cands: list[Candidate], embed: Callable[[list[str]], Any]) -> np.ndarray:
-    """One unit vector per candidate sentence; ValueError if the embedder answers with the wrong shape."""
-    vecs = np.asarray(embed([c.text for c in cands]), dtype=np.float32)
-    if vecs.ndim != 2 or len(vecs) != len(cands):
-        raise ValueError(f"embedder returned shape {vecs.shape} for {len(cands)} sentences")
-    return vecs
-
-
-def semantic_centrality(vecs: np.ndarray) -> list[float]:
-    """Cosine of each sentence's vector with the centroid of all candidates' vectors: how close a sentence is in
-    meaning to what the evidence says as a whole (0 for all when the vectors carry nothing)."""
-    centroid = vecs.mean(axis=0)
-    norm = float(np.linalg.norm(centroid))
-    if norm == 0.0:
-        return [0.0] * len(vecs)
-    return [float(x) for x in vecs @ (centroid / norm)]
-
-
-def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
 def score(c: Candidate, plan: QueryPlan, layout: str, options: ExtractiveOptions | None = None) -> float:

@@ -13,7 +13,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -21,7 +20,8 @@ from bedside import __version__
 from bedside.config import Settings
 from bedside.editorial import records
 from bedside.editorial.audit import AuditKey, RekeyReport, append_event, events_for, rekey, verify_chain
-from bedside.editorial.edits import Check, apply_edit, prechecked, unsupported_statements
+from bedside.editorial.desk_rules import check_answer, is_text, review_effects, review_subject, stale_edit, stale_review
+from bedside.editorial.edits import Check, apply_edit, prechecked
 from bedside.editorial.export import ExportFormat, export_files
 from bedside.editorial.interface import Article, ArticleVersion, AuditCheck, AuditEvent, ReviewStatus, User
 from bedside.editorial.keys import audit_key_for, key_file_beside, stored_key
@@ -31,7 +31,7 @@ from bedside.editorial.states import SYSTEM, Action, Subject, Transition, advanc
 from bedside.editorial.user_admin import UserAdmin
 from bedside.editorial.users import Accounts
 from bedside.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
-from bedside.model import Answer, AnswerJSON
+from bedside.model import Answer
 from bedside.store.article_db import WRITE, articles, migrate, open_engine
 from bedside.text.slugs import legacy_slug_for, normalise_question, same_question, slug_for
 
@@ -100,7 +100,7 @@ class SqlArticleService(SourceChecks, UserAdmin):
 
     def get(self, slug: str) -> Article:
         """The article with this slug (every version, newest last)."""
-        if not _is_text(slug):
+        if not is_text(slug):
             raise NotFound(f"no article {slug.encode('utf-8', 'backslashreplace').decode()!r}")
         with self._engine.connect() as connection:
             found = records.load_articles(connection, [articles.c.slug == slug])
@@ -211,7 +211,9 @@ class SqlArticleService(SourceChecks, UserAdmin):
             if row.status != ReviewStatus.REJECTED.value:  # someone asked or edited first: theirs stands
                 return self.get(rejected.slug)
             latest = records.latest_version(connection, row.id)
-            step = advance(_subject(row, latest), Action.REGENERATE, SYSTEM, self._now(), "asked again after rejection")
+            step = advance(
+                review_subject(row, latest), Action.REGENERATE, SYSTEM, self._now(), "asked again after rejection"
+            )
             answer = {**answer, "slug": rejected.slug}
             version = self._version(step.event.version, answer, step.event.at, SYSTEM.email, composer_sources)
             self._add_version(connection, row, version, step)
@@ -262,17 +264,17 @@ class SqlArticleService(SourceChecks, UserAdmin):
             user = self.users.current(connection, actor)
             row = records.lock_article(connection, slug)
             latest = records.latest_version(connection, row.id)
-            subject = _subject(row, latest, records.authors_since(connection, row.id, row.approved_version))
+            subject = review_subject(row, latest, records.authors_since(connection, row.id, row.approved_version))
             stale = version is not None and version != latest.number
             try:
                 step = advance(subject, action, user, self._now(), comment, override=override)
             except InvalidInput:
                 if stale and action in {a.value for a in Action}:  # e.g. an override the seen version never needed
-                    raise _stale_review(version or 0, latest.number, action) from None
+                    raise stale_review(version or 0, latest.number, action) from None
                 raise
             if stale:
-                raise _stale_review(version or 0, latest.number, step.event.action)
-            values = _review_effects(step, user, latest.number)
+                raise stale_review(version or 0, latest.number, step.event.action)
+            values = review_effects(step, user, latest.number)
             records.update_article(connection, row, status=step.status.value, updated=step.event.at, **values)
             append_event(connection, self._audit_key, row.id, slug, step.event)
         return self.get(slug)
@@ -291,9 +293,9 @@ class SqlArticleService(SourceChecks, UserAdmin):
             user = self.users.current(connection, actor)
             row = records.lock_article(connection, slug)
             latest = records.latest_version(connection, row.id)
-            step = advance(_subject(row, latest), Action.EDIT, user, self._now())
+            step = advance(review_subject(row, latest), Action.EDIT, user, self._now())
             if base is not None and base != latest.number:
-                raise _stale_edit(base, latest.number)
+                raise stale_edit(base, latest.number)
             edited = apply_edit(latest.answer, answer, check)
             version = self._version(step.event.version, edited, step.event.at, user.email, latest.sources, latest)
             self._add_version(connection, row, version, step)
@@ -314,7 +316,7 @@ class SqlArticleService(SourceChecks, UserAdmin):
         with self._writer.begin() as connection:
             row = records.lock_article(connection, slug)
             step = advance(
-                _subject(row, records.latest_version(connection, row.id)), Action.REGENERATE, user, self._now()
+                review_subject(row, records.latest_version(connection, row.id)), Action.REGENERATE, user, self._now()
             )
             version = self._version(step.event.version, {**answer, "slug": slug}, step.event.at, SYSTEM.email, sources)
             self._add_version(connection, row, version, step)
@@ -344,7 +346,7 @@ class SqlArticleService(SourceChecks, UserAdmin):
         sources: dict[str, str],
         base: ArticleVersion | None = None,
     ) -> ArticleVersion:
-        _check_answer(answer)
+        check_answer(answer)
         meta = answer.get("meta")
         meta = meta if isinstance(meta, dict) else {}
         return ArticleVersion(
@@ -357,52 +359,3 @@ class SqlArticleService(SourceChecks, UserAdmin):
             bedside_version=__version__,
             sources=dict(sources),
         )
-
-
-def _is_text(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _check_answer(answer: dict[str, Any]) -> None:
-    """Refuse to store what could not be read back as the answer JSON (`AnswerJSON`), naming the field."""
-    try:
-        AnswerJSON.model_validate(answer)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the answer"
-        raise InvalidInput(f"not a valid answer: {where}: {first['msg']}") from None
-
-
-def _subject(row: records.ArticleRow, latest: ArticleVersion, authors: frozenset[str] = frozenset()) -> Subject:
-    unsupported = len(unsupported_statements(latest.answer))
-    return Subject(ReviewStatus(row.status), latest.number, latest.created_by, row.claimed_by, authors, unsupported)
-
-
-def _stale_review(seen: int, latest: int, action: str) -> Conflict:
-    return Conflict(
-        f"you reviewed version {seen} but the latest is version {latest}; reload and review it before you "
-        f"{action.replace('_', ' ')}"
-    )
-
-
-def _review_effects(step: Transition, user: User, version: int) -> dict[str, Any]:
-    if step.status is ReviewStatus.UNDER_REVIEW:
-        return {"claimed_by": user.email}
-    if step.status is ReviewStatus.APPROVED:
-        return {
-            "claimed_by": "",
-            "approved_by": user.email,
-            "approved_at": step.event.at,
-            "approved_version": version,
-            "sources_changed": False,
-            "sources_changes": "[]",
-        }
-    return {"claimed_by": ""}
-
-
-def _stale_edit(base: int, latest: int) -> Conflict:
-    return Conflict(f"version {base} is no longer the latest (now version {latest}); reload and edit again")
