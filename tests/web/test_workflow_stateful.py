@@ -78,12 +78,15 @@ class Model:
     approved_by: str = ""
     events: int = 1  # the audit trail: "compose" first
     unsupported: bool = False  # the latest version has editor words no source states (every edit here does)
+    authors: frozenset[str] = frozenset()  # everyone who made a version since the last approval (four eyes;
+    # the app shows it only through the approvals it refuses)
 
 
 def review_outcome(m: Model, who: str, role: str, active: bool, step: str, comment: str) -> tuple[int, Model]:
     """The status a review step answers and the article after it, from the rules in the order documented: a
     disabled token (401), a role that may never take the step (403), a step not open from the status (409), a
-    claim held by someone else or a version the person made (403), a missing comment (422)."""
+    claim held by someone else or a version the person made since the last approval (403), a missing comment
+    (422)."""
     if not active:
         return 401, m
     if role not in ("reviewer", "admin"):
@@ -92,7 +95,7 @@ def review_outcome(m: Model, who: str, role: str, active: bool, step: str, comme
         return 409, m
     if step != "claim" and m.claimed_by not in ("", who) and role != "admin":
         return 403, m
-    if step == "approve" and m.author == who:
+    if step == "approve" and who in m.authors | {m.author}:
         return 403, m
     if step in ("request_changes", "reject") and not comment.strip():
         return 422, m
@@ -102,7 +105,7 @@ def review_outcome(m: Model, who: str, role: str, active: bool, step: str, comme
     if step == "claim":
         return 200, replace(m, status="under_review", claimed_by=who)
     if step == "approve":
-        return 200, replace(m, status="approved", approved_version=m.version, approved_by=who)
+        return 200, replace(m, status="approved", approved_version=m.version, approved_by=who, authors=frozenset())
     target = {"release": "submitted", "request_changes": "changes_requested", "reject": "rejected"}[step]
     return 200, replace(m, status=target)
 
@@ -120,7 +123,14 @@ def edit_outcome(m: Model, who: str, role: str, active: bool, base: int | None) 
     if base is not None and base != m.version:
         return 409, m
     return 201, replace(
-        m, status="submitted", version=m.version + 1, author=who, claimed_by="", events=m.events + 1, unsupported=True
+        m,
+        status="submitted",
+        version=m.version + 1,
+        author=who,
+        authors=m.authors | {who},
+        claimed_by="",
+        events=m.events + 1,
+        unsupported=True,
     )
 
 
@@ -267,6 +277,7 @@ class Workflow(RuleBasedStateMachine):
                 a.approved_by,
                 events,
                 bool(unsupported_statements(a.latest.answer)),
+                model.authors,
             )
             assert got == model, a.slug
         self.seen, self.refused = now, False
