@@ -58,7 +58,7 @@ class KnowledgeReads:
 
     def get_meta(self, key: str) -> str | None:
         """Read a small setting, or None."""
-        row = self._one(f"SELECT value FROM meta WHERE key = {self._P}", (key,))
+        row = self._one(f"SELECT value FROM meta WHERE key = {self._P}", (key,))  # nosec B608
         return None if row is None else str(row[0])
 
     def document(self, doc_id: str) -> Document:
@@ -97,21 +97,21 @@ class KnowledgeReads:
 
     def collection_names(self) -> list[str]:
         """The named collections that hold documents (read from an index: cheap however large the literature)."""
-        rows = self._all(f"SELECT DISTINCT collection{self._C} AS c FROM documents WHERE collection <> '' ORDER BY c")
+        rows = self._all(f"SELECT DISTINCT collection{self._C} AS c FROM documents WHERE collection <> '' ORDER BY c")  # nosec B608
         return [str(r[0]) for r in rows]
 
     def collections(self) -> dict[str, int]:
         """Named collections with their document counts ("" is the literature outside any collection)."""
-        rows = self._all(f"SELECT collection, count(*) FROM documents GROUP BY collection ORDER BY collection{self._C}")
+        rows = self._all(f"SELECT collection, count(*) FROM documents GROUP BY collection ORDER BY collection{self._C}")  # nosec B608
         return {str(name): int(n) for name, n in rows}
 
     def document_ids(self, *, origin_prefix: str | None = None) -> list[str]:
         """All document ids in byte order, optionally only those read from files under a path prefix."""
         if origin_prefix is None:
-            return [str(r[0]) for r in self._all(f"SELECT id FROM documents ORDER BY id{self._C}")]
+            return [str(r[0]) for r in self._all(f"SELECT id FROM documents ORDER BY id{self._C}")]  # nosec B608
         p = self._P
         rows = self._all(
-            f"SELECT id FROM documents WHERE substr(origin, 1, {p}) = {p} ORDER BY id{self._C}",
+            f"SELECT id FROM documents WHERE substr(origin, 1, {p}) = {p} ORDER BY id{self._C}",  # nosec B608
             (len(origin_prefix), origin_prefix),
         )
         return [str(r[0]) for r in rows]
@@ -179,7 +179,7 @@ class KnowledgeReads:
         types = "SELECT evidence_type, count(*) FROM documents GROUP BY evidence_type ORDER BY count(*) DESC, "
         by_type = {str(t): int(n) for t, n in self._all(f"{types}evidence_type{self._C}")}
         sources = (
-            f"SELECT source, count(*) FROM documents GROUP BY source ORDER BY count(*) DESC, source{self._C} LIMIT 20"
+            f"SELECT source, count(*) FROM documents GROUP BY source ORDER BY count(*) DESC, source{self._C} LIMIT 20"  # nosec B608
         )
         by_source = {(s or "(unknown)"): int(n) for s, n in self._all(sources)}
         withdrawn = self._one(STATS_WITHDRAWN_SQL)
@@ -211,7 +211,7 @@ class KnowledgeReads:
     def span_mismatches(self, limit: int = 5) -> list[str]:
         """Ids of passages whose text is not exactly `document.text[start:end]` (at most `limit`)."""
         rows = self._all(
-            "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id "
+            "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id "  # nosec B608
             f'WHERE substr(d.text, p.start + 1, p."end" - p.start) {self._DIFFERS} p.text LIMIT {self._P}',
             (limit,),
         )
@@ -221,7 +221,7 @@ class KnowledgeReads:
 
     def changes_after(self, seq: int) -> list[Change]:
         """(seq, document id, op) of every change after `seq`, oldest first."""
-        rows = self._all(f"SELECT seq, document_id, op FROM changes WHERE seq > {self._P} ORDER BY seq", (seq,))
+        rows = self._all(f"SELECT seq, document_id, op FROM changes WHERE seq > {self._P} ORDER BY seq", (seq,))  # nosec B608
         return [(int(s), str(d), str(op)) for s, d, op in rows]
 
     def pruned_upto(self) -> int:
@@ -230,10 +230,10 @@ class KnowledgeReads:
 
     def watermark(self, index: str) -> int:
         """The last change the named index recorded as applied (0 when it never did)."""
-        row = self._one(f"SELECT watermark FROM index_state WHERE name = {self._P}", (index,))
+        row = self._one(f"SELECT watermark FROM index_state WHERE name = {self._P}", (index,))  # nosec B608
         return int(row[0]) if row else 0
 
     def watermarks(self) -> dict[str, int]:
         """Every index's recorded watermark."""
-        rows = self._all(f"SELECT name, watermark FROM index_state ORDER BY name{self._C}")
+        rows = self._all(f"SELECT name, watermark FROM index_state ORDER BY name{self._C}")  # nosec B608
         return {str(n): int(w) for n, w in rows}
