@@ -22,29 +22,6 @@ def store(tmp_path):
     s.close()
 
 
-def test_round_trip_keeps_every_field(store):
-    doc = _doc(
-        "pmid-1",
-        "Ferritin below 30 ug/L indicates iron deficiency.",
-        evidence_type=EvidenceType.GUIDELINE,
-        source="Gut",
-        year=2021,
-        authors=("Snook J",),
-        doi="10.1/x",
-        issuer="BSG",
-        reviewed=False,
-        topics=("IDA",),
-        extra=(("k", "v"),),
-    )
-    store.write([(doc, chunk(doc))])
-    back = store.document("pmid-1")
-    assert back == doc
-    assert back.content_hash == doc.content_hash
-    [p] = store.passages_of("pmid-1")
-    assert back.text[p.start : p.end] == p.text
-    assert store.passages([p.id])[p.id] == p
-
-
 def test_document_heads_carry_every_fact_but_the_text(store):
     """What a search hit shows of its document, read without the document's whole text and outline."""
     doc = _doc(
