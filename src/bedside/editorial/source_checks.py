@@ -7,6 +7,7 @@ A mixin of `SqlArticleService` (it uses the service's engines, clock and audit k
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 
 import sqlalchemy as sa
@@ -22,15 +23,16 @@ from bedside.store.article_db import articles
 __all__ = ["SourceChecks"]
 
 
-class SourceChecks:
+class SourceChecks(ABC):
     """Flag and list articles whose sources changed."""
 
     _engine: Engine
     _writer: Engine
     _audit_key: AuditKey
 
+    @abstractmethod
     def _now(self) -> str:
-        raise NotImplementedError  # the service's clock
+        """The service's clock (ISO 8601, UTC)."""
 
     def flag_changed_sources(self, current: dict[str, str]) -> list[str]:
         """Flag articles whose current version's sources changed or left the knowledge base.

@@ -6,6 +6,7 @@ backend: that is where they differ.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -32,19 +33,20 @@ __all__ = ["KnowledgeReads"]
 # clause go into the SQL, never values.
 
 
-class KnowledgeReads:
+class KnowledgeReads(ABC):
     """The reading half of a knowledge store; a backend supplies `_all`, `_select_in`, `_P`, `_C`, `_DIFFERS`."""
 
     _P: ClassVar[str]  # the parameter marker ("?" or "%s")
     _C: ClassVar[str]  # appended to a sorted text column so both backends sort by bytes ("" or ' COLLATE "C"')
     _DIFFERS: ClassVar[str]  # null-safe inequality ("IS NOT" or "IS DISTINCT FROM")
 
+    @abstractmethod
     def _all(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+        """Every row of `sql` with `params`."""
 
+    @abstractmethod
     def _select_in(self, sql: str, column: str, keys: Iterable[object], order: str = "") -> list[tuple[Any, ...]]:
         """Rows of `sql WHERE column IN (keys)` (then `order`)."""
-        raise NotImplementedError
 
     def _one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         rows = self._all(sql, params)
